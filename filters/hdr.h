@@ -1,0 +1,60 @@
+/*
+ * hdr.h - header rewriting between client and origin. Pure: views in,
+ * bytes into a bounded buffer out.
+ *
+ * This is where the proxy decides what crosses it: hop-by-hop fields are
+ * dropped (RFC 9110 section 7.6.1), Via is added, and the client's address
+ * is handled per forwarded_for - by default no header that could name the
+ * client (X-Forwarded-For, Forwarded, X-Real-IP, Client-IP and kin) reaches
+ * the destination.
+ */
+#ifndef FLT_HDR_H
+#define FLT_HDR_H
+
+#include <stddef.h>
+
+#include "squidlike/buf.h"
+#include "squidlike/http.h"
+
+/* forwarded_for modes, with Squid's meanings. */
+enum flt_xff {
+    FLT_XFF_DELETE = 0,         /* drop every client-address header */
+    FLT_XFF_ON,                 /* append client address to X-Forwarded-For */
+    FLT_XFF_OFF,                /* append "unknown" */
+    FLT_XFF_TRANSPARENT,        /* pass X-Forwarded-For on unchanged */
+    FLT_XFF_TRUNCATE            /* X-Forwarded-For: <client address> only */
+};
+
+/* Parse a mode name ("delete", "on", ...). Returns 0 or -1. */
+int flt_xff_parse(const char *s, enum flt_xff *mode);
+
+/* What the caller wants done to one message's header fields. */
+struct flt_hdr_opts {
+    enum flt_xff xff;           /* requests only; ignored for responses */
+    const char *client_addr;    /* text form, for FLT_XFF_ON / TRUNCATE */
+    const char *via;            /* e.g. "1.1 squidlike (squidlike/0.1.0)"; NULL: no Via */
+    unsigned request:1;         /* a request (else a response) */
+    unsigned keep_te:1;         /* keep Transfer-Encoding (chunked passed through) */
+    unsigned keep_cl:1;         /* keep Content-Length */
+    unsigned keep_host:1;       /* keep Host (else dropped: the caller writes its own) */
+};
+
+/*
+ * Write msg's header fields, rewritten, to out as "Name: value\r\n" lines
+ * (no start line, no final CRLF: the caller adds its own fields after).
+ * Dropped always: Connection and every field it names, Proxy-Connection,
+ * Keep-Alive, TE, Upgrade, and the credentials meant for this hop:
+ * Proxy-Authorization (requests) and Proxy-Authenticate (responses).
+ * Dropped unless asked to keep: Transfer-Encoding, Content-Length, Host.
+ * Via: appended to an existing Via value or added (when opts->via).
+ * X-Forwarded-For and the other client-address fields per opts->xff.
+ * Returns 0, or -ENOSPC when out is too small (out then holds a partial
+ * block that the caller must discard).
+ */
+int flt_hdr_rewrite(const struct sl_http_msg *msg,
+                    const struct flt_hdr_opts *opts, struct sl_buf *out);
+
+/* Is name a field that can carry a client's address (X-Real-IP, ...)? */
+int flt_hdr_is_client_addr(struct sl_view name);
+
+#endif

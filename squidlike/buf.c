@@ -1,0 +1,110 @@
+/*
+ * buf.c - owning buffers and borrowed views (see buf.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "squidlike/buf.h"
+
+int sl_buf_init(struct sl_buf *b, size_t size)
+{
+    b->start = malloc(size ? size : 1);
+    if (b->start == NULL) {
+        b->end = b->pos = b->last = NULL;
+        return -ENOMEM;
+    }
+    b->end = b->start + size;
+    b->pos = b->last = b->start;
+    return 0;
+}
+
+void sl_buf_free(struct sl_buf *b)
+{
+    free(b->start);
+    b->start = b->end = b->pos = b->last = NULL;
+}
+
+int sl_buf_reserve(struct sl_buf *b, size_t want, size_t limit)
+{
+    size_t len, size, nsize;
+    char *p;
+
+    if (sl_buf_space(b) >= want)
+        return 0;
+    len = sl_buf_len(b);
+    size = sl_buf_size(b);
+    if (size - len >= want) {
+        /* Enough room once the consumed prefix is dropped. */
+        memmove(b->start, b->pos, len);
+        b->pos = b->start;
+        b->last = b->start + len;
+        return 0;
+    }
+    if (len + want > limit)
+        return -ENOSPC;
+    nsize = size ? size : 256;
+    while (nsize < len + want)
+        nsize *= 2;
+    if (nsize > limit)
+        nsize = limit;
+    p = malloc(nsize);
+    if (p == NULL)
+        return -ENOMEM;
+    if (len)
+        memcpy(p, b->pos, len);
+    free(b->start);
+    b->start = p;
+    b->end = p + nsize;
+    b->pos = p;
+    b->last = p + len;
+    return 0;
+}
+
+int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
+{
+    if (sl_buf_space(b) < n)
+        return -ENOSPC;
+    if (n) {
+        memcpy(b->last, p, n);
+        b->last += n;
+    }
+    return 0;
+}
+
+int sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    size_t space = sl_buf_space(b);
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(b->last, space, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= space)
+        return -ENOSPC;
+    b->last += n;
+    return 0;
+}
+
+int sl_view_ieq(struct sl_view v, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < v.len; i++) {
+        unsigned char a = (unsigned char)v.base[i], c = (unsigned char)s[i];
+        if (c == 0)
+            return 0;
+        if (a >= 'A' && a <= 'Z')
+            a += 32;
+        if (c >= 'A' && c <= 'Z')
+            c += 32;
+        if (a != c)
+            return 0;
+    }
+    return s[i] == 0;
+}

@@ -1,0 +1,136 @@
+/*
+ * conf.h - the configuration snapshot.
+ *
+ * Only conf.c touches libconfig. Loading builds one immutable, reference-
+ * counted struct sl_conf; reload builds a new one and swaps it in, and every
+ * connection keeps a reference to the snapshot its current request started
+ * with, so nothing in use is ever freed under it (tinyproxy's reload bug).
+ *
+ * Each module reads its own sub-struct. Durations are milliseconds, sizes
+ * bytes. Relative paths stay relative: they resolve against the working
+ * directory, as the sample config promises.
+ */
+#ifndef SL_CONF_H
+#define SL_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "acl/acl.h"
+#include "filters/hdr.h"
+
+#define SL_CONF_MAX_LISTEN 16
+#define SL_CONF_MAX_NETS 256
+#define SL_CONF_MAX_PORTS 64
+#define SL_CONF_MAX_NS 8
+#define SL_CONF_ERR_MAX 512
+
+enum sl_log_level {
+    SL_LOG_ERROR = 0,
+    SL_LOG_WARN,
+    SL_LOG_INFO,
+    SL_LOG_DEBUG
+};
+
+struct sl_conf_listen {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char text[64];              /* as written, for messages */
+};
+
+struct sl_conf_http {
+    int via;
+    enum flt_xff forwarded_for;
+    size_t max_request_line;
+    size_t max_request_head;
+    size_t max_response_head;
+    size_t max_headers;
+};
+
+struct sl_conf_timeouts {       /* milliseconds */
+    int64_t client_idle;
+    int64_t request_head;
+    int64_t connect;
+    int64_t origin_first_byte;
+    int64_t origin_idle;
+    int64_t pool_idle;
+    int64_t tunnel_idle;
+    int64_t shutdown;
+};
+
+struct sl_conf_pool {
+    size_t max_idle;
+    size_t max_idle_per_host;
+};
+
+struct sl_conf_dns {
+    char nameservers[SL_CONF_MAX_NS][64];   /* "addr" or "addr:port" */
+    size_t n_nameservers;
+    int64_t timeout;            /* ms */
+    size_t cache_size;
+    int64_t max_ttl;            /* ms */
+    int64_t negative_ttl;       /* ms */
+    int ipv6;
+};
+
+struct sl_conf_access {
+    struct acl_net allow_sources[SL_CONF_MAX_NETS];
+    size_t n_allow_sources;
+    uint16_t connect_ports[SL_CONF_MAX_PORTS];
+    size_t n_connect_ports;
+    enum acl_to_localhost to_localhost;
+};
+
+struct sl_conf_limits {
+    size_t max_connections;
+    size_t buffer_size;
+};
+
+struct sl_conf {
+    int refs;
+    char *path;                 /* the file it came from */
+
+    struct sl_conf_listen listen[SL_CONF_MAX_LISTEN];
+    size_t n_listen;
+    char *visible_hostname;
+    char *pid_file;             /* NULL: none */
+    char *access_log;           /* NULL: "none" */
+    char *error_log;            /* NULL: "stderr" */
+    enum sl_log_level log_level;
+
+    struct sl_conf_http http;
+    struct sl_conf_timeouts timeouts;
+    struct sl_conf_pool pool;
+    struct sl_conf_dns dns;
+    struct sl_conf_access access;
+    struct sl_conf_limits limits;
+};
+
+/*
+ * Load and validate path. Returns a snapshot holding one reference, or NULL
+ * with err filled as "FILE:LINE: what was wrong" (FILE alone when the file
+ * cannot be read). Unknown settings are errors: a typo must not silently
+ * fall back to a default.
+ */
+struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen);
+
+/* Take / drop a reference. sl_conf_unref(NULL) is a no-op. */
+struct sl_conf *sl_conf_ref(struct sl_conf *c);
+void sl_conf_unref(struct sl_conf *c);
+
+/*
+ * Parse a listen address "ADDR:PORT", "[V6]:PORT" or "PORT" (all IPv4 and
+ * IPv6 addresses). Used for the file and for -a. Returns 0 or -1 with *err.
+ */
+int sl_conf_parse_listen(const char *s, struct sl_conf_listen *l,
+                         const char **err);
+
+/* Helpers shared with tests: "64K" -> 65536; "2m" -> 120000 (ms). */
+int sl_conf_parse_size(const char *s, size_t *out);
+int sl_conf_parse_duration(const char *s, int64_t *out_ms);
+
+/* Does the snapshot allow CONNECT to port? */
+int sl_conf_connect_port_ok(const struct sl_conf *c, unsigned port);
+
+#endif
