@@ -94,7 +94,7 @@ static int prefix_eq(const unsigned char *a, const unsigned char *b,
 
 int acl_net_match(const struct acl_net *net, const struct sockaddr *sa)
 {
-    const unsigned char *p;
+    const unsigned char *p = NULL;
     int fam = addr_bytes(sa, &p);
 
     if (fam != net->family)
@@ -116,7 +116,7 @@ int acl_nets_match(const struct acl_net *nets, size_t n,
 int acl_addr_is_loopback(const struct sockaddr *sa)
 {
     static const unsigned char zero[16];
-    const unsigned char *p;
+    const unsigned char *p = NULL;
     int fam = addr_bytes(sa, &p);
 
     if (fam == AF_INET)
@@ -129,7 +129,7 @@ int acl_addr_is_loopback(const struct sockaddr *sa)
 
 int acl_addr_eq(const struct sockaddr *a, const struct sockaddr *b)
 {
-    const unsigned char *pa, *pb;
+    const unsigned char *pa = NULL, *pb = NULL;
     int fa = addr_bytes(a, &pa), fb = addr_bytes(b, &pb);
 
     if (fa < 0 || fa != fb)

@@ -1,0 +1,2 @@
+# acl/: access rules (pure).
+libsquidlike_a_SOURCES += %reldir%/acl.c %reldir%/acl.h

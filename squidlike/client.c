@@ -1,0 +1,804 @@
+/*
+ * client.c - client connections and the request pipeline.
+ *
+ * Reading top to bottom: accept, the readiness loop (cl_run), the request
+ * head (cl_head) and what is decided from it (cl_begin: access, target,
+ * filters - then fwd.c or tunnel.c take over), our own replies, the end of
+ * a transaction (log, keep-alive or close), timeouts. The state diagram is
+ * in client_int.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acl/acl.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+#define RUN_BUDGET 32           /* steps per wake-up before yielding */
+#define LINGER_MS 2000          /* how long a closing client may keep sending */
+#define OUT_MIN 4096
+
+static void cl_step_post(struct sl_post *p);
+static void cl_on_timer(struct sl_timer *t);
+
+/* --- I/O helpers shared by fwd.c and tunnel.c ------------------------- */
+
+ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready)
+{
+    size_t space = sl_buf_space(b);
+    ssize_t n;
+
+    do
+        n = read(fd, b->last, space);
+    while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        b->last += n;
+        if ((size_t)n < space)
+            *ready = 0;         /* drained: the next edge tells us more */
+        return n;
+    }
+    if (n == 0)
+        return 0;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        *ready = 0;
+        return -EAGAIN;
+    }
+    return -errno;
+}
+
+ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
+                 unsigned char *ready)
+{
+    struct iovec iov[2];
+    int n = 0;
+    ssize_t w;
+
+    if (hl) {
+        iov[n].iov_base = (void *)h;
+        iov[n++].iov_len = hl;
+    }
+    if (bl) {
+        iov[n].iov_base = (void *)b;
+        iov[n++].iov_len = bl;
+    }
+    do
+        w = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
+                   : writev(fd, iov, n);
+    while (w < 0 && errno == EINTR);
+    if (w >= 0) {
+        if ((size_t)w < hl + bl)
+            *ready = 0;
+        return w;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        *ready = 0;
+        return -EAGAIN;
+    }
+    return -errno;
+}
+
+/* --- lifecycle -------------------------------------------------------- */
+
+static void cl_on_io(struct sl_io *io, unsigned ev)
+{
+    struct sl_client *c = io->data;
+
+    if (ev & SL_IO_READ)
+        c->rd = 1;
+    if (ev & SL_IO_WRITE)
+        c->wr = 1;
+    if (ev & (SL_IO_HUP | SL_IO_ERR))
+        c->hup = 1;
+    cl_run(c);
+}
+
+static void cl_free(struct sl_post *p)
+{
+    struct sl_client *c = p->data;
+
+    sl_buf_free(&c->in);
+    sl_buf_free(&c->out);
+    sl_buf_free(&c->oreq);
+    sl_buf_free(&c->txn.meta);
+    free(c->hdrs);
+    sl_conf_unref(c->conf);
+    free(c);
+}
+
+static int cl_hdrs_fit(struct sl_client *c)
+{
+    size_t want = c->conf->http.max_headers;
+    struct sl_http_hdr *h;
+
+    if (c->nhdrs_cap == want)
+        return 0;
+    h = realloc(c->hdrs, want * sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    c->hdrs = h;
+    c->nhdrs_cap = want;
+    return 0;
+}
+
+int sl_client_accept(struct sl_server *srv, int fd,
+                     const struct sockaddr *peer, socklen_t peerlen)
+{
+    struct sl_client *c = calloc(1, sizeof(*c));
+    int one = 1, rc = -ENOMEM;
+
+    if (c == NULL)
+        goto fail;
+    c->srv = srv;
+    c->conf = sl_conf_ref(srv->conf);
+    if (sl_buf_init(&c->in, c->conf->limits.buffer_size) < 0 || cl_hdrs_fit(c) < 0)
+        goto fail;
+    c->io.fd = fd;
+    c->io.cb = cl_on_io;
+    c->io.data = c;
+    if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
+        goto fail;
+    /* Heads and bodies go out in whole writes; Nagle would only add delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->id = ++srv->next_id;
+    memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
+    sl_net_ntop(&c->peer.sa, c->peer_str, sizeof(c->peer_str));
+    c->timer.cb = cl_on_timer;
+    c->timer.data = c;
+    c->free_post.cb = cl_free;
+    c->free_post.data = c;
+    c->run_post.cb = cl_step_post;
+    c->run_post.data = c;
+    c->state = CL_HEAD;
+    c->t_state = c->t_progress = sl_loop_now(srv->loop);
+    c->next = srv->clients;
+    if (c->next)
+        c->next->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    srv->stats.accepted++;
+    cl_arm_timer(c);
+    return 0;
+fail:
+    close(fd);
+    if (c) {
+        sl_buf_free(&c->in);
+        free(c->hdrs);
+        sl_conf_unref(c->conf);
+        free(c);
+    }
+    return rc;
+}
+
+struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
+
+static void cl_log(struct sl_client *c);
+
+void cl_close(struct sl_client *c)
+{
+    struct sl_server *srv = c->srv;
+    struct cl_txn *t = &c->txn;
+    int fd;
+
+    if (c->state == CL_CLOSED)
+        return;
+    if (t->method && t->code) {
+        /* A transaction cut short: log it as Squid does, _ABORTED. */
+        char code[48];
+        snprintf(code, sizeof(code), "%s_ABORTED", t->code);
+        t->code = code;
+        cl_log(c);
+        t->code = NULL;
+    }
+    c->state = CL_CLOSED;
+    if (t->origin) {
+        sl_origin_close(t->origin);
+        t->origin = NULL;
+    }
+    sl_dns_cancel(&t->dnsw);
+    sl_timer_stop(srv->loop, &c->timer);
+    fd = sl_loop_del(srv->loop, &c->io);
+    if (fd >= 0)
+        close(fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    srv->nclients--;
+    sl_loop_unpost(srv->loop, &c->run_post);
+    sl_loop_post(srv->loop, &c->free_post);
+    sl_server_client_gone(srv);
+}
+
+void sl_client_abort(struct sl_client *c)
+{
+    cl_close(c);
+}
+
+void sl_client_drain(struct sl_client *c)
+{
+    c->draining = 1;
+    if (c->state == CL_HEAD && sl_buf_len(&c->in) == 0)
+        cl_close(c);
+}
+
+/* --- the readiness loop ----------------------------------------------- */
+
+static int cl_head(struct sl_client *c);
+static int cl_reply_step(struct sl_client *c);
+static int cl_linger_step(struct sl_client *c);
+
+static int cl_step(struct sl_client *c)
+{
+    switch (c->state) {
+    case CL_HEAD:
+        return cl_head(c);
+    case CL_RESOLVE:
+        return 0;               /* the DNS callback moves us on */
+    case CL_CONNECT:
+    case CL_FORWARD:
+        return fwd_run(c);
+    case CL_REPLY:
+        return cl_reply_step(c);
+    case CL_TUNNEL:
+        return tunnel_run(c);
+    case CL_LINGER:
+        return cl_linger_step(c);
+    case CL_CLOSED:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * Advance the connection until nothing more can happen without a new event.
+ * Edge-triggered readiness makes this mandatory: an edge is reported once,
+ * so whoever sees it must move every byte it can. A connection that keeps
+ * making progress yields after RUN_BUDGET steps and continues after the
+ * current batch, so one busy client cannot starve the others.
+ */
+void cl_run(struct sl_client *c)
+{
+    int budget = RUN_BUDGET, progress;
+
+    if (c->in_run) {
+        c->run_again = 1;
+        return;
+    }
+    c->in_run = 1;
+    do {
+        c->run_again = 0;
+        progress = cl_step(c);
+    } while ((progress || c->run_again) && c->state != CL_CLOSED && --budget > 0);
+    c->in_run = 0;
+    if (c->state == CL_CLOSED)
+        return;
+    if (budget == 0)
+        sl_loop_post(c->srv->loop, &c->run_post);
+    cl_arm_timer(c);
+}
+
+static void cl_step_post(struct sl_post *p)
+{
+    cl_run(p->data);
+}
+
+/* --- request head ----------------------------------------------------- */
+
+static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
+                     size_t headlen);
+static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
+
+static int cl_head(struct sl_client *c)
+{
+    const struct sl_conf *conf = c->conf;
+    struct sl_http_limits lim = { conf->http.max_request_line,
+                                  conf->http.max_request_head };
+    size_t limit = conf->limits.buffer_size > lim.head_max + 1
+                 ? conf->limits.buffer_size : lim.head_max + 1;
+    struct sl_http_msg m;
+    ssize_t r;
+
+    for (;;) {
+        if (sl_buf_len(&c->in) > 0) {
+            memset(&m, 0, sizeof(m));
+            m.hdrs = c->hdrs;
+            m.max_hdrs = c->nhdrs_cap;
+            r = sl_http_parse_request(c->in.pos, sl_buf_len(&c->in), &lim, &m);
+            if (r > 0) {
+                cl_begin(c, &m, (size_t)r);
+                return 1;
+            }
+            if (r == SL_HTTP_ERROR) {
+                cl_bad_request(c, &m);
+                return 1;
+            }
+        }
+        if (!c->rd)
+            return 0;
+        if (sl_buf_space(&c->in) == 0 &&
+            sl_buf_reserve(&c->in, 4096, limit) < 0) {
+            m.err = "request head too large";
+            m.err_status = 431;
+            cl_bad_request(c, &m);
+            return 1;
+        }
+        {
+            int was_empty = sl_buf_len(&c->in) == 0;
+            ssize_t n = cl_read(c->io.fd, &c->in, &c->rd);
+            if (n == -EAGAIN)
+                return 0;
+            if (n <= 0) {
+                cl_close(c);    /* gone, or gone mid-head: nothing to answer */
+                return 1;
+            }
+            c->t_progress = sl_loop_now(c->srv->loop);
+            if (was_empty)
+                c->t_head = c->t_progress;
+        }
+    }
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep "METHOD\0URL\0" for the access log: the head itself is reused. */
+static int cl_keep_meta(struct sl_client *c, struct sl_view method,
+                        struct sl_view url)
+{
+    struct cl_txn *t = &c->txn;
+    size_t need = method.len + url.len + 2;
+
+    sl_buf_reset(&t->meta);
+    if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
+        return -ENOMEM;
+    t->method = t->meta.last;
+    sl_buf_append(&t->meta, method.base, method.len);
+    sl_buf_append(&t->meta, "", 1);
+    t->url = t->meta.last;
+    sl_buf_append(&t->meta, url.base, url.len);
+    sl_buf_append(&t->meta, "", 1);
+    return 0;
+}
+
+static void cl_txn_init(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->t_start = sl_loop_now(c->srv->loop);
+    t->wall_start = wall_ms();
+    t->minor = 1;
+    t->keep = 1;
+}
+
+static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    enum sl_err e = SL_ERR_INVALID_REQ;
+
+    cl_txn_init(c);
+    cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:invalid-request"));
+    switch (m->err_status) {
+    case 413: case 414: case 431: e = SL_ERR_TOO_BIG; break;
+    case 501: e = SL_ERR_UNSUP_REQ; break;
+    case 505: e = SL_ERR_UNSUP_HTTPVERSION; break;
+    }
+    /* We cannot find where the next request would start: close after. */
+    t->keep = 0;
+    t->code = "NONE_NONE";
+    sl_buf_reset(&c->in);
+    SL_LOG(SL_LOG_INFO, c->id, 0, "%s: bad request: %s", c->peer_str,
+           m->err ? m->err : "malformed");
+    cl_reply_error(c, e, m->err_status ? m->err_status : 400, m->err);
+}
+
+static int method_is(struct sl_view m, const char *s) { return sl_view_eq(m, s); }
+
+static int cl_idempotent(struct sl_view m)
+{
+    return method_is(m, "GET") || method_is(m, "HEAD") || method_is(m, "PUT") ||
+           method_is(m, "DELETE") || method_is(m, "OPTIONS") ||
+           method_is(m, "TRACE");
+}
+
+static int cl_wants_keepalive(const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *pc;
+
+    if (m->minor >= 1)
+        return !m->conn_close;
+    if (m->conn_keepalive)
+        return 1;
+    /* Old HTTP/1.0 clients say it to proxies this way. */
+    pc = sl_http_find(m, "Proxy-Connection");
+    return pc && sl_http_list_has(pc->value, "keep-alive");
+}
+
+/* Did this request already pass through us (a forwarding loop)? */
+static int cl_is_loop(const struct sl_client *c, const struct sl_http_msg *m)
+{
+    const char *name = c->conf->visible_hostname;
+    size_t nlen = strlen(name), i, j;
+
+    if (!c->conf->http.via)
+        return 0;
+    for (i = 0; i < m->nhdrs; i++) {
+        struct sl_view v = m->hdrs[i].value;
+        if (!sl_view_ieq(m->hdrs[i].name, "Via"))
+            continue;
+        /* Each hop is "proto name [comment]": look for " name" + end/SP/,. */
+        for (j = 0; j + nlen + 1 <= v.len; j++) {
+            if (v.base[j] == ' ' && memcmp(v.base + j + 1, name, nlen) == 0 &&
+                (j + 1 + nlen == v.len || v.base[j + 1 + nlen] == ' ' ||
+                 v.base[j + 1 + nlen] == ','))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static void cl_make_key(struct cl_txn *t)
+{
+    const struct sl_url *u = &t->url_parts;
+
+    snprintf(t->key, sizeof(t->key), u->host_is_ipv6 ? "[%s]:%u" : "%s:%u",
+             u->host, u->port);
+}
+
+/*
+ * A whole request head is in c->in: decide what becomes of it. Each check
+ * is a verdict; the first refusal answers. The head's views die when the
+ * head is consumed at the end, so everything needed later is copied out
+ * (meta for the log, url_parts, the origin request in c->oreq).
+ */
+static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
+                     size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf *conf = c->conf;
+    const char *err = NULL;
+    int rc;
+
+    cl_txn_init(c);
+    c->nreq++;
+    t->minor = m->minor;
+    t->is_head = method_is(m->method, "HEAD");
+    t->is_connect = method_is(m->method, "CONNECT");
+    t->idempotent = (unsigned char)cl_idempotent(m->method);
+    t->keep = (unsigned char)(cl_wants_keepalive(m) && !c->draining &&
+                              !c->srv->draining);
+    t->code = "TCP_MISS";
+    t->req.kind = t->is_connect ? SL_HTTP_BODY_NONE : sl_http_request_body(m);
+    t->req.left = m->content_length;
+    sl_chunk_init(&t->req.ck);
+    if (cl_keep_meta(c, m->method, m->target) < 0) {
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
+        return;
+    }
+
+    /* 1. access: who may use the proxy at all */
+    if (!acl_nets_match(conf->access.allow_sources,
+                        conf->access.n_allow_sources, &c->peer.sa)) {
+        t->code = "TCP_DENIED";
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 0, c->peer_str);
+        return;
+    }
+
+    /* 2. target */
+    if (t->is_connect) {
+        rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
+        if (rc == 0 && !sl_conf_connect_port_ok(conf, t->url_parts.port)) {
+            t->code = "TCP_DENIED";
+            sl_buf_consume(&c->in, headlen);
+            cl_reply_error(c, SL_ERR_CONNECT_PORT, 0, t->url);
+            return;
+        }
+    } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
+                                     m->target.base[0] == '*')) {
+        rc = -1;
+        err = "this is a proxy: requests must name a full URL";
+    } else {
+        rc = sl_http_parse_url(m->target, &t->url_parts, &err);
+    }
+    if (rc < 0) {
+        t->code = "NONE_NONE";
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_INVALID_URL, 0, err);
+        return;
+    }
+    if (t->minor == 1 && m->host_count == 0) {
+        t->code = "NONE_NONE";
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_INVALID_REQ, 0, "HTTP/1.1 request without Host");
+        return;
+    }
+    if (cl_is_loop(c, m)) {
+        t->code = "TCP_DENIED";
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_FORWARD_LOOP, 0, t->url);
+        return;
+    }
+    cl_make_key(t);
+
+    /* 3. filters (URL and domain blocklists) come here with the ACL work. */
+
+    /* 4. the request as the origin will see it */
+    if (!t->is_connect && fwd_build_request(c, m) < 0) {
+        t->code = "NONE_NONE";
+        sl_buf_consume(&c->in, headlen);
+        cl_reply_error(c, SL_ERR_TOO_BIG, 431, "request head too large");
+        return;
+    }
+    sl_buf_consume(&c->in, headlen);
+    if (t->req.kind == SL_HTTP_BODY_NONE)
+        t->req.done = 1;
+    fwd_start(c);
+}
+
+/* --- our own replies -------------------------------------------------- */
+
+static int cl_out_room(struct sl_client *c, size_t want)
+{
+    size_t limit = c->conf->http.max_response_head + 8192;
+
+    if (c->out.start == NULL && sl_buf_init(&c->out, OUT_MIN) < 0)
+        return -ENOMEM;
+    return sl_buf_reserve(&c->out, want, limit);
+}
+
+/*
+ * Answer with an error page. Only valid before anything of a response has
+ * been sent; after that the caller closes instead.
+ */
+void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
+                    const char *detail)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (!t->req.done)
+        t->keep = 0;            /* an unread body stands between requests */
+    if (c->draining || c->srv->draining)
+        t->keep = 0;
+    if (t->origin) {
+        sl_origin_close(t->origin);
+        t->origin = NULL;
+    }
+    sl_dns_cancel(&t->dnsw);
+    t->status = status ? status : sl_errpage_status(e);
+    t->err = e;
+    t->has_err = 1;
+    t->ctype[0] = '\0';
+    snprintf(t->ctype, sizeof(t->ctype), "text/html");
+    c->srv->stats.errors++;
+    if (cl_out_room(c, 4096) < 0) {
+        cl_close(c);
+        return;
+    }
+    sl_buf_reset(&c->out);
+    if (sl_errpage_build(&c->out, e, t->status, detail,
+                         c->conf->visible_hostname, t->minor, t->keep,
+                         t->is_head) < 0) {
+        cl_close(c);
+        return;
+    }
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+}
+
+static int cl_reply_step(struct sl_client *c)
+{
+    ssize_t n;
+
+    if (sl_buf_len(&c->out) == 0) {
+        cl_txn_done(c);
+        return 1;
+    }
+    if (!c->wr)
+        return 0;
+    n = cl_send2(c->io.fd, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0) {
+        cl_close(c);
+        return 1;
+    }
+    sl_buf_consume(&c->out, (size_t)n);
+    c->txn.bytes_out += n;
+    c->srv->stats.bytes_to_clients += (unsigned long long)n;
+    c->t_progress = sl_loop_now(c->srv->loop);
+    return 1;
+}
+
+/* --- end of a transaction --------------------------------------------- */
+
+static void cl_log(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_log_access a;
+
+    if (t->logged || t->method == NULL)
+        return;
+    t->logged = 1;
+    a.time_ms = wall_ms();
+    a.elapsed_ms = sl_loop_now(c->srv->loop) - t->t_start;
+    a.client = c->peer_str;
+    a.code = t->code ? t->code : "NONE_NONE";
+    a.status = t->status;
+    a.bytes = t->bytes_out;
+    a.method = t->method;
+    a.url = t->url;
+    a.user = NULL;
+    a.hier = t->hier ? t->hier : "HIER_NONE";
+    a.peer = t->peer[0] ? t->peer : NULL;
+    a.type = t->ctype[0] ? t->ctype : NULL;
+    sl_log_access(&a);
+}
+
+static void cl_linger(struct sl_client *c)
+{
+    /* Closing with unread input makes the kernel send RST, which can
+     * destroy the response still in flight: shut our side, read and
+     * discard what the client still sends, close on its EOF (or after
+     * LINGER_MS). nginx's lingering close. */
+    shutdown(c->io.fd, SHUT_WR);
+    sl_buf_reset(&c->in);
+    c->state = CL_LINGER;
+    c->t_state = sl_loop_now(c->srv->loop);
+}
+
+static int cl_linger_step(struct sl_client *c)
+{
+    ssize_t n;
+
+    if (!c->rd)
+        return 0;
+    sl_buf_reset(&c->in);
+    n = cl_read(c->io.fd, &c->in, &c->rd);
+    sl_buf_reset(&c->in);
+    if (n == -EAGAIN)
+        return 0;
+    if (n <= 0) {
+        cl_close(c);
+        return 1;
+    }
+    return 1;
+}
+
+/* Reset the transaction for the next request; keeps the buffers. */
+static void cl_txn_reset(struct sl_client *c)
+{
+    struct sl_buf meta = c->txn.meta;
+
+    memset(&c->txn, 0, sizeof(c->txn));
+    c->txn.meta = meta;
+    sl_buf_reset(&c->txn.meta);
+    sl_buf_reset(&c->out);
+}
+
+void cl_txn_done(struct sl_client *c)
+{
+    struct sl_server *srv = c->srv;
+    struct cl_txn *t = &c->txn;
+
+    cl_log(c);
+    if (t->origin)
+        fwd_release_origin(c, t->origin_keep);
+    sl_dns_cancel(&t->dnsw);
+    if (!t->keep || c->draining || srv->draining) {
+        t->method = NULL;       /* logged: not an abort */
+        cl_linger(c);
+        return;
+    }
+    cl_txn_reset(c);
+    /* A new request takes the newest configuration. */
+    if (c->conf != srv->conf) {
+        sl_conf_unref(c->conf);
+        c->conf = sl_conf_ref(srv->conf);
+        if (cl_hdrs_fit(c) < 0) {
+            cl_close(c);
+            return;
+        }
+    }
+    c->state = CL_HEAD;
+    c->t_state = c->t_head = sl_loop_now(srv->loop);
+}
+
+/* --- timeouts --------------------------------------------------------- */
+
+static int64_t cl_deadline(const struct sl_client *c)
+{
+    const struct sl_conf_timeouts *to = &c->conf->timeouts;
+    const struct cl_txn *t = &c->txn;
+
+    switch (c->state) {
+    case CL_HEAD:
+        if (sl_buf_len(&c->in) == 0)
+            return c->t_state + to->client_idle;
+        return c->t_head + to->request_head;
+    case CL_RESOLVE:
+        /* c-ares times out on its own; this is the backstop. */
+        return c->t_state + 2 * c->conf->dns.timeout + 1000;
+    case CL_CONNECT:
+        return c->t_state + to->connect;
+    case CL_FORWARD:
+        return c->t_progress + (t->head_done ? to->origin_idle
+                                             : to->origin_first_byte);
+    case CL_REPLY:
+        return c->t_progress + to->origin_idle;
+    case CL_TUNNEL:
+        return c->t_progress + to->tunnel_idle;
+    case CL_LINGER:
+        return c->t_state + LINGER_MS;
+    case CL_CLOSED:
+        break;
+    }
+    return INT64_MAX;
+}
+
+/*
+ * Timers are armed lazily: only when the deadline moves earlier. Progress
+ * moves deadlines later without touching the heap; an early firing just
+ * re-arms for the real deadline.
+ */
+void cl_arm_timer(struct sl_client *c)
+{
+    int64_t d = cl_deadline(c);
+
+    if (!sl_timer_armed(&c->timer) || d < c->timer.when)
+        sl_timer_at(c->srv->loop, &c->timer, d);
+}
+
+static void cl_on_timer(struct sl_timer *tm)
+{
+    struct sl_client *c = tm->data;
+    int64_t d = cl_deadline(c);
+
+    if (d > sl_loop_now(c->srv->loop)) {
+        sl_timer_at(c->srv->loop, tm, d);
+        return;
+    }
+    switch (c->state) {
+    case CL_HEAD:
+        if (sl_buf_len(&c->in) == 0) {
+            cl_close(c);        /* idle keep-alive connection */
+            return;
+        }
+        cl_txn_init(c);
+        cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:request-timeout"));
+        c->txn.keep = 0;
+        c->txn.code = "NONE_NONE";
+        sl_buf_reset(&c->in);
+        cl_reply_error(c, SL_ERR_REQUEST_TIMEOUT, 0, NULL);
+        break;
+    case CL_RESOLVE:
+        cl_reply_error(c, SL_ERR_DNS_TIMEOUT, 0, c->txn.url_parts.host);
+        break;
+    case CL_CONNECT:
+    case CL_FORWARD:
+        fwd_timeout(c);
+        break;
+    default:
+        cl_close(c);
+        return;
+    }
+    cl_run(c);
+}

@@ -1,0 +1,25 @@
+/*
+ * client.h - client connections: the request pipeline of design.md runs
+ * here (parse, access, filter, resolve, forward, respond, log), one
+ * transaction at a time per connection, pipelined requests in order.
+ */
+#ifndef SL_CLIENT_H
+#define SL_CLIENT_H
+
+#include <sys/socket.h>
+
+struct sl_server;
+struct sl_client;
+
+/* Take over an accepted socket. Returns 0 or -errno (fd closed then). */
+int sl_client_accept(struct sl_server *srv, int fd,
+                     const struct sockaddr *peer, socklen_t peerlen);
+
+/* Drain: an idle connection closes now, a busy one after its response. */
+void sl_client_drain(struct sl_client *c);
+/* Close at once, whatever it is doing (shutdown timeout, SIGINT). */
+void sl_client_abort(struct sl_client *c);
+/* Next in the server's list (for walking it while closing). */
+struct sl_client *sl_client_next(struct sl_client *c);
+
+#endif

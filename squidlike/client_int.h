@@ -1,0 +1,144 @@
+/*
+ * client_int.h - the client connection and its transaction, shared by the
+ * files of the client side: client.c (pipeline, head, replies, logging),
+ * fwd.c (moving a request to an origin and its response back) and
+ * tunnel.c (CONNECT). Not for use outside squidlike/.
+ *
+ * Client states:
+ *
+ *   HEAD --parse--> access/target checks --deny/bad--> REPLY --+
+ *     ^                 |                                      |
+ *     |            RESOLVE -> CONNECT -> FORWARD --------------+--> HEAD (keep-alive)
+ *     |                         |                              +--> LINGER -> closed
+ *     |                         +--(CONNECT method)--> TUNNEL -----> closed
+ *     +------------------------------------------------------------+
+ */
+#ifndef SL_CLIENT_INT_H
+#define SL_CLIENT_INT_H
+
+#include <stdint.h>
+
+#include "squidlike/buf.h"
+#include "squidlike/client.h"
+#include "squidlike/dns.h"
+#include "squidlike/errpage.h"
+#include "squidlike/http.h"
+#include "squidlike/loop.h"
+#include "squidlike/net.h"
+#include "squidlike/origin.h"
+#include "squidlike/server.h"
+
+enum cl_state {
+    CL_HEAD,        /* waiting for / reading a request head */
+    CL_RESOLVE,     /* DNS */
+    CL_CONNECT,     /* TCP connect to the origin */
+    CL_FORWARD,     /* request out, response back */
+    CL_REPLY,       /* writing a response of our own */
+    CL_TUNNEL,      /* CONNECT byte relay */
+    CL_LINGER,      /* write side shut, discarding input before close */
+    CL_CLOSED
+};
+
+/* One message body passing through a buffer on its way out. */
+struct cl_flow {
+    enum sl_http_body kind;
+    int64_t left;               /* LENGTH: bytes not yet scanned */
+    struct sl_chunk ck;
+    size_t ready;               /* scanned bytes at buf->pos, ready to send */
+    unsigned char decode;       /* strip chunked framing (HTTP/1.0 client) */
+    unsigned char done;         /* the body's end has been scanned */
+};
+
+struct cl_txn {
+    int64_t t_start;            /* loop ms */
+    int64_t wall_start;         /* wall-clock ms */
+    struct sl_buf meta;         /* "METHOD\0URL\0" for the log */
+    const char *method, *url;   /* into meta */
+    int minor;                  /* client's HTTP/1.minor */
+    unsigned char is_head, is_connect, idempotent;
+    unsigned char keep;         /* client connection survives this one */
+
+    struct sl_url url_parts;    /* host, port (path view dies with the head) */
+    char key[SL_ORIGIN_KEY_MAX];
+
+    struct cl_flow req;         /* body from client->in to the origin */
+    size_t oreq_sent;           /* bytes of client->oreq written */
+    struct sl_origin *origin;
+    struct sl_dns_waiter dnsw;
+    struct sl_dns_result addrs;
+    size_t addr_next;
+    int connect_err;            /* last connect failure, -errno */
+    unsigned char denied_local; /* an address was refused by to_localhost */
+    unsigned char reused;       /* origin came from the pool */
+    unsigned char retried;
+    unsigned char no_pool;
+
+    unsigned char resp_started; /* a byte came from the origin */
+    unsigned char head_done;    /* final response head parsed */
+    unsigned char origin_keep;
+    struct cl_flow resp;        /* body from origin->in to the client */
+    int status;
+    char ctype[64];
+    int64_t bytes_out;          /* to the client, heads included */
+    int64_t bytes_up;           /* tunnel: client to origin */
+    const char *code;           /* TCP_MISS, ... */
+    const char *hier;           /* HIER_DIRECT, HIER_NONE */
+    char peer[SL_NET_ADDRSTR];
+    enum sl_err err;
+    unsigned char has_err;
+    unsigned char c_eof, o_eof;         /* tunnel: each side's EOF seen */
+    unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
+    unsigned char logged;
+};
+
+struct sl_client {
+    struct sl_io io;
+    struct sl_server *srv;
+    struct sl_conf *conf;       /* snapshot of the current transaction */
+    uint64_t id;
+    union sl_sockaddr peer;
+    char peer_str[SL_NET_ADDRSTR];
+    struct sl_buf in;           /* from the client */
+    struct sl_buf out;          /* to the client: heads, our own replies */
+    struct sl_buf oreq;         /* request head for the origin (kept for a retry) */
+    struct sl_http_hdr *hdrs;
+    size_t nhdrs_cap;
+    struct sl_timer timer;
+    struct sl_post free_post;
+    struct sl_post run_post;    /* continue after the batch (fairness) */
+    struct sl_client *next, *prev;
+    enum cl_state state;
+    unsigned char rd, wr, hup;  /* edge-triggered readiness */
+    unsigned char draining;
+    unsigned char in_run;       /* cl_run on the stack: no recursion */
+    unsigned char run_again;
+    int64_t t_state;            /* when the state began */
+    int64_t t_progress;         /* last byte moved */
+    int64_t t_head;             /* first byte of the current head */
+    unsigned nreq;
+    struct cl_txn txn;
+};
+
+/* client.c */
+void cl_run(struct sl_client *c);
+void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
+                    const char *detail);
+void cl_txn_done(struct sl_client *c);
+void cl_close(struct sl_client *c);
+void cl_arm_timer(struct sl_client *c);
+ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready);
+ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
+                 unsigned char *ready);
+
+/* fwd.c */
+void fwd_start(struct sl_client *c);
+int fwd_run(struct sl_client *c);
+void fwd_timeout(struct sl_client *c);
+void fwd_release_origin(struct sl_client *c, int reusable);
+int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
+
+/* tunnel.c */
+void tunnel_start(struct sl_client *c);
+int tunnel_run(struct sl_client *c);
+
+#endif

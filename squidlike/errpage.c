@@ -1,0 +1,148 @@
+/*
+ * errpage.c - proxy-generated error responses (see errpage.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "squidlike/errpage.h"
+
+struct err_def {
+    const char *name;
+    int status;
+    const char *title;
+    const char *text;           /* what went wrong, for the user */
+};
+
+static const struct err_def errs[SL_ERR_COUNT] = {
+    [SL_ERR_INVALID_REQ] = { "ERR_INVALID_REQ", 400, "Invalid Request",
+        "The request could not be understood" },
+    [SL_ERR_INVALID_URL] = { "ERR_INVALID_URL", 400, "Invalid URL",
+        "The requested URL could not be used" },
+    [SL_ERR_TOO_BIG] = { "ERR_TOO_BIG", 431, "Request Too Large",
+        "The request is larger than this proxy accepts" },
+    [SL_ERR_UNSUP_REQ] = { "ERR_UNSUP_REQ", 501, "Unsupported Request",
+        "This proxy does not support what the request asks for" },
+    [SL_ERR_UNSUP_HTTPVERSION] = { "ERR_UNSUP_HTTPVERSION", 505,
+        "Unsupported HTTP Version", "This proxy speaks HTTP/1.0 and HTTP/1.1" },
+    [SL_ERR_ACCESS_DENIED] = { "ERR_ACCESS_DENIED", 403, "Access Denied",
+        "You are not allowed to use this proxy" },
+    [SL_ERR_CONNECT_PORT] = { "ERR_CONNECT_PORT", 403, "Access Denied",
+        "Tunnels are not allowed to this port" },
+    [SL_ERR_TO_LOCALHOST] = { "ERR_TO_LOCALHOST", 403, "Access Denied",
+        "The destination is on the proxy host itself" },
+    [SL_ERR_FORWARD_LOOP] = { "ERR_FORWARD_LOOP", 403, "Forwarding Loop",
+        "The request came back to this proxy" },
+    [SL_ERR_DNS_FAIL] = { "ERR_DNS_FAIL", 503, "Name Not Resolved",
+        "The host name could not be resolved" },
+    [SL_ERR_DNS_TIMEOUT] = { "ERR_DNS_TIMEOUT", 504, "Name Lookup Timed Out",
+        "The name servers did not answer in time" },
+    [SL_ERR_CONNECT_FAIL] = { "ERR_CONNECT_FAIL", 502, "Connection Failed",
+        "The server could not be reached" },
+    [SL_ERR_CONNECT_TIMEOUT] = { "ERR_CONNECT_TIMEOUT", 504,
+        "Connection Timed Out", "The server did not accept a connection in time" },
+    [SL_ERR_READ_TIMEOUT] = { "ERR_READ_TIMEOUT", 504, "Gateway Timeout",
+        "The server did not answer in time" },
+    [SL_ERR_INVALID_RESP] = { "ERR_INVALID_RESP", 502, "Invalid Response",
+        "The server sent a response this proxy could not understand" },
+    [SL_ERR_ZERO_SIZE_OBJECT] = { "ERR_ZERO_SIZE_OBJECT", 502, "Empty Response",
+        "The server closed the connection without answering" },
+    [SL_ERR_REQUEST_TIMEOUT] = { "ERR_REQUEST_TIMEOUT", 408, "Request Timeout",
+        "The request did not arrive in time" },
+    [SL_ERR_SHUTTING_DOWN] = { "ERR_SHUTTING_DOWN", 503, "Shutting Down",
+        "The proxy is shutting down" },
+    [SL_ERR_NO_MEMORY] = { "ERR_NO_MEMORY", 503, "Out Of Resources",
+        "The proxy is out of resources" },
+};
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+    }
+}
+
+const char *sl_errpage_name(enum sl_err e) { return errs[e].name; }
+int sl_errpage_status(enum sl_err e) { return errs[e].status; }
+
+/* HTML-escape s into dst (size n); truncates, always terminates. */
+static void html_escape(char *dst, size_t n, const char *s)
+{
+    size_t o = 0;
+
+    for (; s && *s && o + 7 < n; s++) {
+        const char *rep = NULL;
+        switch (*s) {
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '&': rep = "&amp;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        }
+        if (rep) {
+            size_t k = strlen(rep);
+            memcpy(dst + o, rep, k);
+            o += k;
+        } else if ((unsigned char)*s >= 0x20 && *s != 0x7f) {
+            dst[o++] = *s;
+        }
+    }
+    dst[o] = '\0';
+}
+
+int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
+                     const char *detail, const char *hostname, int minor,
+                     int keep_alive, int head_only)
+{
+    const struct err_def *d = &errs[e];
+    char body[2048], esc[768], host[128];
+    int blen;
+    char *mark = out->last;
+
+    if (status == 0)
+        status = d->status;
+    html_escape(esc, sizeof(esc), detail);
+    html_escape(host, sizeof(host), hostname);
+    blen = snprintf(body, sizeof(body),
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<title>%d %s</title></head>\n<body>\n<h1>%s</h1>\n"
+        "<p>%s%s%s%s.</p>\n<p><small>%s</small></p>\n<hr>\n"
+        "<address>squidlike/%s at %s</address>\n</body></html>\n",
+        status, reason_phrase(status), d->title, d->text,
+        esc[0] ? ": <b>" : "", esc, esc[0] ? "</b>" : "", d->name,
+        PACKAGE_VERSION, host);
+    if (blen < 0 || (size_t)blen >= sizeof(body))
+        blen = (int)strlen(body);
+    if (sl_buf_printf(out,
+            "HTTP/1.1 %d %s\r\n"
+            "Server: squidlike/%s\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n"
+            "Content-Length: %d\r\n"
+            "Cache-Control: no-store\r\n"
+            "X-Squidlike-Error: %s\r\n"
+            "%s\r\n",
+            status, reason_phrase(status), PACKAGE_VERSION,
+            blen, d->name,
+            keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
+                       : "Connection: close\r\n") < 0)
+        goto fail;
+    if (!head_only && sl_buf_append(out, body, (size_t)blen) < 0)
+        goto fail;
+    return 0;
+fail:
+    out->last = mark;
+    return -ENOSPC;
+}

@@ -1,0 +1,672 @@
+/*
+ * fwd.c - forwarding: from a parsed request to an origin connection (pool,
+ * DNS, connect, each address in turn), the request head and body out, the
+ * response head and body back, with backpressure through bounded buffers.
+ *
+ * Bodies are streamed, never held whole: the request body moves from
+ * client->in to the origin socket, the response body from origin->in to the
+ * client socket. A cl_flow scans each body as it passes so we know where it
+ * ends (Content-Length, chunked, close); chunked bodies pass through as they
+ * are, except to HTTP/1.0 clients, who get them de-chunked.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acl/acl.h"
+#include "filters/hdr.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+/* --- body flows ------------------------------------------------------- */
+
+/* Scan bytes that arrived after the ready ones. 0, or -1 if malformed. */
+static int flow_scan(struct cl_flow *f, struct sl_buf *b)
+{
+    char *p = b->pos + f->ready;
+    size_t avail = (size_t)(b->last - p), out;
+    ssize_t r;
+
+    if (f->done || avail == 0)
+        return 0;
+    switch (f->kind) {
+    case SL_HTTP_BODY_NONE:
+        f->done = 1;
+        break;
+    case SL_HTTP_BODY_LENGTH:
+        if ((int64_t)avail >= f->left) {
+            avail = (size_t)f->left;
+            f->done = 1;
+        }
+        f->left -= (int64_t)avail;
+        f->ready += avail;
+        break;
+    case SL_HTTP_BODY_CLOSE:
+        f->ready += avail;
+        break;
+    case SL_HTTP_BODY_CHUNKED:
+        r = sl_chunk_feed(&f->ck, p, avail, f->decode, &out);
+        if (r < 0)
+            return -1;
+        if (f->decode) {
+            /* Data was compacted to p; close the gap left by framing. */
+            memmove(p + out, p + r, avail - (size_t)r);
+            b->last = p + out + (avail - (size_t)r);
+        }
+        f->ready += out;
+        if (f->ck.done)
+            f->done = 1;
+        break;
+    }
+    return 0;
+}
+
+/* Free space at the end of b, compacting first when there is none. */
+static size_t room(struct sl_buf *b)
+{
+    if (sl_buf_space(b) == 0 && b->pos > b->start)
+        sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
+    return sl_buf_space(b);
+}
+
+/* --- the origin request head ------------------------------------------ */
+
+static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
+{
+    snprintf(buf, n, "1.%d %s (squidlike/%s)", minor, conf->visible_hostname,
+             PACKAGE_VERSION);
+}
+
+int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
+{
+    const struct sl_conf *conf = c->conf;
+    const struct cl_txn *t = &c->txn;
+    const struct sl_url *u = &t->url_parts;
+    size_t limit = conf->http.max_request_head + 1024;
+    struct flt_hdr_opts opts;
+    char via[160];
+
+    if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
+        return -ENOMEM;
+    sl_buf_reset(&c->oreq);
+    if (sl_buf_reserve(&c->oreq, m->target.len + 1024, limit) < 0)
+        return -ENOSPC;
+    sl_buf_printf(&c->oreq, "%.*s %.*s HTTP/1.1\r\nHost: ",
+                  (int)m->method.len, m->method.base,
+                  (int)u->path.len, u->path.base);
+    sl_buf_printf(&c->oreq, u->host_is_ipv6 ? "[%s]" : "%s", u->host);
+    if (u->port != 80)
+        sl_buf_printf(&c->oreq, ":%u", u->port);
+    if (sl_buf_append(&c->oreq, "\r\n", 2) < 0)
+        return -ENOSPC;
+    memset(&opts, 0, sizeof(opts));
+    opts.xff = conf->http.forwarded_for;
+    opts.client_addr = c->peer_str;
+    if (conf->http.via) {
+        via_text(via, sizeof(via), m->minor, conf);
+        opts.via = via;
+    }
+    opts.request = 1;
+    opts.keep_te = m->chunked;
+    opts.keep_cl = 1;
+    /* Heads are mostly small: try the buffer we have, grow if it is not
+     * enough (the rewrite leaves partial output behind: cut it off). */
+    for (;;) {
+        size_t mark = sl_buf_len(&c->oreq), have = sl_buf_size(&c->oreq);
+        if (flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            sl_buf_append(&c->oreq, "\r\n", 2) == 0)
+            return 0;
+        c->oreq.last = c->oreq.pos + mark;
+        if (have >= limit || sl_buf_reserve(&c->oreq, have, limit) < 0)
+            return -ENOSPC;
+    }
+}
+
+/* --- finding an origin connection ------------------------------------- */
+
+static void fwd_on_origin(struct sl_origin *o)
+{
+    cl_run(o->owner);
+}
+
+static void fwd_connect_next(struct sl_client *c);
+
+static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
+{
+    struct sl_client *c = w->data;
+    struct cl_txn *t = &c->txn;
+
+    t->addrs = *res;
+    if (res->status != SL_DNS_OK) {
+        t->code = "TCP_MISS";
+        cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
+                                                        : SL_ERR_DNS_FAIL,
+                       0, t->url_parts.host);
+    } else {
+        t->addr_next = 0;
+        fwd_connect_next(c);
+    }
+    cl_run(c);
+}
+
+static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
+{
+    const struct sl_server *srv = c->srv;
+
+    return acl_to_localhost_ok(c->conf->access.to_localhost, &c->peer.sa, dst,
+                               srv->self, srv->nself);
+}
+
+/* An IP literal needs no lookup. 1 if host was one. */
+static int fwd_literal(struct cl_txn *t)
+{
+    union sl_sockaddr *a = &t->addrs.addr[0];
+
+    memset(&t->addrs, 0, sizeof(t->addrs));
+    if (inet_pton(AF_INET, t->url_parts.host, &a->in.sin_addr) == 1)
+        a->sa.sa_family = AF_INET;
+    else if (inet_pton(AF_INET6, t->url_parts.host, &a->in6.sin6_addr) == 1)
+        a->sa.sa_family = AF_INET6;
+    else
+        return 0;
+    t->addrs.n = 1;
+    t->addrs.status = SL_DNS_OK;
+    return 1;
+}
+
+void fwd_start(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_server *srv = c->srv;
+    int64_t now = sl_loop_now(srv->loop);
+    struct sl_origin *o;
+
+    t->hier = "HIER_NONE";
+    if (!t->is_connect && !t->no_pool) {
+        o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
+        if (o && !to_local_ok(c, &o->peer.sa)) {
+            sl_origin_close(o);     /* the lookup path will refuse it */
+            o = NULL;
+        }
+        if (o) {
+            t->origin = o;
+            t->reused = 1;
+            t->hier = "HIER_DIRECT";
+            snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
+            c->state = CL_FORWARD;
+            c->t_state = c->t_progress = now;
+            return;
+        }
+    }
+    if (fwd_literal(t)) {
+        t->addr_next = 0;
+        fwd_connect_next(c);
+        return;
+    }
+    t->dnsw.cb = fwd_on_dns;
+    t->dnsw.data = c;
+    c->state = CL_RESOLVE;
+    c->t_state = now;
+    if (sl_dns_resolve(srv->dns, t->url_parts.host, &t->dnsw, &t->addrs) == 0)
+        fwd_on_dns(&t->dnsw, &t->addrs);
+}
+
+/* Try the next resolved address; answer an error when none is left. */
+static void fwd_connect_next(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_server *srv = c->srv;
+    char where[SL_ORIGIN_KEY_MAX + 80];
+    int err;
+
+    while (t->addr_next < t->addrs.n) {
+        union sl_sockaddr a = t->addrs.addr[t->addr_next++];
+        sl_net_set_port(&a.sa, t->url_parts.port);
+        if (!to_local_ok(c, &a.sa)) {
+            t->denied_local = 1;
+            continue;
+        }
+        t->origin = sl_origin_connect(srv->pool, &a, t->key,
+                                      c->conf->limits.buffer_size,
+                                      fwd_on_origin, c, &err);
+        if (t->origin == NULL) {
+            t->connect_err = err;
+            continue;
+        }
+        c->state = CL_CONNECT;
+        c->t_state = sl_loop_now(srv->loop);
+        return;
+    }
+    if (t->denied_local && t->connect_err == 0) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
+        return;
+    }
+    snprintf(where, sizeof(where), "%s: %s", t->key,
+             strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
+    cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
+                                                   : SL_ERR_CONNECT_FAIL,
+                   0, where);
+}
+
+static int fwd_connected(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    int rc;
+
+    if (!o->wr && !o->hup)
+        return 0;
+    rc = sl_net_connect_result(o->io.fd);
+    if (rc < 0) {
+        SL_LOG(SL_LOG_DEBUG, c->id, rc, "connect to %s failed", o->peer_str);
+        t->connect_err = rc;
+        sl_origin_close(o);
+        t->origin = NULL;
+        fwd_connect_next(c);
+        return 1;
+    }
+    t->hier = "HIER_DIRECT";
+    snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
+    if (t->is_connect) {
+        tunnel_start(c);
+        return 1;
+    }
+    c->state = CL_FORWARD;
+    c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
+    return 1;
+}
+
+void fwd_release_origin(struct sl_client *c, int reusable)
+{
+    const struct sl_conf *conf = c->conf;
+    struct sl_origin *o = c->txn.origin;
+
+    c->txn.origin = NULL;
+    sl_origin_release(o, reusable && !c->srv->draining,
+                      conf->timeouts.pool_idle, conf->pool.max_idle,
+                      conf->pool.max_idle_per_host);
+}
+
+/* --- failures --------------------------------------------------------- */
+
+/*
+ * The origin connection failed (write error, or EOF/reset before a whole
+ * response head). A pooled connection the origin had already closed is
+ * the usual cause: an idempotent request without a body is retried once on
+ * a fresh connection (RFC 9110 section 9.2.2). Otherwise answer 502 if
+ * nothing has been sent to the client yet, or cut the client off.
+ */
+static void fwd_origin_failed(struct sl_client *c, int err)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (t->origin) {
+        sl_origin_close(t->origin);
+        t->origin = NULL;
+    }
+    if (t->reused && !t->resp_started && t->idempotent &&
+        t->req.kind == SL_HTTP_BODY_NONE && !t->retried) {
+        SL_LOG(SL_LOG_DEBUG, c->id, err, "reused connection to %s failed, retrying",
+               t->key);
+        t->retried = 1;
+        t->reused = 0;
+        t->no_pool = 1;
+        t->oreq_sent = 0;
+        fwd_start(c);
+        return;
+    }
+    if (t->bytes_out > 0 || t->head_done) {
+        cl_close(c);
+        return;
+    }
+    sl_buf_reset(&c->out);      /* drop any interim 1xx not yet sent */
+    if (!t->resp_started && (err == 0 || err == -ECONNRESET))
+        cl_reply_error(c, SL_ERR_ZERO_SIZE_OBJECT, 0, t->key);
+    else if (!t->resp_started)
+        cl_reply_error(c, SL_ERR_CONNECT_FAIL, 0, t->key);
+    else
+        cl_reply_error(c, SL_ERR_INVALID_RESP, 0, "incomplete response head");
+}
+
+static void fwd_bad_response(struct sl_client *c, const char *why)
+{
+    struct cl_txn *t = &c->txn;
+
+    SL_LOG(SL_LOG_INFO, c->id, 0, "bad response from %s: %s", t->key, why);
+    t->origin_keep = 0;
+    if (t->bytes_out > 0) {
+        cl_close(c);
+        return;
+    }
+    sl_buf_reset(&c->out);
+    cl_reply_error(c, SL_ERR_INVALID_RESP, 0, why);
+}
+
+void fwd_timeout(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (c->state == CL_CONNECT) {
+        t->connect_err = -ETIMEDOUT;
+        sl_origin_close(t->origin);
+        t->origin = NULL;
+        fwd_connect_next(c);
+        return;
+    }
+    if (t->head_done || t->bytes_out > 0) {
+        cl_close(c);            /* stalled mid-body: all we can do is cut */
+        return;
+    }
+    sl_buf_reset(&c->out);
+    cl_reply_error(c, SL_ERR_READ_TIMEOUT, 0, t->key);
+}
+
+/* --- request: client -> origin ---------------------------------------- */
+
+static int fwd_send_request(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    size_t hl = sl_buf_len(&c->oreq) - t->oreq_sent;
+    int progress = 0;
+    ssize_t n;
+
+    if (!t->req.done && c->rd && room(&c->in) > 0) {
+        n = cl_read(c->io.fd, &c->in, &c->rd);
+        if (n == 0 || (n < 0 && n != -EAGAIN)) {
+            cl_close(c);        /* client gone mid-body */
+            return 1;
+        }
+        if (n > 0) {
+            c->srv->stats.bytes_from_clients += (unsigned long long)n;
+            c->t_progress = sl_loop_now(c->srv->loop);
+            progress = 1;
+        }
+    }
+    if (flow_scan(&t->req, &c->in) < 0) {
+        t->origin_keep = 0;
+        t->keep = 0;
+        if (t->bytes_out > 0 || t->head_done) {
+            cl_close(c);
+            return 1;
+        }
+        t->code = "NONE_NONE";
+        sl_buf_reset(&c->out);
+        cl_reply_error(c, SL_ERR_INVALID_REQ, 400, t->req.ck.err);
+        return 1;
+    }
+    if ((hl || t->req.ready) && o->wr) {
+        n = cl_send2(o->io.fd, c->oreq.pos + t->oreq_sent, hl, c->in.pos,
+                     t->req.ready, &o->wr);
+        if (n < 0 && n != -EAGAIN) {
+            fwd_origin_failed(c, (int)n);
+            return 1;
+        }
+        if (n > 0) {
+            size_t k = (size_t)n < hl ? (size_t)n : hl;
+            t->oreq_sent += k;
+            if ((size_t)n > k) {
+                sl_buf_consume(&c->in, (size_t)n - k);
+                t->req.ready -= (size_t)n - k;
+            }
+            c->t_progress = sl_loop_now(c->srv->loop);
+            progress = 1;
+        }
+    }
+    return progress;
+}
+
+static int fwd_request_complete(const struct sl_client *c)
+{
+    const struct cl_txn *t = &c->txn;
+
+    return t->oreq_sent == sl_buf_len(&c->oreq) && t->req.done &&
+           t->req.ready == 0;
+}
+
+/* --- response: origin -> client --------------------------------------- */
+
+static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
+                           int final)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf *conf = c->conf;
+    size_t limit = conf->http.max_response_head + 8192;
+    struct flt_hdr_opts opts;
+    char via[160];
+    size_t mark;
+
+    if (c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0)
+        return -ENOMEM;
+    memset(&opts, 0, sizeof(opts));
+    if (conf->http.via) {
+        via_text(via, sizeof(via), m->minor, conf);
+        opts.via = via;
+    }
+    opts.keep_cl = 1;
+    opts.keep_te = !t->resp.decode;
+    for (;;) {
+        mark = sl_buf_len(&c->out);
+        if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
+                          (int)m->reason.len, m->reason.base) == 0 &&
+            flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
+            (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
+            (!final || !t->keep || t->minor ||
+             sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&
+            sl_buf_append(&c->out, "\r\n", 2) == 0)
+            return 0;
+        c->out.last = c->out.pos + mark;
+        if (sl_buf_size(&c->out) >= limit ||
+            sl_buf_reserve(&c->out, sl_buf_size(&c->out), limit) < 0)
+            return -ENOSPC;
+    }
+}
+
+static void fwd_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, "Content-Type");
+    size_t n, i;
+
+    t->ctype[0] = '\0';
+    if (h == NULL)
+        return;
+    n = h->value.len < sizeof(t->ctype) - 1 ? h->value.len : sizeof(t->ctype) - 1;
+    /* The log is space-separated: stop at the first blank. */
+    for (i = 0; i < n && h->value.base[i] != ' ' && h->value.base[i] != '\t'; i++)
+        t->ctype[i] = h->value.base[i];
+    t->ctype[i] = '\0';
+}
+
+/* A response head was parsed from origin->in: 1 if it was the final one. */
+static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
+                       size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+
+    if (m->status < 200) {
+        if (m->status == 101) {
+            fwd_bad_response(c, "protocol switch not supported");
+            return -1;
+        }
+        /* Interim (100 Continue, 103 Early Hints): HTTP/1.1 clients get it. */
+        if (t->minor >= 1 && fwd_client_head(c, m, 0) < 0) {
+            fwd_bad_response(c, "response head too large");
+            return -1;
+        }
+        sl_buf_consume(&o->in, headlen);
+        return 0;
+    }
+    t->status = m->status;
+    t->resp.kind = sl_http_response_body(m, t->is_head);
+    t->resp.left = m->content_length;
+    sl_chunk_init(&t->resp.ck);
+    t->resp.decode = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor == 0;
+    t->origin_keep = (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
+                     t->resp.kind != SL_HTTP_BODY_CLOSE;
+    /* Without a length the client can only learn the end from the close. */
+    if (t->resp.kind == SL_HTTP_BODY_CLOSE || t->resp.decode)
+        t->keep = 0;
+    fwd_keep_ctype(t, m);
+    if (fwd_client_head(c, m, 1) < 0) {
+        fwd_bad_response(c, "response head too large");
+        return -1;
+    }
+    sl_buf_consume(&o->in, headlen);
+    t->head_done = 1;
+    if (t->resp.kind == SL_HTTP_BODY_NONE)
+        t->resp.done = 1;
+    return 1;
+}
+
+/* Read and parse until the final response head is in. */
+static int fwd_read_head(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    const struct sl_conf *conf = c->conf;
+    struct sl_http_limits lim = { conf->http.max_response_head,
+                                  conf->http.max_response_head };
+    size_t limit = conf->limits.buffer_size > lim.head_max + 1
+                 ? conf->limits.buffer_size : lim.head_max + 1;
+    struct sl_http_msg m;
+    int progress = 0, rc;
+    ssize_t r, n;
+
+    for (;;) {
+        if (sl_buf_len(&o->in) > 0) {
+            memset(&m, 0, sizeof(m));
+            m.hdrs = c->hdrs;
+            m.max_hdrs = c->nhdrs_cap;
+            r = sl_http_parse_response(o->in.pos, sl_buf_len(&o->in), &lim, &m);
+            if (r == SL_HTTP_ERROR) {
+                fwd_bad_response(c, m.err ? m.err : "malformed response head");
+                return 1;
+            }
+            if (r > 0) {
+                rc = fwd_on_head(c, &m, (size_t)r);
+                if (rc != 0)
+                    return 1;   /* final head, or failed */
+                progress = 1;
+                continue;       /* an interim head: the next one follows */
+            }
+        }
+        if (!o->rd)
+            return progress;
+        if (sl_buf_space(&o->in) == 0 && sl_buf_reserve(&o->in, 4096, limit) < 0) {
+            fwd_bad_response(c, "response head too large");
+            return 1;
+        }
+        n = cl_read(o->io.fd, &o->in, &o->rd);
+        if (n == -EAGAIN)
+            return progress;
+        if (n <= 0) {
+            fwd_origin_failed(c, (int)n);
+            return 1;
+        }
+        t->resp_started = 1;
+        c->t_progress = sl_loop_now(c->srv->loop);
+        progress = 1;
+    }
+}
+
+static int fwd_move_body(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    size_t hl = sl_buf_len(&c->out), bl;
+    int progress = 0;
+    ssize_t n;
+
+    if (t->head_done && flow_scan(&t->resp, &o->in) < 0) {
+        fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
+        return 1;
+    }
+    if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
+        /* Bytes after the end of the response: a confused origin. */
+        t->origin_keep = 0;
+        o->in.last = o->in.pos + t->resp.ready;
+    }
+    bl = t->head_done ? t->resp.ready : 0;
+    if ((hl || bl) && c->wr) {
+        n = cl_send2(c->io.fd, c->out.pos, hl, o->in.pos, bl, &c->wr);
+        if (n < 0 && n != -EAGAIN) {
+            cl_close(c);        /* the client went away */
+            return 1;
+        }
+        if (n > 0) {
+            size_t k = (size_t)n < hl ? (size_t)n : hl;
+            sl_buf_consume(&c->out, k);
+            if ((size_t)n > k) {
+                sl_buf_consume(&o->in, (size_t)n - k);
+                t->resp.ready -= (size_t)n - k;
+            }
+            t->bytes_out += n;
+            c->srv->stats.bytes_to_clients += (unsigned long long)n;
+            c->t_progress = sl_loop_now(c->srv->loop);
+            progress = 1;
+        }
+    }
+    if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
+        n = cl_read(o->io.fd, &o->in, &o->rd);
+        if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
+            t->resp.done = 1;
+            t->origin_keep = 0;
+            return 1;
+        }
+        if (n == 0 || (n < 0 && n != -EAGAIN)) {
+            SL_LOG(SL_LOG_INFO, c->id, (int)n, "%s closed mid-body", t->key);
+            t->origin_keep = 0;
+            cl_close(c);        /* truncated: the client must see it */
+            return 1;
+        }
+        if (n > 0) {
+            c->t_progress = sl_loop_now(c->srv->loop);
+            progress = 1;
+        }
+    }
+    return progress;
+}
+
+/* The response is fully delivered: close the books on this request. */
+static void fwd_finish(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (!fwd_request_complete(c)) {
+        /* The origin answered before taking the whole body (an early 4xx,
+         * or no 100 Continue): neither connection is in a known state. */
+        t->keep = 0;
+        t->origin_keep = 0;
+    }
+    cl_txn_done(c);
+}
+
+int fwd_run(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    int progress;
+
+    if (c->state == CL_CONNECT)
+        return fwd_connected(c);
+    progress = fwd_send_request(c);
+    if (c->state != CL_FORWARD)
+        return 1;
+    if (!t->head_done)
+        progress |= fwd_read_head(c);
+    if (c->state != CL_FORWARD)
+        return 1;
+    progress |= fwd_move_body(c);
+    if (c->state != CL_FORWARD)
+        return 1;
+    if (t->head_done && t->resp.done && t->resp.ready == 0 &&
+        sl_buf_len(&c->out) == 0) {
+        fwd_finish(c);
+        return 1;
+    }
+    return progress;
+}

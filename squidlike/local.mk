@@ -1,0 +1,18 @@
+# squidlike/: the daemon core.
+libsquidlike_a_SOURCES += \
+	%reldir%/buf.c %reldir%/buf.h \
+	%reldir%/http.c %reldir%/http.h \
+	%reldir%/conf.c %reldir%/conf.h \
+	%reldir%/log.c %reldir%/log.h \
+	%reldir%/loop.c %reldir%/loop.h \
+	%reldir%/net.c %reldir%/net.h \
+	%reldir%/dns.c %reldir%/dns.h \
+	%reldir%/origin.c %reldir%/origin.h \
+	%reldir%/errpage.c %reldir%/errpage.h \
+	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
+	%reldir%/fwd.c %reldir%/tunnel.c \
+	%reldir%/server.c %reldir%/server.h
+
+sbin_PROGRAMS += %reldir%/squidlike
+%canon_reldir%_squidlike_SOURCES = %reldir%/main.c
+%canon_reldir%_squidlike_LDADD = $(SL_LIBS)

@@ -1,0 +1,74 @@
+/*
+ * log.h - the error log and the access log.
+ *
+ * Both are buffered in memory and written once per loop iteration (the
+ * loop's idle hook calls sl_log_flush), so a busy proxy pays one write(2) per
+ * batch of events, not one per line, and a reader still sees a line within
+ * one iteration. An error-level line is written at once.
+ *
+ * Every error-log line carries its context: the connection id (0 for the
+ * daemon itself) and, when non-zero, an errno rendered with strerror.
+ * Debug lines compile out unless configured with SL_DEBUG_LOG.
+ */
+#ifndef SL_LOG_H
+#define SL_LOG_H
+
+#include <stdint.h>
+
+#include "squidlike/conf.h"
+
+/* Process-wide level; lines above it are skipped before formatting. */
+extern enum sl_log_level sl_log_level;
+
+/*
+ * Open (or switch to) the error log: path NULL means stderr. Creates
+ * missing parent directories. Returns 0 or -errno; on failure the previous
+ * log stays in use.
+ */
+int sl_log_open_error(const char *path, enum sl_log_level level);
+/* Open (or switch to) the access log; NULL turns it off. 0 or -errno. */
+int sl_log_open_access(const char *path);
+/* Reopen both files by their current paths (log rotation, SIGUSR1). */
+int sl_log_reopen(void);
+/* Write buffered lines out; called once per loop iteration. */
+void sl_log_flush(void *unused);
+/* Flush and close both logs. */
+void sl_log_close(void);
+
+void sl_log(enum sl_log_level level, uint64_t conn, int err,
+            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define SL_LOG(level, conn, err, ...)                                 \
+    do {                                                              \
+        if ((level) <= sl_log_level)                                  \
+            sl_log((level), (conn), (err), __VA_ARGS__);              \
+    } while (0)
+
+#ifdef SL_DEBUG_LOG
+#define SL_DEBUG(conn, ...) SL_LOG(SL_LOG_DEBUG, (conn), 0, __VA_ARGS__)
+#else
+#define SL_DEBUG(conn, ...) do { } while (0)
+#endif
+
+/* One access-log line in Squid's native format. */
+struct sl_log_access {
+    int64_t time_ms;            /* wall clock at the end (as Squid logs it) */
+    int64_t elapsed_ms;
+    const char *client;         /* address text */
+    const char *code;           /* TCP_MISS, TCP_TUNNEL, TCP_DENIED, ... */
+    int status;                 /* 0 when none was sent */
+    int64_t bytes;              /* bytes sent to the client */
+    const char *method;
+    const char *url;
+    const char *user;           /* NULL: "-" */
+    const char *hier;           /* HIER_DIRECT, HIER_NONE */
+    const char *peer;           /* origin address text, NULL: "-" */
+    const char *type;           /* content type, NULL: "-" */
+};
+
+void sl_log_access(const struct sl_log_access *a);
+
+/* Create the parent directories of path (like mkdir -p of dirname). */
+int sl_log_mkparents(const char *path);
+
+#endif

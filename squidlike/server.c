@@ -1,0 +1,285 @@
+/*
+ * server.c - the running daemon (see server.h): listeners and accepting,
+ * reload, graceful drain, stop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "squidlike/client.h"
+#include "squidlike/log.h"
+#include "squidlike/net.h"
+#include "squidlike/server.h"
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_RETRY_MS 100
+
+static void srv_refresh_self(struct sl_server *srv)
+{
+    int n = sl_net_self_addrs(srv->self, SL_SERVER_MAX_SELF);
+
+    if (n < 0) {
+        SL_LOG(SL_LOG_WARN, 0, n, "cannot list this host's addresses");
+        n = 0;
+    }
+    srv->nself = (size_t)n;
+}
+
+static void srv_set_accept(struct sl_server *srv, int on)
+{
+    size_t i;
+
+    for (i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].io.fd >= 0)
+            sl_loop_set_lt(srv->loop, &srv->listeners[i].io,
+                           on ? SL_IO_READ : 0, 1);
+    srv->accept_paused = !on;
+}
+
+static void srv_on_accept_timer(struct sl_timer *t)
+{
+    struct sl_server *srv = t->data;
+
+    if (!srv->draining && srv->nclients < srv->conf->limits.max_connections)
+        srv_set_accept(srv, 1);
+}
+
+static void srv_on_accept(struct sl_io *io, unsigned ev)
+{
+    struct sl_listener *l = io->data;
+    struct sl_server *srv = l->srv;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int i, fd;
+
+    (void)ev;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        if (srv->nclients >= srv->conf->limits.max_connections) {
+            SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu) reached, "
+                   "pausing accept", srv->conf->limits.max_connections);
+            srv_set_accept(srv, 0);
+            return;
+        }
+        len = sizeof(ss);
+        fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            /* Out of descriptors or memory: stop accepting for a moment
+             * instead of spinning on a listener that stays readable. */
+            SL_LOG(SL_LOG_WARN, 0, errno, "accept on %s", l->text);
+            srv_set_accept(srv, 0);
+            sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
+            return;
+        }
+        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len);
+    }
+}
+
+struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
+                                char *err, size_t errlen)
+{
+    struct sl_server *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->loop = loop;
+    srv->conf = sl_conf_ref(conf);
+    srv->accept_timer.cb = srv_on_accept_timer;
+    srv->accept_timer.data = srv;
+    srv->pool = sl_pool_new(loop);
+    if (srv->pool == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
+    if (srv->dns == NULL)
+        goto fail;
+    srv_refresh_self(srv);
+    return srv;
+fail:
+    sl_pool_free(srv->pool);
+    sl_conf_unref(srv->conf);
+    free(srv);
+    return NULL;
+}
+
+int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
+{
+    const struct sl_conf *conf = srv->conf;
+    size_t i;
+    int fd, rc;
+
+    for (i = 0; i < conf->n_listen; i++) {
+        struct sl_listener *l = &srv->listeners[i];
+        fd = sl_net_listen((const struct sockaddr *)&conf->listen[i].addr,
+                           conf->listen[i].addrlen);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s",
+                     conf->listen[i].text, strerror(-fd));
+            return -1;
+        }
+        l->io.fd = fd;
+        l->io.cb = srv_on_accept;
+        l->io.data = l;
+        l->srv = srv;
+        snprintf(l->text, sizeof(l->text), "%s", conf->listen[i].text);
+        srv->nlisteners = i + 1;
+        if ((rc = sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0)) < 0) {
+            snprintf(err, errlen, "epoll: %s", strerror(-rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void srv_close_listeners(struct sl_server *srv)
+{
+    size_t i;
+
+    for (i = 0; i < srv->nlisteners; i++) {
+        int fd = sl_loop_del(srv->loop, &srv->listeners[i].io);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+static int listen_same(const struct sl_conf *a, const struct sl_conf *b)
+{
+    size_t i;
+
+    if (a->n_listen != b->n_listen)
+        return 0;
+    for (i = 0; i < a->n_listen; i++)
+        if (a->listen[i].addrlen != b->listen[i].addrlen ||
+            memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen))
+            return 0;
+    return 1;
+}
+
+static int str_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+int sl_server_reload(struct sl_server *srv, const char *path)
+{
+    char err[SL_CONF_ERR_MAX];
+    struct sl_conf *nc = sl_conf_load(path, err, sizeof(err));
+    struct sl_conf *old = srv->conf;
+    int rc;
+
+    if (nc == NULL) {
+        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s (keeping the running "
+               "configuration)", err);
+        return -1;
+    }
+    /* The sockets stay as they are (and -a keeps overriding the file);
+     * the snapshot says what is really bound. */
+    if (!srv->listen_from_cli && !listen_same(old, nc))
+        SL_LOG(SL_LOG_WARN, 0, 0, "listen addresses change at restart only");
+    memcpy(nc->listen, old->listen, sizeof(nc->listen));
+    nc->n_listen = old->n_listen;
+    if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
+        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
+               "configuration)", path, err);
+        sl_conf_unref(nc);
+        return -1;
+    }
+    if (!str_same(old->pid_file, nc->pid_file))
+        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
+    if (!str_same(old->error_log, nc->error_log) || old->log_level != nc->log_level) {
+        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
+            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
+    }
+    if (!str_same(old->access_log, nc->access_log) &&
+        (rc = sl_log_open_access(nc->access_log)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+    srv_refresh_self(srv);
+    srv->conf = nc;
+    sl_conf_unref(old);         /* connections still using it hold their own */
+    SL_LOG(SL_LOG_INFO, 0, 0, "configuration reloaded from %s", path);
+    return 0;
+}
+
+static void srv_on_drain_timeout(struct sl_timer *t)
+{
+    struct sl_server *srv = t->data;
+
+    SL_LOG(SL_LOG_WARN, 0, 0, "shutdown timeout: closing %zu connections",
+           srv->nclients);
+    sl_server_stop(srv);
+}
+
+void sl_server_drain(struct sl_server *srv)
+{
+    struct sl_client *c, *next;
+
+    if (srv->draining)
+        return;
+    srv->draining = 1;
+    SL_LOG(SL_LOG_INFO, 0, 0, "shutting down: %zu connections to finish",
+           srv->nclients);
+    srv_close_listeners(srv);
+    sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_pool_close_idle(srv->pool);
+    for (c = srv->clients; c; c = next) {
+        next = sl_client_next(c);
+        sl_client_drain(c);
+    }
+    if (srv->nclients == 0) {
+        sl_loop_stop(srv->loop);
+        return;
+    }
+    srv->drain_timer.cb = srv_on_drain_timeout;
+    srv->drain_timer.data = srv;
+    sl_timer_set(srv->loop, &srv->drain_timer, srv->conf->timeouts.shutdown);
+}
+
+void sl_server_stop(struct sl_server *srv)
+{
+    srv->draining = 1;
+    srv_close_listeners(srv);
+    while (srv->clients)
+        sl_client_abort(srv->clients);
+    sl_pool_close_idle(srv->pool);
+    sl_loop_stop(srv->loop);
+}
+
+void sl_server_client_gone(struct sl_server *srv)
+{
+    if (srv->draining) {
+        if (srv->nclients == 0)
+            sl_loop_stop(srv->loop);
+        return;
+    }
+    if (srv->accept_paused && !sl_timer_armed(&srv->accept_timer) &&
+        srv->nclients < srv->conf->limits.max_connections)
+        srv_set_accept(srv, 1);
+}
+
+void sl_server_free(struct sl_server *srv)
+{
+    if (srv == NULL)
+        return;
+    srv_close_listeners(srv);
+    while (srv->clients)
+        sl_client_abort(srv->clients);
+    sl_timer_stop(srv->loop, &srv->drain_timer);
+    sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_pool_free(srv->pool);
+    sl_dns_free(srv->dns);
+    sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
+    sl_conf_unref(srv->conf);
+    free(srv);
+}

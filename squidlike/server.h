@@ -1,0 +1,79 @@
+/*
+ * server.h - the running daemon: listeners, the current configuration
+ * snapshot, the shared services (DNS, origin pool), the client list, and
+ * the three lifecycle moves: reload, drain, stop.
+ *
+ * There is one server per process and it is passed around explicitly;
+ * nothing reads it through a global.
+ */
+#ifndef SL_SERVER_H
+#define SL_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "squidlike/conf.h"
+#include "squidlike/dns.h"
+#include "squidlike/loop.h"
+#include "squidlike/origin.h"
+
+#define SL_SERVER_MAX_SELF 64
+
+struct sl_client;
+struct sl_server;
+
+struct sl_listener {
+    struct sl_io io;
+    struct sl_server *srv;
+    char text[64];
+};
+
+/* Counters for the status page and metrics (later) and for tests now. */
+struct sl_stats {
+    unsigned long long accepted, requests, tunnels, denied, errors;
+    unsigned long long bytes_to_clients, bytes_from_clients;
+};
+
+struct sl_server {
+    struct sl_loop *loop;
+    struct sl_conf *conf;       /* current snapshot; we hold a reference */
+    struct sl_dns *dns;
+    struct sl_pool *pool;
+    struct sl_listener listeners[SL_CONF_MAX_LISTEN];
+    size_t nlisteners;
+    struct sl_client *clients;  /* all open client connections */
+    size_t nclients;
+    uint64_t next_id;
+    struct sockaddr_storage self[SL_SERVER_MAX_SELF];
+    size_t nself;               /* this host's interface addresses */
+    int listen_from_cli;        /* -a given: reloads keep it */
+    int draining;
+    int accept_paused;
+    struct sl_timer drain_timer;
+    struct sl_timer accept_timer;
+    struct sl_stats stats;
+};
+
+/*
+ * Set up everything but the listeners from conf (takes a reference).
+ * Returns NULL with err filled.
+ */
+struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
+                                char *err, size_t errlen);
+/* Bind conf's listen addresses. Returns 0 or -1 with err. */
+int sl_server_listen(struct sl_server *srv, char *err, size_t errlen);
+/* Load path and swap it in; on failure the old snapshot stays (logged). */
+int sl_server_reload(struct sl_server *srv, const char *path);
+/* SIGTERM: stop accepting, finish in-flight requests, then stop the loop
+ * (or force it after timeouts.shutdown). */
+void sl_server_drain(struct sl_server *srv);
+/* Close every connection now and stop the loop (SIGINT). */
+void sl_server_stop(struct sl_server *srv);
+/* Free it all; the loop must not be running. */
+void sl_server_free(struct sl_server *srv);
+
+/* Called by client.c when a client connection goes away. */
+void sl_server_client_gone(struct sl_server *srv);
+
+#endif

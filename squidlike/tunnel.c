@@ -1,0 +1,139 @@
+/*
+ * tunnel.c - CONNECT: after "200 Connection established" the proxy copies
+ * bytes both ways until both sides are done. Each direction ends on its own
+ * (half-close): when one side sends EOF and everything it sent has been
+ * delivered, the other side's write half is shut, and the tunnel lives on
+ * for the other direction. An error or the idle timeout ends both.
+ *
+ * Buffers: client->in carries client-to-origin bytes (it may already hold
+ * bytes the client sent right behind the CONNECT head, e.g. a TLS
+ * ClientHello); origin->in carries origin-to-client bytes, behind client->out
+ * which holds our 200 line.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+void tunnel_start(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->code = "TCP_TUNNEL";
+    t->status = 200;
+    t->keep = 0;
+    t->origin_keep = 0;
+    c->srv->stats.tunnels++;
+    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+        (sl_buf_reset(&c->out), sl_buf_append(&c->out, established,
+                                               sizeof(established) - 1) < 0)) {
+        cl_close(c);
+        return;
+    }
+    c->state = CL_TUNNEL;
+    c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
+}
+
+static void tunnel_end(struct sl_client *c, int err)
+{
+    struct cl_txn *t = &c->txn;
+
+    SL_LOG(SL_LOG_INFO, c->id, err, "CONNECT %s closed: %lld bytes up, %lld down",
+           t->key, (long long)t->bytes_up, (long long)t->bytes_out);
+    cl_txn_done(c);
+}
+
+/* Move bytes from one socket's buffer to the other socket. */
+static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
+                       unsigned char *wr, int64_t *count, int *err)
+{
+    size_t hl = pre ? sl_buf_len(pre) : 0, bl = sl_buf_len(b), k;
+    ssize_t n;
+
+    if (!(hl || bl) || !*wr)
+        return 0;
+    n = cl_send2(fd, pre ? pre->pos : NULL, hl, b->pos, bl, wr);
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0) {
+        *err = (int)n;
+        return -1;
+    }
+    k = (size_t)n < hl ? (size_t)n : hl;
+    if (pre)
+        sl_buf_consume(pre, k);
+    sl_buf_consume(b, (size_t)n - k);
+    *count += n;
+    return 1;
+}
+
+static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
+                       unsigned char *eof, int *err)
+{
+    ssize_t n;
+
+    if (*eof || !*rd)
+        return 0;
+    if (sl_buf_space(b) == 0 && b->pos > b->start)
+        sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
+    if (sl_buf_space(b) == 0)
+        return 0;               /* full: the other side must drain first */
+    n = cl_read(fd, b, rd);
+    if (n == -EAGAIN)
+        return 0;
+    if (n == 0) {
+        *eof = 1;
+        return 1;
+    }
+    if (n < 0) {
+        *err = (int)n;
+        return -1;
+    }
+    return 1;
+}
+
+int tunnel_run(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    int p = 0, r, err = 0;
+
+    /* up: client -> origin */
+    if ((r = tunnel_push(o->io.fd, NULL, &c->in, &o->wr, &t->bytes_up, &err)) < 0 ||
+        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, &t->c_eof, &err)) < 0)
+        goto fail;
+    p |= r;
+    if (t->c_eof && !t->up_shut && sl_buf_len(&c->in) == 0) {
+        shutdown(o->io.fd, SHUT_WR);
+        t->up_shut = 1;
+        p = 1;
+    }
+    /* down: origin -> client, our 200 line first */
+    if ((r = tunnel_push(c->io.fd, &c->out, &o->in, &c->wr, &t->bytes_out, &err)) < 0 ||
+        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, &t->o_eof, &err)) < 0)
+        goto fail;
+    p |= r;
+    if (t->o_eof && !t->down_shut && sl_buf_len(&o->in) == 0 &&
+        sl_buf_len(&c->out) == 0) {
+        shutdown(c->io.fd, SHUT_WR);
+        t->down_shut = 1;
+        p = 1;
+    }
+    if (p)
+        c->t_progress = sl_loop_now(c->srv->loop);
+    if (t->up_shut && t->down_shut) {
+        tunnel_end(c, 0);
+        return 1;
+    }
+    return p;
+fail:
+    tunnel_end(c, err);
+    return 1;
+}

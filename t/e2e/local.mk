@@ -1,0 +1,18 @@
+# t/e2e/: end-to-end tests, one Python 3 program per file (standard library
+# only). Each starts the built daemon ($SQUIDLIKE) and its own origins, stub
+# DNS and clients on 127.0.0.1 with free ports; see t/e2e/README.md.
+# The long one comes first so that `make -j2 check` starts it early.
+sl_e2e_tests += \
+	t/e2e/test_large.py \
+	t/e2e/test_harness.py \
+	t/e2e/test_proxy_basic.py \
+	t/e2e/test_proxy_bodies.py \
+	t/e2e/test_keepalive.py \
+	t/e2e/test_connect.py \
+	t/e2e/test_dns.py \
+	t/e2e/test_errors.py \
+	t/e2e/test_access.py \
+	t/e2e/test_reload.py \
+	t/e2e/test_shutdown.py \
+	t/e2e/test_config.py
+EXTRA_DIST += t/e2e/README.md

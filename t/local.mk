@@ -1,0 +1,45 @@
+# t/: Check unit tests (one binary per module) and end-to-end tests that
+# start the built daemon and real origins on 127.0.0.1.
+
+sl_unit_tests = t/unit/check_http t/unit/check_hdr t/unit/check_conf \
+	t/unit/check_acl t/unit/check_loop
+check_PROGRAMS += $(sl_unit_tests)
+
+t_unit_check_http_SOURCES = t/unit/check_http.c
+t_unit_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_http_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_hdr_SOURCES = t/unit/check_hdr.c
+t_unit_check_hdr_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_hdr_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_conf_SOURCES = t/unit/check_conf.c
+t_unit_check_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_conf_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_acl_SOURCES = t/unit/check_acl.c
+t_unit_check_acl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_acl_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_loop_SOURCES = t/unit/check_loop.c
+t_unit_check_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_loop_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+
+sl_e2e_tests =
+include $(srcdir)/t/e2e/local.mk
+
+TESTS += $(sl_unit_tests) $(sl_e2e_tests)
+TEST_EXTENSIONS = .py
+PY_LOG_COMPILER = python3
+AM_TESTS_ENVIRONMENT = \
+	CK_FORK=yes; export CK_FORK; \
+	CK_DEFAULT_TIMEOUT=30; export CK_DEFAULT_TIMEOUT; \
+	top_srcdir='$(abs_top_srcdir)'; export top_srcdir; \
+	SQUIDLIKE='$(abs_top_builddir)/squidlike/squidlike'; export SQUIDLIKE;
+EXTRA_DIST += $(sl_e2e_tests) t/e2e/harness.py
+
+# libFuzzer target (clang): `make fuzz`, then run t/fuzz/fuzz_http.
+EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus
+fuzz: t/fuzz/fuzz_http
+t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
+	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
+	  -o $@ $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
+CLEANFILES += t/fuzz/fuzz_http
+.PHONY: fuzz
