@@ -33,7 +33,8 @@ static void cl_on_timer(struct sl_timer *t);
 
 /* --- I/O helpers shared by fwd.c and tunnel.c ------------------------- */
 
-ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready)
+ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
+                unsigned char hup)
 {
     size_t space = sl_buf_space(b);
     ssize_t n;
@@ -43,8 +44,11 @@ ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready)
     while (n < 0 && errno == EINTR);
     if (n > 0) {
         b->last += n;
-        if ((size_t)n < space)
-            *ready = 0;         /* drained: the next edge tells us more */
+        /* A short read drained the socket: the next edge tells us more -
+         * unless the peer's FIN came with the same edge (EPOLLRDHUP), in
+         * which case no edge will follow and the EOF is still to be read. */
+        if ((size_t)n < space && !hup)
+            *ready = 0;
         return n;
     }
     if (n == 0)
@@ -166,7 +170,11 @@ int sl_client_accept(struct sl_server *srv, int fd,
     srv->clients = c;
     srv->nclients++;
     srv->stats.accepted++;
-    cl_arm_timer(c);
+    /* Listeners defer accept until data arrives (TCP_DEFER_ACCEPT), so the
+     * request is usually here already: read it now rather than one loop
+     * iteration later. */
+    c->rd = c->wr = 1;
+    cl_run(c);
     return 0;
 fail:
     close(fd);
@@ -337,7 +345,7 @@ static int cl_head(struct sl_client *c)
         }
         {
             int was_empty = sl_buf_len(&c->in) == 0;
-            ssize_t n = cl_read(c->io.fd, &c->in, &c->rd);
+            ssize_t n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
             if (n == -EAGAIN)
                 return 0;
             if (n <= 0) {
@@ -672,7 +680,7 @@ static int cl_linger_step(struct sl_client *c)
     if (!c->rd)
         return 0;
     sl_buf_reset(&c->in);
-    n = cl_read(c->io.fd, &c->in, &c->rd);
+    n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
     sl_buf_reset(&c->in);
     if (n == -EAGAIN)
         return 0;
@@ -795,6 +803,12 @@ static void cl_on_timer(struct sl_timer *tm)
     case CL_CONNECT:
     case CL_FORWARD:
         fwd_timeout(c);
+        break;
+    case CL_TUNNEL:
+        /* An idle tunnel ending is its normal end, not an abort. */
+        SL_LOG(SL_LOG_INFO, c->id, 0, "CONNECT %s idle for too long",
+               c->txn.key);
+        cl_txn_done(c);
         break;
     default:
         cl_close(c);

@@ -126,7 +126,8 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
 void cl_txn_done(struct sl_client *c);
 void cl_close(struct sl_client *c);
 void cl_arm_timer(struct sl_client *c);
-ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready);
+ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
+                unsigned char hup);
 ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
                  unsigned char *ready);
 

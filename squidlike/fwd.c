@@ -376,7 +376,7 @@ static int fwd_send_request(struct sl_client *c)
     ssize_t n;
 
     if (!t->req.done && c->rd && room(&c->in) > 0) {
-        n = cl_read(c->io.fd, &c->in, &c->rd);
+        n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             cl_close(c);        /* client gone mid-body */
             return 1;
@@ -561,7 +561,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_bad_response(c, "response head too large");
             return 1;
         }
-        n = cl_read(o->io.fd, &o->in, &o->rd);
+        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
         if (n == -EAGAIN)
             return progress;
         if (n <= 0) {
@@ -612,7 +612,7 @@ static int fwd_move_body(struct sl_client *c)
         }
     }
     if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
-        n = cl_read(o->io.fd, &o->in, &o->rd);
+        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
         if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
             t->resp.done = 1;
             t->origin_keep = 0;

@@ -44,6 +44,9 @@ int sl_net_listen(const struct sockaddr *sa, socklen_t len)
         goto fail;
     if (bind(fd, sa, len) < 0 || listen(fd, 1024) < 0)
         goto fail;
+    /* Wake us only when the client has sent something: HTTP clients speak
+     * first. Not fatal where unsupported. */
+    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
     return fd;
 fail:
     one = -errno;

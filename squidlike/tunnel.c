@@ -75,7 +75,7 @@ static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
 }
 
 static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
-                       unsigned char *eof, int *err)
+                       unsigned char hup, unsigned char *eof, int *err)
 {
     ssize_t n;
 
@@ -85,7 +85,7 @@ static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
         sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
     if (sl_buf_space(b) == 0)
         return 0;               /* full: the other side must drain first */
-    n = cl_read(fd, b, rd);
+    n = cl_read(fd, b, rd, hup);
     if (n == -EAGAIN)
         return 0;
     if (n == 0) {
@@ -107,7 +107,7 @@ int tunnel_run(struct sl_client *c)
 
     /* up: client -> origin */
     if ((r = tunnel_push(o->io.fd, NULL, &c->in, &o->wr, &t->bytes_up, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, &t->c_eof, &err)) < 0)
+        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, c->hup, &t->c_eof, &err)) < 0)
         goto fail;
     p |= r;
     if (t->c_eof && !t->up_shut && sl_buf_len(&c->in) == 0) {
@@ -117,7 +117,7 @@ int tunnel_run(struct sl_client *c)
     }
     /* down: origin -> client, our 200 line first */
     if ((r = tunnel_push(c->io.fd, &c->out, &o->in, &c->wr, &t->bytes_out, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, &t->o_eof, &err)) < 0)
+        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, o->hup, &t->o_eof, &err)) < 0)
         goto fail;
     p |= r;
     if (t->o_eof && !t->down_shut && sl_buf_len(&o->in) == 0 &&

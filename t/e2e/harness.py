@@ -28,7 +28,6 @@ process started is stopped (try/finally, the runner, atexit), nothing but
 
 import atexit
 import collections
-import errno
 import hashlib
 import http
 import ipaddress
@@ -362,7 +361,8 @@ class _Proc:
         self.proc = subprocess.Popen(self.argv, cwd=cwd, env=env or child_env(),
                                      stdin=stdin, stdout=self._out,
                                      stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_child_setup)
         self.pid = self.proc.pid
         self._cleanup = register_cleanup("stop %s" % name, self.kill)
 
@@ -403,6 +403,23 @@ class _Proc:
         try:
             self._out.close()
         except OSError:
+            pass
+
+
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except (ImportError, OSError):
+    _LIBC = None
+
+
+def _child_setup():
+    """In the child before exec: die with the test program (PR_SET_PDEATHSIG),
+    so that even a SIGKILLed test leaves no daemon or nginx behind."""
+    if _LIBC is not None:
+        try:
+            _LIBC.prctl(1, signal.SIGKILL)
+        except Exception:   # noqa: BLE001 - best effort
             pass
 
 
@@ -703,6 +720,9 @@ class Daemon:
         }
         if self.port is not None:
             fixed["listen"] = [self.addr]
+        # A drain shorter than stop()'s 30 s bound, so that a daemon that
+        # behaves always exits in time (tests may override it).
+        fixed["timeouts.shutdown"] = "10s"
         cfg = merge_overrides(cfg, fixed)
         if self.dns is not None:
             cfg = merge_overrides(cfg, {"dns.nameservers": [self.dns.nameserver]})
@@ -941,9 +961,13 @@ class Daemon:
         self._stopped = True
         unregister_cleanup(self._cleanup)
         try:
+            t0 = time.monotonic()
             if self.proc.alive():
                 self.signal(signal.SIGTERM)
             status = self.proc.wait(STOP_TIMEOUT)
+            if status is not None and time.monotonic() - t0 > 5:
+                log("note: the daemon took %.1fs to exit after SIGTERM"
+                    % (time.monotonic() - t0))
             if status is None:
                 self.proc.signal(signal.SIGKILL)
                 self.proc.wait(10)
@@ -1219,10 +1243,9 @@ def dns_query(port, name, qtype="A", timeout=2.0, edns=False, host="127.0.0.1"):
 # --------------------------------------------------------------------------
 
 _PATTERN = bytes(range(256)) * 256           # 64 KiB, period 256 bytes
-_PATTERN_ALT = hashlib.sha256(b"squidlike").digest() * 2048   # 64 KiB, period 32
 
 
-def pattern_body(n, chunk=65536, offset=0):
+def pattern_body(n, chunk=65536):
     """Yield n bytes of a repeating pattern in pieces of <= chunk bytes
     (chunk must be a multiple of 256 up to 65536 to keep the pattern)."""
     chunk = max(256, min(65536, chunk - chunk % 256))

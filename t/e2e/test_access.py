@@ -4,7 +4,6 @@ bound to 127.0.0.2 as the light outsider, a client in a network namespace
 as the real one) and the to_localhost guard."""
 
 import os
-import socket
 import sys
 
 sys.dont_write_bytecode = True

@@ -22,7 +22,7 @@ def _xff_seen(d, o, path="/r"):
 
 def test_reload_good_config():
     o = ScriptedOrigin()
-    with Daemon() as d:
+    with Daemon(error_log_file=True) as d:      # the log line goes to a file here
         assert _xff_seen(d, o) == []
         d.write_conf({"http.forwarded_for": "on"})
         res = d.reload()

@@ -160,6 +160,22 @@ static void check_head(const char *buf, size_t len,
         CHECK(v.len == 0 || memchr(v.base, '\0', v.len) == NULL);
     }
     CHECK(sl_http_find(&m, "Host") == NULL || m.host_count > 0);
+    if (is_req) {
+        enum sl_http_body b = sl_http_request_body(&m);
+        CHECK(b == (m.chunked ? SL_HTTP_BODY_CHUNKED : m.content_length > 0
+                    ? SL_HTTP_BODY_LENGTH : SL_HTTP_BODY_NONE));
+    } else {
+        enum sl_http_body b = sl_http_response_body(&m, 0);
+        CHECK(sl_http_response_body(&m, 1) == SL_HTTP_BODY_NONE);
+        if (m.status < 200 || m.status == 204 || m.status == 304)
+            CHECK(b == SL_HTTP_BODY_NONE);
+        else if (m.chunked)
+            CHECK(b == SL_HTTP_BODY_CHUNKED);
+        else if (m.content_length < 0)
+            CHECK(b == SL_HTTP_BODY_CLOSE);
+        else
+            CHECK(b == (m.content_length ? SL_HTTP_BODY_LENGTH : SL_HTTP_BODY_NONE));
+    }
 
     /* The head alone parses the same; any prefix of it is incomplete. */
     r2 = is_req ? sl_http_parse_request(buf, (size_t)r, lim, &m)
@@ -302,6 +318,7 @@ static void check_chunked(const char *body, size_t len, size_t cut)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const struct sl_http_limits small = { 48, 160 }, large = { 8192, 65536 };
+    static const struct sl_http_limits odd = { 300, 100 };  /* line > head */
     char *buf = malloc(size ? size : 1);    /* exact size: no slack to hide in */
     struct sl_http_hdr hdrs[64];
     struct sl_http_msg m;
@@ -317,6 +334,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_head(buf, size, &small, 4, 1, cut);
     check_head(buf, size, &large, 64, 0, cut);
     check_head(buf, size, &small, 4, 0, cut);
+    check_head(buf, size, &odd, 8, 1, cut);
 
     memset(&m, 0, sizeof(m));
     m.hdrs = hdrs;

@@ -575,6 +575,16 @@ START_TEST(t_limit_head_max)
     ck_assert_int_eq(req_n("GET / HTTP/1.1\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\n",
                            64, &lim, NHDRS), 64);
     ck_assert_uint_eq(strlen("GET / HTTP/1.1\nX: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n\n"), 64);
+    /* head_max below line_max: a long first line hits 431 first */
+    {
+        struct sl_http_limits odd = { 300, 100 };
+        char line[120];
+
+        memset(line, 'a', sizeof(line));
+        ck_assert_int_eq(req_n(line, 99, &odd, NHDRS), SL_HTTP_AGAIN);
+        ck_assert_int_eq(req_n(line, 100, &odd, NHDRS), SL_HTTP_ERROR);
+        ck_assert_int_eq(msg.err_status, 431);
+    }
 }
 END_TEST
 
@@ -1361,8 +1371,6 @@ START_TEST(t_chunk_big_body)
     ck_expect(body, n, n, data);
 }
 END_TEST
-
-/* --- regressions (fuzzer finds) ----------------------------------------- */
 
 static Suite *http_suite(void)
 {
