@@ -46,6 +46,15 @@ struct flt_hdr_opts {
  * Keep-Alive, TE, Upgrade, and the credentials meant for this hop:
  * Proxy-Authorization (requests) and Proxy-Authenticate (responses).
  * Dropped unless asked to keep: Transfer-Encoding, Content-Length, Host.
+ * Connection cannot remove those three (only the keep_* flags decide them:
+ * a client naming Content-Length in Connection must not smuggle a body),
+ * and our own Via / X-Forwarded-For line is written even when Connection
+ * named the incoming one. At most 32 Connection names are remembered; past
+ * that the Connection values are searched again per field (still dropped).
+ * A combined Via or X-Forwarded-For line takes the place of the first one
+ * received; when there was none it is added at the end (Via first). An
+ * unknown xff mode acts as delete; a missing client_addr writes "unknown";
+ * a via with CR/LF is ignored.
  * Via: appended to an existing Via value or added (when opts->via).
  * X-Forwarded-For and the other client-address fields per opts->xff.
  * Returns 0, or -ENOSPC when out is too small (out then holds a partial

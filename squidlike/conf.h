@@ -6,8 +6,11 @@
  * connection keeps a reference to the snapshot its current request started
  * with, so nothing in use is ever freed under it (tinyproxy's reload bug).
  *
- * Each module reads its own sub-struct. Durations are milliseconds, sizes
- * bytes. Relative paths stay relative: they resolve against the working
+ * Each module reads its own sub-struct. Durations are milliseconds (at
+ * most 7 days in the file), sizes bytes. libconfig 1.5 truncates integer
+ * literals past 32 bits unless they end in L: big sizes are best written as
+ * strings ("3G"). "none" (pid_file, access_log) and "stderr" (error_log)
+ * are special words of one setting each. Relative paths stay relative: they resolve against the working
  * directory, as the sample config promises.
  */
 #ifndef SL_CONF_H
@@ -121,7 +124,7 @@ void sl_conf_unref(struct sl_conf *c);
 
 /*
  * Parse a listen address "ADDR:PORT", "[V6]:PORT" or "PORT" (all IPv4 and
- * IPv6 addresses). Used for the file and for -a. Returns 0 or -1 with *err.
+ * IPv6 addresses: stored as [::], so the listener turns IPV6_V6ONLY off). Used for the file and for -a. Returns 0 or -1 with *err.
  */
 int sl_conf_parse_listen(const char *s, struct sl_conf_listen *l,
                          const char **err);

@@ -47,7 +47,7 @@ enum sl_http_body {
 struct sl_http_msg {
     /* In: caller-provided header array. */
     struct sl_http_hdr *hdrs;
-    size_t max_hdrs;            /* more header lines than this: error 431 */
+    size_t max_hdrs;            /* more field lines than this: 431 (502 for responses) */
 
     /* Out: start line. */
     struct sl_view method;      /* requests */
@@ -85,8 +85,13 @@ struct sl_http_msg {
  * Length lines, a Content-Length list or non-digit value, Content-Length
  * together with Transfer-Encoding, a Transfer-Encoding whose final coding is
  * not chunked, or that names a coding other than chunked (501), more than
- * one Host line. A bare LF ends a line like CRLF (RFC 9112 section 2.2);
- * a bare CR anywhere is an error.
+ * one Host line, Transfer-Encoding in an HTTP/1.0 message (RFC 9112
+ * section 6.1: faulty framing), an empty Transfer-Encoding list, HTTP/1.2
+ * to 1.9 (400). A bare LF ends a line like CRLF (RFC 9112 section 2.2);
+ * a bare CR anywhere is an error. Up to 4 empty lines before the request
+ * line are skipped (counted in the returned length and in head_max).
+ * Every output field is reset on each call; absent views are empty, never
+ * NULL.
  */
 ssize_t sl_http_parse_request(const char *buf, size_t len,
                               const struct sl_http_limits *lim,
@@ -133,12 +138,15 @@ struct sl_url {
     char host[SL_HTTP_HOST_MAX + 1];
     unsigned port;
     unsigned host_is_ipv6:1;    /* bracketed literal in the target */
-    struct sl_view path;        /* origin-form path + query, "/" if empty */
+    struct sl_view path;        /* origin-form path + query; a static "/"
+                                   when the URL has none; empty after
+                                   sl_http_parse_authority */
 };
 
 /*
  * absolute-form "http://host[:port][/path][?query]" (scheme case-insensitive,
- * default port 80; fragment not allowed; userinfo rejected). Returns 0, or -1
+ * default port 80; fragment not allowed; userinfo rejected; "http://h?q"
+ * without a path is rejected, as a view cannot add the "/"). Returns 0, or -1
  * with *err set to a static reason.
  */
 int sl_http_parse_url(struct sl_view target, struct sl_url *url,
