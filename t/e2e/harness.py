@@ -698,6 +698,18 @@ class Daemon:
         if start:
             self.start()
 
+    def socket_count(self):
+        """Sockets the daemon holds open now (from /proc/PID/fd)."""
+        n = 0
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        for name in os.listdir(fd_dir):
+            try:
+                if os.readlink(os.path.join(fd_dir, name)).startswith("socket:"):
+                    n += 1
+            except OSError:
+                pass
+        return n
+
     # -- config -----------------------------------------------------------
 
     def _paths_from(self, cfg):

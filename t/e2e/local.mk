@@ -14,5 +14,6 @@ sl_e2e_tests += \
 	t/e2e/test_access.py \
 	t/e2e/test_reload.py \
 	t/e2e/test_shutdown.py \
-	t/e2e/test_config.py
+	t/e2e/test_config.py \
+	t/e2e/test_limits.py
 EXTRA_DIST += t/e2e/README.md
