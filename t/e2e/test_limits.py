@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Resource bounds: limits.max_connections pauses accepting (the kernel's
 backlog holds newcomers) and resumes as soon as a connection goes away;
-a configured smaller request-head limit is enforced."""
+a configured smaller request-head limit is enforced; a request that
+already passed through us (Via) is not forwarded again."""
 
 import os
 import socket
@@ -56,6 +57,22 @@ def test_smaller_request_head_limit():
         r = h.proxy_request(d, "GET", url, headers=[("X-Pad", "a" * 1000)])
         assert r.status == 200, r.brief()
         assert len(origin.requests) == 1
+
+
+def test_forwarding_loop_detected():
+    # A request that already went through a proxy named like us (two
+    # proxies pointing at each other) is refused, not forwarded again.
+    origin = ScriptedOrigin()
+    with Daemon() as d:
+        url = origin.url("/loop")
+        r = h.proxy_request(d, "GET", url,
+                            headers=[("Via", "1.1 other, 1.1 squidlike (squidlike/0.1.0)")])
+        assert r.status == 403, r.brief()
+        assert r.header("X-Squidlike-Error") == "ERR_FORWARD_LOOP"
+        assert len(origin.requests) == 0
+        # A Via naming other proxies only is fine.
+        r = h.proxy_request(d, "GET", url, headers=[("Via", "1.1 squidlike-other")])
+        assert r.status == 200, r.brief()
 
 
 h.run(globals())
