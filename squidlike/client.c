@@ -594,7 +594,6 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
     t->status = status ? status : sl_errpage_status(e);
     t->err = e;
     t->has_err = 1;
-    t->ctype[0] = '\0';
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
     c->srv->stats.errors++;
     if (cl_out_room(c, 4096) < 0) {

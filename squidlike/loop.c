@@ -188,8 +188,8 @@ void sl_timer_set(struct sl_loop *loop, struct sl_timer *t, int64_t ms)
 
 static void run_timers(struct sl_loop *loop)
 {
-    /* Bounded: each timer fires at most once per pass, as a timer re-armed
-     * by its callback lies at least 1 ms ahead... unless it asked for 0. */
+    /* Bounded by the timers armed when the pass began, so a callback that
+     * re-arms for "now" cannot keep the loop here forever. */
     size_t budget = loop->nheap;
 
     while (loop->nheap > 0 && budget-- > 0) {
