@@ -1544,7 +1544,20 @@ def _hall(headers, name):
     return [v for k, v in headers if k.lower() == n]
 
 
-class Request:
+class _HeaderAccess:
+    """Case-insensitive access to self.headers, a list of (name, value)."""
+
+    def header(self, name, default=None):
+        return _hget(self.headers, name, default)
+
+    def header_all(self, name):
+        return _hall(self.headers, name)
+
+    def has_header(self, name):
+        return _hget(self.headers, name) is not None
+
+
+class Request(_HeaderAccess):
     """What the origin received. Fields: method, target, version, headers
     (list of (name, value) as received), conn_serial, index (0-based position
     on its connection), body_len, body_sha256, body (bytes, kept when at most
@@ -1563,15 +1576,6 @@ class Request:
         self.chunked = False
         self.complete = False
         self.received_at = time.monotonic()
-
-    def header(self, name, default=None):
-        return _hget(self.headers, name, default)
-
-    def header_all(self, name):
-        return _hall(self.headers, name)
-
-    def has_header(self, name):
-        return _hget(self.headers, name) is not None
 
     def header_names(self):
         return [k.lower() for k, _ in self.headers]
@@ -2199,7 +2203,7 @@ class ConnectionClosed(TestFailure):
     pass
 
 
-class HttpResponse:
+class HttpResponse(_HeaderAccess):
     """A parsed response: status, reason, version, headers [(k, v)], body
     bytes, trailers, interim [(status, headers)], raw_head."""
 
@@ -2214,15 +2218,6 @@ class HttpResponse:
         self.raw_head = b""
         self.chunked = False
         self.close_delimited = False
-
-    def header(self, name, default=None):
-        return _hget(self.headers, name, default)
-
-    def header_all(self, name):
-        return _hall(self.headers, name)
-
-    def has_header(self, name):
-        return _hget(self.headers, name) is not None
 
     def __repr__(self):
         return "<HttpResponse %s %s body=%d>" % (self.status, self.reason, len(self.body))
