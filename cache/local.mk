@@ -1,2 +1,4 @@
 # cache/: the LMDB store and RFC 9111 policy arrive with issue 3.
 EXTRA_DIST += %reldir%/README
+libsquidlike_a_SOURCES += %reldir%/store.c %reldir%/store.h
+libsquidlike_a_SOURCES += %reldir%/refresh.c %reldir%/refresh.h

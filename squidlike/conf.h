@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "acl/acl.h"
+#include "cache/refresh.h"
 #include "filters/hdr.h"
 
 #define SL_CONF_MAX_LISTEN 16
@@ -85,6 +86,19 @@ struct sl_conf_access {
     enum acl_to_localhost to_localhost;
 };
 
+#define SL_CONF_MAX_PURGE 16
+
+struct sl_conf_cache {
+    int enabled;
+    char *dir;                  /* LMDB environment directory */
+    size_t size;                /* cap on stored bytes */
+    size_t max_object;          /* bigger responses are served, not stored */
+    struct acl_net purge_from[SL_CONF_MAX_PURGE];   /* who may PURGE */
+    size_t n_purge_from;
+    struct cache_refresh *refresh;  /* refresh_patterns, compiled */
+    struct cache_heuristic fallback;    /* when no pattern matches */
+};
+
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
@@ -107,6 +121,7 @@ struct sl_conf {
     struct sl_conf_pool pool;
     struct sl_conf_dns dns;
     struct sl_conf_access access;
+    struct sl_conf_cache cache;
     struct sl_conf_limits limits;
 };
 

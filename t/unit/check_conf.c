@@ -463,13 +463,13 @@ static const struct bad duration_cases[] = {
     { "timeouts: { connect = \"\"; };\n", 1, "must be a duration" },
     { "timeouts: { connect = \"5 s\"; };\n", 1, "must be a duration" },
     { "timeouts: { connect = \"1.5s\"; };\n", 1, "must be a duration" },
-    { "timeouts: { connect = \"1d\"; };\n", 1, "must be a duration" },
+    { "timeouts: { connect = \"1w\"; };\n", 1, "must be a duration" },
     { "timeouts: { connect = \"99999999999999999999s\"; };\n", 1,
       "must be a duration" },
     { "timeouts: { connect = \"9223372036854776s\"; };\n", 1,
       "must be a duration" },
     { "\ndns: {\n negative_ttl = \"169h\"; };\n", 3,
-      "'negative_ttl' is out of range: 169h (expected 1ms to 168h)" },
+      "'negative_ttl' is out of range: 169h (expected 1ms to 7d)" },
     { "dns: { timeout = 604801; };\n", 1, "out of range" },
 };
 BAD_TEST(test_bad_duration, duration_cases)
@@ -701,10 +701,12 @@ START_TEST(test_parse_duration)
     ck_assert_int_eq(sl_conf_parse_duration("s", &v), -1);
     ck_assert_int_eq(sl_conf_parse_duration("-1", &v), -1);
     ck_assert_int_eq(sl_conf_parse_duration("1.5s", &v), -1);
-    ck_assert_int_eq(sl_conf_parse_duration("1d", &v), -1);
+    ck_assert_int_eq(sl_conf_parse_duration("1w", &v), -1);
     ck_assert_int_eq(sl_conf_parse_duration("1sec", &v), -1);
     ck_assert_int_eq(sl_conf_parse_duration("1 s", &v), -1);
     ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(sl_conf_parse_duration("2d", &v), 0);
+    ck_assert_int_eq(v, 2 * 86400000LL);
 }
 END_TEST
 

@@ -1,0 +1,200 @@
+/*
+ * policy.h - the RFC 9111 rules of a shared HTTP cache, as pure functions.
+ *
+ * No I/O, no clock (callers pass "now"), no allocation. Inputs are parsed
+ * messages (squidlike/http.h views) and plain numbers; outputs are verdicts,
+ * numbers, and header text written into a caller's bounded buffer. Times are
+ * seconds since the epoch (int64_t); -1 means "absent" wherever a time or a
+ * delta may be missing.
+ *
+ * The split: what can be decided once, when a response is stored, is
+ * computed once (cache_fresh_compute) and kept with the object; the hit
+ * path then needs only arithmetic (cache_decide).
+ */
+#ifndef CACHE_POLICY_H
+#define CACHE_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "squidlike/buf.h"
+#include "squidlike/http.h"
+
+/* Cache-Control (RFC 9111 section 5.2), all field lines combined. */
+struct cache_cc {
+    int64_t max_age;            /* -1 absent */
+    int64_t s_maxage;           /* responses */
+    int64_t max_stale;          /* requests; INT64_MAX for a bare max-stale */
+    int64_t min_fresh;          /* requests */
+    int64_t stale_while_revalidate;     /* RFC 5861, responses */
+    int64_t stale_if_error;     /* RFC 5861, both */
+    unsigned no_store:1;
+    unsigned no_cache:1;        /* with or without field names: whole response */
+    unsigned private_:1;        /* with or without field names: whole response */
+    unsigned public_:1;
+    unsigned must_revalidate:1;
+    unsigned proxy_revalidate:1;
+    unsigned only_if_cached:1;
+    unsigned no_transform:1;
+    unsigned immutable:1;
+    unsigned pragma_no_cache:1; /* requests: Pragma: no-cache and no Cache-Control */
+};
+
+/*
+ * Parse every Cache-Control line of m (and Pragma for requests). Unknown
+ * directives are ignored; a directive with a bad argument (max-age=abc) is
+ * treated as its strictest reading: max-age / s-maxage -> 0 (stale),
+ * max-stale / min-fresh / stale-* -> absent. Duplicates: the first wins.
+ * Arguments may be quoted ("60"). Values saturate at 2^31 (RFC 9111 1.2.2).
+ */
+void cache_cc_parse(const struct sl_http_msg *m, int is_request,
+                    struct cache_cc *cc);
+
+/* HTTP-date (IMF-fixdate, RFC 850, asctime; RFC 9110 5.6.7) -> epoch
+ * seconds, or -1 when malformed. */
+int64_t cache_date_parse(struct sl_view v);
+/* IMF-fixdate into buf (at least 30 bytes): "Sun, 06 Nov 1994 08:49:37 GMT". */
+void cache_date_format(int64_t t, char *buf);
+
+/* Heuristic freshness parameters (Squid's refresh_pattern). */
+struct cache_heuristic {
+    int64_t min;                /* seconds */
+    int percent;                /* of (Date - Last-Modified) */
+    int64_t max;                /* seconds */
+};
+
+/*
+ * Why a response may not be stored in a shared cache (RFC 9111 3, 3.5,
+ * 5.2): NULL when it may. Only GET responses are stored. Refused: 1xx and
+ * 206 (we store whole objects), no-store in request or response, private,
+ * a request with Authorization unless the response says public, s-maxage
+ * or must-revalidate, Vary: *, Set-Cookie unless public or s-maxage (a
+ * shared cache must not hand one user's cookie to another), and responses
+ * with neither explicit freshness (max-age, s-maxage, Expires, public) nor
+ * a heuristically cacheable status (200, 203, 204, 300, 301, 308, 404, 405,
+ * 410, 414, 501). Returns a short static reason ("no-store", ...).
+ */
+const char *cache_storable(const char *method, const struct sl_http_msg *req,
+                           const struct cache_cc *reqcc,
+                           const struct sl_http_msg *resp,
+                           const struct cache_cc *respcc);
+
+/*
+ * What is kept with a stored response so that a hit needs no header
+ * parsing. Computed when the response arrives (request_time: when the
+ * request was sent; response_time: when the response head arrived).
+ */
+struct cache_fresh {
+    int64_t request_time, response_time;
+    int64_t date;               /* Date, or response_time when absent/bad */
+    int64_t corrected_initial_age;  /* RFC 9111 4.2.3 */
+    int64_t lifetime;           /* freshness lifetime (4.2.1 / 4.2.2) */
+    int64_t swr;                /* stale-while-revalidate, -1 absent */
+    int64_t sie;                /* stale-if-error, -1 absent */
+    unsigned heuristic:1;       /* lifetime came from the heuristic */
+    unsigned must_revalidate:1; /* must-revalidate or proxy-revalidate or s-maxage */
+    unsigned no_cache:1;        /* always revalidate before use */
+    unsigned has_validator:1;   /* ETag or Last-Modified present */
+    unsigned immutable:1;
+};
+
+void cache_fresh_compute(const struct sl_http_msg *resp,
+                         const struct cache_cc *respcc,
+                         const struct cache_heuristic *h,
+                         int64_t request_time, int64_t response_time,
+                         struct cache_fresh *f);
+
+/* Current age (RFC 9111 4.2.3), never negative. */
+int64_t cache_age(const struct cache_fresh *f, int64_t now);
+
+enum cache_verdict {
+    CACHE_FRESH = 0,            /* serve it */
+    CACHE_STALE_SERVE,          /* serve it stale (max-stale or swr); for
+                                   swr the caller revalidates in background */
+    CACHE_REVALIDATE,           /* send a conditional request first */
+    CACHE_REFETCH               /* stale, no validator: forward normally */
+};
+
+/*
+ * May a stored response be used for this request now (RFC 9111 4.2, 4.3,
+ * 5.2.1, RFC 5861)? Request no-cache / Pragma: no-cache -> revalidate;
+ * max-age, min-fresh, max-stale narrow or widen freshness; must-revalidate
+ * and no-cache on the response forbid stale use. *swr_out is set when the
+ * verdict is STALE_SERVE because of stale-while-revalidate.
+ */
+enum cache_verdict cache_decide(const struct cache_fresh *f,
+                                const struct cache_cc *reqcc, int64_t now,
+                                int *swr_out);
+
+/* May a stale response be served because the origin failed (stale-if-error
+ * in response or request, RFC 5861 section 4)? */
+int cache_stale_if_error_ok(const struct cache_fresh *f,
+                            const struct cache_cc *reqcc, int64_t now);
+
+/*
+ * Append the validators of a stored response as conditional request fields
+ * ("If-None-Match: <etag>\r\n", "If-Modified-Since: <lm>\r\n") to out.
+ * Returns how many fields were written (0: nothing to validate with), or
+ * -ENOSPC.
+ */
+int cache_conditional(const struct sl_http_msg *stored, struct sl_buf *out);
+
+/*
+ * RFC 9111 4.3.4 / 3.2: the stored header fields updated from a 304: each
+ * field name present in upd replaces all stored fields of that name (in the
+ * stored position of the first; new names are appended), except the fields
+ * 3.2 excludes: hop-by-hop fields (Connection and what it names,
+ * Keep-Alive, Proxy-Connection, TE, Transfer-Encoding, Upgrade, Trailer),
+ * Content-Length, and Age (recomputed). Writes the merged "Name: value\r\n"
+ * lines (no final CRLF) to out. Returns 0 or -ENOSPC.
+ */
+int cache_merge_headers(const struct sl_http_msg *stored,
+                        const struct sl_http_msg *upd, struct sl_buf *out);
+
+/*
+ * Client conditionals against a stored response (RFC 9110 13.1, 13.2.2):
+ * 304 when If-None-Match matches the stored ETag (weak comparison; "*"
+ * matches), or, without If-None-Match, when If-Modified-Since is not older
+ * than the stored Last-Modified (GET/HEAD only). 412 for If-Match /
+ * If-Unmodified-Since failures. 0 when the full response is to be sent.
+ */
+int cache_client_conditional(const char *method, const struct sl_http_msg *req,
+                             const struct sl_http_msg *stored);
+
+/*
+ * Range (RFC 9110 14): a single "bytes=a-b", "bytes=a-", "bytes=-n" against
+ * a complete object of size total. Returns 206 with [*first, *last], 416
+ * when unsatisfiable, 0 to ignore the header (absent, multiple ranges,
+ * other units, syntax we do not serve, or an If-Range that does not match
+ * the stored ETag/Last-Modified).
+ */
+int cache_range(const struct sl_http_msg *req, const struct sl_http_msg *stored,
+                int64_t total, int64_t *first, int64_t *last);
+
+/*
+ * Secondary cache key for Vary (RFC 9111 4.1). vary is the stored Vary
+ * value; writes a normalised "name: values\n" line per listed field of req
+ * (names lowercased, values with runs of whitespace collapsed, absent
+ * fields as empty) to out. Returns 0, 1 when Vary contains "*" (never
+ * matches: do not store / do not use), or -ENOSPC.
+ */
+int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
+                   struct sl_buf *out);
+
+/*
+ * Invalidation after an unsafe method (RFC 9111 4.4): 1 when a response
+ * with this status to this method must invalidate the target URI and the
+ * same-origin Location / Content-Location URIs.
+ */
+int cache_invalidates(const char *method, int status);
+
+/*
+ * Resolve a Location / Content-Location value against the request URL
+ * "http://host[:port]/path" and write the absolute URL to out when it has
+ * the same origin (scheme, host, port). Returns 1 written, 0 other origin
+ * or unusable, -ENOSPC.
+ */
+int cache_same_origin_url(const char *request_url, struct sl_view ref,
+                          struct sl_buf *out);
+
+#endif

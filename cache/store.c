@@ -1,0 +1,1020 @@
+/*
+ * store.c - the LMDB object store (see store.h for the model).
+ *
+ * Databases in the environment:
+ *   meta      sha256(key)          -> record: rec_hdr, key, extra, head [, body]
+ *   chunks    be64 id, be32 index  -> body bytes (chunk_size each, last shorter)
+ *   lru       be64 stamp, be64 id  -> sha256(key)   (eviction order)
+ *   inflight  be64 id              -> pid, sha256(key)  (chunks of unfinished
+ *                                     objects: removed at open if pid is dead)
+ *   info      name                 -> u64 ("version", "bytes", "objects")
+ * LMDB status codes are mapped to -errno here and go no further.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/store.h"
+
+#define REC_MAGIC 0x31434c53u   /* "SLC1" */
+#define STORE_VERSION 1
+#define CHUNK_SIZE (128u * 1024)
+#define INLINE_MAX (32u * 1024)
+#define TOUCH_USEC (600ull * 1000000)   /* hits move an object at most this often */
+#define CHUNK_OVERHEAD 64       /* accounted per chunk besides its bytes */
+#define QUEUE_MAX 1024          /* pending touches / deletes per flush */
+
+struct rec_hdr {
+    uint32_t magic, flags;
+    uint64_t id;
+    int64_t body_size;
+    uint64_t stamp;             /* LRU place: wall-clock microseconds */
+    uint32_t chunk_size;
+    uint32_t key_len, extra_len, head_len;
+};
+
+struct pchunk {
+    struct pchunk *next;
+    uint32_t idx;
+    size_t len;
+    char data[];
+};
+
+enum { W_OPEN, W_ENDED, W_ABORTED };
+
+struct cache_writer {
+    struct cache_writer *next;
+    struct cache_store *st;
+    unsigned char kh[SHA256_DIGEST_LENGTH];
+    struct rec_hdr hdr;
+    char *prefix;               /* key, extra, head */
+    size_t prefix_len;
+    struct pchunk *cur;         /* chunk being filled */
+    struct pchunk *full, **full_tail;
+    uint32_t next_idx;          /* index the next filled chunk gets */
+    uint32_t committed;         /* chunks committed so far */
+    uint32_t saved;             /* committed before the current flush */
+    int state;
+    int released;               /* the owner is done with it (end/abort) */
+};
+
+struct touch {
+    unsigned char kh[SHA256_DIGEST_LENGTH];
+    uint64_t id;
+};
+
+struct cache_store {
+    MDB_env *env;
+    MDB_dbi meta, chunks, lru, inflight, info;
+    MDB_txn *rtxn;
+    int rtxn_live;
+    struct cache_store_conf conf;
+    char *dir;
+    struct cache_writer *writers;
+    struct touch touches[QUEUE_MAX];
+    size_t ntouches;
+    unsigned char deletes[QUEUE_MAX][SHA256_DIGEST_LENGTH];
+    size_t ndeletes;
+    struct cache_store_stats stats;
+    pthread_t syncer;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stopping, syncer_running;
+};
+
+static int map_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return -ENOENT;
+    case MDB_MAP_FULL: return -ENOSPC;
+    case ENOMEM: return -ENOMEM;
+    default: return rc > 0 ? -rc : -EIO;
+    }
+}
+
+static void key_hash(const char *key, size_t klen, unsigned char *kh)
+{
+    SHA256((const unsigned char *)key, klen, kh);
+}
+
+static uint64_t now_stamp(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    be32(p, (uint32_t)(v >> 32));
+    be32(p + 4, (uint32_t)v);
+}
+
+static uint64_t rd_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* --- records ---------------------------------------------------------- */
+
+/* Validate a meta value and fill obj; -EIO when it is not ours. */
+static int rec_parse(const MDB_val *v, struct rec_hdr *h, struct cache_obj *obj,
+                     const char **key)
+{
+    const char *p = v->mv_data;
+    size_t need;
+
+    if (v->mv_size < sizeof(*h))
+        return -EIO;
+    memcpy(h, p, sizeof(*h));
+    if (h->magic != REC_MAGIC || h->body_size < 0)
+        return -EIO;
+    need = sizeof(*h) + (size_t)h->key_len + h->extra_len + h->head_len +
+           ((h->flags & CACHE_OBJ_INLINE) ? (size_t)h->body_size : 0);
+    if (need != v->mv_size)
+        return -EIO;
+    if (key)
+        *key = p + sizeof(*h);
+    if (obj) {
+        obj->id = h->id;
+        obj->body_size = h->body_size;
+        obj->chunk_size = h->chunk_size;
+        obj->flags = h->flags;
+        obj->stamp = h->stamp;
+        obj->extra = p + sizeof(*h) + h->key_len;
+        obj->extra_len = h->extra_len;
+        obj->head = p + sizeof(*h) + h->key_len + h->extra_len;
+        obj->head_len = h->head_len;
+        obj->body = (h->flags & CACHE_OBJ_INLINE) ? obj->head + h->head_len : NULL;
+    }
+    return 0;
+}
+
+static uint64_t rec_chunks(const struct rec_hdr *h)
+{
+    if ((h->flags & CACHE_OBJ_INLINE) || h->body_size == 0 || h->chunk_size == 0)
+        return 0;
+    return ((uint64_t)h->body_size + h->chunk_size - 1) / h->chunk_size;
+}
+
+static uint64_t rec_cost(const struct rec_hdr *h, size_t rec_len)
+{
+    uint64_t n = rec_chunks(h);
+
+    return rec_len + 64 + n * CHUNK_OVERHEAD +
+           ((h->flags & CACHE_OBJ_INLINE) ? 0 : (uint64_t)h->body_size);
+}
+
+/* --- info counters ---------------------------------------------------- */
+
+static uint64_t info_get(struct cache_store *st, MDB_txn *txn, const char *name)
+{
+    MDB_val k = { strlen(name), (void *)name }, v;
+    uint64_t x = 0;
+
+    if (mdb_get(txn, st->info, &k, &v) == 0 && v.mv_size == sizeof(x))
+        memcpy(&x, v.mv_data, sizeof(x));
+    return x;
+}
+
+static int info_put(struct cache_store *st, MDB_txn *txn, const char *name,
+                    uint64_t x)
+{
+    MDB_val k = { strlen(name), (void *)name }, v = { sizeof(x), &x };
+
+    return mdb_put(txn, st->info, &k, &v, 0);
+}
+
+/* Running totals of one write transaction. */
+struct wtx {
+    MDB_txn *txn;
+    uint64_t bytes, objects;
+};
+
+/* --- deleting --------------------------------------------------------- */
+
+static uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+/*
+ * Delete chunks [0, n) of object id. With x, their size comes off the
+ * running total (chunks of unfinished objects; a finished object's cost is
+ * taken off as a whole by obj_del).
+ */
+static int chunks_del(struct cache_store *st, MDB_txn *txn, struct wtx *x,
+                      uint64_t id, uint64_t n)
+{
+    unsigned char kb[12];
+    MDB_val k = { sizeof(kb), kb }, v;
+    uint64_t i;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        be64(kb, id);
+        be32(kb + 8, (uint32_t)i);
+        if (x && mdb_get(txn, st->chunks, &k, &v) == 0)
+            x->bytes = sub_sat(x->bytes, v.mv_size + CHUNK_OVERHEAD);
+        rc = mdb_del(txn, st->chunks, &k, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+/* Remove the object stored under kh, if any. */
+static int obj_del(struct cache_store *st, struct wtx *w,
+                   const unsigned char *kh)
+{
+    MDB_val k = { SHA256_DIGEST_LENGTH, (void *)kh }, v;
+    unsigned char lk[16];
+    MDB_val lkey = { sizeof(lk), lk };
+    struct rec_hdr h;
+    uint64_t cost;
+    int rc;
+
+    rc = mdb_get(w->txn, st->meta, &k, &v);
+    if (rc != 0)
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    if (rec_parse(&v, &h, NULL, NULL) < 0)
+        return mdb_del(w->txn, st->meta, &k, NULL);     /* not ours: drop */
+    cost = rec_cost(&h, v.mv_size);
+    if ((rc = chunks_del(st, w->txn, NULL, h.id, rec_chunks(&h))) != 0)
+        return rc;
+    be64(lk, h.stamp);
+    be64(lk + 8, h.id);
+    rc = mdb_del(w->txn, st->lru, &lkey, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_del(w->txn, st->meta, &k, NULL)) != 0)
+        return rc;
+    w->bytes = sub_sat(w->bytes, cost);
+    w->objects = sub_sat(w->objects, 1);
+    return 0;
+}
+
+/* Is the object under kh the one with this id? */
+static int meta_has_id(struct cache_store *st, MDB_txn *txn,
+                       const unsigned char *kh, uint64_t id)
+{
+    MDB_val k = { SHA256_DIGEST_LENGTH, (void *)kh }, v;
+    struct rec_hdr h;
+
+    return mdb_get(txn, st->meta, &k, &v) == 0 &&
+           rec_parse(&v, &h, NULL, NULL) == 0 && h.id == id;
+}
+
+/* Evict least recently used objects until the store is under target. */
+static int evict(struct cache_store *st, struct wtx *w, uint64_t target)
+{
+    unsigned char kh[SHA256_DIGEST_LENGTH];
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, ours;
+
+    while (w->bytes > target) {
+        if ((rc = mdb_cursor_open(w->txn, st->lru, &cur)) != 0)
+            return rc;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc != 0) {
+            mdb_cursor_close(cur);
+            if (rc != MDB_NOTFOUND)
+                return rc;
+            w->bytes = 0;       /* nothing left: the counter had drifted */
+            return 0;
+        }
+        ours = k.mv_size == 16 && v.mv_size == sizeof(kh);
+        if (ours) {
+            memcpy(kh, v.mv_data, sizeof(kh));
+            ours = meta_has_id(st, w->txn, kh,
+                               rd_be64((const unsigned char *)k.mv_data + 8));
+        }
+        if (!ours) {
+            /* An LRU entry whose object is gone or was replaced. */
+            rc = mdb_cursor_del(cur, 0);
+            mdb_cursor_close(cur);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        mdb_cursor_close(cur);
+        if ((rc = obj_del(st, w, kh)) != 0)
+            return rc;
+        st->stats.evicted++;
+    }
+    return 0;
+}
+
+/* --- writing ---------------------------------------------------------- */
+
+static int chunk_put(struct cache_store *st, MDB_txn *txn, uint64_t id,
+                     const struct pchunk *c)
+{
+    unsigned char kb[12];
+    MDB_val k = { sizeof(kb), kb }, v = { c->len, (void *)c->data };
+
+    be64(kb, id);
+    be32(kb + 8, c->idx);
+    return mdb_put(txn, st->chunks, &k, &v, 0);
+}
+
+static int inflight_put(struct cache_store *st, MDB_txn *txn,
+                        const struct cache_writer *w)
+{
+    unsigned char kb[8], vb[8 + SHA256_DIGEST_LENGTH];
+    MDB_val k = { sizeof(kb), kb }, v = { sizeof(vb), vb };
+
+    be64(kb, w->hdr.id);
+    be64(vb, (uint64_t)getpid());
+    memcpy(vb + 8, w->kh, SHA256_DIGEST_LENGTH);
+    return mdb_put(txn, st->inflight, &k, &v, 0);
+}
+
+static int inflight_del(struct cache_store *st, MDB_txn *txn, uint64_t id)
+{
+    unsigned char kb[8];
+    MDB_val k = { sizeof(kb), kb };
+    int rc;
+
+    be64(kb, id);
+    rc = mdb_del(txn, st->inflight, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Commit the filled chunks of w. */
+static int writer_put_chunks(struct cache_store *st, struct wtx *x,
+                             struct cache_writer *w)
+{
+    struct pchunk *c;
+    int rc;
+
+    if (w->full && w->committed == 0 && (rc = inflight_put(st, x->txn, w)) != 0)
+        return rc;
+    for (c = w->full; c; c = c->next) {
+        if ((rc = chunk_put(st, x->txn, w->hdr.id, c)) != 0)
+            return rc;
+        w->committed = c->idx + 1;
+        x->bytes += c->len + CHUNK_OVERHEAD;
+    }
+    return 0;
+}
+
+/* The object is whole: its record goes in, replacing any older one. */
+static int writer_finish(struct cache_store *st, struct wtx *x,
+                         struct cache_writer *w)
+{
+    int inl = w->committed == 0 && w->next_idx == 0 &&
+              (uint64_t)w->hdr.body_size <= INLINE_MAX;
+    size_t body = inl ? (size_t)w->hdr.body_size : 0;
+    MDB_val k = { SHA256_DIGEST_LENGTH, w->kh }, v;
+    unsigned char lk[16];
+    MDB_val lkey = { sizeof(lk), lk }, lval = { SHA256_DIGEST_LENGTH, w->kh };
+    uint64_t cost;
+    int rc;
+
+    if (!inl && w->cur && w->cur->len > 0) {
+        if ((rc = chunk_put(st, x->txn, w->hdr.id, w->cur)) != 0)
+            return rc;
+        if (w->committed == 0 && (rc = inflight_put(st, x->txn, w)) != 0)
+            return rc;
+        w->committed = w->cur->idx + 1;
+        x->bytes += w->cur->len + CHUNK_OVERHEAD;
+    }
+    /* What the chunks already added is part of the record's cost below. */
+    x->bytes = sub_sat(x->bytes, (uint64_t)w->committed * CHUNK_OVERHEAD +
+                                 (inl ? 0 : (uint64_t)w->hdr.body_size));
+    if ((rc = obj_del(st, x, w->kh)) != 0)
+        return rc;
+    w->hdr.flags |= inl ? CACHE_OBJ_INLINE : 0;
+    w->hdr.chunk_size = inl ? 0 : CHUNK_SIZE;
+    w->hdr.stamp = now_stamp();
+    v.mv_size = sizeof(w->hdr) + w->prefix_len + body;
+    if ((rc = mdb_put(x->txn, st->meta, &k, &v, MDB_RESERVE)) != 0)
+        return rc;
+    memcpy(v.mv_data, &w->hdr, sizeof(w->hdr));
+    memcpy((char *)v.mv_data + sizeof(w->hdr), w->prefix, w->prefix_len);
+    if (body)
+        memcpy((char *)v.mv_data + sizeof(w->hdr) + w->prefix_len,
+               w->cur->data, body);
+    be64(lk, w->hdr.stamp);
+    be64(lk + 8, w->hdr.id);
+    if ((rc = mdb_put(x->txn, st->lru, &lkey, &lval, 0)) != 0)
+        return rc;
+    if ((rc = inflight_del(st, x->txn, w->hdr.id)) != 0)
+        return rc;
+    cost = rec_cost(&w->hdr, v.mv_size);
+    x->bytes += cost;
+    x->objects++;
+    st->stats.stored++;
+    return 0;
+}
+
+static void pchunks_free(struct pchunk *c)
+{
+    while (c) {
+        struct pchunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
+static void writer_free(struct cache_writer *w)
+{
+    pchunks_free(w->full);
+    free(w->cur);
+    free(w->prefix);
+    free(w);
+}
+
+/* After a successful commit: drop what went in; 1 when w can go. */
+static int writer_committed(struct cache_writer *w)
+{
+    pchunks_free(w->full);
+    w->full = NULL;
+    w->full_tail = &w->full;
+    return w->released && w->state != W_OPEN;
+}
+
+static int writer_flush(struct cache_store *st, struct wtx *x,
+                        struct cache_writer *w)
+{
+    int rc;
+
+    if (w->state == W_ABORTED) {
+        if (w->committed == 0)
+            return 0;
+        if ((rc = chunks_del(st, x->txn, x, w->hdr.id, w->committed)) != 0)
+            return rc;
+        w->committed = 0;
+        return inflight_del(st, x->txn, w->hdr.id);
+    }
+    if ((rc = writer_put_chunks(st, x, w)) != 0)
+        return rc;
+    if (w->state == W_ENDED)
+        return writer_finish(st, x, w);
+    return 0;
+}
+
+/* --- the per-iteration commit ----------------------------------------- */
+
+static int touch_one(struct cache_store *st, struct wtx *x, const struct touch *t)
+{
+    MDB_val k = { SHA256_DIGEST_LENGTH, (void *)t->kh }, v;
+    unsigned char lk[16];
+    MDB_val lkey = { sizeof(lk), lk }, lval = { SHA256_DIGEST_LENGTH, (void *)t->kh };
+    struct rec_hdr h;
+    char *copy;
+    int rc;
+
+    if (mdb_get(x->txn, st->meta, &k, &v) != 0 || rec_parse(&v, &h, NULL, NULL) < 0 ||
+        h.id != t->id)
+        return 0;               /* gone or replaced since the hit */
+    be64(lk, h.stamp);
+    be64(lk + 8, h.id);
+    rc = mdb_del(x->txn, st->lru, &lkey, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+    h.stamp = now_stamp();
+    be64(lk, h.stamp);
+    if ((rc = mdb_put(x->txn, st->lru, &lkey, &lval, 0)) != 0)
+        return rc;
+    /* The map is read-only to us: write the record anew with its stamp. */
+    copy = malloc(v.mv_size);
+    if (copy == NULL)
+        return ENOMEM;
+    memcpy(copy, v.mv_data, v.mv_size);
+    memcpy(copy, &h, sizeof(h));
+    v.mv_data = copy;
+    rc = mdb_put(x->txn, st->meta, &k, &v, 0);
+    free(copy);
+    return rc;
+}
+
+static int flush_txn(struct cache_store *st, uint64_t target)
+{
+    struct wtx x;
+    struct cache_writer *w;
+    size_t i;
+    int rc;
+
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
+        return map_err(rc);
+    x.bytes = info_get(st, x.txn, "bytes");
+    x.objects = info_get(st, x.txn, "objects");
+    for (w = st->writers; w; w = w->next)
+        if ((rc = writer_flush(st, &x, w)) != 0)
+            goto fail;
+    for (i = 0; i < st->ndeletes; i++)
+        if ((rc = obj_del(st, &x, st->deletes[i])) != 0)
+            goto fail;
+    for (i = 0; i < st->ntouches; i++)
+        if ((rc = touch_one(st, &x, &st->touches[i])) != 0)
+            goto fail;
+    if ((rc = evict(st, &x, target)) != 0 ||
+        (rc = info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
+        (rc = info_put(st, x.txn, "objects", x.objects)) != 0)
+        goto fail;
+    if ((rc = mdb_txn_commit(x.txn)) != 0)
+        return map_err(rc);
+    st->stats.bytes = x.bytes;
+    st->stats.objects = x.objects;
+    return 0;
+fail:
+    mdb_txn_abort(x.txn);
+    return map_err(rc);
+}
+
+static int flush_pending(const struct cache_store *st)
+{
+    const struct cache_writer *w;
+
+    if (st->ndeletes || st->ntouches)
+        return 1;
+    for (w = st->writers; w; w = w->next)
+        if (w->full || w->state != W_OPEN)
+            return 1;
+    return 0;
+}
+
+int cache_store_flush(struct cache_store *st)
+{
+    struct cache_writer **wp, *w;
+    uint64_t max = st->conf.max_size;
+    int rc;
+
+    if (!flush_pending(st))
+        return 0;
+    cache_store_release(st);
+    for (w = st->writers; w; w = w->next)
+        w->saved = w->committed;
+    /* Keep 5% headroom below the cap so that eviction runs in batches. */
+    rc = flush_txn(st, max - max / 20);
+    if (rc == -ENOSPC) {
+        /* The map is full (fragmentation): make room harder, retry once. */
+        for (w = st->writers; w; w = w->next)
+            w->committed = w->saved;
+        rc = flush_txn(st, max / 2);
+    }
+    if (rc < 0) {
+        /* Nothing of this batch went in: drop it, keep the store sane. */
+        st->stats.write_errors++;
+        for (w = st->writers; w; w = w->next) {
+            w->committed = w->saved;
+            w->state = W_ABORTED;
+            pchunks_free(w->full);
+            w->full = NULL;
+            w->full_tail = &w->full;
+        }
+        st->ndeletes = st->ntouches = 0;
+        return rc;
+    }
+    st->ndeletes = st->ntouches = 0;
+    for (wp = &st->writers; (w = *wp) != NULL;) {
+        /* Gone when whole and in, or aborted and cleaned up. */
+        if (writer_committed(w) && (w->state == W_ENDED || w->committed == 0)) {
+            *wp = w->next;
+            writer_free(w);
+        } else {
+            wp = &w->next;
+        }
+    }
+    return 0;
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+static int rtxn_open(struct cache_store *st)
+{
+    int rc;
+
+    if (st->rtxn_live)
+        return 0;
+    rc = st->rtxn ? mdb_txn_renew(st->rtxn)
+                  : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
+    if (rc != 0)
+        return map_err(rc);
+    st->rtxn_live = 1;
+    return 0;
+}
+
+void cache_store_release(struct cache_store *st)
+{
+    if (st->rtxn_live) {
+        mdb_txn_reset(st->rtxn);
+        st->rtxn_live = 0;
+    }
+}
+
+int cache_store_lookup(struct cache_store *st, const char *key, size_t klen,
+                       struct cache_obj *obj)
+{
+    unsigned char kh[SHA256_DIGEST_LENGTH];
+    MDB_val k = { sizeof(kh), kh }, v;
+    struct rec_hdr h;
+    const char *skey;
+    int rc;
+
+    key_hash(key, klen, kh);
+    if ((rc = rtxn_open(st)) < 0)
+        return rc;
+    if ((rc = mdb_get(st->rtxn, st->meta, &k, &v)) != 0)
+        return map_err(rc);
+    if (rec_parse(&v, &h, obj, &skey) < 0 || h.key_len != klen ||
+        memcmp(skey, key, klen) != 0)
+        return -ENOENT;         /* damaged, or a hash collision: a miss */
+    return 0;
+}
+
+int cache_store_chunk(struct cache_store *st, uint64_t id, uint32_t idx,
+                      const void **p, size_t *len)
+{
+    unsigned char kb[12];
+    MDB_val k = { sizeof(kb), kb }, v;
+    int rc;
+
+    if ((rc = rtxn_open(st)) < 0)
+        return rc;
+    be64(kb, id);
+    be32(kb + 8, idx);
+    if ((rc = mdb_get(st->rtxn, st->chunks, &k, &v)) != 0)
+        return map_err(rc);
+    *p = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
+
+void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
+                       const struct cache_obj *obj)
+{
+    struct touch *t;
+
+    if (now_stamp() - obj->stamp < TOUCH_USEC || st->ntouches == QUEUE_MAX)
+        return;
+    t = &st->touches[st->ntouches++];
+    key_hash(key, klen, t->kh);
+    t->id = obj->id;
+}
+
+void cache_store_delete(struct cache_store *st, const char *key, size_t klen)
+{
+    if (st->ndeletes == QUEUE_MAX)
+        cache_store_flush(st);
+    if (st->ndeletes < QUEUE_MAX)
+        key_hash(key, klen, st->deletes[st->ndeletes++]);
+}
+
+/* --- writer API --------------------------------------------------------- */
+
+struct cache_writer *cache_store_write_begin(struct cache_store *st,
+                                             const char *key, size_t klen,
+                                             const void *extra, size_t extra_len,
+                                             const char *head, size_t head_len,
+                                             int64_t expected, uint32_t flags)
+{
+    struct cache_writer *w;
+
+    if (expected > 0 && (uint64_t)expected > st->conf.max_object)
+        return NULL;
+    if (klen > UINT32_MAX || extra_len > UINT32_MAX || head_len > UINT32_MAX)
+        return NULL;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->prefix_len = klen + extra_len + head_len;
+    w->prefix = malloc(w->prefix_len ? w->prefix_len : 1);
+    if (w->prefix == NULL || getrandom(&w->hdr.id, sizeof(w->hdr.id), 0) !=
+                                 (ssize_t)sizeof(w->hdr.id)) {
+        free(w->prefix);
+        free(w);
+        return NULL;
+    }
+    memcpy(w->prefix, key, klen);
+    memcpy(w->prefix + klen, extra, extra_len);
+    memcpy(w->prefix + klen + extra_len, head, head_len);
+    w->st = st;
+    key_hash(key, klen, w->kh);
+    w->hdr.magic = REC_MAGIC;
+    w->hdr.flags = flags & CACHE_OBJ_MARKER;
+    w->hdr.key_len = (uint32_t)klen;
+    w->hdr.extra_len = (uint32_t)extra_len;
+    w->hdr.head_len = (uint32_t)head_len;
+    w->full_tail = &w->full;
+    w->state = W_OPEN;
+    w->next = st->writers;
+    st->writers = w;
+    return w;
+}
+
+int cache_store_write(struct cache_writer *w, const void *p, size_t n)
+{
+    const char *s = p;
+
+    if (w->state != W_OPEN)
+        return -EIO;
+    if ((uint64_t)w->hdr.body_size + n > w->st->conf.max_object) {
+        w->state = W_ABORTED;
+        return -EFBIG;
+    }
+    while (n > 0) {
+        size_t k;
+        if (w->cur == NULL) {
+            w->cur = malloc(sizeof(*w->cur) + CHUNK_SIZE);
+            if (w->cur == NULL) {
+                w->state = W_ABORTED;
+                return -ENOMEM;
+            }
+            w->cur->next = NULL;
+            w->cur->idx = w->next_idx;
+            w->cur->len = 0;
+        }
+        k = CHUNK_SIZE - w->cur->len;
+        if (k > n)
+            k = n;
+        memcpy(w->cur->data + w->cur->len, s, k);
+        w->cur->len += k;
+        w->hdr.body_size += (int64_t)k;
+        s += k;
+        n -= k;
+        if (w->cur->len == CHUNK_SIZE) {
+            *w->full_tail = w->cur;
+            w->full_tail = &w->cur->next;
+            w->cur = NULL;
+            w->next_idx++;
+        }
+    }
+    return 0;
+}
+
+void cache_store_write_end(struct cache_writer *w)
+{
+    if (w->state == W_OPEN)
+        w->state = W_ENDED;
+    w->released = 1;
+}
+
+void cache_store_write_abort(struct cache_writer *w)
+{
+    w->state = W_ABORTED;
+    w->released = 1;
+}
+
+uint64_t cache_writer_id(const struct cache_writer *w)
+{
+    return w->hdr.id;
+}
+
+void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s)
+{
+    *s = st->stats;
+    s->max_size = st->conf.max_size;
+}
+
+/* --- opening, recovery, syncing --------------------------------------- */
+
+static void *syncer_main(void *arg)
+{
+    struct cache_store *st = arg;
+    struct timespec ts;
+
+    pthread_mutex_lock(&st->lock);
+    while (!st->stopping) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += st->conf.sync_interval;
+        pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+        if (st->stopping)
+            break;
+        pthread_mutex_unlock(&st->lock);
+        /* The fsync happens here, never in the event loop. */
+        mdb_env_sync(st->env, 1);
+        pthread_mutex_lock(&st->lock);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+/* Remove chunks of objects whose writer died (its pid is gone). */
+static int recover(struct cache_store *st)
+{
+    struct wtx x;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc, op = MDB_FIRST;
+
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
+        return rc;
+    x.bytes = info_get(st, x.txn, "bytes");
+    x.objects = info_get(st, x.txn, "objects");
+    if ((rc = mdb_cursor_open(x.txn, st->inflight, &cur)) != 0)
+        goto fail;
+    while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
+        uint64_t id, pid;
+        op = MDB_NEXT;
+        if (k.mv_size != 8 || v.mv_size < 8) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            continue;
+        }
+        id = rd_be64(k.mv_data);
+        pid = rd_be64(v.mv_data);
+        if (pid != (uint64_t)getpid() && kill((pid_t)pid, 0) == 0)
+            continue;           /* another process is still writing it */
+        /* At most max_object / CHUNK_SIZE chunks, plus one. */
+        if ((rc = chunks_del(st, x.txn, &x, id,
+                             st->conf.max_object / CHUNK_SIZE + 2)) != 0 ||
+            (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        goto fail;
+    if ((rc = info_put(st, x.txn, "bytes", x.bytes)) != 0)
+        goto fail;
+    st->stats.bytes = x.bytes;
+    st->stats.objects = x.objects;
+    return mdb_txn_commit(x.txn);
+fail:
+    mdb_txn_abort(x.txn);
+    return rc;
+}
+
+static int env_open(struct cache_store *st)
+{
+    uint64_t map = st->conf.max_size + st->conf.max_size / 2 + (64u << 20);
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = mdb_env_create(&st->env)) != 0)
+        return rc;
+    if ((rc = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
+        (rc = mdb_env_set_mapsize(st->env, (size_t)map)) != 0 ||
+        (rc = mdb_env_set_maxreaders(st->env, 512)) != 0)
+        goto fail;
+    /* NOSYNC: commits reach the page cache, not the disk, so the event
+     * loop never waits on an fsync; the syncer thread flushes. NOTLS: the
+     * read transaction is not tied to thread-local storage. NORDAHEAD:
+     * random access to a store bigger than RAM. */
+    rc = mdb_env_open(st->env, st->dir, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0644);
+    if (rc != 0)
+        goto fail;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &st->chunks)) != 0 ||
+        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &st->lru)) != 0 ||
+        (rc = mdb_dbi_open(txn, "inflight", MDB_CREATE, &st->inflight)) != 0 ||
+        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &st->info)) != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if (info_get(st, txn, "version") == 0)
+        rc = info_put(st, txn, "version", STORE_VERSION);
+    else if (info_get(st, txn, "version") != STORE_VERSION)
+        rc = MDB_VERSION_MISMATCH;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0 || (rc = recover(st)) != 0)
+        goto fail;
+    return 0;
+fail:
+    mdb_env_close(st->env);
+    st->env = NULL;
+    return rc;
+}
+
+/* A store that will not open is moved aside (kept for a post-mortem). */
+static int move_aside(const char *dir, char *err, size_t errlen)
+{
+    char aside[4096];
+
+    snprintf(aside, sizeof(aside), "%s.broken-%ld", dir, (long)time(NULL));
+    if (rename(dir, aside) < 0 || mkdir(dir, 0755) < 0) {
+        snprintf(err, errlen, "%s: cannot move a broken store aside: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path), i;
+
+    if (n == 0 || n >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        tmp[i] = i < n ? '/' : '\0';
+    }
+    return 0;
+}
+
+struct cache_store *cache_store_open(const struct cache_store_conf *conf,
+                                     char *err, size_t errlen)
+{
+    struct cache_store *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL || (st->dir = strdup(conf->dir)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        free(st);
+        return NULL;
+    }
+    st->conf = *conf;
+    st->conf.dir = st->dir;
+    if (st->conf.sync_interval == 0)
+        st->conf.sync_interval = 5;
+    if ((rc = mkdirs(st->dir)) < 0) {
+        snprintf(err, errlen, "%s: %s", st->dir, strerror(-rc));
+        goto fail;
+    }
+    rc = env_open(st);
+    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
+        /* Damaged or foreign: a cache can start empty. */
+        if (move_aside(st->dir, err, errlen) < 0)
+            goto fail;
+        rc = env_open(st);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", st->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    if (pthread_create(&st->syncer, NULL, syncer_main, st) == 0)
+        st->syncer_running = 1;
+    return st;
+fail:
+    free(st->dir);
+    free(st);
+    return NULL;
+}
+
+void cache_store_close(struct cache_store *st)
+{
+    struct cache_writer *w;
+
+    if (st == NULL)
+        return;
+    /* Whatever is unfinished is dropped; its chunks are removed now. */
+    for (w = st->writers; w; w = w->next)
+        if (w->state == W_OPEN) {
+            w->state = W_ABORTED;
+            w->released = 1;
+        }
+    cache_store_flush(st);
+    while ((w = st->writers) != NULL) {
+        st->writers = w->next;
+        writer_free(w);
+    }
+    if (st->syncer_running) {
+        pthread_mutex_lock(&st->lock);
+        st->stopping = 1;
+        pthread_cond_signal(&st->cond);
+        pthread_mutex_unlock(&st->lock);
+        pthread_join(st->syncer, NULL);
+    }
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    cache_store_release(st);
+    if (st->rtxn)
+        mdb_txn_abort(st->rtxn);
+    mdb_env_sync(st->env, 1);
+    mdb_env_close(st->env);
+    free(st->dir);
+    free(st);
+}
