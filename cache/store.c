@@ -74,6 +74,15 @@ struct touch {
     uint64_t id;
 };
 
+/* A pending head update: the record is rebuilt around the same body. */
+struct update {
+    struct update *next;
+    unsigned char kh[SHA256_DIGEST_LENGTH];
+    uint64_t id;
+    size_t extra_len, head_len;
+    char data[];                /* extra, then head */
+};
+
 struct cache_store {
     MDB_env *env;
     MDB_dbi meta, chunks, lru, inflight, info;
@@ -86,6 +95,8 @@ struct cache_store {
     size_t ntouches;
     unsigned char deletes[QUEUE_MAX][SHA256_DIGEST_LENGTH];
     size_t ndeletes;
+    struct update *updates, **updates_tail;    /* in arrival order */
+    size_t nupdates;
     struct cache_store_stats stats;
     pthread_t syncer;
     pthread_mutex_t lock;
@@ -517,10 +528,46 @@ static int touch_one(struct cache_store *st, struct wtx *x, const struct touch *
     return rc;
 }
 
+static int update_one(struct cache_store *st, struct wtx *x,
+                      const struct update *u)
+{
+    MDB_val k = { SHA256_DIGEST_LENGTH, (void *)u->kh }, v;
+    struct rec_hdr h;
+    const char *key;
+    char *old = NULL;
+    size_t body, old_len;
+    int rc;
+
+    if (mdb_get(x->txn, st->meta, &k, &v) != 0 ||
+        rec_parse(&v, &h, NULL, &key) < 0 || h.id != u->id)
+        return 0;               /* gone or replaced meanwhile */
+    old_len = v.mv_size;
+    old = malloc(old_len);
+    if (old == NULL)
+        return ENOMEM;
+    memcpy(old, v.mv_data, old_len);
+    key = old + sizeof(h);
+    body = (h.flags & CACHE_OBJ_INLINE) ? (size_t)h.body_size : 0;
+    h.extra_len = (uint32_t)u->extra_len;
+    h.head_len = (uint32_t)u->head_len;
+    v.mv_size = sizeof(h) + h.key_len + u->extra_len + u->head_len + body;
+    if ((rc = mdb_put(x->txn, st->meta, &k, &v, MDB_RESERVE)) == 0) {
+        char *p = v.mv_data;
+        memcpy(p, &h, sizeof(h));
+        memcpy(p += sizeof(h), key, h.key_len);
+        memcpy(p += h.key_len, u->data, u->extra_len + u->head_len);
+        memcpy(p + u->extra_len + u->head_len, old + old_len - body, body);
+        x->bytes = sub_sat(x->bytes, old_len) + v.mv_size;
+    }
+    free(old);
+    return rc;
+}
+
 static int flush_txn(struct cache_store *st, uint64_t target)
 {
     struct wtx x;
     struct cache_writer *w;
+    struct update *u;
     size_t i;
     int rc;
 
@@ -536,6 +583,9 @@ static int flush_txn(struct cache_store *st, uint64_t target)
             goto fail;
     for (i = 0; i < st->ntouches; i++)
         if ((rc = touch_one(st, &x, &st->touches[i])) != 0)
+            goto fail;
+    for (u = st->updates; u; u = u->next)
+        if ((rc = update_one(st, &x, u)) != 0)
             goto fail;
     if ((rc = evict(st, &x, target)) != 0 ||
         (rc = info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
@@ -555,12 +605,23 @@ static int flush_pending(const struct cache_store *st)
 {
     const struct cache_writer *w;
 
-    if (st->ndeletes || st->ntouches)
+    if (st->ndeletes || st->ntouches || st->updates)
         return 1;
     for (w = st->writers; w; w = w->next)
         if (w->full || w->state != W_OPEN)
             return 1;
     return 0;
+}
+
+static void updates_free(struct cache_store *st)
+{
+    struct update *u;
+
+    while ((u = st->updates) != NULL) {
+        st->updates = u->next;
+        free(u);
+    }
+    st->nupdates = 0;
 }
 
 int cache_store_flush(struct cache_store *st)
@@ -593,9 +654,11 @@ int cache_store_flush(struct cache_store *st)
             w->full_tail = &w->full;
         }
         st->ndeletes = st->ntouches = 0;
+        updates_free(st);
         return rc;
     }
     st->ndeletes = st->ntouches = 0;
+    updates_free(st);
     for (wp = &st->writers; (w = *wp) != NULL;) {
         /* Gone when whole and in, or aborted and cleaned up. */
         if (writer_committed(w) && (w->state == W_ENDED || w->committed == 0)) {
@@ -680,6 +743,31 @@ void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
     t = &st->touches[st->ntouches++];
     key_hash(key, klen, t->kh);
     t->id = obj->id;
+}
+
+void cache_store_update(struct cache_store *st, const char *key, size_t klen,
+                        uint64_t id, const void *extra, size_t extra_len,
+                        const char *head, size_t head_len)
+{
+    struct update *u;
+
+    if (st->nupdates >= QUEUE_MAX)
+        return;                 /* the refreshed headers are an optimisation */
+    u = malloc(sizeof(*u) + extra_len + head_len);
+    if (u == NULL)
+        return;
+    key_hash(key, klen, u->kh);
+    u->id = id;
+    u->extra_len = extra_len;
+    u->head_len = head_len;
+    memcpy(u->data, extra, extra_len);
+    memcpy(u->data + extra_len, head, head_len);
+    u->next = NULL;
+    if (st->updates == NULL)
+        st->updates_tail = &st->updates;
+    *st->updates_tail = u;
+    st->updates_tail = &u->next;
+    st->nupdates++;
 }
 
 void cache_store_delete(struct cache_store *st, const char *key, size_t klen)

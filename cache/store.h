@@ -83,6 +83,14 @@ void cache_store_release(struct cache_store *st);
  * is older than the touch interval, at the next flush. */
 void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
                        const struct cache_obj *obj);
+/*
+ * Replace the extra blob and head of the object stored under key, keeping
+ * its body, at the next flush - if it is still object id then (a 304 that
+ * refreshed a stored response, RFC 9111 4.3.4). Copies what it is given.
+ */
+void cache_store_update(struct cache_store *st, const char *key, size_t klen,
+                        uint64_t id, const void *extra, size_t extra_len,
+                        const char *head, size_t head_len);
 /* Remove key (and its body) at the next flush. */
 void cache_store_delete(struct cache_store *st, const char *key, size_t klen);
 

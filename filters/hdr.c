@@ -110,6 +110,7 @@ struct rw {
     const char *xff_tail;       /* address (or "unknown") for JOIN/REPLACE */
     size_t via_end, xff_end;    /* one past the last Via / X-Forwarded-For */
     int via_done, xff_done;     /* the combined line has been written */
+    const char *const *drop;    /* opts->drop */
     unsigned request:1, keep_te:1, keep_cl:1, keep_host:1;
 };
 
@@ -317,6 +318,15 @@ static int put_joined(struct sl_buf *out, const struct sl_http_msg *msg,
     return sl_buf_append(out, "\r\n", 2);
 }
 
+/* Is name one of the NULL-terminated list (case-insensitive)? */
+static int in_list(struct sl_view name, const char *const *list)
+{
+    for (; *list; list++)
+        if (sl_view_ieq(name, *list))
+            return 1;
+    return 0;
+}
+
 /* Step 2 for field i: drop it, write it, or write the combined line. */
 static int rewrite_one(struct rw *rw, size_t i)
 {
@@ -324,6 +334,8 @@ static int rewrite_one(struct rw *rw, size_t i)
     enum hdr_kind k;
 
     if (h->name.len == 0 || !view_clean(h->name) || !view_clean(h->value))
+        return 0;
+    if (rw->drop && in_list(h->name, rw->drop))
         return 0;
     k = classify(h->name, rw->request);
 
@@ -415,6 +427,7 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_te = opts->keep_te;
     rw.keep_cl = opts->keep_cl;
     rw.keep_host = opts->keep_host;
+    rw.drop = opts->drop;
     rw.xff = XFF_PASS;
     if (opts->request) {
         switch (opts->xff) {

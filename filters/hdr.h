@@ -37,6 +37,7 @@ struct flt_hdr_opts {
     unsigned keep_te:1;         /* keep Transfer-Encoding (chunked passed through) */
     unsigned keep_cl:1;         /* keep Content-Length */
     unsigned keep_host:1;       /* keep Host (else dropped: the caller writes its own) */
+    const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
 };
 
 /*

@@ -486,6 +486,19 @@ START_TEST(keep_flags)
 }
 END_TEST
 
+START_TEST(drop_list)
+{
+    static const char *const drop[] = { "If-None-Match", "age", NULL };
+    struct flt_hdr_opts o = resp_opts();
+
+    o.drop = drop;
+    ck_assert_str_eq(rewrite("A: 1\r\nif-none-match: \"x\"\r\nAGE: 5\r\nB: 2\r\n", &o),
+                     "A: 1\r\nB: 2\r\n");
+    o.drop = NULL;
+    ck_assert_str_eq(rewrite("A: 1\r\nAge: 5\r\n", &o), "A: 1\r\nAge: 5\r\n");
+}
+END_TEST
+
 START_TEST(keep_flags_response)
 {
     struct flt_hdr_opts o = resp_opts();
@@ -754,6 +767,7 @@ int main(void)
     tcase_add_test(tc, always_dropped_request);
     tcase_add_test(tc, always_dropped_response);
     tcase_add_test(tc, keep_flags);
+    tcase_add_test(tc, drop_list);
     tcase_add_test(tc, keep_flags_response);
     tcase_add_test(tc, response_keeps_client_fields);
     tcase_add_test(tc, via_combine);

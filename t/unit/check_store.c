@@ -319,6 +319,48 @@ START_TEST(eviction_keeps_under_cap)
 }
 END_TEST
 
+START_TEST(update_keeps_body)
+{
+    struct cache_store *st = open_store(64u << 20);
+    struct cache_obj o;
+    uint64_t id;
+
+    put(st, "GET http://u/", 300000, 6);
+    put(st, "GET http://v/", 100, 7);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://u/", 13, &o), 0);
+    id = o.id;
+    cache_store_release(st);
+    cache_store_update(st, "GET http://u/", 13, id, "NEWX", 4,
+                       "HTTP/1.1 200 OK\r\n\r\n", 19);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://v/", 13, &o), 0);
+    cache_store_release(st);
+    cache_store_update(st, "GET http://v/", 13, o.id, "NEWX", 4,
+                       "HTTP/1.1 200 OK\r\n\r\n", 19);
+    cache_store_update(st, "GET http://v/", 13, o.id + 1, "BAD!", 4,
+                       "HTTP/1.1 500 No\r\n\r\n", 19);   /* stale id: ignored */
+    ck_assert_int_eq(cache_store_flush(st), 0);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://u/", 13, &o), 0);
+    ck_assert_uint_eq(o.id, id);
+    ck_assert_int_eq(memcmp(o.extra, "NEWX", 4), 0);
+    cache_store_release(st);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://v/", 13, &o), 0);
+    ck_assert_int_eq(memcmp(o.extra, "NEWX", 4), 0);
+    ck_assert_int_eq(memcmp(o.head, "HTTP/1.1 200 OK", 15), 0);
+    cache_store_release(st);
+    cache_store_close(st);
+    /* bodies untouched: check_body wants "XTRA", so compare by hand */
+    st = open_store(64u << 20);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://v/", 13, &o), 0);
+    {
+        char want[100];
+        fill(want, 100, 7);
+        ck_assert_int_eq(memcmp(o.body, want, 100), 0);
+    }
+    cache_store_release(st);
+    cache_store_close(st);
+}
+END_TEST
+
 START_TEST(damaged_store_is_recreated)
 {
     struct cache_store *st = open_store(64u << 20);
@@ -356,6 +398,7 @@ int main(void)
     tcase_add_test(tc, persists_across_reopen_and_delete);
     tcase_add_test(tc, dead_writer_chunks_removed_at_open);
     tcase_add_test(tc, eviction_keeps_under_cap);
+    tcase_add_test(tc, update_keeps_body);
     tcase_add_test(tc, damaged_store_is_recreated);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
