@@ -1063,8 +1063,16 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
     }
     pthread_mutex_init(&st->lock, NULL);
     pthread_cond_init(&st->cond, NULL);
-    if (pthread_create(&st->syncer, NULL, syncer_main, st) == 0)
-        st->syncer_running = 1;
+    {
+        /* The thread must never take the process's signals: start it with
+         * all of them blocked. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        if (pthread_create(&st->syncer, NULL, syncer_main, st) == 0)
+            st->syncer_running = 1;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     return st;
 fail:
     free(st->dir);

@@ -113,8 +113,12 @@ static void cl_free(struct sl_post *p)
     sl_buf_free(&c->in);
     sl_buf_free(&c->out);
     sl_buf_free(&c->oreq);
+    sl_buf_free(&c->ckey);
+    sl_buf_free(&c->chead);
+    sl_buf_free(&c->creq);
     sl_buf_free(&c->txn.meta);
     free(c->hdrs);
+    free(c->shdrs);
     sl_conf_unref(c->conf);
     free(c);
 }
@@ -122,7 +126,7 @@ static void cl_free(struct sl_post *p)
 static int cl_hdrs_fit(struct sl_client *c)
 {
     size_t want = c->conf->http.max_headers;
-    struct sl_http_hdr *h;
+    struct sl_http_hdr *h, *s;
 
     if (c->nhdrs_cap == want)
         return 0;
@@ -130,6 +134,10 @@ static int cl_hdrs_fit(struct sl_client *c)
     if (h == NULL)
         return -ENOMEM;
     c->hdrs = h;
+    s = realloc(c->shdrs, want * sizeof(*s));
+    if (s == NULL)
+        return -ENOMEM;
+    c->shdrs = s;
     c->nhdrs_cap = want;
     return 0;
 }
@@ -181,6 +189,7 @@ fail:
     if (c) {
         sl_buf_free(&c->in);
         free(c->hdrs);
+        free(c->shdrs);
         sl_conf_unref(c->conf);
         free(c);
     }
@@ -208,6 +217,7 @@ void cl_close(struct sl_client *c)
         t->code = NULL;
     }
     c->state = CL_CLOSED;
+    fill_abort(c);
     if (t->origin) {
         sl_origin_close(t->origin);
         t->origin = NULL;
@@ -260,6 +270,8 @@ static int cl_step(struct sl_client *c)
         return fwd_run(c);
     case CL_REPLY:
         return cl_reply_step(c);
+    case CL_HIT:
+        return hit_run(c);
     case CL_TUNNEL:
         return tunnel_run(c);
     case CL_LINGER:
@@ -549,7 +561,22 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
 
     /* 3. filters (URL and domain blocklists) come here with the ACL work. */
 
-    /* 4. the request as the origin will see it */
+    /* 4. the cache: PURGE, or a lookup that may answer at once */
+    if (!t->is_connect && method_is(m->method, "PURGE")) {
+        if (t->req.kind != SL_HTTP_BODY_NONE)
+            t->keep = 0;
+        hit_purge(c, m);
+        sl_buf_consume(&c->in, headlen);
+        return;
+    }
+    if (!t->is_connect && t->req.kind == SL_HTTP_BODY_NONE &&
+        hit_begin(c, m, headlen)) {
+        t->req.done = 1;
+        sl_buf_consume(&c->in, headlen);
+        return;
+    }
+
+    /* 5. the request as the origin will see it */
     if (!t->is_connect && fwd_build_request(c, m) < 0) {
         t->code = "NONE_NONE";
         sl_buf_consume(&c->in, headlen);
@@ -591,7 +618,18 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
         t->origin = NULL;
     }
     sl_dns_cancel(&t->dnsw);
+    fill_abort(c);
     t->status = status ? status : sl_errpage_status(e);
+    /* RFC 5861: a stale copy beats an error, where the response allows. */
+    if (t->cache.mode == CC_REVALIDATE && t->status >= 500 && t->bytes_out == 0 &&
+        cache_stale_if_error_ok(&t->cache.fresh, &t->cache.reqcc, time(NULL))) {
+        t->code = "TCP_REFRESH_FAIL_OLD";
+        hit_status(t, "hit; fwd=stale; detail=%s", sl_errpage_name(e));
+        if (hit_serve_refreshed(c) == 0)
+            return;
+        cl_close(c);
+        return;
+    }
     t->err = e;
     t->has_err = 1;
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
@@ -707,6 +745,7 @@ void cl_txn_done(struct sl_client *c)
     struct cl_txn *t = &c->txn;
 
     cl_log(c);
+    fill_abort(c);              /* a no-op when the store has it */
     if (t->origin)
         fwd_release_origin(c, t->origin_keep);
     sl_dns_cancel(&t->dnsw);
@@ -750,6 +789,7 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + (t->head_done ? to->origin_idle
                                              : to->origin_first_byte);
     case CL_REPLY:
+    case CL_HIT:
         return c->t_progress + to->origin_idle;
     case CL_TUNNEL:
         return c->t_progress + to->tunnel_idle;

@@ -18,10 +18,13 @@
 
 #include <stdint.h>
 
+#include "cache/policy.h"
+#include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
+#include "filters/hdr.h"
 #include "squidlike/http.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
@@ -34,6 +37,7 @@ enum cl_state {
     CL_CONNECT,     /* TCP connect to the origin */
     CL_FORWARD,     /* request out, response back */
     CL_REPLY,       /* writing a response of our own */
+    CL_HIT,         /* writing a response from the cache */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
     CL_CLOSED
@@ -47,6 +51,34 @@ struct cl_flow {
     size_t ready;               /* scanned bytes at buf->pos, ready to send */
     unsigned char decode;       /* strip chunked framing (HTTP/1.0 client) */
     unsigned char done;         /* the body's end has been scanned */
+};
+
+/* What the cache does for one transaction (hit.c, fill.c). */
+enum cl_cache_mode {
+    CC_OFF = 0,     /* not a cacheable request (or no cache) */
+    CC_MISS,        /* nothing usable stored: forward, maybe store */
+    CC_REVALIDATE,  /* stored but stale: forward a conditional request */
+    CC_HIT          /* served from the store */
+};
+
+struct cl_cache {
+    unsigned char mode;
+    unsigned char may_store;    /* GET, no request no-store */
+    unsigned char inline_body;  /* stored object has its body inline */
+    unsigned char client_refresh;   /* request said no-cache */
+    unsigned char has_auth;     /* request carried Authorization */
+    size_t key_plen;            /* primary part of client->ckey */
+    const char *status;         /* Cache-Status parameters after "squidlike; " */
+    char status_buf[80];
+    struct cache_cc reqcc;
+    struct cache_fresh fresh;   /* of the stored object */
+    uint64_t id;                /* stored object */
+    int64_t body_size;
+    uint32_t chunk_size;
+    int64_t off, end;           /* body bytes still to send, from the store */
+    int64_t request_time;       /* wall seconds when the request went out */
+    struct cache_writer *w;     /* storing the response */
+    struct sl_chunk ck;         /* de-chunking what is stored */
 };
 
 struct cl_txn {
@@ -89,6 +121,7 @@ struct cl_txn {
     unsigned char c_eof, o_eof;         /* tunnel: each side's EOF seen */
     unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
     unsigned char logged;
+    struct cl_cache cache;
 };
 
 struct sl_client {
@@ -101,7 +134,11 @@ struct sl_client {
     struct sl_buf in;           /* from the client */
     struct sl_buf out;          /* to the client: heads, our own replies */
     struct sl_buf oreq;         /* request head for the origin (kept for a retry) */
-    struct sl_http_hdr *hdrs;
+    struct sl_buf ckey;         /* cache key of the current request */
+    struct sl_buf chead;        /* a stored response head (revalidation) */
+    struct sl_buf creq;         /* the request head, for Vary at response time */
+    struct sl_http_hdr *hdrs;   /* the message being parsed */
+    struct sl_http_hdr *shdrs;  /* a stored head, beside the request */
     size_t nhdrs_cap;
     struct sl_timer timer;
     struct sl_post free_post;
@@ -137,6 +174,25 @@ int fwd_run(struct sl_client *c);
 void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
+
+/* hit.c */
+int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen);
+int hit_run(struct sl_client *c);
+int hit_purge(struct sl_client *c, const struct sl_http_msg *m);
+int hit_serve_refreshed(struct sl_client *c);
+int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
+                   struct sl_http_msg *m);
+void hit_status(struct cl_txn *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* fill.c */
+void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
+int fill_request_conditionals(struct sl_client *c, struct sl_buf *out);
+int fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
+void fill_body(struct sl_client *c, char *p, size_t n, int framed);
+void fill_finish(struct sl_client *c, int complete);
+void fill_abort(struct sl_client *c);
+int fill_status_field(struct sl_client *c, struct sl_buf *out);
 
 /* tunnel.c */
 void tunnel_start(struct sl_client *c);

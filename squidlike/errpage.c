@@ -55,6 +55,8 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "The proxy is shutting down" },
     [SL_ERR_NO_MEMORY] = { "ERR_NO_MEMORY", 503, "Out Of Resources",
         "The proxy is out of resources" },
+    [SL_ERR_ONLY_IF_CACHED] = { "ERR_ONLY_IF_CACHED_MISS", 504, "Not Cached",
+        "The request allowed only a cached response, and none is stored" },
 };
 
 static const char *reason_phrase(int status)

@@ -28,6 +28,7 @@ enum sl_err {
     SL_ERR_REQUEST_TIMEOUT,     /* 408 */
     SL_ERR_SHUTTING_DOWN,       /* 503 */
     SL_ERR_NO_MEMORY,           /* 503 */
+    SL_ERR_ONLY_IF_CACHED,      /* 504: only-if-cached and nothing usable */
     SL_ERR_COUNT
 };
 

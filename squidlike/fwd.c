@@ -23,13 +23,21 @@
 
 /* --- body flows ------------------------------------------------------- */
 
-/* Scan bytes that arrived after the ready ones. 0, or -1 if malformed. */
-static int flow_scan(struct cl_flow *f, struct sl_buf *b)
+/*
+ * Scan bytes that arrived after the ready ones. 0, or -1 if malformed.
+ * *span / *span_n: the bytes that became ready (chunked pass-through: with
+ * their framing, *framed = 1).
+ */
+static int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span,
+                     size_t *span_n, int *framed)
 {
     char *p = b->pos + f->ready;
     size_t avail = (size_t)(b->last - p), out;
     ssize_t r;
 
+    *span = p;
+    *span_n = 0;
+    *framed = 0;
     if (f->done || avail == 0)
         return 0;
     switch (f->kind) {
@@ -43,9 +51,11 @@ static int flow_scan(struct cl_flow *f, struct sl_buf *b)
         }
         f->left -= (int64_t)avail;
         f->ready += avail;
+        *span_n = avail;
         break;
     case SL_HTTP_BODY_CLOSE:
         f->ready += avail;
+        *span_n = avail;
         break;
     case SL_HTTP_BODY_CHUNKED:
         r = sl_chunk_feed(&f->ck, p, avail, f->decode, &out);
@@ -57,6 +67,8 @@ static int flow_scan(struct cl_flow *f, struct sl_buf *b)
             b->last = p + out + (avail - (size_t)r);
         }
         f->ready += out;
+        *span_n = out;
+        *framed = !f->decode;
         if (f->ck.done)
             f->done = 1;
         break;
@@ -112,11 +124,13 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     opts.request = 1;
     opts.keep_te = m->chunked;
     opts.keep_cl = 1;
+    fill_request_fields(c, &opts);
     /* Heads are mostly small: try the buffer we have, grow if it is not
      * enough (the rewrite leaves partial output behind: cut it off). */
     for (;;) {
         size_t mark = sl_buf_len(&c->oreq), have = sl_buf_size(&c->oreq);
         if (flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            fill_request_conditionals(c, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, "\r\n", 2) == 0)
             return 0;
         c->oreq.last = c->oreq.pos + mark;
@@ -371,8 +385,9 @@ static int fwd_send_request(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->oreq) - t->oreq_sent;
-    int progress = 0;
+    size_t hl = sl_buf_len(&c->oreq) - t->oreq_sent, span_n;
+    int progress = 0, framed;
+    char *span;
     ssize_t n;
 
     if (!t->req.done && c->rd && room(&c->in) > 0) {
@@ -387,7 +402,7 @@ static int fwd_send_request(struct sl_client *c)
             progress = 1;
         }
     }
-    if (flow_scan(&t->req, &c->in) < 0) {
+    if (flow_scan(&t->req, &c->in, &span, &span_n, &framed) < 0) {
         t->origin_keep = 0;
         t->keep = 0;
         if (t->bytes_out > 0 || t->head_done) {
@@ -454,6 +469,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
         if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
                           (int)m->reason.len, m->reason.base) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
+            (!final || fill_status_field(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
              sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&
@@ -487,6 +503,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
+    int rc;
 
     if (m->status < 200) {
         if (m->status == 101) {
@@ -501,8 +518,23 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         sl_buf_consume(&o->in, headlen);
         return 0;
     }
-    t->status = m->status;
     t->resp.kind = sl_http_response_body(m, t->is_head);
+    t->resp.left = m->content_length;
+    rc = fill_on_head(c, m);
+    if (rc != 0) {
+        /* Answered from the store (a 304 refreshed it, or stale-if-error):
+         * the origin's response ends here; keep its connection only when
+         * nothing of a body can follow. */
+        t->origin_keep = t->resp.kind == SL_HTTP_BODY_NONE &&
+            (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
+            sl_buf_len(&o->in) == headlen;
+        if (t->origin)
+            fwd_release_origin(c, t->origin_keep);
+        if (rc < 0)
+            cl_close(c);
+        return 1;
+    }
+    t->status = m->status;
     t->resp.left = m->content_length;
     sl_chunk_init(&t->resp.ck);
     t->resp.decode = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor == 0;
@@ -578,14 +610,17 @@ static int fwd_move_body(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->out), bl;
-    int progress = 0;
+    size_t hl = sl_buf_len(&c->out), bl, span_n;
+    int progress = 0, framed;
+    char *span;
     ssize_t n;
 
-    if (t->head_done && flow_scan(&t->resp, &o->in) < 0) {
+    if (t->head_done && flow_scan(&t->resp, &o->in, &span, &span_n, &framed) < 0) {
         fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
         return 1;
     }
+    if (t->head_done)
+        fill_body(c, span, span_n, framed);
     if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
         /* Bytes after the end of the response: a confused origin. */
         t->origin_keep = 0;
@@ -637,6 +672,7 @@ static void fwd_finish(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
 
+    fill_finish(c, 1);
     if (!fwd_request_complete(c)) {
         /* The origin answered before taking the whole body (an early 4xx,
          * or no 100 Continue): neither connection is in a known state. */

@@ -10,7 +10,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
-	%reldir%/fwd.c %reldir%/tunnel.c \
+	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c \
 	%reldir%/server.c %reldir%/server.h
 
 sbin_PROGRAMS += %reldir%/squidlike

@@ -279,7 +279,7 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
         snprintf(err, sizeof(err), "signals: %s", strerror(-r));
         goto fail;
     }
-    sl_loop_set_idle_hook(loop, sl_log_flush, NULL);
+    sl_loop_set_idle_hook(loop, sl_server_idle, srv);
     for (i = 0; i < conf->n_listen; i++)
         SL_LOG(SL_LOG_INFO, 0, 0, "listening on %s", conf->listen[i].text);
     SL_LOG(SL_LOG_INFO, 0, 0, "squidlike %s ready (pid %ld, config %s)",

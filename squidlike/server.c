@@ -105,6 +105,17 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
     if (srv->dns == NULL)
         goto fail;
+    if (conf->cache.enabled) {
+        struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
+                                       conf->cache.max_object, 5 };
+        char serr[256];
+        srv->store = cache_store_open(&sc, serr, sizeof(serr));
+        if (srv->store == NULL) {
+            snprintf(err, errlen, "cache: %s", serr);
+            sl_dns_free(srv->dns);
+            goto fail;
+        }
+    }
     srv_refresh_self(srv);
     return srv;
 fail:
@@ -196,6 +207,10 @@ int sl_server_reload(struct sl_server *srv, const char *path)
         sl_conf_unref(nc);
         return -1;
     }
+    if (old->cache.enabled != nc->cache.enabled ||
+        !str_same(old->cache.dir, nc->cache.dir) || old->cache.size != nc->cache.size ||
+        old->cache.max_object != nc->cache.max_object)
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
     if (!str_same(old->pid_file, nc->pid_file))
         SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
     if (!str_same(old->error_log, nc->error_log) || old->log_level != nc->log_level) {
@@ -268,6 +283,17 @@ void sl_server_client_gone(struct sl_server *srv)
         srv_set_accept(srv, 1);
 }
 
+void sl_server_idle(void *data)
+{
+    struct sl_server *srv = data;
+    int rc;
+
+    if (srv->store && (rc = cache_store_flush(srv->store)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, rc, "cache: cannot commit; this batch of "
+               "objects is dropped");
+    sl_log_flush(NULL);
+}
+
 void sl_server_free(struct sl_server *srv)
 {
     if (srv == NULL)
@@ -280,6 +306,7 @@ void sl_server_free(struct sl_server *srv)
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
+    cache_store_close(srv->store);
     sl_conf_unref(srv->conf);
     free(srv);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cache/store.h"
 #include "squidlike/conf.h"
 #include "squidlike/dns.h"
 #include "squidlike/loop.h"
@@ -33,6 +34,7 @@ struct sl_listener {
 struct sl_stats {
     unsigned long long accepted, requests, tunnels, denied, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
+    unsigned long long hits, misses, refreshes, stored;
 };
 
 struct sl_server {
@@ -40,6 +42,7 @@ struct sl_server {
     struct sl_conf *conf;       /* current snapshot; we hold a reference */
     struct sl_dns *dns;
     struct sl_pool *pool;
+    struct cache_store *store;  /* NULL when the cache is off */
     struct sl_listener listeners[SL_CONF_MAX_LISTEN];
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
@@ -72,6 +75,9 @@ void sl_server_drain(struct sl_server *srv);
 void sl_server_stop(struct sl_server *srv);
 /* Free it all; the loop must not be running. */
 void sl_server_free(struct sl_server *srv);
+
+/* End of every loop iteration: commit cache writes, flush logs. */
+void sl_server_idle(void *srv);
 
 /* Called by client.c when a client connection goes away. */
 void sl_server_client_gone(struct sl_server *srv);

@@ -554,7 +554,8 @@ def _lc_scalar(v):
 
 
 def format_libconfig(d, indent=0):
-    """Write nested dicts as libconfig text (lists become [ arrays ])."""
+    """Write nested dicts as libconfig text (lists of scalars become
+    [ arrays ], lists of dicts ( lists of groups ))."""
     pad = "  " * indent
     out = []
     for k, v in d.items():
@@ -562,6 +563,10 @@ def format_libconfig(d, indent=0):
             continue
         if isinstance(v, dict):
             out.append("%s%s: {\n%s%s};\n" % (pad, k, format_libconfig(v, indent + 1), pad))
+        elif isinstance(v, (list, tuple)) and any(isinstance(x, dict) for x in v):
+            # a list of groups: ( { ... }, { ... } )
+            groups = ["{ %s}" % format_libconfig(x, 0).replace("\n", " ") for x in v]
+            out.append("%s%s = ( %s );\n" % (pad, k, ", ".join(groups)))
         elif isinstance(v, (list, tuple)):
             out.append("%s%s = [ %s ];\n" % (pad, k, ", ".join(_lc_scalar(x) for x in v)))
         else:

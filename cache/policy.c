@@ -1,0 +1,1294 @@
+/*
+ * policy.c - the RFC 9111 rules of a shared cache (see policy.h).
+ *
+ * This room holds only decisions: may this response be stored, how long is
+ * it fresh, may this stored copy answer this request now, what does a
+ * conditional or a 304 change, which URIs does an unsafe method invalidate.
+ * Everything is a pure function of its arguments: no I/O, no clock, no
+ * allocation, no state but const tables. Header text is read through the
+ * parser's views and written only into the caller's bounded sl_buf; a write
+ * that does not fit leaves the buffer as it was and returns -ENOSPC.
+ *
+ * References: RFC 9111 (HTTP Caching), RFC 9110 (HTTP Semantics: dates 5.6.7,
+ * validators 8.8, conditionals 13, ranges 14, status codes 15), RFC 5861
+ * (stale-while-revalidate, stale-if-error), RFC 8246 (immutable), RFC 3986
+ * (reference resolution).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cache/policy.h"
+
+/* RFC 9111 1.2.2: delta-seconds too large to represent become 2^31. */
+#define DELTA_MAX ((int64_t)1 << 31)
+/* Dates are clamped to what IMF-fixdate can show: 9999-12-31 23:59:59. */
+#define DATE_MAX INT64_C(253402300799)
+
+/* --- small helpers ------------------------------------------------------ */
+
+static int is_ows(char c) { return c == ' ' || c == '\t'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static char lc(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+
+static struct sl_view view(const char *p, const char *e)
+{
+    struct sl_view v = { p, (size_t)(e - p) };
+    return v;
+}
+
+static struct sl_view trim(struct sl_view v)
+{
+    while (v.len && is_ows(v.base[0])) {
+        v.base++;
+        v.len--;
+    }
+    while (v.len && is_ows(v.base[v.len - 1]))
+        v.len--;
+    return v;
+}
+
+static int view_ieq(struct sl_view a, struct sl_view b)
+{
+    size_t i;
+
+    if (a.len != b.len)
+        return 0;
+    for (i = 0; i < a.len; i++)
+        if (lc(a.base[i]) != lc(b.base[i]))
+            return 0;
+    return 1;
+}
+
+static int view_eq(struct sl_view a, struct sl_view b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+/* Saturating arithmetic: times come from the caller and from headers, and a
+ * wrap would turn a stale response fresh (RFC 9111 1.2.2: saturate). */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* delta-seconds = 1*DIGIT (RFC 9111 1.2.2), saturated at 2^31. */
+static int parse_delta(struct sl_view v, int64_t *out)
+{
+    int64_t n = 0;
+    size_t i;
+
+    if (v.len == 0)
+        return -1;
+    for (i = 0; i < v.len; i++) {
+        if (!is_digit(v.base[i]))
+            return -1;
+        if (n < DELTA_MAX)
+            n = n * 10 + (v.base[i] - '0');
+    }
+    *out = n > DELTA_MAX ? DELTA_MAX : n;
+    return 0;
+}
+
+/* Next comma-separated element of [*pp, end), OWS trimmed; 0 at the end. */
+static int next_elem(const char **pp, const char *end, struct sl_view *e)
+{
+    const char *p = *pp, *c;
+
+    if (p == NULL)
+        return 0;
+    c = memchr(p, ',', (size_t)(end - p));
+    *e = trim(view(p, c ? c : end));
+    *pp = c ? c + 1 : NULL;
+    return 1;
+}
+
+static const char *vend(struct sl_view v) { return v.base + v.len; }
+
+/* Does any field line of m have this name (lines [0, before))? */
+static int has_name(const struct sl_http_msg *m, struct sl_view name,
+                    size_t before)
+{
+    size_t i;
+
+    for (i = 0; i < before && i < m->nhdrs; i++)
+        if (view_ieq(m->hdrs[i].name, name))
+            return 1;
+    return 0;
+}
+
+static size_t count_fields(const struct sl_http_msg *m, const char *name)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < m->nhdrs; i++)
+        n += sl_view_ieq(m->hdrs[i].name, name);
+    return n;
+}
+
+/* The first field named name parsed as an HTTP-date; -1 absent or bad. */
+static int64_t field_date(const struct sl_http_msg *m, const char *name)
+{
+    const struct sl_http_hdr *h = m ? sl_http_find(m, name) : NULL;
+
+    return h ? cache_date_parse(h->value) : -1;
+}
+
+/* --- Cache-Control (RFC 9111 5.2) ---------------------------------------- */
+
+/* One directive: token [ "=" ( token / quoted-string ) ] (RFC 9111 5.2). */
+struct cc_item {
+    struct sl_view name, arg;
+    unsigned has_arg:1;
+    unsigned arg_ok:1;          /* argument well formed, nothing after it */
+};
+
+/*
+ * Parse the directive at p. Commas inside a quoted argument (no-cache="a, b")
+ * do not split the list. Returns where the next directive starts, or NULL
+ * when only separators remain.
+ */
+static const char *cc_next(const char *p, const char *end, struct cc_item *it)
+{
+    const char *s;
+
+    while (p < end && (is_ows(*p) || *p == ','))
+        p++;
+    if (p == end)
+        return NULL;
+    for (s = p; p < end && *p != '=' && *p != ',' && !is_ows(*p); p++)
+        ;
+    it->name = view(s, p);
+    it->arg = view(p, p);
+    it->has_arg = 0;
+    it->arg_ok = 1;
+    while (p < end && is_ows(*p))
+        p++;
+    if (p < end && *p == '=') {
+        it->has_arg = 1;
+        for (p++; p < end && is_ows(*p); p++)
+            ;
+        if (p < end && *p == '"') {
+            for (s = ++p; p < end && *p != '"'; p++)
+                if (*p == '\\' && p + 1 < end)
+                    p++;        /* quoted-pair */
+            if (p == end)
+                it->arg_ok = 0; /* unterminated: the rest is its argument */
+            it->arg = view(s, p);
+            p += p < end;
+        } else {
+            for (s = p; p < end && *p != ',' && !is_ows(*p); p++)
+                ;
+            it->arg = view(s, p);
+        }
+    }
+    while (p < end && is_ows(*p))
+        p++;
+    if (p < end && *p != ',') {
+        it->arg_ok = 0;         /* junk after the directive */
+        while (p < end && *p != ',')
+            p++;
+    }
+    return p;
+}
+
+/* A numeric directive: the first occurrence wins (RFC 9111 4.2.1). */
+static void cc_delta(const struct cc_item *it, int64_t *dst, int64_t bare,
+                     int64_t bad, unsigned bit, unsigned *seen)
+{
+    int64_t v;
+
+    if (*seen & bit)
+        return;
+    *seen |= bit;
+    if (!it->has_arg)
+        *dst = it->arg_ok ? bare : bad;
+    else
+        *dst = it->arg_ok && parse_delta(it->arg, &v) == 0 ? v : bad;
+}
+
+static void cc_apply(const struct cc_item *it, struct cache_cc *cc,
+                     unsigned *seen)
+{
+    struct sl_view n = it->name;
+
+    /* max-age / s-maxage: a bad or missing argument reads as 0 (stale),
+     * 4.2.1 "consider ... invalid freshness information ... to be stale". */
+    if (sl_view_ieq(n, "max-age"))
+        cc_delta(it, &cc->max_age, 0, 0, 1u << 0, seen);
+    else if (sl_view_ieq(n, "s-maxage"))
+        cc_delta(it, &cc->s_maxage, 0, 0, 1u << 1, seen);
+    else if (sl_view_ieq(n, "max-stale"))   /* 5.2.1.2: bare = any staleness */
+        cc_delta(it, &cc->max_stale, INT64_MAX, -1, 1u << 2, seen);
+    else if (sl_view_ieq(n, "min-fresh"))
+        cc_delta(it, &cc->min_fresh, -1, -1, 1u << 3, seen);
+    else if (sl_view_ieq(n, "stale-while-revalidate"))
+        cc_delta(it, &cc->stale_while_revalidate, -1, -1, 1u << 4, seen);
+    else if (sl_view_ieq(n, "stale-if-error"))
+        cc_delta(it, &cc->stale_if_error, -1, -1, 1u << 5, seen);
+    else if (sl_view_ieq(n, "no-store"))
+        cc->no_store = 1;
+    else if (sl_view_ieq(n, "no-cache"))
+        cc->no_cache = 1;       /* field names ignored: 5.2.2.4 allows it */
+    else if (sl_view_ieq(n, "private"))
+        cc->private_ = 1;       /* likewise 5.2.2.7 */
+    else if (sl_view_ieq(n, "public"))
+        cc->public_ = 1;
+    else if (sl_view_ieq(n, "must-revalidate"))
+        cc->must_revalidate = 1;
+    else if (sl_view_ieq(n, "proxy-revalidate"))
+        cc->proxy_revalidate = 1;
+    else if (sl_view_ieq(n, "only-if-cached"))
+        cc->only_if_cached = 1;
+    else if (sl_view_ieq(n, "no-transform"))
+        cc->no_transform = 1;
+    else if (sl_view_ieq(n, "immutable"))
+        cc->immutable = 1;
+    /* 5.2.3: unknown extensions are ignored. */
+}
+
+void cache_cc_parse(const struct sl_http_msg *m, int is_request,
+                    struct cache_cc *cc)
+{
+    struct cc_item it;
+    unsigned seen = 0;
+    int have_cc = 0, pragma = 0;
+    size_t i;
+
+    memset(cc, 0, sizeof(*cc));
+    cc->max_age = cc->s_maxage = cc->max_stale = cc->min_fresh = -1;
+    cc->stale_while_revalidate = cc->stale_if_error = -1;
+    for (i = 0; i < m->nhdrs; i++) {
+        const struct sl_http_hdr *h = &m->hdrs[i];
+        const char *p = h->value.base, *end = vend(h->value);
+
+        if (sl_view_ieq(h->name, "cache-control")) {
+            have_cc = 1;
+            /* Lines are one list (RFC 9110 5.3): parse them in order. */
+            while (h->value.len && (p = cc_next(p, end, &it)) != NULL)
+                cc_apply(&it, cc, &seen);
+        } else if (is_request && sl_view_ieq(h->name, "pragma")) {
+            pragma |= sl_http_list_has(h->value, "no-cache");
+        }
+    }
+    /* RFC 9111 5.4: Pragma is ignored when Cache-Control is present. */
+    cc->pragma_no_cache = pragma && !have_cc;
+}
+
+/* --- HTTP-date (RFC 9110 5.6.7) ----------------------------------------- */
+
+static const char day_abbr[7][4] = {
+    "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char *const day_full[7] = {
+    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+    "Saturday"
+};
+static const char month_abbr[12][4] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return mdays[m - 1] + (m == 2 && leap);
+}
+
+/* n digits at p, or -1. */
+static int digits(const char *p, int n)
+{
+    int v = 0;
+
+    while (n--) {
+        if (!is_digit(*p))
+            return -1;
+        v = v * 10 + (*p++ - '0');
+    }
+    return v;
+}
+
+/* Month names are case-sensitive (%s in RFC 9110 5.6.7). */
+static int month_num(const char *p)
+{
+    int i;
+
+    for (i = 0; i < 12; i++)
+        if (memcmp(p, month_abbr[i], 3) == 0)
+            return i + 1;
+    return -1;
+}
+
+static int is_day_abbr(const char *p)
+{
+    int i;
+
+    for (i = 0; i < 7; i++)
+        if (memcmp(p, day_abbr[i], 3) == 0)
+            return 1;
+    return 0;
+}
+
+/* "HH:MM:SS" at p: seconds of the day, or -1. second 60 is a leap second. */
+static int64_t time_of_day(const char *p)
+{
+    int h = digits(p, 2), m = digits(p + 3, 2), s = digits(p + 6, 2);
+
+    if (p[2] != ':' || p[5] != ':' || h < 0 || h > 23 || m < 0 || m > 59
+        || s < 0 || s > 60)
+        return -1;
+    return h * 3600 + m * 60 + s;
+}
+
+/* The weekday is checked for spelling only: a mismatch with the date is
+ * harmless, and rejecting it would turn a usable date into "expired". */
+static int64_t make_time(int64_t y, int mon, int d, const char *tod)
+{
+    int64_t secs = time_of_day(tod);
+
+    if (y < 0 || mon < 1 || d < 1 || d > days_in_month(y, mon) || secs < 0)
+        return -1;
+    if (y < 1970)
+        return 0;               /* before the epoch: "long ago" is enough */
+    return days_from_civil(y, mon, d) * 86400 + secs;
+}
+
+/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+static int64_t parse_imf(const char *p, size_t n)
+{
+    if (n != 29 || !is_day_abbr(p) || memcmp(p + 3, ", ", 2) != 0
+        || p[7] != ' ' || p[11] != ' ' || p[16] != ' '
+        || memcmp(p + 25, " GMT", 4) != 0)
+        return -1;
+    return make_time(digits(p + 12, 4), month_num(p + 8), digits(p + 5, 2),
+                     p + 17);
+}
+
+/*
+ * rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT". 5.6.7 wants a two-digit
+ * year more than 50 years ahead of "now" read as the past century; we have
+ * no clock here, so the fixed pivot is 70: 00-69 -> 20xx, 70-99 -> 19xx.
+ */
+static int64_t parse_rfc850(const char *p, size_t n)
+{
+    const char *c = memchr(p, ',', n);
+    size_t dl = c ? (size_t)(c - p) : 0;
+    int i, yy;
+
+    for (i = 0; i < 7; i++)
+        if (strlen(day_full[i]) == dl && memcmp(p, day_full[i], dl) == 0)
+            break;
+    if (i == 7 || n != dl + 24)
+        return -1;
+    p = c + 2;
+    if (c[1] != ' ' || p[2] != '-' || p[6] != '-' || p[9] != ' '
+        || memcmp(p + 18, " GMT", 4) != 0 || (yy = digits(p + 7, 2)) < 0)
+        return -1;
+    return make_time(yy < 70 ? 2000 + yy : 1900 + yy, month_num(p + 3),
+                     digits(p, 2), p + 10);
+}
+
+/* asctime-date: "Sun Nov  6 08:49:37 1994" (day is 2DIGIT or SP DIGIT). */
+static int64_t parse_asctime(const char *p, size_t n)
+{
+    int d;
+
+    if (n != 24 || !is_day_abbr(p) || p[3] != ' ' || p[7] != ' '
+        || p[10] != ' ' || p[19] != ' ')
+        return -1;
+    d = p[8] == ' ' ? digits(p + 9, 1) : digits(p + 8, 2);
+    return make_time(digits(p + 20, 4), month_num(p + 4), d, p + 11);
+}
+
+int64_t cache_date_parse(struct sl_view v)
+{
+    v = trim(v);
+    if (v.len < 24)
+        return -1;
+    if (v.base[3] == ',')
+        return parse_imf(v.base, v.len);
+    if (v.base[3] == ' ')
+        return parse_asctime(v.base, v.len);
+    return parse_rfc850(v.base, v.len);
+}
+
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+void cache_date_format(int64_t t, char *buf)
+{
+    int64_t days, z, era, doe, yoe, doy, mp, y, secs;
+    int d, m;
+
+    t = t < 0 ? 0 : t > DATE_MAX ? DATE_MAX : t;
+    days = t / 86400;
+    secs = t % 86400;
+    /* civil_from_days (H. Hinnant), the inverse of days_from_civil. */
+    z = days + 719468;
+    era = z / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    y = yoe + era * 400 + (m <= 2);
+
+    memcpy(buf, day_abbr[(days + 4) % 7], 3);  /* 1970-01-01 was a Thursday */
+    memcpy(buf + 3, ", ", 2);
+    put2(buf + 5, d);
+    buf[7] = ' ';
+    memcpy(buf + 8, month_abbr[m - 1], 3);
+    buf[11] = ' ';
+    put2(buf + 12, (int)(y / 100));
+    put2(buf + 14, (int)(y % 100));
+    buf[16] = ' ';
+    put2(buf + 17, (int)(secs / 3600));
+    buf[19] = ':';
+    put2(buf + 20, (int)(secs / 60 % 60));
+    buf[22] = ':';
+    put2(buf + 23, (int)(secs % 60));
+    memcpy(buf + 25, " GMT", 5);
+}
+
+/* --- storing (RFC 9111 3) ------------------------------------------------ */
+
+/* RFC 9110 15.1 "heuristically cacheable" (206 left out: we store whole
+ * objects only). */
+static int heuristic_status(int st)
+{
+    static const int codes[] = { 200, 203, 204, 300, 301, 308, 404, 405,
+                                 410, 414, 501 };
+    size_t i;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (codes[i] == st)
+            return 1;
+    return 0;
+}
+
+static int any_list_has(const struct sl_http_msg *m, const char *name,
+                        const char *token)
+{
+    size_t i;
+
+    for (i = 0; i < m->nhdrs; i++)
+        if (sl_view_ieq(m->hdrs[i].name, name)
+            && sl_http_list_has(m->hdrs[i].value, token))
+            return 1;
+    return 0;
+}
+
+const char *cache_storable(const char *method, const struct sl_http_msg *req,
+                           const struct cache_cc *reqcc,
+                           const struct sl_http_msg *resp,
+                           const struct cache_cc *respcc)
+{
+    int st = resp->status;
+
+    if (method == NULL || strcmp(method, "GET") != 0)
+        return "method";
+    /* 3: final status only; 206 and 304 are not whole representations, and
+     * codes past 599 are not HTTP (RFC 9110 15). */
+    if (st < 200 || st > 599 || st == 206 || st == 304)
+        return "status";
+    if ((reqcc && reqcc->no_store) || respcc->no_store)
+        return "no-store";      /* 5.2.1.5, 5.2.2.5 */
+    if (respcc->private_)
+        return "private";       /* 5.2.2.7: a shared cache */
+    /* 3.5: Authorization only with public, s-maxage or must-revalidate. */
+    if (req && sl_http_find(req, "authorization") && !respcc->public_
+        && respcc->s_maxage < 0 && !respcc->must_revalidate)
+        return "authorization";
+    if (any_list_has(resp, "vary", "*"))
+        return "vary *";        /* 4.1: always fails to match */
+    if (sl_http_find(resp, "set-cookie") && !respcc->public_
+        && respcc->s_maxage < 0)
+        return "set-cookie";
+    /* 3: explicit freshness, public, or a heuristically cacheable status. */
+    if (respcc->max_age < 0 && respcc->s_maxage < 0 && !respcc->public_
+        && sl_http_find(resp, "expires") == NULL && !heuristic_status(st))
+        return "no freshness";
+    return NULL;
+}
+
+/* --- freshness and age (RFC 9111 4.2) ------------------------------------ */
+
+/* Age (5.1): first member of a list; anything but digits is ignored (0). */
+static int64_t age_value(const struct sl_http_msg *resp)
+{
+    const struct sl_http_hdr *h = sl_http_find(resp, "age");
+    const char *p;
+    struct sl_view e;
+    int64_t v;
+
+    if (h == NULL || h->value.len == 0)
+        return 0;
+    p = h->value.base;
+    if (!next_elem(&p, vend(h->value), &e) || parse_delta(e, &v) < 0)
+        return 0;
+    return v;
+}
+
+/*
+ * 4.2.2 heuristic, the Squid refresh_pattern way: percent of the time since
+ * Last-Modified, clamped to [min, max] (max wins if they cross); without
+ * Last-Modified the minimum applies.
+ */
+static int64_t heuristic_lifetime(const struct sl_http_msg *resp,
+                                  const struct cache_heuristic *h, int64_t date)
+{
+    int64_t lm = field_date(resp, "last-modified"), since, v;
+    int64_t pct = h->percent > 0 ? h->percent : 0;
+
+    v = h->min;
+    if (lm >= 0) {
+        since = max64(0, sat_sub(date, lm));     /* LM after Date: 0 */
+        if (__builtin_mul_overflow(since / 100, pct, &v))
+            v = INT64_MAX;
+        else
+            v = sat_add(v, since % 100 * pct / 100);
+        v = max64(v, h->min);
+    }
+    if (v > h->max)
+        v = h->max;
+    return max64(v, 0);
+}
+
+/* 4.2.1 for a shared cache: s-maxage, max-age, Expires - Date, heuristic. */
+static int64_t lifetime(const struct sl_http_msg *resp,
+                        const struct cache_cc *cc,
+                        const struct cache_heuristic *h, int64_t date,
+                        int *heuristic)
+{
+    const struct sl_http_hdr *exp;
+
+    *heuristic = 0;
+    if (cc->s_maxage >= 0)
+        return cc->s_maxage;
+    if (cc->max_age >= 0)
+        return cc->max_age;
+    if ((exp = sl_http_find(resp, "expires")) != NULL) {
+        /* 5.3: an invalid date (notably "0") means already expired. */
+        int64_t t = cache_date_parse(exp->value);
+        return t < 0 ? 0 : max64(0, sat_sub(t, date));
+    }
+    /* 4.2.2: heuristics only for heuristically cacheable statuses or
+     * responses explicitly marked cacheable (public). */
+    if (!heuristic_status(resp->status) && !cc->public_)
+        return 0;
+    *heuristic = 1;
+    return heuristic_lifetime(resp, h, date);
+}
+
+void cache_fresh_compute(const struct sl_http_msg *resp,
+                         const struct cache_cc *respcc,
+                         const struct cache_heuristic *h,
+                         int64_t request_time, int64_t response_time,
+                         struct cache_fresh *f)
+{
+    static const struct cache_heuristic defaults = { 0, 10, 86400 };
+    int64_t date, apparent_age, response_delay, corrected_age_value;
+    const struct sl_http_hdr *lm, *etag;
+    int heur;
+
+    memset(f, 0, sizeof(*f));
+    f->request_time = request_time;
+    f->response_time = response_time;
+    /* RFC 9110 6.6.1: without a usable Date, the receipt time stands in. */
+    date = field_date(resp, "date");
+    f->date = date >= 0 ? date : response_time;
+
+    /* RFC 9111 4.2.3, formula by formula. */
+    apparent_age = max64(0, sat_sub(response_time, f->date));
+    response_delay = sat_sub(response_time, request_time);
+    corrected_age_value = sat_add(age_value(resp), response_delay);
+    f->corrected_initial_age = max64(apparent_age, corrected_age_value);
+
+    f->lifetime = lifetime(resp, respcc, h ? h : &defaults, f->date, &heur);
+    f->heuristic = (unsigned)heur;
+    f->swr = respcc->stale_while_revalidate;
+    f->sie = respcc->stale_if_error;
+    /* 5.2.2.10: s-maxage implies proxy-revalidate for a shared cache. */
+    f->must_revalidate = respcc->must_revalidate || respcc->proxy_revalidate
+                         || respcc->s_maxage >= 0;
+    f->no_cache = respcc->no_cache;
+    f->immutable = respcc->immutable;
+    /* Only validators cache_conditional can actually send count. */
+    lm = sl_http_find(resp, "last-modified");
+    etag = sl_http_find(resp, "etag");
+    f->has_validator = (etag && etag->value.len > 0)
+                       || (lm && cache_date_parse(lm->value) >= 0);
+}
+
+int64_t cache_age(const struct cache_fresh *f, int64_t now)
+{
+    /* 4.2.3: current_age = corrected_initial_age + resident_time; a clock
+     * stepping backwards must not make the age negative. */
+    int64_t resident_time = max64(0, sat_sub(now, f->response_time));
+
+    return max64(0, sat_add(f->corrected_initial_age, resident_time));
+}
+
+/* --- using a stored response (RFC 9111 4.2, 4.3, 5.2.1; RFC 5861) -------- */
+
+static enum cache_verdict must_validate(const struct cache_fresh *f)
+{
+    return f->has_validator ? CACHE_REVALIDATE : CACHE_REFETCH;
+}
+
+/*
+ * Order matters: what forbids using the copy unvalidated comes first
+ * (response no-cache 5.2.2.4, request no-cache / Pragma 5.2.1.4, 5.4), then
+ * what narrows freshness (request max-age 5.2.1.1, min-fresh 5.2.1.3), then
+ * what widens it for a stale copy (max-stale 5.2.1.2, stale-while-revalidate
+ * RFC 5861 3), which must-revalidate / proxy-revalidate / s-maxage forbid
+ * (5.2.2.2, 4.2.4).
+ *
+ * immutable (RFC 8246 2): while fresh, a reload (request max-age=0, or any
+ * max-age) does not force revalidation; an explicit no-cache (forced
+ * reload) still does. That is the only effect given to it.
+ */
+enum cache_verdict cache_decide(const struct cache_fresh *f,
+                                const struct cache_cc *reqcc, int64_t now,
+                                int *swr_out)
+{
+    int64_t age = cache_age(f, now), staleness;
+    int fresh = f->lifetime > age;      /* 4.2: response_is_fresh */
+
+    if (swr_out)
+        *swr_out = 0;
+    if (f->no_cache)
+        return must_validate(f);
+    if (reqcc && (reqcc->no_cache || reqcc->pragma_no_cache))
+        return must_validate(f);
+    if (reqcc && reqcc->max_age >= 0 && age > reqcc->max_age
+        && !(fresh && f->immutable))
+        return must_validate(f);
+    if (fresh) {
+        if (reqcc && reqcc->min_fresh >= 0
+            && sat_sub(f->lifetime, age) < reqcc->min_fresh)
+            return must_validate(f);
+        return CACHE_FRESH;
+    }
+    staleness = sat_sub(age, f->lifetime);
+    if (f->must_revalidate)
+        return must_validate(f);
+    if (reqcc && reqcc->max_stale >= 0 && staleness <= reqcc->max_stale)
+        return CACHE_STALE_SERVE;
+    /* A client asking for min-fresh wants fresh: no stale-while-revalidate. */
+    if (f->swr >= 0 && staleness <= f->swr
+        && !(reqcc && reqcc->min_fresh >= 0)) {
+        if (swr_out)
+            *swr_out = 1;
+        return CACHE_STALE_SERVE;
+    }
+    return must_validate(f);
+}
+
+/*
+ * RFC 5861 4: either the response's or the request's stale-if-error
+ * allows a copy stale by at most its value. RFC 9111 5.2.2.2 (and 5.2.2.4)
+ * forbid serving a must-revalidate or no-cache response stale even when
+ * disconnected, so those win over RFC 5861's "regardless of other
+ * freshness information".
+ */
+int cache_stale_if_error_ok(const struct cache_fresh *f,
+                            const struct cache_cc *reqcc, int64_t now)
+{
+    int64_t staleness = sat_sub(cache_age(f, now), f->lifetime);
+
+    if (f->must_revalidate || f->no_cache)
+        return 0;
+    if (f->sie >= 0 && staleness <= f->sie)
+        return 1;
+    return reqcc && reqcc->stale_if_error >= 0
+           && staleness <= reqcc->stale_if_error;
+}
+
+/* --- validation (RFC 9111 4.3) ------------------------------------------- */
+
+static int put(struct sl_buf *out, const char *p, size_t n)
+{
+    return sl_buf_append(out, p, n);
+}
+
+/* "Name: value\r\n" */
+static int put_field(struct sl_buf *out, struct sl_view name,
+                     struct sl_view value)
+{
+    if (sl_buf_space(out) < name.len + value.len + 4)
+        return -ENOSPC;
+    put(out, name.base, name.len);
+    put(out, ": ", 2);
+    put(out, value.base, value.len);
+    return put(out, "\r\n", 2);
+}
+
+int cache_conditional(const struct sl_http_msg *stored, struct sl_buf *out)
+{
+    const struct sl_http_hdr *etag = sl_http_find(stored, "etag");
+    const struct sl_http_hdr *lm = sl_http_find(stored, "last-modified");
+    char *mark = out->last;
+    int n = 0;
+
+    /* 4.3.1: send the stored validators verbatim. */
+    if (etag && etag->value.len) {
+        if (put_field(out, SL_VIEW_LIT("If-None-Match"), etag->value) < 0)
+            goto nospace;
+        n++;
+    }
+    if (lm && cache_date_parse(lm->value) >= 0) {
+        if (put_field(out, SL_VIEW_LIT("If-Modified-Since"), lm->value) < 0)
+            goto nospace;
+        n++;
+    }
+    return n;
+
+nospace:
+    out->last = mark;
+    return -ENOSPC;
+}
+
+/*
+ * Fields a 304 must not change (RFC 9111 3.2, 3.1; RFC 9110 7.6.1):
+ * hop-by-hop fields, those its own Connection names, Content-Length, and
+ * Age (recomputed from the stored times).
+ */
+static int merge_excluded(struct sl_view name, const struct sl_http_msg *upd)
+{
+    static const char *const fixed[] = {
+        "connection", "keep-alive", "proxy-connection", "te",
+        "transfer-encoding", "upgrade", "trailer", "content-length", "age",
+    };
+    struct sl_view e;
+    const char *p;
+    size_t i;
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (sl_view_ieq(name, fixed[i]))
+            return 1;
+    for (i = 0; i < upd->nhdrs; i++) {
+        if (!sl_view_ieq(upd->hdrs[i].name, "connection")
+            || upd->hdrs[i].value.len == 0)
+            continue;
+        p = upd->hdrs[i].value.base;
+        while (next_elem(&p, vend(upd->hdrs[i].value), &e))
+            if (view_ieq(e, name))
+                return 1;
+    }
+    return 0;
+}
+
+static int replaced_by(const struct sl_http_msg *upd, struct sl_view name)
+{
+    return has_name(upd, name, upd->nhdrs) && !merge_excluded(name, upd);
+}
+
+int cache_merge_headers(const struct sl_http_msg *stored,
+                        const struct sl_http_msg *upd, struct sl_buf *out)
+{
+    char *mark = out->last;
+    const struct sl_http_hdr *s, *u;
+    size_t i, j;
+
+    for (i = 0; i < stored->nhdrs; i++) {
+        s = &stored->hdrs[i];
+        if (!replaced_by(upd, s->name)) {
+            if (put_field(out, s->name, s->value) < 0)
+                goto nospace;
+            continue;
+        }
+        if (has_name(stored, s->name, i))
+            continue;           /* all of upd's lines went at the first */
+        for (j = 0; j < upd->nhdrs; j++) {
+            u = &upd->hdrs[j];
+            if (view_ieq(u->name, s->name)
+                && put_field(out, u->name, u->value) < 0)
+                goto nospace;
+        }
+    }
+    for (j = 0; j < upd->nhdrs; j++) {
+        u = &upd->hdrs[j];
+        if (has_name(stored, u->name, stored->nhdrs)
+            || merge_excluded(u->name, upd))
+            continue;
+        if (put_field(out, u->name, u->value) < 0)
+            goto nospace;
+    }
+    return 0;
+
+nospace:
+    out->last = mark;
+    return -ENOSPC;
+}
+
+/* --- client conditionals (RFC 9110 13) ----------------------------------- */
+
+/* entity-tag = [ %s"W/" ] DQUOTE *etagc DQUOTE (RFC 9110 8.8.3). A stored
+ * tag without quotes is kept whole: it can then only match itself. */
+static void etag_split(struct sl_view v, int *weak, struct sl_view *opaque)
+{
+    *weak = v.len >= 2 && v.base[0] == 'W' && v.base[1] == '/';
+    *opaque = *weak ? view(v.base + 2, vend(v)) : v;
+}
+
+/*
+ * Does the list in v (#entity-tag, or "*") match the stored ETag? strong
+ * selects the comparison of RFC 9110 8.8.3.2. "*" matches any stored
+ * response (13.1.1, 13.1.2). A malformed list stops the walk: no match.
+ */
+static int etag_list_match(struct sl_view v, struct sl_view stored_etag,
+                           int has_etag, int strong)
+{
+    const char *p = v.base, *end = vend(v), *s;
+    struct sl_view st, op;
+    int sweak, weak;
+
+    etag_split(stored_etag, &sweak, &st);
+    while (p < end) {
+        if (is_ows(*p) || *p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '*')
+            return 1;
+        weak = end - p >= 2 && p[0] == 'W' && p[1] == '/';
+        p += weak ? 2 : 0;
+        if (p == end || *p != '"' || (s = memchr(p + 1, '"', (size_t)(end - p - 1))) == NULL)
+            return 0;
+        op = view(p, s + 1);
+        p = s + 1;
+        if (has_etag && view_eq(op, st) && (!strong || (!weak && !sweak)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Any line of name in req matching (field lists combine, RFC 9110 5.3). */
+static int etag_fields_match(const struct sl_http_msg *req, const char *name,
+                             const struct sl_http_msg *stored, int strong)
+{
+    const struct sl_http_hdr *e = sl_http_find(stored, "etag");
+    struct sl_view sv = e ? e->value : SL_VIEW_LIT("");
+    size_t i;
+
+    for (i = 0; i < req->nhdrs; i++)
+        if (sl_view_ieq(req->hdrs[i].name, name)
+            && etag_list_match(req->hdrs[i].value, sv, e != NULL, strong))
+            return 1;
+    return 0;
+}
+
+int cache_client_conditional(const char *method, const struct sl_http_msg *req,
+                             const struct sl_http_msg *stored)
+{
+    int get_head = method && (strcmp(method, "GET") == 0
+                              || strcmp(method, "HEAD") == 0);
+    int64_t lm = field_date(stored, "last-modified"), t;
+
+    /* 13.2.1: preconditions only apply where the answer would be 2xx. */
+    if (stored->status < 200 || stored->status > 299)
+        return 0;
+    /* 13.2.2 steps 1-2: If-Match (strong), else If-Unmodified-Since. */
+    if (sl_http_find(req, "if-match")) {
+        if (!etag_fields_match(req, "if-match", stored, 1))
+            return 412;
+    } else if ((t = field_date(req, "if-unmodified-since")) >= 0 && lm >= 0
+               && lm > t) {
+        return 412;             /* 13.1.4: ignored without Last-Modified */
+    }
+    /* Step 3: If-None-Match (weak comparison). */
+    if (sl_http_find(req, "if-none-match")) {
+        if (etag_fields_match(req, "if-none-match", stored, 0))
+            return get_head ? 304 : 412;
+        return 0;
+    }
+    /* Step 4: If-Modified-Since, GET/HEAD only; a list of dates does not
+     * parse and so is ignored (13.1.3). Without Last-Modified a cache uses
+     * the stored Date (RFC 9111 4.3.2). */
+    if (!get_head || (t = field_date(req, "if-modified-since")) < 0)
+        return 0;
+    if (lm < 0)
+        lm = field_date(stored, "date");
+    return lm >= 0 && lm <= t ? 304 : 0;
+}
+
+/* --- ranges (RFC 9110 14) ------------------------------------------------ */
+
+/*
+ * If-Range (13.1.5): a strong ETag equal to the stored strong ETag, or a
+ * date equal to Last-Modified that is itself strong: the stored Date is at
+ * least a second later (8.8.2.2, the intermediate-cache rule).
+ */
+static int if_range_ok(struct sl_view v, const struct sl_http_msg *stored)
+{
+    const struct sl_http_hdr *e;
+    struct sl_view a, b;
+    int aw, bw;
+    int64_t t, lm, date;
+
+    if (stored == NULL)
+        return 0;
+    if (v.len >= 2 && (v.base[0] == '"' || (v.base[0] == 'W' && v.base[1] == '/'))) {
+        e = sl_http_find(stored, "etag");
+        if (e == NULL)
+            return 0;
+        etag_split(v, &aw, &a);
+        etag_split(e->value, &bw, &b);
+        return !aw && !bw && a.len >= 2 && a.base[a.len - 1] == '"'
+               && view_eq(a, b);
+    }
+    t = cache_date_parse(v);
+    lm = field_date(stored, "last-modified");
+    date = field_date(stored, "date");
+    return t >= 0 && lm == t && date >= 0 && date >= sat_add(lm, 1);
+}
+
+/* 1*DIGIT at [*pp, end), saturating; -1 when there is no digit. */
+static int64_t range_num(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    int64_t n = 0;
+
+    if (p == end || !is_digit(*p))
+        return -1;
+    for (; p < end && is_digit(*p); p++)
+        n = n > (INT64_MAX - 9) / 10 ? INT64_MAX : n * 10 + (*p - '0');
+    *pp = p;
+    return n;
+}
+
+int cache_range(const struct sl_http_msg *req, const struct sl_http_msg *stored,
+                int64_t total, int64_t *first, int64_t *last)
+{
+    const struct sl_http_hdr *r = sl_http_find(req, "range");
+    const struct sl_http_hdr *ir = sl_http_find(req, "if-range");
+    const char *p, *end;
+    struct sl_view spec = { NULL, 0 }, e;
+    int64_t a, b;
+    int n = 0;
+
+    if (r == NULL || count_fields(req, "range") > 1 || total < 0)
+        return 0;
+    if (stored && stored->status != 200)
+        return 0;               /* ranges of a 200 representation only */
+    if (ir && !if_range_ok(ir->value, stored))
+        return 0;               /* 13.1.5: ignore Range, send it all */
+    /* ranges-specifier = range-unit "=" range-set; units case-insensitive */
+    if (r->value.len < 6 || !sl_view_ieq(view(r->value.base, r->value.base + 6), "bytes="))
+        return 0;
+    p = r->value.base + 6;
+    end = vend(r->value);
+    while (next_elem(&p, end, &e))
+        if (e.len && n++ == 0)
+            spec = e;
+    if (n != 1)
+        return 0;               /* none, or several: we send no multipart */
+    p = spec.base;
+    end = vend(spec);
+    if (*p == '-') {            /* suffix-range */
+        p++;
+        if ((b = range_num(&p, end)) < 0 || p != end)
+            return 0;
+        if (b == 0)
+            return 416;         /* 14.1.1: a zero suffix is unsatisfiable */
+        if (total == 0)
+            return 0;           /* nothing to cut: send the empty 200 */
+        *first = total > b ? total - b : 0;
+        *last = total - 1;
+        return 206;
+    }
+    if ((a = range_num(&p, end)) < 0 || p == end || *p++ != '-')
+        return 0;
+    b = range_num(&p, end);
+    if (p != end || (b >= 0 && b < a))
+        return 0;               /* 14.1.1: first-pos > last-pos is invalid */
+    if (a >= total)
+        return 416;
+    *first = a;
+    *last = b < 0 || b >= total ? total - 1 : b;
+    return 206;
+}
+
+/* --- Vary (RFC 9111 4.1) ------------------------------------------------- */
+
+/*
+ * Normalise one field value into out: runs of whitespace become one SP, and
+ * whitespace next to a comma goes ("gzip,deflate" == "gzip, deflate"), the
+ * equivalence 4.1 allows for list-based fields. *prev is the last byte put.
+ */
+static int put_norm(struct sl_buf *out, struct sl_view v, char *prev)
+{
+    int pending = 0;
+    size_t i;
+
+    for (i = 0; i < v.len; i++) {
+        char c = v.base[i];
+        if (is_ows(c)) {
+            pending = 1;
+            continue;
+        }
+        if (pending && c != ',' && *prev != ',' && *prev != ' ')
+            if (put(out, " ", 1) < 0)
+                return -ENOSPC;
+        pending = 0;
+        if (put(out, &c, 1) < 0)
+            return -ENOSPC;
+        *prev = c;
+    }
+    return 0;
+}
+
+/* "name: v1,v2\n" for every line of name in req; "name:\n" when absent,
+ * so that an absent field never matches an empty one (4.1). */
+static int vary_line(struct sl_buf *out, struct sl_view name,
+                     const struct sl_http_msg *req)
+{
+    char prev = ' ';
+    int any = 0;
+    size_t i;
+
+    for (i = 0; i < name.len; i++) {
+        char c = lc(name.base[i]);
+        if (put(out, &c, 1) < 0)
+            return -ENOSPC;
+    }
+    if (put(out, ":", 1) < 0)
+        return -ENOSPC;
+    for (i = 0; i < req->nhdrs; i++) {
+        if (!view_ieq(req->hdrs[i].name, name))
+            continue;
+        if (put(out, any ? "," : " ", 1) < 0)
+            return -ENOSPC;
+        prev = any ? ',' : ' ';
+        any = 1;
+        if (put_norm(out, req->hdrs[i].value, &prev) < 0)
+            return -ENOSPC;
+    }
+    return put(out, "\n", 1);
+}
+
+int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
+                   struct sl_buf *out)
+{
+    char *mark = out->last;
+    const char *p;
+    struct sl_view e;
+
+    if (vary.len == 0)
+        return 0;
+    p = vary.base;
+    while (next_elem(&p, vend(vary), &e))
+        if (e.len == 1 && e.base[0] == '*')
+            return 1;
+    p = vary.base;
+    while (next_elem(&p, vend(vary), &e)) {
+        if (e.len && vary_line(out, e, req) < 0) {
+            out->last = mark;
+            return -ENOSPC;
+        }
+    }
+    return 0;
+}
+
+/* --- invalidation (RFC 9111 4.4) ----------------------------------------- */
+
+int cache_invalidates(const char *method, int status)
+{
+    /* RFC 9110 9.2.1: the safe methods. Anything else, unknown methods
+     * included, invalidates on a non-error (2xx, 3xx) status. */
+    static const char *const safe[] = { "GET", "HEAD", "OPTIONS", "TRACE" };
+    size_t i;
+
+    if (method == NULL || status < 200 || status > 399)
+        return 0;
+    for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+        if (strcmp(method, safe[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* RFC 3986 5.2.4 in place on a path starting with '/'; the result is never
+ * longer than the input. Returns the new length. */
+static size_t remove_dot_segments(char *p, size_t n)
+{
+    size_t r = 0, w = 0, s, e;
+
+    while (r < n) {             /* p[r] == '/' */
+        for (s = e = r + 1; e < n && p[e] != '/'; e++)
+            ;
+        if (e - s == 1 && p[s] == '.') {
+            if (e == n)
+                p[w++] = '/';
+        } else if (e - s == 2 && p[s] == '.' && p[s + 1] == '.') {
+            while (w > 0 && p[--w] != '/')
+                ;
+            if (e == n)
+                p[w++] = '/';
+        } else {
+            memmove(p + w, p + r, e - r);
+            w += e - r;
+        }
+        r = e;
+    }
+    return w;
+}
+
+/* Do u and base name the same origin (scheme http, host, port; 4.4)? */
+static int same_origin(const struct sl_url *u, const struct sl_url *base)
+{
+    return u->port == base->port && u->host_is_ipv6 == base->host_is_ipv6
+           && strcmp(u->host, base->host) == 0;
+}
+
+static int is_scheme_char(char c, int first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return !first && (is_digit(c) || c == '+' || c == '-' || c == '.');
+}
+
+/* The path of an "http://authority[/path]" that sl_http_parse_url accepted
+ * (an authority holds no '/'); empty when it has none. */
+static struct sl_view url_path(struct sl_view url)
+{
+    const char *s = memchr(url.base + 7, '/', url.len - 7);
+
+    return s ? view(s, vend(url)) : view(vend(url), vend(url));
+}
+
+/* How a Location / Content-Location value resolves (RFC 3986 5.2.2). */
+enum ref_kind {
+    REF_NONE = 0,               /* other origin or unusable */
+    REF_PATH,                   /* path as given ("/" when empty) */
+    REF_QUERY,                  /* "?q": the base path, this query */
+    REF_RELATIVE                /* merged with the base directory */
+};
+
+/* Classify ref, check its origin, split off its path and query. */
+static enum ref_kind ref_parts(struct sl_view ref, const struct sl_url *base,
+                               struct sl_view *path, struct sl_view *query)
+{
+    const char *p = ref.base, *end = vend(ref), *q;
+    char auth[SL_HTTP_HOST_MAX + 16];
+    enum ref_kind kind = REF_PATH;
+    struct sl_url u;
+    const char *err;
+
+    for (q = p; q < end && is_scheme_char(*q, q == p); q++)
+        ;
+    if (q > p && q < end && *q == ':') {        /* absolute-URI */
+        if (sl_http_parse_url(ref, &u, &err) < 0 || !same_origin(&u, base))
+            return REF_NONE;
+        p = url_path(ref).base;
+    } else if (ref.len >= 2 && p[0] == '/' && p[1] == '/') {
+        /* network-path reference: check "http:" + its authority */
+        for (q = p + 2; q < end && *q != '/' && *q != '?'; q++)
+            ;
+        if ((size_t)(q - p) + 5 > sizeof(auth))
+            return REF_NONE;
+        memcpy(auth, "http:", 5);
+        memcpy(auth + 5, p, (size_t)(q - p));
+        if (sl_http_parse_url(view(auth, auth + 5 + (q - p)), &u, &err) < 0
+            || !same_origin(&u, base))
+            return REF_NONE;
+        p = q;
+    } else if (*p == '?') {
+        kind = REF_QUERY;
+    } else if (*p != '/') {
+        kind = REF_RELATIVE;
+    }
+    q = memchr(p, '?', (size_t)(end - p));
+    *path = view(p, q ? q : end);
+    *query = view(q ? q : end, end);
+    return kind;
+}
+
+int cache_same_origin_url(const char *request_url, struct sl_view ref,
+                          struct sl_buf *out)
+{
+    struct sl_view rv = { request_url, request_url ? strlen(request_url) : 0 };
+    struct sl_view path, query, bpath, dir;
+    struct sl_url base;
+    enum ref_kind kind;
+    const char *err, *hash, *q;
+    char *mark = out->last, *pstart;
+    size_t i;
+
+    if (rv.len == 0 || sl_http_parse_url(rv, &base, &err) < 0)
+        return 0;
+    ref = trim(ref);
+    if (ref.len && (hash = memchr(ref.base, '#', ref.len)) != NULL)
+        ref.len = (size_t)(hash - ref.base);        /* fragments are not keys */
+    for (i = 0; i < ref.len; i++)
+        if ((unsigned char)ref.base[i] <= ' ' || ref.base[i] == 0x7f)
+            return 0;
+    if (ref.len == 0 || (kind = ref_parts(ref, &base, &path, &query)) == REF_NONE)
+        return 0;
+    /* The base path without its query, and its directory (up to the last
+     * '/'); a URL without a path has "/". */
+    bpath = url_path(rv);
+    if ((q = memchr(bpath.base, '?', bpath.len)) != NULL)
+        bpath.len = (size_t)(q - bpath.base);
+    if (bpath.len == 0)
+        bpath = SL_VIEW_LIT("/");
+    for (dir = bpath; dir.base[dir.len - 1] != '/'; dir.len--)
+        ;
+
+    /* The origin is written as the request URL spells it, so the result has
+     * the same form as the caller's cache key. */
+    if (put(out, rv.base, (size_t)(url_path(rv).base - rv.base)) < 0)
+        goto fail;
+    pstart = out->last;
+    if (kind == REF_QUERY)
+        path = bpath;
+    else if (kind == REF_PATH && path.len == 0)
+        path = SL_VIEW_LIT("/");
+    else if (kind == REF_RELATIVE && put(out, dir.base, dir.len) < 0)
+        goto fail;              /* 5.2.3: merge with the base directory */
+    if (put(out, path.base, path.len) < 0)
+        goto fail;
+    out->last = pstart + remove_dot_segments(pstart, (size_t)(out->last - pstart));
+    if (put(out, query.base, query.len) < 0)
+        goto fail;
+    return 1;
+
+fail:
+    out->last = mark;
+    return -ENOSPC;
+}

@@ -1,0 +1,310 @@
+/*
+ * fill.c - the cache's side of a forwarded request: the conditional
+ * request of a revalidation, what the response does to the store (a 304
+ * refreshes the stored head, stale-if-error serves the stored body, a
+ * storable response is written as it streams to the client, an unsafe
+ * method invalidates), and Cache-Status.
+ *
+ * The body is stored from the same bytes that go to the client: no extra
+ * read of the origin, one memcpy into the store's chunk buffer. A chunked
+ * body passed through as it is gets its framing removed on a copy.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/refresh.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+/* The client's conditionals make way for ours when we revalidate: a 304
+ * must speak of our stored copy, not of the client's. */
+static const char *const conditionals[] = { "If-None-Match",
+    "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", NULL };
+
+/* Stored heads lose what is recomputed on every hit. */
+static const char *const not_stored[] = { "Age", "Cache-Status", NULL };
+
+void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts)
+{
+    if (c->txn.cache.mode == CC_REVALIDATE)
+        opts->drop = conditionals;
+}
+
+int fill_request_conditionals(struct sl_client *c, struct sl_buf *out)
+{
+    struct sl_http_msg stored;
+
+    c->txn.cache.request_time = time(NULL);
+    if (c->txn.cache.mode != CC_REVALIDATE)
+        return 0;
+    if (hit_parse_head(c, &c->chead, &stored) < 0)
+        return 0;
+    return cache_conditional(&stored, out) < 0 ? -ENOSPC : 0;
+}
+
+/* The request as the client sent it, parsed again from its copy. */
+static int request_again(struct sl_client *c, struct sl_http_msg *req)
+{
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+
+    memset(req, 0, sizeof(*req));
+    req->hdrs = c->shdrs;
+    req->max_hdrs = c->nhdrs_cap;
+    return sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, req) > 0
+           ? 0 : -EIO;
+}
+
+/* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). */
+static int stored_head(const struct sl_http_msg *m, struct sl_buf *out)
+{
+    struct flt_hdr_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.drop = not_stored;        /* hop-by-hop, CL and TE go by default */
+    if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
+                      m->reason.base) < 0)
+        return -ENOSPC;
+    return flt_hdr_rewrite(m, &o, out);
+}
+
+/* Every Vary line of m joined: "Accept-Encoding, User-Agent". */
+static int vary_value(const struct sl_http_msg *m, struct sl_buf *out)
+{
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < m->nhdrs; i++) {
+        if (!sl_view_ieq(m->hdrs[i].name, "Vary") || m->hdrs[i].value.len == 0)
+            continue;
+        if ((n++ && sl_buf_append(out, ", ", 2) < 0) ||
+            sl_buf_append(out, m->hdrs[i].value.base, m->hdrs[i].value.len) < 0)
+            return -ENOSPC;
+    }
+    return n;
+}
+
+static void invalidate_ref(struct sl_client *c, const struct sl_http_msg *m,
+                           const char *field)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, field);
+    char buf[2048];
+    struct sl_buf out = { buf, buf + sizeof(buf), buf, buf };
+
+    if (h == NULL)
+        return;
+    sl_buf_append(&out, "GET ", 4);
+    if (cache_same_origin_url(c->txn.url, h->value, &out) == 1)
+        cache_store_delete(c->srv->store, out.pos, sl_buf_len(&out));
+}
+
+/* RFC 9111 4.4: a successful unsafe method invalidates the target. */
+static void invalidate(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (t->cache.key_plen == 0 || !cache_invalidates(t->method, m->status))
+        return;
+    cache_store_delete(c->srv->store, c->ckey.pos, t->cache.key_plen);
+    invalidate_ref(c, m, "Location");
+    invalidate_ref(c, m, "Content-Location");
+}
+
+/* A 304 answered our revalidation: refresh the stored head, serve it. */
+static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    const struct sl_conf *conf = c->conf;
+    struct sl_http_msg stored, merged;
+    struct cache_cc respcc;
+    const struct cache_heuristic *h;
+    struct sl_buf mb = { 0 };
+    size_t limit = conf->http.max_response_head + 8192;
+    int rc = -ENOMEM;
+
+    if (sl_buf_init(&mb, sl_buf_len(&c->chead) + 4096) < 0 ||
+        hit_parse_head(c, &c->chead, &stored) < 0)
+        goto out;
+    sl_buf_printf(&mb, "HTTP/1.1 %d %.*s\r\n", stored.status,
+                  (int)stored.reason.len, stored.reason.base);
+    while (cache_merge_headers(&stored, m, &mb) < 0) {
+        size_t have = sl_buf_size(&mb);
+        if (have >= limit || sl_buf_reserve(&mb, have, limit) < 0)
+            goto out;
+        sl_buf_reset(&mb);
+        sl_buf_printf(&mb, "HTTP/1.1 %d %.*s\r\n", stored.status,
+                      (int)stored.reason.len, stored.reason.base);
+    }
+    /* The merged head replaces the stored one; compute its freshness. */
+    sl_buf_reset(&c->chead);
+    if (sl_buf_reserve(&c->chead, sl_buf_len(&mb) + 2, sl_buf_len(&mb) + 64) < 0)
+        goto out;
+    sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
+    sl_buf_append(&c->chead, "\r\n", 2);
+    if (hit_parse_head(c, &c->chead, &merged) < 0)
+        goto out;
+    cache_cc_parse(&merged, 0, &respcc);
+    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
+    cache_fresh_compute(&merged, &respcc, h ? h : &conf->cache.fallback,
+                        cc->request_time, time(NULL), &cc->fresh);
+    cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
+                       &cc->fresh, sizeof(cc->fresh), mb.pos, sl_buf_len(&mb));
+    t->code = "TCP_REFRESH_UNMODIFIED";
+    hit_status(t, "fwd=stale; fwd-status=304");
+    c->srv->stats.refreshes++;
+    rc = hit_serve_refreshed(c);
+out:
+    sl_buf_free(&mb);
+    return rc;
+}
+
+/* Start storing the response m under the right key (Vary marker first). */
+static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
+                       const struct cache_cc *respcc)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    const struct sl_conf *conf = c->conf;
+    struct cache_store *st = c->srv->store;
+    const struct cache_heuristic *h;
+    struct sl_http_msg req;
+    char hb[8192], vb[1024];
+    struct sl_buf head = { hb, hb + sizeof(hb), hb, hb };
+    struct sl_buf vary = { vb, vb + sizeof(vb), vb, vb };
+    struct cache_fresh fresh;
+    int nvary;
+
+    if (stored_head(m, &head) < 0 || (nvary = vary_value(m, &vary)) < 0)
+        return;                 /* too large to keep: served, not stored */
+    sl_buf_reset(&c->ckey);
+    c->ckey.last = c->ckey.pos + cc->key_plen;
+    if (nvary > 0) {
+        struct cache_writer *mw;
+        if (request_again(c, &req) < 0 ||
+            sl_buf_append(&c->ckey, "\n", 1) < 0 ||
+            cache_vary_key((struct sl_view){ vary.pos, sl_buf_len(&vary) }, &req,
+                           &c->ckey) != 0)
+            return;
+        mw = cache_store_write_begin(st, c->ckey.pos, cc->key_plen, NULL, 0,
+                                     vary.pos, sl_buf_len(&vary), 0,
+                                     CACHE_OBJ_MARKER);
+        if (mw == NULL)
+            return;
+        cache_store_write_end(mw);
+    }
+    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
+    cache_fresh_compute(m, respcc, h ? h : &conf->cache.fallback,
+                        cc->request_time, time(NULL), &fresh);
+    cc->w = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey),
+                                    &fresh, sizeof(fresh), head.pos,
+                                    sl_buf_len(&head),
+                                    t->resp.kind == SL_HTTP_BODY_LENGTH ?
+                                    m->content_length : -1, 0);
+    if (cc->w == NULL)
+        return;
+    sl_chunk_init(&cc->ck);
+    c->srv->stats.stored++;
+}
+
+/*
+ * A final response head arrived for a forwarded request. Returns 1 when
+ * the client is answered from the store instead (the caller stops), 0 to
+ * relay the response (maybe storing it).
+ */
+int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct cache_cc respcc;
+    struct sl_http_msg req, *rq = NULL;
+    const char *why;
+
+    if (c->srv->store == NULL)
+        return 0;
+    invalidate(c, m);
+    if (cc->mode == CC_OFF)
+        return 0;
+    if (cc->mode == CC_REVALIDATE) {
+        if (m->status == 304)
+            return fill_refreshed(c, m) == 0 ? 1 : -1;
+        if (m->status >= 500 &&
+            cache_stale_if_error_ok(&cc->fresh, &cc->reqcc, time(NULL))) {
+            t->code = "TCP_REFRESH_FAIL_OLD";
+            hit_status(t, "hit; fwd=stale; fwd-status=%d", m->status);
+            return hit_serve_refreshed(c) == 0 ? 1 : -1;
+        }
+        t->code = "TCP_REFRESH_MODIFIED";
+        c->srv->stats.refreshes++;
+    }
+    if (!cc->may_store || m->status == 206 || m->status == 304) {
+        why = cc->may_store ? "partial" : "request";
+    } else {
+        cache_cc_parse(m, 0, &respcc);
+        if (request_again(c, &req) == 0)
+            rq = &req;
+        why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
+        if (why == NULL)
+            fill_start(c, m, &respcc);
+    }
+    if (cc->mode == CC_REVALIDATE && cc->w == NULL)
+        cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
+    hit_status(t, "%s%s%s%s", cc->mode == CC_REVALIDATE ? "fwd=stale" :
+               cc->client_refresh ? "fwd=request" : "fwd=uri-miss",
+               cc->mode == CC_REVALIDATE ? "; fwd-status=200" : "",
+               cc->w ? "; stored" : "; detail=", cc->w ? "" : (why ? why : "not-stored"));
+    return 0;
+}
+
+/* Response body bytes as they go to the client (framed: chunked as
+ * received, still with its framing). */
+void fill_body(struct sl_client *c, char *p, size_t n, int framed)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    static char scratch[64 * 1024];
+    int rc = 0;
+
+    if (cc->w == NULL || n == 0)
+        return;
+    while (rc == 0 && n > 0) {
+        size_t k = n, out;
+        if (framed) {
+            /* Decode a copy: the client gets the bytes as they are. */
+            ssize_t r;
+            k = n < sizeof(scratch) ? n : sizeof(scratch);
+            memcpy(scratch, p, k);
+            r = sl_chunk_feed(&cc->ck, scratch, k, 1, &out);
+            rc = r < 0 ? -EIO : cache_store_write(cc->w, scratch, out);
+        } else {
+            rc = cache_store_write(cc->w, p, k);
+        }
+        p += k;
+        n -= k;
+    }
+    if (rc < 0) {
+        /* Too big, or out of memory: served, not stored. */
+        cache_store_write_abort(cc->w);
+        cc->w = NULL;
+    }
+}
+
+void fill_finish(struct sl_client *c, int complete)
+{
+    struct cl_cache *cc = &c->txn.cache;
+
+    if (cc->w == NULL)
+        return;
+    if (complete)
+        cache_store_write_end(cc->w);
+    else
+        cache_store_write_abort(cc->w);
+    cc->w = NULL;
+}
+
+void fill_abort(struct sl_client *c)
+{
+    fill_finish(c, 0);
+}

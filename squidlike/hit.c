@@ -1,0 +1,491 @@
+/*
+ * hit.c - the cache's side of a request before it is forwarded: the
+ * lookup (with Vary), the RFC 9111 verdict, and responses served from the
+ * store - whole, 304 to a conditional request, 206 to a range - plus PURGE.
+ *
+ * A hit writes its head from c->out and its body straight from LMDB's map
+ * (one copy, the kernel's). The read transaction never outlives the event
+ * callback: a body in chunks is looked up again chunk by chunk as the
+ * client drains it; an inline body that a slow client did not take at once
+ * is copied into c->out (at most 32 KiB).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "acl/acl.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+static int method_is(struct sl_view m, const char *s) { return sl_view_eq(m, s); }
+
+void hit_status(struct cl_txn *t, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(t->cache.status_buf, sizeof(t->cache.status_buf), fmt, ap);
+    va_end(ap);
+    t->cache.status = t->cache.status_buf;
+}
+
+/* "GET http://host[:port]/path": one key for GET and HEAD. */
+static int hit_key(struct sl_client *c, struct sl_view path)
+{
+    const struct sl_url *u = &c->txn.url_parts;
+    size_t need = path.len + sizeof(u->host) + 32;
+
+    if (c->ckey.start == NULL && sl_buf_init(&c->ckey, 512) < 0)
+        return -ENOMEM;
+    sl_buf_reset(&c->ckey);
+    if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0)
+        return -ENOMEM;
+    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "GET http://[%s]" : "GET http://%s",
+                  u->host);
+    if (u->port != 80)
+        sl_buf_printf(&c->ckey, ":%u", u->port);
+    return sl_buf_append(&c->ckey, path.base, path.len);
+}
+
+/* Cache-Status (RFC 9211) for the client's response head. */
+int fill_status_field(struct sl_client *c, struct sl_buf *out)
+{
+    const struct cl_cache *cc = &c->txn.cache;
+
+    if (cc->mode == CC_OFF || cc->status == NULL)
+        return 0;
+    return sl_buf_printf(out, "Cache-Status: squidlike; %s\r\n", cc->status);
+}
+
+static void via_line(struct sl_client *c, struct sl_buf *out)
+{
+    if (c->conf->http.via)
+        sl_buf_printf(out, "Via: 1.1 %s (squidlike/%s)\r\n",
+                      c->conf->visible_hostname, PACKAGE_VERSION);
+}
+
+/* Stored header fields (after the status line), minus names in skip. */
+static int copy_fields(const struct sl_http_msg *stored, struct sl_buf *out,
+                       const char *const *skip)
+{
+    size_t i;
+    const char *const *s;
+
+    for (i = 0; i < stored->nhdrs; i++) {
+        const struct sl_http_hdr *h = &stored->hdrs[i];
+        for (s = skip; s && *s; s++)
+            if (sl_view_ieq(h->name, *s))
+                break;
+        if (s && *s)
+            continue;
+        if (sl_buf_printf(out, "%.*s: %.*s\r\n", (int)h->name.len, h->name.base,
+                          (int)h->value.len, h->value.base) < 0)
+            return -ENOSPC;
+    }
+    return 0;
+}
+
+/*
+ * Build the head of a response from the stored head (status line + fields,
+ * no Content-Length, no Age) into c->out, answering conditionals and a
+ * range. Sets what body part goes out (cache.off / cache.end).
+ */
+static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
+                    const struct sl_http_msg *stored, int64_t now)
+{
+    static const char *const not_in_304[] = { "Content-Length",
+        "Content-Type", "Content-Encoding", "Content-Range", NULL };
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    int64_t first = 0, last = cc->body_size - 1, age;
+    int status = stored->status, cond, range = 0, rc;
+
+    cond = cache_client_conditional(t->method, req, stored);
+    if (cond == 0 && !t->is_head && stored->status == 200)
+        range = cache_range(req, stored, cc->body_size, &first, &last);
+    sl_buf_reset(&c->out);
+    if (sl_buf_reserve(&c->out, stored->nhdrs * 64 + 1024,
+                       c->conf->http.max_response_head + 8192) < 0)
+        return -ENOSPC;
+    if (cond) {
+        status = cond;
+        rc = sl_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", cond,
+                           cond == 304 ? "Not Modified" : "Precondition Failed");
+        if (rc == 0)
+            rc = cond == 304 ? copy_fields(stored, &c->out, not_in_304) : 0;
+        cc->off = cc->end = 0;
+        t->code = cond == 304 ? "TCP_IMS_HIT" : "TCP_HIT";
+    } else if (range == 416) {
+        status = 416;
+        rc = sl_buf_printf(&c->out, "HTTP/1.1 416 Range Not Satisfiable\r\n"
+                           "Content-Range: bytes */%lld\r\nContent-Length: 0\r\n",
+                           (long long)cc->body_size);
+        cc->off = cc->end = 0;
+    } else {
+        if (range == 206) {
+            status = 206;
+            rc = sl_buf_printf(&c->out, "HTTP/1.1 206 Partial Content\r\n");
+        } else {
+            rc = sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", stored->status,
+                               (int)stored->reason.len, stored->reason.base);
+        }
+        if (rc == 0)
+            rc = copy_fields(stored, &c->out, NULL);
+        if (rc == 0 && range == 206)
+            rc = sl_buf_printf(&c->out, "Content-Range: bytes %lld-%lld/%lld\r\n",
+                               (long long)first, (long long)last,
+                               (long long)cc->body_size);
+        if (rc == 0)
+            rc = sl_buf_printf(&c->out, "Content-Length: %lld\r\n",
+                               (long long)(last - first + 1));
+        cc->off = t->is_head ? 0 : first;
+        cc->end = t->is_head ? 0 : last + 1;
+    }
+    age = cache_age(&cc->fresh, now);
+    if (rc == 0)
+        rc = sl_buf_printf(&c->out, "Age: %lld\r\n", (long long)age);
+    via_line(c, &c->out);
+    if (rc == 0)
+        rc = fill_status_field(c, &c->out);
+    if (rc == 0 && !t->keep)
+        rc = sl_buf_append(&c->out, "Connection: close\r\n", 19);
+    else if (rc == 0 && t->minor == 0)
+        rc = sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24);
+    if (rc == 0)
+        rc = sl_buf_append(&c->out, "\r\n", 2);
+    t->status = status;
+    return rc;
+}
+
+static void keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, "Content-Type");
+    size_t i;
+
+    t->ctype[0] = '\0';
+    for (i = 0; h && i < h->value.len && i < sizeof(t->ctype) - 1 &&
+                h->value.base[i] != ' '; i++)
+        t->ctype[i] = h->value.base[i];
+    if (h)
+        t->ctype[i] = '\0';
+}
+
+/*
+ * Write what can go now: the head in c->out, then an inline body straight
+ * from the map (body valid only during this call). What the client does
+ * not take of an inline body is copied into c->out.
+ */
+static int hit_send_inline(struct sl_client *c, const char *body)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    size_t hl = sl_buf_len(&c->out), bl = (size_t)(cc->end - cc->off), k;
+    ssize_t n = 0;
+
+    if (c->wr) {
+        n = cl_send2(c->io.fd, c->out.pos, hl, body + cc->off, bl, &c->wr);
+        if (n < 0 && n != -EAGAIN)
+            return (int)n;
+        if (n < 0)
+            n = 0;
+    }
+    c->txn.bytes_out += n;
+    k = (size_t)n < hl ? (size_t)n : hl;
+    sl_buf_consume(&c->out, k);
+    cc->off += (int64_t)((size_t)n - k);
+    if (cc->off < cc->end) {
+        bl = (size_t)(cc->end - cc->off);
+        if (sl_buf_reserve(&c->out, bl, sl_buf_size(&c->out) + bl) < 0)
+            return -ENOMEM;
+        sl_buf_append(&c->out, body + cc->off, bl);
+        cc->off = cc->end;
+    }
+    return 0;
+}
+
+/* Serve the object described by c->txn.cache, stored head parsed in stored. */
+static int hit_serve(struct sl_client *c, const struct sl_http_msg *req,
+                     const struct sl_http_msg *stored, const char *inline_body)
+{
+    struct cl_txn *t = &c->txn;
+    int rc;
+
+    if (t->code == NULL || strcmp(t->code, "TCP_MISS") == 0)
+        t->code = stored->status >= 400 ? "TCP_NEGATIVE_HIT" : "TCP_HIT";
+    if (t->peer[0] == '\0')
+        t->hier = "HIER_NONE";  /* a 304 refresh keeps HIER_DIRECT */
+    keep_ctype(t, stored);
+    if (hit_head(c, req, stored, time(NULL)) < 0)
+        return -ENOSPC;
+    t->cache.mode = CC_HIT;
+    c->state = CL_HIT;
+    c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
+    c->srv->stats.hits++;
+    if (inline_body && (rc = hit_send_inline(c, inline_body)) < 0)
+        return rc;
+    return 0;
+}
+
+/* Parse a head held in b (status line, fields, final CRLF). */
+int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
+                   struct sl_http_msg *m)
+{
+    struct sl_http_limits lim = { sl_buf_len(b), sl_buf_len(b) };
+
+    memset(m, 0, sizeof(*m));
+    m->hdrs = c->shdrs;         /* the request may still be in c->hdrs */
+    m->max_hdrs = c->nhdrs_cap;
+    return sl_http_parse_response(b->pos, sl_buf_len(b), &lim, m) > 0 ? 0 : -EIO;
+}
+
+#define parse_head hit_parse_head
+
+/* Find the stored object for the request (following a Vary marker). */
+static int hit_lookup(struct sl_client *c, const struct sl_http_msg *req,
+                      struct cache_obj *obj)
+{
+    struct cache_store *st = c->srv->store;
+    int rc = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
+
+    if (rc == 0 && (obj->flags & CACHE_OBJ_MARKER)) {
+        struct sl_view vary = { obj->head, obj->head_len };
+        if (sl_buf_append(&c->ckey, "\n", 1) < 0 ||
+            cache_vary_key(vary, req, &c->ckey) != 0)
+            return -ENOENT;     /* Vary: * or too long: never a match */
+        rc = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
+        if (rc == 0 && (obj->flags & CACHE_OBJ_MARKER))
+            rc = -ENOENT;
+    }
+    if (rc == 0 && obj->extra_len != sizeof(struct cache_fresh))
+        rc = -ENOENT;           /* written by another version */
+    return rc;
+}
+
+/* Keep the request head: Vary and Authorization are judged when the
+ * response arrives, after the head itself has been reused. */
+static void keep_request(struct sl_client *c, size_t headlen)
+{
+    sl_buf_reset(&c->creq);
+    if (sl_buf_reserve(&c->creq, headlen, headlen + 64) == 0)
+        sl_buf_append(&c->creq, c->in.pos, headlen);
+}
+
+/* Found something usable: serve it now. 1 served, 0 not usable after all. */
+static int hit_found(struct sl_client *c, const struct sl_http_msg *m,
+                     const struct cache_obj *obj, int stale)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct cache_store *st = c->srv->store;
+    struct sl_http_msg stored;
+    int64_t ttl = cc->fresh.lifetime - cache_age(&cc->fresh, time(NULL));
+
+    hit_status(t, "hit; ttl=%lld%s", (long long)ttl, stale ? "; fwd=stale" : "");
+    sl_buf_reset(&c->chead);
+    if (sl_buf_reserve(&c->chead, obj->head_len + 2, obj->head_len + 64) < 0)
+        return 0;
+    sl_buf_append(&c->chead, obj->head, obj->head_len);
+    sl_buf_append(&c->chead, "\r\n", 2);
+    if (parse_head(c, &c->chead, &stored) < 0)
+        return 0;
+    cache_store_touch(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
+    if (hit_serve(c, m, &stored, obj->body) < 0)
+        cl_close(c);
+    return 1;
+}
+
+/*
+ * The cache's part of a request (not CONNECT). Computes the key (also for
+ * unsafe methods, which invalidate it); for GET and HEAD looks it up and
+ * decides. Returns 1 when the request was answered (from the store, or 504
+ * for only-if-cached), 0 to forward it (t->cache.mode says how).
+ */
+int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct cache_store *st = c->srv->store;
+    struct cache_obj obj;
+    enum cache_verdict v;
+    int swr = 0, rc;
+
+    if (st == NULL || hit_key(c, t->url_parts.path) < 0)
+        return 0;
+    cc->key_plen = sl_buf_len(&c->ckey);
+    if (!(method_is(m->method, "GET") || t->is_head))
+        return 0;
+    cache_cc_parse(m, 1, &cc->reqcc);
+    cc->mode = CC_MISS;
+    cc->may_store = !t->is_head && !cc->reqcc.no_store;
+    cc->client_refresh = cc->reqcc.no_cache || cc->reqcc.pragma_no_cache;
+    cc->has_auth = sl_http_find(m, "Authorization") != NULL;
+    rc = hit_lookup(c, m, &obj);
+    if (rc == 0) {
+        memcpy(&cc->fresh, obj.extra, sizeof(cc->fresh));
+        cc->id = obj.id;
+        cc->body_size = obj.body_size;
+        cc->chunk_size = obj.chunk_size;
+        cc->inline_body = obj.body != NULL;
+        v = cache_decide(&cc->fresh, &cc->reqcc, time(NULL), &swr);
+        if (cc->reqcc.only_if_cached && v != CACHE_FRESH)
+            v = CACHE_STALE_SERVE;  /* the client wants what we have */
+        if ((v == CACHE_FRESH || v == CACHE_STALE_SERVE) &&
+            hit_found(c, m, &obj, v == CACHE_STALE_SERVE)) {
+            cache_store_release(st);
+            return 1;
+        }
+        if (v == CACHE_REVALIDATE) {
+            sl_buf_reset(&c->chead);
+            if (sl_buf_reserve(&c->chead, obj.head_len + 2, obj.head_len + 64) == 0) {
+                sl_buf_append(&c->chead, obj.head, obj.head_len);
+                sl_buf_append(&c->chead, "\r\n", 2);
+                cc->mode = CC_REVALIDATE;
+            }
+        }
+    }
+    cache_store_release(st);
+    if (cc->reqcc.only_if_cached) {
+        cl_reply_error(c, SL_ERR_ONLY_IF_CACHED, 504, t->url);
+        return 1;
+    }
+    if (rc < 0) {
+        c->srv->stats.misses++;
+        hit_status(t, "fwd=uri-miss");
+    } else {
+        hit_status(t, cc->client_refresh ? "fwd=request" : "fwd=stale");
+    }
+    if (cc->client_refresh)
+        t->code = "TCP_CLIENT_REFRESH_MISS";
+    keep_request(c, headlen);
+    return 0;
+}
+
+/*
+ * A 304 refreshed the stored response: serve it with the merged head (a
+ * stored head, without final CRLF). The body is the stored one.
+ */
+int hit_serve_refreshed(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct cache_store *st = c->srv->store;
+    struct sl_http_msg stored, req;
+    struct cache_obj obj;
+    int rc;
+
+    /* The request's conditionals were replaced by ours upstream; answer
+     * the client's own against the refreshed response. */
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+
+    memset(&req, 0, sizeof(req));
+    req.hdrs = c->hdrs;
+    req.max_hdrs = c->nhdrs_cap;
+    if (sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &req) <= 0) {
+        memset(&req, 0, sizeof(req));
+        req.method = SL_VIEW_LIT("GET");
+    }
+    rc = hit_parse_head(c, &c->chead, &stored);
+    if (rc == 0 && t->cache.inline_body) {
+        if (cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), &obj) < 0 ||
+            obj.id != t->cache.id)
+            rc = -ENOENT;       /* replaced or evicted meanwhile */
+        else
+            rc = hit_serve(c, &req, &stored, obj.body);
+    } else if (rc == 0) {
+        rc = hit_serve(c, &req, &stored, NULL);
+    }
+    cache_store_release(st);
+    return rc;
+}
+
+/* CL_HIT: drain c->out, then the chunked body from the store. */
+int hit_run(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct cache_store *st = c->srv->store;
+    size_t hl = sl_buf_len(&c->out), bl = 0, k;
+    const void *p = NULL;
+    ssize_t n;
+    int rc;
+
+    if (hl == 0 && cc->off >= cc->end) {
+        cl_txn_done(c);
+        return 1;
+    }
+    if (!c->wr)
+        return 0;
+    if (cc->off < cc->end) {
+        uint32_t idx = (uint32_t)(cc->off / cc->chunk_size);
+        size_t in = (size_t)(cc->off % cc->chunk_size), len;
+        rc = cc->chunk_size ? cache_store_chunk(st, cc->id, idx, &p, &len) : -EIO;
+        if (rc < 0 || in >= len) {
+            cache_store_release(st);
+            SL_LOG(SL_LOG_INFO, c->id, rc, "cached object %s vanished mid-send",
+                   t->url);
+            cl_close(c);
+            return 1;
+        }
+        p = (const char *)p + in;
+        bl = len - in;
+        if ((int64_t)bl > cc->end - cc->off)
+            bl = (size_t)(cc->end - cc->off);
+    }
+    n = cl_send2(c->io.fd, c->out.pos, hl, p, bl, &c->wr);
+    cache_store_release(st);
+    if (n == -EAGAIN)
+        return 0;
+    if (n < 0) {
+        cl_close(c);
+        return 1;
+    }
+    k = (size_t)n < hl ? (size_t)n : hl;
+    sl_buf_consume(&c->out, k);
+    cc->off += (int64_t)((size_t)n - k);
+    t->bytes_out += n;
+    c->srv->stats.bytes_to_clients += (unsigned long long)n;
+    c->t_progress = sl_loop_now(c->srv->loop);
+    return 1;
+}
+
+/* PURGE url: remove it (from allowed sources). 1: answered. */
+int hit_purge(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_cache *cf = &c->conf->cache;
+    struct cache_store *st = c->srv->store;
+    struct cache_obj obj;
+    int found;
+
+    if (!acl_nets_match(cf->purge_from, cf->n_purge_from, &c->peer.sa)) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, "PURGE is not allowed from here");
+        return 1;
+    }
+    if (st == NULL || hit_key(c, t->url_parts.path) < 0) {
+        cl_reply_error(c, SL_ERR_UNSUP_REQ, 501, "there is no cache to purge");
+        return 1;
+    }
+    (void)m;
+    found = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), &obj) == 0;
+    cache_store_release(st);
+    if (found)
+        cache_store_delete(st, c->ckey.pos, sl_buf_len(&c->ckey));
+    t->code = "TCP_MISS";
+    t->status = found ? 200 : 404;
+    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    if ((c->out.start == NULL && sl_buf_init(&c->out, 1024) < 0) ||
+        (sl_buf_reset(&c->out),
+         sl_buf_printf(&c->out, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: %d\r\n%s\r\n%s",
+                       found ? "200 OK" : "404 Not Found", found ? 7 : 10,
+                       t->keep ? "" : "Connection: close\r\n",
+                       found ? "purged\n" : "not found\n") < 0)) {
+        cl_close(c);
+        return 1;
+    }
+    c->state = CL_REPLY;
+    return 1;
+}
