@@ -889,7 +889,9 @@ static int etag_list_match(struct sl_view v, struct sl_view stored_etag,
             return 1;
         weak = end - p >= 2 && p[0] == 'W' && p[1] == '/';
         p += weak ? 2 : 0;
-        if (p == end || *p != '"' || (s = memchr(p + 1, '"', (size_t)(end - p - 1))) == NULL)
+        if (p == end || *p != '"')
+            return 0;
+        if ((s = memchr(p + 1, '"', (size_t)(end - p - 1))) == NULL)
             return 0;
         op = view(p, s + 1);
         p = s + 1;
@@ -964,7 +966,8 @@ static int if_range_ok(struct sl_view v, const struct sl_http_msg *stored)
 
     if (stored == NULL)
         return 0;
-    if (v.len >= 2 && (v.base[0] == '"' || (v.base[0] == 'W' && v.base[1] == '/'))) {
+    /* 13.1.5: an entity-tag starts with DQUOTE (or W/, never strong). */
+    if (v.len >= 2 && (v.base[0] == '"' || memcmp(v.base, "W/", 2) == 0)) {
         e = sl_http_find(stored, "etag");
         if (e == NULL)
             return 0;
@@ -1010,7 +1013,8 @@ int cache_range(const struct sl_http_msg *req, const struct sl_http_msg *stored,
     if (ir && !if_range_ok(ir->value, stored))
         return 0;               /* 13.1.5: ignore Range, send it all */
     /* ranges-specifier = range-unit "=" range-set; units case-insensitive */
-    if (r->value.len < 6 || !sl_view_ieq(view(r->value.base, r->value.base + 6), "bytes="))
+    if (r->value.len < 6
+        || !sl_view_ieq(view(r->value.base, r->value.base + 6), "bytes="))
         return 0;
     p = r->value.base + 6;
     end = vend(r->value);

@@ -29,8 +29,8 @@
 
 #define REC_MAGIC 0x31434c53u   /* "SLC1" */
 #define STORE_VERSION 1
-#define CHUNK_SIZE (128u * 1024)
-#define INLINE_MAX (32u * 1024)
+#define CHUNK_SIZE CACHE_STORE_CHUNK
+#define INLINE_MAX CACHE_STORE_INLINE_MAX
 #define TOUCH_USEC (600ull * 1000000)   /* hits move an object at most this often */
 #define CHUNK_OVERHEAD 64       /* accounted per chunk besides its bytes */
 #define QUEUE_MAX 1024          /* pending touches / deletes per flush */
@@ -876,6 +876,28 @@ void cache_store_write_abort(struct cache_writer *w)
 uint64_t cache_writer_id(const struct cache_writer *w)
 {
     return w->hdr.id;
+}
+
+int cache_writer_peek(const struct cache_writer *w, int64_t off,
+                      const void **p, size_t *len)
+{
+    uint32_t idx = (uint32_t)(off / CHUNK_SIZE);
+    size_t in = (size_t)(off % CHUNK_SIZE);
+    const struct pchunk *c;
+
+    if (off >= w->hdr.body_size)
+        return -EAGAIN;
+    if (idx < w->committed)
+        return -ENOENT;
+    for (c = w->full; c && c->idx != idx; c = c->next)
+        ;
+    if (c == NULL && w->cur && w->cur->idx == idx)
+        c = w->cur;
+    if (c == NULL || in >= c->len)
+        return -ENOENT;
+    *p = c->data + in;
+    *len = c->len - in;
+    return 0;
 }
 
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s)

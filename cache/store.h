@@ -115,6 +115,20 @@ void cache_store_write_end(struct cache_writer *w);
 void cache_store_write_abort(struct cache_writer *w);
 /* Object id of a writer (for readers that follow it while it is written). */
 uint64_t cache_writer_id(const struct cache_writer *w);
+/*
+ * For readers that follow an object while it is written (collapsed
+ * forwarding): the body bytes at off that w still holds in memory.
+ * 0 with *p and *len (valid until the next write or flush), -ENOENT when that
+ * part is committed already (read it with cache_store_chunk), -EAGAIN when
+ * it has not been written yet. Only for a writer that is still open.
+ */
+int cache_writer_peek(const struct cache_writer *w, int64_t off,
+                      const void **p, size_t *len);
+
+/* Bodies up to this size are kept inline in the record; bigger ones in
+ * chunks of CACHE_STORE_CHUNK bytes. */
+#define CACHE_STORE_CHUNK (128u * 1024)
+#define CACHE_STORE_INLINE_MAX (32u * 1024)
 
 /* Commit pending writes, touches, deletes, evictions: one transaction.
  * Called once per event-loop iteration. Returns 0 or -errno. */

@@ -218,6 +218,7 @@ void cl_close(struct sl_client *c)
     }
     c->state = CL_CLOSED;
     fill_abort(c);
+    cf_detach(c);
     if (t->origin) {
         sl_origin_close(t->origin);
         t->origin = NULL;
@@ -272,6 +273,8 @@ static int cl_step(struct sl_client *c)
         return cl_reply_step(c);
     case CL_HIT:
         return hit_run(c);
+    case CL_WAIT:
+        return 0;               /* the leader's progress wakes us */
     case CL_TUNNEL:
         return tunnel_run(c);
     case CL_LINGER:
@@ -589,6 +592,35 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     fwd_start(c);
 }
 
+/*
+ * A collapsed waiter released by its leader (uncacheable answer, leader
+ * gone, or too slow): forward the request it kept in c->creq.
+ */
+void cl_forward_released(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+    struct sl_http_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.hdrs = c->hdrs;
+    m.max_hdrs = c->nhdrs_cap;
+    hit_status(t, "fwd=uri-miss");
+    if (sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &m) <= 0 ||
+        fwd_build_request(c, &m) < 0) {
+        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
+        sl_loop_post(c->srv->loop, &c->run_post);
+        return;
+    }
+    fwd_start(c);
+    sl_loop_post(c->srv->loop, &c->run_post);
+}
+
+void cl_abort_waiter(struct sl_client *c)
+{
+    cl_close(c);
+}
+
 /* --- our own replies -------------------------------------------------- */
 
 static int cl_out_room(struct sl_client *c, size_t want)
@@ -746,6 +778,7 @@ void cl_txn_done(struct sl_client *c)
 
     cl_log(c);
     fill_abort(c);              /* a no-op when the store has it */
+    cf_detach(c);
     if (t->origin)
         fwd_release_origin(c, t->origin_keep);
     sl_dns_cancel(&t->dnsw);
@@ -793,6 +826,8 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + to->origin_idle;
     case CL_TUNNEL:
         return c->t_progress + to->tunnel_idle;
+    case CL_WAIT:
+        return c->t_state + to->connect + to->origin_first_byte;
     case CL_LINGER:
         return c->t_state + LINGER_MS;
     case CL_CLOSED:
@@ -842,6 +877,11 @@ static void cl_on_timer(struct sl_timer *tm)
     case CL_CONNECT:
     case CL_FORWARD:
         fwd_timeout(c);
+        break;
+    case CL_WAIT:
+        /* The fetch we wait on takes too long: fetch it ourselves. */
+        cf_detach(c);
+        cl_forward_released(c);
         break;
     case CL_TUNNEL:
         /* An idle tunnel ending is its normal end, not an abort. */

@@ -22,6 +22,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
+#include "squidlike/collapse.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
 #include "filters/hdr.h"
@@ -38,6 +39,7 @@ enum cl_state {
     CL_FORWARD,     /* request out, response back */
     CL_REPLY,       /* writing a response of our own */
     CL_HIT,         /* writing a response from the cache */
+    CL_WAIT,        /* waiting on another client's fetch (collapsed) */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
     CL_CLOSED
@@ -79,6 +81,9 @@ struct cl_cache {
     int64_t request_time;       /* wall seconds when the request went out */
     struct cache_writer *w;     /* storing the response */
     struct sl_chunk ck;         /* de-chunking what is stored */
+    int64_t stored_bytes;       /* body bytes handed to w */
+    struct cf_entry *cf;        /* collapsed forwarding entry */
+    unsigned char cf_waiter;    /* ... as a waiter (else the leader) */
 };
 
 struct cl_txn {
@@ -144,6 +149,7 @@ struct sl_client {
     struct sl_post free_post;
     struct sl_post run_post;    /* continue after the batch (fairness) */
     struct sl_client *next, *prev;
+    struct sl_client *cf_next;  /* waiters of one collapsed entry */
     enum cl_state state;
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
     unsigned char draining;
@@ -184,6 +190,11 @@ int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
                    struct sl_http_msg *m);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
+                       const struct cache_fresh *fresh, int64_t total);
+void cl_forward_released(struct sl_client *c);
+void cl_abort_waiter(struct sl_client *c);
 
 /* fill.c */
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);

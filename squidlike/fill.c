@@ -207,7 +207,11 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     if (cc->w == NULL)
         return;
     sl_chunk_init(&cc->ck);
+    cc->stored_bytes = 0;
     c->srv->stats.stored++;
+    cf_head(c, head.pos, sl_buf_len(&head),
+            t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
+            t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
 }
 
 /*
@@ -250,6 +254,8 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         if (why == NULL)
             fill_start(c, m, &respcc);
     }
+    if (cc->w == NULL)
+        cf_head(c, NULL, 0, -1);        /* waiters, if any, fetch themselves */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
         cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
     hit_status(t, "%s%s%s%s", cc->mode == CC_REVALIDATE ? "fwd=stale" :
@@ -279,11 +285,16 @@ void fill_body(struct sl_client *c, char *p, size_t n, int framed)
             r = sl_chunk_feed(&cc->ck, scratch, k, 1, &out);
             rc = r < 0 ? -EIO : cache_store_write(cc->w, scratch, out);
         } else {
+            out = k;
             rc = cache_store_write(cc->w, p, k);
         }
+        if (rc == 0)
+            cc->stored_bytes += (int64_t)out;
         p += k;
         n -= k;
     }
+    if (rc == 0)
+        cf_body(c, cc->stored_bytes);
     if (rc < 0) {
         /* Too big, or out of memory: served, not stored. */
         cache_store_write_abort(cc->w);
@@ -295,6 +306,7 @@ void fill_finish(struct sl_client *c, int complete)
 {
     struct cl_cache *cc = &c->txn.cache;
 
+    cf_end(c, complete && cc->w != NULL);
     if (cc->w == NULL)
         return;
     if (complete)

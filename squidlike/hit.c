@@ -91,8 +91,9 @@ static int copy_fields(const struct sl_http_msg *stored, struct sl_buf *out,
 
 /*
  * Build the head of a response from the stored head (status line + fields,
- * no Content-Length, no Age) into c->out, answering conditionals and a
- * range. Sets what body part goes out (cache.off / cache.end).
+ * no Content-Length, no Age; parsed in stored, raw in c->chead with a final
+ * CRLF) into c->out, answering conditionals and a range. Sets what body
+ * part goes out (cache.off / cache.end).
  */
 static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
                     const struct sl_http_msg *stored, int64_t now)
@@ -108,7 +109,7 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
     if (cond == 0 && !t->is_head && stored->status == 200)
         range = cache_range(req, stored, cc->body_size, &first, &last);
     sl_buf_reset(&c->out);
-    if (sl_buf_reserve(&c->out, stored->nhdrs * 64 + 1024,
+    if (sl_buf_reserve(&c->out, sl_buf_len(&c->chead) + 1024,
                        c->conf->http.max_response_head + 8192) < 0)
         return -ENOSPC;
     if (cond) {
@@ -133,8 +134,13 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
             rc = sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", stored->status,
                                (int)stored->reason.len, stored->reason.base);
         }
-        if (rc == 0)
+        if (rc == 0 && range != 206) {
+            /* The common case: the stored head as it is, no per-field work. */
+            sl_buf_reset(&c->out);
+            rc = sl_buf_append(&c->out, c->chead.pos, sl_buf_len(&c->chead) - 2);
+        } else if (rc == 0) {
             rc = copy_fields(stored, &c->out, NULL);
+        }
         if (rc == 0 && range == 206)
             rc = sl_buf_printf(&c->out, "Content-Range: bytes %lld-%lld/%lld\r\n",
                                (long long)first, (long long)last,
@@ -360,6 +366,40 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     if (cc->client_refresh)
         t->code = "TCP_CLIENT_REFRESH_MISS";
     keep_request(c, headlen);
+    /* Concurrent misses for this URL: one fetch serves them all. */
+    if (cc->mode == CC_MISS && cc->may_store && cf_lead_or_join(c, m))
+        return 1;
+    return 0;
+}
+
+/* A collapsed waiter: the leader's response is being stored; serve it. */
+int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
+                       const struct cache_fresh *fresh, int64_t total)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+    struct sl_http_msg stored, req;
+
+    sl_buf_reset(&c->chead);
+    if (sl_buf_reserve(&c->chead, head_len, head_len + 64) < 0)
+        return -ENOMEM;
+    sl_buf_append(&c->chead, head, head_len);
+    memset(&req, 0, sizeof(req));
+    req.hdrs = c->hdrs;
+    req.max_hdrs = c->nhdrs_cap;
+    if (hit_parse_head(c, &c->chead, &stored) < 0 ||
+        sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &req) <= 0)
+        return -EIO;
+    cc->fresh = *fresh;
+    cc->body_size = total;
+    cc->chunk_size = CACHE_STORE_CHUNK;
+    cc->inline_body = 0;
+    t->code = "TCP_HIT";
+    hit_status(t, "hit; collapsed");
+    if (hit_serve(c, &req, &stored, NULL) < 0)
+        return -ENOSPC;
+    sl_loop_post(c->srv->loop, &c->run_post);
     return 0;
 }
 
@@ -417,7 +457,23 @@ int hit_run(struct sl_client *c)
     }
     if (!c->wr)
         return 0;
-    if (cc->off < cc->end) {
+    if (cc->off < cc->end && cc->cf) {
+        /* Following a fetch in progress (collapsed forwarding). */
+        size_t len;
+        rc = cf_read(c, cc->off, &p, &len);
+        if (rc == -EAGAIN && hl == 0) {
+            cache_store_release(st);
+            return 0;           /* the leader's next bytes wake us */
+        }
+        if (rc < 0 && rc != -EAGAIN) {
+            cache_store_release(st);
+            cl_close(c);
+            return 1;
+        }
+        bl = rc == 0 ? len : 0;
+        if ((int64_t)bl > cc->end - cc->off)
+            bl = (size_t)(cc->end - cc->off);
+    } else if (cc->off < cc->end) {
         uint32_t idx = (uint32_t)(cc->off / cc->chunk_size);
         size_t in = (size_t)(cc->off % cc->chunk_size), len;
         rc = cc->chunk_size ? cache_store_chunk(st, cc->id, idx, &p, &len) : -EIO;

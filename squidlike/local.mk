@@ -11,6 +11,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
 	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c \
+	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/server.c %reldir%/server.h
 
 sbin_PROGRAMS += %reldir%/squidlike

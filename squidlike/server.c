@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "squidlike/client.h"
+#include "squidlike/collapse.h"
 #include "squidlike/log.h"
 #include "squidlike/net.h"
 #include "squidlike/server.h"
@@ -115,6 +116,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
             sl_dns_free(srv->dns);
             goto fail;
         }
+        srv->cf = cf_table_new(loop);
     }
     srv_refresh_self(srv);
     return srv;
@@ -291,6 +293,7 @@ void sl_server_idle(void *data)
     if (srv->store && (rc = cache_store_flush(srv->store)) < 0)
         SL_LOG(SL_LOG_ERROR, 0, rc, "cache: cannot commit; this batch of "
                "objects is dropped");
+    cf_flushed(srv->cf);
     sl_log_flush(NULL);
 }
 
@@ -307,6 +310,7 @@ void sl_server_free(struct sl_server *srv)
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
     cache_store_close(srv->store);
+    cf_table_free(srv->cf);
     sl_conf_unref(srv->conf);
     free(srv);
 }

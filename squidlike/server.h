@@ -23,6 +23,7 @@
 
 struct sl_client;
 struct sl_server;
+struct cf_table;
 
 struct sl_listener {
     struct sl_io io;
@@ -43,6 +44,7 @@ struct sl_server {
     struct sl_dns *dns;
     struct sl_pool *pool;
     struct cache_store *store;  /* NULL when the cache is off */
+    struct cf_table *cf;        /* collapsed forwarding of misses */
     struct sl_listener listeners[SL_CONF_MAX_LISTEN];
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */

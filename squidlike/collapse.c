@@ -1,0 +1,340 @@
+/*
+ * collapse.c - collapsed forwarding: concurrent misses for one URL make one
+ * origin request. The first miss leads (it forwards and stores); later ones
+ * wait on the leader's entry and, once the leader's response turns out
+ * storable with a known length, are served from it as it streams in
+ * (read-while-writer) - from the writer's memory for what is not committed
+ * yet, from the store for what is. An uncacheable answer, or one without a
+ * Content-Length, releases the waiters to go forward on their own.
+ *
+ * Entries live in this process only (several workers each collapse their
+ * own misses). Requests with conditionals or a Range never wait: they are
+ * answered differently from the plain GET being fetched.
+ *
+ *   leader: cf_lead -> cf_head (stored or not) -> cf_body ... -> cf_end
+ *   waiter: cf_join -> [CL_WAIT] -> started (CL_HIT, reading via cf_read)
+ *                               \-> released (forwards itself)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "squidlike/client_int.h"
+#include "squidlike/collapse.h"
+#include "squidlike/log.h"
+
+#define CF_BUCKETS 1024
+
+enum cf_state {
+    CF_PENDING,                 /* waiting for the leader's response head */
+    CF_STREAMING,               /* stored response, body coming in */
+    CF_ENDED,                   /* body complete; committed at the next flush */
+    CF_COMMITTED,               /* all in the store */
+    CF_FAILED                   /* gone: waiters still reading are cut */
+};
+
+struct cf_entry {
+    struct cf_entry *hnext, *hprev;
+    struct cf_table *tab;
+    struct sl_client *waiters;  /* linked by c->cf_next */
+    int refs;                   /* leader + waiters */
+    int state;
+    uint32_t hash;
+    struct cache_writer *w;     /* while CF_STREAMING */
+    uint64_t id;
+    int64_t avail, total;
+    struct cache_fresh fresh;
+    char *head;                 /* stored head + CRLF */
+    size_t head_len;
+    char *vkey;                 /* key the object is stored under */
+    size_t vklen;
+    struct cf_entry *ended_next;    /* on tab->ended until flushed */
+    size_t klen;
+    char key[];
+};
+
+struct cf_table {
+    struct cf_entry *buckets[CF_BUCKETS];
+    struct cf_entry *ended;
+    struct sl_loop *loop;
+};
+
+static uint32_t key_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+struct cf_table *cf_table_new(struct sl_loop *loop)
+{
+    struct cf_table *t = calloc(1, sizeof(*t));
+
+    if (t)
+        t->loop = loop;
+    return t;
+}
+
+void cf_table_free(struct cf_table *t)
+{
+    free(t);                    /* entries die with their clients */
+}
+
+static void entry_unlink(struct cf_entry *e)
+{
+    if (e->hprev)
+        e->hprev->hnext = e->hnext;
+    else if (e->tab->buckets[e->hash % CF_BUCKETS] == e)
+        e->tab->buckets[e->hash % CF_BUCKETS] = e->hnext;
+    if (e->hnext)
+        e->hnext->hprev = e->hprev;
+    e->hnext = e->hprev = NULL;
+}
+
+static void entry_unref(struct cf_entry *e)
+{
+    struct cf_entry **pp;
+
+    if (--e->refs > 0)
+        return;
+    entry_unlink(e);
+    for (pp = &e->tab->ended; *pp; pp = &(*pp)->ended_next)
+        if (*pp == e) {
+            *pp = e->ended_next;
+            break;
+        }
+    free(e->head);
+    free(e->vkey);
+    free(e);
+}
+
+static void wake(struct cf_entry *e)
+{
+    struct sl_client *c;
+
+    for (c = e->waiters; c; c = c->cf_next)
+        sl_loop_post(e->tab->loop, &c->run_post);
+}
+
+/* Would this request wait on somebody else's fetch? Plain GETs only. */
+static int plain_get(const struct sl_http_msg *m)
+{
+    static const char *const no[] = { "Range", "If-None-Match",
+        "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
+        "Authorization", NULL };
+    const char *const *n;
+
+    for (n = no; *n; n++)
+        if (sl_http_find(m, *n))
+            return 0;
+    return 1;
+}
+
+int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cf_table *tab = c->srv->cf;
+    struct cl_cache *cc = &c->txn.cache;
+    const char *key = c->ckey.pos;
+    size_t klen = cc->key_plen;
+    uint32_t h = key_hash(key, klen);
+    struct cf_entry *e;
+
+    if (tab == NULL || !plain_get(m))
+        return 0;
+    for (e = tab->buckets[h % CF_BUCKETS]; e; e = e->hnext)
+        if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+            break;
+    if (e && e->state == CF_PENDING) {
+        /* Somebody fetches it already: wait for the answer. */
+        c->cf_next = e->waiters;
+        e->waiters = c;
+        e->refs++;
+        cc->cf = e;
+        cc->cf_waiter = 1;
+        c->state = CL_WAIT;
+        c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
+        return 1;
+    }
+    if (e)
+        return 0;               /* streaming already: too late to join */
+    e = calloc(1, sizeof(*e) + klen);
+    if (e == NULL)
+        return 0;
+    memcpy(e->key, key, klen);
+    e->klen = klen;
+    e->hash = h;
+    e->tab = tab;
+    e->refs = 1;
+    e->hnext = tab->buckets[h % CF_BUCKETS];
+    if (e->hnext)
+        e->hnext->hprev = e;
+    tab->buckets[h % CF_BUCKETS] = e;
+    cc->cf = e;
+    cc->cf_waiter = 0;
+    return 0;
+}
+
+/* Waiters that have not started go forward themselves. */
+static void release_waiters(struct cf_entry *e)
+{
+    struct sl_client *c, *next;
+
+    for (c = e->waiters; c; c = next) {
+        next = c->cf_next;
+        if (c->state == CL_WAIT) {
+            cf_detach(c);
+            cl_forward_released(c);
+        }
+    }
+}
+
+void cf_head(struct sl_client *c, const char *head, size_t head_len,
+             int64_t length)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    struct cf_entry *e = cc->cf;
+    struct sl_client *w, *next;
+
+    if (e == NULL || cc->cf_waiter)
+        return;
+    /* No new waiters from now on: later misses forward (or hit). */
+    entry_unlink(e);
+    if (cc->w == NULL || length < 0 || (e->head = malloc(head_len + 2)) == NULL ||
+        (e->vkey = malloc(sl_buf_len(&c->ckey))) == NULL) {
+        e->state = CF_FAILED;
+        release_waiters(e);
+        cf_detach(c);
+        return;
+    }
+    memcpy(e->head, head, head_len);
+    memcpy(e->head + head_len, "\r\n", 2);
+    e->head_len = head_len + 2;
+    e->vklen = sl_buf_len(&c->ckey);
+    memcpy(e->vkey, c->ckey.pos, e->vklen);
+    e->fresh = cc->fresh;
+    e->w = cc->w;
+    e->id = cache_writer_id(cc->w);
+    e->total = length;
+    e->state = CF_STREAMING;
+    for (w = e->waiters; w; w = next) {
+        next = w->cf_next;
+        if (cl_serve_collapsed(w, e->head, e->head_len, &e->fresh, e->total) < 0)
+            cl_abort_waiter(w);
+    }
+}
+
+void cf_body(struct sl_client *c, int64_t written)
+{
+    struct cf_entry *e = c->txn.cache.cf;
+
+    if (e == NULL || c->txn.cache.cf_waiter || e->state != CF_STREAMING)
+        return;
+    e->avail = written;
+    wake(e);
+}
+
+void cf_end(struct sl_client *c, int complete)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    struct cf_entry *e = cc->cf;
+
+    if (e == NULL || cc->cf_waiter)
+        return;
+    if (e->state == CF_STREAMING && complete && e->avail == e->total) {
+        /* The tail is in the writer until the next flush commits it. */
+        e->state = CF_ENDED;
+        e->w = NULL;
+        e->ended_next = e->tab->ended;
+        e->tab->ended = e;
+        e->refs++;              /* the ended list holds it until the flush */
+    } else if (e->state != CF_FAILED) {
+        entry_unlink(e);
+        e->state = CF_FAILED;
+        e->w = NULL;
+        release_waiters(e);
+        wake(e);                /* those reading see the failure and stop */
+    }
+    cf_detach(c);
+}
+
+void cf_flushed(struct cf_table *tab)
+{
+    struct cf_entry *e;
+
+    if (tab == NULL)
+        return;
+    while ((e = tab->ended) != NULL) {
+        tab->ended = e->ended_next;
+        e->ended_next = NULL;
+        e->state = CF_COMMITTED;
+        wake(e);
+        entry_unref(e);
+    }
+}
+
+void cf_detach(struct sl_client *c)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    struct cf_entry *e = cc->cf;
+    struct sl_client **pp;
+
+    if (e == NULL)
+        return;
+    if (cc->cf_waiter) {
+        for (pp = &e->waiters; *pp; pp = &(*pp)->cf_next)
+            if (*pp == c) {
+                *pp = c->cf_next;
+                break;
+            }
+    } else if (e->state == CF_PENDING) {
+        /* The leader goes before any answer: the waiters fend for
+         * themselves. */
+        entry_unlink(e);
+        e->state = CF_FAILED;
+        release_waiters(e);
+    }
+    c->cf_next = NULL;
+    cc->cf = NULL;
+    cc->cf_waiter = 0;
+    entry_unref(e);
+}
+
+int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len)
+{
+    struct cf_entry *e = c->txn.cache.cf;
+    struct cache_store *st = c->srv->store;
+    struct cache_obj obj;
+    int rc;
+
+    if (e->state == CF_FAILED)
+        return -EIO;
+    if (e->state == CF_STREAMING) {
+        if (off >= e->avail)
+            return -EAGAIN;
+        rc = cache_writer_peek(e->w, off, p, len);
+        if (rc != -ENOENT)
+            return rc;
+    } else if (e->state == CF_ENDED) {
+        if ((uint64_t)e->total <= CACHE_STORE_INLINE_MAX)
+            return -EAGAIN;     /* inline: all of it comes with the flush */
+    } else if ((uint64_t)e->total <= CACHE_STORE_INLINE_MAX) {
+        rc = cache_store_lookup(st, e->vkey, e->vklen, &obj);
+        if (rc < 0 || obj.id != e->id || obj.body == NULL)
+            return rc < 0 ? rc : -ENOENT;
+        *p = obj.body + off;
+        *len = (size_t)(e->total - off);
+        return 0;
+    }
+    rc = cache_store_chunk(st, e->id, (uint32_t)(off / CACHE_STORE_CHUNK), p, len);
+    if (rc == -ENOENT && e->state == CF_ENDED)
+        return -EAGAIN;         /* the last chunk waits for the flush */
+    if (rc < 0 || (size_t)(off % CACHE_STORE_CHUNK) >= *len)
+        return rc < 0 ? rc : -EIO;
+    *p = (const char *)*p + off % CACHE_STORE_CHUNK;
+    *len -= (size_t)(off % CACHE_STORE_CHUNK);
+    return 0;
+}

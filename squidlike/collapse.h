@@ -1,0 +1,43 @@
+/*
+ * collapse.h - collapsed forwarding of concurrent misses (see collapse.c).
+ * Used by the client side only.
+ */
+#ifndef SL_COLLAPSE_H
+#define SL_COLLAPSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "squidlike/http.h"
+#include "squidlike/loop.h"
+
+struct sl_client;
+struct cf_table;
+struct cf_entry;
+
+struct cf_table *cf_table_new(struct sl_loop *loop);
+void cf_table_free(struct cf_table *t);
+
+/*
+ * A miss for c (key in c->ckey): returns 1 when c now waits on another
+ * client's fetch (state CL_WAIT), 0 when c forwards (leading the entry for
+ * its key when it could create one).
+ */
+int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m);
+/* The leader's response head: head is the stored head (no final CRLF)
+ * when the response is being stored, else NULL; length its body size
+ * (-1 when unknown: waiters are released). */
+void cf_head(struct sl_client *c, const char *head, size_t head_len,
+             int64_t length);
+/* The leader stored body bytes up to written. */
+void cf_body(struct sl_client *c, int64_t written);
+/* The leader is done (complete: the whole body went to the store). */
+void cf_end(struct sl_client *c, int complete);
+/* After the store committed: entries that ended are readable whole. */
+void cf_flushed(struct cf_table *t);
+/* c leaves its entry (leader or waiter); no-op when it has none. */
+void cf_detach(struct sl_client *c);
+/* A waiter reads body bytes at off: 0, -EAGAIN (not there yet), -errno. */
+int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len);
+
+#endif
