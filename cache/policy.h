@@ -66,7 +66,8 @@ struct cache_heuristic {
 /*
  * Why a response may not be stored in a shared cache (RFC 9111 3, 3.5,
  * 5.2): NULL when it may. Only GET responses are stored. Refused: 1xx and
- * 206 (we store whole objects), no-store in request or response, private,
+ * 206 (we store whole objects), 304, status above 599, no-store in
+ * request or response, private,
  * a request with Authorization unless the response says public, s-maxage
  * or must-revalidate, Vary: *, Set-Cookie unless public or s-maxage (a
  * shared cache must not hand one user's cookie to another), and responses
@@ -94,7 +95,7 @@ struct cache_fresh {
     unsigned heuristic:1;       /* lifetime came from the heuristic */
     unsigned must_revalidate:1; /* must-revalidate or proxy-revalidate or s-maxage */
     unsigned no_cache:1;        /* always revalidate before use */
-    unsigned has_validator:1;   /* ETag or Last-Modified present */
+    unsigned has_validator:1;   /* non-empty ETag or a parsable Last-Modified */
     unsigned immutable:1;
 };
 

@@ -120,6 +120,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     struct cl_cache *cc = &t->cache;
     const struct sl_conf *conf = c->conf;
     struct sl_http_msg stored, merged;
+    const struct sl_http_hdr *age;
     struct cache_cc respcc;
     const struct cache_heuristic *h;
     struct sl_buf mb = { 0 };
@@ -139,11 +140,16 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
         sl_buf_printf(&mb, "HTTP/1.1 %d %.*s\r\n", stored.status,
                       (int)stored.reason.len, stored.reason.base);
     }
-    /* The merged head replaces the stored one; compute its freshness. */
+    /* The merged head replaces the stored one; compute its freshness,
+     * with the 304's Age (the merge leaves Age out: it is recomputed on
+     * every hit, but the 304 may come through another cache). */
+    age = sl_http_find(m, "Age");
     sl_buf_reset(&c->chead);
-    if (sl_buf_reserve(&c->chead, sl_buf_len(&mb) + 2, sl_buf_len(&mb) + 64) < 0)
+    if (sl_buf_reserve(&c->chead, sl_buf_len(&mb) + 64, sl_buf_len(&mb) + 128) < 0)
         goto out;
     sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
+    if (age && age->value.len < 20)
+        sl_buf_printf(&c->chead, "Age: %.*s\r\n", (int)age->value.len, age->value.base);
     sl_buf_append(&c->chead, "\r\n", 2);
     if (hit_parse_head(c, &c->chead, &merged) < 0)
         goto out;
@@ -151,6 +157,9 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
     cache_fresh_compute(&merged, &respcc, h ? h : &conf->cache.fallback,
                         cc->request_time, time(NULL), &cc->fresh);
+    sl_buf_reset(&c->chead);    /* as stored: without Age */
+    sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
+    sl_buf_append(&c->chead, "\r\n", 2);
     cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
                        &cc->fresh, sizeof(cc->fresh), mb.pos, sl_buf_len(&mb));
     t->code = "TCP_REFRESH_UNMODIFIED";

@@ -2,7 +2,7 @@
 # start the built daemon and real origins on 127.0.0.1.
 
 sl_unit_tests = t/unit/check_http t/unit/check_hdr t/unit/check_conf \
-	t/unit/check_acl t/unit/check_loop t/unit/check_store
+	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy
 check_PROGRAMS += $(sl_unit_tests)
 
 t_unit_check_http_SOURCES = t/unit/check_http.c
@@ -20,6 +20,9 @@ t_unit_check_acl_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_loop_SOURCES = t/unit/check_loop.c
 t_unit_check_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_loop_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_policy_SOURCES = t/unit/check_policy.c
+t_unit_check_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_policy_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_store_SOURCES = t/unit/check_store.c
 t_unit_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_store_LDADD = $(SL_LIBS) $(CHECK_LIBS)
