@@ -1,10 +1,10 @@
 /*
  * log.h - the error log and the access log.
  *
- * Both are buffered in memory and written once per loop iteration (the
- * loop's idle hook calls sl_log_flush), so a busy proxy pays one write(2) per
- * batch of events, not one per line, and a reader still sees a line within
- * one iteration. An error-level line is written at once.
+ * Both are buffered in memory and handed over once per loop iteration (the
+ * loop's idle hook calls sl_log_flush) to a writer thread, so the event
+ * loop never waits on the disk, and a reader still sees a line within one
+ * iteration plus a write. An error-level line is handed over at once.
  *
  * Every error-log line carries its context: the connection id (0 for the
  * daemon itself) and, when non-zero, an errno rendered with strerror.
@@ -30,6 +30,10 @@ int sl_log_open_error(const char *path, enum sl_log_level level);
 int sl_log_open_access(const char *path);
 /* Reopen both files by their current paths (log rotation, SIGUSR1). */
 int sl_log_reopen(void);
+/* Hand disk writes to a writer thread from now on (the daemon's loop). */
+int sl_log_start_writer(void);
+/* Batches dropped because the disk fell too far behind. */
+unsigned long long sl_log_dropped(void);
 /* Write buffered lines out; called once per loop iteration. */
 void sl_log_flush(void *unused);
 /* Flush and close both logs. */

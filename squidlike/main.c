@@ -280,6 +280,9 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
         goto fail;
     }
     sl_loop_set_idle_hook(loop, sl_server_idle, srv);
+    if ((r = sl_log_start_writer()) < 0)
+        SL_LOG(SL_LOG_WARN, 0, r, "no log writer thread: logs are written "
+               "from the event loop");
     for (i = 0; i < conf->n_listen; i++)
         SL_LOG(SL_LOG_INFO, 0, 0, "listening on %s", conf->listen[i].text);
     SL_LOG(SL_LOG_INFO, 0, 0, "squidlike %s ready (pid %ld, config %s)",
