@@ -572,8 +572,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         sl_buf_consume(&c->in, headlen);
         return;
     }
-    if (!t->is_connect && t->req.kind == SL_HTTP_BODY_NONE &&
-        hit_begin(c, m, headlen)) {
+    if (!t->is_connect && hit_begin(c, m, headlen)) {
         t->req.done = 1;
         sl_buf_consume(&c->in, headlen);
         return;

@@ -69,6 +69,7 @@ struct cl_cache {
     unsigned char inline_body;  /* stored object has its body inline */
     unsigned char client_refresh;   /* request said no-cache */
     unsigned char has_auth;     /* request carried Authorization */
+    unsigned char stale;        /* a stored copy was found, not usable as is */
     size_t key_plen;            /* primary part of client->ckey */
     const char *status;         /* Cache-Status parameters after "squidlike; " */
     char status_buf[80];

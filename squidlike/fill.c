@@ -162,13 +162,41 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     sl_buf_append(&c->chead, "\r\n", 2);
     cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
                        &cc->fresh, sizeof(cc->fresh), mb.pos, sl_buf_len(&mb));
-    t->code = "TCP_REFRESH_UNMODIFIED";
-    hit_status(t, "fwd=stale; fwd-status=304");
+    t->code = cc->client_refresh ? "TCP_CLIENT_REFRESH_MISS" : "TCP_REFRESH_UNMODIFIED";
+    hit_status(t, "%s; fwd-status=304", cc->client_refresh ? "fwd=request" : "fwd=stale");
     c->srv->stats.refreshes++;
     rc = hit_serve_refreshed(c);
 out:
     sl_buf_free(&mb);
     return rc;
+}
+
+/*
+ * The Vary marker of the URL in c->ckey (the primary key): the one stored
+ * when it names the same fields, else a new one. Its id keys the variants.
+ * Returns the id, 0 on failure.
+ */
+static uint64_t vary_marker(struct sl_client *c, const char *vary, size_t vlen)
+{
+    struct cache_store *st = c->srv->store;
+    struct cache_writer *mw;
+    struct cache_obj obj;
+    uint64_t id = 0;
+
+    if (cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), &obj) == 0 &&
+        (obj.flags & CACHE_OBJ_MARKER) && obj.head_len == vlen &&
+        memcmp(obj.head, vary, vlen) == 0)
+        id = obj.id;
+    cache_store_release(st);
+    if (id)
+        return id;
+    mw = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey), NULL, 0,
+                                 vary, vlen, 0, CACHE_OBJ_MARKER);
+    if (mw == NULL)
+        return 0;
+    id = cache_writer_id(mw);
+    cache_store_write_end(mw);
+    return id ? id : 1;
 }
 
 /* Start storing the response m under the right key (Vary marker first). */
@@ -192,18 +220,13 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     sl_buf_reset(&c->ckey);
     c->ckey.last = c->ckey.pos + cc->key_plen;
     if (nvary > 0) {
-        struct cache_writer *mw;
+        uint64_t gen;
         if (request_again(c, &req) < 0 ||
-            sl_buf_append(&c->ckey, "\n", 1) < 0 ||
+            (gen = vary_marker(c, vary.pos, sl_buf_len(&vary))) == 0 ||
+            sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)gen) < 0 ||
             cache_vary_key((struct sl_view){ vary.pos, sl_buf_len(&vary) }, &req,
                            &c->ckey) != 0)
             return;
-        mw = cache_store_write_begin(st, c->ckey.pos, cc->key_plen, NULL, 0,
-                                     vary.pos, sl_buf_len(&vary), 0,
-                                     CACHE_OBJ_MARKER);
-        if (mw == NULL)
-            return;
-        cache_store_write_end(mw);
     }
     h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
     cache_fresh_compute(m, respcc, h ? h : &conf->cache.fallback,
@@ -221,6 +244,23 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     cf_head(c, head.pos, sl_buf_len(&head),
             t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
             t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
+}
+
+static const char *status3(int status)
+{
+    static char buf[8];
+
+    snprintf(buf, sizeof(buf), "%d", status);
+    return buf;
+}
+
+/* RFC 9211 detail: a token, or here a quoted string (reasons have blanks). */
+static const char *detail(const char *why)
+{
+    static char buf[64];
+
+    snprintf(buf, sizeof(buf), "\"%s\"", why ? why : "not stored");
+    return buf;
 }
 
 /*
@@ -267,10 +307,10 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         cf_head(c, NULL, 0, -1);        /* waiters, if any, fetch themselves */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
         cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
-    hit_status(t, "%s%s%s%s", cc->mode == CC_REVALIDATE ? "fwd=stale" :
-               cc->client_refresh ? "fwd=request" : "fwd=uri-miss",
-               cc->mode == CC_REVALIDATE ? "; fwd-status=200" : "",
-               cc->w ? "; stored" : "; detail=", cc->w ? "" : (why ? why : "not-stored"));
+    hit_status(t, "%s%s%s%s%s", cc->client_refresh ? "fwd=request" :
+               cc->stale ? "fwd=stale" : "fwd=uri-miss",
+               cc->stale ? "; fwd-status=" : "", cc->stale ? status3(m->status) : "",
+               cc->w ? "; stored" : "; detail=", cc->w ? "" : detail(why));
     return 0;
 }
 

@@ -117,7 +117,8 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
         rc = sl_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", cond,
                            cond == 304 ? "Not Modified" : "Precondition Failed");
         if (rc == 0)
-            rc = cond == 304 ? copy_fields(stored, &c->out, not_in_304) : 0;
+            rc = cond == 304 ? copy_fields(stored, &c->out, not_in_304)
+                             : sl_buf_append(&c->out, "Content-Length: 0\r\n", 19);
         cc->off = cc->end = 0;
         t->code = cond == 304 ? "TCP_IMS_HIT" : "TCP_HIT";
     } else if (range == 416) {
@@ -258,7 +259,9 @@ static int hit_lookup(struct sl_client *c, const struct sl_http_msg *req,
 
     if (rc == 0 && (obj->flags & CACHE_OBJ_MARKER)) {
         struct sl_view vary = { obj->head, obj->head_len };
-        if (sl_buf_append(&c->ckey, "\n", 1) < 0 ||
+        /* Variants are keyed under their marker's id: a new marker (PURGE,
+         * invalidation, a changed Vary) makes all older variants unreachable. */
+        if (sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)obj->id) < 0 ||
             cache_vary_key(vary, req, &c->ckey) != 0)
             return -ENOENT;     /* Vary: * or too long: never a match */
         rc = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
@@ -321,8 +324,9 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     if (st == NULL || hit_key(c, t->url_parts.path) < 0)
         return 0;
     cc->key_plen = sl_buf_len(&c->ckey);
-    if (!(method_is(m->method, "GET") || t->is_head))
-        return 0;
+    if (!(method_is(m->method, "GET") || t->is_head) ||
+        t->req.kind != SL_HTTP_BODY_NONE)
+        return 0;               /* the key still serves invalidation */
     cache_cc_parse(m, 1, &cc->reqcc);
     cc->mode = CC_MISS;
     cc->may_store = !t->is_head && !cc->reqcc.no_store;
@@ -330,6 +334,7 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     cc->has_auth = sl_http_find(m, "Authorization") != NULL;
     rc = hit_lookup(c, m, &obj);
     if (rc == 0) {
+        cc->stale = 1;          /* unless served below */
         memcpy(&cc->fresh, obj.extra, sizeof(cc->fresh));
         cc->id = obj.id;
         cc->body_size = obj.body_size;
