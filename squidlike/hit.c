@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "acl/acl.h"
@@ -445,16 +446,49 @@ int hit_serve_refreshed(struct sl_client *c)
     return rc;
 }
 
-/* CL_HIT: drain c->out, then the chunked body from the store. */
+#define HIT_IOV 9               /* head + up to 8 chunks (1 MiB) per write */
+
+/* Gather stored chunks from cc->off into iov (after iov[0..n)). */
+static int gather_chunks(struct sl_client *c, struct iovec *iov, int n,
+                         size_t *total)
+{
+    struct cl_cache *cc = &c->txn.cache;
+    struct cache_store *st = c->srv->store;
+    int64_t off = cc->off;
+    const void *p;
+    size_t len, in;
+    int rc;
+
+    while (n < HIT_IOV && off < cc->end) {
+        in = (size_t)(off % cc->chunk_size);
+        rc = cache_store_chunk(st, cc->id, (uint32_t)(off / cc->chunk_size), &p, &len);
+        if (rc < 0 || in >= len)
+            return off == cc->off ? (rc < 0 ? rc : -EIO) : n;
+        len -= in;
+        if ((int64_t)len > cc->end - off)
+            len = (size_t)(cc->end - off);
+        iov[n].iov_base = (char *)p + in;
+        iov[n++].iov_len = len;
+        *total += len;
+        off += (int64_t)len;
+    }
+    return n;
+}
+
+/*
+ * CL_HIT: drain c->out, then the body from the store. Several chunks go in
+ * one writev: fewer, bigger writes cost the kernel less per byte (measured
+ * on 1 MiB hits).
+ */
 int hit_run(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
     struct cache_store *st = c->srv->store;
-    size_t hl = sl_buf_len(&c->out), bl = 0, k;
-    const void *p = NULL;
+    size_t hl = sl_buf_len(&c->out), total = hl, k;
+    struct iovec iov[HIT_IOV];
     ssize_t n;
-    int rc;
+    int niov = 0, rc;
 
     if (hl == 0 && cc->off >= cc->end) {
         cl_txn_done(c);
@@ -462,8 +496,13 @@ int hit_run(struct sl_client *c)
     }
     if (!c->wr)
         return 0;
+    if (hl) {
+        iov[0].iov_base = c->out.pos;
+        iov[niov++].iov_len = hl;
+    }
     if (cc->off < cc->end && cc->cf) {
         /* Following a fetch in progress (collapsed forwarding). */
+        const void *p;
         size_t len;
         rc = cf_read(c, cc->off, &p, &len);
         if (rc == -EAGAIN && hl == 0) {
@@ -475,33 +514,38 @@ int hit_run(struct sl_client *c)
             cl_close(c);
             return 1;
         }
-        bl = rc == 0 ? len : 0;
-        if ((int64_t)bl > cc->end - cc->off)
-            bl = (size_t)(cc->end - cc->off);
+        if (rc == 0) {
+            if ((int64_t)len > cc->end - cc->off)
+                len = (size_t)(cc->end - cc->off);
+            iov[niov].iov_base = (void *)p;
+            iov[niov++].iov_len = len;
+            total += len;
+        }
     } else if (cc->off < cc->end) {
-        uint32_t idx = (uint32_t)(cc->off / cc->chunk_size);
-        size_t in = (size_t)(cc->off % cc->chunk_size), len;
-        rc = cc->chunk_size ? cache_store_chunk(st, cc->id, idx, &p, &len) : -EIO;
-        if (rc < 0 || in >= len) {
+        rc = gather_chunks(c, iov, niov, &total);
+        if (rc < 0) {
             cache_store_release(st);
             SL_LOG(SL_LOG_INFO, c->id, rc, "cached object %s vanished mid-send",
                    t->url);
             cl_close(c);
             return 1;
         }
-        p = (const char *)p + in;
-        bl = len - in;
-        if ((int64_t)bl > cc->end - cc->off)
-            bl = (size_t)(cc->end - cc->off);
+        niov = rc;
     }
-    n = cl_send2(c->io.fd, c->out.pos, hl, p, bl, &c->wr);
+    do
+        n = writev(c->io.fd, iov, niov);
+    while (n < 0 && errno == EINTR);
     cache_store_release(st);
-    if (n == -EAGAIN)
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->wr = 0;
         return 0;
+    }
     if (n < 0) {
         cl_close(c);
         return 1;
     }
+    if ((size_t)n < total)
+        c->wr = 0;
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);
