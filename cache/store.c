@@ -776,6 +776,10 @@ void cache_store_delete(struct cache_store *st, const char *key, size_t klen)
         cache_store_flush(st);
     if (st->ndeletes < QUEUE_MAX)
         key_hash(key, klen, st->deletes[st->ndeletes++]);
+    /* Now, not at the end of the iteration: a request pipelined right
+     * behind a PURGE or a DELETE must not be served what they removed.
+     * Deletes are rare; the commit does not sync. */
+    cache_store_flush(st);
 }
 
 /* --- writer API --------------------------------------------------------- */

@@ -91,7 +91,8 @@ void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
 void cache_store_update(struct cache_store *st, const char *key, size_t klen,
                         uint64_t id, const void *extra, size_t extra_len,
                         const char *head, size_t head_len);
-/* Remove key (and its body) at the next flush. */
+/* Remove key (and its body) now: commits at once (and releases the read
+ * transaction). */
 void cache_store_delete(struct cache_store *st, const char *key, size_t klen);
 
 /*

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -194,6 +195,26 @@ fail:
         free(c);
     }
     return rc;
+}
+
+int sl_client_accept_internal(struct sl_server *srv, int fd)
+{
+    struct sockaddr_in lo;
+    struct sl_client *c;
+    int rc;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.sin_family = AF_INET;
+    lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo));
+    if (rc < 0)
+        return rc;
+    c = srv->clients;           /* just linked first */
+    if (c && c->io.fd == fd) {
+        c->internal = 1;
+        snprintf(c->peer_str, sizeof(c->peer_str), "internal");
+    }
+    return 0;
 }
 
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
@@ -518,8 +539,8 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     }
 
     /* 1. access: who may use the proxy at all */
-    if (!acl_nets_match(conf->access.allow_sources,
-                        conf->access.n_allow_sources, &c->peer.sa)) {
+    if (!c->internal && !acl_nets_match(conf->access.allow_sources,
+                                        conf->access.n_allow_sources, &c->peer.sa)) {
         t->code = "TCP_DENIED";
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 0, c->peer_str);

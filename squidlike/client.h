@@ -15,6 +15,10 @@ struct sl_client;
 int sl_client_accept(struct sl_server *srv, int fd,
                      const struct sockaddr *peer, socklen_t peerlen);
 
+/* An internal client on one end of a socket pair (background fetches): it
+ * passes the source check and logs as "internal". 0 or -errno. */
+int sl_client_accept_internal(struct sl_server *srv, int fd);
+
 /* Drain: an idle connection closes now, a busy one after its response. */
 void sl_client_drain(struct sl_client *c);
 /* Close at once, whatever it is doing (shutdown timeout, SIGINT). */

@@ -154,6 +154,7 @@ struct sl_client {
     enum cl_state state;
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
     unsigned char draining;
+    unsigned char internal;     /* a background fetch of our own */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char run_again;
     int64_t t_state;            /* when the state began */

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "acl/acl.h"
+#include "squidlike/bgfetch.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
@@ -347,6 +348,8 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
         if ((v == CACHE_FRESH || v == CACHE_STALE_SERVE) &&
             hit_found(c, m, &obj, v == CACHE_STALE_SERVE)) {
             cache_store_release(st);
+            if (swr)
+                sl_bgfetch_start(c->srv, t->url, c->ckey.pos, cc->key_plen, m);
             return 1;
         }
         if (v == CACHE_REVALIDATE) {

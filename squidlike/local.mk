@@ -12,6 +12,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
 	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
+	%reldir%/bgfetch.c %reldir%/bgfetch.h \
 	%reldir%/server.c %reldir%/server.h
 
 sbin_PROGRAMS += %reldir%/squidlike

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "squidlike/bgfetch.h"
 #include "squidlike/client.h"
 #include "squidlike/collapse.h"
 #include "squidlike/log.h"
@@ -250,6 +251,7 @@ void sl_server_drain(struct sl_server *srv)
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_pool_close_idle(srv->pool);
+    sl_bgfetch_stop_all(srv);
     for (c = srv->clients; c; c = next) {
         next = sl_client_next(c);
         sl_client_drain(c);
@@ -267,6 +269,7 @@ void sl_server_stop(struct sl_server *srv)
 {
     srv->draining = 1;
     srv_close_listeners(srv);
+    sl_bgfetch_stop_all(srv);
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_pool_close_idle(srv->pool);
@@ -302,6 +305,7 @@ void sl_server_free(struct sl_server *srv)
     if (srv == NULL)
         return;
     srv_close_listeners(srv);
+    sl_bgfetch_stop_all(srv);
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);

@@ -24,6 +24,7 @@
 struct sl_client;
 struct sl_server;
 struct cf_table;
+struct bg;
 
 struct sl_listener {
     struct sl_io io;
@@ -45,6 +46,8 @@ struct sl_server {
     struct sl_pool *pool;
     struct cache_store *store;  /* NULL when the cache is off */
     struct cf_table *cf;        /* collapsed forwarding of misses */
+    struct bg *bg;              /* background revalidations (bgfetch.c) */
+    size_t nbg;
     struct sl_listener listeners[SL_CONF_MAX_LISTEN];
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */

@@ -1,0 +1,181 @@
+/*
+ * bgfetch.c - background revalidation through our own pipeline (see
+ * bgfetch.h). One end of a socket pair becomes an internal client of the
+ * proxy; this file owns the other end: it writes the request, reads and
+ * drops the response, and closes on EOF or after a bounded time.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "squidlike/bgfetch.h"
+#include "squidlike/client.h"
+#include "squidlike/log.h"
+#include "squidlike/server.h"
+
+#define BG_TIMEOUT_MS 120000
+#define BG_REQ_MAX 16384
+
+struct bg {
+    struct sl_io io;
+    struct sl_server *srv;
+    struct sl_timer timer;
+    struct sl_post free_post;
+    struct bg *next;
+    uint32_t hash;
+    size_t len, sent;
+    char req[BG_REQ_MAX];
+};
+
+static const char *const skip[] = { "Host", "Cache-Control", "Pragma",
+    "Connection", "Proxy-Connection", "Keep-Alive", "TE", "Upgrade",
+    "Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match",
+    "If-Unmodified-Since", "Content-Length", "Transfer-Encoding", "Expect",
+    "Proxy-Authorization", NULL };
+
+static uint32_t hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    while (n--)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h | 1;               /* 0 marks a free slot */
+}
+
+static void bg_free(struct sl_post *p)
+{
+    free(p->data);
+}
+
+static void bg_close(struct bg *b)
+{
+    struct sl_server *srv = b->srv;
+    struct bg **pp;
+    int fd = sl_loop_del(srv->loop, &b->io);
+
+    if (fd >= 0)
+        close(fd);
+    sl_timer_stop(srv->loop, &b->timer);
+    for (pp = &srv->bg; *pp; pp = &(*pp)->next)
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    srv->nbg--;
+    sl_loop_post(srv->loop, &b->free_post);
+}
+
+static void bg_on_io(struct sl_io *io, unsigned ev)
+{
+    struct bg *b = io->data;
+    char sink[16384];
+    ssize_t n;
+
+    if ((ev & SL_IO_WRITE) && b->sent < b->len) {
+        n = write(io->fd, b->req + b->sent, b->len - b->sent);
+        if (n > 0)
+            b->sent += (size_t)n;
+        else if (n < 0 && errno != EAGAIN) {
+            bg_close(b);
+            return;
+        }
+    }
+    if (ev & SL_IO_READ) {
+        /* Edge-triggered: read until there is nothing more. */
+        while ((n = read(io->fd, sink, sizeof(sink))) > 0)
+            ;
+        if (n == 0 || (n < 0 && errno != EAGAIN))
+            bg_close(b);
+    }
+}
+
+static void bg_on_timer(struct sl_timer *t)
+{
+    bg_close(t->data);
+}
+
+/* The request: our URL, the variant-selecting fields, max-age=0. */
+static int bg_request(struct bg *b, const char *url, const struct sl_http_msg *req)
+{
+    struct sl_buf out = { b->req, b->req + sizeof(b->req), b->req, b->req };
+    const struct sl_http_hdr *host = sl_http_find(req, "Host");
+    size_t i;
+    const char *const *s;
+
+    if (sl_buf_printf(&out, "GET %s HTTP/1.1\r\n", url) < 0)
+        return -ENOSPC;
+    if (host && sl_buf_printf(&out, "Host: %.*s\r\n", (int)host->value.len,
+                              host->value.base) < 0)
+        return -ENOSPC;
+    for (i = 0; i < req->nhdrs; i++) {
+        const struct sl_http_hdr *h = &req->hdrs[i];
+        for (s = skip; *s && !sl_view_ieq(h->name, *s); s++)
+            ;
+        if (*s == NULL &&
+            sl_buf_printf(&out, "%.*s: %.*s\r\n", (int)h->name.len, h->name.base,
+                          (int)h->value.len, h->value.base) < 0)
+            return -ENOSPC;
+    }
+    if (sl_buf_printf(&out, "Cache-Control: no-cache\r\nConnection: close\r\n\r\n") < 0)
+        return -ENOSPC;
+    b->len = sl_buf_len(&out);
+    return 0;
+}
+
+int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
+                     size_t klen, const struct sl_http_msg *req)
+{
+    uint32_t h = hash(key, klen);
+    struct bg *b;
+    int sv[2];
+
+    if (srv->nbg >= SL_BGFETCH_MAX || srv->draining)
+        return 0;
+    for (b = srv->bg; b; b = b->next)
+        if (b->hash == h)
+            return 0;           /* one at a time per URL */
+    b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return 0;
+    if (bg_request(b, url, req) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(b);
+        return 0;
+    }
+    b->srv = srv;
+    b->hash = h;
+    b->io.fd = sv[0];
+    b->io.cb = bg_on_io;
+    b->io.data = b;
+    b->timer.cb = bg_on_timer;
+    b->timer.data = b;
+    b->free_post.cb = bg_free;
+    b->free_post.data = b;
+    if (sl_loop_add_et(srv->loop, &b->io) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        free(b);
+        return 0;
+    }
+    b->next = srv->bg;
+    srv->bg = b;
+    srv->nbg++;
+    sl_timer_set(srv->loop, &b->timer, BG_TIMEOUT_MS);
+    if (sl_client_accept_internal(srv, sv[1]) < 0) {
+        bg_close(b);
+        return 0;
+    }
+    SL_DEBUG(0, "background revalidation of %s", url);
+    return 1;
+}
+
+void sl_bgfetch_stop_all(struct sl_server *srv)
+{
+    while (srv->bg)
+        bg_close(srv->bg);
+}
