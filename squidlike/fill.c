@@ -294,7 +294,7 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         c->srv->stats.refreshes++;
     }
     if (!cc->may_store || m->status == 206 || m->status == 304) {
-        why = cc->may_store ? "partial" : "request";
+        why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";
     } else {
         cache_cc_parse(m, 0, &respcc);
         if (request_again(c, &req) == 0)

@@ -122,7 +122,8 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
             rc = cond == 304 ? copy_fields(stored, &c->out, not_in_304)
                              : sl_buf_append(&c->out, "Content-Length: 0\r\n", 19);
         cc->off = cc->end = 0;
-        t->code = cond == 304 ? "TCP_IMS_HIT" : "TCP_HIT";
+        if (strncmp(t->code ? t->code : "", "TCP_REFRESH", 11) != 0)
+            t->code = cond == 304 ? "TCP_IMS_HIT" : "TCP_HIT";
     } else if (range == 416) {
         status = 416;
         rc = sl_buf_printf(&c->out, "HTTP/1.1 416 Range Not Satisfiable\r\n"

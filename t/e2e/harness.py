@@ -54,6 +54,8 @@ __all__ = [
     "pattern_body", "pattern_sha256", "zeros_sha256", "parse_access_line",
     "NetNs", "run", "shared", "register_cleanup", "log", "ipv6_loopback_ok",
     "sha256", "port_is_closed", "CLIENT_IP_HEADERS", "via_ok",
+    "RoutedOrigin", "cache_status", "cache_status_params", "sf_list_ok",
+    "access_entries",
 ]
 
 # --------------------------------------------------------------------------
@@ -699,6 +701,7 @@ class Daemon:
         self.stderr_path = None
         self.last_reload_line = None
         self._stopped = False
+        self._past_outputs = []     # output of earlier processes (restart)
         self._write_initial_conf()
         if start:
             self.start()
@@ -850,8 +853,9 @@ class Daemon:
         return self.proc.output() if self.proc else ""
 
     def error_log(self):
-        """stderr plus the error log file (when there is one)."""
-        text = self.output()
+        """stderr plus the error log file (when there is one). After a
+        restart(), the output of the earlier processes comes first."""
+        text = "".join(self._past_outputs) + self.output()
         if self.error_log_path and os.path.exists(self.error_log_path):
             with open(self.error_log_path, "rb") as f:
                 text += f.read().decode("utf-8", "replace")
@@ -996,6 +1000,39 @@ class Daemon:
                                   % (status, expect_status, _tail(self.output())))
         finally:
             self.proc.kill()
+
+    def kill_hard(self, timeout=STOP_TIMEOUT):
+        """A crash: SIGKILL, then wait (bounded) until the process is gone.
+        Nothing is judged (no exit status, no sanitizer check: the process
+        had no chance to report); the daemon counts as stopped until
+        restart(). Idempotent."""
+        if self._stopped or self.proc is None:
+            return
+        self._stopped = True
+        unregister_cleanup(self._cleanup)
+        try:
+            self.proc.signal(signal.SIGKILL)
+            if self.proc.wait(timeout) is None:
+                raise TestFailure("daemon (pid %d) still there %.0fs after SIGKILL"
+                                  % (self.proc.pid, timeout))
+        finally:
+            self.proc.kill()
+
+    def restart(self, crash=False):
+        """Stop the daemon - stop() with its checks, or kill_hard() with
+        crash=True - and start a new process in the same directory, on the
+        same address, with the same config (rewritten from the same
+        overrides). What the daemon keeps on disk there (the cache store,
+        the access log, appended to) carries over. Returns self."""
+        if crash:
+            self.kill_hard()
+        else:
+            self.stop()
+        if self.proc is not None:
+            self._past_outputs.append(self.output())
+        self._stopped = False
+        self.start()
+        return self
 
     def _cleanup_stop(self):
         self.stop()
@@ -1871,6 +1908,99 @@ def _drain_until_close(sock, timeout):
                 return
     except OSError:
         return
+
+
+class RoutedOrigin(ScriptedOrigin):
+    """A scripted origin answering per request target, for cache tests.
+
+        o = RoutedOrigin({"/a": Response(200, b"x", headers=[...]),
+                          "/b": lambda req: Response(...)})
+        o.routes["/c"] = ...          # may change while a test runs
+        o.count("/a")                 # requests received for that target
+        o.reqs("/a")                  # those requests, in order
+        o.url("/a")                   # http://127.0.0.1:PORT/a
+
+    A route is a Response (sent for every request; give bytes bodies, an
+    iterator is used up by the first) or a function(req) -> Response.
+    A target without a route gets 404 with Cache-Control: no-store.
+    """
+
+    def __init__(self, routes=None, **kw):
+        self.routes = dict(routes or {})
+        super().__init__(self._dispatch, **kw)
+
+    def _dispatch(self, req):
+        r = self.routes.get(req.target)
+        if r is None:
+            return Response(404, b"no route for %s\n" % req.target.encode("latin-1"),
+                            headers=[("Cache-Control", "no-store")])
+        return r(req) if callable(r) else r
+
+    def reqs(self, target):
+        return [r for r in list(self.requests) if r.target == target]
+
+    def count(self, target):
+        return len(self.reqs(target))
+
+
+def cache_status(resp, cache="squidlike"):
+    """The parameters of squidlike's member of the Cache-Status field
+    (RFC 9211) of resp, as a string ("hit; ttl=59"), or None when there is
+    none. Fails when the member appears more than once."""
+    found = []
+    for v in resp.header_all("Cache-Status"):
+        for member in v.split(","):
+            name, _, params = member.strip().partition(";")
+            if name.strip() == cache:
+                found.append(params.strip())
+    if len(found) > 1:
+        raise TestFailure("Cache-Status names %s %d times: %r"
+                          % (cache, len(found), resp.header_all("Cache-Status")))
+    return found[0] if found else None
+
+
+def cache_status_params(resp, cache="squidlike"):
+    """cache_status() as a dict: {"hit": True, "ttl": "59"}; {} when there
+    is no member for the cache."""
+    out = {}
+    for p in (cache_status(resp, cache) or "").split(";"):
+        p = p.strip()
+        if not p:
+            continue
+        k, eq, v = p.partition("=")
+        out[k.strip()] = v.strip() if eq else True
+    return out
+
+
+# RFC 8941 structured fields: a List of Items with Parameters.
+_SF_TOKEN = r"[A-Za-z*][-!#$%&'*+.^_`|~0-9A-Za-z:/]*"
+_SF_BARE = (r'(?:-?[0-9]{1,15}(?:\.[0-9]{1,3})?|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"'
+            r"|" + _SF_TOKEN + r"|\?[01]|:[A-Za-z0-9+/=]*:)")
+_SF_ITEM = _SF_BARE + r"(?:; *[a-z*][-a-z0-9_.*]*(?:=" + _SF_BARE + r")?)*"
+_SF_LIST_RE = re.compile(r"^[ \t]*" + _SF_ITEM + r"(?:[ \t]*,[ \t]*" + _SF_ITEM + r")*[ \t]*$")
+
+
+def sf_list_ok(value):
+    """Is value a valid RFC 8941 List (of Items; Inner Lists not handled),
+    the syntax of Cache-Status (RFC 9211 2)?"""
+    return bool(_SF_LIST_RE.match(value or ""))
+
+
+def access_entries(daemon, method, url, n=None, timeout=10.0):
+    """The access-log entries (AccessLine) for exactly this method and URL,
+    in order; with n, first wait (bounded) until there are at least n."""
+    def mine(lines):
+        out = []
+        for ln in lines:
+            a = parse_access_line(ln)
+            if a is not None and a.method == method and a.url == url:
+                out.append(a)
+        return out
+    if n is None:
+        return mine(daemon.access_log_lines())
+    lines = daemon.access_log_lines(lambda ls: len(mine(ls)) >= n, timeout,
+                                    what="%d access log lines for %s %s" % (n, method, url))
+    return mine(lines)
 
 
 # --------------------------------------------------------------------------
