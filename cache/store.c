@@ -808,8 +808,10 @@ struct cache_writer *cache_store_write_begin(struct cache_store *st,
         return NULL;
     }
     memcpy(w->prefix, key, klen);
-    memcpy(w->prefix + klen, extra, extra_len);
-    memcpy(w->prefix + klen + extra_len, head, head_len);
+    if (extra_len)              /* a marker has no extra: NULL, 0 */
+        memcpy(w->prefix + klen, extra, extra_len);
+    if (head_len)
+        memcpy(w->prefix + klen + extra_len, head, head_len);
     w->st = st;
     key_hash(key, klen, w->kh);
     w->hdr.magic = REC_MAGIC;
