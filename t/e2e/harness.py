@@ -706,6 +706,35 @@ class Daemon:
         if start:
             self.start()
 
+    def client_connections(self):
+        """Established client connections the daemon holds on its listening
+        port (from /proc). Unlike socket_count() this ignores origin and
+        DNS sockets and the readiness probe, which the kernel may hand over
+        late (TCP_DEFER_ACCEPT) and which then closes at once."""
+        inodes = set()
+        fd_dir = "/proc/%d/fd" % self.proc.pid
+        for name in os.listdir(fd_dir):
+            try:
+                link = os.readlink(os.path.join(fd_dir, name))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        n = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    next(f)
+                    for line in f:
+                        parts = line.split()
+                        local, state, inode = parts[1], parts[3], parts[9]
+                        if (state == "01" and inode in inodes and
+                                int(local.rsplit(":", 1)[1], 16) == self.port):
+                            n += 1
+            except OSError:
+                pass
+        return n
+
     def socket_count(self):
         """Sockets the daemon holds open now (from /proc/PID/fd)."""
         n = 0

@@ -49,15 +49,14 @@ class Client(threading.Thread):
 def start_clients(d, o, url, n=N, headers=()):
     """Start n clients; return once their requests are sent, the origin
     has the first one, and the daemon holds every client connection."""
-    base = d.socket_count()
     cs = [Client(d, url, headers) for _ in range(n)]
     for c in cs:
         c.start()
     for c in cs:
         h.wait_until(c.sent.is_set, 10, what="client requests sent")
     o.wait_requests(1)
-    # n client connections and (at least) the leader's origin connection.
-    h.wait_until(lambda: d.socket_count() >= base + n + 1, 10,
+    # n client connections (the leader's origin connection: wait_requests).
+    h.wait_until(lambda: d.client_connections() >= n, 10,
                  what="%d client connections at the daemon" % n)
     return cs
 

@@ -20,12 +20,11 @@ def test_max_connections_pauses_and_resumes_accept():
         url = origin.url("/third")
         # Two clients take the two slots: each has sent half a request head,
         # so the daemon has accepted them and is waiting for the rest.
-        base = d.socket_count()
         a = RawConn(d.port)
         b = RawConn(d.port)
         a.send(b"GET " + url.encode() + b" HTTP/1.1\r\n")
         b.send(b"GET " + url.encode() + b" HTTP/1.1\r\n")
-        h.wait_until(lambda: d.socket_count() >= base + 2, timeout=20,
+        h.wait_until(lambda: d.client_connections() >= 2, timeout=20,
                      what="two client connections accepted")
         c = RawConn(d.port)
         c.send(h.build_request("GET", url))
