@@ -1,5 +1,4 @@
-# cache/: the LMDB store and RFC 9111 policy arrive with issue 3.
-EXTRA_DIST += %reldir%/README
+# cache/: the LMDB object store, the RFC 9111 policy (pure), refresh_patterns.
 libsquidlike_a_SOURCES += %reldir%/store.c %reldir%/store.h
 libsquidlike_a_SOURCES += %reldir%/refresh.c %reldir%/refresh.h
 libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h
