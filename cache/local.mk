@@ -1,4 +1,4 @@
 # cache/: the LMDB object store, the RFC 9111 policy (pure), refresh_patterns.
 libsquidlike_a_SOURCES += %reldir%/store.c %reldir%/store.h
 libsquidlike_a_SOURCES += %reldir%/refresh.c %reldir%/refresh.h
-libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h
+libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h %reldir%/date.c
