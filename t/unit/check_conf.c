@@ -540,6 +540,61 @@ static const struct bad enum_cases[] = {
 };
 BAD_TEST(test_bad_enum, enum_cases)
 
+static const struct bad cache_cases[] = {
+    { "cache: {\n size = \"100K\"; };\n", 2, "'size' is out of range" },
+    { "cache: { dir = \"\"; };\n", 1, "'dir' is empty" },
+    { "cache: { enabled = \"yes\"; };\n", 1, "'enabled' must be true or false" },
+    { "cache: { purge_from = [ \"10.0.0.1/8\" ]; };\n", 1, "bad network" },
+    { "cache: { refresh_patterns = (\n { regex = \"(\"; } ); };\n", 2,
+      "bad regex \"(\"" },
+    { "cache: { refresh_patterns = ( { min = 0; } ); };\n", 1, "without 'regex'" },
+    { "cache: { refresh_patterns = ( { regex = \".\"; pct = 1; } ); };\n", 1,
+      "unknown setting 'pct' in a refresh_patterns entry" },
+    { "cache: { refresh_patterns = ( { regex = \".\"; min = \"2d\"; max = \"1d\"; } ); };\n",
+      1, "max below min" },
+    { "cache: { refresh_patterns = ( { regex = \".\"; percent = -1; } ); };\n", 1,
+      "'percent' must be an integer" },
+    { "cache: { refresh_patterns = [ \".\" ]; };\n", 1, "must be a group" },
+    { "cache: { sise = \"1G\"; };\n", 1, "unknown setting 'sise' in group 'cache'" },
+};
+BAD_TEST(test_bad_cache, cache_cases)
+
+START_TEST(test_cache_settings)
+{
+    struct sl_conf *c = load_ok("cache: { enabled = false; dir = \"/tmp/x\"; size = \"2G\";\n"
+        " max_object = \"1M\"; purge_from = [ \"10.0.0.0/8\" ];\n"
+        " refresh_patterns = ( { regex = \"\\\\.jpg$\"; icase = true; min = \"1h\";"
+        " percent = 50; max = \"2d\"; } ); };\n");
+    const struct cache_heuristic *h;
+
+    ck_assert_int_eq(c->cache.enabled, 0);
+    ck_assert_str_eq(c->cache.dir, "/tmp/x");
+    ck_assert_uint_eq(c->cache.size, 2ull << 30);
+    ck_assert_uint_eq(c->cache.max_object, 1u << 20);
+    ck_assert_uint_eq(c->cache.n_purge_from, 1);
+    ck_assert_uint_eq(cache_refresh_count(c->cache.refresh), 1);
+    h = cache_refresh_match(c->cache.refresh, "http://a/B.JPG", 14);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(h->min, 3600);
+    ck_assert_int_eq(h->percent, 50);
+    ck_assert_int_eq(h->max, 2 * 86400);
+    ck_assert_ptr_null(cache_refresh_match(c->cache.refresh, "http://a/b.png", 14));
+    sl_conf_unref(c);
+    /* The defaults: Squid's stock patterns; a query string is never fresh
+     * by heuristic, anything else gets 20% up to 3 days. */
+    c = load_ok("");
+    ck_assert_int_eq(c->cache.enabled, 1);
+    ck_assert_str_eq(c->cache.dir, "var/cache");
+    h = cache_refresh_match(c->cache.refresh, "http://a/x?y", 12);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(h->max, 0);
+    h = cache_refresh_match(c->cache.refresh, "http://a/x", 10);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(h->percent, 20);
+    sl_conf_unref(c);
+}
+END_TEST
+
 /* N copies of item in a list named key inside group (NULL: top level). */
 static void too_many(const char *group, const char *key, const char *item,
                      int n)
@@ -840,6 +895,8 @@ static Suite *conf_suite(void)
     tcase_add_loop_test(t, test_bad_listen, 0, N(listen_cases));
     tcase_add_loop_test(t, test_bad_nameserver, 0, N(ns_cases));
     tcase_add_loop_test(t, test_bad_enum, 0, N(enum_cases));
+    tcase_add_loop_test(t, test_bad_cache, 0, N(cache_cases));
+    tcase_add_test(t, test_cache_settings);
     tcase_add_test(t, test_too_many);
     tcase_add_test(t, test_missing_file);
     tcase_add_test(t, test_include_names_file);
