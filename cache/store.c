@@ -8,7 +8,8 @@
  *   inflight  be64 id              -> pid, sha256(key)  (chunks of unfinished
  *                                     objects: removed at open if pid is dead)
  *   info      name                 -> u64 ("version", "bytes", "objects")
- * LMDB status codes are mapped to -errno here and go no further.
+ * LMDB status codes are mapped to -errno here and go no further. Opening,
+ * recovery and the syncer thread are in store_open.c.
  */
 #include "config.h"
 
@@ -25,86 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/store.h"
+#include "cache/store_int.h"
 
-#define REC_MAGIC 0x31434c53u   /* "SLC1" */
-#define STORE_VERSION 1
-#define CHUNK_SIZE CACHE_STORE_CHUNK
-#define INLINE_MAX CACHE_STORE_INLINE_MAX
-#define TOUCH_USEC (600ull * 1000000)   /* hits move an object at most this often */
-#define CHUNK_OVERHEAD 64       /* accounted per chunk besides its bytes */
-#define QUEUE_MAX 1024          /* pending touches / deletes per flush */
-
-struct rec_hdr {
-    uint32_t magic, flags;
-    uint64_t id;
-    int64_t body_size;
-    uint64_t stamp;             /* LRU place: wall-clock microseconds */
-    uint32_t chunk_size;
-    uint32_t key_len, extra_len, head_len;
-};
-
-struct pchunk {
-    struct pchunk *next;
-    uint32_t idx;
-    size_t len;
-    char data[];
-};
-
-enum { W_OPEN, W_ENDED, W_ABORTED };
-
-struct cache_writer {
-    struct cache_writer *next;
-    struct cache_store *st;
-    unsigned char kh[SHA256_DIGEST_LENGTH];
-    struct rec_hdr hdr;
-    char *prefix;               /* key, extra, head */
-    size_t prefix_len;
-    struct pchunk *cur;         /* chunk being filled */
-    struct pchunk *full, **full_tail;
-    uint32_t next_idx;          /* index the next filled chunk gets */
-    uint32_t committed;         /* chunks committed so far */
-    uint32_t saved;             /* committed before the current flush */
-    int state;
-    int released;               /* the owner is done with it (end/abort) */
-};
-
-struct touch {
-    unsigned char kh[SHA256_DIGEST_LENGTH];
-    uint64_t id;
-};
-
-/* A pending head update: the record is rebuilt around the same body. */
-struct update {
-    struct update *next;
-    unsigned char kh[SHA256_DIGEST_LENGTH];
-    uint64_t id;
-    size_t extra_len, head_len;
-    char data[];                /* extra, then head */
-};
-
-struct cache_store {
-    MDB_env *env;
-    MDB_dbi meta, chunks, lru, inflight, info;
-    MDB_txn *rtxn;
-    int rtxn_live;
-    struct cache_store_conf conf;
-    char *dir;
-    struct cache_writer *writers;
-    struct touch touches[QUEUE_MAX];
-    size_t ntouches;
-    unsigned char deletes[QUEUE_MAX][SHA256_DIGEST_LENGTH];
-    size_t ndeletes;
-    struct update *updates, **updates_tail;    /* in arrival order */
-    size_t nupdates;
-    struct cache_store_stats stats;
-    pthread_t syncer;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int stopping, syncer_running;
-};
-
-static int map_err(int rc)
+int store_map_err(int rc)
 {
     switch (rc) {
     case MDB_SUCCESS: return 0;
@@ -142,7 +66,7 @@ static void be64(unsigned char *p, uint64_t v)
     be32(p + 4, (uint32_t)v);
 }
 
-static uint64_t rd_be64(const unsigned char *p)
+uint64_t store_rd_be64(const unsigned char *p)
 {
     uint64_t v = 0;
     int i;
@@ -204,7 +128,7 @@ static uint64_t rec_cost(const struct rec_hdr *h, size_t rec_len)
 
 /* --- info counters ---------------------------------------------------- */
 
-static uint64_t info_get(struct cache_store *st, MDB_txn *txn, const char *name)
+uint64_t store_info_get(struct cache_store *st, MDB_txn *txn, const char *name)
 {
     MDB_val k = { strlen(name), (void *)name }, v;
     uint64_t x = 0;
@@ -214,19 +138,13 @@ static uint64_t info_get(struct cache_store *st, MDB_txn *txn, const char *name)
     return x;
 }
 
-static int info_put(struct cache_store *st, MDB_txn *txn, const char *name,
+int store_info_put(struct cache_store *st, MDB_txn *txn, const char *name,
                     uint64_t x)
 {
     MDB_val k = { strlen(name), (void *)name }, v = { sizeof(x), &x };
 
     return mdb_put(txn, st->info, &k, &v, 0);
 }
-
-/* Running totals of one write transaction. */
-struct wtx {
-    MDB_txn *txn;
-    uint64_t bytes, objects;
-};
 
 /* --- deleting --------------------------------------------------------- */
 
@@ -240,7 +158,7 @@ static uint64_t sub_sat(uint64_t a, uint64_t b)
  * running total (chunks of unfinished objects; a finished object's cost is
  * taken off as a whole by obj_del).
  */
-static int chunks_del(struct cache_store *st, MDB_txn *txn, struct wtx *x,
+int store_chunks_del(struct cache_store *st, MDB_txn *txn, struct wtx *x,
                       uint64_t id, uint64_t n)
 {
     unsigned char kb[12];
@@ -277,7 +195,7 @@ static int obj_del(struct cache_store *st, struct wtx *w,
     if (rec_parse(&v, &h, NULL, NULL) < 0)
         return mdb_del(w->txn, st->meta, &k, NULL);     /* not ours: drop */
     cost = rec_cost(&h, v.mv_size);
-    if ((rc = chunks_del(st, w->txn, NULL, h.id, rec_chunks(&h))) != 0)
+    if ((rc = store_chunks_del(st, w->txn, NULL, h.id, rec_chunks(&h))) != 0)
         return rc;
     be64(lk, h.stamp);
     be64(lk + 8, h.id);
@@ -325,7 +243,7 @@ static int evict(struct cache_store *st, struct wtx *w, uint64_t target)
         if (ours) {
             memcpy(kh, v.mv_data, sizeof(kh));
             ours = meta_has_id(st, w->txn, kh,
-                               rd_be64((const unsigned char *)k.mv_data + 8));
+                               store_rd_be64((const unsigned char *)k.mv_data + 8));
         }
         if (!ours) {
             /* An LRU entry whose object is gone or was replaced. */
@@ -456,7 +374,7 @@ static void pchunks_free(struct pchunk *c)
     }
 }
 
-static void writer_free(struct cache_writer *w)
+void store_writer_free(struct cache_writer *w)
 {
     pchunks_free(w->full);
     free(w->cur);
@@ -481,7 +399,7 @@ static int writer_flush(struct cache_store *st, struct wtx *x,
     if (w->state == W_ABORTED) {
         if (w->committed == 0)
             return 0;
-        if ((rc = chunks_del(st, x->txn, x, w->hdr.id, w->committed)) != 0)
+        if ((rc = store_chunks_del(st, x->txn, x, w->hdr.id, w->committed)) != 0)
             return rc;
         w->committed = 0;
         return inflight_del(st, x->txn, w->hdr.id);
@@ -572,9 +490,9 @@ static int flush_txn(struct cache_store *st, uint64_t target)
     int rc;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
-        return map_err(rc);
-    x.bytes = info_get(st, x.txn, "bytes");
-    x.objects = info_get(st, x.txn, "objects");
+        return store_map_err(rc);
+    x.bytes = store_info_get(st, x.txn, "bytes");
+    x.objects = store_info_get(st, x.txn, "objects");
     for (w = st->writers; w; w = w->next)
         if ((rc = writer_flush(st, &x, w)) != 0)
             goto fail;
@@ -588,17 +506,17 @@ static int flush_txn(struct cache_store *st, uint64_t target)
         if ((rc = update_one(st, &x, u)) != 0)
             goto fail;
     if ((rc = evict(st, &x, target)) != 0 ||
-        (rc = info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
-        (rc = info_put(st, x.txn, "objects", x.objects)) != 0)
+        (rc = store_info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
+        (rc = store_info_put(st, x.txn, "objects", x.objects)) != 0)
         goto fail;
     if ((rc = mdb_txn_commit(x.txn)) != 0)
-        return map_err(rc);
+        return store_map_err(rc);
     st->stats.bytes = x.bytes;
     st->stats.objects = x.objects;
     return 0;
 fail:
     mdb_txn_abort(x.txn);
-    return map_err(rc);
+    return store_map_err(rc);
 }
 
 static int flush_pending(const struct cache_store *st)
@@ -663,7 +581,7 @@ int cache_store_flush(struct cache_store *st)
         /* Gone when whole and in, or aborted and cleaned up. */
         if (writer_committed(w) && (w->state == W_ENDED || w->committed == 0)) {
             *wp = w->next;
-            writer_free(w);
+            store_writer_free(w);
         } else {
             wp = &w->next;
         }
@@ -682,7 +600,7 @@ static int rtxn_open(struct cache_store *st)
     rc = st->rtxn ? mdb_txn_renew(st->rtxn)
                   : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
     if (rc != 0)
-        return map_err(rc);
+        return store_map_err(rc);
     st->rtxn_live = 1;
     return 0;
 }
@@ -708,7 +626,7 @@ int cache_store_lookup(struct cache_store *st, const char *key, size_t klen,
     if ((rc = rtxn_open(st)) < 0)
         return rc;
     if ((rc = mdb_get(st->rtxn, st->meta, &k, &v)) != 0)
-        return map_err(rc);
+        return store_map_err(rc);
     if (rec_parse(&v, &h, obj, &skey) < 0 || h.key_len != klen ||
         memcmp(skey, key, klen) != 0)
         return -ENOENT;         /* damaged, or a hash collision: a miss */
@@ -727,7 +645,7 @@ int cache_store_chunk(struct cache_store *st, uint64_t id, uint32_t idx,
     be64(kb, id);
     be32(kb + 8, idx);
     if ((rc = mdb_get(st->rtxn, st->chunks, &k, &v)) != 0)
-        return map_err(rc);
+        return store_map_err(rc);
     *p = v.mv_data;
     *len = v.mv_size;
     return 0;
@@ -912,233 +830,3 @@ void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s)
     s->max_size = st->conf.max_size;
 }
 
-/* --- opening, recovery, syncing --------------------------------------- */
-
-static void *syncer_main(void *arg)
-{
-    struct cache_store *st = arg;
-    struct timespec ts;
-
-    pthread_mutex_lock(&st->lock);
-    while (!st->stopping) {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += st->conf.sync_interval;
-        pthread_cond_timedwait(&st->cond, &st->lock, &ts);
-        if (st->stopping)
-            break;
-        pthread_mutex_unlock(&st->lock);
-        /* The fsync happens here, never in the event loop. */
-        mdb_env_sync(st->env, 1);
-        pthread_mutex_lock(&st->lock);
-    }
-    pthread_mutex_unlock(&st->lock);
-    return NULL;
-}
-
-/* Remove chunks of objects whose writer died (its pid is gone). */
-static int recover(struct cache_store *st)
-{
-    struct wtx x;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc, op = MDB_FIRST;
-
-    if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
-        return rc;
-    x.bytes = info_get(st, x.txn, "bytes");
-    x.objects = info_get(st, x.txn, "objects");
-    if ((rc = mdb_cursor_open(x.txn, st->inflight, &cur)) != 0)
-        goto fail;
-    while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
-        uint64_t id, pid;
-        op = MDB_NEXT;
-        if (k.mv_size != 8 || v.mv_size < 8) {
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
-                break;
-            continue;
-        }
-        id = rd_be64(k.mv_data);
-        pid = rd_be64(v.mv_data);
-        if (pid != (uint64_t)getpid() && kill((pid_t)pid, 0) == 0)
-            continue;           /* another process is still writing it */
-        /* At most max_object / CHUNK_SIZE chunks, plus one. */
-        if ((rc = chunks_del(st, x.txn, &x, id,
-                             st->conf.max_object / CHUNK_SIZE + 2)) != 0 ||
-            (rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND)
-        goto fail;
-    if ((rc = info_put(st, x.txn, "bytes", x.bytes)) != 0)
-        goto fail;
-    st->stats.bytes = x.bytes;
-    st->stats.objects = x.objects;
-    return mdb_txn_commit(x.txn);
-fail:
-    mdb_txn_abort(x.txn);
-    return rc;
-}
-
-static int env_open(struct cache_store *st)
-{
-    uint64_t map = st->conf.max_size + st->conf.max_size / 2 + (64u << 20);
-    MDB_txn *txn;
-    int rc;
-
-    if ((rc = mdb_env_create(&st->env)) != 0)
-        return rc;
-    if ((rc = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
-        (rc = mdb_env_set_mapsize(st->env, (size_t)map)) != 0 ||
-        (rc = mdb_env_set_maxreaders(st->env, 512)) != 0)
-        goto fail;
-    /* NOSYNC: commits reach the page cache, not the disk, so the event
-     * loop never waits on an fsync; the syncer thread flushes. NOTLS: the
-     * read transaction is not tied to thread-local storage. NORDAHEAD:
-     * random access to a store bigger than RAM. */
-    rc = mdb_env_open(st->env, st->dir, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0644);
-    if (rc != 0)
-        goto fail;
-    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-        goto fail;
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &st->chunks)) != 0 ||
-        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &st->lru)) != 0 ||
-        (rc = mdb_dbi_open(txn, "inflight", MDB_CREATE, &st->inflight)) != 0 ||
-        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &st->info)) != 0) {
-        mdb_txn_abort(txn);
-        goto fail;
-    }
-    if (info_get(st, txn, "version") == 0)
-        rc = info_put(st, txn, "version", STORE_VERSION);
-    else if (info_get(st, txn, "version") != STORE_VERSION)
-        rc = MDB_VERSION_MISMATCH;
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        goto fail;
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0 || (rc = recover(st)) != 0)
-        goto fail;
-    return 0;
-fail:
-    mdb_env_close(st->env);
-    st->env = NULL;
-    return rc;
-}
-
-/* A store that will not open is moved aside (kept for a post-mortem). */
-static int move_aside(const char *dir, char *err, size_t errlen)
-{
-    char aside[4096];
-
-    snprintf(aside, sizeof(aside), "%s.broken-%ld", dir, (long)time(NULL));
-    if (rename(dir, aside) < 0 || mkdir(dir, 0755) < 0) {
-        snprintf(err, errlen, "%s: cannot move a broken store aside: %s", dir,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t n = strlen(path), i;
-
-    if (n == 0 || n >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    memcpy(tmp, path, n + 1);
-    for (i = 1; i <= n; i++) {
-        if (tmp[i] != '/' && tmp[i] != '\0')
-            continue;
-        tmp[i] = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        tmp[i] = i < n ? '/' : '\0';
-    }
-    return 0;
-}
-
-struct cache_store *cache_store_open(const struct cache_store_conf *conf,
-                                     char *err, size_t errlen)
-{
-    struct cache_store *st = calloc(1, sizeof(*st));
-    int rc;
-
-    if (st == NULL || (st->dir = strdup(conf->dir)) == NULL) {
-        snprintf(err, errlen, "out of memory");
-        free(st);
-        return NULL;
-    }
-    st->conf = *conf;
-    st->conf.dir = st->dir;
-    if (st->conf.sync_interval == 0)
-        st->conf.sync_interval = 5;
-    if ((rc = mkdirs(st->dir)) < 0) {
-        snprintf(err, errlen, "%s: %s", st->dir, strerror(-rc));
-        goto fail;
-    }
-    rc = env_open(st);
-    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
-        /* Damaged or foreign: a cache can start empty. */
-        if (move_aside(st->dir, err, errlen) < 0)
-            goto fail;
-        rc = env_open(st);
-    }
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: %s", st->dir, mdb_strerror(rc));
-        goto fail;
-    }
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->cond, NULL);
-    {
-        /* The thread must never take the process's signals: start it with
-         * all of them blocked. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        if (pthread_create(&st->syncer, NULL, syncer_main, st) == 0)
-            st->syncer_running = 1;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
-    return st;
-fail:
-    free(st->dir);
-    free(st);
-    return NULL;
-}
-
-void cache_store_close(struct cache_store *st)
-{
-    struct cache_writer *w;
-
-    if (st == NULL)
-        return;
-    /* Whatever is unfinished is dropped; its chunks are removed now. */
-    for (w = st->writers; w; w = w->next)
-        if (w->state == W_OPEN) {
-            w->state = W_ABORTED;
-            w->released = 1;
-        }
-    cache_store_flush(st);
-    while ((w = st->writers) != NULL) {
-        st->writers = w->next;
-        writer_free(w);
-    }
-    if (st->syncer_running) {
-        pthread_mutex_lock(&st->lock);
-        st->stopping = 1;
-        pthread_cond_signal(&st->cond);
-        pthread_mutex_unlock(&st->lock);
-        pthread_join(st->syncer, NULL);
-    }
-    pthread_mutex_destroy(&st->lock);
-    pthread_cond_destroy(&st->cond);
-    cache_store_release(st);
-    if (st->rtxn)
-        mdb_txn_abort(st->rtxn);
-    mdb_env_sync(st->env, 1);
-    mdb_env_close(st->env);
-    free(st->dir);
-    free(st);
-}
