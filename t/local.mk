@@ -44,10 +44,10 @@ EXTRA_DIST += $(sl_e2e_tests) t/e2e/harness.py
 # (seeds in t/fuzz/corpus) or t/fuzz/fuzz_policy (t/fuzz/corpus-policy).
 EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpus-policy
 fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy
-t/fuzz/fuzz_policy: $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
+t/fuzz/fuzz_policy: $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/cache/url.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
+	  -o $@ $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/cache/url.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
 t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
