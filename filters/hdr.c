@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "filters/hdr.h"
@@ -111,6 +112,7 @@ struct rw {
     size_t via_end, xff_end;    /* one past the last Via / X-Forwarded-For */
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
+    const struct flt_hdr_access *access;
     unsigned request:1, keep_te:1, keep_cl:1, keep_host:1;
 };
 
@@ -318,6 +320,9 @@ static int put_joined(struct sl_buf *out, const struct sl_http_msg *msg,
     return sl_buf_append(out, "\r\n", 2);
 }
 
+static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
+                         const char **repl);
+
 /* Is name one of the NULL-terminated list (case-insensitive)? */
 static int in_list(struct sl_view name, const char *const *list)
 {
@@ -373,7 +378,113 @@ static int rewrite_one(struct rw *rw, size_t i)
         return put_joined(rw->out, rw->msg, xff_name, i,
                           rw->xff == XFF_JOIN ? rw->xff_end : i, rw->xff_tail);
     }
+    if (rw->access && k != HDR_VIA) {
+        const char *repl = NULL;
+        if (!access_allows(rw->access, h->name, &repl))
+            return repl ? put_field(rw->out, h->name,
+                                    (struct sl_view){ repl, strlen(repl) })
+                        : 0;
+    }
     return put_field(rw->out, h->name, h->value);
+}
+
+/* ---------------------------------------------------------- access lists */
+
+static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
+                         const char **repl)
+{
+    size_t i;
+
+    for (i = 0; i < a->nrules; i++) {
+        if (strcmp(a->rule[i].name, "all") != 0 && !sl_view_ieq(name, a->rule[i].name))
+            continue;
+        if (a->rule[i].allow)
+            return 1;
+        break;
+    }
+    if (i == a->nrules)
+        return 1;               /* no line names it */
+    for (i = 0; i < a->nrepl; i++)
+        if (sl_view_ieq(name, a->repl[i].name)) {
+            *repl = a->repl[i].value;
+            break;
+        }
+    return 0;
+}
+
+static int token_ok(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n >= FLT_HDR_NAME_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || strchr("!#$%&'*+-.^_`|~", s[i])))
+            return 0;
+    return 1;
+}
+
+int flt_hdr_access_rule(struct flt_hdr_access *a, const char *line,
+                        const char **err)
+{
+    int allow;
+    const char *name;
+
+    if (strncmp(line, "allow ", 6) == 0) {
+        allow = 1;
+        name = line + 6;
+    } else if (strncmp(line, "deny ", 5) == 0) {
+        allow = 0;
+        name = line + 5;
+    } else {
+        *err = "expected \"allow NAME\" or \"deny NAME\"";
+        return -1;
+    }
+    while (*name == ' ')
+        name++;
+    if (!token_ok(name, strlen(name))) {
+        *err = "not a header field name";
+        return -1;
+    }
+    if (a->nrules == FLT_HDR_ACCESS_MAX) {
+        *err = "too many header rules";
+        return -1;
+    }
+    snprintf(a->rule[a->nrules].name, FLT_HDR_NAME_MAX, "%s", name);
+    a->rule[a->nrules++].allow = allow;
+    return 0;
+}
+
+int flt_hdr_access_replace(struct flt_hdr_access *a, const char *line,
+                           const char **err)
+{
+    const char *colon = strchr(line, ':'), *v;
+    size_t i;
+
+    if (colon == NULL || !token_ok(line, (size_t)(colon - line))) {
+        *err = "expected \"Name: value\"";
+        return -1;
+    }
+    for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+        ;
+    if (strlen(v) >= FLT_HDR_VALUE_MAX) {
+        *err = "replacement value too long";
+        return -1;
+    }
+    for (i = 0; v[i]; i++)
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+            *err = "control character in the value";
+            return -1;
+        }
+    if (a->nrepl == FLT_HDR_ACCESS_MAX) {
+        *err = "too many replacements";
+        return -1;
+    }
+    snprintf(a->repl[a->nrepl].name, FLT_HDR_NAME_MAX, "%.*s",
+             (int)(colon - line), line);
+    snprintf(a->repl[a->nrepl++].value, FLT_HDR_VALUE_MAX, "%s", v);
+    return 0;
 }
 
 int flt_xff_parse(const char *s, enum flt_xff *mode)
@@ -428,6 +539,7 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_cl = opts->keep_cl;
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
+    rw.access = opts->access;
     rw.xff = XFF_PASS;
     if (opts->request) {
         switch (opts->xff) {

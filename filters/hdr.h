@@ -28,6 +28,39 @@ enum flt_xff {
 /* Parse a mode name ("delete", "on", ...). Returns 0 or -1. */
 int flt_xff_parse(const char *s, enum flt_xff *mode);
 
+/*
+ * Header allow/deny lists (Squid's request_header_access / reply_header_access
+ * with header_replace, tinyproxy's Anonymous mode). Lines "allow NAME" or
+ * "deny NAME", NAME a field name or "all"; the first line naming a field
+ * decides, a field no line names passes. A denied field that has a
+ * replacement is sent with the replacement value instead. Framing fields,
+ * Host and the proxy's own Via / X-Forwarded-For are never affected: the
+ * proxy needs them to work.
+ */
+#define FLT_HDR_ACCESS_MAX 128
+#define FLT_HDR_NAME_MAX 64
+#define FLT_HDR_VALUE_MAX 256
+
+struct flt_hdr_access {
+    struct {
+        char name[FLT_HDR_NAME_MAX];
+        int allow;
+    } rule[FLT_HDR_ACCESS_MAX];
+    size_t nrules;
+    struct {
+        char name[FLT_HDR_NAME_MAX];
+        char value[FLT_HDR_VALUE_MAX];
+    } repl[FLT_HDR_ACCESS_MAX];
+    size_t nrepl;
+};
+
+/* Add "allow NAME" / "deny NAME". 0, or -1 with *err. */
+int flt_hdr_access_rule(struct flt_hdr_access *a, const char *line,
+                        const char **err);
+/* Add "Name: value" as a replacement. 0, or -1 with *err. */
+int flt_hdr_access_replace(struct flt_hdr_access *a, const char *line,
+                           const char **err);
+
 /* What the caller wants done to one message's header fields. */
 struct flt_hdr_opts {
     enum flt_xff xff;           /* requests only; ignored for responses */
@@ -38,6 +71,7 @@ struct flt_hdr_opts {
     unsigned keep_cl:1;         /* keep Content-Length */
     unsigned keep_host:1;       /* keep Host (else dropped: the caller writes its own) */
     const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
+    const struct flt_hdr_access *access;    /* allow/deny lists, or NULL */
 };
 
 /*

@@ -32,54 +32,12 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "squidlike/conf.h"
-
-#define KIB 1024LL
-#define MIB (1024LL * 1024)
-#define GIB (1024LL * 1024 * 1024)
-#define MS_S 1000LL
-#define MS_M (60 * MS_S)
-#define MS_H (60 * MS_M)
-#define MS_D (24 * MS_H)
-/* Longest duration accepted: a week. Keeps every timeout inside an int of
- * milliseconds for whoever hands it to a timer or epoll_wait. */
-#define DURATION_MAX_MS (7 * 24 * MS_H)
-#define HOSTNAME_MAX 255
-
-#define SIZE_MSG "a size (a number of bytes > 0, or a string like \"64K\" " \
-                 "with an optional K, M or G suffix)"
-#define DURATION_MSG "a duration (seconds > 0, or a string like \"30s\", " \
-                     "\"2m\", \"1h\" or \"500ms\")"
-
-/* One load in progress. */
-struct ctx {
-    struct sl_conf *c;
-    const char *path;
-    char *err;
-    size_t errlen;
-    char what[128];             /* scratch for describe() */
-    char why[128];              /* scratch for list element reasons */
-};
-
-enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
-
-typedef int (*key_cb)(struct ctx *x, const config_setting_t *s);
-
-/* A known setting: where it goes and what it may hold. */
-struct key {
-    const char *name;
-    enum kind kind;
-    size_t off;                 /* into struct sl_conf (not K_GROUP/K_FUNC) */
-    long long min, max;         /* K_SIZE, K_COUNT, K_DURATION (ms) */
-    const char *word;           /* K_STR: this value means NULL */
-    key_cb fn;                  /* K_FUNC */
-    const struct key *sub;      /* K_GROUP */
-};
+#include "squidlike/conf_int.h"
 
 /* ---------------------------------------------------------------- errors */
 
-static void __attribute__((format(printf, 2, 3)))
-seterr(struct ctx *x, const char *fmt, ...)
+void __attribute__((format(printf, 2, 3)))
+cf_seterr(struct ctx *x, const char *fmt, ...)
 {
     va_list ap;
 
@@ -91,8 +49,8 @@ seterr(struct ctx *x, const char *fmt, ...)
 }
 
 /* Fill the error as "FILE:LINE: message" for setting s; returns -1. */
-static int __attribute__((format(printf, 3, 4)))
-fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+int __attribute__((format(printf, 3, 4)))
+cf_fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 {
     const char *file = config_setting_source_file(s);
     va_list ap;
@@ -111,7 +69,7 @@ fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 }
 
 /* A list element has no name of its own: use its list's. */
-static const char *sname(const config_setting_t *s)
+const char *cf_sname(const config_setting_t *s)
 {
     const char *n = config_setting_name(s);
 
@@ -121,7 +79,7 @@ static const char *sname(const config_setting_t *s)
 }
 
 /* What the user wrote, for "..., not X" in messages. */
-static const char *describe(struct ctx *x, const config_setting_t *s)
+const char *cf_describe(struct ctx *x, const config_setting_t *s)
 {
     switch (config_setting_type(s)) {
     case CONFIG_TYPE_INT:
@@ -146,23 +104,18 @@ static const char *describe(struct ctx *x, const config_setting_t *s)
     return x->what;
 }
 
-static int is_int(const config_setting_t *s)
+int cf_is_int(const config_setting_t *s)
 {
     int t = config_setting_type(s);
 
     return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
 }
 
-/* Suffixes, largest first; the last entry (mul 1) ends a table. */
-struct unit {
-    const char *suffix;
-    long long mul;
-};
 
-static const struct unit size_units[] = {
+const struct unit cf_size_units[] = {
     { "G", GIB }, { "M", MIB }, { "K", KIB }, { "", 1 }
 };
-static const struct unit ms_units[] = {     /* no suffix: seconds */
+const struct unit cf_ms_units[] = {     /* no suffix: seconds */
     { "d", MS_D }, { "h", MS_H }, { "m", MS_M }, { "s", MS_S }, { "", MS_S },
     { "ms", 1 }
 };
@@ -219,7 +172,7 @@ int sl_conf_parse_size(const char *s, size_t *out)
 {
     uint64_t v;
 
-    if (parse_unit(s, size_units, SIZE_MAX, &v) < 0)
+    if (parse_unit(s, cf_size_units, SIZE_MAX, &v) < 0)
         return -1;
     *out = (size_t)v;
     return 0;
@@ -229,7 +182,7 @@ int sl_conf_parse_duration(const char *s, int64_t *out_ms)
 {
     uint64_t v;
 
-    if (parse_unit(s, ms_units, INT64_MAX, &v) < 0)
+    if (parse_unit(s, cf_ms_units, INT64_MAX, &v) < 0)
         return -1;
     *out_ms = (int64_t)v;
     return 0;
@@ -341,11 +294,11 @@ static int check_nameserver(const char *s)
 
 /* A size or a duration: an integer times int_mul, or a string with a
  * suffix from units; > 0. */
-static int get_scaled(struct ctx *x, const config_setting_t *s,
+int cf_get_scaled(struct ctx *x, const config_setting_t *s,
                       const struct unit *units, long long int_mul,
                       const char *expect, long long *v)
 {
-    long long n = is_int(s) ? config_setting_get_int64(s) : 0;
+    long long n = cf_is_int(s) ? config_setting_get_int64(s) : 0;
     uint64_t u;
 
     if (n > 0 && n <= LLONG_MAX / int_mul) {
@@ -357,48 +310,48 @@ static int get_scaled(struct ctx *x, const config_setting_t *s,
         *v = (long long)u;
         return 0;
     }
-    return fail(x, s, "'%s' must be %s, not %s", sname(s), expect,
-                describe(x, s));
+    return cf_fail(x, s, "'%s' must be %s, not %s", cf_sname(s), expect,
+                cf_describe(x, s));
 }
 
 static int check_range(struct ctx *x, const config_setting_t *s,
                        const struct key *k, long long v)
 {
     char lo[32], hi[32], got[32];
-    const struct unit *u = k->kind == K_DURATION ? ms_units : size_units;
+    const struct unit *u = k->kind == K_DURATION ? cf_ms_units : cf_size_units;
 
     if (v >= k->min && v <= k->max)
         return 0;
     if (k->kind == K_COUNT)
-        return fail(x, s, "'%s' is out of range: %lld (expected %lld to %lld)",
+        return cf_fail(x, s, "'%s' is out of range: %lld (expected %lld to %lld)",
                     k->name, v, k->min, k->max);
-    return fail(x, s, "'%s' is out of range: %s (expected %s to %s)", k->name,
+    return cf_fail(x, s, "'%s' is out of range: %s (expected %s to %s)", k->name,
                 fmt_unit(got, sizeof(got), v, u),
                 fmt_unit(lo, sizeof(lo), k->min, u),
                 fmt_unit(hi, sizeof(hi), k->max, u));
 }
 
-static const char *get_string(struct ctx *x, const config_setting_t *s)
+const char *cf_get_string(struct ctx *x, const config_setting_t *s)
 {
     const char *v;
 
     if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        fail(x, s, "'%s' must be a string, not %s", sname(s), describe(x, s));
+        cf_fail(x, s, "'%s' must be a string, not %s", cf_sname(s), cf_describe(x, s));
         return NULL;
     }
     v = config_setting_get_string(s);
     if (*v == '\0') {
-        fail(x, s, "'%s' is empty (expected a non-empty string)", sname(s));
+        cf_fail(x, s, "'%s' is empty (expected a non-empty string)", cf_sname(s));
         return NULL;
     }
     return v;
 }
 
 /* Replace *field by a copy of v, or by NULL when v equals off_word. */
-static int set_string(struct ctx *x, const config_setting_t *s, char **field,
+int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
                       const char *off_word)
 {
-    const char *v = get_string(x, s);
+    const char *v = cf_get_string(x, s);
     char *copy = NULL;
 
     if (v == NULL)
@@ -406,7 +359,7 @@ static int set_string(struct ctx *x, const config_setting_t *s, char **field,
     if (off_word == NULL || strcmp(v, off_word) != 0) {
         copy = strdup(v);
         if (copy == NULL)
-            return fail(x, s, "out of memory");
+            return cf_fail(x, s, "out of memory");
     }
     free(*field);
     *field = copy;
@@ -423,29 +376,29 @@ static int apply(struct ctx *x, const config_setting_t *s, const struct key *k)
     switch (k->kind) {
     case K_GROUP:
         if (!config_setting_is_group(s))
-            return fail(x, s, "'%s' must be a group (%s: { ... };), not %s",
-                        k->name, k->name, describe(x, s));
+            return cf_fail(x, s, "'%s' must be a group (%s: { ... };), not %s",
+                        k->name, k->name, cf_describe(x, s));
         return walk(x, s, k->sub, k->name);
     case K_BOOL:
         if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-            return fail(x, s, "'%s' must be true or false, not %s", k->name,
-                        describe(x, s));
+            return cf_fail(x, s, "'%s' must be true or false, not %s", k->name,
+                        cf_describe(x, s));
         *(int *)field = config_setting_get_bool(s);
         return 0;
     case K_STR:
-        return set_string(x, s, (char **)field, k->word);
+        return cf_set_string(x, s, (char **)field, k->word);
     case K_COUNT:
-        if (!is_int(s))
-            return fail(x, s, "'%s' must be an integer, not %s", k->name,
-                        describe(x, s));
+        if (!cf_is_int(s))
+            return cf_fail(x, s, "'%s' must be an integer, not %s", k->name,
+                        cf_describe(x, s));
         v = config_setting_get_int64(s);
         break;
     case K_SIZE:
-        if (get_scaled(x, s, size_units, 1, SIZE_MSG, &v) < 0)
+        if (cf_get_scaled(x, s, cf_size_units, 1, SIZE_MSG, &v) < 0)
             return -1;
         break;
     case K_DURATION:
-        if (get_scaled(x, s, ms_units, 1000, DURATION_MSG, &v) < 0)
+        if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &v) < 0)
             return -1;
         break;
     default:
@@ -472,10 +425,10 @@ static int unknown(struct ctx *x, const config_setting_t *s,
         n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
                               n ? ", " : "", k->name);
     if (group == NULL)
-        return fail(x, s, "unknown setting '%s' (expected one of: %s)",
-                    sname(s), names);
-    return fail(x, s, "unknown setting '%s' in group '%s' "
-                "(expected one of: %s)", sname(s), group, names);
+        return cf_fail(x, s, "unknown setting '%s' (expected one of: %s)",
+                    cf_sname(s), names);
+    return cf_fail(x, s, "unknown setting '%s' in group '%s' "
+                "(expected one of: %s)", cf_sname(s), group, names);
 }
 
 /* Apply every child of group g; an unknown name stops the load. */
@@ -489,7 +442,7 @@ static int walk(struct ctx *x, const config_setting_t *g,
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
         for (k = table; k->name != NULL; k++)
-            if (strcmp(k->name, sname(s)) == 0)
+            if (strcmp(k->name, cf_sname(s)) == 0)
                 break;
         if (k->name == NULL)
             return unknown(x, s, table, group);
@@ -503,24 +456,24 @@ static int walk(struct ctx *x, const config_setting_t *g,
 
 static int k_visible_hostname(struct ctx *x, const config_setting_t *s)
 {
-    const char *v = get_string(x, s);
+    const char *v = cf_get_string(x, s);
 
     if (v == NULL)
         return -1;
     if (strlen(v) > HOSTNAME_MAX ||
         strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                   "0123456789.-") != strlen(v))
-        return fail(x, s, "bad 'visible_hostname' %s (expected up to %d "
-                    "letters, digits, dots and dashes)", describe(x, s),
+        return cf_fail(x, s, "bad 'visible_hostname' %s (expected up to %d "
+                    "letters, digits, dots and dashes)", cf_describe(x, s),
                     HOSTNAME_MAX);
-    return set_string(x, s, &x->c->visible_hostname, NULL);
+    return cf_set_string(x, s, &x->c->visible_hostname, NULL);
 }
 
 /* Index of s's string in names[] (NULL-terminated), or -1 with an error. */
 static int pick_name(struct ctx *x, const config_setting_t *s,
                      const char *const *names, const char *expect)
 {
-    const char *v = get_string(x, s);
+    const char *v = cf_get_string(x, s);
     int i;
 
     if (v == NULL)
@@ -528,7 +481,7 @@ static int pick_name(struct ctx *x, const config_setting_t *s,
     for (i = 0; names[i] != NULL; i++)
         if (strcmp(v, names[i]) == 0)
             return i;
-    return fail(x, s, "bad '%s' %s (expected %s)", sname(s), describe(x, s),
+    return cf_fail(x, s, "bad '%s' %s (expected %s)", cf_sname(s), cf_describe(x, s),
                 expect);
 }
 
@@ -559,29 +512,29 @@ static int k_to_localhost(struct ctx *x, const config_setting_t *s)
 
 static int k_forwarded_for(struct ctx *x, const config_setting_t *s)
 {
-    const char *v = get_string(x, s);
+    const char *v = cf_get_string(x, s);
 
     if (v == NULL)
         return -1;
     if (flt_xff_parse(v, &x->c->http.forwarded_for) < 0)
-        return fail(x, s, "bad 'forwarded_for' %s (expected delete, on, off, "
-                    "transparent or truncate)", describe(x, s));
+        return cf_fail(x, s, "bad 'forwarded_for' %s (expected delete, on, off, "
+                    "transparent or truncate)", cf_describe(x, s));
     return 0;
 }
 
 /* A list ([...] or (...)) of at most max entries; returns its length. */
-static int get_list(struct ctx *x, const config_setting_t *s, size_t max,
+int cf_get_list(struct ctx *x, const config_setting_t *s, size_t max,
                     const char *of)
 {
     int n;
 
     if (!config_setting_is_array(s) && !config_setting_is_list(s))
-        return fail(x, s, "'%s' must be a list of %s ([ ... ]), not %s",
-                    sname(s), of, describe(x, s));
+        return cf_fail(x, s, "'%s' must be a list of %s ([ ... ]), not %s",
+                    cf_sname(s), of, cf_describe(x, s));
     n = config_setting_length(s);
     if ((size_t)n > max)
-        return fail(x, s, "too many entries in '%s': %d (expected at most %zu)",
-                    sname(s), n, max);
+        return cf_fail(x, s, "too many entries in '%s': %d (expected at most %zu)",
+                    cf_sname(s), n, max);
     return n;
 }
 
@@ -594,15 +547,15 @@ static int each_string(struct ctx *x, const config_setting_t *s, size_t max,
 {
     const config_setting_t *e;
     const char *v, *why;
-    int i, n = get_list(x, s, max, "strings");
+    int i, n = cf_get_list(x, s, max, "strings");
 
     for (i = 0; i < n; i++) {
         e = config_setting_get_elem(s, (unsigned)i);
-        if ((v = get_string(x, e)) == NULL)
+        if ((v = cf_get_string(x, e)) == NULL)
             return -1;
         if ((why = cb(x, v, (size_t)i)) != NULL)
-            return fail(x, e, "bad %s %s in '%s': %s", what, describe(x, e),
-                        sname(s), why);
+            return cf_fail(x, e, "bad %s %s in '%s': %s", what, cf_describe(x, e),
+                        cf_sname(s), why);
     }
     return n;
 }
@@ -641,7 +594,7 @@ static int k_listen(struct ctx *x, const config_setting_t *s)
     int n = each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_listen);
 
     if (n == 0)
-        return fail(x, s, "'listen' is empty (expected at least one "
+        return cf_fail(x, s, "'listen' is empty (expected at least one "
                     "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\")");
     x->c->n_listen = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
@@ -668,16 +621,16 @@ static int k_connect_ports(struct ctx *x, const config_setting_t *s)
     struct sl_conf_access *a = &x->c->access;
     const config_setting_t *e;
     long long p;
-    int i, n = get_list(x, s, SL_CONF_MAX_PORTS, "ports");
+    int i, n = cf_get_list(x, s, SL_CONF_MAX_PORTS, "ports");
 
     if (n < 0)
         return -1;
     for (i = 0; i < n; i++) {
         e = config_setting_get_elem(s, (unsigned)i);
-        p = is_int(e) ? config_setting_get_int64(e) : 0;
+        p = cf_is_int(e) ? config_setting_get_int64(e) : 0;
         if (p < 1 || p > 65535)
-            return fail(x, e, "bad port %s in 'connect_ports' (expected "
-                        "1 to 65535)", describe(x, e));
+            return cf_fail(x, e, "bad port %s in 'connect_ports' (expected "
+                        "1 to 65535)", cf_describe(x, e));
         a->connect_ports[i] = (uint16_t)p;
     }
     a->n_connect_ports = (size_t)n;
@@ -708,12 +661,12 @@ static int rp_duration(struct ctx *x, const config_setting_t *s, int64_t *out)
 {
     long long v = 0;
 
-    if (!(is_int(s) && config_setting_get_int64(s) == 0) &&
-        get_scaled(x, s, ms_units, 1000, DURATION_MSG, &v) < 0)
+    if (!(cf_is_int(s) && config_setting_get_int64(s) == 0) &&
+        cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &v) < 0)
         return -1;
     if (v > 365LL * 24 * MS_H)
-        return fail(x, s, "'%s' is out of range (expected 0 to 365 days)",
-                    sname(s));
+        return cf_fail(x, s, "'%s' is out of range (expected 0 to 365 days)",
+                    cf_sname(s));
     *out = v / 1000;
     return 0;
 }
@@ -728,7 +681,7 @@ static int refresh_rule(struct ctx *x, const config_setting_t *g)
     int icase = 0, i, n;
 
     if (!config_setting_is_group(g))
-        return fail(x, g, "each refresh_patterns entry must be a group "
+        return cf_fail(x, g, "each refresh_patterns entry must be a group "
                     "({ regex = \"...\"; min = 0; percent = 20; max = \"3d\"; })");
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
@@ -736,11 +689,11 @@ static int refresh_rule(struct ctx *x, const config_setting_t *g)
         s = config_setting_get_elem(g, (unsigned)i);
         name = config_setting_name(s);
         if (strcmp(name, "regex") == 0) {
-            if ((regex = get_string(x, s)) == NULL)
+            if ((regex = cf_get_string(x, s)) == NULL)
                 return -1;
         } else if (strcmp(name, "icase") == 0) {
             if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                return fail(x, s, "'icase' must be true or false");
+                return cf_fail(x, s, "'icase' must be true or false");
             icase = config_setting_get_bool(s);
         } else if (strcmp(name, "min") == 0) {
             if (rp_duration(x, s, &h.min) < 0)
@@ -749,27 +702,27 @@ static int refresh_rule(struct ctx *x, const config_setting_t *g)
             if (rp_duration(x, s, &h.max) < 0)
                 return -1;
         } else if (strcmp(name, "percent") == 0) {
-            if (!is_int(s) || config_setting_get_int64(s) < 0 ||
+            if (!cf_is_int(s) || config_setting_get_int64(s) < 0 ||
                 config_setting_get_int64(s) > 10000)
-                return fail(x, s, "'percent' must be an integer from 0 to 10000");
+                return cf_fail(x, s, "'percent' must be an integer from 0 to 10000");
             h.percent = (int)config_setting_get_int64(s);
         } else {
-            return fail(x, s, "unknown setting '%s' in a refresh_patterns entry "
+            return cf_fail(x, s, "unknown setting '%s' in a refresh_patterns entry "
                         "(expected one of: regex, icase, min, percent, max)", name);
         }
     }
     if (regex == NULL)
-        return fail(x, g, "refresh_patterns entry without 'regex'");
+        return cf_fail(x, g, "refresh_patterns entry without 'regex'");
     if (h.max < h.min)
-        return fail(x, g, "refresh_patterns entry with max below min");
+        return cf_fail(x, g, "refresh_patterns entry with max below min");
     if (cache_refresh_add(x->c->cache.refresh, regex, icase, &h, why, sizeof(why)) < 0)
-        return fail(x, g, "bad regex \"%s\": %s", regex, why);
+        return cf_fail(x, g, "bad regex \"%s\": %s", regex, why);
     return 0;
 }
 
 static int k_refresh_patterns(struct ctx *x, const config_setting_t *s)
 {
-    int i, n = get_list(x, s, CACHE_REFRESH_MAX, "groups");
+    int i, n = cf_get_list(x, s, CACHE_REFRESH_MAX, "groups");
     struct cache_refresh *r;
 
     if (n < 0)
@@ -777,7 +730,7 @@ static int k_refresh_patterns(struct ctx *x, const config_setting_t *s)
     /* The file's list replaces the default one. */
     r = cache_refresh_new();
     if (r == NULL)
-        return fail(x, s, "out of memory");
+        return cf_fail(x, s, "out of memory");
     cache_refresh_free(x->c->cache.refresh);
     x->c->cache.refresh = r;
     for (i = 0; i < n; i++)
@@ -941,7 +894,7 @@ static int check_http(struct ctx *x, const config_t *cf)
             s = config_lookup(cf, "http.max_request_line");
         if (s == NULL)
             s = config_root_setting(cf);
-        return fail(x, s, "'%s' (%zu) is smaller than 'max_request_line' "
+        return cf_fail(x, s, "'%s' (%zu) is smaller than 'max_request_line' "
                     "(%zu) (expected at least max_request_line)", heads[i],
                     v[i], h->max_request_line);
     }
@@ -964,7 +917,7 @@ static int check_readable(struct ctx *x)
     if (f != NULL)
         fclose(f);
     if (e != 0)
-        seterr(x, "%s: %s", x->path, strerror(e));
+        cf_seterr(x, "%s: %s", x->path, strerror(e));
     return e ? -1 : 0;
 }
 
@@ -981,9 +934,9 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
     config_init(&cf);
     if (!config_read_file(&cf, path)) {
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-            seterr(&x, "%s: %s", path, config_error_text(&cf));
+            cf_seterr(&x, "%s: %s", path, config_error_text(&cf));
         else
-            seterr(&x, "%s:%d: %s", config_error_file(&cf) ?
+            cf_seterr(&x, "%s:%d: %s", config_error_file(&cf) ?
                    config_error_file(&cf) : path, config_error_line(&cf),
                    config_error_text(&cf));
         goto out;
@@ -994,7 +947,7 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
         x.c->path = strdup(path);
     }
     if (x.c == NULL || x.c->path == NULL || set_defaults(x.c) < 0) {
-        seterr(&x, "%s: out of memory", path);
+        cf_seterr(&x, "%s: out of memory", path);
         goto out;
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&

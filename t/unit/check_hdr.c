@@ -499,6 +499,41 @@ START_TEST(drop_list)
 }
 END_TEST
 
+START_TEST(access_lists)
+{
+    struct flt_hdr_access a;
+    struct flt_hdr_opts o = req_opts(FLT_XFF_DELETE);
+    const char *err = NULL;
+
+    memset(&a, 0, sizeof(a));
+    /* An allowlist: only these pass, User-Agent is replaced. */
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "allow Accept", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "allow accept-language", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny all", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_replace(&a, "User-Agent: Generic/1.0", &err), 0);
+    o.access = &a;
+    o.keep_cl = 1;
+    ck_assert_str_eq(rewrite("Accept: */*\r\nCookie: s=1\r\nUser-Agent: Me/9\r\n"
+                             "Accept-Language: fr\r\nContent-Length: 3\r\n"
+                             "Referer: http://x/\r\n", &o),
+                     "Accept: */*\r\nUser-Agent: Generic/1.0\r\n"
+                     "Accept-Language: fr\r\nContent-Length: 3\r\n");
+    /* A denylist: the first line naming a field decides; others pass. */
+    memset(&a, 0, sizeof(a));
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "allow Cookie", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny Cookie", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny Referer", &err), 0);
+    ck_assert_str_eq(rewrite("Cookie: s=1\r\nReferer: r\r\nA: 1\r\n", &o),
+                     "Cookie: s=1\r\nA: 1\r\n");
+    /* Bad lines are refused with a reason. */
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "permit Cookie", &err), -1);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny Bad Name", &err), -1);
+    ck_assert_int_eq(flt_hdr_access_replace(&a, "NoColon", &err), -1);
+    ck_assert_int_eq(flt_hdr_access_replace(&a, "X: a\rb", &err), -1);
+}
+END_TEST
+
 START_TEST(keep_flags_response)
 {
     struct flt_hdr_opts o = resp_opts();
@@ -768,6 +803,7 @@ int main(void)
     tcase_add_test(tc, always_dropped_response);
     tcase_add_test(tc, keep_flags);
     tcase_add_test(tc, drop_list);
+    tcase_add_test(tc, access_lists);
     tcase_add_test(tc, keep_flags_response);
     tcase_add_test(tc, response_keeps_client_fields);
     tcase_add_test(tc, via_combine);

@@ -1,0 +1,138 @@
+/*
+ * rules.h - named ACLs and http_access rules, Squid's meanings. Pure: no
+ * sockets, no event loop; list files are read while building (config
+ * load), never while matching.
+ *
+ * A set is built once (config load) and is read-only afterwards: matching
+ * is reentrant and allocation-free. Each ACL has a type and a list of
+ * values; an http_access rule is "allow" or "deny" followed by ACL names,
+ * each optionally negated with "!", all of which must match (AND). The first
+ * rule whose ACLs all match decides; when none does, the answer is the
+ * opposite of the last rule's action (Squid's implicit rule), or deny when
+ * there are no rules.
+ *
+ * Some facts are not known when a request arrives: the destination address
+ * (after DNS), the TLS server name (after peeking at the ClientHello), the
+ * user (after authentication). A rule that needs one of them stops the
+ * evaluation with ACL_NEED_DST / ACL_NEED_SNI / ACL_NEED_AUTH; the caller
+ * finds the fact out and evaluates again from the start. A rule that cannot
+ * match anyway (another of its ACLs already failed) never asks.
+ */
+#ifndef ACL_RULES_H
+#define ACL_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "squidlike/http.h"
+
+struct acl_set;
+
+/* What a request is matched on. Strings need not be NUL-terminated. */
+struct acl_request {
+    const struct sockaddr *client;
+    const struct sockaddr *dst;     /* NULL: not resolved yet */
+    const char *host;               /* lowercase, IPv6 without brackets */
+    size_t host_len;
+    unsigned port;
+    const char *method;             /* NUL-terminated */
+    int is_connect;
+    const char *url;                /* absolute URL, "host:port" for CONNECT */
+    size_t url_len;
+    const char *path;               /* path + query, "" for CONNECT */
+    size_t path_len;
+    const char *user;               /* authenticated user (NUL-terminated) */
+    int auth_tried;                 /* credentials were checked (maybe failed) */
+    const struct sl_http_msg *req;  /* request fields (req_header, browser) */
+    const char *sni;                /* TLS server name (NUL-terminated) */
+    int sni_known;                  /* the peek is done (sni may still be NULL) */
+    unsigned conns;                 /* open connections from this client address */
+    time_t now;                     /* wall clock; time ACLs use localtime_r */
+};
+
+enum acl_verdict {
+    ACL_ALLOW = 0,
+    ACL_DENY,
+    ACL_NEED_DST,
+    ACL_NEED_SNI,
+    ACL_NEED_AUTH
+};
+
+/* An ACL type matched by the caller's code (blocklist categories): match
+ * returns 1/0; it may point *note at a static or long-lived string (the
+ * category that matched) to be reported with the verdict. */
+typedef int (*acl_external_cb)(void *data, const struct acl_request *r,
+                               const char **note);
+
+struct acl_set *acl_set_new(void);
+/* Frees the set and calls free_cb(data) of external ACLs. NULL: no-op. */
+void acl_set_free(struct acl_set *s);
+
+/*
+ * Define ACL name of a type with values, or add values to it when it exists
+ * with the same type (Squid allows repeating an acl line). icase: regex
+ * types match case-insensitively ("-i"). Types and value syntax:
+ *   src, dst        "10.0.0.0/8", "192.0.2.1", "::1", "fc00::/7"
+ *   dstdomain       "example.com" (exact), ".example.com" (it and below)
+ *   server_name     like dstdomain; matches the SNI, or the CONNECT host
+ *                   when the peek found no name
+ *   dstdom_regex, url_regex, urlpath_regex, browser   PCRE2 patterns
+ *   port            "443", "1025-65535"
+ *   method          "GET", "CONNECT" (exact)
+ *   proto           "http", "connect"
+ *   time            "MTWHF 08:00-17:30", "AS", "09:00-12:00" (days S M T W
+ *                   H F A; no days: every day; no window: all day;
+ *                   windows end before start wrap midnight)
+ *   proxy_auth      user names, or "REQUIRED" (any authenticated user)
+ *   maxconn         one number: matches when the client has more
+ *                   connections open than that
+ *   req_header      "Header-Name regex"
+ *   all             no values: always matches
+ * Returns 0, or -1 with err ("bad port range \"80-\"").
+ */
+int acl_set_define(struct acl_set *s, const char *name, const char *type,
+                   int icase, const char *const *values, size_t n,
+                   char *err, size_t errlen);
+/*
+ * The same, values read from a file: one per line; "#" comments, blank
+ * lines, CRLF and surrounding blanks ignored. A bad line is reported
+ * through warn (file, line, why) and skipped; it does not fail the load.
+ * Returns 0, or -1 with err when the file cannot be read.
+ */
+typedef void (*acl_warn_cb)(void *data, const char *file, unsigned line,
+                            const char *why);
+int acl_set_define_file(struct acl_set *s, const char *name, const char *type,
+                        int icase, const char *path, acl_warn_cb warn,
+                        void *warn_data, char *err, size_t errlen);
+/* An external ACL; data is freed with free_cb (may be NULL) with the set. */
+int acl_set_define_external(struct acl_set *s, const char *name,
+                            acl_external_cb match, void *data,
+                            void (*free_cb)(void *), char *err, size_t errlen);
+
+/* Append an http_access rule: "allow NAME [!NAME]...", "deny ...". Unknown
+ * names are errors. Returns 0 or -1 with err. */
+int acl_set_rule(struct acl_set *s, const char *text, char *err, size_t errlen);
+size_t acl_set_nrules(const struct acl_set *s);
+/* Is there an ACL of this name? */
+int acl_set_has(const struct acl_set *s, const char *name);
+
+/* What decided, for block pages and logs. */
+struct acl_result {
+    int rule;                   /* index of the deciding rule, -1: implicit */
+    const char *rule_text;      /* "deny CONNECT !SSL_ports" or "(default)" */
+    const char *acl;            /* the last ACL matched in that rule, or NULL */
+    const char *note;           /* an external ACL's note (category), or NULL */
+};
+
+/* Evaluate http_access for r (see the top of this file). */
+enum acl_verdict acl_check(const struct acl_set *s, const struct acl_request *r,
+                           struct acl_result *res);
+
+/* Does a single named ACL match r (for deny_info, header rules)? -1 when
+ * the name is unknown or it needs a fact not known yet. */
+int acl_match_name(const struct acl_set *s, const char *name,
+                   const struct acl_request *r);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * conf_int.h - what the files of the configuration loader share (conf.c:
+ * the generic machinery and most settings; conf_acl.c: access rules,
+ * blocklists, authentication, block pages, header lists). Only these
+ * files touch libconfig.
+ */
+#ifndef SL_CONF_INT_H
+#define SL_CONF_INT_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+#include "squidlike/conf.h"
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define MS_S 1000LL
+#define MS_M (60 * MS_S)
+#define MS_H (60 * MS_M)
+#define MS_D (24 * MS_H)
+/* Longest duration accepted: a week. Keeps every timeout inside an int of
+ * milliseconds for whoever hands it to a timer or epoll_wait. */
+#define DURATION_MAX_MS (7 * 24 * MS_H)
+#define HOSTNAME_MAX 255
+
+#define SIZE_MSG "a size (a number of bytes > 0, or a string like \"64K\" " \
+                 "with an optional K, M or G suffix)"
+#define DURATION_MSG "a duration (seconds > 0, or a string like \"30s\", " \
+                     "\"2m\", \"1h\" or \"500ms\")"
+
+/* One load in progress. */
+struct ctx {
+    struct sl_conf *c;
+    const char *path;
+    char *err;
+    size_t errlen;
+    char what[128];             /* scratch for describe() */
+    char why[128];              /* scratch for list element reasons */
+};
+
+enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
+
+typedef int (*key_cb)(struct ctx *x, const config_setting_t *s);
+
+/* A known setting: where it goes and what it may hold. */
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t off;                 /* into struct sl_conf (not K_GROUP/K_FUNC) */
+    long long min, max;         /* K_SIZE, K_COUNT, K_DURATION (ms) */
+    const char *word;           /* K_STR: this value means NULL */
+    key_cb fn;                  /* K_FUNC */
+    const struct key *sub;      /* K_GROUP */
+};
+
+/* Suffixes, largest first; the last entry (mul 1) ends a table. */
+struct unit {
+    const char *suffix;
+    long long mul;
+};
+
+extern const struct unit cf_size_units[];
+extern const struct unit cf_ms_units[];
+
+void cf_seterr(struct ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int cf_fail(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *cf_sname(const config_setting_t *s);
+const char *cf_describe(struct ctx *x, const config_setting_t *s);
+int cf_is_int(const config_setting_t *s);
+int cf_get_scaled(struct ctx *x, const config_setting_t *s,
+                  const struct unit *units, long long int_mul,
+                  const char *expect, long long *v);
+const char *cf_get_string(struct ctx *x, const config_setting_t *s);
+int cf_get_list(struct ctx *x, const config_setting_t *s, size_t max,
+                const char *of);
+int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
+                  const char *off_word);
+
+#endif
