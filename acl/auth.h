@@ -34,8 +34,17 @@ void acl_auth_free(struct acl_auth *a);
 enum acl_auth_result {
     ACL_AUTH_OK = 0,
     ACL_AUTH_NONE,              /* no credentials, or not Basic */
-    ACL_AUTH_BAD                /* wrong user or password, or malformed */
+    ACL_AUTH_BAD,               /* wrong user or password, or malformed */
+    ACL_AUTH_BUSY               /* not cached, and the hash budget is spent */
 };
+
+/*
+ * A slow hash (yescrypt: ~20 ms) on the event loop for every wrong password
+ * would let anyone who knows a user name stall the proxy. Before each hash
+ * that is not a cached success, take(data) is asked; 0 means "no hash now"
+ * and the check answers ACL_AUTH_BUSY. The daemon passes a token bucket.
+ */
+void acl_auth_set_budget(struct acl_auth *a, int (*take)(void *), void *data);
 
 /*
  * Check a Proxy-Authorization value ("Basic base64(user:password)").

@@ -1,6 +1,6 @@
 # etc/: the sample configuration. Installed with system paths in place of
 # the checkout's relative var/ (which resolves against the working dir).
-EXTRA_DIST += %reldir%/squidlike.conf
+EXTRA_DIST += %reldir%/squidlike.conf %reldir%/errors %reldir%/blocklists
 sl_sed_paths = sed \
 	-e 's|"var/run/|"$(localstatedir)/run/squidlike/|' \
 	-e 's|"var/log/|"$(localstatedir)/log/squidlike/|' \

@@ -178,6 +178,7 @@ int sl_client_accept(struct sl_server *srv, int fd,
         c->next->prev = c;
     srv->clients = c;
     srv->nclients++;
+    c->ipc = sl_server_ipcount(srv, &c->peer.sa);
     srv->stats.accepted++;
     /* Listeners defer accept until data arrives (TCP_DEFER_ACCEPT), so the
      * request is usually here already: read it now rather than one loop
@@ -257,6 +258,8 @@ void cl_close(struct sl_client *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     srv->nclients--;
+    sl_server_ipcount_drop(srv, c->ipc);
+    c->ipc = NULL;
     sl_loop_unpost(srv->loop, &c->run_post);
     sl_loop_post(srv->loop, &c->free_post);
     sl_server_client_gone(srv);
@@ -295,7 +298,10 @@ static int cl_step(struct sl_client *c)
     case CL_HIT:
         return hit_run(c);
     case CL_WAIT:
-        return 0;               /* the leader's progress wakes us */
+    case CL_ACL_WAIT:
+        return 0;               /* the leader's progress / DNS wakes us */
+    case CL_PEEK:
+        return access_peek_step(c);
     case CL_TUNNEL:
         return tunnel_run(c);
     case CL_LINGER:
@@ -520,8 +526,10 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     const char *err = NULL;
     int rc;
 
-    cl_txn_init(c);
-    c->nreq++;
+    if (!t->acl.rerun) {
+        cl_txn_init(c);
+        c->nreq++;
+    }
     t->minor = m->minor;
     t->is_head = method_is(m->method, "HEAD");
     t->is_connect = method_is(m->method, "CONNECT");
@@ -538,24 +546,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         return;
     }
 
-    /* 1. access: who may use the proxy at all */
-    if (!c->internal && !acl_nets_match(conf->access.allow_sources,
-                                        conf->access.n_allow_sources, &c->peer.sa)) {
-        t->code = "TCP_DENIED";
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 0, c->peer_str);
-        return;
-    }
-
-    /* 2. target */
+    /* 1. target */
     if (t->is_connect) {
         rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
-        if (rc == 0 && !sl_conf_connect_port_ok(conf, t->url_parts.port)) {
-            t->code = "TCP_DENIED";
-            sl_buf_consume(&c->in, headlen);
-            cl_reply_error(c, SL_ERR_CONNECT_PORT, 0, t->url);
-            return;
-        }
     } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
                                      m->target.base[0] == '*')) {
         rc = -1;
@@ -583,9 +576,15 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     }
     cl_make_key(t);
 
-    /* 3. filters (URL and domain blocklists) come here with the ACL work. */
+    /* 2. access: authentication, http_access (ACLs, blocklist categories) */
+    switch (access_begin(c, m, headlen)) {
+    case ACCESS_DONE:
+    case ACCESS_WAIT:
+        return;                 /* answered, or the head waits in c->in */
+    }
+    (void)conf;
 
-    /* 4. the cache: PURGE, or a lookup that may answer at once */
+    /* 3. the cache: PURGE, or a lookup that may answer at once */
     if (!t->is_connect && method_is(m->method, "PURGE")) {
         if (t->req.kind != SL_HTTP_BODY_NONE)
             t->keep = 0;
@@ -599,7 +598,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         return;
     }
 
-    /* 5. the request as the origin will see it */
+    /* 4. the request as the origin will see it */
     if (!t->is_connect && fwd_build_request(c, m) < 0) {
         t->code = "NONE_NONE";
         sl_buf_consume(&c->in, headlen);
@@ -610,6 +609,31 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (t->req.kind == SL_HTTP_BODY_NONE)
         t->req.done = 1;
     fwd_start(c);
+}
+
+/*
+ * Decide the request again from the start: its head is still in c->in,
+ * and t->acl now knows a fact it lacked (dst address, server name).
+ */
+void cl_rerun(struct sl_client *c)
+{
+    const struct sl_conf *conf = c->conf;
+    struct sl_http_limits lim = { conf->http.max_request_line,
+                                  conf->http.max_request_head };
+    struct sl_http_msg m;
+    ssize_t r;
+
+    memset(&m, 0, sizeof(m));
+    m.hdrs = c->hdrs;
+    m.max_hdrs = c->nhdrs_cap;
+    r = sl_http_parse_request(c->in.pos, sl_buf_len(&c->in), &lim, &m);
+    if (r <= 0) {
+        cl_close(c);            /* it parsed before: cannot happen */
+        return;
+    }
+    c->txn.acl.rerun = 1;
+    cl_begin(c, &m, (size_t)r);
+    cl_run(c);
 }
 
 /*
@@ -693,7 +717,7 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
     sl_buf_reset(&c->out);
     if (sl_errpage_build(&c->out, e, t->status, detail,
                          c->conf->visible_hostname, t->minor, t->keep,
-                         t->is_head) < 0) {
+                         t->is_head, t->acl.extra[0] ? t->acl.extra : NULL) < 0) {
         cl_close(c);
         return;
     }
@@ -743,7 +767,10 @@ static void cl_log(struct sl_client *c)
     a.bytes = t->bytes_out;
     a.method = t->method;
     a.url = t->url;
-    a.user = NULL;
+    a.user = t->acl.user[0] ? t->acl.user : NULL;
+    a.rule = t->acl.rule;
+    a.category = t->acl.category;
+    a.json = c->conf->policy.log_json;
     a.hier = t->hier ? t->hier : "HIER_NONE";
     a.peer = t->peer[0] ? t->peer : NULL;
     a.type = t->ctype[0] ? t->ctype : NULL;
@@ -848,6 +875,10 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + to->tunnel_idle;
     case CL_WAIT:
         return c->t_state + to->connect + to->origin_first_byte;
+    case CL_ACL_WAIT:
+        return c->t_state + 2 * c->conf->dns.timeout + 1000;
+    case CL_PEEK:
+        return c->t_head + to->request_head;
     case CL_LINGER:
         return c->t_state + LINGER_MS;
     case CL_CLOSED:
@@ -903,6 +934,19 @@ static void cl_on_timer(struct sl_timer *tm)
         cf_detach(c);
         cl_forward_released(c);
         break;
+    case CL_ACL_WAIT:
+        /* No address in time: dst ACLs do not match; decide again. */
+        sl_dns_cancel(&c->txn.dnsw);
+        c->txn.acl.dst_known = 1;
+        memset(&c->txn.acl.dst, 0, sizeof(c->txn.acl.dst));
+        cl_rerun(c);
+        return;
+    case CL_PEEK:
+        /* No ClientHello in time: decide without a server name. */
+        c->txn.acl.sni_known = 1;
+        c->txn.acl.sni[0] = '\0';
+        cl_rerun(c);
+        return;
     case CL_TUNNEL:
         /* An idle tunnel ending is its normal end, not an abort. */
         SL_LOG(SL_LOG_INFO, c->id, 0, "CONNECT %s idle for too long",

@@ -40,6 +40,8 @@ enum cl_state {
     CL_REPLY,       /* writing a response of our own */
     CL_HIT,         /* writing a response from the cache */
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
+    CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
+    CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
     CL_CLOSED
@@ -87,6 +89,25 @@ struct cl_cache {
     unsigned char cf_waiter;    /* ... as a waiter (else the leader) */
 };
 
+/* Facts the access rules found out; kept when the request is decided
+ * again (cl_rerun). */
+struct cl_acl {
+    unsigned char rerun;        /* cl_begin runs again for this request */
+    unsigned char auth_done;    /* Proxy-Authorization was checked */
+    unsigned char dst_known, sni_known, peeked;
+    char user[65];              /* authenticated user, "" if none */
+    union sl_sockaddr dst;      /* AF_UNSPEC: DNS found nothing */
+    char sni[256];
+    size_t headlen;             /* head kept in c->in while peeking */
+    const char *rule;           /* deciding rule (in c->conf), for the log */
+    const char *category;       /* blocklist category that matched */
+    char extra[512];            /* header lines for our reply (407, 302) */
+};
+
+#define ACCESS_GO 0             /* allowed: go on */
+#define ACCESS_DONE 1           /* answered (denied, 407); head consumed */
+#define ACCESS_WAIT 2           /* finding out a fact; head kept */
+
 struct cl_txn {
     int64_t t_start;            /* loop ms */
     int64_t wall_start;         /* wall-clock ms */
@@ -128,6 +149,7 @@ struct cl_txn {
     unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
     unsigned char logged;
     struct cl_cache cache;
+    struct cl_acl acl;
 };
 
 struct sl_client {
@@ -151,6 +173,7 @@ struct sl_client {
     struct sl_post run_post;    /* continue after the batch (fairness) */
     struct sl_client *next, *prev;
     struct sl_client *cf_next;  /* waiters of one collapsed entry */
+    struct sl_ipcount *ipc;     /* connections from this client address */
     enum cl_state state;
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
     unsigned char draining;
@@ -175,6 +198,13 @@ ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup);
 ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
                  unsigned char *ready);
+
+void cl_rerun(struct sl_client *c);
+
+/* access.c */
+int access_begin(struct sl_client *c, const struct sl_http_msg *m,
+                 size_t headlen);
+int access_peek_step(struct sl_client *c);
 
 /* fwd.c */
 void fwd_start(struct sl_client *c);

@@ -748,6 +748,7 @@ static int k_refresh_patterns(struct ctx *x, const config_setting_t *s)
 #define BOOL(g, n) { .name = #n, .kind = K_BOOL, .off = F(g.n) }
 #define STR(n, w) { .name = #n, .kind = K_STR, .off = F(n), .word = w }
 #define FUNC(n) { .name = #n, .kind = K_FUNC, .fn = k_##n }
+#define CFUNC(n) { .name = #n, .kind = K_FUNC, .fn = cf_k_##n }
 #define GROUP(n) { .name = #n, .kind = K_GROUP, .sub = n##_keys }
 #define END { .name = NULL }
 
@@ -798,7 +799,9 @@ static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
     STR(access_log, "none"), STR(error_log, "stderr"), FUNC(log_level),
     GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns), GROUP(access),
-    GROUP(cache), GROUP(limits), END
+    GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
+    CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
+    CFUNC(header_access), CFUNC(access_log_format), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -923,7 +926,7 @@ static int check_readable(struct ctx *x)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "" };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL };
     config_t cf;
     int ok = 0;
 
@@ -946,13 +949,15 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
         x.c->refs = 1;
         x.c->path = strdup(path);
     }
-    if (x.c == NULL || x.c->path == NULL || set_defaults(x.c) < 0) {
+    if (x.c == NULL || x.c->path == NULL || set_defaults(x.c) < 0 ||
+        cf_policy_init(x.c) < 0) {
         cf_seterr(&x, "%s: out of memory", path);
         goto out;
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
-         check_http(&x, &cf) == 0;
+         check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0;
 out:
+    cf_policy_stash_free(&x);
     config_destroy(&cf);
     if (!ok) {
         sl_conf_unref(x.c);
@@ -979,6 +984,7 @@ void sl_conf_unref(struct sl_conf *c)
     free(c->error_log);
     free(c->cache.dir);
     cache_refresh_free(c->cache.refresh);
+    cf_policy_free(c);
     free(c);
 }
 

@@ -21,7 +21,10 @@
 #include <sys/socket.h>
 
 #include "acl/acl.h"
+#include "acl/auth.h"
+#include "acl/rules.h"
 #include "cache/refresh.h"
+#include "filters/blocklist.h"
 #include "filters/hdr.h"
 
 #define SL_CONF_MAX_LISTEN 16
@@ -99,6 +102,36 @@ struct sl_conf_cache {
     struct cache_heuristic fallback;    /* when no pattern matches */
 };
 
+#define SL_CONF_MAX_DENY_INFO 256
+
+/* A custom answer for requests denied by a rule ending in this ACL. */
+struct sl_conf_deny_info {
+    char *acl;
+    char *page;                 /* template text, or NULL */
+    char *redirect;             /* 302 to this URL (template), or NULL */
+};
+
+/*
+ * Access policy: named ACLs and http_access (acl/rules.h), blocklist
+ * categories, proxy authentication, block pages, header lists. Without an
+ * http_access list the rules are Squid's classic ones over built-in ACLs:
+ * "deny !Safe_ports", "deny CONNECT !SSL_ports", "allow localnet",
+ * "deny all", where localnet is access.allow_sources and SSL_ports is
+ * access.connect_ports.
+ */
+struct sl_conf_policy {
+    struct acl_set *acls;
+    struct flt_bl *bl;          /* NULL: no blocklists */
+    struct acl_auth *auth;      /* NULL: no proxy authentication */
+    char *realm;
+    struct sl_conf_deny_info deny_info[SL_CONF_MAX_DENY_INFO];
+    size_t n_deny_info;
+    char *block_page;           /* default block page template, NULL: built-in */
+    struct flt_hdr_access *req_headers;     /* NULL: everything passes */
+    struct flt_hdr_access *resp_headers;
+    int log_json;               /* access_log_format = "json" */
+};
+
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
@@ -122,8 +155,13 @@ struct sl_conf {
     struct sl_conf_dns dns;
     struct sl_conf_access access;
     struct sl_conf_cache cache;
+    struct sl_conf_policy policy;
     struct sl_conf_limits limits;
 };
+
+/* Where the loader reports what it skipped (bad list lines): set once by
+ * the daemon (to its log); default stderr. */
+void sl_conf_set_warn(void (*fn)(const char *msg));
 
 /*
  * Load and validate path. Returns a snapshot holding one reference, or NULL

@@ -37,6 +37,7 @@ struct ctx {
     size_t errlen;
     char what[128];             /* scratch for describe() */
     char why[128];              /* scratch for list element reasons */
+    void *stash;                /* conf_acl.c's, until the policy is built */
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
@@ -78,5 +79,19 @@ int cf_get_list(struct ctx *x, const config_setting_t *s, size_t max,
                 const char *of);
 int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
                   const char *off_word);
+
+/* conf_acl.c: keys, and the policy built after the walk. */
+int cf_k_acls(struct ctx *x, const config_setting_t *s);
+int cf_k_http_access(struct ctx *x, const config_setting_t *s);
+int cf_k_blocklists(struct ctx *x, const config_setting_t *s);
+int cf_k_auth(struct ctx *x, const config_setting_t *s);
+int cf_k_deny_info(struct ctx *x, const config_setting_t *s);
+int cf_k_block_page(struct ctx *x, const config_setting_t *s);
+int cf_k_header_access(struct ctx *x, const config_setting_t *s);
+int cf_k_access_log_format(struct ctx *x, const config_setting_t *s);
+int cf_policy_init(struct sl_conf *c);
+int cf_policy_finish(struct ctx *x);
+void cf_policy_stash_free(struct ctx *x);
+void cf_policy_free(struct sl_conf *c);
 
 #endif

@@ -57,13 +57,19 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "The proxy is out of resources" },
     [SL_ERR_ONLY_IF_CACHED] = { "ERR_ONLY_IF_CACHED_MISS", 504, "Not Cached",
         "The request allowed only a cached response, and none is stored" },
+    [SL_ERR_CACHE_ACCESS_DENIED] = { "ERR_CACHE_ACCESS_DENIED", 407,
+        "Authentication Required", "This proxy needs your user name and password" },
+    [SL_ERR_BLOCKED] = { "ERR_ACCESS_DENIED", 403, "Access Denied",
+        "The request is blocked by the access policy" },
 };
 
 static const char *reason_phrase(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 302: return "Found";
     case 403: return "Forbidden";
+    case 407: return "Proxy Authentication Required";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
@@ -78,6 +84,7 @@ static const char *reason_phrase(int status)
 }
 
 const char *sl_errpage_name(enum sl_err e) { return errs[e].name; }
+const char *sl_errpage_reason(int status) { return reason_phrase(status); }
 int sl_errpage_status(enum sl_err e) { return errs[e].status; }
 
 /* HTML-escape s into dst (size n); truncates, always terminates. */
@@ -107,7 +114,7 @@ static void html_escape(char *dst, size_t n, const char *s)
 
 int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
                      const char *detail, const char *hostname, int minor,
-                     int keep_alive, int head_only)
+                     int keep_alive, int head_only, const char *extra)
 {
     const struct err_def *d = &errs[e];
     char body[2048], esc[768], host[128];
@@ -135,9 +142,9 @@ int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
             "Content-Length: %d\r\n"
             "Cache-Control: no-store\r\n"
             "X-Squidlike-Error: %s\r\n"
-            "%s\r\n",
+            "%s%s\r\n",
             status, reason_phrase(status), PACKAGE_VERSION,
-            blen, d->name,
+            blen, d->name, extra ? extra : "",
             keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
                        : "Connection: close\r\n") < 0)
         goto fail;

@@ -29,6 +29,8 @@ enum sl_err {
     SL_ERR_SHUTTING_DOWN,       /* 503 */
     SL_ERR_NO_MEMORY,           /* 503 */
     SL_ERR_ONLY_IF_CACHED,      /* 504: only-if-cached and nothing usable */
+    SL_ERR_CACHE_ACCESS_DENIED, /* 407: proxy authentication required */
+    SL_ERR_BLOCKED,             /* 403: a blocklist category or deny rule */
     SL_ERR_COUNT
 };
 
@@ -42,10 +44,14 @@ int sl_errpage_status(enum sl_err e);
  * and an HTML body explaining e, where detail (plain text, escaped here;
  * may be NULL) says what was involved - a host name, a reason. head_only:
  * no body (HEAD). keep_alive decides the Connection field; minor is the
- * client's HTTP/1.minor. Returns 0 or -ENOSPC.
+ * client's HTTP/1.minor; extra holds more header lines ("Name: v\r\n...",
+ * may be NULL). Returns 0 or -ENOSPC.
  */
 int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
                      const char *detail, const char *hostname, int minor,
-                     int keep_alive, int head_only);
+                     int keep_alive, int head_only, const char *extra);
+
+/* Reason phrase for a status code ("Forbidden"). */
+const char *sl_errpage_reason(int status);
 
 #endif

@@ -58,13 +58,16 @@ static int request_again(struct sl_client *c, struct sl_http_msg *req)
            ? 0 : -EIO;
 }
 
-/* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). */
-static int stored_head(const struct sl_http_msg *m, struct sl_buf *out)
+/* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). The
+ * reply header lists apply here too: hits copy the stored head as it is. */
+static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
+                       struct sl_buf *out)
 {
     struct flt_hdr_opts o;
 
     memset(&o, 0, sizeof(o));
     o.drop = not_stored;        /* hop-by-hop, CL and TE go by default */
+    o.access = c->conf->policy.resp_headers;
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
                       m->reason.base) < 0)
         return -ENOSPC;
@@ -215,7 +218,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     struct cache_fresh fresh;
     int nvary;
 
-    if (stored_head(m, &head) < 0 || (nvary = vary_value(m, &vary)) < 0)
+    if (stored_head(c, m, &head) < 0 || (nvary = vary_value(m, &vary)) < 0)
         return;                 /* too large to keep: served, not stored */
     sl_buf_reset(&c->ckey);
     c->ckey.last = c->ckey.pos + cc->key_plen;

@@ -124,6 +124,7 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     opts.request = 1;
     opts.keep_te = m->chunked;
     opts.keep_cl = 1;
+    opts.access = conf->policy.req_headers;
     fill_request_fields(c, &opts);
     /* Heads are mostly small: try the buffer we have, grow if it is not
      * enough (the rewrite leaves partial output behind: cut it off). */
@@ -464,6 +465,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     }
     opts.keep_cl = 1;
     opts.keep_te = !t->resp.decode;
+    opts.access = conf->policy.resp_headers;
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,

@@ -68,6 +68,9 @@ struct sl_log_access {
     const char *hier;           /* HIER_DIRECT, HIER_NONE */
     const char *peer;           /* origin address text, NULL: "-" */
     const char *type;           /* content type, NULL: "-" */
+    const char *rule;           /* deciding http_access rule, or NULL */
+    const char *category;       /* blocklist category, or NULL */
+    int json;                   /* write a JSON line instead of Squid's */
 };
 
 void sl_log_access(const struct sl_log_access *a);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cache/store.h"
 #include "squidlike/conf.h"
@@ -25,6 +26,16 @@ struct sl_client;
 struct sl_server;
 struct cf_table;
 struct bg;
+
+/* Open connections per client address (for maxconn ACLs). */
+struct sl_ipcount {
+    struct sl_ipcount *next;
+    unsigned count;
+    int family;
+    unsigned char addr[16];
+};
+
+#define SL_IPCOUNT_BUCKETS 4096
 
 struct sl_listener {
     struct sl_io io;
@@ -48,6 +59,11 @@ struct sl_server {
     struct cf_table *cf;        /* collapsed forwarding of misses */
     struct bg *bg;              /* background revalidations (bgfetch.c) */
     size_t nbg;
+    struct sl_ipcount *ipcount[SL_IPCOUNT_BUCKETS];
+    double auth_tokens;         /* password hashes allowed now (access.c) */
+    int64_t auth_refill;
+    time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
+                                   ACLs in tests; 0: the real one */
     struct sl_listener listeners[SL_CONF_MAX_LISTEN];
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
@@ -83,6 +99,11 @@ void sl_server_free(struct sl_server *srv);
 
 /* End of every loop iteration: commit cache writes, flush logs. */
 void sl_server_idle(void *srv);
+
+/* Count a connection from sa (+1) or its end (-1); returns the entry. */
+struct sl_ipcount *sl_server_ipcount(struct sl_server *srv,
+                                     const struct sockaddr *sa);
+void sl_server_ipcount_drop(struct sl_server *srv, struct sl_ipcount *e);
 
 /* Called by client.c when a client connection goes away. */
 void sl_server_client_gone(struct sl_server *srv);

@@ -31,9 +31,11 @@ void tunnel_start(struct sl_client *c)
     t->keep = 0;
     t->origin_keep = 0;
     c->srv->stats.tunnels++;
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-        (sl_buf_reset(&c->out), sl_buf_append(&c->out, established,
-                                               sizeof(established) - 1) < 0)) {
+    /* After a peek at the ClientHello, our 200 went out already. */
+    if (!t->acl.peeked &&
+        ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+         (sl_buf_reset(&c->out), sl_buf_append(&c->out, established,
+                                                sizeof(established) - 1) < 0))) {
         cl_close(c);
         return;
     }

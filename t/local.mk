@@ -2,7 +2,8 @@
 # start the built daemon and real origins on 127.0.0.1.
 
 sl_unit_tests = t/unit/check_http t/unit/check_hdr t/unit/check_conf \
-	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy
+	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
+	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page
 check_PROGRAMS += $(sl_unit_tests)
 
 t_unit_check_http_SOURCES = t/unit/check_http.c
@@ -20,6 +21,18 @@ t_unit_check_acl_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_loop_SOURCES = t/unit/check_loop.c
 t_unit_check_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_loop_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_rules_SOURCES = t/unit/check_rules.c
+t_unit_check_rules_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_rules_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_auth_SOURCES = t/unit/check_auth.c
+t_unit_check_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_auth_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_sni_SOURCES = t/unit/check_sni.c
+t_unit_check_sni_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_sni_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_page_SOURCES = t/unit/check_page.c
+t_unit_check_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_page_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_policy_SOURCES = t/unit/check_policy.c
 t_unit_check_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_policy_LDADD = $(SL_LIBS) $(CHECK_LIBS)

@@ -1,0 +1,391 @@
+/*
+ * access.c - the access step of the pipeline: who is asking (proxy
+ * authentication), may they (http_access over the ACLs of acl/rules.h,
+ * blocklist categories among them), and what they see when they may not
+ * (block page, deny_info page or redirect, 407 challenge).
+ *
+ * Some rules need a fact the request does not carry: the destination
+ * address (dst: a DNS lookup) or the TLS server name (server_name: for a
+ * CONNECT, the proxy answers 200 at once and reads the client's
+ * ClientHello). While the fact is found out the request head stays in
+ * c->in; then the whole request is decided again from the start (cl_rerun),
+ * now knowing it. A CONNECT refused after the peek cannot get an HTTP
+ * answer any more (200 went out): it gets a TLS access_denied alert.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/policy.h"
+#include "filters/page.h"
+#include "filters/sni.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+/* The default block page: the same as etc/errors/blocked.html, which is
+ * the starting point for a page of one's own (block_page = ...). */
+static const char default_block_page[] =
+    "<!DOCTYPE html>\n"
+    "<html><head><meta charset=\"utf-8\"><title>Blocked</title></head>\n"
+    "<body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto\">\n"
+    "<h1>This page is blocked</h1>\n"
+    "<p>The company's web policy does not allow <b>%U</b>.</p>\n"
+    "<table>\n"
+    "<tr><td>Category</td><td>%c</td></tr>\n"
+    "<tr><td>Rule</td><td>%r</td></tr>\n"
+    "<tr><td>Your address</td><td>%i</td></tr>\n"
+    "<tr><td>Time</td><td>%T</td></tr>\n"
+    "</table>\n"
+    "<p>If you need this site for your work, ask the IT desk and quote the lines above.</p>\n"
+    "<hr><address>squidlike at %s</address>\n"
+    "</body></html>\n";
+
+static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+/* TLS alert record: fatal (2), access_denied (49). */
+static const unsigned char tls_denied[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31 };
+
+static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
+                         struct acl_request *r)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_acl *a = &t->acl;
+
+    memset(r, 0, sizeof(*r));
+    r->client = &c->peer.sa;
+    r->dst = a->dst_known ? &a->dst.sa : NULL;
+    r->host = t->url_parts.host;
+    r->host_len = strlen(t->url_parts.host);
+    r->port = t->url_parts.port;
+    r->method = t->method;
+    r->is_connect = t->is_connect;
+    r->url = t->url;
+    r->url_len = strlen(t->url);
+    r->path = t->url_parts.path.base ? t->url_parts.path.base : "";
+    r->path_len = t->url_parts.path.len;
+    r->user = a->user[0] ? a->user : NULL;
+    r->auth_tried = a->auth_done;
+    r->req = m;
+    r->sni = a->sni[0] ? a->sni : NULL;
+    r->sni_known = a->sni_known;
+    r->conns = c->ipc ? c->ipc->count : 1;
+    r->now = c->srv->fake_now ? c->srv->fake_now : time(NULL);
+}
+
+/*
+ * At most AUTH_HASHES_PER_SEC slow password hashes per second (a token
+ * bucket): a yescrypt check costs ~20 ms of the event loop, so this bounds
+ * what wrong passwords can take to about a third of a core. Cached
+ * successes never count.
+ */
+#define AUTH_HASHES_PER_SEC 16
+
+static int hash_budget(void *data)
+{
+    struct sl_server *srv = data;
+    int64_t now = sl_loop_now(srv->loop);
+
+    srv->auth_tokens += (double)(now - srv->auth_refill) * AUTH_HASHES_PER_SEC / 1000.0;
+    if (srv->auth_tokens > AUTH_HASHES_PER_SEC)
+        srv->auth_tokens = AUTH_HASHES_PER_SEC;
+    srv->auth_refill = now;
+    if (srv->auth_tokens < 1.0)
+        return 0;
+    srv->auth_tokens -= 1.0;
+    return 1;
+}
+
+/* Proxy-Authorization, checked once per request (not again on a re-run). */
+static void authenticate(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_acl *a = &c->txn.acl;
+    const struct sl_conf_policy *p = &c->conf->policy;
+    const struct sl_http_hdr *h;
+
+    if (a->auth_done || p->auth == NULL)
+        return;
+    h = sl_http_find(m, "Proxy-Authorization");
+    if (h == NULL)
+        return;                 /* not tried: a proxy_auth rule asks (407) */
+    a->auth_done = 1;
+    acl_auth_set_budget(p->auth, hash_budget, c->srv);
+    switch (acl_auth_check(p->auth, h->value, time(NULL), a->user, sizeof(a->user))) {
+    case ACL_AUTH_OK:
+        break;
+    case ACL_AUTH_BUSY:
+        a->user[0] = '\0';
+        SL_LOG(SL_LOG_WARN, c->id, 0, "auth deferred: client=%s (too many "
+               "password checks per second)", c->peer_str);
+        break;
+    default:
+        a->user[0] = '\0';
+        /* One line per failure, easy for fail2ban: client and time. */
+        SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s", c->peer_str);
+        break;
+    }
+}
+
+/* --- answers ----------------------------------------------------------- */
+
+static const struct sl_conf_deny_info *deny_info_for(const struct sl_conf_policy *p,
+                                                     const char *acl)
+{
+    size_t i;
+
+    for (i = 0; acl && i < p->n_deny_info; i++)
+        if (strcmp(p->deny_info[i].acl, acl) == 0)
+            return &p->deny_info[i];
+    return NULL;
+}
+
+/* Our own response with a given body (block page, redirect). */
+static void reply_page(struct sl_client *c, int status, const char *extra,
+                       const char *body, size_t blen)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->keep = t->keep && t->req.kind == SL_HTTP_BODY_NONE;
+    t->status = status;
+    snprintf(t->ctype, sizeof(t->ctype), "text/html");
+    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+        sl_buf_reserve(&c->out, blen + 1024, blen + 4096) < 0) {
+        cl_close(c);
+        return;
+    }
+    sl_buf_reset(&c->out);
+    sl_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
+                  "Content-Type: text/html; charset=utf-8\r\n"
+                  "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+                  "X-Squidlike-Error: ERR_ACCESS_DENIED\r\n%s%s\r\n",
+                  status, sl_errpage_reason(status), PACKAGE_VERSION,
+                  t->is_head ? 0 : blen, extra ? extra : "",
+                  t->keep ? "" : "Connection: close\r\n");
+    if (!t->is_head)
+        sl_buf_append(&c->out, body, blen);
+    c->srv->stats.denied++;
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+}
+
+static void deny(struct sl_client *c, const struct acl_result *res)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_policy *p = &c->conf->policy;
+    const struct sl_conf_deny_info *di = deny_info_for(p, res->acl);
+    char when[32], page[8192], loc[2048];
+    struct sl_buf pb = { page, page + sizeof(page), page, page };
+    struct sl_buf lb = { loc, loc + sizeof(loc), loc, loc };
+    struct flt_page_tags tags;
+    char detail[512];
+
+    t->code = "TCP_DENIED";
+    t->acl.rule = res->rule_text;
+    t->acl.category = res->note;
+    cache_date_format(time(NULL), when);
+    memset(&tags, 0, sizeof(tags));
+    tags.url = t->url;
+    tags.host = t->url_parts.host;
+    tags.category = res->note;
+    tags.rule = res->rule_text;
+    tags.acl = res->acl;
+    tags.client = c->peer_str;
+    tags.time = when;
+    tags.server = c->conf->visible_hostname;
+    if (t->acl.peeked) {
+        /* We already said 200 to the CONNECT: say no in TLS, and close. */
+        t->status = 403;
+        t->keep = 0;
+        sl_buf_reset(&c->out);
+        sl_buf_append(&c->out, tls_denied, sizeof(tls_denied));
+        c->state = CL_REPLY;
+        return;
+    }
+    if (di && di->redirect) {
+        flt_page_expand(di->redirect, &tags, FLT_PAGE_URL, &lb);
+        snprintf(t->acl.extra, sizeof(t->acl.extra), "Location: %.*s\r\n",
+                 (int)sl_buf_len(&lb), lb.pos);
+        reply_page(c, 302, t->acl.extra, "", 0);
+        return;
+    }
+    if (flt_page_expand(di && di->page ? di->page :
+                        p->block_page ? p->block_page : default_block_page,
+                        &tags, FLT_PAGE_HTML, &pb) == 0) {
+        reply_page(c, 403, NULL, pb.pos, sl_buf_len(&pb));
+        return;
+    }
+    snprintf(detail, sizeof(detail), "%s%s%s (rule \"%s\")",
+             res->note ? "category " : "", res->note ? res->note : t->url,
+             res->note ? "" : "", res->rule_text ? res->rule_text : "-");
+    cl_reply_error(c, SL_ERR_BLOCKED, 403, detail);
+}
+
+static void challenge(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->code = "TCP_DENIED";
+    snprintf(t->acl.extra, sizeof(t->acl.extra),
+             "Proxy-Authenticate: Basic realm=\"%s\"\r\n", c->conf->policy.realm);
+    cl_reply_error(c, SL_ERR_CACHE_ACCESS_DENIED, 407, NULL);
+}
+
+/* --- facts found out later ---------------------------------------------- */
+
+static void on_dst(struct sl_dns_waiter *w, const struct sl_dns_result *res)
+{
+    struct sl_client *c = w->data;
+    struct cl_acl *a = &c->txn.acl;
+
+    a->dst_known = 1;
+    memset(&a->dst, 0, sizeof(a->dst));
+    if (res->status == SL_DNS_OK && res->n > 0)
+        a->dst = res->addr[0];  /* AF_UNSPEC otherwise: no dst ACL matches */
+    cl_rerun(c);
+}
+
+static int find_dst(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_acl *a = &t->acl;
+    struct sl_dns_result res;
+
+    memset(&a->dst, 0, sizeof(a->dst));
+    if (inet_pton(AF_INET, t->url_parts.host, &a->dst.in.sin_addr) == 1) {
+        a->dst.sa.sa_family = AF_INET;
+        a->dst_known = 1;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, t->url_parts.host, &a->dst.in6.sin6_addr) == 1) {
+        a->dst.sa.sa_family = AF_INET6;
+        a->dst_known = 1;
+        return 0;
+    }
+    t->dnsw.cb = on_dst;
+    t->dnsw.data = c;
+    if (sl_dns_resolve(c->srv->dns, t->url_parts.host, &t->dnsw, &res) == 0) {
+        a->dst_known = 1;
+        if (res.status == SL_DNS_OK && res.n > 0)
+            a->dst = res.addr[0];
+        return 0;
+    }
+    c->state = CL_ACL_WAIT;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return 1;
+}
+
+static void start_peek(struct sl_client *c, size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->acl.peeked = 1;
+    t->acl.headlen = headlen;
+    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0)) {
+        cl_close(c);
+        return;
+    }
+    sl_buf_reset(&c->out);
+    sl_buf_append(&c->out, established, sizeof(established) - 1);
+    c->state = CL_PEEK;
+    c->t_state = c->t_head = sl_loop_now(c->srv->loop);
+}
+
+/* CL_PEEK: send our 200, read the ClientHello behind the CONNECT head. */
+int access_peek_step(struct sl_client *c)
+{
+    struct cl_acl *a = &c->txn.acl;
+    size_t have;
+    ssize_t n;
+    int rc;
+
+    if (sl_buf_len(&c->out) && c->wr) {
+        n = cl_send2(c->io.fd, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
+        if (n < 0 && n != -EAGAIN) {
+            cl_close(c);
+            return 1;
+        }
+        if (n > 0) {
+            sl_buf_consume(&c->out, (size_t)n);
+            c->txn.bytes_out += n;
+        }
+    }
+    have = sl_buf_len(&c->in) - a->headlen;
+    rc = flt_sni_parse((const unsigned char *)c->in.pos + a->headlen, have,
+                       a->sni, sizeof(a->sni));
+    if (rc == FLT_SNI_AGAIN) {
+        if (!c->rd)
+            return 0;
+        if (sl_buf_space(&c->in) == 0 &&
+            sl_buf_reserve(&c->in, 4096, a->headlen + FLT_SNI_MAX_HELLO + 4096) < 0) {
+            rc = FLT_SNI_NOT_TLS;
+        } else {
+            n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
+            if (n == -EAGAIN)
+                return 0;
+            if (n <= 0) {
+                cl_close(c);
+                return 1;
+            }
+            return 1;
+        }
+    }
+    if (rc != FLT_SNI_FOUND)
+        a->sni[0] = '\0';
+    a->sni_known = 1;
+    if (sl_buf_len(&c->out))
+        return 0;               /* the 200 first; the next edge brings us back */
+    cl_rerun(c);
+    return 1;
+}
+
+/* --- the step ----------------------------------------------------------- */
+
+int access_begin(struct sl_client *c, const struct sl_http_msg *m,
+                 size_t headlen)
+{
+    const struct sl_conf_policy *p = &c->conf->policy;
+    struct acl_request r;
+    struct acl_result res;
+    int guard;
+
+    if (c->internal)
+        return ACCESS_GO;       /* our own revalidations */
+    authenticate(c, m);
+    /* Each fact is found out at most once; anything unexpected denies. */
+    for (guard = 0; guard < 3; guard++) {
+        fill_request(c, m, &r);
+        switch (acl_check(p->acls, &r, &res)) {
+        case ACL_ALLOW:
+            c->txn.acl.rule = res.rule_text;
+            c->txn.acl.category = res.note;
+            return ACCESS_GO;
+        case ACL_DENY:
+            break;
+        case ACL_NEED_AUTH:
+            sl_buf_consume(&c->in, headlen);
+            challenge(c);
+            return ACCESS_DONE;
+        case ACL_NEED_DST:
+            if (c->txn.acl.dst_known)
+                break;
+            if (find_dst(c))
+                return ACCESS_WAIT;
+            continue;           /* known at once (literal, DNS cache) */
+        case ACL_NEED_SNI:
+            if (c->txn.acl.sni_known)
+                break;
+            if (c->txn.is_connect) {
+                start_peek(c, headlen);
+                return ACCESS_WAIT;
+            }
+            c->txn.acl.sni_known = 1;
+            continue;
+        }
+        break;
+    }
+    sl_buf_consume(&c->in, headlen);
+    deny(c, &res);
+    return ACCESS_DONE;
+}
