@@ -67,7 +67,9 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
     r->path = t->url_parts.path.base ? t->url_parts.path.base : "";
     r->path_len = t->url_parts.path.len;
     r->user = a->user[0] ? a->user : NULL;
-    r->auth_tried = a->auth_done;
+    /* Wrong credentials are asked for again (407), as Squid does: a
+     * proxy_auth ACL without a user always needs authentication. */
+    r->auth_tried = 0;
     r->req = m;
     r->sni = a->sni[0] ? a->sni : NULL;
     r->sni_known = a->sni_known;
