@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -87,6 +90,8 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
     }
 }
 
+static void srv_warn(const char *msg);
+
 struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen)
 {
@@ -105,6 +110,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    sl_conf_set_warn(srv_warn);
     srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
     if (srv->dns == NULL)
         goto fail;
@@ -189,18 +195,13 @@ static int str_same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-int sl_server_reload(struct sl_server *srv, const char *path)
+/* A new snapshot was loaded (by the reload thread): put it in place. */
+static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path)
 {
     char err[SL_CONF_ERR_MAX];
-    struct sl_conf *nc = sl_conf_load(path, err, sizeof(err));
     struct sl_conf *old = srv->conf;
     int rc;
 
-    if (nc == NULL) {
-        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s (keeping the running "
-               "configuration)", err);
-        return -1;
-    }
     /* The sockets stay as they are (and -a keeps overriding the file);
      * the snapshot says what is really bound. */
     if (!srv->listen_from_cli && !listen_same(old, nc))
@@ -230,6 +231,152 @@ int sl_server_reload(struct sl_server *srv, const char *path)
     srv->conf = nc;
     sl_conf_unref(old);         /* connections still using it hold their own */
     SL_LOG(SL_LOG_INFO, 0, 0, "configuration reloaded from %s", path);
+    return 0;
+}
+
+/*
+ * Reload. Loading can take seconds (a million blocklist entries, regexes
+ * to compile), so it runs on a thread of its own while the loop keeps
+ * serving with the running snapshot; an eventfd says when it is done and
+ * the loop swaps the new snapshot in. Warnings of the load (bad list
+ * lines) are collected by the thread and logged by the loop.
+ */
+struct reload_job {
+    struct sl_server *srv;
+    char *path;
+    pthread_t th;
+    struct sl_io io;            /* eventfd */
+    struct sl_conf *nc;
+    char err[SL_CONF_ERR_MAX];
+    char *warn;                 /* "line\n" ... */
+    size_t wlen, wcap;
+    int again;                  /* SIGHUP during the load: load once more */
+};
+
+static __thread struct reload_job *loading;
+
+static void srv_warn(const char *msg)
+{
+    struct reload_job *j = loading;
+    size_t n = strlen(msg) + 1;
+
+    if (j == NULL) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "%s", msg);
+        return;
+    }
+    if (j->wlen + n > j->wcap) {
+        size_t cap = j->wcap ? j->wcap * 2 : 4096;
+        char *w;
+        if (j->wlen + n > 1u << 20)
+            return;             /* a flood of bad lines: the first MiB tells */
+        while (cap < j->wlen + n)
+            cap *= 2;
+        if ((w = realloc(j->warn, cap)) == NULL)
+            return;
+        j->warn = w;
+        j->wcap = cap;
+    }
+    memcpy(j->warn + j->wlen, msg, n - 1);
+    j->warn[j->wlen + n - 1] = '\n';
+    j->wlen += n;
+}
+
+static void *reload_main(void *arg)
+{
+    struct reload_job *j = arg;
+    uint64_t one = 1;
+
+    loading = j;
+    j->nc = sl_conf_load(j->path, j->err, sizeof(j->err));
+    loading = NULL;
+    if (write(j->io.fd, &one, sizeof(one)) < 0) {
+        /* the loop still finds the job when it stops */
+    }
+    return NULL;
+}
+
+static void reload_job_free(struct sl_server *srv, struct reload_job *j)
+{
+    int fd = sl_loop_del(srv->loop, &j->io);
+
+    if (fd >= 0)
+        close(fd);
+    sl_conf_unref(j->nc);
+    free(j->warn);
+    free(j->path);
+    free(j);
+}
+
+static void on_reload_done(struct sl_io *io, unsigned ev)
+{
+    struct reload_job *j = io->data;
+    struct sl_server *srv = j->srv;
+    char *line, *save = NULL;
+    int again = j->again;
+    char *path;
+    uint64_t v;
+
+    (void)ev;
+    if (read(io->fd, &v, sizeof(v)) != sizeof(v))
+        return;
+    pthread_join(j->th, NULL);
+    srv->reload = NULL;
+    for (line = j->warn ? strtok_r(j->warn, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save))
+        SL_LOG(SL_LOG_WARN, 0, 0, "%s", line);
+    if (j->nc == NULL)
+        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s (keeping the running "
+               "configuration)", j->err);
+    else if (srv_apply(srv, j->nc, j->path) == 0)
+        j->nc = NULL;           /* the server has it now */
+    path = again ? strdup(j->path) : NULL;
+    reload_job_free(srv, j);
+    sl_loop_update_time(srv->loop);
+    if (path) {
+        sl_server_reload(srv, path);
+        free(path);
+    }
+}
+
+int sl_server_reload(struct sl_server *srv, const char *path)
+{
+    struct reload_job *j;
+    sigset_t all, old;
+    int fd, rc;
+
+    if (srv->reload) {
+        srv->reload->again = 1; /* the file may have changed again */
+        return 0;
+    }
+    j = calloc(1, sizeof(*j));
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (j == NULL || fd < 0 || (j->path = strdup(path)) == NULL) {
+        SL_LOG(SL_LOG_ERROR, 0, errno, "reload failed: cannot start");
+        if (fd >= 0)
+            close(fd);
+        free(j);
+        return -1;
+    }
+    j->srv = srv;
+    j->io.fd = fd;
+    j->io.cb = on_reload_done;
+    j->io.data = j;
+    if ((rc = sl_loop_set_lt(srv->loop, &j->io, SL_IO_READ, 0)) < 0) {
+        SL_LOG(SL_LOG_ERROR, 0, rc, "reload failed: cannot start");
+        reload_job_free(srv, j);
+        return -1;
+    }
+    sigfillset(&all);           /* the thread takes no signals */
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&j->th, NULL, reload_main, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        SL_LOG(SL_LOG_ERROR, 0, rc, "reload failed: cannot start a thread");
+        reload_job_free(srv, j);
+        return -1;
+    }
+    srv->reload = j;
+    SL_LOG(SL_LOG_INFO, 0, 0, "reloading %s", path);
     return 0;
 }
 
@@ -378,6 +525,11 @@ void sl_server_free(struct sl_server *srv)
 {
     if (srv == NULL)
         return;
+    if (srv->reload) {
+        pthread_join(srv->reload->th, NULL);
+        reload_job_free(srv, srv->reload);
+        srv->reload = NULL;
+    }
     srv_close_listeners(srv);
     sl_bgfetch_stop_all(srv);
     while (srv->clients)

@@ -26,6 +26,7 @@ struct sl_client;
 struct sl_server;
 struct cf_table;
 struct bg;
+struct reload_job;
 
 /* Open connections per client address (for maxconn ACLs). */
 struct sl_ipcount {
@@ -60,6 +61,7 @@ struct sl_server {
     struct bg *bg;              /* background revalidations (bgfetch.c) */
     size_t nbg;
     struct sl_ipcount *ipcount[SL_IPCOUNT_BUCKETS];
+    struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     double auth_tokens;         /* password hashes allowed now (access.c) */
     int64_t auth_refill;
     time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
@@ -87,7 +89,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen);
 /* Bind conf's listen addresses. Returns 0 or -1 with err. */
 int sl_server_listen(struct sl_server *srv, char *err, size_t errlen);
-/* Load path and swap it in; on failure the old snapshot stays (logged). */
+/* Load path on a thread and swap it in when loaded; on failure the old
+ * snapshot stays (logged). */
 int sl_server_reload(struct sl_server *srv, const char *path);
 /* SIGTERM: stop accepting, finish in-flight requests, then stop the loop
  * (or force it after timeouts.shutdown). */
