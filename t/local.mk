@@ -3,7 +3,8 @@
 
 sl_unit_tests = t/unit/check_http t/unit/check_hdr t/unit/check_conf \
 	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
-	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page
+	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page \
+	t/unit/check_blocklist
 check_PROGRAMS += $(sl_unit_tests)
 
 t_unit_check_http_SOURCES = t/unit/check_http.c
@@ -33,6 +34,9 @@ t_unit_check_sni_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_page_SOURCES = t/unit/check_page.c
 t_unit_check_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_page_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_blocklist_SOURCES = t/unit/check_blocklist.c
+t_unit_check_blocklist_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_blocklist_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_policy_SOURCES = t/unit/check_policy.c
 t_unit_check_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_policy_LDADD = $(SL_LIBS) $(CHECK_LIBS)

@@ -447,7 +447,7 @@ START_TEST(t_cache_model)
     struct { int user; time_t when; int live; } q[CAP];
     unsigned qhead = 0, qcount = 0, k, j;
     unsigned long expect = 0, rnd = 12345;
-    char file[4096], name[8], pw[8];
+    char file[4096], name[16], pw[16];
     struct acl_auth *a;
     time_t now = T0;
     size_t off = 0;
