@@ -584,10 +584,12 @@ enum acl_auth_result acl_auth_check(struct acl_auth *a, struct sl_view value,
     unsigned char cred[AUTH_CRED_MAX + 1], key[SHA256_DIGEST_LENGTH];
     enum acl_auth_result r = ACL_AUTH_BAD;
     const struct auth_user *u;
-    size_t sch = 0, ulen, pwlen;
+    size_t sch = 0, ulen = 0, pwlen;
     const char *pw, *colon;
     long n;
 
+    if (user != NULL && userlen > 0)
+        user[0] = '\0';
     while (sch < value.len && value.base[sch] != ' ' && value.base[sch] != '\t')
         sch++;
     if (sch != 5 || !sl_view_ieq((struct sl_view){ value.base, sch }, "basic"))
@@ -635,9 +637,17 @@ enum acl_auth_result acl_auth_check(struct acl_auth *a, struct sl_view value,
     r = ACL_AUTH_OK;
 
 done:
-    if (r == ACL_AUTH_OK && user != NULL) {
-        memcpy(user, cred, ulen);
-        user[ulen] = '\0';
+    if (user != NULL && userlen > 0) {
+        size_t i;
+
+        /* On failure the name is for the log only, and it is the client's
+         * text: anything but plain printable ASCII becomes '?'. */
+        for (i = 0; i < ulen && i + 1 < userlen; i++) {
+            unsigned char ch = cred[i];
+            user[i] = (char)(r == ACL_AUTH_OK || (ch > 0x20 && ch < 0x7f &&
+                             ch != '"' && ch != '\\') ? ch : '?');
+        }
+        user[i] = '\0';
     }
     OPENSSL_cleanse(cred, sizeof(cred));
     OPENSSL_cleanse(key, sizeof(key));

@@ -48,7 +48,9 @@ void acl_auth_set_budget(struct acl_auth *a, int (*take)(void *), void *data);
 
 /*
  * Check a Proxy-Authorization value ("Basic base64(user:password)").
- * On OK, user (size at least 256) receives the user name. A cached
+ * On OK, user (size at least 256) receives the user name. On BAD it
+ * receives the name the client sent, non-printable bytes as '?', for the
+ * log only (empty when none could be decoded). A cached
  * success is answered without hashing; failures are not cached (so a
  * changed password works at once) but cost a hash each.
  */

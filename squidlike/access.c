@@ -123,9 +123,11 @@ static void authenticate(struct sl_client *c, const struct sl_http_msg *m)
                "password checks per second)", c->peer_str);
         break;
     default:
+        /* One line per failure, easy for fail2ban: client, then the user
+         * name tried (sanitized by acl_auth_check; logged, never trusted). */
+        SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s user=\"%s\"",
+               c->peer_str, a->user);
         a->user[0] = '\0';
-        /* One line per failure, easy for fail2ban: client and time. */
-        SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s", c->peer_str);
         break;
     }
 }

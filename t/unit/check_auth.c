@@ -217,7 +217,11 @@ START_TEST(t_scheme)
     ck_assert_int_eq(check(a, basic("Alice", "correct horse")), ACL_AUTH_BAD);
     ck_assert_int_eq(check(a, basic("bob", "pa")), ACL_AUTH_BAD);
     ck_assert_uint_eq(hashes(a), n + 5);
-    ck_assert_str_eq(who + 250, "xxxxx");           /* untouched on BAD */
+    ck_assert_str_eq(who, "bob");                   /* the name tried, for the log */
+    ck_assert_int_eq(check(a, basic("ev\"il\x01\\", "pa")), ACL_AUTH_BAD);
+    ck_assert_str_eq(who, "ev?il??");               /* the client's text, defused */
+    ck_assert_int_eq(check(a, "Basic !!!!"), ACL_AUTH_BAD);
+    ck_assert_str_eq(who, "");                      /* nothing decoded */
 
     /* an unknown user still costs one hash, as a known one does */
     n = hashes(a);
