@@ -29,17 +29,55 @@ void sl_conf_set_warn(void (*fn)(const char *msg))
     warn_fn = fn;
 }
 
-static void warn_line(void *data, const char *file, unsigned line,
-                      const char *why)
-{
-    char msg[512];
+/* A list of a million lines may hold thousands of bad ones: report the
+ * first WARN_PER_FILE of each file, then how many more were skipped. */
+#define WARN_PER_FILE 20
 
-    (void)data;
-    snprintf(msg, sizeof(msg), "%s:%u: %s (line skipped)", file, line, why);
+struct warn_cap {
+    char file[512];
+    unsigned shown, hidden;
+};
+
+static void warn_emit(const char *msg)
+{
     if (warn_fn)
         warn_fn(msg);
     else
         fprintf(stderr, "squidlike: %s\n", msg);
+}
+
+static void warn_flush(struct warn_cap *w)
+{
+    char msg[640];
+
+    if (w->hidden > 0) {
+        snprintf(msg, sizeof(msg), "%s: %u more bad lines skipped (the first %u "
+                 "are reported above)", w->file, w->hidden, WARN_PER_FILE);
+        warn_emit(msg);
+    }
+    w->file[0] = '\0';
+    w->shown = w->hidden = 0;
+}
+
+static void warn_line(void *data, const char *file, unsigned line,
+                      const char *why)
+{
+    struct warn_cap *w = data;
+    char msg[640];
+
+    if (w != NULL) {
+        if (strncmp(w->file, file, sizeof(w->file) - 1) != 0) {
+            warn_flush(w);
+            snprintf(w->file, sizeof(w->file), "%s", file);
+        }
+        if (w->shown >= WARN_PER_FILE) {
+            w->hidden++;
+            return;
+        }
+        w->shown++;
+    }
+    snprintf(msg, sizeof(msg), "%s:%u: %s (line skipped)", file, line, why);
+    warn_emit(msg);
 }
 
 /* What is collected during the walk, used by cf_policy_finish. */
@@ -220,9 +258,13 @@ static int one_acl(struct ctx *x, const config_setting_t *g)
         rc = acl_set_define(p->acls, name, type, icase, (const char *const *)v, n,
                             err, sizeof(err));
     strings_free(v, n);
-    if (rc == 0 && file)
+    if (rc == 0 && file) {
+        struct warn_cap w = { .file = "" };
+
         rc = acl_set_define_file(p->acls, name, type, icase, file, warn_line,
-                                 NULL, err, sizeof(err));
+                                 &w, err, sizeof(err));
+        warn_flush(&w);
+    }
     if (rc < 0)
         return cf_fail(x, g, "acl '%s': %s", name, err);
     return 0;
@@ -520,7 +562,9 @@ static int categories(struct ctx *x, struct policy_stash *ps)
     struct sl_conf_policy *p = &x->c->policy;
     const char *names[FLT_BL_MAX_CATEGORIES];
     size_t nnames = 0, i, j, k;
+    struct warn_cap w = { .file = "" };
     char err[256];
+    int rc = -1;
 
     if (ps->ncats == 0)
         return 0;
@@ -536,9 +580,12 @@ static int categories(struct ctx *x, struct policy_stash *ps)
                 names[nnames++] = ps->cats[i].cats[j];
         }
     p->bl = flt_bl_new();
-    if (p->bl == NULL ||
-        flt_bl_load_dir(p->bl, ps->bl_dir, names, nnames, warn_line, NULL,
-                        err, sizeof(err)) < 0)
+    if (p->bl != NULL) {
+        rc = flt_bl_load_dir(p->bl, ps->bl_dir, names, nnames, warn_line, &w,
+                             err, sizeof(err));
+        warn_flush(&w);
+    }
+    if (p->bl == NULL || rc < 0)
         return cf_fail(x, ps->bl_setting, "blocklists: %s", p->bl ? err : "out of memory");
     for (i = 0; i < ps->ncats; i++) {
         struct cat_acl *ca = calloc(1, sizeof(*ca));
@@ -583,9 +630,12 @@ int cf_policy_finish(struct ctx *x)
             return cf_fail(x, ps->deny_setting[i], "deny_info names unknown acl '%s'",
                            p->deny_info[i].acl);
     if (ps->auth_file) {
+        struct warn_cap w = { .file = "" };
+
         p->auth = acl_auth_load(ps->auth_file, ps->auth_cache,
-                                (time_t)(ps->auth_ttl_ms / 1000), warn_line, NULL,
+                                (time_t)(ps->auth_ttl_ms / 1000), warn_line, &w,
                                 err, sizeof(err));
+        warn_flush(&w);
         if (p->auth == NULL)
             return cf_fail(x, ps->auth_setting, "auth: %s", err);
     }
