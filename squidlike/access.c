@@ -146,8 +146,10 @@ static const struct sl_conf_deny_info *deny_info_for(const struct sl_conf_policy
 }
 
 /* Our own response with a given body (block page, redirect). */
-static void reply_page(struct sl_client *c, int status, const char *extra,
-                       const char *body, size_t blen)
+/* A block page (403) or a redirect (302, location non-NULL). A HEAD gets
+ * the head a GET would have had, Content-Length included (RFC 9110 9.3.2). */
+static void reply_page(struct sl_client *c, int status, const char *location,
+                       size_t loclen, const char *body, size_t blen)
 {
     struct cl_txn *t = &c->txn;
 
@@ -155,7 +157,7 @@ static void reply_page(struct sl_client *c, int status, const char *extra,
     t->status = status;
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
     if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-        sl_buf_reserve(&c->out, blen + 1024, blen + 4096) < 0) {
+        sl_buf_reserve(&c->out, blen + loclen + 1024, blen + loclen + 4096) < 0) {
         cl_close(c);
         return;
     }
@@ -163,10 +165,15 @@ static void reply_page(struct sl_client *c, int status, const char *extra,
     sl_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
                   "Content-Type: text/html; charset=utf-8\r\n"
                   "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                  "X-Squidlike-Error: ERR_ACCESS_DENIED\r\n%s%s\r\n",
-                  status, sl_errpage_reason(status), PACKAGE_VERSION,
-                  t->is_head ? 0 : blen, extra ? extra : "",
-                  t->keep ? "" : "Connection: close\r\n");
+                  "X-Squidlike-Error: ERR_ACCESS_DENIED\r\n",
+                  status, sl_errpage_reason(status), PACKAGE_VERSION, blen);
+    if (location != NULL) {
+        sl_buf_append(&c->out, "Location: ", 10);
+        sl_buf_append(&c->out, location, loclen);
+        sl_buf_append(&c->out, "\r\n", 2);
+    }
+    sl_buf_printf(&c->out, "%s\r\n", !t->keep ? "Connection: close\r\n" :
+                  t->minor ? "" : "Connection: keep-alive\r\n");
     if (!t->is_head)
         sl_buf_append(&c->out, body, blen);
     c->srv->stats.denied++;
@@ -179,7 +186,7 @@ static void deny(struct sl_client *c, const struct acl_result *res)
     struct cl_txn *t = &c->txn;
     const struct sl_conf_policy *p = &c->conf->policy;
     const struct sl_conf_deny_info *di = deny_info_for(p, res->acl);
-    char when[32], page[8192], loc[2048];
+    char when[32], page[8192], loc[16384];
     struct sl_buf pb = { page, page + sizeof(page), page, page };
     struct sl_buf lb = { loc, loc + sizeof(loc), loc, loc };
     struct flt_page_tags tags;
@@ -207,17 +214,17 @@ static void deny(struct sl_client *c, const struct acl_result *res)
         c->state = CL_REPLY;
         return;
     }
-    if (di && di->redirect) {
-        flt_page_expand(di->redirect, &tags, FLT_PAGE_URL, &lb);
-        snprintf(t->acl.extra, sizeof(t->acl.extra), "Location: %.*s\r\n",
-                 (int)sl_buf_len(&lb), lb.pos);
-        reply_page(c, 302, t->acl.extra, "", 0);
+    /* A URL too long for the redirect gets the block page: better than a
+     * Location cut short. */
+    if (di && di->redirect
+        && flt_page_expand(di->redirect, &tags, FLT_PAGE_URL, &lb) == 0) {
+        reply_page(c, 302, lb.pos, sl_buf_len(&lb), "", 0);
         return;
     }
     if (flt_page_expand(di && di->page ? di->page :
                         p->block_page ? p->block_page : default_block_page,
                         &tags, FLT_PAGE_HTML, &pb) == 0) {
-        reply_page(c, 403, NULL, pb.pos, sl_buf_len(&pb));
+        reply_page(c, 403, NULL, 0, pb.pos, sl_buf_len(&pb));
         return;
     }
     snprintf(detail, sizeof(detail), "%s%s%s (rule \"%s\")",

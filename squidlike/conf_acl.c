@@ -341,8 +341,17 @@ int cf_k_auth(struct ctx *x, const config_setting_t *s)
                 return -1;
             ps->auth_setting = e;
         } else if (strcmp(name, "realm") == 0) {
+            const char *r;
+
             if (cf_set_string(x, e, &x->c->policy.realm, NULL) < 0)
                 return -1;
+            /* It goes into a quoted-string of the 407's header. */
+            for (r = x->c->policy.realm; *r; r++)
+                if ((unsigned char)*r < 0x20 || *r == 0x7f || *r == '"' || *r == '\\')
+                    break;
+            if (*r != '\0' || r - x->c->policy.realm > 200)
+                return cf_fail(x, e, "'realm' must be at most 200 printable characters "
+                               "without '\"' or '\\'");
         } else if (strcmp(name, "cache_size") == 0) {
             if (!cf_is_int(e) || config_setting_get_int64(e) < 0 ||
                 config_setting_get_int64(e) > 10000000)

@@ -489,6 +489,8 @@ static const struct bad range_cases[] = {
     { "visible_hostname = \"\";\n", 1, "'visible_hostname' is empty" },
     { "visible_hostname = \"my proxy\";\n", 1, "bad 'visible_hostname'" },
     { "visible_hostname = \"a_b\";\n", 1, "bad 'visible_hostname'" },
+    { "auth: { realm = \"a\\\"b\"; };\n", 1, "'realm' must be at most 200" },
+    { "auth: {\n realm = \"line\\nbreak\"; };\n", 2, "'realm' must be" },
 };
 BAD_TEST(test_out_of_range, range_cases)
 
