@@ -1,3 +1,5 @@
-# filters/: header rewriting, client-IP stripping (pure).
+# filters/: header rewriting, client-IP stripping (pure); category blocklists:
+# blocklist.c and its parts bl_*.c (bl_int.h is private to them).
 libsquidlike_a_SOURCES += %reldir%/hdr.c %reldir%/hdr.h %reldir%/page.c %reldir%/page.h \
-	%reldir%/sni.c %reldir%/sni.h %reldir%/blocklist.c %reldir%/blocklist.h
+	%reldir%/sni.c %reldir%/sni.h %reldir%/blocklist.c %reldir%/blocklist.h \
+	%reldir%/bl_names.c %reldir%/bl_expr.c %reldir%/bl_rq.c %reldir%/bl_int.h

@@ -1,13 +1,14 @@
 /*
  * blbench.c - what the category blocklists cost: load time, memory, and
- * lookups per second once loaded (filters/blocklist.c).
+ * lookups per second once loaded (filters/blocklist.c and its bl_*.c).
  *
  * Build and run, from the top of the tree:
  *
  *   python3 t/bench/genlists.py /tmp/bl --domains 1000000 --urls 10000 \
  *       --expressions 1000 --categories 10
  *   gcc -O2 -I. -o /tmp/blbench t/bench/blbench.c filters/blocklist.c \
- *       squidlike/buf.c $(pkg-config --cflags --libs libpcre2-8)
+ *       filters/bl_*.c squidlike/buf.c \
+ *       $(pkg-config --cflags --libs libpcre2-8)
  *   /tmp/blbench /tmp/bl [lookups]
  *
  * Add -DFLT_BL_MERGE_MAX=1 to the gcc line to measure expressions kept

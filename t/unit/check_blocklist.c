@@ -10,7 +10,8 @@
  * fixture, so it runs in the forked child) removed afterwards.
  *
  *   gcc -I. -o check_blocklist t/unit/check_blocklist.c filters/blocklist.c \
- *       squidlike/buf.c $(pkg-config --cflags --libs check libpcre2-8)
+ *       filters/bl_*.c squidlike/buf.c \
+ *       $(pkg-config --cflags --libs check libpcre2-8)
  */
 #include "config.h"
 

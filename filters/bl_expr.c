@@ -1,0 +1,449 @@
+/*
+ * bl_expr.c - the "expressions" lists: PCRE2 patterns compiled caseless
+ * with JIT, merged into alternations where that keeps their meaning, the
+ * literal prefilter that decides which of them run on a URL (the literals
+ * come from bl_rq.c), and running them. Apart from the names because it
+ * is the only part that speaks PCRE2 and the only part whose cost per
+ * request grows with the lists: see bl_rq.c for why the prefilter exists.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pcre2.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filters/bl_int.h"
+
+/* How many expressions one merged alternation may hold (1: never merge).
+ * Measured with t/bench/blbench: see the numbers in the module's note. */
+#ifndef FLT_BL_MERGE_MAX
+#define FLT_BL_MERGE_MAX 64
+#endif
+/* 0 runs every expression on every URL (for measuring). */
+#ifndef FLT_BL_PREFILTER
+#define FLT_BL_PREFILTER 1
+#endif
+
+/* Bound the CPU one expression may burn on one URL (no unbounded work per
+ * event): past these limits the expression counts as not matching. */
+#define BL_MATCH_LIMIT 200000
+#define BL_DEPTH_LIMIT 10000
+#define BL_JIT_STACK_MAX (512 * 1024)
+
+/* --- expressions: the literal prefilter --------------------------------- */
+
+/* The literal tables: literals keyed by their first 2, 3 or 4 bytes. */
+static inline uint32_t lit_slot(uint32_t key, unsigned bits)
+{
+    return (key * 0x9e3779b1u) >> (32 - bits);
+}
+
+static int lit_add(struct flt_bl *bl, const char *s, size_t len, size_t re)
+{
+    struct bl_lit *l;
+    size_t k = len < 4 ? len : 4, i;
+    uint32_t off;
+
+    if (bl->nlits == bl->lits_cap) {
+        size_t cap = bl->lits_cap ? bl->lits_cap * 2 : 256;
+
+        l = realloc(bl->lits, cap * sizeof(*l));
+        if (l == NULL)
+            return -ENOMEM;
+        bl->lits = l;
+        bl->lits_cap = cap;
+    }
+    if (bl_arena_put(&bl->lit_text, s, len, 0, &off) != 0)
+        return -ENOMEM;
+    l = &bl->lits[bl->nlits++];
+    for (l->key = 0, i = 0; i < k; i++)
+        l->key = l->key << 8 | (unsigned char)s[i];
+    l->off = off;
+    l->len = (uint16_t)len;
+    l->re = (uint32_t)re;
+    l->next = 0;
+    return 0;
+}
+
+/* Hash the literals, size the candidate marks: end of every load. */
+int bl_lit_index(struct flt_bl *bl)
+{
+    size_t t, i, words = (bl->nres + 63) / 64;
+    uint64_t *m;
+
+    for (t = 0; t < 3; t++) {
+        struct bl_litab *tab = &bl->ltab[t];
+        size_t cnt = 0;
+
+        free(tab->head);
+        tab->head = NULL;
+        tab->n = 0;
+        for (i = 0; i < bl->nlits; i++)
+            cnt += (bl->lits[i].len < 4 ? bl->lits[i].len : 4) == t + 2;
+        if (cnt == 0)
+            continue;
+        for (tab->bits = 4; ((size_t)1 << tab->bits) < cnt * 2; tab->bits++)
+            ;
+        tab->head = calloc((size_t)1 << tab->bits, sizeof(*tab->head));
+        if (tab->head == NULL)
+            return -ENOMEM;
+        tab->n = cnt;
+        for (i = 0; i < bl->nlits; i++) {
+            struct bl_lit *l = &bl->lits[i];
+            uint32_t h;
+
+            if ((l->len < 4 ? l->len : 4) != t + 2)
+                continue;
+            h = lit_slot(l->key, tab->bits);
+            l->next = tab->head[h];
+            tab->head[h] = (uint32_t)i + 1;
+        }
+    }
+    m = realloc(bl->marks, (words ? words : 1) * sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
+    memset(m, 0, (words ? words : 1) * sizeof(*m));
+    bl->marks = m;
+    m = realloc(bl->always, (words ? words : 1) * sizeof(*m));
+    if (m == NULL)
+        return -ENOMEM;
+    memset(m, 0, (words ? words : 1) * sizeof(*m));
+    for (i = 0; i < bl->nres; i++)
+        if (bl->res[i].always)
+            m[i >> 6] |= (uint64_t)1 << (i & 63);
+    bl->always = m;
+    return 0;
+}
+
+static inline void lit_probe(const struct flt_bl *bl, unsigned t,
+                             uint32_t key, const char *s, size_t n, size_t i)
+{
+    const struct bl_litab *tab = &bl->ltab[t];
+    uint32_t e;
+    size_t j;
+
+    if (tab->n == 0)
+        return;
+    for (e = tab->head[lit_slot(key, tab->bits)]; e != 0;
+         e = bl->lits[e - 1].next) {
+        const struct bl_lit *l = &bl->lits[e - 1];
+        const char *w = bl->lit_text.p + l->off;
+
+        if (l->key != key || l->len > n - i)
+            continue;
+        for (j = t + 2; j < l->len && bl_lower(s[i + j]) == w[j]; j++)
+            ;
+        if (j == l->len)
+            bl->marks[l->re >> 6] |= (uint64_t)1 << (l->re & 63);
+    }
+}
+
+/* Mark the expressions whose literals occur in s[0..n). */
+static void lit_scan(const struct flt_bl *bl, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i + 2 <= n; i++) {
+        uint32_t k = (uint32_t)(unsigned char)bl_lower(s[i]) << 8
+                     | (unsigned char)bl_lower(s[i + 1]);
+
+        lit_probe(bl, 0, k, s, n, i);
+        if (i + 3 > n)
+            continue;
+        k = k << 8 | (unsigned char)bl_lower(s[i + 2]);
+        lit_probe(bl, 1, k, s, n, i);
+        if (i + 4 > n)
+            continue;
+        k = k << 8 | (unsigned char)bl_lower(s[i + 3]);
+        lit_probe(bl, 2, k, s, n, i);
+    }
+}
+
+/* --- expressions: compiling --------------------------------------------- */
+
+/*
+ * Can p be wrapped as "(?:p)" among other alternatives and mean the same?
+ * Not when it refers to groups by number (renumbered by the merge), uses
+ * verbs that act across alternatives ((*COMMIT), (*SKIP)...), start-of-
+ * pattern options, \Q (which could swallow the rest) or # (an extended-
+ * mode comment would swallow the closing parenthesis).
+ */
+static int re_mergeable(const pcre2_code *code, const char *p, size_t n)
+{
+    uint32_t br = 0;
+    size_t i;
+
+    if (pcre2_pattern_info(code, PCRE2_INFO_BACKREFMAX, &br) != 0 || br != 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = p[i], d = i + 1 < n ? p[i + 1] : '\0';
+        char e = i + 2 < n ? p[i + 2] : '\0';
+
+        if (c == '#')
+            return 0;
+        if (c == '\\') {
+            if (d == 'Q' || d == 'E' || d == 'g' || d == 'k')
+                return 0;
+            i++;
+            continue;
+        }
+        if (c == '(' && d == '*')
+            return 0;
+        if (c == '(' && d == '?'
+            && ((e >= '0' && e <= '9') || e == 'R' || e == '+' || e == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static void re_account(struct flt_bl *bl, const pcre2_code *code)
+{
+    size_t sz = 0, jsz = 0;
+
+    pcre2_pattern_info(code, PCRE2_INFO_SIZE, &sz);
+    pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jsz);
+    bl->re_bytes += sz + jsz;
+}
+
+/*
+ * Keep a compiled expression (the list owns code from here on success).
+ * With q and set, it runs only when one of those literals occurs.
+ */
+static int re_push(struct flt_bl *bl, pcre2_code *code, unsigned cat,
+                   const struct bl_rq *q, const struct bl_rq_set *set)
+{
+    struct bl_re *r;
+    size_t i;
+
+    if (bl->nres == bl->res_cap) {
+        size_t cap = bl->res_cap ? bl->res_cap * 2 : 16;
+
+        r = realloc(bl->res, cap * sizeof(*r));
+        if (r == NULL)
+            return -ENOMEM;
+        bl->res = r;
+        bl->res_cap = cap;
+    }
+    if (bl->nres >= UINT32_MAX)
+        return -ENOMEM;
+    for (i = 0; set != NULL && i < set->count; i++) {
+        const struct bl_rq_lit *l = &q->lits[set->first + i];
+
+        if (lit_add(bl, q->text + l->off, l->len, bl->nres) != 0)
+            return -ENOMEM;
+    }
+    /* Without JIT support the interpreter runs the same pattern. */
+    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    r = &bl->res[bl->nres++];
+    r->code = code;
+    r->cat = cat;
+    r->always = set == NULL;
+    re_account(bl, code);
+    bl_set_add(&bl->has_re, cat);
+    return 0;
+}
+
+/* The match-time state, made once: matching then allocates nothing. */
+int bl_re_state(struct flt_bl *bl)
+{
+    if (bl->md != NULL)
+        return 0;
+    bl->md = pcre2_match_data_create(1, NULL);
+    bl->mctx = pcre2_match_context_create(NULL);
+    bl->jstack = pcre2_jit_stack_create(32 * 1024, BL_JIT_STACK_MAX, NULL);
+    if (bl->md == NULL || bl->mctx == NULL || bl->jstack == NULL)
+        return -ENOMEM;
+    pcre2_set_match_limit(bl->mctx, BL_MATCH_LIMIT);
+    pcre2_set_depth_limit(bl->mctx, BL_DEPTH_LIMIT);
+    pcre2_jit_stack_assign(bl->mctx, NULL, bl->jstack);
+    return 0;
+}
+
+/* Compile "(?:a)|(?:b)|..." from the chunk; NULL if it does not compile. */
+static pcre2_code *re_merge(const struct bl_pat *pats, const size_t *chunk,
+                            size_t nchunk, const char *text)
+{
+    size_t len = 0, j;
+    pcre2_code *code;
+    PCRE2_SIZE eo;
+    char *m;
+    int ec;
+
+    for (j = 0; j < nchunk; j++)
+        len += pats[chunk[j]].len + 5;
+    m = malloc(len);
+    if (m == NULL)
+        return NULL;
+    for (len = 0, j = 0; j < nchunk; j++) {
+        const struct bl_pat *p = &pats[chunk[j]];
+
+        if (j > 0)
+            m[len++] = '|';
+        memcpy(m + len, "(?:", 3);
+        memcpy(m + len + 3, text + p->off, p->len);
+        len += p->len + 3;
+        m[len++] = ')';
+    }
+    code = pcre2_compile((PCRE2_SPTR)m, len, PCRE2_CASELESS, &ec, &eo, NULL);
+    free(m);
+    return code;
+}
+
+/*
+ * Keep a file's patterns (each alone was already compiled, to report its
+ * own line). Patterns with required literals stay alone behind the
+ * literal scan; the others are merged in runs of up to FLT_BL_MERGE_MAX
+ * when re_mergeable() says the meaning survives (a merge that does not
+ * compile keeps them alone). Takes the codes in pats (kept or freed; the
+ * caller frees those left non-NULL after an error).
+ */
+int bl_re_commit(struct flt_bl *bl, struct bl_pat *pats, size_t npats,
+                 const char *text, unsigned cat)
+{
+    struct bl_rq q;
+    struct bl_rq_set set;
+    size_t i, j, *chunk, nchunk = 0;
+    int rc = 0;
+
+    memset(&q, 0, sizeof(q));
+    chunk = malloc((npats ? npats : 1) * sizeof(*chunk));
+    if (chunk == NULL)
+        return -ENOMEM;
+    for (i = 0; i <= npats && rc == 0; i++) {
+        if (i < npats) {
+            set = bl_rq_unknown;
+            if (FLT_BL_PREFILTER)
+                set = bl_rq_analyze(&q, text + pats[i].off, pats[i].len);
+            if (!set.any) {
+                rc = re_push(bl, pats[i].code, cat, &q, &set);
+                if (rc == 0)
+                    pats[i].code = NULL;
+                continue;
+            }
+            if (FLT_BL_MERGE_MAX > 1
+                && re_mergeable(pats[i].code, text + pats[i].off, pats[i].len))
+                chunk[nchunk++] = i;
+            else {
+                rc = re_push(bl, pats[i].code, cat, NULL, NULL);
+                if (rc == 0)
+                    pats[i].code = NULL;
+            }
+        }
+        if (nchunk == 0 || (nchunk < FLT_BL_MERGE_MAX && i < npats))
+            continue;
+        if (nchunk > 1) {
+            pcre2_code *code = re_merge(pats, chunk, nchunk, text);
+
+            if (code != NULL) {
+                rc = re_push(bl, code, cat, NULL, NULL);
+                if (rc != 0) {
+                    pcre2_code_free(code);
+                    break;
+                }
+                for (j = 0; j < nchunk; j++) {
+                    pcre2_code_free(pats[chunk[j]].code);
+                    pats[chunk[j]].code = NULL;
+                }
+                nchunk = 0;
+                continue;
+            }
+        }
+        for (j = 0; j < nchunk && rc == 0; j++) {
+            rc = re_push(bl, pats[chunk[j]].code, cat, NULL, NULL);
+            if (rc == 0)
+                pats[chunk[j]].code = NULL;
+        }
+        nchunk = 0;
+    }
+    free(chunk);
+    bl_rq_free(&q);
+    return rc;
+}
+
+/* Room for one more pattern and text of tlen bytes in all. */
+int bl_pat_room(struct bl_pat **pats, size_t *cap, size_t npats,
+                char **text, size_t *tcap, size_t tlen)
+{
+    size_t c;
+    void *p;
+
+    if (npats == *cap) {
+        c = *cap ? *cap * 2 : 64;
+        p = realloc(*pats, c * sizeof(**pats));
+        if (p == NULL)
+            return -ENOMEM;
+        *pats = p;
+        *cap = c;
+    }
+    if (tlen > *tcap) {
+        for (c = *tcap ? *tcap : 4096; c < tlen; c *= 2)
+            ;
+        p = realloc(*text, c);
+        if (p == NULL)
+            return -ENOMEM;
+        *text = p;
+        *tcap = c;
+    }
+    return 0;
+}
+
+/* --- expressions: matching ---------------------------------------------- */
+
+static inline unsigned ctz64(uint64_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+
+    while (!(x & 1)) {
+        x >>= 1;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/*
+ * The category of the first expression, in list order, that is wanted and
+ * matches the URL (the host when url is NULL), or -1. Only the candidates
+ * of the literal scan and the expressions without literals run.
+ */
+int bl_re_match(const struct flt_bl *bl, const struct flt_bl_set *want,
+                const char *host, size_t host_len,
+                const char *url, size_t url_len)
+{
+    const char *subj;
+    size_t slen, k;
+    int c;
+
+    if (bl->nres == 0 || !bl_set_meets(want, &bl->has_re))
+        return -1;
+    subj = url != NULL ? url : host;
+    slen = url != NULL ? url_len : host_len;
+    if (subj == NULL)
+        return -1;
+    if (bl->nlits > 0)
+        lit_scan(bl, subj, slen);
+    c = -1;
+    /* The candidates, in list order: a walk over set bits, not over
+     * every expression. */
+    for (k = 0; k < (bl->nres + 63) / 64 && c < 0; k++) {
+        uint64_t bits = bl->marks[k] | bl->always[k];
+
+        while (bits != 0 && c < 0) {
+            const struct bl_re *r = &bl->res[k * 64 + ctz64(bits)];
+
+            bits &= bits - 1;
+            if (bl_set_has(want, r->cat)
+                && pcre2_match(r->code, (PCRE2_SPTR)subj, slen, 0, 0,
+                               bl->md, bl->mctx) >= 0)
+                c = (int)r->cat;
+        }
+    }
+    if (bl->nlits > 0)
+        memset(bl->marks, 0, (bl->nres + 63) / 64 * sizeof(*bl->marks));
+    return c;
+}
