@@ -67,6 +67,83 @@ static int lit_add(struct flt_bl *bl, const char *s, size_t len, size_t re)
     return 0;
 }
 
+/* Is the expression anchored at the start of the subject (^, \A)? PCRE2
+ * reports the anchoring it found in the pattern among its options. */
+static int re_anchored(const pcre2_code *code)
+{
+    uint32_t o = 0;
+
+    return pcre2_pattern_info(code, PCRE2_INFO_ALLOPTIONS, &o) == 0
+           && (o & PCRE2_ANCHORED) != 0;
+}
+
+/*
+ * Build the two gates over the expressions without literals (end of every
+ * load). A gate covering one expression would only add a match, so it
+ * takes two or more; a gate that does not compile is left out and its
+ * expressions keep running on every URL. 0 or -ENOMEM.
+ */
+static int gate_index(struct flt_bl *bl)
+{
+    size_t words = (bl->nres + 63) / 64, i, g, len, n;
+    char *m;
+
+    for (g = 0; g < 2; g++) {
+        pcre2_code_free(bl->gate[g]);
+        bl->gate[g] = NULL;
+        memset(&bl->gate_cats[g], 0, sizeof(bl->gate_cats[g]));
+        free(bl->gated[g]);
+        bl->gated[g] = calloc(words ? words : 1, sizeof(uint64_t));
+        if (bl->gated[g] == NULL)
+            return -ENOMEM;
+    }
+    for (g = 0; g < 2; g++) {
+        PCRE2_SIZE eo;
+        int ec;
+
+        for (len = 0, n = 0, i = 0; i < bl->nres; i++) {
+            const struct bl_re *r = &bl->res[i];
+
+            if (r->always && r->gate_len > 0 && re_anchored(r->code) == (g == 0)) {
+                len += r->gate_len + 5;
+                n++;
+            }
+        }
+        if (n < 2)
+            continue;
+        m = malloc(len);
+        if (m == NULL)
+            return -ENOMEM;
+        for (len = 0, i = 0; i < bl->nres; i++) {
+            const struct bl_re *r = &bl->res[i];
+
+            if (!r->always || r->gate_len == 0 || re_anchored(r->code) != (g == 0))
+                continue;
+            if (len > 0)
+                m[len++] = '|';
+            memcpy(m + len, "(?:", 3);
+            memcpy(m + len + 3, bl->gate_text.p + r->gate_off, r->gate_len);
+            len += r->gate_len + 3;
+            m[len++] = ')';
+        }
+        bl->gate[g] = pcre2_compile((PCRE2_SPTR)m, len, PCRE2_CASELESS, &ec, &eo, NULL);
+        free(m);
+        if (bl->gate[g] == NULL)
+            continue;
+        (void)pcre2_jit_compile(bl->gate[g], PCRE2_JIT_COMPLETE);
+        for (i = 0; i < bl->nres; i++) {
+            const struct bl_re *r = &bl->res[i];
+
+            if (r->always && r->gate_len > 0 && re_anchored(r->code) == (g == 0)) {
+                bl->gated[g][i >> 6] |= (uint64_t)1 << (i & 63);
+                bl->always[i >> 6] &= ~((uint64_t)1 << (i & 63));
+                bl_set_add(&bl->gate_cats[g], r->cat);
+            }
+        }
+    }
+    return 0;
+}
+
 /* Hash the literals, size the candidate marks: end of every load. */
 int bl_lit_index(struct flt_bl *bl)
 {
@@ -114,7 +191,7 @@ int bl_lit_index(struct flt_bl *bl)
         if (bl->res[i].always)
             m[i >> 6] |= (uint64_t)1 << (i & 63);
     bl->always = m;
-    return 0;
+    return gate_index(bl);
 }
 
 static inline void lit_probe(const struct flt_bl *bl, unsigned t,
@@ -212,9 +289,11 @@ static void re_account(struct flt_bl *bl, const pcre2_code *code)
  * With q and set, it runs only when one of those literals occurs.
  */
 static int re_push(struct flt_bl *bl, pcre2_code *code, unsigned cat,
-                   const struct bl_rq *q, const struct bl_rq_set *set)
+                   const struct bl_rq *q, const struct bl_rq_set *set,
+                   const char *gtext, size_t glen)
 {
     struct bl_re *r;
+    uint32_t goff = 0;
     size_t i;
 
     if (bl->nres == bl->res_cap) {
@@ -234,12 +313,17 @@ static int re_push(struct flt_bl *bl, pcre2_code *code, unsigned cat,
         if (lit_add(bl, q->text + l->off, l->len, bl->nres) != 0)
             return -ENOMEM;
     }
+    if (set == NULL && gtext != NULL
+        && (glen > UINT32_MAX || bl_arena_put(&bl->gate_text, gtext, glen, 0, &goff) != 0))
+        return -ENOMEM;
     /* Without JIT support the interpreter runs the same pattern. */
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     r = &bl->res[bl->nres++];
     r->code = code;
     r->cat = cat;
     r->always = set == NULL;
+    r->gate_off = goff;
+    r->gate_len = goff ? (uint32_t)glen : 0;
     re_account(bl, code);
     bl_set_add(&bl->has_re, cat);
     return 0;
@@ -261,21 +345,18 @@ int bl_re_state(struct flt_bl *bl)
     return 0;
 }
 
-/* Compile "(?:a)|(?:b)|..." from the chunk; NULL if it does not compile. */
-static pcre2_code *re_merge(const struct bl_pat *pats, const size_t *chunk,
-                            size_t nchunk, const char *text)
+/* "(?:a)|(?:b)|..." from the chunk into *out (malloc'd), its length or 0. */
+static size_t re_join(const struct bl_pat *pats, const size_t *chunk,
+                      size_t nchunk, const char *text, char **out)
 {
     size_t len = 0, j;
-    pcre2_code *code;
-    PCRE2_SIZE eo;
     char *m;
-    int ec;
 
     for (j = 0; j < nchunk; j++)
         len += pats[chunk[j]].len + 5;
     m = malloc(len);
     if (m == NULL)
-        return NULL;
+        return 0;
     for (len = 0, j = 0; j < nchunk; j++) {
         const struct bl_pat *p = &pats[chunk[j]];
 
@@ -286,9 +367,61 @@ static pcre2_code *re_merge(const struct bl_pat *pats, const size_t *chunk,
         len += p->len + 3;
         m[len++] = ')';
     }
+    *out = m;
+    return len;
+}
+
+/* Keep the chunk as one merged expression; 1 when it does not compile
+ * (the caller keeps them apart), 0, or -ENOMEM. */
+static int re_merge(struct flt_bl *bl, const struct bl_pat *pats,
+                    const size_t *chunk, size_t nchunk, const char *text,
+                    unsigned cat)
+{
+    pcre2_code *code;
+    PCRE2_SIZE eo;
+    size_t len;
+    char *m;
+    int ec, rc;
+
+    len = re_join(pats, chunk, nchunk, text, &m);
+    if (len == 0)
+        return -ENOMEM;
     code = pcre2_compile((PCRE2_SPTR)m, len, PCRE2_CASELESS, &ec, &eo, NULL);
+    rc = code == NULL ? 1 : re_push(bl, code, cat, NULL, NULL, m, len);
+    if (rc < 0)
+        pcre2_code_free(code);
     free(m);
-    return code;
+    return rc;
+}
+
+/* Keep a run of mergeable patterns: merged when it compiles, else each
+ * alone. Takes their codes (see bl_re_commit). */
+static int re_flush(struct flt_bl *bl, struct bl_pat *pats, size_t *chunk,
+                    size_t *nchunk, const char *text, unsigned cat)
+{
+    size_t j, n = *nchunk;
+    int rc = 1;
+
+    *nchunk = 0;
+    if (n > 1)
+        rc = re_merge(bl, pats, chunk, n, text, cat);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        for (j = 0; j < n; j++) {
+            pcre2_code_free(pats[chunk[j]].code);
+            pats[chunk[j]].code = NULL;
+        }
+        return 0;
+    }
+    for (rc = 0, j = 0; j < n && rc == 0; j++) {
+        struct bl_pat *p = &pats[chunk[j]];
+
+        rc = re_push(bl, p->code, cat, NULL, NULL, text + p->off, p->len);
+        if (rc == 0)
+            p->code = NULL;
+    }
+    return rc;
 }
 
 /*
@@ -296,68 +429,54 @@ static pcre2_code *re_merge(const struct bl_pat *pats, const size_t *chunk,
  * own line). Patterns with required literals stay alone behind the
  * literal scan; the others are merged in runs of up to FLT_BL_MERGE_MAX
  * when re_mergeable() says the meaning survives (a merge that does not
- * compile keeps them alone). Takes the codes in pats (kept or freed; the
- * caller frees those left non-NULL after an error).
+ * compile keeps them alone). Anchored and unanchored patterns go to
+ * separate runs: a run that mixes them is tried at every offset, one of
+ * anchored patterns only at the start. The file's patterns share one
+ * category, so the order they run in does not change the answer. Takes
+ * the codes in pats (kept or freed; the caller frees those left non-NULL
+ * after an error).
  */
 int bl_re_commit(struct flt_bl *bl, struct bl_pat *pats, size_t npats,
                  const char *text, unsigned cat)
 {
     struct bl_rq q;
     struct bl_rq_set set;
-    size_t i, j, *chunk, nchunk = 0;
+    size_t i, *chunk[2], nchunk[2] = { 0, 0 }, a;
     int rc = 0;
 
     memset(&q, 0, sizeof(q));
-    chunk = malloc((npats ? npats : 1) * sizeof(*chunk));
-    if (chunk == NULL)
-        return -ENOMEM;
-    for (i = 0; i <= npats && rc == 0; i++) {
-        if (i < npats) {
-            set = bl_rq_unknown;
-            if (FLT_BL_PREFILTER)
-                set = bl_rq_analyze(&q, text + pats[i].off, pats[i].len);
-            if (!set.any) {
-                rc = re_push(bl, pats[i].code, cat, &q, &set);
-                if (rc == 0)
-                    pats[i].code = NULL;
-                continue;
-            }
-            if (FLT_BL_MERGE_MAX > 1
-                && re_mergeable(pats[i].code, text + pats[i].off, pats[i].len))
-                chunk[nchunk++] = i;
-            else {
-                rc = re_push(bl, pats[i].code, cat, NULL, NULL);
-                if (rc == 0)
-                    pats[i].code = NULL;
-            }
-        }
-        if (nchunk == 0 || (nchunk < FLT_BL_MERGE_MAX && i < npats))
-            continue;
-        if (nchunk > 1) {
-            pcre2_code *code = re_merge(pats, chunk, nchunk, text);
-
-            if (code != NULL) {
-                rc = re_push(bl, code, cat, NULL, NULL);
-                if (rc != 0) {
-                    pcre2_code_free(code);
-                    break;
-                }
-                for (j = 0; j < nchunk; j++) {
-                    pcre2_code_free(pats[chunk[j]].code);
-                    pats[chunk[j]].code = NULL;
-                }
-                nchunk = 0;
-                continue;
-            }
-        }
-        for (j = 0; j < nchunk && rc == 0; j++) {
-            rc = re_push(bl, pats[chunk[j]].code, cat, NULL, NULL);
-            if (rc == 0)
-                pats[chunk[j]].code = NULL;
-        }
-        nchunk = 0;
+    chunk[0] = malloc((npats ? npats : 1) * sizeof(size_t));
+    chunk[1] = malloc((npats ? npats : 1) * sizeof(size_t));
+    if (chunk[0] == NULL || chunk[1] == NULL) {
+        rc = -ENOMEM;
+        goto out;
     }
-    free(chunk);
+    for (i = 0; i < npats && rc == 0; i++) {
+        set = bl_rq_unknown;
+        if (FLT_BL_PREFILTER)
+            set = bl_rq_analyze(&q, text + pats[i].off, pats[i].len);
+        if (!set.any) {
+            rc = re_push(bl, pats[i].code, cat, &q, &set, NULL, 0);
+            if (rc == 0)
+                pats[i].code = NULL;
+        } else if (FLT_BL_MERGE_MAX > 1
+                   && re_mergeable(pats[i].code, text + pats[i].off, pats[i].len)) {
+            a = re_anchored(pats[i].code) ? 0 : 1;
+            chunk[a][nchunk[a]++] = i;
+            if (nchunk[a] == FLT_BL_MERGE_MAX)
+                rc = re_flush(bl, pats, chunk[a], &nchunk[a], text, cat);
+        } else {
+            rc = re_push(bl, pats[i].code, cat, NULL, NULL, NULL, 0);
+            if (rc == 0)
+                pats[i].code = NULL;
+        }
+    }
+    for (a = 0; a < 2 && rc == 0; a++)
+        if (nchunk[a] > 0)
+            rc = re_flush(bl, pats, chunk[a], &nchunk[a], text, cat);
+out:
+    free(chunk[0]);
+    free(chunk[1]);
     bl_rq_free(&q);
     return rc;
 }
@@ -416,8 +535,8 @@ int bl_re_match(const struct flt_bl *bl, const struct flt_bl_set *want,
                 const char *url, size_t url_len)
 {
     const char *subj;
-    size_t slen, k;
-    int c;
+    size_t slen, k, g;
+    int c, gopen[2];
 
     if (bl->nres == 0 || !bl_set_meets(want, &bl->has_re))
         return -1;
@@ -427,11 +546,19 @@ int bl_re_match(const struct flt_bl *bl, const struct flt_bl_set *want,
         return -1;
     if (bl->nlits > 0)
         lit_scan(bl, subj, slen);
+    /* A gate that does not match rules out all it covers; an error (a
+     * limit reached) rules out nothing. */
+    for (g = 0; g < 2; g++)
+        gopen[g] = bl->gate[g] != NULL && bl_set_meets(want, &bl->gate_cats[g])
+                  && pcre2_match(bl->gate[g], (PCRE2_SPTR)subj, slen, 0, 0,
+                                 bl->md, bl->mctx) != PCRE2_ERROR_NOMATCH;
     c = -1;
     /* The candidates, in list order: a walk over set bits, not over
      * every expression. */
     for (k = 0; k < (bl->nres + 63) / 64 && c < 0; k++) {
-        uint64_t bits = bl->marks[k] | bl->always[k];
+        uint64_t bits = bl->marks[k] | bl->always[k]
+                        | (gopen[0] ? bl->gated[0][k] : 0)
+                        | (gopen[1] ? bl->gated[1][k] : 0);
 
         while (bits != 0 && c < 0) {
             const struct bl_re *r = &bl->res[k * 64 + ctz64(bits)];

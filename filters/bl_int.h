@@ -45,6 +45,7 @@ struct bl_re {
     pcre2_code *code;
     uint32_t cat;
     uint32_t always;            /* 0: runs only when one of its literals occurs */
+    uint32_t gate_off, gate_len;    /* always: its text in gate_text, 0: none */
 };
 
 /* A literal one of which a match of expression re must contain. */
@@ -89,7 +90,17 @@ struct flt_bl {
     struct bl_arena lit_text;
     struct bl_litab ltab[3];    /* literals of 2, 3, 4+ bytes */
     uint64_t *marks;            /* candidates during one match: nres bits */
-    uint64_t *always;           /* expressions without literals: nres bits */
+    uint64_t *always;           /* expressions without literals that no
+                                 * gate covers: nres bits */
+    /* The expressions without literals would run on every URL. Gates are
+     * all of them in one alternation, anchored ones apart from the others
+     * (mixed, PCRE2 would try the anchored ones at every offset): when a
+     * gate does not match, none of its expressions can, and they are
+     * skipped. */
+    struct bl_arena gate_text;
+    pcre2_code *gate[2];        /* anchored, unanchored; NULL: none */
+    uint64_t *gated[2];         /* what each gate covers: nres bits */
+    struct flt_bl_set gate_cats[2];
 
     size_t bad;
 };

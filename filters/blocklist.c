@@ -441,6 +441,11 @@ void flt_bl_free(struct flt_bl *bl)
         free(bl->ltab[i].head);
     free(bl->marks);
     free(bl->always);
+    for (i = 0; i < 2; i++) {
+        pcre2_code_free(bl->gate[i]);
+        free(bl->gated[i]);
+    }
+    free(bl->gate_text.p);
     free(bl->dom);
     free(bl->urls);
     free(bl->uhosts);
@@ -581,7 +586,17 @@ void flt_bl_get_stats(const struct flt_bl *bl, struct flt_bl_stats *st)
                 + (bl->utab ? (bl->utab_mask + 1) * sizeof(*bl->utab) : 0)
                 + bl->res_cap * sizeof(*bl->res)
                 + bl->lits_cap * sizeof(*bl->lits) + bl->lit_text.cap
-                + (bl->marks ? (bl->nres + 63) / 64 * sizeof(*bl->marks) : 0);
+                + (bl->marks ? (bl->nres + 63) / 64 * sizeof(*bl->marks) * 4 : 0)
+                + bl->gate_text.cap;
+    for (i = 0; i < 2; i++) {
+        size_t sz = 0, jsz = 0;
+
+        if (bl->gate[i] == NULL)
+            continue;
+        pcre2_pattern_info(bl->gate[i], PCRE2_INFO_SIZE, &sz);
+        pcre2_pattern_info(bl->gate[i], PCRE2_INFO_JITSIZE, &jsz);
+        st->bytes += sz + jsz;
+    }
     for (i = 0; i < 3; i++)
         st->bytes += bl->ltab[i].head
                      ? ((size_t)1 << bl->ltab[i].bits) * sizeof(uint32_t) : 0;

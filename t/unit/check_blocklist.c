@@ -789,6 +789,55 @@ END_TEST
 
 /* --- stats and edges -------------------------------------------------------- */
 
+/*
+ * Expressions without literals sit behind two gates (anchored ones apart):
+ * each must still be found, in whichever category asks, and a URL that
+ * matches none must not be blocked. Two loads: the gates are rebuilt.
+ */
+START_TEST(gates_cover_the_expressions_without_literals)
+{
+    struct flt_bl_set a, b, both;
+    struct flt_bl_stats st;
+
+    put("ca", "expressions", "^[0-9]+/[a-z]{3}$\n^[a-z]{2}[0-9]{4,}\\.\n"
+        "/[0-9a-f]{8}/[0-9]+$\n(x)\\1y\n");
+    put("cb", "expressions", "^[a-z]{9}[0-9]\n/[0-9]{6}[a-z]/\n[0-9]{3}-[0-9]{3}\n");
+    load_all();
+    ck_assert_uint_eq(nwarns, 0);
+    a = set_of(1, id("ca"));
+    b = set_of(1, id("cb"));
+    both = set_of(2, id("ca"), id("cb"));
+    ck_assert_int_eq(url(&both, "12345/abc"), id("ca"));            /* anchored */
+    ck_assert_int_eq(url(&both, "ab12345.example/"), id("ca"));     /* anchored */
+    ck_assert_int_eq(url(&both, "h.example/p/0123abcd/42"), id("ca"));
+    ck_assert_int_eq(url(&both, "h.example/xxy"), id("ca"));        /* ungated \1 */
+    ck_assert_int_eq(url(&both, "abcdefghi1.example/"), id("cb"));
+    ck_assert_int_eq(url(&both, "h.example/q/123456z/"), id("cb"));
+    ck_assert_int_eq(url(&both, "h.example/tel/555-123"), id("cb"));
+    /* the one category asked for, and only it */
+    ck_assert_int_eq(url(&b, "12345/abc"), -1);
+    ck_assert_int_eq(url(&a, "h.example/tel/555-123"), -1);
+    ck_assert_int_eq(url(&b, "h.example/tel/555-123"), id("cb"));
+    /* not anchored where the pattern is not: "^" is the subject's start */
+    ck_assert_int_eq(url(&both, "h.example/12345/abc"), -1);
+    ck_assert_int_eq(url(&both, "h.example/p/0123abcd/42x"), -1);
+    ck_assert_int_eq(url(&both, "www.example.com/some/page.html?q=1"), -1);
+    /* case-insensitive, as every expression */
+    ck_assert_int_eq(url(&both, "H.EXAMPLE/P/0123ABCD/42"), id("ca"));
+
+    /* a second load adds a category: the gates now cover it too */
+    put("cc", "expressions", "^zz[0-9]\n/q[0-9]{2}$\n");
+    ck_assert_msg(flt_bl_load_dir(bl, tmpdir, (const char *[]){ "cc" }, 1,
+                                  warn_cb, NULL, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(url(NULL, "zz1.example/"), id("cc"));
+    ck_assert_int_eq(url(NULL, "h.example/q42"), id("cc"));
+    ck_assert_int_eq(url(NULL, "12345/abc"), id("ca"));
+    ck_assert_int_eq(url(NULL, "h.example/nothing"), -1);
+    flt_bl_get_stats(bl, &st);
+    ck_assert_uint_eq(st.expressions, 9);
+}
+END_TEST
+
 START_TEST(stats_count_and_bytes)
 {
     struct flt_bl_stats st0, st;
@@ -865,6 +914,7 @@ static Suite *blocklist_suite(void)
     tcase_add_test(tc, domains_before_urls_before_expressions);
     tcase_add_test(tc, expressions_match_and_bad_ones_skipped);
     tcase_add_test(tc, prefilter_agrees_with_pcre2);
+    tcase_add_test(tc, gates_cover_the_expressions_without_literals);
     tcase_add_test(tc, stats_count_and_bytes);
     tcase_add_test(tc, null_and_empty_are_harmless);
     suite_add_tcase(s, tc);
