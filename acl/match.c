@@ -386,11 +386,18 @@ static int dstdomain_match(const struct acl *a, const struct acl_request *r,
 static int server_name_match(const struct acl *a, const struct acl_request *r,
                              const char **note)
 {
+    /* The CONNECT host or the SNI, either one: a listed host is refused
+     * at once, before any peek, and no SNI a client makes up opens a
+     * tunnel to a listed host; a listed SNI is refused whatever host the
+     * CONNECT names. (Squid reads the SNI instead of the host, so a
+     * client picks which one is checked.) */
+    if (dom_lookup(a, r->host, r->host_len))
+        return 1;
     if (r->is_connect && !r->sni_known)
         return ACL_NEED_SNI;
     if (r->sni_known && r->sni && *r->sni)
         return dom_lookup(a, r->sni, strlen(r->sni));
-    return dom_lookup(a, r->host, r->host_len);
+    return 0;
 }
 
 static void dom_free(struct acl *a)

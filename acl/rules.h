@@ -76,8 +76,8 @@ void acl_set_free(struct acl_set *s);
  * types match case-insensitively ("-i"). Types and value syntax:
  *   src, dst        "10.0.0.0/8", "192.0.2.1", "::1", "fc00::/7"
  *   dstdomain       "example.com" (exact), ".example.com" (it and below)
- *   server_name     like dstdomain; matches the SNI, or the CONNECT host
- *                   when the peek found no name
+ *   server_name     like dstdomain; matches the CONNECT host or the SNI
+ *                   (either: the host at once, the SNI after the peek)
  *   dstdom_regex, url_regex, urlpath_regex, browser   PCRE2 patterns
  *   port            "443", "1025-65535"
  *   method          "GET", "CONNECT" (exact)

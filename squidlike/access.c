@@ -353,6 +353,26 @@ int access_peek_step(struct sl_client *c)
 
 /* --- the step ----------------------------------------------------------- */
 
+/*
+ * A CONNECT about to be peeked, from a client without a user: would a rule
+ * after the one waiting for the SNI ask for credentials? Only a 407 to the
+ * CONNECT itself can reach the client (after our 200 the bytes are the
+ * tunnel's), so ask now, as if the ClientHello carried no name. A client
+ * whose SNI alone would have been allowed may be asked for a password it
+ * did not strictly need; never the other way round.
+ */
+static int auth_before_peek(struct sl_client *c, const struct acl_request *r)
+{
+    struct acl_request look = *r;
+    struct acl_result res;
+
+    if (c->conf->policy.auth == NULL || r->user != NULL)
+        return 0;
+    look.sni_known = 1;
+    look.sni = NULL;
+    return acl_check(c->conf->policy.acls, &look, &res) == ACL_NEED_AUTH;
+}
+
 int access_begin(struct sl_client *c, const struct sl_http_msg *m,
                  size_t headlen)
 {
@@ -375,6 +395,13 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
         case ACL_DENY:
             break;
         case ACL_NEED_AUTH:
+            if (c->txn.acl.peeked) {
+                /* Our 200 is out: a 407 now would land inside the
+                 * tunnel. auth_before_peek() makes this rare. */
+                SL_LOG(SL_LOG_WARN, c->id, 0, "CONNECT %s needs a user after the "
+                       "TLS peek: refused", c->txn.url);
+                break;
+            }
             sl_buf_consume(&c->in, headlen);
             challenge(c);
             return ACCESS_DONE;
@@ -388,6 +415,11 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
             if (c->txn.acl.sni_known)
                 break;
             if (c->txn.is_connect) {
+                if (auth_before_peek(c, &r)) {
+                    sl_buf_consume(&c->in, headlen);
+                    challenge(c);
+                    return ACCESS_DONE;
+                }
                 start_peek(c, headlen);
                 return ACCESS_WAIT;
             }

@@ -19,5 +19,6 @@ sl_e2e_tests += \
 	t/e2e/test_cache.py \
 	t/e2e/test_cache_crash.py \
 	t/e2e/test_cache_collapse.py \
-	t/e2e/test_policy.py
+	t/e2e/test_policy.py \
+	t/e2e/test_auth_sni.py
 EXTRA_DIST += t/e2e/README.md

@@ -300,6 +300,16 @@ START_TEST(server_name_match)
 
     DEF(s, "sn", "server_name", 0, ".example.com", "203.0.113.7");
     RULE(s, "deny sn");
+    /* a listed CONNECT host matches at once, before any peek */
+    ck_assert_int_eq(m(s, "sn", &r), 1);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    ck_assert_int_eq(res.rule, 0);
+    r.sni_known = 1;
+    r.sni = "www.example.net";
+    ck_assert_int_eq(m(s, "sn", &r), 1);         /* a made-up SNI changes nothing */
+    set_host(&r, "198.51.100.1");                /* an unlisted host: the SNI decides */
+    r.sni_known = 0;
+    r.sni = NULL;
     ck_assert_int_eq(m(s, "sn", &r), -1);        /* CONNECT, peek not done */
     ck_assert_int_eq(acl_check(s, &r, &res), ACL_NEED_SNI);
     ck_assert_str_eq(res.acl, "sn");
@@ -309,12 +319,10 @@ START_TEST(server_name_match)
     ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
     ck_assert_int_eq(res.rule, 0);
     r.sni = "www.example.net";
-    ck_assert_int_eq(m(s, "sn", &r), 0);         /* SNI wins over host */
+    ck_assert_int_eq(m(s, "sn", &r), 0);
     ck_assert_int_eq(acl_check(s, &r, &res), ACL_ALLOW);
     ck_assert_int_eq(res.rule, -1);
-    r.sni = NULL;                                /* no name: CONNECT host */
-    ck_assert_int_eq(m(s, "sn", &r), 1);
-    set_host(&r, "198.51.100.1");
+    r.sni = NULL;                                /* no name: the host alone */
     ck_assert_int_eq(m(s, "sn", &r), 0);
     r = req();                                   /* plain request: its host */
     ck_assert_int_eq(m(s, "sn", &r), 1);
