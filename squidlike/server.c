@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,12 +265,14 @@ static void srv_warn(const char *msg)
         SL_LOG(SL_LOG_WARN, 0, 0, "%s", msg);
         return;
     }
-    if (j->wlen + n > j->wcap) {
+    /* Lines end with '\n' and the whole is NUL-terminated (for strtok_r
+     * on the loop): n + 1 bytes more. */
+    if (j->wlen + n + 1 > j->wcap) {
         size_t cap = j->wcap ? j->wcap * 2 : 4096;
         char *w;
-        if (j->wlen + n > 1u << 20)
+        if (j->wlen + n + 1 > 1u << 20)
             return;             /* a flood of bad lines: the first MiB tells */
-        while (cap < j->wlen + n)
+        while (cap < j->wlen + n + 1)
             cap *= 2;
         if ((w = realloc(j->warn, cap)) == NULL)
             return;
@@ -279,6 +282,7 @@ static void srv_warn(const char *msg)
     memcpy(j->warn + j->wlen, msg, n - 1);
     j->warn[j->wlen + n - 1] = '\n';
     j->wlen += n;
+    j->warn[j->wlen] = '\0';
 }
 
 static void *reload_main(void *arg)
@@ -331,6 +335,10 @@ static void on_reload_done(struct sl_io *io, unsigned ev)
         j->nc = NULL;           /* the server has it now */
     path = again ? strdup(j->path) : NULL;
     reload_job_free(srv, j);
+    /* A reload frees a whole configuration (tens of MiB with big lists),
+     * most of it allocated by the reload thread: give the free pages back
+     * now rather than keep the peak of old + new for good. */
+    malloc_trim(0);
     sl_loop_update_time(srv->loop);
     if (path) {
         sl_server_reload(srv, path);

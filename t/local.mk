@@ -58,9 +58,18 @@ AM_TESTS_ENVIRONMENT = \
 EXTRA_DIST += $(sl_e2e_tests) t/e2e/harness.py
 
 # libFuzzer targets (clang): `make fuzz`, then run t/fuzz/fuzz_http
-# (seeds in t/fuzz/corpus) or t/fuzz/fuzz_policy (t/fuzz/corpus-policy).
-EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpus-policy
-fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy
+# (seeds in t/fuzz/corpus), t/fuzz/fuzz_policy (t/fuzz/corpus-policy) or
+# t/fuzz/fuzz_blocklist -max_len=4096 (t/fuzz/corpus-blocklist).
+EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpus-policy \
+	t/fuzz/fuzz_blocklist.c t/fuzz/corpus-blocklist
+fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist
+sl_fuzz_blocklist_src = $(srcdir)/filters/blocklist.c $(srcdir)/filters/bl_names.c \
+	$(srcdir)/filters/bl_expr.c $(srcdir)/filters/bl_rq.c $(srcdir)/squidlike/buf.c
+t/fuzz/fuzz_blocklist: $(srcdir)/t/fuzz/fuzz_blocklist.c $(sl_fuzz_blocklist_src) \
+	$(srcdir)/filters/blocklist.h $(srcdir)/filters/bl_int.h
+	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
+	  $(PCRE2_CFLAGS) -o $@ $(srcdir)/t/fuzz/fuzz_blocklist.c $(sl_fuzz_blocklist_src) $(PCRE2_LIBS)
 t/fuzz/fuzz_policy: $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/cache/url.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
@@ -69,5 +78,5 @@ t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcd
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
 	  -o $@ $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
-CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy
+CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist
 .PHONY: fuzz
