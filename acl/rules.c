@@ -32,6 +32,16 @@
 #define RX_GROUP_MAX 16384      /* source bytes of one alternation */
 #define RX_MERGE_MAX 4096       /* a group keeps growing across definitions
                                    while its source is shorter than this */
+/* Bound the work of one pattern on one subject (no unbounded work per
+ * request), the limits of the blocklist expressions (filters/bl_expr.c):
+ * "^http://[^/]+/(.+)+\.exe" gives up after ~0.4 ms instead of ~25 ms
+ * under PCRE2's defaults. PCRE2 counts the match limit per start position,
+ * so a pattern that backtracks a little at every position of a long URL
+ * still costs up to (URL length x the limit): write patterns anchored. */
+#define RX_MATCH_LIMIT 200000
+#define RX_DEPTH_LIMIT 10000    /* the interpreter's backtracking depth */
+#define RX_JIT_STACK_START (32 * 1024)
+#define RX_JIT_STACK_MAX (512 * 1024)
 
 struct acl_term {
     const struct acl *acl;
@@ -51,6 +61,11 @@ struct acl_set {
     struct acl_sset names;      /* name -> index in acls */
     struct acl_rule *rules;
     size_t nrules;
+    /* Shared by every regex list of the set (see acl_rx_match): built with
+     * the set, written only while a pattern runs, so matching stays
+     * allocation-free and, on one thread, reentrant. */
+    pcre2_match_context *rx_mctx;
+    pcre2_jit_stack *rx_jstack;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -364,6 +379,16 @@ int acl_rx_add(struct acl_rxlist *l, const char *const *v, size_t n, int icase)
     return rc;
 }
 
+/*
+ * Anything but "no match" counts as a match. Any other result is an error,
+ * in practice a limit reached (match or depth limit, JIT stack) on a URL
+ * that is long or made to be expensive, and "deny url_regex ..." must not
+ * turn into allow because the requester made the URL hard enough: fail
+ * closed, the deny rule blocks. The price: an "allow ... re" rule applies
+ * on an error too, and a negated "!re" evaluates to false (so "deny !re"
+ * does not apply). That is acceptable: regex ACLs are mostly used to deny,
+ * and a pattern that trips the limits on real URLs needs rewriting anyway.
+ */
 int acl_rx_match(const struct acl_rxlist *l, const char *s, size_t len)
 {
     size_t i;
@@ -372,7 +397,7 @@ int acl_rx_match(const struct acl_rxlist *l, const char *s, size_t len)
         s = "";
     for (i = 0; i < l->n; i++)
         if (pcre2_match(l->v[i].code, (PCRE2_SPTR)s, len, 0, 0, l->v[i].md,
-                        NULL) >= 0)
+                        l->mctx) != PCRE2_ERROR_NOMATCH)
             return 1;
     return 0;
 }
@@ -394,7 +419,29 @@ void acl_rx_free(struct acl_rxlist *l)
 
 struct acl_set *acl_set_new(void)
 {
-    return calloc(1, sizeof(struct acl_set));
+    struct acl_set *s = calloc(1, sizeof(*s));
+    uint32_t jit = 0;
+
+    if (!s)
+        return NULL;
+    s->rx_mctx = pcre2_match_context_create(NULL);
+    if (!s->rx_mctx)
+        goto fail;
+    /* Without the JIT (not built in) the interpreter runs and needs no
+     * stack; with it, the default 32 KiB stack is what fails on long URLs. */
+    if (pcre2_config(PCRE2_CONFIG_JIT, &jit) == 0 && jit) {
+        s->rx_jstack = pcre2_jit_stack_create(RX_JIT_STACK_START,
+                                              RX_JIT_STACK_MAX, NULL);
+        if (!s->rx_jstack)
+            goto fail;
+        pcre2_jit_stack_assign(s->rx_mctx, NULL, s->rx_jstack);
+    }
+    pcre2_set_match_limit(s->rx_mctx, RX_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->rx_mctx, RX_DEPTH_LIMIT);
+    return s;
+fail:
+    acl_set_free(s);
+    return NULL;
 }
 
 static void acl_free(struct acl *a)
@@ -419,6 +466,8 @@ void acl_set_free(struct acl_set *s)
     free(s->acls);
     free(s->rules);
     acl_sset_free(&s->names);
+    pcre2_match_context_free(s->rx_mctx);
+    pcre2_jit_stack_free(s->rx_jstack);
     free(s);
 }
 
@@ -434,6 +483,16 @@ static struct acl *acl_find(const struct acl_set *s, const char *name)
 int acl_set_has(const struct acl_set *s, const char *name)
 {
     return acl_find(s, name) != NULL;
+}
+
+int acl_set_has_type(const struct acl_set *s, const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < s->nacls; i++)
+        if (strcmp(s->acls[i]->type->name, type) == 0)
+            return 1;
+    return 0;
 }
 
 size_t acl_set_nrules(const struct acl_set *s)
@@ -525,6 +584,23 @@ static int acl_values(struct acl *a, int icase, const char *const *v,
     return n ? t->add(a, v, n, icase, err, errlen) : 0;
 }
 
+/*
+ * Point every regex list of a at the set's match context. The lists live in
+ * the types' storage (match.c): u.rx for the types whose values are plain
+ * patterns (checked with acl_rx_check), one per field name in u.hdr for
+ * req_header. Done after each definition: a repeated one adds lists.
+ */
+static void rx_bind(const struct acl_set *s, struct acl *a)
+{
+    size_t i;
+
+    if (a->type->check == acl_rx_check)
+        a->u.rx.mctx = s->rx_mctx;
+    else if (strcmp(a->type->name, "req_header") == 0)
+        for (i = 0; i < a->u.hdr.n; i++)
+            a->u.hdr.v[i].rx.mctx = s->rx_mctx;
+}
+
 /* Values are checked before any is stored: a failed definition adds
  * nothing (short of running out of memory). */
 static int define(struct acl_set *s, const char *name,
@@ -541,6 +617,7 @@ static int define(struct acl_set *s, const char *name,
         acl_free(fresh);
         return -1;
     }
+    rx_bind(s, a);
     return 0;
 }
 

@@ -117,6 +117,8 @@ int acl_set_rule(struct acl_set *s, const char *text, char *err, size_t errlen);
 size_t acl_set_nrules(const struct acl_set *s);
 /* Is there an ACL of this name? */
 int acl_set_has(const struct acl_set *s, const char *name);
+/* Is there an ACL of this type ("proxy_auth")? */
+int acl_set_has_type(const struct acl_set *s, const char *type);
 
 /* What decided, for block pages and logs. */
 struct acl_result {

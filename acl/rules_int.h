@@ -59,13 +59,20 @@ struct acl_rx {
 struct acl_rxlist {
     struct acl_rx *v;
     size_t n;
+    /* The set's (acl_set owns it, rules.c points every list of an ACL at it
+     * once the ACL's values are stored): match limits and a JIT stack, so
+     * that a pattern's work on one subject is bounded. NULL: PCRE2's
+     * defaults. */
+    pcre2_match_context *mctx;
 };
 
 /* Compile one pattern to validate it: 0, or -1 with why ("bad regex ..."). */
 int acl_rx_check(const char *v, int icase, char *why, size_t whylen);
 /* Add n checked patterns to l: 0 or -ENOMEM. */
 int acl_rx_add(struct acl_rxlist *l, const char *const *v, size_t n, int icase);
-/* Does any pattern of l match s[0..len)? Allocation-free. */
+/* Does any pattern of l match s[0..len)? Allocation-free. A pattern that
+ * stops on an error (a match limit, the JIT stack) counts as matching:
+ * fail closed, see acl_rx_match. */
 int acl_rx_match(const struct acl_rxlist *l, const char *s, size_t len);
 void acl_rx_free(struct acl_rxlist *l);
 

@@ -27,7 +27,9 @@
 #endif
 
 /* Bound the CPU one expression may burn on one URL (no unbounded work per
- * event): past these limits the expression counts as not matching. */
+ * event): past these limits the expression counts as matching (fail
+ * closed: a URL made expensive enough must not slip past its category),
+ * and a gate as open. PCRE2 counts the match limit per start position. */
 #define BL_MATCH_LIMIT 200000
 #define BL_DEPTH_LIMIT 10000
 #define BL_JIT_STACK_MAX (512 * 1024)
@@ -564,9 +566,11 @@ int bl_re_match(const struct flt_bl *bl, const struct flt_bl_set *want,
             const struct bl_re *r = &bl->res[k * 64 + ctz64(bits)];
 
             bits &= bits - 1;
+            /* An error (a limit reached) is a match, as for the gates:
+             * the category is reported rather than the URL let through. */
             if (bl_set_has(want, r->cat)
                 && pcre2_match(r->code, (PCRE2_SPTR)subj, slen, 0, 0,
-                               bl->md, bl->mctx) >= 0)
+                               bl->md, bl->mctx) != PCRE2_ERROR_NOMATCH)
                 c = (int)r->cat;
         }
     }

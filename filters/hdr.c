@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "filters/hdr.h"
 
@@ -395,8 +396,10 @@ static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
 {
     size_t i;
 
+    /* "all" in any case, like field names (Squid's "deny All"): it is no
+     * field name anyway, and taken as one it would name no field. */
     for (i = 0; i < a->nrules; i++) {
-        if (strcmp(a->rule[i].name, "all") != 0 && !sl_view_ieq(name, a->rule[i].name))
+        if (strcasecmp(a->rule[i].name, "all") != 0 && !sl_view_ieq(name, a->rule[i].name))
             continue;
         if (a->rule[i].allow)
             return 1;

@@ -106,6 +106,9 @@ struct policy_stash {
     long long auth_ttl_ms;
     const config_setting_t *auth_setting;
     const config_setting_t *deny_setting[SL_CONF_MAX_DENY_INFO];
+    /* The first proxy_auth ACL, named when there is no 'auth' group. */
+    const config_setting_t *user_acl;
+    const char *user_acl_name;  /* the config's string */
 };
 
 static struct policy_stash *stash_of(struct ctx *x)
@@ -247,11 +250,26 @@ static int one_acl(struct ctx *x, const config_setting_t *g)
             return cf_fail(x, g, n == 0 ? "category ACL '%s' without values"
                                         : "too many category ACLs (at %s)", name);
         }
-        ps->cats[ps->ncats].name = strdup(name);
+        if ((ps->cats[ps->ncats].name = strdup(name)) == NULL) {
+            strings_free(v, n);
+            return cf_fail(x, g, "out of memory");
+        }
         ps->cats[ps->ncats].cats = v;
         ps->cats[ps->ncats].n = n;
         ps->cats[ps->ncats++].s = g;
         return 0;
+    }
+    if (strcmp(type, "proxy_auth") == 0) {
+        struct policy_stash *ps = stash_of(x);
+
+        if (ps == NULL) {
+            strings_free(v, n);
+            return cf_fail(x, g, "out of memory");
+        }
+        if (ps->user_acl == NULL) {
+            ps->user_acl = g;
+            ps->user_acl_name = name;
+        }
     }
     rc = 0;
     if (n > 0 || file == NULL)
@@ -383,28 +401,39 @@ int cf_k_deny_info(struct ctx *x, const config_setting_t *s)
         return -1;
     for (i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(s, (unsigned)i), *e;
-        struct sl_conf_deny_info *d = &p->deny_info[p->n_deny_info];
+        struct sl_conf_deny_info *d;
         if (!config_setting_is_group(g))
             return cf_fail(x, g, "each deny_info entry must be a group "
                            "({ acl = \"...\"; page = \"FILE\"; } or redirect = \"URL\")");
+        if (p->n_deny_info >= SL_CONF_MAX_DENY_INFO)
+            return cf_fail(x, g, "too many deny_info entries (at most %d)",
+                           SL_CONF_MAX_DENY_INFO);
+        /* Counted before any of its strings is set: what is set is then
+         * freed with the configuration (cf_policy_free), also when a later
+         * key of this entry is refused. */
+        d = &p->deny_info[p->n_deny_info];
+        ps->deny_setting[p->n_deny_info++] = g;
         for (j = 0; j < config_setting_length(g); j++) {
             const char *k, *v;
+            char **to;
             e = config_setting_get_elem(g, (unsigned)j);
             k = config_setting_name(e);
             if ((v = cf_get_string(x, e)) == NULL)
                 return -1;
             if (strcmp(k, "acl") == 0)
-                d->acl = strdup(v);
-            else if (strcmp(k, "page") == 0 && (d->page = read_text(x, e, v)) == NULL)
-                return -1;
+                to = &d->acl;
+            else if (strcmp(k, "page") == 0)
+                to = &d->page;
             else if (strcmp(k, "redirect") == 0)
-                d->redirect = strdup(v);
-            else if (strcmp(k, "acl") && strcmp(k, "page") && strcmp(k, "redirect"))
+                to = &d->redirect;
+            else
                 return cf_fail(x, e, "unknown setting '%s' in a deny_info entry "
                                "(expected one of: acl, page, redirect)", k);
+            free(*to);
+            *to = to == &d->page ? read_text(x, e, v) : strdup(v);
+            if (*to == NULL)
+                return to == &d->page ? -1 : cf_fail(x, e, "out of memory");
         }
-        ps->deny_setting[p->n_deny_info] = g;
-        p->n_deny_info++;
         if (d->acl == NULL || (d->page == NULL) == (d->redirect == NULL))
             return cf_fail(x, g, "a deny_info entry needs 'acl' and one of "
                            "'page' or 'redirect'");
@@ -580,13 +609,20 @@ static int categories(struct ctx *x, struct policy_stash *ps)
     if (ps->bl_dir == NULL)
         return cf_fail(x, ps->cats[0].s, "category ACL '%s' but no 'blocklists' "
                        "group says where the lists are", ps->cats[0].name);
-    /* Load only the categories some ACL uses. */
+    /* Load only the categories some ACL uses. One more than the filter
+     * holds is an error here: it would have no id to be matched by. */
     for (i = 0; i < ps->ncats; i++)
         for (j = 0; j < ps->cats[i].n; j++) {
             for (k = 0; k < nnames && strcmp(names[k], ps->cats[i].cats[j]); k++)
                 ;
-            if (k == nnames && nnames < FLT_BL_MAX_CATEGORIES)
-                names[nnames++] = ps->cats[i].cats[j];
+            if (k < nnames)
+                continue;
+            if (nnames == FLT_BL_MAX_CATEGORIES)
+                return cf_fail(x, ps->cats[i].s, "category ACL '%s': more than %d "
+                               "categories in all the category ACLs (at '%s')",
+                               ps->cats[i].name, FLT_BL_MAX_CATEGORIES,
+                               ps->cats[i].cats[j]);
+            names[nnames++] = ps->cats[i].cats[j];
         }
     p->bl = flt_bl_new();
     if (p->bl != NULL) {
@@ -603,6 +639,15 @@ static int categories(struct ctx *x, struct policy_stash *ps)
         ca->bl = p->bl;
         for (j = 0; j < ps->cats[i].n; j++) {
             int id = flt_bl_category_id(p->bl, ps->cats[i].cats[j]);
+
+            /* Every name was loaded (or the load failed): cannot happen,
+             * but an id of -1 must never reach the shift. */
+            if (id < 0 || id >= FLT_BL_MAX_CATEGORIES) {
+                free(ca);
+                return cf_fail(x, ps->cats[i].s, "category ACL '%s': category "
+                               "'%s' was not loaded", ps->cats[i].name,
+                               ps->cats[i].cats[j]);
+            }
             ca->want.bits[id / 64] |= 1ull << (id % 64);
         }
         if (acl_set_define_external(p->acls, ps->cats[i].name, cat_match, ca, free,
@@ -638,6 +683,18 @@ int cf_policy_finish(struct ctx *x)
         if (!acl_set_has(p->acls, p->deny_info[i].acl))
             return cf_fail(x, ps->deny_setting[i], "deny_info names unknown acl '%s'",
                            p->deny_info[i].acl);
+    /* Without a user list no credentials can ever be checked: every
+     * request reaching the ACL would get a 407 no client can answer.
+     * Squid refuses such a configuration too. */
+    if (ps->auth_file == NULL && acl_set_has_type(p->acls, "proxy_auth")) {
+        if (ps->user_acl == NULL) {
+            cf_seterr(x, "%s: a proxy_auth acl needs an 'auth' group with a "
+                      "'file' of users", x->path);
+            return -1;
+        }
+        return cf_fail(x, ps->user_acl, "acl '%s' of type proxy_auth needs an "
+                       "'auth' group with a 'file' of users", ps->user_acl_name);
+    }
     if (ps->auth_file) {
         struct warn_cap w = { .file = "" };
 

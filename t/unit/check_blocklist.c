@@ -790,6 +790,30 @@ END_TEST
 /* --- stats and edges -------------------------------------------------------- */
 
 /*
+ * An expression that backtracks exponentially stops at the match limit
+ * (BL_MATCH_LIMIT) on a long URL: the category is reported (fail closed),
+ * not the URL let through; a short URL is still decided by the expression.
+ */
+START_TEST(expression_at_the_match_limit_reports_its_category)
+{
+    static char u[8192];
+    size_t len;
+    int c, i;
+
+    put("slow", "expressions", "^[^/]+/(.+)+\\.exe$\n");
+    load_all();
+    c = id("slow");
+    len = (size_t)snprintf(u, sizeof(u), "example.com/");
+    for (i = 0; i < 2000; i++, len += 3)
+        memcpy(u + len, "ab/", 3);
+    snprintf(u + len, sizeof(u) - len, "x.exe.zip");
+    ck_assert_int_eq(url(NULL, u), c);
+    ck_assert_int_eq(url(NULL, "example.com/ab/x.exe.zip"), -1);
+    ck_assert_int_eq(url(NULL, "example.com/ab/x.exe"), c);
+}
+END_TEST
+
+/*
  * Expressions without literals sit behind two gates (anchored ones apart):
  * each must still be found, in whichever category asks, and a URL that
  * matches none must not be blocked. Two loads: the gates are rebuilt.
@@ -915,6 +939,7 @@ static Suite *blocklist_suite(void)
     tcase_add_test(tc, expressions_match_and_bad_ones_skipped);
     tcase_add_test(tc, prefilter_agrees_with_pcre2);
     tcase_add_test(tc, gates_cover_the_expressions_without_literals);
+    tcase_add_test(tc, expression_at_the_match_limit_reports_its_category);
     tcase_add_test(tc, stats_count_and_bytes);
     tcase_add_test(tc, null_and_empty_are_harmless);
     suite_add_tcase(s, tc);

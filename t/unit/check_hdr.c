@@ -534,6 +534,26 @@ START_TEST(access_lists)
 }
 END_TEST
 
+/* "all" in any case, as Squid reads it: "deny All" is not a field. */
+START_TEST(access_all_any_case)
+{
+    static const char *const alls[] = { "deny All", "deny ALL", "deny aLl" };
+    struct flt_hdr_access a;
+    struct flt_hdr_opts o = req_opts(FLT_XFF_DELETE);
+    const char *err = NULL;
+    size_t i;
+
+    o.access = &a;
+    for (i = 0; i < sizeof(alls) / sizeof(alls[0]); i++) {
+        memset(&a, 0, sizeof(a));
+        ck_assert_int_eq(flt_hdr_access_rule(&a, "allow Accept", &err), 0);
+        ck_assert_int_eq(flt_hdr_access_rule(&a, alls[i], &err), 0);
+        ck_assert_str_eq(rewrite("Accept: */*\r\nCookie: s=1\r\nAll: x\r\n", &o),
+                         "Accept: */*\r\n");
+    }
+}
+END_TEST
+
 START_TEST(keep_flags_response)
 {
     struct flt_hdr_opts o = resp_opts();
@@ -804,6 +824,7 @@ int main(void)
     tcase_add_test(tc, keep_flags);
     tcase_add_test(tc, drop_list);
     tcase_add_test(tc, access_lists);
+    tcase_add_test(tc, access_all_any_case);
     tcase_add_test(tc, keep_flags_response);
     tcase_add_test(tc, response_keeps_client_fields);
     tcase_add_test(tc, via_combine);

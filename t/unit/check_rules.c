@@ -529,6 +529,118 @@ START_TEST(header_types)
 }
 END_TEST
 
+/* ---- regexes that run into PCRE2's limits --------------------------------- */
+
+/* "http://example.com/" then unit repeated n times, then tail (static). */
+static const char *long_url(const char *unit, int n, const char *tail)
+{
+    static char buf[16384];
+    size_t len = (size_t)snprintf(buf, sizeof(buf), "http://example.com/");
+    size_t ul = strlen(unit);
+    int i;
+
+    for (i = 0; i < n; i++, len += ul) {
+        ck_assert_uint_lt(len + ul + strlen(tail), sizeof(buf));
+        memcpy(buf + len, unit, ul);
+    }
+    snprintf(buf + len, sizeof(buf) - len, "%s", tail);
+    return buf;
+}
+
+/*
+ * A long URL must not turn "deny url_regex" into allow. The first two need
+ * more than PCRE2's default 32 KiB JIT stack (they match with the set's
+ * stack, or stop on the interpreter's limits); the third does not match but
+ * backtracks exponentially: it stops at the match limit, soon, and counts
+ * as a match (fail closed).
+ */
+START_TEST(regex_limits_fail_closed)
+{
+    static const char *const pats[] = {
+        "(/[a-z]*)*\\.exe$", "(?:a|b)*\\.exe", "^http://[^/]+/(.+)+\\.exe" };
+    struct acl_request r = req();
+    struct acl_result res;
+    char e[256];
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        struct acl_set *s = acl_set_new();
+
+        ck_assert_int_eq(acl_set_define(s, "bad", "url_regex", 0, &pats[i], 1,
+                                        e, sizeof(e)), 0);
+        DEF0(s, "all", "all");
+        RULE(s, "deny bad");
+        RULE(s, "allow all");
+        if (i == 0)
+            set_url(&r, long_url("a/", 4000, "x.exe"), "/");
+        else if (i == 1)
+            set_url(&r, long_url("ab", 4000, ".exe"), "/");
+        else
+            set_url(&r, long_url("ab/", 2000, "x.zip"), "/");
+        ck_assert_msg(acl_check(s, &r, &res) == ACL_DENY, "%s allowed", pats[i]);
+        ck_assert_str_eq(res.rule_text, "deny bad");
+        /* A short URL still decides by the pattern. */
+        set_url(&r, "http://example.com/a/x.zip", "/a/x.zip");
+        ck_assert_int_eq(acl_check(s, &r, NULL), ACL_ALLOW);
+        acl_set_free(s);
+    }
+}
+END_TEST
+
+/* The negation of an ACL that stopped on a limit is false: "deny !re" does
+ * not apply (the documented price of failing closed). */
+START_TEST(regex_limits_negated)
+{
+    struct acl_set *s = acl_set_new();
+    struct acl_request r = req();
+
+    DEF(s, "slow", "url_regex", 0, "^http://[^/]+/(.+)+\\.exe");
+    DEF0(s, "all", "all");
+    RULE(s, "deny !slow");
+    RULE(s, "allow all");
+    set_url(&r, long_url("ab/", 2000, "x.zip"), "/");
+    ck_assert_int_eq(m(s, "slow", &r), 1);
+    ck_assert_int_eq(acl_check(s, &r, NULL), ACL_ALLOW);
+    set_url(&r, "http://example.com/a/x.zip", "/a/x.zip");
+    ck_assert_int_eq(acl_check(s, &r, NULL), ACL_DENY);
+    acl_set_free(s);
+}
+END_TEST
+
+/* The field types get the set's limits too, also for a field name added
+ * by a repeated definition: "^(?:a|b)*" over 8000 bytes needs more than
+ * the default 32 KiB JIT stack, on which "uaz" and "hz" would fail and
+ * so count as matching. */
+START_TEST(regex_limits_fields)
+{
+    static char head[20000];
+    struct acl_set *s = acl_set_new();
+    struct acl_request r = req();
+    struct sl_http_msg msg;
+    char v[9000];
+    int i;
+
+    for (i = 0; i < 4000; i++)
+        memcpy(v + 2 * i, "ab", 2);
+    memcpy(v + 8000, ".exe", 5);
+    snprintf(head, sizeof(head), "GET http://h/ HTTP/1.1\r\nHost: h\r\n"
+             "User-Agent: %s\r\nX-B: %s\r\n\r\n", v, v);
+    msg = parse(head);
+    r.req = &msg;
+    DEF(s, "ua", "browser", 0, "^(?:a|b)*\\.exe");
+    DEF(s, "uaz", "browser", 0, "^(?:a|b)*\\.exx");
+    DEF(s, "h", "req_header", 0, "X-A ^foo");
+    DEF(s, "h", "req_header", 0, "X-B ^(?:a|b)*\\.exe");
+    DEF(s, "hz", "req_header", 0, "X-A ^foo");
+    DEF(s, "hz", "req_header", 0, "X-B ^(?:a|b)*\\.exx");
+    ck_assert_int_eq(m(s, "ua", &r), 1);
+    ck_assert_int_eq(m(s, "uaz", &r), 0);
+    ck_assert_int_eq(m(s, "h", &r), 1);
+    ck_assert_int_eq(m(s, "hz", &r), 0);
+    acl_set_free(s);
+}
+END_TEST
+
 /* ---- port, method, proto, maxconn, all -------------------------------------- */
 
 START_TEST(port_ranges)
@@ -1199,6 +1311,9 @@ int main(void)
     tcase_add_test(tc, regex_types);
     tcase_add_test(tc, regex_alternation);
     tcase_add_test(tc, header_types);
+    tcase_add_test(tc, regex_limits_fail_closed);
+    tcase_add_test(tc, regex_limits_negated);
+    tcase_add_test(tc, regex_limits_fields);
     tcase_add_test(tc, port_ranges);
     tcase_add_test(tc, method_proto);
     tcase_add_test(tc, maxconn_all);
