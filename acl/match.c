@@ -256,7 +256,18 @@ static int src_match(const struct acl *a, const struct acl_request *r,
 static int dst_match(const struct acl *a, const struct acl_request *r,
                      const char **note)
 {
-    return r->dst ? nets_match(a, r->dst) : ACL_NEED_DST;
+    size_t i;
+
+    if (r->dst == NULL)
+        return ACL_NEED_DST;
+    /* Any address: the forward may connect to any of them (Squid's
+     * meaning), so "deny dst" must see them all. */
+    if (nets_match(a, r->dst))
+        return 1;
+    for (i = 0; i < r->ndst_more; i++)
+        if (nets_match(a, r->dst_more[i]))
+            return 1;
+    return 0;
 }
 
 static void net_free(struct acl *a)
@@ -391,7 +402,7 @@ static int server_name_match(const struct acl *a, const struct acl_request *r,
      * tunnel to a listed host; a listed SNI is refused whatever host the
      * CONNECT names. (Squid reads the SNI instead of the host, so a
      * client picks which one is checked.) */
-    if (dom_lookup(a, r->host, r->host_len))
+    if (dom_lookup(a, r->host, r->host_len) || r->sni_any)
         return 1;
     if (r->is_connect && !r->sni_known)
         return ACL_NEED_SNI;

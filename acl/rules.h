@@ -33,7 +33,11 @@ struct acl_set;
 /* What a request is matched on. Strings need not be NUL-terminated. */
 struct acl_request {
     const struct sockaddr *client;
-    const struct sockaddr *dst;     /* NULL: not resolved yet */
+    const struct sockaddr *dst;     /* NULL: not resolved yet; else the first
+                                     * address (AF_UNSPEC: none found) */
+    const struct sockaddr *const *dst_more; /* the other addresses: a dst ACL
+                                     * matches when any address does */
+    size_t ndst_more;
     const char *host;               /* lowercase, IPv6 without brackets */
     size_t host_len;
     unsigned port;
@@ -48,6 +52,7 @@ struct acl_request {
     const struct sl_http_msg *req;  /* request fields (req_header, browser) */
     const char *sni;                /* TLS server name (NUL-terminated) */
     int sni_known;                  /* the peek is done (sni may still be NULL) */
+    int sni_any;                    /* what-if: every server_name ACL matches */
     unsigned conns;                 /* open connections from this client address */
     time_t now;                     /* wall clock; time ACLs use localtime_r */
 };

@@ -263,7 +263,9 @@ static int re_mergeable(const pcre2_code *code, const char *p, size_t n)
         if (c == '#')
             return 0;
         if (c == '\\') {
-            if (d == 'Q' || d == 'E' || d == 'g' || d == 'k')
+            /* \1..\9: alone an octal escape when there are fewer groups,
+             * merged a back reference to another branch's group. */
+            if (d == 'Q' || d == 'E' || d == 'g' || d == 'k' || (d >= '1' && d <= '9'))
                 return 0;
             i++;
             continue;

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,6 +48,8 @@ static const char default_block_page[] =
 static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 /* TLS alert record: fatal (2), access_denied (49). */
 static const unsigned char tls_denied[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31 };
+/* The same, internal_error (80): the tunnel was allowed but failed. */
+static const unsigned char tls_failed[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50 };
 
 static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
                          struct acl_request *r)
@@ -56,14 +59,24 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
 
     memset(r, 0, sizeof(*r));
     r->client = &c->peer.sa;
-    r->dst = a->dst_known ? &a->dst.sa : NULL;
+    if (a->dst_known) {
+        static const struct sockaddr none = { .sa_family = AF_UNSPEC };
+        const struct sl_dns_result *d = &t->addrs;
+        size_t i, n = d->status == SL_DNS_OK ? d->n : 0;
+
+        for (i = 0; i < n; i++)
+            a->dst_ptr[i] = &d->addr[i].sa;
+        r->dst = n > 0 ? a->dst_ptr[0] : &none;
+        r->dst_more = n > 1 ? a->dst_ptr + 1 : NULL;
+        r->ndst_more = n > 1 ? n - 1 : 0;
+    }
     r->host = t->url_parts.host;
     r->host_len = strlen(t->url_parts.host);
     r->port = t->url_parts.port;
     r->method = t->method;
     r->is_connect = t->is_connect;
-    r->url = t->url;
-    r->url_len = strlen(t->url);
+    r->url = t->acl_url ? t->acl_url : t->url;
+    r->url_len = strlen(r->url);
     r->path = t->url_parts.path.base ? t->url_parts.path.base : "";
     r->path_len = t->url_parts.path.len;
     r->user = a->user[0] ? a->user : NULL;
@@ -181,6 +194,29 @@ static void reply_page(struct sl_client *c, int status, const char *location,
     c->t_state = sl_loop_now(c->srv->loop);
 }
 
+/*
+ * After our 200 to a CONNECT the client speaks TLS: no HTTP answer can
+ * reach it any more. Say no with a fatal TLS alert (access_denied for a
+ * 403, internal_error for a failure), behind whatever of the 200 is still
+ * unsent, and close; status is for the log.
+ */
+void access_tls_refuse(struct sl_client *c, int status)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->status = status;
+    t->keep = 0;
+    if (sl_buf_append(&c->out, status == 403 ? tls_denied : tls_failed,
+                      sizeof(tls_denied)) < 0) {
+        cl_close(c);
+        return;
+    }
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+}
+
+#define BIG_PAGE (256 * 1024)
+
 static void deny(struct sl_client *c, const struct acl_result *res)
 {
     struct cl_txn *t = &c->txn;
@@ -190,7 +226,9 @@ static void deny(struct sl_client *c, const struct acl_result *res)
     struct sl_buf pb = { page, page + sizeof(page), page, page };
     struct sl_buf lb = { loc, loc + sizeof(loc), loc, loc };
     struct flt_page_tags tags;
-    char detail[512];
+    char detail[512], *big = NULL;
+    const char *tpl;
+    int rc;
 
     t->code = "TCP_DENIED";
     t->acl.rule = res->rule_text;
@@ -206,12 +244,7 @@ static void deny(struct sl_client *c, const struct acl_result *res)
     tags.time = when;
     tags.server = c->conf->visible_hostname;
     if (t->acl.peeked) {
-        /* We already said 200 to the CONNECT: say no in TLS, and close. */
-        t->status = 403;
-        t->keep = 0;
-        sl_buf_reset(&c->out);
-        sl_buf_append(&c->out, tls_denied, sizeof(tls_denied));
-        c->state = CL_REPLY;
+        access_tls_refuse(c, 403);
         return;
     }
     /* A URL too long for the redirect gets the block page: better than a
@@ -221,12 +254,24 @@ static void deny(struct sl_client *c, const struct acl_result *res)
         reply_page(c, 302, lb.pos, sl_buf_len(&lb), "", 0);
         return;
     }
-    if (flt_page_expand(di && di->page ? di->page :
-                        p->block_page ? p->block_page : default_block_page,
-                        &tags, FLT_PAGE_HTML, &pb) == 0) {
+    tpl = di && di->page ? di->page : p->block_page ? p->block_page
+                                                    : default_block_page;
+    rc = flt_page_expand(tpl, &tags, FLT_PAGE_HTML, &pb);
+    if (rc == -ENOSPC) {
+        /* A big template or a long URL (escaped): room for the largest
+         * template and a few escaped URLs, once, for this answer. */
+        big = malloc(BIG_PAGE);
+        pb = (struct sl_buf){ big, big + BIG_PAGE, big, big };
+        rc = big ? flt_page_expand(tpl, &tags, FLT_PAGE_HTML, &pb) : -ENOMEM;
+    }
+    if (rc == 0) {
         reply_page(c, 403, NULL, 0, pb.pos, sl_buf_len(&pb));
+        free(big);
         return;
     }
+    free(big);
+    if (t->req.kind == SL_HTTP_BODY_NONE)
+        t->req.done = 1;
     snprintf(detail, sizeof(detail), "%s%s%s (rule \"%s\")",
              res->note ? "category " : "", res->note ? res->note : t->url,
              res->note ? "" : "", res->rule_text ? res->rule_text : "-");
@@ -238,6 +283,10 @@ static void challenge(struct sl_client *c)
     struct cl_txn *t = &c->txn;
 
     t->code = "TCP_DENIED";
+    /* No body stands between this request and the next: keep the
+     * connection, the browser answers on it (Squid does the same). */
+    if (t->req.kind == SL_HTTP_BODY_NONE)
+        t->req.done = 1;
     snprintf(t->acl.extra, sizeof(t->acl.extra),
              "Proxy-Authenticate: Basic realm=\"%s\"\r\n", c->conf->policy.realm);
     cl_reply_error(c, SL_ERR_CACHE_ACCESS_DENIED, 407, NULL);
@@ -251,9 +300,7 @@ static void on_dst(struct sl_dns_waiter *w, const struct sl_dns_result *res)
     struct cl_acl *a = &c->txn.acl;
 
     a->dst_known = 1;
-    memset(&a->dst, 0, sizeof(a->dst));
-    if (res->status == SL_DNS_OK && res->n > 0)
-        a->dst = res->addr[0];  /* AF_UNSPEC otherwise: no dst ACL matches */
+    c->txn.addrs = *res;        /* no address: no dst ACL matches */
     cl_rerun(c);
 }
 
@@ -261,25 +308,15 @@ static int find_dst(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct cl_acl *a = &t->acl;
-    struct sl_dns_result res;
 
-    memset(&a->dst, 0, sizeof(a->dst));
-    if (inet_pton(AF_INET, t->url_parts.host, &a->dst.in.sin_addr) == 1) {
-        a->dst.sa.sa_family = AF_INET;
-        a->dst_known = 1;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, t->url_parts.host, &a->dst.in6.sin6_addr) == 1) {
-        a->dst.sa.sa_family = AF_INET6;
+    if (fwd_literal(t)) {
         a->dst_known = 1;
         return 0;
     }
     t->dnsw.cb = on_dst;
     t->dnsw.data = c;
-    if (sl_dns_resolve(c->srv->dns, t->url_parts.host, &t->dnsw, &res) == 0) {
+    if (sl_dns_resolve(c->srv->dns, t->url_parts.host, &t->dnsw, &t->addrs) == 0) {
         a->dst_known = 1;
-        if (res.status == SL_DNS_OK && res.n > 0)
-            a->dst = res.addr[0];
         return 0;
     }
     c->state = CL_ACL_WAIT;
@@ -354,12 +391,13 @@ int access_peek_step(struct sl_client *c)
 /* --- the step ----------------------------------------------------------- */
 
 /*
- * A CONNECT about to be peeked, from a client without a user: would a rule
- * after the one waiting for the SNI ask for credentials? Only a 407 to the
+ * A CONNECT about to be peeked, from a client without a user: could the
+ * rules ask for credentials once the SNI is known? Only a 407 to the
  * CONNECT itself can reach the client (after our 200 the bytes are the
- * tunnel's), so ask now, as if the ClientHello carried no name. A client
- * whose SNI alone would have been allowed may be asked for a password it
- * did not strictly need; never the other way round.
+ * tunnel's), so ask now if they could with a name that matches no
+ * server_name ACL or with one that matches them all. A client may be
+ * asked for a password its SNI would not have needed; never the other
+ * way round.
  */
 static int auth_before_peek(struct sl_client *c, const struct acl_request *r)
 {
@@ -370,6 +408,9 @@ static int auth_before_peek(struct sl_client *c, const struct acl_request *r)
         return 0;
     look.sni_known = 1;
     look.sni = NULL;
+    if (acl_check(c->conf->policy.acls, &look, &res) == ACL_NEED_AUTH)
+        return 1;
+    look.sni_any = 1;
     return acl_check(c->conf->policy.acls, &look, &res) == ACL_NEED_AUTH;
 }
 
@@ -383,6 +424,11 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
 
     if (c->internal)
         return ACCESS_GO;       /* our own revalidations */
+    /* acl_check fills the rule only with a verdict; a fact it could not
+     * find out (below) ends in a deny by no rule. */
+    memset(&res, 0, sizeof(res));
+    res.rule = -1;
+    res.rule_text = "(undecided)";
     authenticate(c, m);
     /* Each fact is found out at most once; anything unexpected denies. */
     for (guard = 0; guard < 3; guard++) {

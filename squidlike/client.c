@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -410,11 +412,36 @@ static int64_t wall_ms(void)
 }
 
 /* Keep "METHOD\0URL\0" for the access log: the head itself is reused. */
+/*
+ * The URL the access rules see, as Squid matches it: scheme and host in
+ * lowercase, no ":80" after an http host, the rest as sent. Otherwise
+ * "HTTP://Example.COM:80/x" walks past a rule written for
+ * "^http://example.com/". At most as long as url.
+ */
+static size_t cl_acl_url(struct sl_view url, char *out)
+{
+    size_t i = 0, n = 0, auth_end;
+
+    if (url.len >= 7 && strncasecmp(url.base, "http://", 7) == 0) {
+        memcpy(out, "http://", 7);
+        i = n = 7;
+    }
+    for (auth_end = i; auth_end < url.len && url.base[auth_end] != '/'
+         && url.base[auth_end] != '?' && url.base[auth_end] != '#'; auth_end++)
+        ;
+    for (; i < auth_end; i++)
+        out[n++] = (char)tolower((unsigned char)url.base[i]);
+    if (n >= 10 && memcmp(out, "http://", 7) == 0 && memcmp(out + n - 3, ":80", 3) == 0)
+        n -= 3;
+    memcpy(out + n, url.base + auth_end, url.len - auth_end);
+    return n + url.len - auth_end;
+}
+
 static int cl_keep_meta(struct sl_client *c, struct sl_view method,
                         struct sl_view url)
 {
     struct cl_txn *t = &c->txn;
-    size_t need = method.len + url.len + 2;
+    size_t need = method.len + 2 * url.len + 3;
 
     sl_buf_reset(&t->meta);
     if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
@@ -424,6 +451,9 @@ static int cl_keep_meta(struct sl_client *c, struct sl_view method,
     sl_buf_append(&t->meta, "", 1);
     t->url = t->meta.last;
     sl_buf_append(&t->meta, url.base, url.len);
+    sl_buf_append(&t->meta, "", 1);
+    t->acl_url = t->meta.last;
+    t->meta.last += cl_acl_url(url, t->meta.last);
     sl_buf_append(&t->meta, "", 1);
     return 0;
 }
@@ -708,8 +738,12 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
     }
     t->err = e;
     t->has_err = 1;
-    snprintf(t->ctype, sizeof(t->ctype), "text/html");
     c->srv->stats.errors++;
+    if (t->acl.peeked) {
+        access_tls_refuse(c, t->status);    /* inside the tunnel: TLS only */
+        return;
+    }
+    snprintf(t->ctype, sizeof(t->ctype), "text/html");
     if (cl_out_room(c, 4096) < 0) {
         cl_close(c);
         return;
@@ -878,7 +912,10 @@ static int64_t cl_deadline(const struct sl_client *c)
     case CL_ACL_WAIT:
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
     case CL_PEEK:
-        return c->t_head + to->request_head;
+        /* A client speaks first in TLS, right after our 200: a protocol
+         * where the server speaks first must not wait request_head. */
+        return c->t_head + (to->request_head < CL_PEEK_TIMEOUT_MS
+                            ? to->request_head : CL_PEEK_TIMEOUT_MS);
     case CL_LINGER:
         return c->t_state + LINGER_MS;
     case CL_CLOSED:
@@ -938,7 +975,8 @@ static void cl_on_timer(struct sl_timer *tm)
         /* No address in time: dst ACLs do not match; decide again. */
         sl_dns_cancel(&c->txn.dnsw);
         c->txn.acl.dst_known = 1;
-        memset(&c->txn.acl.dst, 0, sizeof(c->txn.acl.dst));
+        memset(&c->txn.addrs, 0, sizeof(c->txn.addrs));
+        c->txn.addrs.status = SL_DNS_TIMEOUT;
         cl_rerun(c);
         return;
     case CL_PEEK:

@@ -96,13 +96,18 @@ struct cl_acl {
     unsigned char auth_done;    /* Proxy-Authorization was checked */
     unsigned char dst_known, sni_known, peeked;
     char user[65];              /* authenticated user, "" if none */
-    union sl_sockaddr dst;      /* AF_UNSPEC: DNS found nothing */
+    /* dst_known: the addresses are in txn.addrs, and the forward connects
+     * to exactly those (no second lookup that could answer otherwise). */
+    const struct sockaddr *dst_ptr[SL_DNS_MAX_ADDRS];
     char sni[256];
     size_t headlen;             /* head kept in c->in while peeking */
     const char *rule;           /* deciding rule (in c->conf), for the log */
     const char *category;       /* blocklist category that matched */
     char extra[512];            /* header lines for our reply (407, 302) */
 };
+
+/* How long the peek waits for a ClientHello (or request_head if less). */
+#define CL_PEEK_TIMEOUT_MS 3000
 
 #define ACCESS_GO 0             /* allowed: go on */
 #define ACCESS_DONE 1           /* answered (denied, 407); head consumed */
@@ -113,6 +118,7 @@ struct cl_txn {
     int64_t wall_start;         /* wall-clock ms */
     struct sl_buf meta;         /* "METHOD\0URL\0" for the log */
     const char *method, *url;   /* into meta */
+    const char *acl_url;        /* url as the access rules see it (meta) */
     int minor;                  /* client's HTTP/1.minor */
     unsigned char is_head, is_connect, idempotent;
     unsigned char keep;         /* client connection survives this one */
@@ -205,9 +211,13 @@ void cl_rerun(struct sl_client *c);
 int access_begin(struct sl_client *c, const struct sl_http_msg *m,
                  size_t headlen);
 int access_peek_step(struct sl_client *c);
+/* After the peek: answer with a TLS alert and close (status: for the log). */
+void access_tls_refuse(struct sl_client *c, int status);
 
 /* fwd.c */
 void fwd_start(struct sl_client *c);
+/* An IP literal host: its address into t->addrs, 1; else 0. */
+int fwd_literal(struct cl_txn *t);
 int fwd_run(struct sl_client *c);
 void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);

@@ -154,8 +154,9 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
     struct sl_client *c = w->data;
     struct cl_txn *t = &c->txn;
 
-    t->addrs = *res;
-    if (res->status != SL_DNS_OK) {
+    if (res != &t->addrs)
+        t->addrs = *res;
+    if (res->status != SL_DNS_OK || res->n == 0) {
         t->code = "TCP_MISS";
         cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
                                                         : SL_ERR_DNS_FAIL,
@@ -167,6 +168,27 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
     cl_run(c);
 }
 
+/* Is sa (port aside) one of the addresses? */
+static int addr_listed(const struct sl_dns_result *d, const struct sockaddr *sa)
+{
+    size_t i;
+
+    for (i = 0; d->status == SL_DNS_OK && i < d->n; i++) {
+        const union sl_sockaddr *a = &d->addr[i];
+
+        if (a->sa.sa_family != sa->sa_family)
+            continue;
+        if (sa->sa_family == AF_INET
+            && a->in.sin_addr.s_addr == ((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+            return 1;
+        if (sa->sa_family == AF_INET6
+            && memcmp(&a->in6.sin6_addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+                      sizeof(a->in6.sin6_addr)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
 {
     const struct sl_server *srv = c->srv;
@@ -175,8 +197,8 @@ static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
                                srv->self, srv->nself);
 }
 
-/* An IP literal needs no lookup. 1 if host was one. */
-static int fwd_literal(struct cl_txn *t)
+/* An IP literal needs no lookup. 1 if host was one (in t->addrs). */
+int fwd_literal(struct cl_txn *t)
 {
     union sl_sockaddr *a = &t->addrs.addr[0];
 
@@ -202,7 +224,8 @@ void fwd_start(struct sl_client *c)
     t->hier = "HIER_NONE";
     if (!t->is_connect && !t->no_pool) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
-        if (o && !to_local_ok(c, &o->peer.sa)) {
+        if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
+                  || !to_local_ok(c, &o->peer.sa))) {
             sl_origin_close(o);     /* the lookup path will refuse it */
             o = NULL;
         }
@@ -216,7 +239,7 @@ void fwd_start(struct sl_client *c)
             return;
         }
     }
-    if (fwd_literal(t)) {
+    if (!t->acl.dst_known && fwd_literal(t)) {
         t->addr_next = 0;
         fwd_connect_next(c);
         return;
@@ -225,6 +248,11 @@ void fwd_start(struct sl_client *c)
     t->dnsw.data = c;
     c->state = CL_RESOLVE;
     c->t_state = now;
+    if (t->acl.dst_known) {
+        /* the addresses the dst rules saw, and no others */
+        fwd_on_dns(&t->dnsw, &t->addrs);
+        return;
+    }
     if (sl_dns_resolve(srv->dns, t->url_parts.host, &t->dnsw, &t->addrs) == 0)
         fwd_on_dns(&t->dnsw, &t->addrs);
 }

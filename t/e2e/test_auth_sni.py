@@ -594,5 +594,85 @@ def test_auth_connect_after_sni_rule():
     assert o.snis == ["allowed.test"], o.snis
 
 
+# access.c: after the peek, a tunnel that fails gets internal_error (80).
+TLS_INTERNAL_ERROR = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50])
+
+
+def test_auth_asked_before_peek_when_sni_leads_to_auth():
+    """"allow sites authed": the SNI decides whether the auth rule is
+    reached. Without credentials the client must get its 407 to the CONNECT
+    (never 200 and then an alert it cannot log in from)."""
+    o = PyTlsOrigin()
+    sites = {"name": "sites", "type": "server_name", "values": [".allowed.test"]}
+    conf = _auth_conf(rules=("allow sites authed", "deny all"), extra_acls=[sites],
+                      **{"access.connect_ports": [o.port]})
+    with Daemon(conf, dns=DnsStub({n: {"A": [("127.0.0.1", 60)]} for n in NAMES})) as d:
+        c, r = _connect(d, "127.0.0.1", o.port)
+        with c:
+            _challenged(r, "CONNECT to an address, SNI rule then auth")
+        c = RawConn(d.port, timeout=20)
+        with c:
+            c.send("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   "Proxy-Authorization: %s\r\n\r\n" % (o.port, o.port,
+                                                          _basic("alice", "alice-pw")))
+            r = c.recv_response("CONNECT")
+            assert r.status == 200, r.brief()
+            assert _https_get(c.sock, "www.allowed.test").endswith(PyTlsOrigin.BODY)
+    assert o.snis == ["www.allowed.test"], o.snis
+
+
+def test_failure_after_peek_is_a_tls_alert():
+    """The SNI was fine but the origin is not there: after our 200 the
+    client speaks TLS, so the 502 must not arrive as an HTML page inside
+    the tunnel; an internal_error alert, then the close."""
+    dead = h.free_port()
+    with _sni_daemon(dead) as d:
+        c, r = _connect(d, "allowed.test", dead)
+        with c:
+            assert r.status == 200, r.brief()
+            c.send(_client_hello("allowed.test"))
+            data, closed = _read_all(c)
+            assert closed and data == TLS_INTERNAL_ERROR, (data[:80], closed)
+        d.wait_access("CONNECT", "allowed.test:%d" % dead, "/502")
+
+
+def test_server_speaks_first_not_held_long():
+    """A protocol where the server speaks first (SMTP-like banner) behind a
+    CONNECT the rules want to peek at: the peek gives up after a short
+    while, not after request_head (30 s here)."""
+    def banner(sock, serial):
+        sock.sendall(b"220 hello\r\n")
+        _echo(sock, serial)
+    e = TcpServer(banner, conn_timeout=60)
+    with _sni_daemon(e.port, **{"timeouts.request_head": "30s"}) as d:
+        c, r = _connect(d, "allowed.test", e.port)
+        with c:
+            assert r.status == 200, r.brief()
+            t0 = time.monotonic()
+            got = []
+            c.rd.read_exact(len(b"220 hello\r\n"), lambda b: got.append(bytes(b)))
+            took = time.monotonic() - t0
+            assert b"".join(got) == b"220 hello\r\n", got
+            assert took < 15, "banner held %.1fs by the peek" % took
+    assert not e.errors, e.errors
+
+
+def test_407_keeps_the_connection():
+    """The browser answers a 407 on the same connection: keep it (Squid
+    does), and answer pipelined requests in order."""
+    o = ScriptedOrigin()
+    with Daemon(_auth_conf()) as d, RawConn(d.port) as c:
+        req = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/p")
+        c.send(req + req)
+        for i in range(2):
+            r = c.recv_response("GET")
+            _challenged(r, "pipelined request %d" % (i + 1))
+            assert (r.header("Connection") or "").lower() != "close", r.brief()
+        r = c.request("GET", o.url("/p"),
+                      headers=[("Proxy-Authorization", _basic("alice", "alice-pw"))])
+        assert r.status == 200, r.brief()
+    assert [q.target for q in o.requests] == ["/p"]
+
+
 if __name__ == "__main__":
     h.run(globals(), requires=("curl", "openssl"))

@@ -282,6 +282,46 @@ def test_dst_acl_after_dns():
     assert [q.target for q in o1.requests] == ["/one"]
 
 
+def test_dst_any_resolved_address():
+    # The first address refuses connections (nothing listens on it), the
+    # second is the denied one: the forward would fall through to it, so
+    # "deny dst" must see every address, not the first alone.
+    o2 = ScriptedOrigin(host="127.0.0.2")
+    dns = _dns({"multi.test": {"A": [("127.0.0.3", 60), ("127.0.0.2", 60)]},
+                "later.test": {"A": [("127.0.0.3", 60), ("127.0.0.1", 60)]}})
+    o1 = ScriptedOrigin()
+    conf = {"acls": [{"name": "net2", "type": "dst", "values": ["127.0.0.2/32"]}],
+            "http_access": ["deny net2", "allow all"]}
+    with Daemon(conf, dns=dns) as d:
+        _blocked(_get(d, "http://multi.test:%d/x" % o2.port), "second address denied")
+        # allowed: the forward walks past the dead first address to the second
+        _ok(_get(d, "http://later.test:%d/y" % o1.port), "fallback address")
+    assert not o2.requests, "a denied destination was contacted: %r" % o2.requests
+    assert [q.target for q in o1.requests] == ["/y"]
+
+
+def test_url_regex_sees_canonical_url():
+    # Scheme and host case, and an explicit :80, must not walk past a rule.
+    o = ScriptedOrigin()
+    dns = _dns({"secret.test": {"A": [("127.0.0.1", 60)]}})
+    conf = {"acls": [{"name": "sec", "type": "url_regex",
+                      "values": ["^http://secret\\.test:%d/secret" % o.port]},
+                     {"name": "sec80", "type": "url_regex",
+                      "values": ["^http://secret\\.test/p80"]}],
+            "http_access": ["deny sec", "deny sec80", "allow all"]}
+    with Daemon(conf, dns=dns) as d:
+        for url in ("http://secret.test:%d/secret" % o.port,
+                    "HTTP://SECRET.Test:%d/secret" % o.port,
+                    "Http://secret.TEST:%d/secret/more" % o.port):
+            with RawConn(d.port) as c:
+                _blocked(c.request("GET", url), url)
+        with RawConn(d.port) as c:
+            c.send("GET HTTP://Secret.Test:80/p80 HTTP/1.1\r\nHost: secret.test\r\n\r\n")
+            _blocked(c.recv_response("GET"), ":80 and case")
+        _ok(_get(d, "http://secret.test:%d/public" % o.port), "other path")
+    assert [q.target for q in o.requests] == ["/public"], o.requests
+
+
 def test_maxconn_per_client_ip():
     # The clients come from 127.0.0.3 so that no other connection (the
     # harness's readiness probe) counts for their address.

@@ -862,6 +862,21 @@ START_TEST(gates_cover_the_expressions_without_literals)
 }
 END_TEST
 
+/* "x\\10" alone is x and the octal byte 010 (no tenth group); merged
+ * after a pattern with ten groups it would become a back reference to
+ * that pattern's group and never match. Such patterns stay alone. */
+START_TEST(octal_escape_not_merged)
+{
+    put("oct", "expressions",
+        "([a-z])([a-z])([a-z])([a-z])([a-z])([a-z])([a-z])([a-z])([a-z])([a-z])\n"
+        "x\\10\n");
+    load_all();
+    ck_assert_uint_eq(nwarns, 0);
+    ck_assert_int_eq(url(NULL, "hostx\by"), id("oct"));
+    ck_assert_int_eq(url(NULL, "h/x"), -1);
+}
+END_TEST
+
 START_TEST(stats_count_and_bytes)
 {
     struct flt_bl_stats st0, st;
@@ -939,6 +954,7 @@ static Suite *blocklist_suite(void)
     tcase_add_test(tc, expressions_match_and_bad_ones_skipped);
     tcase_add_test(tc, prefilter_agrees_with_pcre2);
     tcase_add_test(tc, gates_cover_the_expressions_without_literals);
+    tcase_add_test(tc, octal_escape_not_merged);
     tcase_add_test(tc, expression_at_the_match_limit_reports_its_category);
     tcase_add_test(tc, stats_count_and_bytes);
     tcase_add_test(tc, null_and_empty_are_harmless);
