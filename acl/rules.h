@@ -83,7 +83,9 @@ void acl_set_free(struct acl_set *s);
  *   dstdomain       "example.com" (exact), ".example.com" (it and below)
  *   server_name     like dstdomain; matches the CONNECT host or the SNI
  *                   (either: the host at once, the SNI after the peek)
- *   dstdom_regex, url_regex, urlpath_regex, browser   PCRE2 patterns
+ *   dstdom_regex, url_regex, urlpath_regex, browser   PCRE2 patterns,
+ *                   run with bounded match/depth limits; a pattern that
+ *                   reaches a limit counts as matching (fails closed)
  *   port            "443", "1025-65535"
  *   method          "GET", "CONNECT" (exact)
  *   proto           "http", "connect"
