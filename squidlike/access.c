@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cache/policy.h"
@@ -94,21 +95,65 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
  * At most AUTH_HASHES_PER_SEC slow password hashes per second (a token
  * bucket): a yescrypt check costs ~20 ms of the event loop, so this bounds
  * what wrong passwords can take to about a third of a core. Cached
- * successes never count.
+ * successes never count. One client address gets at most
+ * AUTH_HASHES_PER_IP of them a second, so that one client guessing
+ * passwords cannot spend the budget of everybody else.
  */
 #define AUTH_HASHES_PER_SEC 16
+#define AUTH_HASHES_PER_IP 4
+
+static int bucket_take(double *tokens, int64_t *refill, int64_t now, double rate)
+{
+    *tokens += (double)(now - *refill) * rate / 1000.0;
+    if (*tokens > rate)
+        *tokens = rate;
+    *refill = now;
+    return *tokens >= 1.0;
+}
+
+static struct sl_auth_slot *auth_slot(struct sl_server *srv, const struct sl_client *c,
+                                      int64_t now)
+{
+    const unsigned char *a;
+    struct sl_auth_slot *s;
+    uint64_t h = srv->auth_seed;
+    size_t n, i;
+
+    if (c->peer.sa.sa_family == AF_INET6) {
+        a = c->peer.in6.sin6_addr.s6_addr;
+        n = 16;
+    } else {
+        a = (const unsigned char *)&c->peer.in.sin_addr;
+        n = 4;
+    }
+    for (i = 0; i < n; i++)
+        h = (h ^ a[i]) * 0x100000001b3ull;
+    s = &srv->auth_slots[(h ^ h >> 29) % SL_AUTH_SLOTS];
+    if (s->family != c->peer.sa.sa_family || memcmp(s->addr, a, n) != 0) {
+        /* a new address here: a full share (it evicts an older one) */
+        s->family = c->peer.sa.sa_family;
+        memset(s->addr, 0, sizeof(s->addr));
+        memcpy(s->addr, a, n);
+        s->tokens = AUTH_HASHES_PER_IP;
+        s->refill = now;
+    }
+    return s;
+}
 
 static int hash_budget(void *data)
 {
-    struct sl_server *srv = data;
+    struct sl_client *c = data;
+    struct sl_server *srv = c->srv;
     int64_t now = sl_loop_now(srv->loop);
+    struct sl_auth_slot *s;
 
-    srv->auth_tokens += (double)(now - srv->auth_refill) * AUTH_HASHES_PER_SEC / 1000.0;
-    if (srv->auth_tokens > AUTH_HASHES_PER_SEC)
-        srv->auth_tokens = AUTH_HASHES_PER_SEC;
-    srv->auth_refill = now;
-    if (srv->auth_tokens < 1.0)
+    if (srv->auth_seed == 0 && getrandom(&srv->auth_seed, sizeof(srv->auth_seed), 0) < 0)
+        srv->auth_seed = (uint64_t)now * 0x9e3779b97f4a7c15ull | 1;
+    s = auth_slot(srv, c, now);
+    if (!bucket_take(&s->tokens, &s->refill, now, AUTH_HASHES_PER_IP)
+        || !bucket_take(&srv->auth_tokens, &srv->auth_refill, now, AUTH_HASHES_PER_SEC))
         return 0;
+    s->tokens -= 1.0;
     srv->auth_tokens -= 1.0;
     return 1;
 }
@@ -126,7 +171,7 @@ static void authenticate(struct sl_client *c, const struct sl_http_msg *m)
     if (h == NULL)
         return;                 /* not tried: a proxy_auth rule asks (407) */
     a->auth_done = 1;
-    acl_auth_set_budget(p->auth, hash_budget, c->srv);
+    acl_auth_set_budget(p->auth, hash_budget, c);
     switch (acl_auth_check(p->auth, h->value, time(NULL), a->user, sizeof(a->user))) {
     case ACL_AUTH_OK:
         break;

@@ -38,6 +38,18 @@ struct sl_ipcount {
 
 #define SL_IPCOUNT_BUCKETS 4096
 
+/* One client address's share of the password hashes (access.c). A fixed
+ * table, not tied to connections: closing and reopening them does not
+ * refill it. Addresses that meet in a slot share it. */
+struct sl_auth_slot {
+    int family;
+    unsigned char addr[16];
+    double tokens;
+    int64_t refill;
+};
+
+#define SL_AUTH_SLOTS 1024
+
 struct sl_listener {
     struct sl_io io;
     struct sl_server *srv;
@@ -64,6 +76,8 @@ struct sl_server {
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     double auth_tokens;         /* password hashes allowed now (access.c) */
     int64_t auth_refill;
+    uint64_t auth_seed;         /* keys auth_slots (random, set once) */
+    struct sl_auth_slot auth_slots[SL_AUTH_SLOTS];
     time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
                                    ACLs in tests; 0: the real one */
     struct sl_listener listeners[SL_CONF_MAX_LISTEN];

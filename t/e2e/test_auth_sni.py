@@ -594,6 +594,25 @@ def test_auth_connect_after_sni_rule():
     assert o.snis == ["allowed.test"], o.snis
 
 
+def test_password_flood_does_not_lock_out_others():
+    """One client sending wrong passwords as fast as it can spends its own
+    share of the hashing budget, not everybody's: a user at another
+    address still logs in at once."""
+    o = ScriptedOrigin()
+    with Daemon(_auth_conf(), error_log_file=True) as d:
+        bad = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: %s\r\n\r\n" % (
+            o.url("/flood"), _basic("alice", "wrong"))
+        with RawConn(d.port, bind="127.0.0.2") as c:
+            c.send(bad * 40)
+            for i in range(40):
+                _challenged(c.recv_response("GET"), "flood request %d" % (i + 1))
+        r = _auth_get(d, o.url("/alice"), _basic("alice", "alice-pw"))
+        assert r.status == 200, "a user locked out by another client's flood: " + r.brief()
+        h.wait_until(lambda: "auth deferred: client=127.0.0.2" in d.error_log(), 10,
+                     what="the flood was rationed ('auth deferred' in the log)")
+    assert [q.target for q in o.requests] == ["/alice"], o.requests
+
+
 # access.c: after the peek, a tunnel that fails gets internal_error (80).
 TLS_INTERNAL_ERROR = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50])
 
