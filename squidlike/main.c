@@ -64,7 +64,8 @@ static void version(void)
     pcre2_config(PCRE2_CONFIG_VERSION, pcre);
     printf("squidlike %s\n", PACKAGE_VERSION);
     printf("features: epoll edge-triggered loop, HTTP/1.1 forward proxy, "
-           "CONNECT tunnels, async DNS\n");
+           "CONNECT tunnels, async DNS, RFC 9111 cache (LMDB), Squid ACLs, "
+           "UT1 blocklists, SNI peek, Basic proxy auth (crypt)\n");
     printf("libraries: c-ares %s, %s, LMDB %d.%d.%d, PCRE2 %s, libconfig %d.%d\n",
            ares_version(NULL), OpenSSL_version(OPENSSL_VERSION), maj, min, pat,
            pcre, LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR);
