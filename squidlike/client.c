@@ -26,6 +26,7 @@
 #include "acl/acl.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
+#include "squidlike/mgr.h"
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
@@ -579,6 +580,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     /* 1. target */
     if (t->is_connect) {
         rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
+    } else if (m->target.len > 0 && m->target.base[0] == '/' && mgr_begin(c, m)) {
+        sl_buf_consume(&c->in, headlen);    /* our own page (mgr.c) */
+        return;
     } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
                                      m->target.base[0] == '*')) {
         rc = -1;

@@ -795,13 +795,19 @@ static const struct key limits_keys[] = {
     NUM(K_SIZE, limits, buffer_size, 4 * KIB, 16 * MIB), END
 };
 
+static const struct key pac_keys[] = {
+    CFUNC(proxies), BOOL(pac, direct_plain_hostnames), CFUNC(direct_domains),
+    CFUNC(direct_networks), BOOL(pac, direct_fallback), BOOL(pac, spread),
+    NUM(K_DURATION, pac, max_age, MS_S, DURATION_MAX_MS), END
+};
+
 static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
     STR(access_log, "none"), STR(error_log, "stderr"), FUNC(log_level),
     GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns), GROUP(access),
     GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), CFUNC(access_log_format), END
+    CFUNC(header_access), CFUNC(access_log_format), GROUP(pac), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -870,7 +876,7 @@ static int set_defaults(struct sl_conf *c)
     c->access.to_localhost = ACL_TOLOCAL_LOCAL_CLIENTS;
     c->limits = (struct sl_conf_limits){ .max_connections = 4096,
                                          .buffer_size = 16 * KIB };
-    if (set_cache_defaults(&c->cache) < 0)
+    if (set_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0)
         return -1;
     return c->visible_hostname && c->pid_file && c->access_log &&
            c->error_log ? 0 : -1;
@@ -985,6 +991,7 @@ void sl_conf_unref(struct sl_conf *c)
     free(c->cache.dir);
     cache_refresh_free(c->cache.refresh);
     cf_policy_free(c);
+    cf_pac_free(&c->pac);
     free(c);
 }
 

@@ -26,6 +26,7 @@
 #include "cache/refresh.h"
 #include "filters/blocklist.h"
 #include "filters/hdr.h"
+#include "filters/pac.h"
 
 #define SL_CONF_MAX_LISTEN 16
 #define SL_CONF_MAX_NETS 256
@@ -132,6 +133,27 @@ struct sl_conf_policy {
     int log_json;               /* access_log_format = "json" */
 };
 
+#define SL_CONF_MAX_PAC 64
+
+/*
+ * The PAC file served at /proxy.pac and /wpad.dat (filters/pac.h says what
+ * it decides). n_proxies 0 (the default): the one proxy is where the client
+ * fetched the file from (its Host header, else the address it connected
+ * to). Strings are checked for JavaScript at load (flt_pac_check_*).
+ */
+struct sl_conf_pac {
+    const char *proxies[SL_CONF_MAX_PAC];       /* owned */
+    size_t n_proxies;
+    int direct_plain_hostnames;
+    const char *direct_domains[SL_CONF_MAX_PAC];    /* owned */
+    size_t n_direct_domains;
+    struct flt_pac_net direct_networks[SL_CONF_MAX_PAC];
+    size_t n_direct_networks;
+    int direct_fallback;
+    int spread;
+    int64_t max_age;            /* ms; Cache-Control: max-age in seconds */
+};
+
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
@@ -157,6 +179,7 @@ struct sl_conf {
     struct sl_conf_cache cache;
     struct sl_conf_policy policy;
     struct sl_conf_limits limits;
+    struct sl_conf_pac pac;
 };
 
 /* Where the loader reports what it skipped (bad list lines): set once by

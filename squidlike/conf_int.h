@@ -1,7 +1,8 @@
 /*
  * conf_int.h - what the files of the configuration loader share (conf.c:
  * the generic machinery and most settings; conf_acl.c: access rules,
- * blocklists, authentication, block pages, header lists). Only these
+ * blocklists, authentication, block pages, header lists; conf_pac.c: the
+ * pac group). Only these
  * files touch libconfig.
  */
 #ifndef SL_CONF_INT_H
@@ -93,5 +94,12 @@ int cf_policy_init(struct sl_conf *c);
 int cf_policy_finish(struct ctx *x);
 void cf_policy_stash_free(struct ctx *x);
 void cf_policy_free(struct sl_conf *c);
+
+/* conf_pac.c: the list keys of the pac group, its defaults, its strings. */
+int cf_k_proxies(struct ctx *x, const config_setting_t *s);
+int cf_k_direct_domains(struct ctx *x, const config_setting_t *s);
+int cf_k_direct_networks(struct ctx *x, const config_setting_t *s);
+int cf_pac_defaults(struct sl_conf_pac *p);
+void cf_pac_free(struct sl_conf_pac *p);
 
 #endif

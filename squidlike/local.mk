@@ -2,7 +2,7 @@
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h \
 	%reldir%/http.c %reldir%/http.h \
-	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_int.h \
+	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/loop.c %reldir%/loop.h \
 	%reldir%/net.c %reldir%/net.h \
@@ -13,7 +13,8 @@ libsquidlike_a_SOURCES += \
 	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \
-	%reldir%/server.c %reldir%/server.h
+	%reldir%/server.c %reldir%/server.h \
+	%reldir%/mgr.c %reldir%/mgr.h
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c

@@ -1,0 +1,116 @@
+/*
+ * conf_pac.c - the list settings of the pac group (the proxy auto-config
+ * file the daemon serves, mgr.c), their defaults and their memory. The
+ * booleans and max_age are plain keys in conf.c's table.
+ *
+ * The config is the one input the PAC writer trusts, so every string that
+ * ends up inside a JavaScript literal is checked here (filters/pac.h):
+ * a quote, backslash, space or control character is a load error naming
+ * file:line, never something escaped at serving time.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "squidlike/conf_int.h"
+
+/* Loopback, RFC 1918 and link-local: what the shipped config sends DIRECT. */
+static const char *const default_nets[] = {
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    "169.254.0.0/16"
+};
+
+static void free_strings(const char **v, size_t *n)
+{
+    size_t i;
+
+    for (i = 0; i < *n; i++)
+        free((char *)v[i]);
+    *n = 0;
+}
+
+/* A list of strings checked by check, copied into v (replacing it). */
+static int string_list(struct ctx *x, const config_setting_t *s,
+                       const char **v, size_t *nv, const char *what,
+                       const char *(*check)(const char *))
+{
+    const config_setting_t *e;
+    const char *str, *why;
+    int i, n = cf_get_list(x, s, SL_CONF_MAX_PAC, "strings");
+
+    if (n < 0)
+        return -1;
+    free_strings(v, nv);
+    for (i = 0; i < n; i++) {
+        e = config_setting_get_elem(s, (unsigned)i);
+        if ((str = cf_get_string(x, e)) == NULL)
+            return -1;
+        if ((why = check(str)) != NULL)
+            return cf_fail(x, e, "bad %s %s in '%s': %s", what,
+                           cf_describe(x, e), cf_sname(s), why);
+        if ((v[i] = strdup(str)) == NULL)
+            return cf_fail(x, e, "out of memory");
+        *nv = (size_t)i + 1;
+    }
+    return 0;
+}
+
+int cf_k_proxies(struct ctx *x, const config_setting_t *s)
+{
+    return string_list(x, s, x->c->pac.proxies, &x->c->pac.n_proxies,
+                       "proxy (expected \"HOST:PORT\")", flt_pac_check_proxy);
+}
+
+int cf_k_direct_domains(struct ctx *x, const config_setting_t *s)
+{
+    return string_list(x, s, x->c->pac.direct_domains,
+                       &x->c->pac.n_direct_domains,
+                       "domain (expected \".suffix\" or \"host.name\")",
+                       flt_pac_check_domain);
+}
+
+int cf_k_direct_networks(struct ctx *x, const config_setting_t *s)
+{
+    struct sl_conf_pac *p = &x->c->pac;
+    const config_setting_t *e;
+    const char *str, *why;
+    int i, n = cf_get_list(x, s, SL_CONF_MAX_PAC, "strings");
+
+    if (n < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        e = config_setting_get_elem(s, (unsigned)i);
+        if ((str = cf_get_string(x, e)) == NULL)
+            return -1;
+        if (flt_pac_net_parse(str, &p->direct_networks[i], &why) < 0)
+            return cf_fail(x, e, "bad network %s in '%s': %s",
+                           cf_describe(x, e), cf_sname(s), why);
+    }
+    p->n_direct_networks = (size_t)n;
+    return 0;
+}
+
+int cf_pac_defaults(struct sl_conf_pac *p)
+{
+    const char *why;
+    size_t i;
+
+    p->n_proxies = 0;
+    p->direct_plain_hostnames = 1;
+    p->n_direct_domains = 0;
+    for (i = 0; i < sizeof(default_nets) / sizeof(default_nets[0]); i++)
+        if (flt_pac_net_parse(default_nets[i], &p->direct_networks[i], &why) < 0)
+            return -1;
+    p->n_direct_networks = i;
+    p->direct_fallback = 1;
+    p->spread = 0;
+    p->max_age = MS_H;
+    return 0;
+}
+
+void cf_pac_free(struct sl_conf_pac *p)
+{
+    free_strings(p->proxies, &p->n_proxies);
+    free_strings(p->direct_domains, &p->n_direct_domains);
+}

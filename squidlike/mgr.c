@@ -1,0 +1,153 @@
+/*
+ * mgr.c - pages the proxy serves itself (see mgr.h): today the PAC file.
+ *
+ * A page is built whole into c->out (it is small and bounded) and written
+ * by client.c's CL_REPLY state, like an error page; the transaction is
+ * logged by client.c as any other.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "acl/acl.h"
+#include "filters/pac.h"
+#include "squidlike/client_int.h"
+#include "squidlike/mgr.h"
+
+#define PAC_TYPE "application/x-ns-proxy-autoconfig"
+#define PROXY_MAX 300           /* "host:port" taken from the request */
+
+/* The path of target without its query, compared exactly. */
+static int path_is(struct sl_view target, const char *path)
+{
+    size_t n = 0;
+
+    while (n < target.len && target.base[n] != '?')
+        n++;
+    return n == strlen(path) && memcmp(target.base, path, n) == 0;
+}
+
+/*
+ * With no pac.proxies configured, the proxy is where this client reached
+ * us: its Host header (":80" when it names no port, as the URL did), or
+ * else the local address of the connection.
+ */
+static void self_proxy(struct sl_client *c, const struct sl_http_msg *m,
+                       char *buf, size_t len)
+{
+    const struct sl_http_hdr *host = sl_http_find(m, "Host");
+    union sl_sockaddr sa;
+    socklen_t salen = sizeof(sa);
+    const char *end;
+
+    if (host != NULL && host->value.len > 0 && host->value.len + 4 < len) {
+        memcpy(buf, host->value.base, host->value.len);
+        buf[host->value.len] = '\0';
+        end = strrchr(buf, ']');
+        if (strchr(end ? end : buf, ':') == NULL)
+            strcat(buf, ":80");
+        if (flt_pac_check_proxy(buf) == NULL)
+            return;
+    }
+    if (getsockname(c->io.fd, &sa.sa, &salen) == 0)
+        sl_net_ntop_port(&sa.sa, buf, len);
+    else
+        snprintf(buf, len, "127.0.0.1:3128");
+}
+
+/* Bytes the PAC can take at most, for the buffer it is written into. */
+static size_t pac_bound(const struct flt_pac *p)
+{
+    size_t n = 2048, i;
+
+    for (i = 0; i < p->n_proxies; i++)
+        n += 3 * strlen(p->proxies[i]) + 64;
+    for (i = 0; i < p->n_domains; i++)
+        n += 3 * strlen(p->domains[i]) + 64;
+    return n + 80 * p->n_nets;
+}
+
+static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
+{
+    const struct sl_conf_pac *pc = &c->conf->pac;
+    struct cl_txn *t = &c->txn;
+    char self[PROXY_MAX];
+    const char *one[1] = { self };
+    struct flt_pac p = {
+        .proxies = pc->proxies, .n_proxies = pc->n_proxies,
+        .domains = pc->direct_domains, .n_domains = pc->n_direct_domains,
+        .nets = pc->direct_networks, .n_nets = pc->n_direct_networks,
+        .direct_plain = pc->direct_plain_hostnames,
+        .direct_fallback = pc->direct_fallback, .spread = pc->spread
+    };
+    struct sl_buf body = { 0 };
+    size_t bound;
+    int rc;
+
+    if (p.n_proxies == 0) {
+        self_proxy(c, m, self, sizeof(self));
+        p.proxies = one;
+        p.n_proxies = 1;
+    }
+    bound = pac_bound(&p);
+    if (sl_buf_init(&body, bound) < 0)
+        return -ENOMEM;
+    rc = flt_pac_write(&body, &p);
+    if (rc == 0 && ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+                    sl_buf_reserve(&c->out, bound + 512, bound + 1024) < 0))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        sl_buf_reset(&c->out);
+        rc = sl_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nServer: squidlike/%s\r\n"
+                           "Content-Type: " PAC_TYPE "\r\n"
+                           "Content-Length: %zu\r\nCache-Control: max-age=%lld\r\n%s\r\n",
+                           PACKAGE_VERSION, sl_buf_len(&body),
+                           (long long)(pc->max_age / 1000),
+                           !t->keep ? "Connection: close\r\n" :
+                           t->minor ? "" : "Connection: keep-alive\r\n");
+    }
+    if (rc == 0 && !t->is_head)
+        rc = sl_buf_append(&c->out, body.pos, sl_buf_len(&body));
+    sl_buf_free(&body);
+    if (rc < 0)
+        return rc;
+    t->status = 200;
+    snprintf(t->ctype, sizeof(t->ctype), PAC_TYPE);
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return 0;
+}
+
+int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (!path_is(m->target, "/proxy.pac") && !path_is(m->target, "/wpad.dat"))
+        return 0;
+    if (!sl_view_eq(m->method, "GET") && !sl_view_eq(m->method, "HEAD"))
+        return 0;
+    t->hier = "HIER_NONE";
+    /* A body we do not read stands between this request and the next. */
+    if (t->req.kind != SL_HTTP_BODY_NONE)
+        t->keep = 0;
+    else
+        t->req.done = 1;
+    if (c->draining || c->srv->draining)
+        t->keep = 0;
+    if (!acl_nets_match(c->conf->access.allow_sources,
+                        c->conf->access.n_allow_sources, &c->peer.sa)) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+                       "this address may not use the proxy");
+        return 1;
+    }
+    t->code = "NONE";
+    if (serve_pac(c, m) < 0) {
+        t->code = "NONE_NONE";
+        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
+    }
+    return 1;
+}
