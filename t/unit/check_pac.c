@@ -205,6 +205,22 @@ START_TEST(conf_defaults)
 }
 END_TEST
 
+/* etc/squidlike.conf states the defaults (no strings in either). */
+START_TEST(conf_sample_is_default)
+{
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    struct sl_conf *s, *d = load("");
+
+    snprintf(path, sizeof(path), "%s/etc/squidlike.conf", top && *top ? top : ".");
+    s = sl_conf_load(path, err, sizeof(err));
+    ck_assert_msg(s != NULL && d != NULL, "%s", err);
+    ck_assert_mem_eq(&s->pac, &d->pac, sizeof(s->pac));
+    sl_conf_unref(s);
+    sl_conf_unref(d);
+}
+END_TEST
+
 START_TEST(conf_values)
 {
     struct sl_conf *c = load(
@@ -264,6 +280,7 @@ int main(void)
     tcase_add_test(tc, hash);
     tcase_add_test(tc, too_small);
     tcase_add_test(tc, conf_defaults);
+    tcase_add_test(tc, conf_sample_is_default);
     tcase_add_test(tc, conf_values);
     tcase_add_test(tc, conf_errors);
     suite_add_tcase(s, tc);
