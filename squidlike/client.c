@@ -26,6 +26,7 @@
 #include "acl/acl.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
+#include "squidlike/metrics.h"
 #include "squidlike/mgr.h"
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
@@ -813,6 +814,7 @@ static void cl_log(struct sl_client *c)
     a.peer = t->peer[0] ? t->peer : NULL;
     a.type = t->ctype[0] ? t->ctype : NULL;
     sl_log_access(&a);
+    sl_metrics_observe(&c->srv->metrics, a.code, a.method, a.elapsed_ms);
 }
 
 static void cl_linger(struct sl_client *c)

@@ -203,6 +203,7 @@ static int hit_send_inline(struct sl_client *c, const char *body)
             n = 0;
     }
     c->txn.bytes_out += n;
+    c->srv->stats.bytes_to_clients += (unsigned long long)n;
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);

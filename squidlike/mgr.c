@@ -1,5 +1,6 @@
 /*
- * mgr.c - pages the proxy serves itself (see mgr.h): today the PAC file.
+ * mgr.c - pages the proxy serves itself (see mgr.h): the PAC file and the
+ * Prometheus /metrics page (its numbers: metrics.c).
  *
  * A page is built whole into c->out (it is small and bounded) and written
  * by client.c's CL_REPLY state, like an error page; the transaction is
@@ -15,10 +16,13 @@
 #include "acl/acl.h"
 #include "filters/pac.h"
 #include "squidlike/client_int.h"
+#include "squidlike/metrics.h"
 #include "squidlike/mgr.h"
+#include "squidlike/server.h"
 
 #define PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PROXY_MAX 300           /* "host:port" taken from the request */
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* The path of target without its query, compared exactly. */
 static int path_is(struct sl_view target, const char *path)
@@ -121,11 +125,61 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     return 0;
 }
 
+/* The client is on the proxy host: loopback or one of its addresses. */
+static int on_this_host(const struct sl_client *c)
+{
+    const struct sl_server *srv = c->srv;
+    size_t i;
+
+    if (acl_addr_is_loopback(&c->peer.sa))
+        return 1;
+    for (i = 0; i < srv->nself; i++)
+        if (acl_addr_eq(&c->peer.sa, (const struct sockaddr *)&srv->self[i]))
+            return 1;
+    return 0;
+}
+
+static int serve_metrics(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_buf body = { 0 };
+    int rc;
+
+    if (sl_buf_init(&body, SL_METRICS_MAX) < 0)
+        return -ENOMEM;
+    rc = sl_metrics_write(&body, c->srv);
+    if (rc == 0 && ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+                    sl_buf_reserve(&c->out, SL_METRICS_MAX + 512,
+                                   SL_METRICS_MAX + 1024) < 0))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        sl_buf_reset(&c->out);
+        rc = sl_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nServer: squidlike/%s\r\n"
+                           "Content-Type: " METRICS_TYPE "\r\n"
+                           "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
+                           PACKAGE_VERSION, sl_buf_len(&body),
+                           !t->keep ? "Connection: close\r\n" :
+                           t->minor ? "" : "Connection: keep-alive\r\n");
+    }
+    if (rc == 0 && !t->is_head)
+        rc = sl_buf_append(&c->out, body.pos, sl_buf_len(&body));
+    sl_buf_free(&body);
+    if (rc < 0)
+        return rc;
+    t->status = 200;
+    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return 0;
+}
+
 int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
+    int metrics = path_is(m->target, "/metrics");
+    int rc;
 
-    if (!path_is(m->target, "/proxy.pac") && !path_is(m->target, "/wpad.dat"))
+    if (!metrics && !path_is(m->target, "/proxy.pac") && !path_is(m->target, "/wpad.dat"))
         return 0;
     if (!sl_view_eq(m->method, "GET") && !sl_view_eq(m->method, "HEAD"))
         return 0;
@@ -137,15 +191,20 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         t->req.done = 1;
     if (c->draining || c->srv->draining)
         t->keep = 0;
-    if (!acl_nets_match(c->conf->access.allow_sources,
+    /* /metrics: only the proxy host itself for now (a configurable
+     * manager ACL is to come); the PAC: whoever may use the proxy. */
+    if (metrics ? !on_this_host(c) :
+        !acl_nets_match(c->conf->access.allow_sources,
                         c->conf->access.n_allow_sources, &c->peer.sa)) {
         t->code = "TCP_DENIED";
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, metrics ?
+                       "this page is for the proxy host only" :
                        "this address may not use the proxy");
         return 1;
     }
     t->code = "NONE";
-    if (serve_pac(c, m) < 0) {
+    rc = metrics ? serve_metrics(c) : serve_pac(c, m);
+    if (rc < 0) {
         t->code = "NONE_NONE";
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
     }

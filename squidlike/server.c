@@ -103,6 +103,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         return NULL;
     }
     srv->loop = loop;
+    srv->metrics.start_ms = sl_loop_now(loop);
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
     srv->accept_timer.data = srv;

@@ -18,6 +18,7 @@
 #include "squidlike/conf.h"
 #include "squidlike/dns.h"
 #include "squidlike/loop.h"
+#include "squidlike/metrics.h"
 #include "squidlike/origin.h"
 
 #define SL_SERVER_MAX_SELF 64
@@ -56,11 +57,12 @@ struct sl_listener {
     char text[64];
 };
 
-/* Counters for the status page and metrics (later) and for tests now. */
+/* Counters for /metrics (metrics.c) and the status page (later). */
 struct sl_stats {
     unsigned long long accepted, requests, tunnels, denied, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
     unsigned long long hits, misses, refreshes, stored;
+    unsigned long long auth_failures;
 };
 
 struct sl_server {
@@ -93,6 +95,7 @@ struct sl_server {
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
     struct sl_stats stats;
+    struct sl_metrics metrics;
 };
 
 /*

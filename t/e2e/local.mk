@@ -21,5 +21,6 @@ sl_e2e_tests += \
 	t/e2e/test_cache_collapse.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \
-	t/e2e/test_pac.py
+	t/e2e/test_pac.py \
+	t/e2e/test_metrics.py
 EXTRA_DIST += t/e2e/README.md

@@ -1,0 +1,248 @@
+/*
+ * metrics.c - the /metrics page's numbers (see metrics.h): the per-request
+ * table filled where a transaction is logged, and the writer of the
+ * Prometheus text exposition (format 0.0.4) served by mgr.c.
+ *
+ * Service times are loop time in whole milliseconds (the loop's clock is
+ * read once per wakeup), so the smallest bucket is 1 ms: finer ones would
+ * only mirror that rounding.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache/store.h"
+#include "squidlike/dns.h"
+#include "squidlike/metrics.h"
+#include "squidlike/server.h"
+
+struct code_row {
+    const char *name;
+    size_t len;
+    enum sl_metrics_kind kind;
+};
+
+#define ROW(s, k) { s, sizeof(s) - 1, k }
+
+/* Every code client.c can log (the last row takes anything else). Hits are
+ * answers from the store, revalidated or not; misses went to the origin
+ * for the body. The order is the order on the page. */
+static const struct code_row codes[SL_METRICS_NCODES] = {
+    ROW("TCP_HIT", SL_METRICS_HIT),
+    ROW("TCP_IMS_HIT", SL_METRICS_HIT),
+    ROW("TCP_NEGATIVE_HIT", SL_METRICS_HIT),
+    ROW("TCP_REFRESH_UNMODIFIED", SL_METRICS_HIT),
+    ROW("TCP_REFRESH_FAIL_OLD", SL_METRICS_HIT),
+    ROW("TCP_MISS", SL_METRICS_MISS),
+    ROW("TCP_CLIENT_REFRESH_MISS", SL_METRICS_MISS),
+    ROW("TCP_REFRESH_MODIFIED", SL_METRICS_MISS),
+    ROW("TCP_TUNNEL", SL_METRICS_OTHER),
+    ROW("TCP_DENIED", SL_METRICS_OTHER),
+    ROW("NONE", SL_METRICS_OTHER),
+    ROW("NONE_NONE", SL_METRICS_OTHER),
+    ROW("other", SL_METRICS_OTHER),
+};
+
+#define DENIED_ROW 9
+
+static const char *const methods[SL_METRICS_NMETHODS] = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "PATCH",
+    "TRACE", "other"
+};
+
+static const char *const kinds[SL_METRICS_NKINDS] = { "hit", "miss", "other" };
+
+/* Upper bounds in tenths of a millisecond, and as the page spells them. */
+static const unsigned bucket_tenth_ms[SL_METRICS_NBUCKETS] = {
+    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000
+};
+static const char *const bucket_le[SL_METRICS_NBUCKETS] = {
+    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+    "0.5", "1", "2.5", "5", "10"
+};
+
+#define ABORTED "_ABORTED"
+
+void sl_metrics_observe(struct sl_metrics *m, const char *code,
+                        const char *method, int64_t elapsed_ms)
+{
+    size_t len = strlen(code), ci, mi, bi;
+    int aborted = 0;
+    enum sl_metrics_kind kind;
+
+    if (len > sizeof(ABORTED) - 1 &&
+        memcmp(code + len - (sizeof(ABORTED) - 1), ABORTED, sizeof(ABORTED) - 1) == 0) {
+        aborted = 1;
+        len -= sizeof(ABORTED) - 1;
+    }
+    for (ci = 0; ci < SL_METRICS_NCODES - 1; ci++)
+        if (codes[ci].len == len && memcmp(codes[ci].name, code, len) == 0)
+            break;
+    for (mi = 0; mi < SL_METRICS_NMETHODS - 1; mi++)
+        if (strcmp(methods[mi], method) == 0)
+            break;
+    m->requests[ci][aborted][mi]++;
+
+    if (elapsed_ms < 0)
+        elapsed_ms = 0;
+    for (bi = 0; bi < SL_METRICS_NBUCKETS; bi++)
+        if ((uint64_t)elapsed_ms * 10 <= bucket_tenth_ms[bi])
+            break;
+    kind = codes[ci].kind;
+    m->svc_bucket[kind][bi]++;
+    m->svc_count[kind]++;
+    m->svc_sum_ms[kind] += (unsigned long long)elapsed_ms;
+}
+
+/* --- the page ---------------------------------------------------------- */
+
+struct writer {
+    struct sl_buf *out;
+    int rc;
+};
+
+static void put(struct writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(struct writer *w, const char *fmt, ...)
+{
+    size_t space = sl_buf_space(w->out);
+    va_list ap;
+    int n;
+
+    if (w->rc < 0)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(w->out->last, space, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= space)
+        w->rc = -ENOSPC;
+    else
+        w->out->last += n;
+}
+
+static void family(struct writer *w, const char *name, const char *type,
+                   const char *help)
+{
+    put(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct writer *w, const char *name, const char *type,
+                const char *help, unsigned long long v)
+{
+    family(w, name, type, help);
+    put(w, "%s %llu\n", name, v);
+}
+
+static void requests(struct writer *w, const struct sl_metrics *m)
+{
+    size_t ci, a, mi;
+
+    family(w, "squidlike_requests_total", "counter",
+           "Finished requests by access-log result code and method.");
+    for (ci = 0; ci < SL_METRICS_NCODES; ci++)
+        for (a = 0; a < 2; a++)
+            for (mi = 0; mi < SL_METRICS_NMETHODS; mi++)
+                if (m->requests[ci][a][mi] != 0)
+                    put(w, "squidlike_requests_total{code=\"%s%s\",method=\"%s\"} %llu\n",
+                        codes[ci].name, a ? ABORTED : "", methods[mi],
+                        m->requests[ci][a][mi]);
+}
+
+static void service_time(struct writer *w, const struct sl_metrics *m)
+{
+    size_t k, b;
+
+    family(w, "squidlike_service_seconds", "histogram",
+           "Time from request to logged end, by hit, miss or other "
+           "(millisecond resolution).");
+    for (k = 0; k < SL_METRICS_NKINDS; k++) {
+        unsigned long long sum = 0;
+
+        for (b = 0; b < SL_METRICS_NBUCKETS; b++) {
+            sum += m->svc_bucket[k][b];
+            put(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"%s\"} %llu\n",
+                kinds[k], bucket_le[b], sum);
+        }
+        put(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
+            kinds[k], m->svc_count[k]);
+        put(w, "squidlike_service_seconds_sum{kind=\"%s\"} %llu.%03llu\n",
+            kinds[k], m->svc_sum_ms[k] / 1000, m->svc_sum_ms[k] % 1000);
+        put(w, "squidlike_service_seconds_count{kind=\"%s\"} %llu\n",
+            kinds[k], m->svc_count[k]);
+    }
+}
+
+int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
+{
+    const struct sl_metrics *m = &srv->metrics;
+    const struct sl_stats *s = &srv->stats;
+    struct writer w = { out, 0 };
+    struct sl_dns_stats ds;
+    struct cache_store_stats cs = { 0 };
+    unsigned long long denied = 0;
+    int64_t up = sl_loop_now(srv->loop) - m->start_ms;
+    size_t mi;
+
+    sl_dns_get_stats(srv->dns, &ds);
+    if (srv->store != NULL)
+        cache_store_get_stats(srv->store, &cs);
+    for (mi = 0; mi < SL_METRICS_NMETHODS; mi++)
+        denied += m->requests[DENIED_ROW][0][mi] + m->requests[DENIED_ROW][1][mi];
+    if (up < 0)
+        up = 0;
+
+    requests(&w, m);
+    family(&w, "squidlike_client_bytes_total", "counter",
+           "Bytes received from clients (request bodies, tunnels) and sent to them.");
+    put(&w, "squidlike_client_bytes_total{direction=\"in\"} %llu\n", s->bytes_from_clients);
+    put(&w, "squidlike_client_bytes_total{direction=\"out\"} %llu\n", s->bytes_to_clients);
+    one(&w, "squidlike_cache_hits_total", "counter",
+        "Requests answered from the cache (fresh or revalidated).", s->hits);
+    one(&w, "squidlike_cache_misses_total", "counter",
+        "Cacheable lookups not found in the cache.", s->misses);
+    one(&w, "squidlike_cache_refreshes_total", "counter",
+        "Stored responses revalidated with the origin.", s->refreshes);
+    one(&w, "squidlike_cache_stores_total", "counter",
+        "Responses written to the cache.", s->stored);
+    one(&w, "squidlike_denied_total", "counter",
+        "Requests refused (logged TCP_DENIED, any reason).", denied);
+    one(&w, "squidlike_blocked_total", "counter",
+        "Requests answered by a policy rule's block page or redirect.", s->denied);
+    one(&w, "squidlike_auth_failures_total", "counter",
+        "Proxy-Authorization credentials rejected.", s->auth_failures);
+    one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
+    one(&w, "squidlike_client_connections_accepted_total", "counter",
+        "Client connections accepted.", s->accepted);
+    one(&w, "squidlike_errors_total", "counter",
+        "Requests answered with an error page.", s->errors);
+    one(&w, "squidlike_dns_lookups_total", "counter",
+        "Host name lookups asked of the DNS cache.", ds.lookups);
+    family(&w, "squidlike_dns_cache_hits_total", "counter",
+           "Lookups answered by the DNS cache, with addresses or negatively.");
+    put(&w, "squidlike_dns_cache_hits_total{answer=\"positive\"} %llu\n", ds.hits);
+    put(&w, "squidlike_dns_cache_hits_total{answer=\"negative\"} %llu\n", ds.negative_hits);
+    one(&w, "squidlike_dns_queries_total", "counter",
+        "Queries sent to the name servers.", ds.queries);
+    one(&w, "squidlike_dns_cache_entries", "gauge", "Names in the DNS cache.",
+        (unsigned long long)ds.entries);
+    one(&w, "squidlike_client_connections", "gauge", "Open client connections.",
+        (unsigned long long)srv->nclients);
+    one(&w, "squidlike_cache_bytes", "gauge",
+        "Accounted size of the stored objects (0 with the cache off).",
+        (unsigned long long)cs.bytes);
+    one(&w, "squidlike_cache_max_bytes", "gauge", "The cache size limit.",
+        (unsigned long long)cs.max_size);
+    one(&w, "squidlike_cache_objects", "gauge", "Objects in the cache.",
+        (unsigned long long)cs.objects);
+    one(&w, "squidlike_cache_evictions_total", "counter",
+        "Objects evicted to make room.", (unsigned long long)cs.evicted);
+    family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    put(&w, "squidlike_uptime_seconds %lld.%03lld\n",
+        (long long)(up / 1000), (long long)(up % 1000));
+    service_time(&w, m);
+    return w.rc;
+}
