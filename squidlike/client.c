@@ -814,7 +814,8 @@ static void cl_log(struct sl_client *c)
     a.peer = t->peer[0] ? t->peer : NULL;
     a.type = t->ctype[0] ? t->ctype : NULL;
     sl_log_access(&a);
-    sl_metrics_observe(&c->srv->metrics, a.code, a.method, a.elapsed_ms);
+    sl_metrics_observe(&c->srv->metrics, a.code, a.method, a.elapsed_ms,
+                       (unsigned long long)a.bytes);
 }
 
 static void cl_linger(struct sl_client *c)

@@ -15,7 +15,8 @@ libsquidlike_a_SOURCES += \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \
 	%reldir%/server.c %reldir%/server.h \
 	%reldir%/mgr.c %reldir%/mgr.h \
-	%reldir%/metrics.c %reldir%/metrics.h
+	%reldir%/metrics.c %reldir%/metrics.h \
+	%reldir%/status.c %reldir%/status.h
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c

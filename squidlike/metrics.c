@@ -67,7 +67,8 @@ static const char *const bucket_le[SL_METRICS_NBUCKETS] = {
 #define ABORTED "_ABORTED"
 
 void sl_metrics_observe(struct sl_metrics *m, const char *code,
-                        const char *method, int64_t elapsed_ms)
+                        const char *method, int64_t elapsed_ms,
+                        unsigned long long bytes)
 {
     size_t len = strlen(code), ci, mi, bi;
     int aborted = 0;
@@ -95,6 +96,7 @@ void sl_metrics_observe(struct sl_metrics *m, const char *code,
     m->svc_bucket[kind][bi]++;
     m->svc_count[kind]++;
     m->svc_sum_ms[kind] += (unsigned long long)elapsed_ms;
+    m->bytes[kind] += bytes;
 }
 
 /* --- the page ---------------------------------------------------------- */

@@ -34,12 +34,15 @@ struct sl_metrics {
     unsigned long long svc_bucket[SL_METRICS_NKINDS][SL_METRICS_NBUCKETS + 1];
     unsigned long long svc_count[SL_METRICS_NKINDS];
     unsigned long long svc_sum_ms[SL_METRICS_NKINDS];
+    unsigned long long bytes[SL_METRICS_NKINDS];  /* sent to clients */
 };
 
 /* Count one finished transaction: its access-log code ("TCP_HIT",
- * "TCP_MISS_ABORTED", ...), method and service time in ms. */
+ * "TCP_MISS_ABORTED", ...), method, service time in ms and bytes sent to
+ * the client. */
 void sl_metrics_observe(struct sl_metrics *m, const char *code,
-                        const char *method, int64_t elapsed_ms);
+                        const char *method, int64_t elapsed_ms,
+                        unsigned long long bytes);
 
 /*
  * Append the whole exposition for srv to out (which has room or fails:

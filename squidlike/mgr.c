@@ -1,6 +1,7 @@
 /*
  * mgr.c - pages the proxy serves itself (see mgr.h): the PAC file and the
- * Prometheus /metrics page (its numbers: metrics.c).
+ * Prometheus /metrics page (its numbers: metrics.c) and
+ * /squidlike/status.json (status.c).
  *
  * A page is built whole into c->out (it is small and bounded) and written
  * by client.c's CL_REPLY state, like an error page; the transaction is
@@ -19,10 +20,12 @@
 #include "squidlike/metrics.h"
 #include "squidlike/mgr.h"
 #include "squidlike/server.h"
+#include "squidlike/status.h"
 
 #define PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PROXY_MAX 300           /* "host:port" taken from the request */
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define STATUS_PATH "/squidlike/status.json"
 
 /* The path of target without its query, compared exactly. */
 static int path_is(struct sl_view target, const char *path)
@@ -139,25 +142,27 @@ static int on_this_host(const struct sl_client *c)
     return 0;
 }
 
-static int serve_metrics(struct sl_client *c)
+/* A no-store page of at most max bytes written by fn: /metrics, status.json. */
+static int serve_page(struct sl_client *c, size_t max,
+                      int (*fn)(struct sl_buf *, struct sl_server *),
+                      const char *ctype, const char *log_ctype)
 {
     struct cl_txn *t = &c->txn;
     struct sl_buf body = { 0 };
     int rc;
 
-    if (sl_buf_init(&body, SL_METRICS_MAX) < 0)
+    if (sl_buf_init(&body, max) < 0)
         return -ENOMEM;
-    rc = sl_metrics_write(&body, c->srv);
+    rc = fn(&body, c->srv);
     if (rc == 0 && ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-                    sl_buf_reserve(&c->out, SL_METRICS_MAX + 512,
-                                   SL_METRICS_MAX + 1024) < 0))
+                    sl_buf_reserve(&c->out, max + 512, max + 1024) < 0))
         rc = -ENOMEM;
     if (rc == 0) {
         sl_buf_reset(&c->out);
         rc = sl_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nServer: squidlike/%s\r\n"
-                           "Content-Type: " METRICS_TYPE "\r\n"
+                           "Content-Type: %s\r\n"
                            "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
-                           PACKAGE_VERSION, sl_buf_len(&body),
+                           PACKAGE_VERSION, ctype, sl_buf_len(&body),
                            !t->keep ? "Connection: close\r\n" :
                            t->minor ? "" : "Connection: keep-alive\r\n");
     }
@@ -167,7 +172,7 @@ static int serve_metrics(struct sl_client *c)
     if (rc < 0)
         return rc;
     t->status = 200;
-    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype);
     c->state = CL_REPLY;
     c->t_state = sl_loop_now(c->srv->loop);
     return 0;
@@ -176,7 +181,8 @@ static int serve_metrics(struct sl_client *c)
 int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
-    int metrics = path_is(m->target, "/metrics");
+    int status = path_is(m->target, STATUS_PATH);
+    int metrics = status || path_is(m->target, "/metrics");
     int rc;
 
     if (!metrics && !path_is(m->target, "/proxy.pac") && !path_is(m->target, "/wpad.dat"))
@@ -203,7 +209,13 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         return 1;
     }
     t->code = "NONE";
-    rc = metrics ? serve_metrics(c) : serve_pac(c, m);
+    if (status)
+        rc = serve_page(c, SL_STATUS_MAX, sl_status_write, "application/json",
+                        "application/json");
+    else if (metrics)
+        rc = serve_page(c, SL_METRICS_MAX, sl_metrics_write, METRICS_TYPE, "text/plain");
+    else
+        rc = serve_pac(c, m);
     if (rc < 0) {
         t->code = "NONE_NONE";
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);

@@ -5,7 +5,8 @@
  * file at /proxy.pac and /wpad.dat (GET and HEAD), for clients in
  * access.allow_sources, generated from the pac group of the config
  * (filters/pac.h); and /metrics (GET and HEAD), the Prometheus text
- * exposition (metrics.h), for clients on the proxy host only (loopback or
+ * exposition (metrics.h), and /squidlike/status.json, the status numbers
+ * (status.h), both for clients on the proxy host only (loopback or
  * one of its interface addresses; a configurable manager ACL is to come). Other origin-form targets are not ours: the caller
  * answers them as before (400, "this is a proxy").
  *

@@ -131,6 +131,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv_refresh_self(srv);
     if (getenv("SQUIDLIKE_TEST_NOW"))
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
+    srv->conf_generation = 1;
+    sl_status_start(srv);
     return srv;
 fail:
     sl_pool_free(srv->pool);
@@ -213,6 +215,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);
+        snprintf(srv->reload_result, sizeof(srv->reload_result), "failed: %.200s", err);
         sl_conf_unref(nc);
         return -1;
     }
@@ -232,6 +235,8 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     srv_refresh_self(srv);
     srv->conf = nc;
     sl_conf_unref(old);         /* connections still using it hold their own */
+    srv->conf_generation++;
+    snprintf(srv->reload_result, sizeof(srv->reload_result), "ok");
     SL_LOG(SL_LOG_INFO, 0, 0, "configuration reloaded from %s", path);
     return 0;
 }
@@ -329,10 +334,12 @@ static void on_reload_done(struct sl_io *io, unsigned ev)
     for (line = j->warn ? strtok_r(j->warn, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save))
         SL_LOG(SL_LOG_WARN, 0, 0, "%s", line);
-    if (j->nc == NULL)
+    srv->reload_time = time(NULL);
+    if (j->nc == NULL) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s (keeping the running "
                "configuration)", j->err);
-    else if (srv_apply(srv, j->nc, j->path) == 0)
+        snprintf(srv->reload_result, sizeof(srv->reload_result), "failed: %.200s", j->err);
+    } else if (srv_apply(srv, j->nc, j->path) == 0)
         j->nc = NULL;           /* the server has it now */
     path = again ? strdup(j->path) : NULL;
     reload_job_free(srv, j);
@@ -545,6 +552,7 @@ void sl_server_free(struct sl_server *srv)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_status_stop(srv);
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */

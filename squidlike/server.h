@@ -20,6 +20,7 @@
 #include "squidlike/loop.h"
 #include "squidlike/metrics.h"
 #include "squidlike/origin.h"
+#include "squidlike/status.h"
 
 #define SL_SERVER_MAX_SELF 64
 
@@ -96,6 +97,10 @@ struct sl_server {
     struct sl_timer accept_timer;
     struct sl_stats stats;
     struct sl_metrics metrics;
+    struct sl_status status;    /* the sampler for status.json */
+    unsigned conf_generation;   /* 1 at start, +1 per applied reload */
+    time_t reload_time;         /* wall clock of the last reload; 0: none */
+    char reload_result[256];    /* "ok" or why it failed */
 };
 
 /*

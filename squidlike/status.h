@@ -1,0 +1,73 @@
+/*
+ * status.h - the numbers behind /squidlike/status.json: a sampler that
+ * keeps the last hour of cumulative counters in a fixed ring (one sample
+ * every SL_STATUS_INTERVAL_MS, SL_STATUS_RING of them), so that rates and
+ * ratios over the last 5 and 60 minutes are differences of two samples;
+ * and the writer of the JSON page served by mgr.c.
+ *
+ * The ring and its window arithmetic are pure (no server, no clock) and
+ * tested alone (t/unit/check_status.c). The struct is public because
+ * struct sl_server embeds it.
+ */
+#ifndef SL_STATUS_H
+#define SL_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "squidlike/buf.h"
+#include "squidlike/loop.h"
+
+struct sl_server;
+
+#define SL_STATUS_RING 360              /* one hour of samples */
+#define SL_STATUS_INTERVAL_MS 10000
+
+/* Cumulative counters at loop time t_ms. */
+struct sl_status_sample {
+    int64_t t_ms;
+    unsigned long long requests, hits, misses, errors, blocked;
+    unsigned long long hit_bytes, miss_bytes, bytes_out;
+};
+
+struct sl_status_ring {
+    struct sl_status_sample s[SL_STATUS_RING];
+    size_t head;                /* next slot to write */
+    size_t n;                   /* samples held, up to SL_STATUS_RING */
+};
+
+struct sl_status {
+    struct sl_status_ring ring;
+    struct sl_timer timer;
+    int64_t interval_ms;
+};
+
+/* Append s, overwriting the oldest sample when the ring is full. */
+void sl_status_ring_push(struct sl_status_ring *r, const struct sl_status_sample *s);
+
+/*
+ * The change from the newest sample at least window_ms older than cur to
+ * cur, into *delta (delta->t_ms: the milliseconds it covers). With no
+ * sample that old, the oldest one is the base (the window is what we
+ * have). Returns 0, or -ENOENT when the ring holds no sample at or before
+ * cur->t_ms.
+ */
+int sl_status_window(const struct sl_status_ring *r, const struct sl_status_sample *cur,
+                     int64_t window_ms, struct sl_status_sample *delta);
+
+/* The counters of srv now. */
+void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s);
+
+/* Take the first sample and arm the sampler (the interval can be set by
+ * SQUIDLIKE_TEST_STATUS_INTERVAL_MS, for tests); stop disarms it. */
+void sl_status_start(struct sl_server *srv);
+void sl_status_stop(struct sl_server *srv);
+
+/*
+ * Append the JSON document for srv to out (sized by the caller: at least
+ * SL_STATUS_MAX bytes of space). Returns 0, or -ENOSPC.
+ */
+#define SL_STATUS_MAX (16 * 1024)
+int sl_status_write(struct sl_buf *out, struct sl_server *srv);
+
+#endif
