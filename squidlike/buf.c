@@ -76,19 +76,37 @@ int sl_buf_append(struct sl_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
+static int buf_vprintf(struct sl_buf *b, const char *fmt, va_list ap)
 {
-    va_list ap;
     size_t space = sl_buf_space(b);
-    int n;
+    int n = vsnprintf(b->last, space, fmt, ap);
 
-    va_start(ap, fmt);
-    n = vsnprintf(b->last, space, fmt, ap);
-    va_end(ap);
     if (n < 0 || (size_t)n >= space)
         return -ENOSPC;
     b->last += n;
     return 0;
+}
+
+int sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void sl_bufw_printf(struct sl_bufw *w, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (w->rc < 0)
+        return;
+    va_start(ap, fmt);
+    w->rc = buf_vprintf(w->out, fmt, ap);
+    va_end(ap);
 }
 
 int sl_view_ieq(struct sl_view v, const char *s)

@@ -45,6 +45,15 @@ int sl_buf_append(struct sl_buf *b, const void *p, size_t n);
 int sl_buf_printf(struct sl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A page written in many printf steps: the first error sticks (rc), the
+ * steps after it do nothing, and the caller checks rc once at the end. */
+struct sl_bufw {
+    struct sl_buf *out;
+    int rc;
+};
+void sl_bufw_printf(struct sl_bufw *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static inline size_t sl_buf_len(const struct sl_buf *b) { return (size_t)(b->last - b->pos); }
 static inline size_t sl_buf_space(const struct sl_buf *b) { return (size_t)(b->end - b->last); }
 static inline size_t sl_buf_size(const struct sl_buf *b) { return (size_t)(b->end - b->start); }

@@ -101,45 +101,20 @@ void sl_metrics_observe(struct sl_metrics *m, const char *code,
 
 /* --- the page ---------------------------------------------------------- */
 
-struct writer {
-    struct sl_buf *out;
-    int rc;
-};
-
-static void put(struct writer *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct writer *w, const char *fmt, ...)
-{
-    size_t space = sl_buf_space(w->out);
-    va_list ap;
-    int n;
-
-    if (w->rc < 0)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(w->out->last, space, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= space)
-        w->rc = -ENOSPC;
-    else
-        w->out->last += n;
-}
-
-static void family(struct writer *w, const char *name, const char *type,
+static void family(struct sl_bufw *w, const char *name, const char *type,
                    const char *help)
 {
-    put(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    sl_bufw_printf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void one(struct writer *w, const char *name, const char *type,
+static void one(struct sl_bufw *w, const char *name, const char *type,
                 const char *help, unsigned long long v)
 {
     family(w, name, type, help);
-    put(w, "%s %llu\n", name, v);
+    sl_bufw_printf(w, "%s %llu\n", name, v);
 }
 
-static void requests(struct writer *w, const struct sl_metrics *m)
+static void requests(struct sl_bufw *w, const struct sl_metrics *m)
 {
     size_t ci, a, mi;
 
@@ -149,12 +124,12 @@ static void requests(struct writer *w, const struct sl_metrics *m)
         for (a = 0; a < 2; a++)
             for (mi = 0; mi < SL_METRICS_NMETHODS; mi++)
                 if (m->requests[ci][a][mi] != 0)
-                    put(w, "squidlike_requests_total{code=\"%s%s\",method=\"%s\"} %llu\n",
+                    sl_bufw_printf(w, "squidlike_requests_total{code=\"%s%s\",method=\"%s\"} %llu\n",
                         codes[ci].name, a ? ABORTED : "", methods[mi],
                         m->requests[ci][a][mi]);
 }
 
-static void service_time(struct writer *w, const struct sl_metrics *m)
+static void service_time(struct sl_bufw *w, const struct sl_metrics *m)
 {
     size_t k, b;
 
@@ -166,14 +141,14 @@ static void service_time(struct writer *w, const struct sl_metrics *m)
 
         for (b = 0; b < SL_METRICS_NBUCKETS; b++) {
             sum += m->svc_bucket[k][b];
-            put(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"%s\"} %llu\n",
+            sl_bufw_printf(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"%s\"} %llu\n",
                 kinds[k], bucket_le[b], sum);
         }
-        put(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
+        sl_bufw_printf(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
             kinds[k], m->svc_count[k]);
-        put(w, "squidlike_service_seconds_sum{kind=\"%s\"} %llu.%03llu\n",
+        sl_bufw_printf(w, "squidlike_service_seconds_sum{kind=\"%s\"} %llu.%03llu\n",
             kinds[k], m->svc_sum_ms[k] / 1000, m->svc_sum_ms[k] % 1000);
-        put(w, "squidlike_service_seconds_count{kind=\"%s\"} %llu\n",
+        sl_bufw_printf(w, "squidlike_service_seconds_count{kind=\"%s\"} %llu\n",
             kinds[k], m->svc_count[k]);
     }
 }
@@ -182,7 +157,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
 {
     const struct sl_metrics *m = &srv->metrics;
     const struct sl_stats *s = &srv->stats;
-    struct writer w = { out, 0 };
+    struct sl_bufw w = { out, 0 };
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };
     unsigned long long denied = 0;
@@ -200,8 +175,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     requests(&w, m);
     family(&w, "squidlike_client_bytes_total", "counter",
            "Bytes received from clients (request bodies, tunnels) and sent to them.");
-    put(&w, "squidlike_client_bytes_total{direction=\"in\"} %llu\n", s->bytes_from_clients);
-    put(&w, "squidlike_client_bytes_total{direction=\"out\"} %llu\n", s->bytes_to_clients);
+    sl_bufw_printf(&w, "squidlike_client_bytes_total{direction=\"in\"} %llu\n", s->bytes_from_clients);
+    sl_bufw_printf(&w, "squidlike_client_bytes_total{direction=\"out\"} %llu\n", s->bytes_to_clients);
     one(&w, "squidlike_cache_hits_total", "counter",
         "Requests answered from the cache (fresh or revalidated).", s->hits);
     one(&w, "squidlike_cache_misses_total", "counter",
@@ -225,8 +200,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         "Host name lookups asked of the DNS cache.", ds.lookups);
     family(&w, "squidlike_dns_cache_hits_total", "counter",
            "Lookups answered by the DNS cache, with addresses or negatively.");
-    put(&w, "squidlike_dns_cache_hits_total{answer=\"positive\"} %llu\n", ds.hits);
-    put(&w, "squidlike_dns_cache_hits_total{answer=\"negative\"} %llu\n", ds.negative_hits);
+    sl_bufw_printf(&w, "squidlike_dns_cache_hits_total{answer=\"positive\"} %llu\n", ds.hits);
+    sl_bufw_printf(&w, "squidlike_dns_cache_hits_total{answer=\"negative\"} %llu\n", ds.negative_hits);
     one(&w, "squidlike_dns_queries_total", "counter",
         "Queries sent to the name servers.", ds.queries);
     one(&w, "squidlike_dns_cache_entries", "gauge", "Names in the DNS cache.",
@@ -243,7 +218,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_cache_evictions_total", "counter",
         "Objects evicted to make room.", (unsigned long long)cs.evicted);
     family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
-    put(&w, "squidlike_uptime_seconds %lld.%03lld\n",
+    sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));
     service_time(&w, m);
     return w.rc;

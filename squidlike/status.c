@@ -120,54 +120,29 @@ void sl_status_stop(struct sl_server *srv)
 
 /* --- the page ----------------------------------------------------------- */
 
-struct writer {
-    struct sl_buf *out;
-    int rc;
-};
-
-static void put(struct writer *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct writer *w, const char *fmt, ...)
-{
-    size_t space = sl_buf_space(w->out);
-    va_list ap;
-    int n;
-
-    if (w->rc < 0)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(w->out->last, space, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= space)
-        w->rc = -ENOSPC;
-    else
-        w->out->last += n;
-}
-
 /* "key": "s" with s escaped as JSON wants (control bytes as \u00XX). */
-static void put_str(struct writer *w, const char *key, const char *s)
+static void put_str(struct sl_bufw *w, const char *key, const char *s)
 {
-    put(w, "\"%s\": \"", key);
+    sl_bufw_printf(w, "\"%s\": \"", key);
     for (; s && *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
-            put(w, "\\%c", ch);
+            sl_bufw_printf(w, "\\%c", ch);
         else if (ch < 0x20 || ch == 0x7f)
-            put(w, "\\u%04x", ch);
+            sl_bufw_printf(w, "\\u%04x", ch);
         else
-            put(w, "%c", ch);
+            sl_bufw_printf(w, "%c", ch);
     }
-    put(w, "\"");
+    sl_bufw_printf(w, "\"");
 }
 
 /* A ratio or rate, or null when there is nothing to divide by. */
-static void put_ratio(struct writer *w, const char *key, double num, double den)
+static void put_ratio(struct sl_bufw *w, const char *key, double num, double den)
 {
     if (den > 0)
-        put(w, "\"%s\": %.6f", key, num / den);
+        sl_bufw_printf(w, "\"%s\": %.6f", key, num / den);
     else
-        put(w, "\"%s\": null", key);
+        sl_bufw_printf(w, "\"%s\": null", key);
 }
 
 static long rss_kib(void)
@@ -203,25 +178,25 @@ static long open_fds(void)
 }
 
 /* One window's object: "w5m": { ... } */
-static void window(struct writer *w, const char *key, const struct sl_status_sample *d)
+static void window(struct sl_bufw *w, const char *key, const struct sl_status_sample *d)
 {
-    put(w, "    \"%s\": { \"seconds\": %.3f, \"requests\": %llu, \"hits\": %llu, "
+    sl_bufw_printf(w, "    \"%s\": { \"seconds\": %.3f, \"requests\": %llu, \"hits\": %llu, "
         "\"misses\": %llu, \"errors\": %llu, ", key, (double)d->t_ms / 1000.0,
         d->requests, d->hits, d->misses, d->errors);
     put_ratio(w, "hit_ratio", (double)d->hits, (double)(d->hits + d->misses));
-    put(w, ", ");
+    sl_bufw_printf(w, ", ");
     put_ratio(w, "byte_hit_ratio", (double)d->hit_bytes,
               (double)(d->hit_bytes + d->miss_bytes));
-    put(w, ", ");
+    sl_bufw_printf(w, ", ");
     put_ratio(w, "requests_per_second", (double)d->requests * 1000.0, (double)d->t_ms);
-    put(w, ", ");
+    sl_bufw_printf(w, ", ");
     put_ratio(w, "error_rate", (double)d->errors, (double)d->requests);
-    put(w, " }");
+    sl_bufw_printf(w, " }");
 }
 
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
-    struct writer w = { out, 0 };
+    struct sl_bufw w = { out, 0 };
     struct sl_status_sample now, d5, d60, zero = { 0 };
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };
@@ -244,45 +219,45 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
               ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 
-    put(&w, "{\n  ");
+    sl_bufw_printf(&w, "{\n  ");
     put_str(&w, "version", PACKAGE_VERSION);
-    put(&w, ",\n  \"pid\": %ld,\n  \"uptime_seconds\": %lld.%03lld,\n",
+    sl_bufw_printf(&w, ",\n  \"pid\": %ld,\n  \"uptime_seconds\": %lld.%03lld,\n",
         (long)getpid(), (long long)(up / 1000), (long long)(up % 1000));
-    put(&w, "  \"config\": { \"generation\": %u, ", srv->conf_generation);
+    sl_bufw_printf(&w, "  \"config\": { \"generation\": %u, ", srv->conf_generation);
     if (srv->reload_time != 0) {
-        put(&w, "\"last_reload_time\": %lld, ", (long long)srv->reload_time);
+        sl_bufw_printf(&w, "\"last_reload_time\": %lld, ", (long long)srv->reload_time);
         put_str(&w, "last_reload_result", srv->reload_result);
     } else {
-        put(&w, "\"last_reload_time\": null, \"last_reload_result\": null");
+        sl_bufw_printf(&w, "\"last_reload_time\": null, \"last_reload_result\": null");
     }
-    put(&w, " },\n  \"process\": { \"rss_bytes\": %lld, \"cpu_seconds\": %.3f, "
+    sl_bufw_printf(&w, " },\n  \"process\": { \"rss_bytes\": %lld, \"cpu_seconds\": %.3f, "
         "\"open_fds\": %ld },\n", rss_kib() < 0 ? -1LL : (long long)rss_kib() * 1024,
         cpu, open_fds());
-    put(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
+    sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
         "\"tunnels\": %llu },\n", srv->nclients, srv->stats.accepted, srv->stats.tunnels);
-    put(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
+    sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
         "\"negative_hits\": %llu, \"queries\": %llu, ", ds.entries, ds.lookups,
         ds.hits, ds.negative_hits, ds.queries);
     put_ratio(&w, "hit_ratio", (double)(ds.hits + ds.negative_hits), (double)ds.lookups);
-    put(&w, " },\n  \"cache\": { \"enabled\": %s, \"bytes\": %llu, \"max_bytes\": %llu, "
+    sl_bufw_printf(&w, " },\n  \"cache\": { \"enabled\": %s, \"bytes\": %llu, \"max_bytes\": %llu, "
         "\"objects\": %llu, \"evictions\": %llu, ", srv->store ? "true" : "false",
         (unsigned long long)cs.bytes, (unsigned long long)cs.max_size,
         (unsigned long long)cs.objects, (unsigned long long)cs.evicted);
     put_ratio(&w, "fill_percent", 100.0 * (double)cs.bytes, (double)cs.max_size);
-    put(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
+    sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "
         "\"hit_bytes\": %llu, \"miss_bytes\": %llu, \"bytes_from_origins\": null },\n",
         now.requests, now.hits, now.misses, now.errors, now.blocked, now.bytes_out,
         now.hit_bytes, now.miss_bytes);
     zero = now;
     zero.t_ms = up;
-    put(&w, "  \"windows\": {\n");
+    sl_bufw_printf(&w, "  \"windows\": {\n");
     window(&w, "since_start", &zero);
-    put(&w, ",\n");
+    sl_bufw_printf(&w, ",\n");
     window(&w, "last_5m", &d5);
-    put(&w, ",\n");
+    sl_bufw_printf(&w, ",\n");
     window(&w, "last_60m", &d60);
-    put(&w, "\n  },\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
+    sl_bufw_printf(&w, "\n  },\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
         (double)srv->status.interval_ms / 1000.0, srv->status.ring.n);
     return w.rc;
 }
