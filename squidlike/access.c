@@ -204,7 +204,6 @@ static const struct sl_conf_deny_info *deny_info_for(const struct sl_conf_policy
     return NULL;
 }
 
-/* Our own response with a given body (block page, redirect). */
 /* A block page (403) or a redirect (302, location non-NULL). A HEAD gets
  * the head a GET would have had, Content-Length included (RFC 9110 9.3.2). */
 static void reply_page(struct sl_client *c, int status, const char *location,
@@ -221,18 +220,14 @@ static void reply_page(struct sl_client *c, int status, const char *location,
         return;
     }
     sl_buf_reset(&c->out);
-    sl_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
-                  "Content-Type: text/html; charset=utf-8\r\n"
-                  "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                  "X-Squidlike-Error: ERR_ACCESS_DENIED\r\n",
-                  status, sl_errpage_reason(status), PACKAGE_VERSION, blen);
+    sl_page_head(&c->out, status, "text/html; charset=utf-8", blen, "no-store",
+                 t->keep, t->minor, "X-Squidlike-Error: ERR_ACCESS_DENIED\r\n");
     if (location != NULL) {
         sl_buf_append(&c->out, "Location: ", 10);
         sl_buf_append(&c->out, location, loclen);
         sl_buf_append(&c->out, "\r\n", 2);
     }
-    sl_buf_printf(&c->out, "%s\r\n", !t->keep ? "Connection: close\r\n" :
-                  t->minor ? "" : "Connection: keep-alive\r\n");
+    sl_buf_append(&c->out, "\r\n", 2);
     if (!t->is_head)
         sl_buf_append(&c->out, body, blen);
     c->srv->stats.denied++;

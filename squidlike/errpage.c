@@ -112,6 +112,20 @@ static void html_escape(char *dst, size_t n, const char *s)
     dst[o] = '\0';
 }
 
+int sl_page_head(struct sl_buf *out, int status, const char *ctype, size_t clen,
+                 const char *cache_control, int keep_alive, int minor,
+                 const char *extra)
+{
+    return sl_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
+                         "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                         "Cache-Control: %s\r\n%s%s",
+                         status, reason_phrase(status), PACKAGE_VERSION, ctype, clen,
+                         cache_control,
+                         keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
+                                    : "Connection: close\r\n",
+                         extra ? extra : "");
+}
+
 int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
                      const char *detail, const char *hostname, int minor,
                      int keep_alive, int head_only, const char *extra)
@@ -135,18 +149,9 @@ int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
         PACKAGE_VERSION, host);
     if (blen < 0 || (size_t)blen >= sizeof(body))
         blen = (int)strlen(body);
-    if (sl_buf_printf(out,
-            "HTTP/1.1 %d %s\r\n"
-            "Server: squidlike/%s\r\n"
-            "Content-Type: text/html; charset=utf-8\r\n"
-            "Content-Length: %d\r\n"
-            "Cache-Control: no-store\r\n"
-            "X-Squidlike-Error: %s\r\n"
-            "%s%s\r\n",
-            status, reason_phrase(status), PACKAGE_VERSION,
-            blen, d->name, extra ? extra : "",
-            keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
-                       : "Connection: close\r\n") < 0)
+    if (sl_page_head(out, status, "text/html; charset=utf-8", (size_t)blen,
+                     "no-store", keep_alive, minor, extra) < 0 ||
+        sl_buf_printf(out, "X-Squidlike-Error: %s\r\n\r\n", d->name) < 0)
         goto fail;
     if (!head_only && sl_buf_append(out, body, (size_t)blen) < 0)
         goto fail;

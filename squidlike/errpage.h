@@ -51,6 +51,18 @@ int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
                      const char *detail, const char *hostname, int minor,
                      int keep_alive, int head_only, const char *extra);
 
+/*
+ * The head of an answer of our own (error and block pages, redirects, the
+ * PAC file, status pages): status line, Server, Content-Type,
+ * Content-Length (the body's, also for a HEAD), Cache-Control, the
+ * Connection field keep_alive and minor call for, then extra ("Name:
+ * v\r\n..." or NULL). Not the blank line: the caller may add fields, then
+ * appends "\r\n". Returns 0 or -ENOSPC.
+ */
+int sl_page_head(struct sl_buf *out, int status, const char *ctype, size_t clen,
+                 const char *cache_control, int keep_alive, int minor,
+                 const char *extra);
+
 /* Reason phrase for a status code ("Forbidden"). */
 const char *sl_errpage_reason(int status);
 

@@ -77,10 +77,37 @@ static size_t pac_bound(const struct flt_pac *p)
     return n + 80 * p->n_nets;
 }
 
+/* A 200 with body into c->out, then CL_REPLY writes it; a HEAD gets the
+ * head alone (Content-Length still the body's). */
+static int send_page(struct sl_client *c, const char *ctype, const char *cache,
+                     const struct sl_buf *body, const char *log_ctype)
+{
+    struct cl_txn *t = &c->txn;
+    size_t blen = sl_buf_len(body);
+    int rc;
+
+    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+        sl_buf_reserve(&c->out, blen + 512, blen + 1024) < 0)
+        return -ENOMEM;
+    sl_buf_reset(&c->out);
+    rc = sl_page_head(&c->out, 200, ctype, blen, cache, t->keep, t->minor, NULL);
+    if (rc == 0)
+        rc = sl_buf_append(&c->out, "\r\n", 2);
+    if (rc == 0 && !t->is_head)
+        rc = sl_buf_append(&c->out, body->pos, blen);
+    if (rc < 0)
+        return rc;
+    t->status = 200;
+    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype);
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return 0;
+}
+
 static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
 {
     const struct sl_conf_pac *pc = &c->conf->pac;
-    struct cl_txn *t = &c->txn;
+    char cache[32];
     char self[PROXY_MAX];
     const char *one[1] = { self };
     struct flt_pac p = {
@@ -103,29 +130,11 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     if (sl_buf_init(&body, bound) < 0)
         return -ENOMEM;
     rc = flt_pac_write(&body, &p);
-    if (rc == 0 && ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-                    sl_buf_reserve(&c->out, bound + 512, bound + 1024) < 0))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        sl_buf_reset(&c->out);
-        rc = sl_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nServer: squidlike/%s\r\n"
-                           "Content-Type: " PAC_TYPE "\r\n"
-                           "Content-Length: %zu\r\nCache-Control: max-age=%lld\r\n%s\r\n",
-                           PACKAGE_VERSION, sl_buf_len(&body),
-                           (long long)(pc->max_age / 1000),
-                           !t->keep ? "Connection: close\r\n" :
-                           t->minor ? "" : "Connection: keep-alive\r\n");
-    }
-    if (rc == 0 && !t->is_head)
-        rc = sl_buf_append(&c->out, body.pos, sl_buf_len(&body));
+    snprintf(cache, sizeof(cache), "max-age=%lld", (long long)(pc->max_age / 1000));
+    if (rc == 0)
+        rc = send_page(c, PAC_TYPE, cache, &body, PAC_TYPE);
     sl_buf_free(&body);
-    if (rc < 0)
-        return rc;
-    t->status = 200;
-    snprintf(t->ctype, sizeof(t->ctype), PAC_TYPE);
-    c->state = CL_REPLY;
-    c->t_state = sl_loop_now(c->srv->loop);
-    return 0;
+    return rc;
 }
 
 /* The client is on the proxy host: loopback or one of its addresses. */
@@ -147,35 +156,16 @@ static int serve_page(struct sl_client *c, size_t max,
                       int (*fn)(struct sl_buf *, struct sl_server *),
                       const char *ctype, const char *log_ctype)
 {
-    struct cl_txn *t = &c->txn;
     struct sl_buf body = { 0 };
     int rc;
 
     if (sl_buf_init(&body, max) < 0)
         return -ENOMEM;
     rc = fn(&body, c->srv);
-    if (rc == 0 && ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-                    sl_buf_reserve(&c->out, max + 512, max + 1024) < 0))
-        rc = -ENOMEM;
-    if (rc == 0) {
-        sl_buf_reset(&c->out);
-        rc = sl_buf_printf(&c->out, "HTTP/1.1 200 OK\r\nServer: squidlike/%s\r\n"
-                           "Content-Type: %s\r\n"
-                           "Content-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
-                           PACKAGE_VERSION, ctype, sl_buf_len(&body),
-                           !t->keep ? "Connection: close\r\n" :
-                           t->minor ? "" : "Connection: keep-alive\r\n");
-    }
-    if (rc == 0 && !t->is_head)
-        rc = sl_buf_append(&c->out, body.pos, sl_buf_len(&body));
+    if (rc == 0)
+        rc = send_page(c, ctype, "no-store", &body, log_ctype);
     sl_buf_free(&body);
-    if (rc < 0)
-        return rc;
-    t->status = 200;
-    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype);
-    c->state = CL_REPLY;
-    c->t_state = sl_loop_now(c->srv->loop);
-    return 0;
+    return rc;
 }
 
 int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
