@@ -274,6 +274,7 @@ static void deny(struct sl_client *c, const struct acl_result *res)
     t->code = "TCP_DENIED";
     t->acl.rule = res->rule_text;
     t->acl.category = res->note;
+    t->acl.blocked = 1;
     cache_date_format(time(NULL), when);
     memset(&tags, 0, sizeof(tags));
     tags.url = t->url;

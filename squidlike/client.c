@@ -465,6 +465,7 @@ static void cl_txn_init(struct sl_client *c)
     struct cl_txn *t = &c->txn;
 
     t->t_start = sl_loop_now(c->srv->loop);
+    t->t_start_us = sl_loop_now_us(c->srv->loop);
     t->wall_start = wall_ms();
     t->minor = 1;
     t->keep = 1;
@@ -790,6 +791,22 @@ static int cl_reply_step(struct sl_client *c)
 
 /* --- end of a transaction --------------------------------------------- */
 
+/* The transaction's share of /metrics and the status page. Its end is now
+ * (read afresh: a page built in this wakeup may have taken a while). */
+static void cl_count(struct sl_client *c, const char *code,
+                     unsigned long long bytes)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_metrics_txn x = {
+        .code = code, .method = t->method,
+        .elapsed_us = sl_mono_us() - t->t_start_us, .bytes = bytes,
+        .host = t->url_parts.host, .blocked = t->acl.blocked,
+        .category = t->acl.category
+    };
+
+    sl_metrics_observe(&c->srv->metrics, &x);
+}
+
 static void cl_log(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
@@ -814,8 +831,7 @@ static void cl_log(struct sl_client *c)
     a.peer = t->peer[0] ? t->peer : NULL;
     a.type = t->ctype[0] ? t->ctype : NULL;
     sl_log_access(&a);
-    sl_metrics_observe(&c->srv->metrics, a.code, a.method, a.elapsed_ms,
-                       (unsigned long long)a.bytes);
+    cl_count(c, a.code, (unsigned long long)a.bytes);
 }
 
 static void cl_linger(struct sl_client *c)

@@ -103,6 +103,7 @@ struct cl_acl {
     size_t headlen;             /* head kept in c->in while peeking */
     const char *rule;           /* deciding rule (in c->conf), for the log */
     const char *category;       /* blocklist category that matched */
+    unsigned char blocked;      /* answered with a block page or redirect */
     char extra[512];            /* header lines for our reply (407, 302) */
 };
 
@@ -115,6 +116,7 @@ struct cl_acl {
 
 struct cl_txn {
     int64_t t_start;            /* loop ms */
+    int64_t t_start_us;         /* the same, in microseconds (service time) */
     int64_t wall_start;         /* wall-clock ms */
     struct sl_buf meta;         /* "METHOD\0URL\0" for the log */
     const char *method, *url;   /* into meta */

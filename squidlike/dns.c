@@ -53,6 +53,7 @@ struct sl_dns_entry {
     uint32_t hash;
     int state;
     int64_t expires;
+    int64_t t_sent_us;          /* when the query went out */
     struct sl_dns_result res;
     char name[];
 };
@@ -330,6 +331,8 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 
     (void)timeouts;
     ch->pending--;
+    if (status != ARES_EDESTRUCTION)
+        sl_hist_add(&dns->st.time, sl_mono_us() - e->t_sent_us);
     e->chan = NULL;
     e->res.n = 0;
     for (node = ai ? ai->nodes : NULL; node && e->res.n < SL_DNS_MAX_ADDRS;
@@ -431,6 +434,7 @@ int sl_dns_resolve(struct sl_dns *dns, const char *name,
         e->chan = dns->chan;
         dns->chan->pending++;
         dns->st.queries++;
+        e->t_sent_us = sl_mono_us();
         memset(&hints, 0, sizeof(hints));
         hints.ai_family = dns->conf.ipv6 ? AF_UNSPEC : AF_INET;
         hints.ai_socktype = SOCK_STREAM;

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "squidlike/conf.h"
+#include "squidlike/hist.h"
 #include "squidlike/loop.h"
 
 #define SL_DNS_MAX_ADDRS 8
@@ -80,6 +81,7 @@ void sl_dns_cancel(struct sl_dns_waiter *w);
 struct sl_dns_stats {
     unsigned long long lookups, hits, misses, negative_hits, queries;
     size_t entries;
+    struct sl_hist time;        /* queries: sent to answered (or failed) */
 };
 void sl_dns_get_stats(const struct sl_dns *dns, struct sl_dns_stats *st);
 

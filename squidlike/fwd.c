@@ -630,6 +630,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_origin_failed(c, (int)n);
             return 1;
         }
+        c->srv->stats.bytes_from_origins += (unsigned long long)n;
         t->resp_started = 1;
         c->t_progress = sl_loop_now(c->srv->loop);
         progress = 1;
@@ -690,6 +691,7 @@ static int fwd_move_body(struct sl_client *c)
             return 1;
         }
         if (n > 0) {
+            c->srv->stats.bytes_from_origins += (unsigned long long)n;
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
         }

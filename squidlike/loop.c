@@ -19,6 +19,7 @@ struct sl_loop {
     int epfd;
     int stop;
     int64_t now;
+    int64_t now_us;             /* the same instant, in microseconds */
     struct sl_timer **heap;     /* heap[0] is the earliest */
     size_t nheap, cap;
     struct sl_post *posts, **posts_tail;
@@ -27,12 +28,18 @@ struct sl_loop {
     struct epoll_event events[SL_LOOP_EVENTS];
 };
 
-static int64_t mono_ms(void)
+int64_t sl_mono_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void tick(struct sl_loop *loop)
+{
+    loop->now_us = sl_mono_us();
+    loop->now = loop->now_us / 1000;
 }
 
 struct sl_loop *sl_loop_new(void)
@@ -47,7 +54,7 @@ struct sl_loop *sl_loop_new(void)
         return NULL;
     }
     loop->posts_tail = &loop->posts;
-    loop->now = mono_ms();
+    tick(loop);
     return loop;
 }
 
@@ -260,7 +267,8 @@ void sl_loop_set_idle_hook(struct sl_loop *loop, void (*fn)(void *), void *data)
 }
 
 int64_t sl_loop_now(const struct sl_loop *loop) { return loop->now; }
-void sl_loop_update_time(struct sl_loop *loop) { loop->now = mono_ms(); }
+int64_t sl_loop_now_us(const struct sl_loop *loop) { return loop->now_us; }
+void sl_loop_update_time(struct sl_loop *loop) { tick(loop); }
 void sl_loop_stop(struct sl_loop *loop) { loop->stop = 1; }
 
 int sl_loop_run(struct sl_loop *loop)
@@ -277,7 +285,7 @@ int sl_loop_run(struct sl_loop *loop)
         n = epoll_wait(loop->epfd, loop->events, SL_LOOP_EVENTS, timeout);
         if (n < 0 && errno != EINTR)
             return -errno;
-        loop->now = mono_ms();
+        tick(loop);
         for (i = 0; i < n; i++) {
             struct sl_io *io = loop->events[i].data.ptr;
             uint32_t e = loop->events[i].events;

@@ -89,6 +89,10 @@ void sl_loop_set_idle_hook(struct sl_loop *loop, void (*fn)(void *), void *data)
 
 /* Monotonic milliseconds, cached per iteration. */
 int64_t sl_loop_now(const struct sl_loop *loop);
+/* The same instant in microseconds (service times), and the clock read
+ * afresh (vDSO, no system call). */
+int64_t sl_loop_now_us(const struct sl_loop *loop);
+int64_t sl_mono_us(void);
 /* Refresh the cached time (after something slow such as a reload). */
 void sl_loop_update_time(struct sl_loop *loop);
 

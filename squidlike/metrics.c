@@ -55,48 +55,70 @@ static const char *const methods[SL_METRICS_NMETHODS] = {
 
 static const char *const kinds[SL_METRICS_NKINDS] = { "hit", "miss", "other" };
 
-/* Upper bounds in tenths of a millisecond, and as the page spells them. */
-static const unsigned bucket_tenth_ms[SL_METRICS_NBUCKETS] = {
-    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000
-};
-static const char *const bucket_le[SL_METRICS_NBUCKETS] = {
-    "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-    "0.5", "1", "2.5", "5", "10"
-};
-
 #define ABORTED "_ABORTED"
 
-void sl_metrics_observe(struct sl_metrics *m, const char *code,
-                        const char *method, int64_t elapsed_ms,
-                        unsigned long long bytes)
+/* The row of code ("TCP_MISS_ABORTED" is TCP_MISS's), and whether it was
+ * aborted; the last row takes codes we do not know. */
+static size_t code_row(const char *code, int *aborted)
 {
-    size_t len = strlen(code), ci, mi, bi;
-    int aborted = 0;
-    enum sl_metrics_kind kind;
+    size_t len = strlen(code), ci;
 
+    *aborted = 0;
     if (len > sizeof(ABORTED) - 1 &&
         memcmp(code + len - (sizeof(ABORTED) - 1), ABORTED, sizeof(ABORTED) - 1) == 0) {
-        aborted = 1;
+        *aborted = 1;
         len -= sizeof(ABORTED) - 1;
     }
     for (ci = 0; ci < SL_METRICS_NCODES - 1; ci++)
         if (codes[ci].len == len && memcmp(codes[ci].name, code, len) == 0)
             break;
+    return ci;
+}
+
+enum sl_metrics_kind sl_metrics_kind_of(const char *code)
+{
+    int aborted;
+
+    return codes[code_row(code, &aborted)].kind;
+}
+
+static void count_blocked(struct sl_metrics *m, const char *cat)
+{
+    size_t i;
+
+    if (cat == NULL)
+        cat = "";
+    for (i = 0; i < m->ncats; i++)
+        if (strcmp(m->cats[i].name, cat) == 0) {
+            m->cats[i].n++;
+            return;
+        }
+    if (m->ncats == SL_METRICS_NCATS || strlen(cat) >= SL_METRICS_CAT_LEN) {
+        m->cat_other++;
+        return;
+    }
+    strcpy(m->cats[m->ncats].name, cat);
+    m->cats[m->ncats++].n = 1;
+}
+
+void sl_metrics_observe(struct sl_metrics *m, const struct sl_metrics_txn *x)
+{
+    int aborted;
+    size_t ci = code_row(x->code, &aborted), mi;
+    enum sl_metrics_kind kind = codes[ci].kind;
+
     for (mi = 0; mi < SL_METRICS_NMETHODS - 1; mi++)
-        if (strcmp(methods[mi], method) == 0)
+        if (strcmp(methods[mi], x->method) == 0)
             break;
     m->requests[ci][aborted][mi]++;
-
-    if (elapsed_ms < 0)
-        elapsed_ms = 0;
-    for (bi = 0; bi < SL_METRICS_NBUCKETS; bi++)
-        if ((uint64_t)elapsed_ms * 10 <= bucket_tenth_ms[bi])
-            break;
-    kind = codes[ci].kind;
-    m->svc_bucket[kind][bi]++;
-    m->svc_count[kind]++;
-    m->svc_sum_ms[kind] += (unsigned long long)elapsed_ms;
-    m->bytes[kind] += bytes;
+    sl_hist_add(&m->svc[kind], x->elapsed_us);
+    m->bytes[kind] += x->bytes;
+    if (x->blocked)
+        count_blocked(m, x->category);
+    if (x->host != NULL && x->host[0] != '\0') {
+        sl_top_add(&m->top_requests, x->host, 1);
+        sl_top_add(&m->top_bytes, x->host, x->bytes);
+    }
 }
 
 /* --- the page ---------------------------------------------------------- */
@@ -129,27 +151,69 @@ static void requests(struct sl_bufw *w, const struct sl_metrics *m)
                         m->requests[ci][a][mi]);
 }
 
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static void label(struct sl_bufw *w, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            sl_bufw_printf(w, "\\%c", *v);
+        else if (*v == '\n')
+            sl_bufw_printf(w, "\\n");
+        else
+            sl_bufw_printf(w, "%c", *v);
+    }
+}
+
+static void blocked(struct sl_bufw *w, const struct sl_metrics *m)
+{
+    size_t i;
+
+    family(w, "squidlike_blocked_total", "counter",
+           "Requests answered with a block page or redirect, by the blocklist "
+           "category that matched (\"\" for a rule without one).");
+    for (i = 0; i < m->ncats; i++) {
+        sl_bufw_printf(w, "squidlike_blocked_total{category=\"");
+        label(w, m->cats[i].name);
+        sl_bufw_printf(w, "\"} %llu\n", m->cats[i].n);
+    }
+    if (m->cat_other != 0)
+        sl_bufw_printf(w, "squidlike_blocked_total{category=\"(other)\"} %llu\n",
+                       m->cat_other);
+}
+
+/* One histogram's series; labels: "kind=\"hit\"," or "". */
+static void hist(struct sl_bufw *w, const char *name, const char *labels,
+                 const struct sl_hist *h)
+{
+    unsigned long long sum = 0;
+    size_t b;
+
+    for (b = 0; b < SL_HIST_N; b++) {
+        sum += h->b[b];
+        sl_bufw_printf(w, "%s_bucket{%sle=\"%s\"} %llu\n", name, labels,
+                       sl_hist_le[b], sum);
+    }
+    sl_bufw_printf(w, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels, h->count);
+    /* The labels without their trailing comma, in braces, or none. */
+    if (labels[0] != '\0')
+        sl_bufw_printf(w, "%s_sum{%.*s} %llu.%06llu\n%s_count{%.*s} %llu\n",
+            name, (int)strlen(labels) - 1, labels, h->sum_us / 1000000,
+            h->sum_us % 1000000, name, (int)strlen(labels) - 1, labels, h->count);
+    else
+        sl_bufw_printf(w, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
+            h->sum_us / 1000000, h->sum_us % 1000000, name, h->count);
+}
+
 static void service_time(struct sl_bufw *w, const struct sl_metrics *m)
 {
-    size_t k, b;
+    char labels[32];
+    size_t k;
 
     family(w, "squidlike_service_seconds", "histogram",
-           "Time from request to logged end, by hit, miss or other "
-           "(millisecond resolution).");
+           "Time from request to logged end, by hit, miss or other.");
     for (k = 0; k < SL_METRICS_NKINDS; k++) {
-        unsigned long long sum = 0;
-
-        for (b = 0; b < SL_METRICS_NBUCKETS; b++) {
-            sum += m->svc_bucket[k][b];
-            sl_bufw_printf(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"%s\"} %llu\n",
-                kinds[k], bucket_le[b], sum);
-        }
-        sl_bufw_printf(w, "squidlike_service_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n",
-            kinds[k], m->svc_count[k]);
-        sl_bufw_printf(w, "squidlike_service_seconds_sum{kind=\"%s\"} %llu.%03llu\n",
-            kinds[k], m->svc_sum_ms[k] / 1000, m->svc_sum_ms[k] % 1000);
-        sl_bufw_printf(w, "squidlike_service_seconds_count{kind=\"%s\"} %llu\n",
-            kinds[k], m->svc_count[k]);
+        snprintf(labels, sizeof(labels), "kind=\"%s\",", kinds[k]);
+        hist(w, "squidlike_service_seconds", labels, &m->svc[k]);
     }
 }
 
@@ -160,11 +224,13 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     struct sl_bufw w = { out, 0 };
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };
+    struct sl_status_gauges g;
     unsigned long long denied = 0;
     int64_t up = sl_loop_now(srv->loop) - m->start_ms;
     size_t mi;
 
     sl_dns_get_stats(srv->dns, &ds);
+    sl_status_gauges(srv, &g);
     if (srv->store != NULL)
         cache_store_get_stats(srv->store, &cs);
     for (mi = 0; mi < SL_METRICS_NMETHODS; mi++)
@@ -177,6 +243,9 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
            "Bytes received from clients (request bodies, tunnels) and sent to them.");
     sl_bufw_printf(&w, "squidlike_client_bytes_total{direction=\"in\"} %llu\n", s->bytes_from_clients);
     sl_bufw_printf(&w, "squidlike_client_bytes_total{direction=\"out\"} %llu\n", s->bytes_to_clients);
+    one(&w, "squidlike_origin_bytes_received_total", "counter",
+        "Bytes received from origin servers (heads, bodies, tunnels).",
+        s->bytes_from_origins);
     one(&w, "squidlike_cache_hits_total", "counter",
         "Requests answered from the cache (fresh or revalidated).", s->hits);
     one(&w, "squidlike_cache_misses_total", "counter",
@@ -187,8 +256,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         "Responses written to the cache.", s->stored);
     one(&w, "squidlike_denied_total", "counter",
         "Requests refused (logged TCP_DENIED, any reason).", denied);
-    one(&w, "squidlike_blocked_total", "counter",
-        "Requests answered by a policy rule's block page or redirect.", s->denied);
+    blocked(&w, m);
     one(&w, "squidlike_auth_failures_total", "counter",
         "Proxy-Authorization credentials rejected.", s->auth_failures);
     one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
@@ -207,7 +275,13 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_dns_cache_entries", "gauge", "Names in the DNS cache.",
         (unsigned long long)ds.entries);
     one(&w, "squidlike_client_connections", "gauge", "Open client connections.",
-        (unsigned long long)srv->nclients);
+        (unsigned long long)g.clients);
+    one(&w, "squidlike_tunnels", "gauge", "CONNECT tunnels relaying now.",
+        (unsigned long long)g.tunnels);
+    family(&w, "squidlike_origin_connections", "gauge",
+           "Connections to origins: serving a client, or idle in the keep-alive pool.");
+    sl_bufw_printf(&w, "squidlike_origin_connections{state=\"busy\"} %zu\n", g.origins_busy);
+    sl_bufw_printf(&w, "squidlike_origin_connections{state=\"idle\"} %zu\n", g.origins_idle);
     one(&w, "squidlike_cache_bytes", "gauge",
         "Accounted size of the stored objects (0 with the cache off).",
         (unsigned long long)cs.bytes);
@@ -221,5 +295,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));
     service_time(&w, m);
+    family(&w, "squidlike_dns_query_seconds", "histogram",
+           "Time from a query to the name servers to its answer or failure.");
+    hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
     return w.rc;
 }

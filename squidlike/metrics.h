@@ -1,14 +1,16 @@
 /*
  * metrics.h - the counters behind /metrics (Prometheus text format 0.0.4)
- * that no other module keeps: requests by result code and method, and the
- * service-time histogram. Both are filled once per transaction, where
- * client.c logs it (sl_metrics_observe): plain integer increments in a
- * fixed table, no lock, no allocation. The other numbers on the page come
- * from struct sl_stats, the DNS cache and the store, read when the page is
- * asked for (sl_metrics_write).
+ * and the status page that no other module keeps: requests by result code
+ * and method, service-time histograms, blocked requests by category and
+ * the busiest destinations. All are filled once per transaction, where
+ * client.c logs it (sl_metrics_observe): plain integer increments in fixed
+ * tables, no lock, no allocation. The other numbers on the pages come from
+ * struct sl_stats, the DNS cache and the store, read when a page is asked
+ * for (sl_metrics_write).
  *
- * The struct is public because struct sl_server embeds it. Each worker
- * process would keep its own; summing them is addition.
+ * The structs are public because struct sl_server embeds them. Each
+ * worker process would keep its own; summing them is addition (the top
+ * tables merge as their algorithm allows: see top.h).
  */
 #ifndef SL_METRICS_H
 #define SL_METRICS_H
@@ -16,40 +18,61 @@
 #include <stdint.h>
 
 #include "squidlike/buf.h"
+#include "squidlike/hist.h"
+#include "squidlike/top.h"
 
 struct sl_server;
 
 #define SL_METRICS_NCODES 13    /* the Squid codes we log, and "other" */
 #define SL_METRICS_NMETHODS 10  /* the common methods, and "other" */
-#define SL_METRICS_NBUCKETS 13  /* service time upper bounds, +Inf apart */
 
 enum sl_metrics_kind { SL_METRICS_HIT, SL_METRICS_MISS, SL_METRICS_OTHER,
                        SL_METRICS_NKINDS };
+
+/* Blocked requests by the blocklist category that matched ("" when a
+ * rule without one blocked). Names past the table count as "other". */
+#define SL_METRICS_NCATS 32
+#define SL_METRICS_CAT_LEN 64
+struct sl_metrics_cat {
+    char name[SL_METRICS_CAT_LEN];
+    unsigned long long n;
+};
 
 struct sl_metrics {
     int64_t start_ms;           /* loop time the server was made */
     /* [code][aborted][method]: "TCP_MISS_ABORTED" is TCP_MISS, aborted */
     unsigned long long requests[SL_METRICS_NCODES][2][SL_METRICS_NMETHODS];
-    /* per bucket, not cumulative (the page sums); the last is +Inf */
-    unsigned long long svc_bucket[SL_METRICS_NKINDS][SL_METRICS_NBUCKETS + 1];
-    unsigned long long svc_count[SL_METRICS_NKINDS];
-    unsigned long long svc_sum_ms[SL_METRICS_NKINDS];
+    struct sl_hist svc[SL_METRICS_NKINDS];
     unsigned long long bytes[SL_METRICS_NKINDS];  /* sent to clients */
+    struct sl_metrics_cat cats[SL_METRICS_NCATS];
+    size_t ncats;
+    unsigned long long cat_other;
+    struct sl_top top_requests; /* destinations by requests ... */
+    struct sl_top top_bytes;    /* ... and by bytes sent to clients */
 };
 
-/* Count one finished transaction: its access-log code ("TCP_HIT",
- * "TCP_MISS_ABORTED", ...), method, service time in ms and bytes sent to
- * the client. */
-void sl_metrics_observe(struct sl_metrics *m, const char *code,
-                        const char *method, int64_t elapsed_ms,
-                        unsigned long long bytes);
+/* One finished transaction, as cl_log sees it. */
+struct sl_metrics_txn {
+    const char *code;           /* access-log code: TCP_HIT, TCP_MISS_ABORTED */
+    const char *method;
+    int64_t elapsed_us;
+    unsigned long long bytes;   /* sent to the client */
+    const char *host;           /* destination host, "" when none */
+    int blocked;                /* answered with a block page or redirect */
+    const char *category;       /* ... for this category, or NULL */
+};
+
+void sl_metrics_observe(struct sl_metrics *m, const struct sl_metrics_txn *x);
+
+/* The kind an access-log code counts as (hit, miss, other). */
+enum sl_metrics_kind sl_metrics_kind_of(const char *code);
 
 /*
  * Append the whole exposition for srv to out (which has room or fails:
  * out is sized by the caller, at least SL_METRICS_MAX bytes of space).
  * Returns 0, or -ENOSPC.
  */
-#define SL_METRICS_MAX (64 * 1024)
+#define SL_METRICS_MAX (128 * 1024)
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv);
 
 #endif

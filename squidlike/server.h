@@ -58,10 +58,11 @@ struct sl_listener {
     char text[64];
 };
 
-/* Counters for /metrics (metrics.c) and the status page (later). */
+/* Counters for /metrics (metrics.c) and the status page (status.c). */
 struct sl_stats {
     unsigned long long accepted, requests, tunnels, denied, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
+    unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too */
     unsigned long long hits, misses, refreshes, stored;
     unsigned long long auth_failures;
 };

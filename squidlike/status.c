@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "squidlike/client_int.h"
 #include "squidlike/dns.h"
 #include "squidlike/status.h"
 #include "squidlike/server.h"
@@ -61,8 +62,11 @@ int sl_status_window(const struct sl_status_ring *r, const struct sl_status_samp
         return -ENOENT;
 #define D(f) delta->f = cur->f >= base->f ? cur->f - base->f : 0
     D(requests); D(hits); D(misses); D(errors); D(blocked);
-    D(hit_bytes); D(miss_bytes); D(bytes_out);
+    D(hit_bytes); D(miss_bytes); D(bytes_out); D(bytes_in);
 #undef D
+    sl_hist_sub(&delta->svc_hit, &cur->svc_hit, &base->svc_hit);
+    sl_hist_sub(&delta->svc_miss, &cur->svc_miss, &base->svc_miss);
+    sl_hist_sub(&delta->dns, &cur->dns, &base->dns);
     delta->t_ms = cur->t_ms - base->t_ms;
     return 0;
 }
@@ -72,19 +76,40 @@ int sl_status_window(const struct sl_status_ring *r, const struct sl_status_samp
 void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
 {
     const struct sl_metrics *m = &srv->metrics;
+    struct sl_dns_stats ds;
     size_t k;
 
     memset(s, 0, sizeof(*s));
     s->t_ms = sl_loop_now(srv->loop);
     for (k = 0; k < SL_METRICS_NKINDS; k++)
-        s->requests += m->svc_count[k];
-    s->hits = m->svc_count[SL_METRICS_HIT];
-    s->misses = m->svc_count[SL_METRICS_MISS];
+        s->requests += m->svc[k].count;
+    s->hits = m->svc[SL_METRICS_HIT].count;
+    s->misses = m->svc[SL_METRICS_MISS].count;
+    s->svc_hit = m->svc[SL_METRICS_HIT];
+    s->svc_miss = m->svc[SL_METRICS_MISS];
+    sl_dns_get_stats(srv->dns, &ds);
+    s->dns = ds.time;
+    s->bytes_in = srv->stats.bytes_from_origins;
     s->hit_bytes = m->bytes[SL_METRICS_HIT];
     s->miss_bytes = m->bytes[SL_METRICS_MISS];
     s->errors = srv->stats.errors;
     s->blocked = srv->stats.denied;
     s->bytes_out = srv->stats.bytes_to_clients;
+}
+
+void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g)
+{
+    const struct sl_client *c;
+
+    memset(g, 0, sizeof(*g));
+    g->clients = srv->nclients;
+    for (c = srv->clients; c != NULL; c = sl_client_next((struct sl_client *)c)) {
+        if (c->state == CL_TUNNEL)
+            g->tunnels++;
+        if (c->txn.origin != NULL)
+            g->origins_busy++;
+    }
+    g->origins_idle = sl_pool_idle_count(srv->pool);
 }
 
 static void on_sample(struct sl_timer *t)

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "squidlike/buf.h"
+#include "squidlike/hist.h"
 #include "squidlike/loop.h"
 
 struct sl_server;
@@ -27,7 +28,8 @@ struct sl_server;
 struct sl_status_sample {
     int64_t t_ms;
     unsigned long long requests, hits, misses, errors, blocked;
-    unsigned long long hit_bytes, miss_bytes, bytes_out;
+    unsigned long long hit_bytes, miss_bytes, bytes_out, bytes_in;
+    struct sl_hist svc_hit, svc_miss, dns;  /* service and DNS times */
 };
 
 struct sl_status_ring {
@@ -54,6 +56,14 @@ void sl_status_ring_push(struct sl_status_ring *r, const struct sl_status_sample
  */
 int sl_status_window(const struct sl_status_ring *r, const struct sl_status_sample *cur,
                      int64_t window_ms, struct sl_status_sample *delta);
+
+/* What is open now, counted on the client list (only when a page asks:
+ * nothing to keep in step on the hot path). Background revalidations'
+ * origin connections are not counted. */
+struct sl_status_gauges {
+    size_t clients, tunnels, origins_busy, origins_idle;
+};
+void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g);
 
 /* The counters of srv now. */
 void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s);

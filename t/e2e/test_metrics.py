@@ -112,6 +112,10 @@ FAMILIES = {
     "squidlike_cache_objects": "gauge",
     "squidlike_uptime_seconds": "gauge",
     "squidlike_service_seconds": "histogram",
+    "squidlike_origin_bytes_received_total": "counter",
+    "squidlike_tunnels": "gauge",
+    "squidlike_origin_connections": "gauge",
+    "squidlike_dns_query_seconds": "histogram",
 }
 
 
@@ -191,13 +195,14 @@ def test_format_and_counts():
     assert got == want, "requests_total moved by %r, expected %r" % (got, want)
     assert m0.get(req, code="NONE", method="GET") == 0, "the first scrape counted itself"
     exact = [("squidlike_cache_hits_total", {}, 1), ("squidlike_cache_misses_total", {}, 2),
-             ("squidlike_denied_total", {}, 1), ("squidlike_blocked_total", {}, 1),
+             ("squidlike_denied_total", {}, 1), ("squidlike_blocked_total", {"category": ""}, 1),
              ("squidlike_auth_failures_total", {}, 0),
              ("squidlike_client_bytes_total", {"direction": "in"}, 0),
              ("squidlike_service_seconds_count", {"kind": "hit"}, 1),
              ("squidlike_service_seconds_count", {"kind": "miss"}, 2),
              ("squidlike_service_seconds_count", {"kind": "other"}, 3),
              ("squidlike_dns_queries_total", {}, 1),
+             ("squidlike_dns_query_seconds_count", {}, 1),
              ("squidlike_cache_objects", {}, 1)]
     bad = ["%s%r moved by %r, expected %r" % (n, lab, delta(n, **lab), w)
            for n, lab, w in exact if delta(n, **lab) != w]
@@ -211,6 +216,9 @@ def test_format_and_counts():
         "squidlike_dns_lookups_total")
     assert delta("squidlike_dns_cache_hits_total", answer="positive") >= 1, \
         "the second name lookup was not a DNS cache hit"
+    # From origins: the two misses' heads and bodies, at least.
+    assert delta("squidlike_origin_bytes_received_total") >= len(b"cacheable\nnot stored\n") + 2 * len(b"HTTP/1.1 200 OK\r\n"), \
+        "origin bytes moved by %r" % delta("squidlike_origin_bytes_received_total")
     assert m1.get("squidlike_cache_bytes") > 0, "stored object not in cache_bytes"
     assert m1.get("squidlike_client_connections") >= 1, "the scraping connection not counted"
     assert m1.get("squidlike_uptime_seconds") > m0.get("squidlike_uptime_seconds") >= 0

@@ -1,0 +1,79 @@
+/*
+ * top.c - weighted Space-Saving (see top.h). A lookup compares 64-bit
+ * hashes first, so a request costs a scan of SL_TOP_N integers and, on a
+ * match, one string compare.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "squidlike/top.h"
+
+/* FNV-1a over the lower-cased name, up to the length we keep. */
+static uint64_t hash_name(const char *s, size_t *len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t n = 0;
+
+    for (; s[n] != '\0' && n < SL_TOP_NAME - 1; n++) {
+        h ^= (unsigned char)tolower((unsigned char)s[n]);
+        h *= 0x100000001b3ULL;
+    }
+    *len = n;
+    return h;
+}
+
+void sl_top_add(struct sl_top *t, const char *name, unsigned long long w)
+{
+    struct sl_top_entry *e, *min = NULL;
+    size_t len, i;
+    uint64_t h;
+
+    if (name == NULL || name[0] == '\0')
+        return;
+    h = hash_name(name, &len);
+    t->total += w;
+    for (i = 0; i < t->n; i++) {
+        e = &t->e[i];
+        if (e->hash == h && strncasecmp(e->name, name, len) == 0 && e->name[len] == '\0') {
+            e->count += w;
+            return;
+        }
+        if (min == NULL || e->count < min->count)
+            min = e;
+    }
+    if (t->n < SL_TOP_N) {
+        e = &t->e[t->n++];
+        e->count = w;
+        e->err = 0;
+    } else {
+        e = min;
+        e->err = e->count;
+        e->count += w;
+    }
+    e->hash = h;
+    memcpy(e->name, name, len);
+    e->name[len] = '\0';
+}
+
+size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size_t k)
+{
+    size_t n = 0, i, j;
+
+    /* Insertion into out, heaviest first: k and SL_TOP_N are small. */
+    for (i = 0; i < t->n; i++) {
+        const struct sl_top_entry *e = &t->e[i];
+
+        if (n < k)
+            n++;
+        else if (e->count <= out[n - 1]->count)
+            continue;
+        for (j = n - 1; j > 0 && out[j - 1]->count < e->count; j--)
+            out[j] = out[j - 1];
+        out[j] = e;
+    }
+    return n;
+}

@@ -1,0 +1,43 @@
+/*
+ * top.h - the heaviest names of a stream in fixed memory: the Space-Saving
+ * algorithm (Metwally, Agrawal and El Abbadi, "Efficient computation of
+ * frequent and top-k elements in data streams", 2005), weighted.
+ *
+ * The table holds SL_TOP_N names. A name not in a full table takes the
+ * place of the lightest one and inherits its weight as an over-count
+ * (err). So a name's count is never low, and never high by more than its
+ * err; any name heavier than total/SL_TOP_N is in the table. The page
+ * shows both, so nobody mistakes a guess for a measurement.
+ *
+ * Pure (no server, no clock); tested in t/unit/check_top.c.
+ */
+#ifndef SL_TOP_H
+#define SL_TOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_TOP_N 64
+#define SL_TOP_NAME 256         /* a host name is at most 255 bytes */
+
+struct sl_top_entry {
+    uint64_t hash;
+    unsigned long long count;   /* weight counted, err included */
+    unsigned long long err;     /* at most this much of count is a guess */
+    char name[SL_TOP_NAME];
+};
+
+struct sl_top {
+    struct sl_top_entry e[SL_TOP_N];
+    size_t n;
+    unsigned long long total;   /* all weight seen */
+};
+
+/* Count w more for name (compared without case; longer names are cut). */
+void sl_top_add(struct sl_top *t, const char *name, unsigned long long w);
+
+/* Up to k entries, heaviest first, into out (pointers into t). Returns
+ * how many. */
+size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size_t k);
+
+#endif
