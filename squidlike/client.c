@@ -148,7 +148,7 @@ static int cl_hdrs_fit(struct sl_client *c)
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen)
+                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only)
 {
     struct sl_client *c = calloc(1, sizeof(*c));
     int one = 1, rc = -ENOMEM;
@@ -156,6 +156,7 @@ int sl_client_accept(struct sl_server *srv, int fd,
     if (c == NULL)
         goto fail;
     c->srv = srv;
+    c->mgr_only = (unsigned char)mgr_only;
     c->conf = sl_conf_ref(srv->conf);
     if (sl_buf_init(&c->in, c->conf->limits.buffer_size) < 0 || cl_hdrs_fit(c) < 0)
         goto fail;
@@ -211,7 +212,7 @@ int sl_client_accept_internal(struct sl_server *srv, int fd)
     memset(&lo, 0, sizeof(lo));
     lo.sin_family = AF_INET;
     lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo));
+    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), 0);
     if (rc < 0)
         return rc;
     c = srv->clients;           /* just linked first */
@@ -579,12 +580,15 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         return;
     }
 
-    /* 1. target */
+    /* 1. target: our own pages first (mgr.c; on a manager listener, only
+     * they are served) */
+    if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
+        && mgr_begin(c, m)) {
+        sl_buf_consume(&c->in, headlen);
+        return;
+    }
     if (t->is_connect) {
         rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
-    } else if (m->target.len > 0 && m->target.base[0] == '/' && mgr_begin(c, m)) {
-        sl_buf_consume(&c->in, headlen);    /* our own page (mgr.c) */
-        return;
     } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
                                      m->target.base[0] == '*')) {
         rc = -1;

@@ -13,7 +13,7 @@ struct sl_client;
 
 /* Take over an accepted socket. Returns 0 or -errno (fd closed then). */
 int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen);
+                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only);
 
 /* An internal client on one end of a socket pair (background fetches): it
  * passes the source check and logs as "internal". 0 or -errno. */

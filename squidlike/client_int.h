@@ -186,6 +186,7 @@ struct sl_client {
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
     unsigned char draining;
     unsigned char internal;     /* a background fetch of our own */
+    unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char run_again;
     int64_t t_state;            /* when the state began */

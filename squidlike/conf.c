@@ -801,13 +801,20 @@ static const struct key pac_keys[] = {
     NUM(K_DURATION, pac, max_age, MS_S, DURATION_MAX_MS), END
 };
 
+/* Named by hand: the keys share names with top-level and access keys. */
+static const struct key manager_keys[] = {
+    { .name = "allow_sources", .kind = K_FUNC, .fn = cf_k_manager_allow_sources },
+    { .name = "listen", .kind = K_FUNC, .fn = cf_k_manager_listen }, END
+};
+
 static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
     STR(access_log, "none"), STR(error_log, "stderr"), FUNC(log_level),
     GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns), GROUP(access),
     GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), CFUNC(access_log_format), GROUP(pac), END
+    CFUNC(header_access), CFUNC(access_log_format), GROUP(pac),
+    GROUP(manager), END
 };
 
 /* ----------------------------------------------------- the snapshot */

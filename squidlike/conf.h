@@ -154,6 +154,18 @@ struct sl_conf_pac {
     int64_t max_age;            /* ms; Cache-Control: max-age in seconds */
 };
 
+/*
+ * The pages the proxy serves about itself (mgr.c): who may read the status
+ * pages and /metrics besides the proxy host itself (always admitted), and
+ * listeners that serve only those pages and the PAC file.
+ */
+struct sl_conf_manager {
+    struct acl_net allow_sources[SL_CONF_MAX_NETS];
+    size_t n_allow_sources;
+    struct sl_conf_listen listen[SL_CONF_MAX_LISTEN];
+    size_t n_listen;
+};
+
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
@@ -180,6 +192,7 @@ struct sl_conf {
     struct sl_conf_policy policy;
     struct sl_conf_limits limits;
     struct sl_conf_pac pac;
+    struct sl_conf_manager manager;
 };
 
 /* Where the loader reports what it skipped (bad list lines): set once by

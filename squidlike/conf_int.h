@@ -101,5 +101,8 @@ int cf_k_direct_domains(struct ctx *x, const config_setting_t *s);
 int cf_k_direct_networks(struct ctx *x, const config_setting_t *s);
 int cf_pac_defaults(struct sl_conf_pac *p);
 void cf_pac_free(struct sl_conf_pac *p);
+/* ... and the manager group's lists. */
+int cf_k_manager_allow_sources(struct ctx *x, const config_setting_t *s);
+int cf_k_manager_listen(struct ctx *x, const config_setting_t *s);
 
 #endif

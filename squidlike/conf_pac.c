@@ -1,7 +1,9 @@
 /*
  * conf_pac.c - the list settings of the pac group (the proxy auto-config
- * file the daemon serves, mgr.c), their defaults and their memory. The
- * booleans and max_age are plain keys in conf.c's table.
+ * file the daemon serves, mgr.c), their defaults and their memory, and
+ * the lists of the manager group (who may read the status pages, and
+ * their own listeners). The booleans and max_age are plain keys in
+ * conf.c's table.
  *
  * The config is the one input the PAC writer trusts, so every string that
  * ends up inside a JavaScript literal is checked here (filters/pac.h):
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "squidlike/conf_int.h"
 
 /* Loopback, RFC 1918 and link-local: what the shipped config sends DIRECT. */
@@ -113,4 +116,50 @@ void cf_pac_free(struct sl_conf_pac *p)
 {
     free_strings(p->proxies, &p->n_proxies);
     free_strings(p->direct_domains, &p->n_direct_domains);
+}
+
+/* --- manager ------------------------------------------------------------ */
+
+int cf_k_manager_allow_sources(struct ctx *x, const config_setting_t *s)
+{
+    struct sl_conf_manager *mg = &x->c->manager;
+    const config_setting_t *e;
+    const char *str, *why;
+    int i, n = cf_get_list(x, s, SL_CONF_MAX_NETS, "strings");
+
+    if (n < 0)
+        return -1;
+    mg->n_allow_sources = 0;
+    for (i = 0; i < n; i++) {
+        e = config_setting_get_elem(s, (unsigned)i);
+        if ((str = cf_get_string(x, e)) == NULL)
+            return -1;
+        if (acl_net_parse(str, &mg->allow_sources[i], &why) < 0)
+            return cf_fail(x, e, "bad network %s in 'manager.allow_sources': %s "
+                           "(expected ADDR or ADDR/PREFIX)", cf_describe(x, e), why);
+    }
+    mg->n_allow_sources = (size_t)n;
+    return 0;
+}
+
+int cf_k_manager_listen(struct ctx *x, const config_setting_t *s)
+{
+    struct sl_conf_manager *mg = &x->c->manager;
+    const config_setting_t *e;
+    const char *str, *why;
+    int i, n = cf_get_list(x, s, SL_CONF_MAX_LISTEN, "strings");
+
+    if (n < 0)
+        return -1;
+    mg->n_listen = 0;
+    for (i = 0; i < n; i++) {
+        e = config_setting_get_elem(s, (unsigned)i);
+        if ((str = cf_get_string(x, e)) == NULL)
+            return -1;
+        if (sl_conf_parse_listen(str, &mg->listen[i], &why) < 0)
+            return cf_fail(x, e, "bad address %s in 'manager.listen': %s",
+                           cf_describe(x, e), why);
+    }
+    mg->n_listen = (size_t)n;
+    return 0;
 }

@@ -66,6 +66,7 @@ static const struct err_def errs[SL_ERR_COUNT] = {
 static const char *reason_phrase(int status)
 {
     switch (status) {
+    case 200: return "OK";
     case 400: return "Bad Request";
     case 302: return "Found";
     case 403: return "Forbidden";

@@ -16,7 +16,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/server.c %reldir%/server.h \
 	%reldir%/mgr.c %reldir%/mgr.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
-	%reldir%/status.c %reldir%/status.h \
+	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h
 
 sbin_PROGRAMS += %reldir%/squidlike

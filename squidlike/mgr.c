@@ -1,7 +1,10 @@
 /*
- * mgr.c - pages the proxy serves itself (see mgr.h): the PAC file and the
- * Prometheus /metrics page (its numbers: metrics.c) and
- * /squidlike/status.json (status.c).
+ * mgr.c - pages the proxy serves itself (see mgr.h): the PAC file, the
+ * Prometheus /metrics page (its numbers: metrics.c), the status
+ * dashboard /squidlike/status (statuspage.c) and the same numbers as
+ * /squidlike/status.json (status.c). The PAC is for whoever may use the
+ * proxy; the rest for the proxy host and manager.allow_sources. On a
+ * manager.listen port nothing else is served.
  *
  * A page is built whole into c->out (it is small and bounded) and written
  * by client.c's CL_REPLY state, like an error page; the transaction is
@@ -25,7 +28,6 @@
 #define PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PROXY_MAX 300           /* "host:port" taken from the request */
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define STATUS_PATH "/squidlike/status.json"
 
 /* The path of target without its query, compared exactly. */
 static int path_is(struct sl_view target, const char *path)
@@ -80,7 +82,8 @@ static size_t pac_bound(const struct flt_pac *p)
 /* A 200 with body into c->out, then CL_REPLY writes it; a HEAD gets the
  * head alone (Content-Length still the body's). */
 static int send_page(struct sl_client *c, const char *ctype, const char *cache,
-                     const struct sl_buf *body, const char *log_ctype)
+                     const struct sl_buf *body, const char *log_ctype,
+                     const char *extra)
 {
     struct cl_txn *t = &c->txn;
     size_t blen = sl_buf_len(body);
@@ -90,7 +93,7 @@ static int send_page(struct sl_client *c, const char *ctype, const char *cache,
         sl_buf_reserve(&c->out, blen + 512, blen + 1024) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->out);
-    rc = sl_page_head(&c->out, 200, ctype, blen, cache, t->keep, t->minor, NULL);
+    rc = sl_page_head(&c->out, 200, ctype, blen, cache, t->keep, t->minor, extra);
     if (rc == 0)
         rc = sl_buf_append(&c->out, "\r\n", 2);
     if (rc == 0 && !t->is_head)
@@ -132,7 +135,7 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     rc = flt_pac_write(&body, &p);
     snprintf(cache, sizeof(cache), "max-age=%lld", (long long)(pc->max_age / 1000));
     if (rc == 0)
-        rc = send_page(c, PAC_TYPE, cache, &body, PAC_TYPE);
+        rc = send_page(c, PAC_TYPE, cache, &body, PAC_TYPE, NULL);
     sl_buf_free(&body);
     return rc;
 }
@@ -151,10 +154,20 @@ static int on_this_host(const struct sl_client *c)
     return 0;
 }
 
-/* A no-store page of at most max bytes written by fn: /metrics, status.json. */
+/* The manager pages: the proxy host, and manager.allow_sources. */
+static int may_manage(const struct sl_client *c)
+{
+    const struct sl_conf_manager *mg = &c->conf->manager;
+
+    return on_this_host(c) ||
+           acl_nets_match(mg->allow_sources, mg->n_allow_sources, &c->peer.sa);
+}
+
+/* A no-store page of at most max bytes written by fn: /metrics, the
+ * status pages. */
 static int serve_page(struct sl_client *c, size_t max,
                       int (*fn)(struct sl_buf *, struct sl_server *),
-                      const char *ctype, const char *log_ctype)
+                      const char *ctype, const char *log_ctype, const char *extra)
 {
     struct sl_buf body = { 0 };
     int rc;
@@ -163,22 +176,35 @@ static int serve_page(struct sl_client *c, size_t max,
         return -ENOMEM;
     rc = fn(&body, c->srv);
     if (rc == 0)
-        rc = send_page(c, ctype, "no-store", &body, log_ctype);
+        rc = send_page(c, ctype, "no-store", &body, log_ctype, extra);
     sl_buf_free(&body);
     return rc;
+}
+
+enum page { P_NONE, P_PAC, P_METRICS, P_JSON, P_HTML };
+
+static enum page which(const struct sl_http_msg *m)
+{
+    if (path_is(m->target, "/proxy.pac") || path_is(m->target, "/wpad.dat"))
+        return P_PAC;
+    if (path_is(m->target, "/metrics"))
+        return P_METRICS;
+    if (path_is(m->target, "/squidlike/status.json"))
+        return P_JSON;
+    if (path_is(m->target, "/squidlike/status") || path_is(m->target, "/squidlike/status/"))
+        return P_HTML;
+    return P_NONE;
 }
 
 int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
-    int status = path_is(m->target, STATUS_PATH);
-    int metrics = status || path_is(m->target, "/metrics");
+    enum page p = which(m);
+    int get = sl_view_eq(m->method, "GET") || sl_view_eq(m->method, "HEAD");
     int rc;
 
-    if (!metrics && !path_is(m->target, "/proxy.pac") && !path_is(m->target, "/wpad.dat"))
-        return 0;
-    if (!sl_view_eq(m->method, "GET") && !sl_view_eq(m->method, "HEAD"))
-        return 0;
+    if ((p == P_NONE || !get) && !c->mgr_only)
+        return 0;               /* a proxy request after all */
     t->hier = "HIER_NONE";
     /* A body we do not read stands between this request and the next. */
     if (t->req.kind != SL_HTTP_BODY_NONE)
@@ -187,25 +213,40 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         t->req.done = 1;
     if (c->draining || c->srv->draining)
         t->keep = 0;
-    /* /metrics: only the proxy host itself for now (a configurable
-     * manager ACL is to come); the PAC: whoever may use the proxy. */
-    if (metrics ? !on_this_host(c) :
-        !acl_nets_match(c->conf->access.allow_sources,
-                        c->conf->access.n_allow_sources, &c->peer.sa)) {
+    if (p == P_NONE || !get) {
         t->code = "TCP_DENIED";
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, metrics ?
-                       "this page is for the proxy host only" :
-                       "this address may not use the proxy");
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+                       "this port serves the proxy's own pages only (GET or HEAD of "
+                       "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
+        return 1;
+    }
+    /* The PAC: whoever may use the proxy; the rest: the managers. */
+    if (p == P_PAC ? !acl_nets_match(c->conf->access.allow_sources,
+                                     c->conf->access.n_allow_sources, &c->peer.sa)
+                   : !may_manage(c)) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, p == P_PAC ?
+                       "this address may not use the proxy" :
+                       "this page is for the proxy host and manager.allow_sources only");
         return 1;
     }
     t->code = "NONE";
-    if (status)
+    switch (p) {
+    case P_JSON:
         rc = serve_page(c, SL_STATUS_MAX, sl_status_write, "application/json",
-                        "application/json");
-    else if (metrics)
-        rc = serve_page(c, SL_METRICS_MAX, sl_metrics_write, METRICS_TYPE, "text/plain");
-    else
+                        "application/json", NULL);
+        break;
+    case P_HTML:
+        rc = serve_page(c, SL_STATUS_HTML_MAX, sl_status_html, "text/html; charset=utf-8",
+                        "text/html", SL_STATUS_HTML_HEADERS);
+        break;
+    case P_METRICS:
+        rc = serve_page(c, SL_METRICS_MAX, sl_metrics_write, METRICS_TYPE, "text/plain", NULL);
+        break;
+    default:
         rc = serve_pac(c, m);
+        break;
+    }
     if (rc < 0) {
         t->code = "NONE_NONE";
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);

@@ -87,7 +87,7 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
             sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
             return;
         }
-        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len);
+        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, l->manager);
     }
 }
 
@@ -141,32 +141,43 @@ fail:
     return NULL;
 }
 
+static int srv_listen_one(struct sl_server *srv, const struct sl_conf_listen *a,
+                          int manager, char *err, size_t errlen)
+{
+    struct sl_listener *l = &srv->listeners[srv->nlisteners];
+    int fd, rc;
+
+    fd = sl_net_listen((const struct sockaddr *)&a->addr, a->addrlen);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on %s%s: %s", a->text,
+                 manager ? " (manager.listen)" : "", strerror(-fd));
+        return -1;
+    }
+    l->io.fd = fd;
+    l->io.cb = srv_on_accept;
+    l->io.data = l;
+    l->srv = srv;
+    l->manager = manager;
+    snprintf(l->text, sizeof(l->text), "%s", a->text);
+    srv->nlisteners++;
+    if ((rc = sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0)) < 0) {
+        snprintf(err, errlen, "epoll: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
 {
     const struct sl_conf *conf = srv->conf;
     size_t i;
-    int fd, rc;
 
-    for (i = 0; i < conf->n_listen; i++) {
-        struct sl_listener *l = &srv->listeners[i];
-        fd = sl_net_listen((const struct sockaddr *)&conf->listen[i].addr,
-                           conf->listen[i].addrlen);
-        if (fd < 0) {
-            snprintf(err, errlen, "cannot listen on %s: %s",
-                     conf->listen[i].text, strerror(-fd));
+    for (i = 0; i < conf->n_listen; i++)
+        if (srv_listen_one(srv, &conf->listen[i], 0, err, errlen) < 0)
             return -1;
-        }
-        l->io.fd = fd;
-        l->io.cb = srv_on_accept;
-        l->io.data = l;
-        l->srv = srv;
-        snprintf(l->text, sizeof(l->text), "%s", conf->listen[i].text);
-        srv->nlisteners = i + 1;
-        if ((rc = sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0)) < 0) {
-            snprintf(err, errlen, "epoll: %s", strerror(-rc));
+    for (i = 0; i < conf->manager.n_listen; i++)
+        if (srv_listen_one(srv, &conf->manager.listen[i], 1, err, errlen) < 0)
             return -1;
-        }
-    }
     return 0;
 }
 
@@ -181,17 +192,22 @@ static void srv_close_listeners(struct sl_server *srv)
     }
 }
 
-static int listen_same(const struct sl_conf *a, const struct sl_conf *b)
+static int addrs_same(const struct sl_conf_listen *a, size_t na,
+                      const struct sl_conf_listen *b, size_t nb)
 {
     size_t i;
 
-    if (a->n_listen != b->n_listen)
+    if (na != nb)
         return 0;
-    for (i = 0; i < a->n_listen; i++)
-        if (a->listen[i].addrlen != b->listen[i].addrlen ||
-            memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen))
+    for (i = 0; i < na; i++)
+        if (a[i].addrlen != b[i].addrlen || memcmp(&a[i].addr, &b[i].addr, a[i].addrlen))
             return 0;
     return 1;
+}
+
+static int listen_same(const struct sl_conf *a, const struct sl_conf *b)
+{
+    return addrs_same(a->listen, a->n_listen, b->listen, b->n_listen);
 }
 
 static int str_same(const char *a, const char *b)
@@ -212,6 +228,11 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         SL_LOG(SL_LOG_WARN, 0, 0, "listen addresses change at restart only");
     memcpy(nc->listen, old->listen, sizeof(nc->listen));
     nc->n_listen = old->n_listen;
+    if (!addrs_same(old->manager.listen, old->manager.n_listen,
+                    nc->manager.listen, nc->manager.n_listen))
+        SL_LOG(SL_LOG_WARN, 0, 0, "manager.listen changes at restart only");
+    memcpy(nc->manager.listen, old->manager.listen, sizeof(nc->manager.listen));
+    nc->manager.n_listen = old->manager.n_listen;
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);

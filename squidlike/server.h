@@ -55,6 +55,7 @@ struct sl_auth_slot {
 struct sl_listener {
     struct sl_io io;
     struct sl_server *srv;
+    int manager;                /* serves the manager pages and the PAC only */
     char text[64];
 };
 
@@ -63,6 +64,7 @@ struct sl_stats {
     unsigned long long accepted, requests, tunnels, denied, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
     unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too */
+    unsigned long long tunnel_bytes_from_origins;  /* ... of which tunnels */
     unsigned long long hits, misses, refreshes, stored;
     unsigned long long auth_failures;
 };
@@ -84,7 +86,7 @@ struct sl_server {
     struct sl_auth_slot auth_slots[SL_AUTH_SLOTS];
     time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
                                    ACLs in tests; 0: the real one */
-    struct sl_listener listeners[SL_CONF_MAX_LISTEN];
+    struct sl_listener listeners[2 * SL_CONF_MAX_LISTEN];   /* proxy, manager */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;

@@ -62,13 +62,18 @@ int sl_status_window(const struct sl_status_ring *r, const struct sl_status_samp
         return -ENOENT;
 #define D(f) delta->f = cur->f >= base->f ? cur->f - base->f : 0
     D(requests); D(hits); D(misses); D(errors); D(blocked);
-    D(hit_bytes); D(miss_bytes); D(bytes_out); D(bytes_in);
+    D(hit_bytes); D(miss_bytes); D(bytes_out); D(bytes_in); D(tunnel_in);
 #undef D
     sl_hist_sub(&delta->svc_hit, &cur->svc_hit, &base->svc_hit);
     sl_hist_sub(&delta->svc_miss, &cur->svc_miss, &base->svc_miss);
     sl_hist_sub(&delta->dns, &cur->dns, &base->dns);
     delta->t_ms = cur->t_ms - base->t_ms;
     return 0;
+}
+
+const struct sl_status_sample *sl_status_ring_at(const struct sl_status_ring *r, size_t i)
+{
+    return nth_newest(r, r->n - 1 - i);
 }
 
 /* --- the sampler -------------------------------------------------------- */
@@ -90,6 +95,7 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
     sl_dns_get_stats(srv->dns, &ds);
     s->dns = ds.time;
     s->bytes_in = srv->stats.bytes_from_origins;
+    s->tunnel_in = srv->stats.tunnel_bytes_from_origins;
     s->hit_bytes = m->bytes[SL_METRICS_HIT];
     s->miss_bytes = m->bytes[SL_METRICS_MISS];
     s->errors = srv->stats.errors;
@@ -143,48 +149,37 @@ void sl_status_stop(struct sl_server *srv)
     sl_timer_stop(srv->loop, &srv->status.timer);
 }
 
-/* --- the page ----------------------------------------------------------- */
+/* --- the numbers ------------------------------------------------------- */
 
-/* "key": "s" with s escaped as JSON wants (control bytes as \u00XX). */
-static void put_str(struct sl_bufw *w, const char *key, const char *s)
+const char *const sl_status_win_name[SL_STATUS_NWIN] = {
+    "since_start", "last_5m", "last_60m"
+};
+
+long long sl_status_saved(const struct sl_status_sample *d)
 {
-    sl_bufw_printf(w, "\"%s\": \"", key);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            sl_bufw_printf(w, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            sl_bufw_printf(w, "\\u%04x", ch);
-        else
-            sl_bufw_printf(w, "%c", ch);
-    }
-    sl_bufw_printf(w, "\"");
+    return (long long)(d->hit_bytes + d->miss_bytes) - (long long)(d->bytes_in - d->tunnel_in);
 }
 
-/* A ratio or rate, or null when there is nothing to divide by. */
-static void put_ratio(struct sl_bufw *w, const char *key, double num, double den)
+double sl_status_ratio(double num, double den)
 {
-    if (den > 0)
-        sl_bufw_printf(w, "\"%s\": %.6f", key, num / den);
-    else
-        sl_bufw_printf(w, "\"%s\": null", key);
+    return den > 0 ? num / den : -1;
 }
 
-static long rss_kib(void)
+static long long rss_bytes(void)
 {
     char line[256];
-    long kib = -1;
+    long long kib = -1;
     FILE *f = fopen("/proc/self/status", "re");
 
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof(line), f))
         if (strncmp(line, "VmRSS:", 6) == 0) {
-            kib = strtol(line + 6, NULL, 10);
+            kib = strtoll(line + 6, NULL, 10);
             break;
         }
     fclose(f);
-    return kib;
+    return kib < 0 ? -1 : kib * 1024;
 }
 
 static long open_fds(void)
@@ -202,12 +197,92 @@ static long open_fds(void)
     return n - 1;               /* the directory's own fd */
 }
 
-/* One window's object: "w5m": { ... } */
+void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
+{
+    static const int64_t span[SL_STATUS_NWIN] = { 0, 5 * 60000, 60 * 60000 };
+    struct rusage ru;
+    size_t i;
+
+    memset(v, 0, sizeof(*v));
+    sl_status_snapshot(srv, &v->now);
+    v->up_ms = v->now.t_ms - srv->metrics.start_ms;
+    if (v->up_ms < 0)
+        v->up_ms = 0;
+    v->win[SL_STATUS_SINCE_START] = v->now;
+    v->win[SL_STATUS_SINCE_START].t_ms = v->up_ms;
+    for (i = 1; i < SL_STATUS_NWIN; i++)
+        if (sl_status_window(&srv->status.ring, &v->now, span[i], &v->win[i]) < 0)
+            memset(&v->win[i], 0, sizeof(v->win[i]));
+    sl_dns_get_stats(srv->dns, &v->dns);
+    if (srv->store != NULL)
+        cache_store_get_stats(srv->store, &v->cache);
+    sl_status_gauges(srv, &v->g);
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        v->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+            ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    v->rss_bytes = rss_bytes();
+    v->open_fds = open_fds();
+}
+
+/* --- the JSON page ------------------------------------------------------ */
+
+/* s escaped as JSON wants (control bytes as \u00XX), in quotes. */
+static void put_json(struct sl_bufw *w, const char *s)
+{
+    sl_bufw_printf(w, "\"");
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            sl_bufw_printf(w, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            sl_bufw_printf(w, "\\u%04x", ch);
+        else
+            sl_bufw_printf(w, "%c", ch);
+    }
+    sl_bufw_printf(w, "\"");
+}
+
+static void put_str(struct sl_bufw *w, const char *key, const char *s)
+{
+    sl_bufw_printf(w, "\"%s\": ", key);
+    put_json(w, s);
+}
+
+/* A ratio or rate, or null when there is nothing to divide by. */
+static void put_ratio(struct sl_bufw *w, const char *key, double num, double den)
+{
+    if (den > 0)
+        sl_bufw_printf(w, "\"%s\": %.6f", key, num / den);
+    else
+        sl_bufw_printf(w, "\"%s\": null", key);
+}
+
+/* A time in milliseconds from microseconds, or null (-1: no data). */
+static void put_ms(struct sl_bufw *w, const char *key, double us)
+{
+    if (us < 0)
+        sl_bufw_printf(w, "\"%s\": null", key);
+    else
+        sl_bufw_printf(w, "\"%s\": %.3f", key, us / 1000.0);
+}
+
+static void put_times(struct sl_bufw *w, const char *key, const struct sl_hist *h)
+{
+    sl_bufw_printf(w, "\"%s\": { \"count\": %llu, ", key, h->count);
+    put_ms(w, "p50", sl_hist_quantile(h, 0.50));
+    sl_bufw_printf(w, ", ");
+    put_ms(w, "p95", sl_hist_quantile(h, 0.95));
+    sl_bufw_printf(w, ", ");
+    put_ms(w, "p99", sl_hist_quantile(h, 0.99));
+    sl_bufw_printf(w, " }");
+}
+
+/* One window's object: "last_5m": { ... } */
 static void window(struct sl_bufw *w, const char *key, const struct sl_status_sample *d)
 {
     sl_bufw_printf(w, "    \"%s\": { \"seconds\": %.3f, \"requests\": %llu, \"hits\": %llu, "
-        "\"misses\": %llu, \"errors\": %llu, ", key, (double)d->t_ms / 1000.0,
-        d->requests, d->hits, d->misses, d->errors);
+        "\"misses\": %llu, \"errors\": %llu, \"blocked\": %llu, ", key,
+        (double)d->t_ms / 1000.0, d->requests, d->hits, d->misses, d->errors, d->blocked);
     put_ratio(w, "hit_ratio", (double)d->hits, (double)(d->hits + d->misses));
     sl_bufw_printf(w, ", ");
     put_ratio(w, "byte_hit_ratio", (double)d->hit_bytes,
@@ -216,38 +291,49 @@ static void window(struct sl_bufw *w, const char *key, const struct sl_status_sa
     put_ratio(w, "requests_per_second", (double)d->requests * 1000.0, (double)d->t_ms);
     sl_bufw_printf(w, ", ");
     put_ratio(w, "error_rate", (double)d->errors, (double)d->requests);
-    sl_bufw_printf(w, " }");
+    sl_bufw_printf(w, ",\n      \"bytes_to_clients\": %llu, \"bytes_from_origins\": %llu, "
+        "\"bandwidth_saved_bytes\": %lld, ", d->bytes_out, d->bytes_in, sl_status_saved(d));
+    put_ratio(w, "bandwidth_saved_ratio", (double)sl_status_saved(d),
+              (double)(d->hit_bytes + d->miss_bytes));
+    sl_bufw_printf(w, ",\n      \"service_ms\": { ");
+    put_times(w, "hit", &d->svc_hit);
+    sl_bufw_printf(w, ", ");
+    put_times(w, "miss", &d->svc_miss);
+    sl_bufw_printf(w, ", ");
+    put_times(w, "dns", &d->dns);
+    sl_bufw_printf(w, " } }");
+}
+
+#define TOP_SHOWN 10
+
+static void top(struct sl_bufw *w, const char *key, const char *what,
+                const struct sl_top *t)
+{
+    const struct sl_top_entry *e[TOP_SHOWN];
+    size_t n = sl_top_list(t, e, TOP_SHOWN), i;
+
+    sl_bufw_printf(w, "    \"%s\": [", key);
+    for (i = 0; i < n; i++) {
+        sl_bufw_printf(w, "%s\n      { ", i ? "," : "");
+        put_str(w, "host", e[i]->name);
+        sl_bufw_printf(w, ", \"%s\": %llu, \"overcount_max\": %llu }", what,
+                       e[i]->count, e[i]->err);
+    }
+    sl_bufw_printf(w, "%s]", n ? "\n    " : "");
 }
 
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
-    struct sl_status_sample now, d5, d60, zero = { 0 };
-    struct sl_dns_stats ds;
-    struct cache_store_stats cs = { 0 };
-    struct rusage ru;
-    double cpu = 0;
-    int64_t up;
+    struct sl_status_view v;
+    const struct sl_metrics *m = &srv->metrics;
+    size_t i;
 
-    sl_status_snapshot(srv, &now);
-    up = now.t_ms - srv->metrics.start_ms;
-    if (up < 0)
-        up = 0;
-    if (sl_status_window(&srv->status.ring, &now, 5 * 60000, &d5) < 0)
-        d5 = zero;
-    if (sl_status_window(&srv->status.ring, &now, 60 * 60000, &d60) < 0)
-        d60 = zero;
-    sl_dns_get_stats(srv->dns, &ds);
-    if (srv->store != NULL)
-        cache_store_get_stats(srv->store, &cs);
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-              ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
-
+    sl_status_collect(srv, &v);
     sl_bufw_printf(&w, "{\n  ");
     put_str(&w, "version", PACKAGE_VERSION);
     sl_bufw_printf(&w, ",\n  \"pid\": %ld,\n  \"uptime_seconds\": %lld.%03lld,\n",
-        (long)getpid(), (long long)(up / 1000), (long long)(up % 1000));
+        (long)getpid(), (long long)(v.up_ms / 1000), (long long)(v.up_ms % 1000));
     sl_bufw_printf(&w, "  \"config\": { \"generation\": %u, ", srv->conf_generation);
     if (srv->reload_time != 0) {
         sl_bufw_printf(&w, "\"last_reload_time\": %lld, ", (long long)srv->reload_time);
@@ -256,33 +342,44 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         sl_bufw_printf(&w, "\"last_reload_time\": null, \"last_reload_result\": null");
     }
     sl_bufw_printf(&w, " },\n  \"process\": { \"rss_bytes\": %lld, \"cpu_seconds\": %.3f, "
-        "\"open_fds\": %ld },\n", rss_kib() < 0 ? -1LL : (long long)rss_kib() * 1024,
-        cpu, open_fds());
+        "\"open_fds\": %ld },\n", v.rss_bytes, v.cpu_seconds, v.open_fds);
     sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
-        "\"tunnels\": %llu },\n", srv->nclients, srv->stats.accepted, srv->stats.tunnels);
+        "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
+        "\"origins_idle\": %zu },\n", v.g.clients, srv->stats.accepted,
+        srv->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
     sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
-        "\"negative_hits\": %llu, \"queries\": %llu, ", ds.entries, ds.lookups,
-        ds.hits, ds.negative_hits, ds.queries);
-    put_ratio(&w, "hit_ratio", (double)(ds.hits + ds.negative_hits), (double)ds.lookups);
+        "\"negative_hits\": %llu, \"queries\": %llu, ", v.dns.entries, v.dns.lookups,
+        v.dns.hits, v.dns.negative_hits, v.dns.queries);
+    put_ratio(&w, "hit_ratio", (double)(v.dns.hits + v.dns.negative_hits),
+              (double)v.dns.lookups);
     sl_bufw_printf(&w, " },\n  \"cache\": { \"enabled\": %s, \"bytes\": %llu, \"max_bytes\": %llu, "
         "\"objects\": %llu, \"evictions\": %llu, ", srv->store ? "true" : "false",
-        (unsigned long long)cs.bytes, (unsigned long long)cs.max_size,
-        (unsigned long long)cs.objects, (unsigned long long)cs.evicted);
-    put_ratio(&w, "fill_percent", 100.0 * (double)cs.bytes, (double)cs.max_size);
+        (unsigned long long)v.cache.bytes, (unsigned long long)v.cache.max_size,
+        (unsigned long long)v.cache.objects, (unsigned long long)v.cache.evicted);
+    put_ratio(&w, "fill_percent", 100.0 * (double)v.cache.bytes, (double)v.cache.max_size);
     sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "
-        "\"hit_bytes\": %llu, \"miss_bytes\": %llu, \"bytes_from_origins\": null },\n",
-        now.requests, now.hits, now.misses, now.errors, now.blocked, now.bytes_out,
-        now.hit_bytes, now.miss_bytes);
-    zero = now;
-    zero.t_ms = up;
-    sl_bufw_printf(&w, "  \"windows\": {\n");
-    window(&w, "since_start", &zero);
+        "\"hit_bytes\": %llu, \"miss_bytes\": %llu, \"bytes_from_origins\": %llu },\n",
+        v.now.requests, v.now.hits, v.now.misses, v.now.errors, v.now.blocked,
+        v.now.bytes_out, v.now.hit_bytes, v.now.miss_bytes, v.now.bytes_in);
+    sl_bufw_printf(&w, "  \"blocked_by_category\": {");
+    for (i = 0; i < m->ncats; i++) {
+        sl_bufw_printf(&w, "%s ", i ? "," : "");
+        put_json(&w, m->cats[i].name);
+        sl_bufw_printf(&w, ": %llu", m->cats[i].n);
+    }
+    if (m->cat_other)
+        sl_bufw_printf(&w, "%s \"(other)\": %llu", m->ncats ? "," : "", m->cat_other);
+    sl_bufw_printf(&w, " },\n  \"top_domains\": {\n");
+    top(&w, "by_requests", "requests", &m->top_requests);
     sl_bufw_printf(&w, ",\n");
-    window(&w, "last_5m", &d5);
-    sl_bufw_printf(&w, ",\n");
-    window(&w, "last_60m", &d60);
-    sl_bufw_printf(&w, "\n  },\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
+    top(&w, "by_bytes", "bytes", &m->top_bytes);
+    sl_bufw_printf(&w, "\n  },\n  \"windows\": {\n");
+    for (i = 0; i < SL_STATUS_NWIN; i++) {
+        window(&w, sl_status_win_name[i], &v.win[i]);
+        sl_bufw_printf(&w, i + 1 < SL_STATUS_NWIN ? ",\n" : "\n");
+    }
+    sl_bufw_printf(&w, "  },\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
         (double)srv->status.interval_ms / 1000.0, srv->status.ring.n);
     return w.rc;
 }

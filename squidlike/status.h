@@ -15,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache/store.h"
 #include "squidlike/buf.h"
+#include "squidlike/dns.h"
 #include "squidlike/hist.h"
 #include "squidlike/loop.h"
 
@@ -28,7 +30,9 @@ struct sl_server;
 struct sl_status_sample {
     int64_t t_ms;
     unsigned long long requests, hits, misses, errors, blocked;
-    unsigned long long hit_bytes, miss_bytes, bytes_out, bytes_in;
+    unsigned long long hit_bytes, miss_bytes;   /* to clients, by kind */
+    unsigned long long bytes_out, bytes_in;     /* to clients, from origins */
+    unsigned long long tunnel_in;               /* of bytes_in, tunnels' */
     struct sl_hist svc_hit, svc_miss, dns;  /* service and DNS times */
 };
 
@@ -43,6 +47,9 @@ struct sl_status {
     struct sl_timer timer;
     int64_t interval_ms;
 };
+
+/* The i-th oldest sample held (0: the oldest); i < r->n. */
+const struct sl_status_sample *sl_status_ring_at(const struct sl_status_ring *r, size_t i);
 
 /* Append s, overwriting the oldest sample when the ring is full. */
 void sl_status_ring_push(struct sl_status_ring *r, const struct sl_status_sample *s);
@@ -73,11 +80,49 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s);
 void sl_status_start(struct sl_server *srv);
 void sl_status_stop(struct sl_server *srv);
 
+/* Everything the status pages show, gathered once per page (the JSON
+ * and the HTML page print the same numbers). */
+enum { SL_STATUS_SINCE_START, SL_STATUS_LAST_5M, SL_STATUS_LAST_60M, SL_STATUS_NWIN };
+extern const char *const sl_status_win_name[SL_STATUS_NWIN];
+
+struct sl_status_view {
+    struct sl_status_sample now;
+    struct sl_status_sample win[SL_STATUS_NWIN];    /* deltas; t_ms: span */
+    int64_t up_ms;
+    struct sl_dns_stats dns;
+    struct cache_store_stats cache;
+    struct sl_status_gauges g;
+    double cpu_seconds;
+    long long rss_bytes;        /* -1: unknown */
+    long open_fds;              /* -1: unknown */
+};
+
+void sl_status_collect(struct sl_server *srv, struct sl_status_view *v);
+
+/* Bandwidth the cache saved over d: what hits and misses sent clients,
+ * less what HTTP (not tunnels) took from origins. Our own pages and
+ * tunnels do not count: they cost the same with or without a cache. */
+long long sl_status_saved(const struct sl_status_sample *d);
+
+/* num / den, or a negative number when den is 0 (the pages say "null"
+ * or a dash). */
+double sl_status_ratio(double num, double den);
+
 /*
  * Append the JSON document for srv to out (sized by the caller: at least
  * SL_STATUS_MAX bytes of space). Returns 0, or -ENOSPC.
  */
-#define SL_STATUS_MAX (16 * 1024)
+#define SL_STATUS_MAX (64 * 1024)
 int sl_status_write(struct sl_buf *out, struct sl_server *srv);
+
+/* The HTML dashboard (statuspage.c), same contract, SL_STATUS_HTML_MAX. */
+#define SL_STATUS_HTML_MAX (192 * 1024)
+int sl_status_html(struct sl_buf *out, struct sl_server *srv);
+
+/* Security headers of the HTML page: nothing may load from anywhere. */
+#define SL_STATUS_HTML_HEADERS \
+    "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n" \
+    "X-Content-Type-Options: nosniff\r\n" \
+    "Referrer-Policy: no-referrer\r\n"
 
 #endif

@@ -51,6 +51,7 @@ static void tunnel_end(struct sl_client *c, int err)
            t->key, (long long)t->bytes_up, (long long)t->bytes_out);
     c->srv->stats.bytes_to_clients += (unsigned long long)t->bytes_out;
     c->srv->stats.bytes_from_origins += (unsigned long long)t->bytes_out;
+    c->srv->stats.tunnel_bytes_from_origins += (unsigned long long)t->bytes_out;
     c->srv->stats.bytes_from_clients += (unsigned long long)t->bytes_up;
     cl_txn_done(c);
 }

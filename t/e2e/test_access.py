@@ -81,7 +81,7 @@ def _ns_server(ns, directory):
 
 
 def test_outsider_in_network_namespace_denied():
-    with NetNs() as ns:
+    with NetNs("198.51.100.4/30") as ns:
         o = ScriptedOrigin()
         outside = ScriptedOrigin(host=ns.host_addr)
         with Daemon(listen_host=ns.host_addr) as d:     # default allow_sources
@@ -97,7 +97,7 @@ def test_outsider_in_network_namespace_denied():
 
 
 def test_outsider_allowed_but_not_to_this_host():
-    with NetNs() as ns:
+    with NetNs("198.51.100.4/30") as ns:
         o = ScriptedOrigin()                              # 127.0.0.1
         on_iface = ScriptedOrigin(host=ns.host_addr)      # this host's interface
         docroot = h.subdir("ns-docroot")

@@ -341,7 +341,7 @@ def test_access_line_parser():
 
 
 def test_netns_link():
-    with h.NetNs() as ns:
+    with h.NetNs("198.51.100.20/30") as ns:
         o = h.ScriptedOrigin(host=ns.host_addr)
         r = ns.exec(["curl", "-q", "-sS", "--max-time", "10", o.url("/from-ns")])
         assert r.returncode == 0 and r.stdout.startswith(b"GET /from-ns"), r

@@ -257,7 +257,7 @@ def test_only_the_proxy_host():
         assert scrape(d, bind="127.0.0.2") is not None
     # A client in a network namespace (an address the proxy may serve) is
     # refused; the host reaching the proxy on its own interface address is not.
-    with NetNs() as ns:
+    with NetNs("198.51.100.8/30") as ns:
         allow = ["127.0.0.0/8", "%s/32" % ns.ns_addr]
         with Daemon({"access.allow_sources": allow}, listen_host=ns.host_addr) as d:
             url = "http://%s:%d/metrics" % (ns.host_addr, d.port)

@@ -165,7 +165,7 @@ def test_counts_and_ratios():
 
 
 def test_only_the_proxy_host():
-    with NetNs() as ns:
+    with NetNs("198.51.100.12/30") as ns:
         allow = ["127.0.0.0/8", "%s/32" % ns.ns_addr]
         with Daemon({"access.allow_sources": allow}, listen_host=ns.host_addr) as d:
             url = "http://%s:%d%s" % (ns.host_addr, d.port, PATH)
