@@ -4,7 +4,8 @@ EXTRA_DIST += %reldir%/squidlike.conf %reldir%/errors %reldir%/blocklists
 sl_sed_paths = sed \
 	-e 's|"var/run/|"$(localstatedir)/run/squidlike/|' \
 	-e 's|"var/log/|"$(localstatedir)/log/squidlike/|' \
-	-e 's|"var/cache/|"$(localstatedir)/cache/squidlike/|'
+	-e 's|"var/cache/|"$(localstatedir)/cache/squidlike/|' \
+	-e 's|"var/cache"|"$(localstatedir)/cache/squidlike"|'
 
 install-data-local:
 	$(MKDIR_P) '$(DESTDIR)$(sysconfdir)'

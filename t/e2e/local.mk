@@ -24,5 +24,6 @@ sl_e2e_tests += \
 	t/e2e/test_pac.py \
 	t/e2e/test_dashboard.py \
 	t/e2e/test_metrics.py \
-	t/e2e/test_status.py
+	t/e2e/test_status.py \
+	t/e2e/test_docs.py
 EXTRA_DIST += t/e2e/README.md
