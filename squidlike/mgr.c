@@ -191,7 +191,7 @@ static enum page which(const struct sl_http_msg *m)
         return P_METRICS;
     if (path_is(m->target, "/squidlike/status.json"))
         return P_JSON;
-    if (path_is(m->target, "/squidlike/status") || path_is(m->target, "/squidlike/status/"))
+    if (path_is(m->target, "/squidlike/status"))
         return P_HTML;
     return P_NONE;
 }
