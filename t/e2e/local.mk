@@ -26,4 +26,4 @@ sl_e2e_tests += \
 	t/e2e/test_metrics.py \
 	t/e2e/test_status.py \
 	t/e2e/test_docs.py
-EXTRA_DIST += t/e2e/README.md
+EXTRA_DIST += t/e2e/README.md t/e2e/browser.py

@@ -7,15 +7,18 @@ headless Chromium: it loads without a console error and shows the hit
 ratio status.json reports), a manager.listen port serves only these pages,
 and manager.allow_sources admits a network that is not the proxy host."""
 
+import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import browser  # noqa: E402
 import harness as h  # noqa: E402
 from harness import Daemon, DnsStub, NetNs, Response, RoutedOrigin, TlsOrigin  # noqa: E402
 
@@ -185,6 +188,56 @@ def test_counts_json_metrics_html():
         assert re.search(r'<svg id="%s"[^>]*>' % g, html), g
     assert "<script" not in html and "http://" not in html.split("<footer>")[0], \
         "the page must load nothing"
+
+
+class _BadPage(http.server.BaseHTTPRequestHandler):
+    """A page that breaks the dashboard's own CSP with an inline script:
+    the control that shows the browser check can see an error at all."""
+
+    def do_GET(self):
+        body = b"<!DOCTYPE html><html><body><script>1</script></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_page_in_chromium():
+    try:
+        browser.find_chromium()
+    except browser.BrowserError as e:
+        raise h.Skip(str(e))
+    bad = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BadPage)
+    threading.Thread(target=bad.serve_forever, daemon=True).start()
+    h.register_cleanup("bad page server", bad.shutdown)
+    with browser.Browser() as b:
+        _, errors = b.load("http://127.0.0.1:%d/" % bad.server_address[1], timeout=60)
+        assert errors, "the browser check saw no error on a page that breaks its CSP"
+        h.log("control page errors: %r" % errors)
+
+        tls = TlsOrigin()
+        mport = h.free_port()
+        o, d = traffic_daemon(tls, mport)
+        with d:
+            make_traffic(d, o, tls)
+            s = status_json(d, mport)
+            dom, errors = b.load("http://127.0.0.1:%d/squidlike/status" % mport, timeout=60)
+            s2 = status_json(d, mport)
+    assert errors == [], "console errors on the status page: %r" % errors
+    v = values(dom)
+    want = "%.6f" % s["windows"]["since_start"]["hit_ratio"]
+    assert want == "%.6f" % s2["windows"]["since_start"]["hit_ratio"] == "0.500000", (s, s2)
+    assert v.get("hit_ratio_since_start") == want, "DOM: %r, status.json: %s" % (
+        v.get("hit_ratio_since_start"), want)
+    shown = re.search(r'id="hit_ratio_since_start" data-value="[^"]*">([^<]*)<', dom)
+    assert shown and shown.group(1) == "50.0%", shown and shown.group(0)
+    for g in ("graph_hit_ratio", "graph_requests", "graph_bandwidth"):
+        assert 'id="%s"' % g in dom, "graph %s not in the DOM" % g
 
 
 def test_hostile_names_escaped():
