@@ -23,5 +23,6 @@ sl_e2e_tests += \
 	t/e2e/test_auth_sni.py \
 	t/e2e/test_pac.py \
 	t/e2e/test_metrics.py \
-	t/e2e/test_status.py
+	t/e2e/test_status.py \
+	t/e2e/test_logs.py
 EXTRA_DIST += t/e2e/README.md
