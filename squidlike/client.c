@@ -440,11 +440,13 @@ static size_t cl_acl_url(struct sl_view url, char *out)
     return n + url.len - auth_end;
 }
 
+/* m: the request, for the log's other fields (txnlog.c); NULL for a
+ * placeholder of our own ("NONE error:invalid-request"). */
 static int cl_keep_meta(struct sl_client *c, struct sl_view method,
-                        struct sl_view url)
+                        struct sl_view url, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
-    size_t need = method.len + 2 * url.len + 3;
+    size_t need = method.len + 2 * url.len + 3 + TXNLOG_META_ROOM;
 
     sl_buf_reset(&t->meta);
     if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
@@ -458,6 +460,7 @@ static int cl_keep_meta(struct sl_client *c, struct sl_view method,
     t->acl_url = t->meta.last;
     t->meta.last += cl_acl_url(url, t->meta.last);
     sl_buf_append(&t->meta, "", 1);
+    txnlog_keep(t, m);
     return 0;
 }
 
@@ -478,7 +481,8 @@ static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m)
     enum sl_err e = SL_ERR_INVALID_REQ;
 
     cl_txn_init(c);
-    cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:invalid-request"));
+    cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:invalid-request"),
+                 NULL);
     switch (m->err_status) {
     case 413: case 414: case 431: e = SL_ERR_TOO_BIG; break;
     case 501: e = SL_ERR_UNSUP_REQ; break;
@@ -574,7 +578,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->req.kind = t->is_connect ? SL_HTTP_BODY_NONE : sl_http_request_body(m);
     t->req.left = m->content_length;
     sl_chunk_init(&t->req.ck);
-    if (cl_keep_meta(c, m->method, m->target) < 0) {
+    if (cl_keep_meta(c, m->method, m->target, m) < 0) {
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
         return;
@@ -819,21 +823,7 @@ static void cl_log(struct sl_client *c)
     if (t->logged || t->method == NULL)
         return;
     t->logged = 1;
-    a.time_ms = wall_ms();
-    a.elapsed_ms = sl_loop_now(c->srv->loop) - t->t_start;
-    a.client = c->peer_str;
-    a.code = t->code ? t->code : "NONE_NONE";
-    a.status = t->status;
-    a.bytes = t->bytes_out;
-    a.method = t->method;
-    a.url = t->url;
-    a.user = t->acl.user[0] ? t->acl.user : NULL;
-    a.rule = t->acl.rule;
-    a.category = t->acl.category;
-    a.json = c->conf->policy.log_json;
-    a.hier = t->hier ? t->hier : "HIER_NONE";
-    a.peer = t->peer[0] ? t->peer : NULL;
-    a.type = t->ctype[0] ? t->ctype : NULL;
+    txnlog_fill(c, &a);
     sl_log_access(&a);
     cl_count(c, a.code, (unsigned long long)a.bytes);
 }
@@ -980,7 +970,8 @@ static void cl_on_timer(struct sl_timer *tm)
             return;
         }
         cl_txn_init(c);
-        cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:request-timeout"));
+        cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:request-timeout"),
+                     NULL);
         c->txn.keep = 0;
         c->txn.code = "NONE_NONE";
         sl_buf_reset(&c->in);

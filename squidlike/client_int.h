@@ -27,6 +27,7 @@
 #include "squidlike/errpage.h"
 #include "filters/hdr.h"
 #include "squidlike/http.h"
+#include "squidlike/logfmt.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
 #include "squidlike/origin.h"
@@ -121,6 +122,8 @@ struct cl_txn {
     struct sl_buf meta;         /* "METHOD\0URL\0" for the log */
     const char *method, *url;   /* into meta */
     const char *acl_url;        /* url as the access rules see it (meta) */
+    const char *referer, *user_agent;   /* into meta, capped; NULL: none */
+    const char *version;        /* "1.1"/"1.0" (static); NULL: not parsed */
     int minor;                  /* client's HTTP/1.minor */
     unsigned char is_head, is_connect, idempotent;
     unsigned char keep;         /* client connection survives this one */
@@ -249,6 +252,12 @@ void fill_body(struct sl_client *c, char *p, size_t n, int framed);
 void fill_finish(struct sl_client *c, int complete);
 void fill_abort(struct sl_client *c);
 int fill_status_field(struct sl_client *c, struct sl_buf *out);
+
+/* txnlog.c: the transaction's access-log record. cl_keep_meta reserves
+ * TXNLOG_META_ROOM more bytes in t->meta for txnlog_keep. */
+#define TXNLOG_META_ROOM (2 * (SL_LOGFMT_HDR_KEEP + 1))
+void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
+void txnlog_fill(const struct sl_client *c, struct sl_log_access *a);
 
 /* tunnel.c */
 void tunnel_start(struct sl_client *c);

@@ -497,6 +497,19 @@ static int k_log_level(struct ctx *x, const config_setting_t *s)
     return 0;
 }
 
+static int k_access_log_format(struct ctx *x, const config_setting_t *s)
+{
+    /* In enum sl_log_format order. */
+    static const char *const names[] = { "squid", "common", "combined",
+                                         "json", NULL };
+    int i = pick_name(x, s, names, "squid, common, combined or json");
+
+    if (i < 0)
+        return -1;
+    x->c->access_log_format = (enum sl_log_format)i;
+    return 0;
+}
+
 static int k_to_localhost(struct ctx *x, const config_setting_t *s)
 {
     /* In enum acl_to_localhost order. */
@@ -809,12 +822,11 @@ static const struct key manager_keys[] = {
 
 static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
-    STR(access_log, "none"), STR(error_log, "stderr"), FUNC(log_level),
-    GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns), GROUP(access),
-    GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
+    STR(access_log, "none"), FUNC(access_log_format), STR(error_log, "stderr"),
+    FUNC(log_level), GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns),
+    GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), CFUNC(access_log_format), GROUP(pac),
-    GROUP(manager), END
+    CFUNC(header_access), GROUP(pac), GROUP(manager), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -860,6 +872,7 @@ static int set_defaults(struct sl_conf *c)
     c->access_log = strdup("var/log/access.log");
     c->error_log = strdup("var/log/error.log");
     c->log_level = SL_LOG_INFO;
+    c->access_log_format = SL_LOG_FMT_SQUID;
     c->http = (struct sl_conf_http){ .via = 1,
         .forwarded_for = FLT_XFF_DELETE, .max_request_line = 8 * KIB,
         .max_request_head = 64 * KIB, .max_response_head = 64 * KIB,

@@ -41,6 +41,14 @@ enum sl_log_level {
     SL_LOG_DEBUG
 };
 
+/* access_log_format: how each access.log line is written (logfmt.c). */
+enum sl_log_format {
+    SL_LOG_FMT_SQUID = 0,       /* Squid's native format (the default) */
+    SL_LOG_FMT_COMMON,          /* Squid's "common" (Apache CLF + %Ss:%Sh) */
+    SL_LOG_FMT_COMBINED,        /* Squid's "combined" (+ Referer, User-Agent) */
+    SL_LOG_FMT_JSON             /* one JSON object per line */
+};
+
 struct sl_conf_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -130,7 +138,6 @@ struct sl_conf_policy {
     char *block_page;           /* default block page template, NULL: built-in */
     struct flt_hdr_access *req_headers;     /* NULL: everything passes */
     struct flt_hdr_access *resp_headers;
-    int log_json;               /* access_log_format = "json" */
 };
 
 #define SL_CONF_MAX_PAC 64
@@ -180,6 +187,7 @@ struct sl_conf {
     char *visible_hostname;
     char *pid_file;             /* NULL: none */
     char *access_log;           /* NULL: "none" */
+    enum sl_log_format access_log_format;
     char *error_log;            /* NULL: "stderr" */
     enum sl_log_level log_level;
 

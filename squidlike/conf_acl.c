@@ -1,7 +1,7 @@
 /*
  * conf_acl.c - the access policy part of the configuration: acls,
- * http_access, blocklists, auth, deny_info, block_page, header_access,
- * access_log_format (see struct sl_conf_policy in conf.h).
+ * http_access, blocklists, auth, deny_info, block_page, header_access
+ * (see struct sl_conf_policy in conf.h).
  *
  * Settings are collected while the file is walked; the policy is built at
  * the end (cf_policy_finish), when every ACL, the access group and the
@@ -450,22 +450,6 @@ int cf_k_block_page(struct ctx *x, const config_setting_t *s)
     free(x->c->policy.block_page);
     x->c->policy.block_page = read_text(x, s, path);
     return x->c->policy.block_page ? 0 : -1;
-}
-
-int cf_k_access_log_format(struct ctx *x, const config_setting_t *s)
-{
-    const char *v = cf_get_string(x, s);
-
-    if (v == NULL)
-        return -1;
-    if (strcmp(v, "squid") == 0)
-        x->c->policy.log_json = 0;
-    else if (strcmp(v, "json") == 0)
-        x->c->policy.log_json = 1;
-    else
-        return cf_fail(x, s, "bad 'access_log_format' %s (expected squid or json)",
-                       cf_describe(x, s));
-    return 0;
 }
 
 static int header_list(struct ctx *x, const config_setting_t *s,

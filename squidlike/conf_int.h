@@ -89,7 +89,6 @@ int cf_k_auth(struct ctx *x, const config_setting_t *s);
 int cf_k_deny_info(struct ctx *x, const config_setting_t *s);
 int cf_k_block_page(struct ctx *x, const config_setting_t *s);
 int cf_k_header_access(struct ctx *x, const config_setting_t *s);
-int cf_k_access_log_format(struct ctx *x, const config_setting_t *s);
 int cf_policy_init(struct sl_conf *c);
 int cf_policy_finish(struct ctx *x);
 void cf_policy_stash_free(struct ctx *x);

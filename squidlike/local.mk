@@ -3,14 +3,14 @@ libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_int.h \
-	%reldir%/log.c %reldir%/log.h \
+	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \
 	%reldir%/net.c %reldir%/net.h \
 	%reldir%/dns.c %reldir%/dns.h \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
-	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c \
+	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \
 	%reldir%/server.c %reldir%/server.h \

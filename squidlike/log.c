@@ -1,5 +1,6 @@
 /*
- * log.c - buffered error and access logs (see log.h).
+ * log.c - buffered error and access logs (see log.h); the access-log
+ * line formats are in logfmt.c.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "squidlike/log.h"
+#include "squidlike/logfmt.h"
 
 #define LOG_BUF_SIZE 65536
 #define LOG_LINE_MAX 4096
@@ -355,82 +357,11 @@ void sl_log(enum sl_log_level level, uint64_t conn, int err,
         file_flush(&errlog);
 }
 
-/* A JSON string (RFC 8259 escaping), or null. */
-static size_t json_str(char *out, size_t room, const char *v)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-
-    if (v == NULL)
-        return (size_t)snprintf(out, room, "null");
-    if (room < 3)
-        return room;
-    out[n++] = '"';
-    for (; *v && n + 8 < room; v++) {
-        unsigned char ch = (unsigned char)*v;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            n += (size_t)snprintf(out + n, room - n, "\\u00%c%c", hex[ch >> 4], hex[ch & 15]);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    out[n++] = '"';
-    return n;
-}
-
-static void log_access_json(const struct sl_log_access *a)
-{
-    char line[4 * LOG_LINE_MAX];
-    size_t n = 0, room = sizeof(line) - 2;
-    const char *keys[] = { "client", "code", "method", "url", "user", "hier",
-                           "peer", "type", "rule", "category" };
-    const char *vals[] = { a->client, a->code, a->method, a->url, a->user,
-                           a->hier, a->peer, a->type, a->rule, a->category };
-    size_t i;
-
-    n += (size_t)snprintf(line, room, "{\"time\":%lld.%03d,\"elapsed_ms\":%lld,"
-                          "\"status\":%d,\"bytes\":%lld",
-                          (long long)(a->time_ms / 1000), (int)(a->time_ms % 1000),
-                          (long long)a->elapsed_ms, a->status, (long long)a->bytes);
-    for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && n + 32 < room; i++) {
-        n += (size_t)snprintf(line + n, room - n, ",\"%s\":", keys[i]);
-        n += json_str(line + n, room - n, vals[i]);
-    }
-    if (n > room)
-        n = room;
-    line[n++] = '}';
-    line[n++] = '\n';
-    file_add(&acclog, line, n);
-}
-
 void sl_log_access(const struct sl_log_access *a)
 {
-    char line[4 * LOG_LINE_MAX];        /* room for an 8 KiB URL */
-    int k;
+    char line[SL_LOGFMT_LINE_MAX];
 
     if (acclog.path == NULL)
         return;
-    if (a->json) {
-        log_access_json(a);
-        return;
-    }
-    /* %ts.%03tu %6tr %>a %Ss/%03>Hs %<st %rm %ru %[un %Sh/%<a %mt */
-    k = snprintf(line, sizeof(line),
-                 "%lld.%03d %6lld %s %s/%03d %lld %s %s %s %s/%s %s\n",
-                 (long long)(a->time_ms / 1000), (int)(a->time_ms % 1000),
-                 (long long)a->elapsed_ms, a->client, a->code, a->status,
-                 (long long)a->bytes, a->method, a->url,
-                 a->user ? a->user : "-", a->hier, a->peer ? a->peer : "-",
-                 a->type ? a->type : "-");
-    if (k < 0)
-        return;
-    if ((size_t)k >= sizeof(line)) {
-        /* A very long URL: keep the line well-formed, end it. */
-        k = sizeof(line) - 1;
-        line[k - 1] = '\n';
-    }
-    file_add(&acclog, line, (size_t)k);
+    file_add(&acclog, line, sl_logfmt_access(a, line, sizeof(line)));
 }

@@ -54,8 +54,14 @@ void sl_log(enum sl_log_level level, uint64_t conn, int err,
 #define SL_DEBUG(conn, ...) do { } while (0)
 #endif
 
-/* One access-log line in Squid's native format. */
+/*
+ * One finished transaction, as the access log sees it. Strings are the
+ * transaction's own bytes (a client's URL and headers included): the
+ * writer escapes them for the format, so no value can end a line, open a
+ * field or forge another entry, and cuts each at a fixed length.
+ */
 struct sl_log_access {
+    enum sl_log_format format;
     int64_t time_ms;            /* wall clock at the end (as Squid logs it) */
     int64_t elapsed_ms;
     const char *client;         /* address text */
@@ -64,15 +70,22 @@ struct sl_log_access {
     int64_t bytes;              /* bytes sent to the client */
     const char *method;
     const char *url;
+    const char *version;        /* client's HTTP version ("1.1"); NULL: the
+                                   request was not parsed (Squid's 0.0) */
     const char *user;           /* NULL: "-" */
     const char *hier;           /* HIER_DIRECT, HIER_NONE */
     const char *peer;           /* origin address text, NULL: "-" */
     const char *type;           /* content type, NULL: "-" */
     const char *rule;           /* deciding http_access rule, or NULL */
     const char *category;       /* blocklist category, or NULL */
-    int json;                   /* write a JSON line instead of Squid's */
+    const char *cache_status;   /* Cache-Status parameters ("hit"), or NULL */
+    const char *host;           /* target host (the CONNECT host), or NULL */
+    const char *sni;            /* TLS server name seen in a tunnel, or NULL */
+    const char *referer;        /* request's Referer, or NULL */
+    const char *user_agent;     /* request's User-Agent, or NULL */
 };
 
+/* Write one line in a->format (see log.c for each format's fields). */
 void sl_log_access(const struct sl_log_access *a);
 
 /* Create the parent directories of path (like mkdir -p of dirname). */

@@ -166,6 +166,7 @@ static void on_signal(struct sl_io *io, unsigned ev)
 {
     struct sigctx *sc = io->data;
     struct signalfd_siginfo si;
+    int rc;
 
     (void)ev;
     while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -175,8 +176,8 @@ static void on_signal(struct sl_io *io, unsigned ev)
             sl_loop_update_time(sc->srv->loop);
             break;
         case SIGUSR1:
-            if (sl_log_reopen() < 0)
-                SL_LOG(SL_LOG_ERROR, 0, errno, "cannot reopen logs");
+            if ((rc = sl_log_reopen()) < 0)
+                SL_LOG(SL_LOG_ERROR, 0, rc, "cannot reopen logs");
             else
                 SL_LOG(SL_LOG_INFO, 0, 0, "logs reopened");
             break;

@@ -25,5 +25,6 @@ sl_e2e_tests += \
 	t/e2e/test_dashboard.py \
 	t/e2e/test_metrics.py \
 	t/e2e/test_status.py \
-	t/e2e/test_docs.py
+	t/e2e/test_docs.py \
+	t/e2e/test_logs.py
 EXTRA_DIST += t/e2e/README.md t/e2e/browser.py

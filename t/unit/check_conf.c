@@ -121,6 +121,7 @@ static void assert_sample_values(const struct sl_conf *c)
     ck_assert_str_eq(c->visible_hostname, "squidlike");
     ck_assert_pstr_eq(c->pid_file, "var/run/squidlike.pid");
     ck_assert_pstr_eq(c->access_log, "var/log/access.log");
+    ck_assert_int_eq(c->access_log_format, SL_LOG_FMT_SQUID);
     ck_assert_pstr_eq(c->error_log, "var/log/error.log");
     ck_assert_int_eq(c->log_level, SL_LOG_INFO);
 
@@ -315,6 +316,9 @@ START_TEST(test_names_and_empty_lists)
     static const char *const tol[] = { "local-clients", "deny", "allow" };
     static const char *const xff[] = { "delete", "on", "off", "transparent",
                                        "truncate" };
+    static const struct { const char *name; enum sl_log_format f; } fmts[] = {
+        { "squid", SL_LOG_FMT_SQUID }, { "common", SL_LOG_FMT_COMMON },
+        { "combined", SL_LOG_FMT_COMBINED }, { "json", SL_LOG_FMT_JSON } };
     char text[256];
     struct sl_conf *c;
     int i;
@@ -337,6 +341,13 @@ START_TEST(test_names_and_empty_lists)
                  xff[i]);
         c = load_ok(text);
         ck_assert_int_eq(c->http.forwarded_for, i);
+        sl_conf_unref(c);
+    }
+    for (i = 0; i < 4; i++) {
+        snprintf(text, sizeof(text), "access_log_format = \"%s\";\n",
+                 fmts[i].name);
+        c = load_ok(text);
+        ck_assert_int_eq(c->access_log_format, fmts[i].f);
         sl_conf_unref(c);
     }
     c = load_ok("access: { allow_sources = []; connect_ports = []; };\n"
@@ -421,6 +432,8 @@ static const struct bad type_cases[] = {
     { "pid_file = 1;\n", 1, "'pid_file' must be a string" },
     { "access_log = \"\";\n", 1, "'access_log' is empty" },
     { "error_log = [];\n", 1, "'error_log' must be a string" },
+    { "\naccess_log_format = 2;\n", 2,
+      "'access_log_format' must be a string" },
 };
 BAD_TEST(test_wrong_type, type_cases)
 
@@ -540,6 +553,11 @@ static const struct bad enum_cases[] = {
       "bad 'to_localhost' \"yes\" (expected local-clients, deny or allow)" },
     { "http: { forwarded_for = \"maybe\"; };\n", 1,
       "bad 'forwarded_for' \"maybe\"" },
+    { "# c\n\naccess_log_format = \"apache\";\n", 3,
+      "bad 'access_log_format' \"apache\" (expected squid, common, combined "
+      "or json)" },
+    { "access_log_format = \"JSON\";\n", 1, "bad 'access_log_format'" },
+    { "access_log_format = \"\";\n", 1, "access_log_format" },
 };
 BAD_TEST(test_bad_enum, enum_cases)
 

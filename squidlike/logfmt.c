@@ -1,0 +1,358 @@
+/*
+ * logfmt.c - access.log lines in the four formats (see logfmt.h).
+ *
+ * Each format is a fixed sequence of fields. A value may hold bytes a
+ * client chose (URL, user name, Referer, User-Agent, content type), so
+ * every string goes through the escaper of its context:
+ *
+ *   token   a space-separated field: SP, control bytes, bytes >= 0x7f,
+ *           '"' and '\' become %XX (as Squid's URL quoting); an empty or
+ *           missing value is "-".
+ *   quoted  inside "...": '"' and '\' get a backslash, TAB CR LF become
+ *           \t \r \n, other control bytes and bytes >= 0x7f \xhh (Squid's
+ *           and Apache's quoting); missing is "-".
+ *   json    an RFC 8259 string: '"', '\' and control bytes escaped, valid
+ *           UTF-8 kept as it is, any other byte as \u00XX (so the line is
+ *           always valid JSON, whatever bytes came); missing is null.
+ *
+ * Each value is cut at its cap, never inside an escape, and the caps add
+ * up to less than SL_LOGFMT_LINE_MAX: a line is always whole and parses.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "squidlike/logfmt.h"
+
+#define CAP_URL 8192            /* escaped URL; Squid cuts at 8 KiB too */
+#define CAP_HDR (6 * SL_LOGFMT_HDR_KEEP + 2)    /* worst case: all \u00XX */
+#define CAP_FIELD 1024          /* any other value */
+#define N_FIELDS 16             /* strings in the longest (JSON) line */
+
+_Static_assert(CAP_URL + 2 * CAP_HDR + (N_FIELDS - 3) * CAP_FIELD + 1024
+               <= SL_LOGFMT_LINE_MAX, "the caps must fit one line");
+
+/* The line being built; size keeps one byte back for the final '\n'. */
+struct line {
+    char *p;
+    size_t n, size;
+};
+
+static int fits(const struct line *l, size_t k) { return l->n + k <= l->size; }
+
+static void put(struct line *l, const char *s, size_t k)
+{
+    if (!fits(l, k))
+        k = l->size - l->n;
+    memcpy(l->p + l->n, s, k);
+    l->n += k;
+}
+
+static void put_str(struct line *l, const char *s) { put(l, s, strlen(s)); }
+
+static void put_fmt(struct line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put_fmt(struct line *l, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        put(l, tmp, (size_t)k < sizeof(tmp) ? (size_t)k : sizeof(tmp) - 1);
+}
+
+/* Append e (k bytes, one escaped input byte) if it fits the cap and the
+ * line; 0 when it does not, and the value ends there. */
+static int put_esc(struct line *l, size_t start, size_t cap, const char *e,
+                   size_t k)
+{
+    if (l->n - start + k > cap || !fits(l, k))
+        return 0;
+    memcpy(l->p + l->n, e, k);
+    l->n += k;
+    return 1;
+}
+
+static void put_token(struct line *l, const char *s, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = l->n;
+    char e[3];
+
+    if (s == NULL || *s == '\0') {
+        put(l, "-", 1);
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        size_t k = 1;
+
+        e[0] = (char)ch;
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
+            e[0] = '%';
+            e[1] = hex[ch >> 4];
+            e[2] = hex[ch & 15];
+            k = 3;
+        }
+        if (!put_esc(l, start, cap, e, k))
+            return;
+    }
+}
+
+static void put_quoted(struct line *l, const char *s, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = l->n;
+    char e[4];
+
+    if (s == NULL || *s == '\0') {
+        put(l, "-", 1);
+        return;
+    }
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        size_t k = 2;
+
+        e[0] = '\\';
+        if (ch == '"' || ch == '\\') {
+            e[1] = (char)ch;
+        } else if (ch == '\t' || ch == '\r' || ch == '\n') {
+            e[1] = ch == '\t' ? 't' : ch == '\r' ? 'r' : 'n';
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            e[1] = 'x';
+            e[2] = hex[ch >> 4];
+            e[3] = hex[ch & 15];
+            k = 4;
+        } else {
+            e[0] = (char)ch;
+            k = 1;
+        }
+        if (!put_esc(l, start, cap, e, k))
+            return;
+    }
+}
+
+/* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned cp;
+    size_t n, i;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        cp = p[0] & 0x1fu;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        cp = p[0] & 0x0fu;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        cp = p[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)      /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        return 0;               /* overlong, or a surrogate */
+    if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        return 0;
+    return n;
+}
+
+static void put_json(struct line *l, const char *s, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start;
+    char e[6];
+
+    if (s == NULL) {
+        put(l, "null", 4);
+        return;
+    }
+    if (!fits(l, 2))
+        return;
+    put(l, "\"", 1);
+    start = l->n;
+    cap -= 2;
+    l->size--;                  /* the closing quote always fits */
+    while (*s) {
+        unsigned char ch = (unsigned char)*s;
+        size_t k = 2, u = ch >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+
+        if (u > 0) {
+            if (!put_esc(l, start, cap, s, u))
+                break;
+            s += u;
+            continue;
+        }
+        e[0] = '\\';
+        if (ch == '"' || ch == '\\') {
+            e[1] = (char)ch;
+        } else if (ch == '\n' || ch == '\r' || ch == '\t') {
+            e[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex[ch >> 4];
+            e[5] = hex[ch & 15];
+            k = 6;
+        } else {
+            e[0] = (char)ch;
+            k = 1;
+        }
+        if (!put_esc(l, start, cap, e, k))
+            break;
+        s++;
+    }
+    l->size++;
+    put(l, "\"", 1);
+}
+
+/* Squid's %tl: local time, "28/Nov/2026:01:49:21 +0000". */
+static void put_local_time(struct line *l, int64_t ms)
+{
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    char tmp[64];
+    size_t k;
+
+    if (localtime_r(&sec, &tm) == NULL)
+        memset(&tm, 0, sizeof(tm));
+    /* The daemon never calls setlocale: %b is the C locale's "Nov". */
+    k = strftime(tmp, sizeof(tmp), "%d/%b/%Y:%H:%M:%S %z", &tm);
+    put(l, tmp, k);
+}
+
+static void fmt_squid(struct line *l, const struct sl_log_access *a)
+{
+    put_fmt(l, "%lld.%03d %6lld ", (long long)(a->time_ms / 1000),
+            (int)(a->time_ms % 1000), (long long)a->elapsed_ms);
+    put_token(l, a->client, CAP_FIELD);
+    put(l, " ", 1);
+    put_token(l, a->code, CAP_FIELD);
+    put_fmt(l, "/%03d %lld ", a->status, (long long)a->bytes);
+    put_token(l, a->method, CAP_FIELD);
+    put(l, " ", 1);
+    put_token(l, a->url, CAP_URL);
+    put(l, " ", 1);
+    put_token(l, a->user, CAP_FIELD);
+    put(l, " ", 1);
+    put_token(l, a->hier, CAP_FIELD);
+    put(l, "/", 1);
+    put_token(l, a->peer, CAP_FIELD);
+    put(l, " ", 1);
+    put_token(l, a->type, CAP_FIELD);
+}
+
+/* common and combined: they differ in the two header fields only. */
+static void fmt_httpd(struct line *l, const struct sl_log_access *a,
+                      int combined)
+{
+    put_token(l, a->client, CAP_FIELD);
+    put(l, " - ", 3);                           /* %[ui: no ident lookups */
+    put_token(l, a->user, CAP_FIELD);
+    put(l, " [", 2);
+    put_local_time(l, a->time_ms);
+    put(l, "] \"", 3);
+    put_quoted(l, a->method, CAP_FIELD);
+    put(l, " ", 1);
+    put_quoted(l, a->url, CAP_URL);
+    put(l, " HTTP/", 6);
+    put_str(l, a->version ? a->version : "0.0");
+    put_fmt(l, "\" %d %lld ", a->status, (long long)a->bytes);
+    if (combined) {
+        put(l, "\"", 1);
+        put_quoted(l, a->referer, CAP_HDR);
+        put(l, "\" \"", 3);
+        put_quoted(l, a->user_agent, CAP_HDR);
+        put(l, "\" ", 2);
+    }
+    put_token(l, a->code, CAP_FIELD);
+    put(l, ":", 1);
+    put_token(l, a->hier, CAP_FIELD);
+}
+
+/*
+ * The JSON fields, in this order (names are an interface: keep them):
+ *   time          number, seconds since the epoch with milliseconds
+ *   elapsed_ms    integer
+ *   status        integer, 0 when no response was sent
+ *   bytes         integer, bytes sent to the client
+ *   client        client address
+ *   code          Squid result code (TCP_MISS, TCP_DENIED, ...)
+ *   method, url   as the client sent them
+ *   version       client's HTTP version ("1.1"), null if not parsed
+ *   user          authenticated user, or null
+ *   hier, peer    Squid hierarchy code; origin address or null
+ *   type          response content type, or null
+ *   rule          deciding http_access rule, or null
+ *   category      blocklist category that matched, or null
+ *   cache_status  the Cache-Status parameters ("hit", "fwd=miss;stored"),
+ *                 or null
+ *   host          target host (the CONNECT host), or null
+ *   sni           TLS server name seen in a CONNECT, or null
+ *   referer, user_agent   request headers (first 512 bytes), or null
+ * Strings in the JSON line are cut at their caps like the others.
+ */
+static void fmt_json(struct line *l, const struct sl_log_access *a)
+{
+    const struct { const char *key; const char *v; size_t cap; } f[] = {
+        { "client", a->client, CAP_FIELD }, { "code", a->code, CAP_FIELD },
+        { "method", a->method, CAP_FIELD }, { "url", a->url, CAP_URL },
+        { "version", a->version, CAP_FIELD }, { "user", a->user, CAP_FIELD },
+        { "hier", a->hier, CAP_FIELD }, { "peer", a->peer, CAP_FIELD },
+        { "type", a->type, CAP_FIELD }, { "rule", a->rule, CAP_FIELD },
+        { "category", a->category, CAP_FIELD },
+        { "cache_status", a->cache_status, CAP_FIELD },
+        { "host", a->host, CAP_FIELD }, { "sni", a->sni, CAP_FIELD },
+        { "referer", a->referer, CAP_HDR },
+        { "user_agent", a->user_agent, CAP_HDR },
+    };
+    size_t i;
+
+    _Static_assert(sizeof(f) / sizeof(f[0]) == N_FIELDS, "N_FIELDS");
+    put_fmt(l, "{\"time\":%lld.%03d,\"elapsed_ms\":%lld,\"status\":%d,"
+            "\"bytes\":%lld", (long long)(a->time_ms / 1000),
+            (int)(a->time_ms % 1000), (long long)a->elapsed_ms, a->status,
+            (long long)a->bytes);
+    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        put(l, ",\"", 2);
+        put_str(l, f[i].key);
+        put(l, "\":", 2);
+        put_json(l, f[i].v, f[i].cap);
+    }
+    put(l, "}", 1);
+}
+
+size_t sl_logfmt_access(const struct sl_log_access *a, char *out, size_t size)
+{
+    struct line l = { out, 0, size - 1 };
+
+    switch (a->format) {
+    case SL_LOG_FMT_COMMON:
+        fmt_httpd(&l, a, 0);
+        break;
+    case SL_LOG_FMT_COMBINED:
+        fmt_httpd(&l, a, 1);
+        break;
+    case SL_LOG_FMT_JSON:
+        fmt_json(&l, a);
+        break;
+    case SL_LOG_FMT_SQUID:
+    default:
+        fmt_squid(&l, a);
+        break;
+    }
+    out[l.n++] = '\n';
+    return l.n;
+}

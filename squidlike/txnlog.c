@@ -1,0 +1,76 @@
+/*
+ * txnlog.c - what the access log keeps of a transaction, and the record
+ * cl_log hands to sl_log_access at its end.
+ *
+ * The request head is gone by the time a transaction ends, so the few
+ * request fields a log format wants beyond method and URL (Referer,
+ * User-Agent, the HTTP version) are copied out when the head is decided,
+ * beside them in t->meta. A client picks their length: each is cut at
+ * SL_LOGFMT_HDR_KEEP bytes, so meta stays bounded by the request line.
+ * They are kept raw; the log writer escapes them (logfmt.c).
+ */
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "squidlike/client_int.h"
+
+/* A copy of header name's first value, cut at SL_LOGFMT_HDR_KEEP, in meta;
+ * NULL when absent (or, which cannot happen after the reserve, no room). */
+static const char *keep_hdr(struct sl_buf *meta, const struct sl_http_msg *m,
+                            const char *name)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, name);
+    const char *v = meta->last;
+    size_t n;
+
+    if (h == NULL)
+        return NULL;
+    n = h->value.len < SL_LOGFMT_HDR_KEEP ? h->value.len : SL_LOGFMT_HDR_KEEP;
+    if (sl_buf_space(meta) < n + 1)
+        return NULL;
+    sl_buf_append(meta, h->value.base, n);
+    sl_buf_append(meta, "", 1);
+    return v;
+}
+
+void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m)
+{
+    t->referer = t->user_agent = t->version = NULL;
+    if (m == NULL)
+        return;                 /* our own placeholder (bad request, ...) */
+    t->version = m->minor ? "1.1" : "1.0";
+    t->referer = keep_hdr(&t->meta, m, "Referer");
+    t->user_agent = keep_hdr(&t->meta, m, "User-Agent");
+}
+
+void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
+{
+    const struct cl_txn *t = &c->txn;
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    memset(a, 0, sizeof(*a));
+    a->format = c->conf->access_log_format;
+    a->time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    a->elapsed_ms = sl_loop_now(c->srv->loop) - t->t_start;
+    a->client = c->peer_str;
+    a->code = t->code ? t->code : "NONE_NONE";
+    a->status = t->status;
+    a->bytes = t->bytes_out;
+    a->method = t->method;
+    a->url = t->url;
+    a->version = t->version;
+    a->user = t->acl.user[0] ? t->acl.user : NULL;
+    a->hier = t->hier ? t->hier : "HIER_NONE";
+    a->peer = t->peer[0] ? t->peer : NULL;
+    a->type = t->ctype[0] ? t->ctype : NULL;
+    a->rule = t->acl.rule;
+    a->category = t->acl.category;
+    a->cache_status = t->cache.status;
+    a->host = t->url_parts.host[0] ? t->url_parts.host : NULL;
+    a->sni = t->acl.sni[0] ? t->acl.sni : NULL;
+    a->referer = t->referer;
+    a->user_agent = t->user_agent;
+}
