@@ -7,7 +7,18 @@ sl_sed_paths = sed \
 	-e 's|"var/run/|"$(localstatedir)/run/squidlike/|' \
 	-e 's|"var/log/|"$(localstatedir)/log/squidlike/|' \
 	-e 's|"var/cache/|"$(localstatedir)/cache/squidlike/|' \
-	-e 's|"var/cache"|"$(localstatedir)/cache/squidlike"|'
+	-e 's|"var/cache"|"$(localstatedir)/cache/squidlike"|' \
+	-e 's|"etc/errors/|"$(pkgdatadir)/errors/|' \
+	-e 's|"etc/blocklists"|"$(pkgdatadir)/blocklists"|'
+
+# The block page template and the example blocklists (UT1 layout), where
+# the installed configuration's comments point.
+errorsdir = $(pkgdatadir)/errors
+errors_DATA = %reldir%/errors/blocked.html
+bl_adsdir = $(pkgdatadir)/blocklists/ads
+bl_ads_DATA = %reldir%/blocklists/ads/domains %reldir%/blocklists/ads/urls
+bl_malwaredir = $(pkgdatadir)/blocklists/malware
+bl_malware_DATA = %reldir%/blocklists/malware/domains %reldir%/blocklists/malware/expressions
 # [@] keeps config.status from substituting these names itself.
 sl_sed_dirs = sed \
 	-e 's|@sbindir[@]|$(sbindir)|g' \

@@ -26,5 +26,6 @@ sl_e2e_tests += \
 	t/e2e/test_metrics.py \
 	t/e2e/test_status.py \
 	t/e2e/test_docs.py \
-	t/e2e/test_logs.py
+	t/e2e/test_logs.py \
+	t/e2e/test_install.py
 EXTRA_DIST += t/e2e/README.md t/e2e/browser.py
