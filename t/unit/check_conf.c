@@ -1037,6 +1037,36 @@ START_TEST(test_refcount)
 }
 END_TEST
 
+/* The manager group: networks and listeners, both empty by default. */
+static const struct bad manager_cases[] = {
+    { "manager: {\n allow_sources = [ \"10.0.0.0/33\" ]; };\n", 2,
+      "bad network \"10.0.0.0/33\" in 'manager.allow_sources'" },
+    { "manager: { listen = [\n \"nope\" ]; };\n", 2,
+      "bad address \"nope\" in 'manager.listen'" },
+    { "manager: { allow = [ ]; };\n", 1, "unknown setting 'allow' in group 'manager'" },
+    { "manager: { listen = \"127.0.0.1:1\"; };\n", 1, "listen" },
+};
+BAD_TEST(test_manager_bad, manager_cases)
+
+START_TEST(test_manager)
+{
+    struct sl_conf *c = load_ok("");
+
+    ck_assert_uint_eq(c->manager.n_allow_sources, 0);
+    ck_assert_uint_eq(c->manager.n_listen, 0);
+    sl_conf_unref(c);
+    c = load_ok("manager: { allow_sources = [ \"10.1.0.0/16\", \"::1\" ];\n"
+                "  listen = [ \"127.0.0.1:3129\", \"[::1]:3130\" ]; };\n");
+    ck_assert_uint_eq(c->manager.n_allow_sources, 2);
+    ck_assert_uint_eq(c->manager.n_listen, 2);
+    ck_assert_str_eq(c->manager.listen[1].text, "[::1]:3130");
+    /* The top-level listen list is not touched by manager.listen. */
+    ck_assert_uint_eq(c->n_listen, 1);
+    ck_assert_str_eq(c->listen[0].text, "127.0.0.1:3128");
+    sl_conf_unref(c);
+}
+END_TEST
+
 START_TEST(test_connect_port_ok)
 {
     struct sl_conf *c = load_ok("access: { connect_ports = [ 443, 8443 ]; };");
@@ -1105,6 +1135,9 @@ static Suite *conf_suite(void)
     tcase_add_test(t, test_parse_listen);
     tcase_add_test(t, test_refcount);
     tcase_add_test(t, test_connect_port_ok);
+    tcase_add_test(t, test_manager);
+    tcase_add_loop_test(t, test_manager_bad, 0,
+                        sizeof(manager_cases) / sizeof(manager_cases[0]));
     suite_add_tcase(s, t);
     return s;
 }
