@@ -225,7 +225,6 @@ int sl_client_accept_internal(struct sl_server *srv, int fd)
 
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
 
-static void cl_log(struct sl_client *c);
 
 void cl_close(struct sl_client *c)
 {
@@ -240,7 +239,7 @@ void cl_close(struct sl_client *c)
         char code[48];
         snprintf(code, sizeof(code), "%s_ABORTED", t->code);
         t->code = code;
-        cl_log(c);
+        txnlog_end(c);
         t->code = NULL;
     }
     c->state = CL_CLOSED;
@@ -799,35 +798,6 @@ static int cl_reply_step(struct sl_client *c)
 
 /* --- end of a transaction --------------------------------------------- */
 
-/* The transaction's share of /metrics and the status page. Its end is now
- * (read afresh: a page built in this wakeup may have taken a while). */
-static void cl_count(struct sl_client *c, const char *code,
-                     unsigned long long bytes)
-{
-    struct cl_txn *t = &c->txn;
-    struct sl_metrics_txn x = {
-        .code = code, .method = t->method,
-        .elapsed_us = sl_mono_us() - t->t_start_us, .bytes = bytes,
-        .host = t->url_parts.host, .blocked = t->acl.blocked,
-        .category = t->acl.category
-    };
-
-    sl_metrics_observe(&c->srv->metrics, &x);
-}
-
-static void cl_log(struct sl_client *c)
-{
-    struct cl_txn *t = &c->txn;
-    struct sl_log_access a;
-
-    if (t->logged || t->method == NULL)
-        return;
-    t->logged = 1;
-    txnlog_fill(c, &a);
-    sl_log_access(&a);
-    cl_count(c, a.code, (unsigned long long)a.bytes);
-}
-
 static void cl_linger(struct sl_client *c)
 {
     /* Closing with unread input makes the kernel send RST, which can
@@ -874,7 +844,7 @@ void cl_txn_done(struct sl_client *c)
     struct sl_server *srv = c->srv;
     struct cl_txn *t = &c->txn;
 
-    cl_log(c);
+    txnlog_end(c);
     fill_abort(c);              /* a no-op when the store has it */
     cf_detach(c);
     if (t->origin)

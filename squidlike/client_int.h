@@ -257,7 +257,8 @@ int fill_status_field(struct sl_client *c, struct sl_buf *out);
  * TXNLOG_META_ROOM more bytes in t->meta for txnlog_keep. */
 #define TXNLOG_META_ROOM (2 * (SL_LOGFMT_HDR_KEEP + 1))
 void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
-void txnlog_fill(const struct sl_client *c, struct sl_log_access *a);
+/* The transaction is over: log it and count it, once. */
+void txnlog_end(struct sl_client *c);
 
 /* tunnel.c */
 void tunnel_start(struct sl_client *c);

@@ -669,89 +669,6 @@ static int k_purge_from(struct ctx *x, const config_setting_t *s)
     return n < 0 ? -1 : 0;
 }
 
-/* A refresh_pattern duration: 0 allowed, at most a year; in seconds. */
-static int rp_duration(struct ctx *x, const config_setting_t *s, int64_t *out)
-{
-    long long v = 0;
-
-    if (!(cf_is_int(s) && config_setting_get_int64(s) == 0) &&
-        cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &v) < 0)
-        return -1;
-    if (v > 365LL * 24 * MS_H)
-        return cf_fail(x, s, "'%s' is out of range (expected 0 to 365 days)",
-                    cf_sname(s));
-    *out = v / 1000;
-    return 0;
-}
-
-/* One { regex = "..."; icase = false; min = 0; percent = 20; max = "3d"; } */
-static int refresh_rule(struct ctx *x, const config_setting_t *g)
-{
-    struct cache_heuristic h = { 0, 20, 3 * 24 * 3600 };
-    const config_setting_t *s;
-    const char *regex = NULL;
-    char why[160];
-    int icase = 0, i, n;
-
-    if (!config_setting_is_group(g))
-        return cf_fail(x, g, "each refresh_patterns entry must be a group "
-                    "({ regex = \"...\"; min = 0; percent = 20; max = \"3d\"; })");
-    n = config_setting_length(g);
-    for (i = 0; i < n; i++) {
-        const char *name;
-        s = config_setting_get_elem(g, (unsigned)i);
-        name = config_setting_name(s);
-        if (strcmp(name, "regex") == 0) {
-            if ((regex = cf_get_string(x, s)) == NULL)
-                return -1;
-        } else if (strcmp(name, "icase") == 0) {
-            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-                return cf_fail(x, s, "'icase' must be true or false");
-            icase = config_setting_get_bool(s);
-        } else if (strcmp(name, "min") == 0) {
-            if (rp_duration(x, s, &h.min) < 0)
-                return -1;
-        } else if (strcmp(name, "max") == 0) {
-            if (rp_duration(x, s, &h.max) < 0)
-                return -1;
-        } else if (strcmp(name, "percent") == 0) {
-            if (!cf_is_int(s) || config_setting_get_int64(s) < 0 ||
-                config_setting_get_int64(s) > 10000)
-                return cf_fail(x, s, "'percent' must be an integer from 0 to 10000");
-            h.percent = (int)config_setting_get_int64(s);
-        } else {
-            return cf_fail(x, s, "unknown setting '%s' in a refresh_patterns entry "
-                        "(expected one of: regex, icase, min, percent, max)", name);
-        }
-    }
-    if (regex == NULL)
-        return cf_fail(x, g, "refresh_patterns entry without 'regex'");
-    if (h.max < h.min)
-        return cf_fail(x, g, "refresh_patterns entry with max below min");
-    if (cache_refresh_add(x->c->cache.refresh, regex, icase, &h, why, sizeof(why)) < 0)
-        return cf_fail(x, g, "bad regex \"%s\": %s", regex, why);
-    return 0;
-}
-
-static int k_refresh_patterns(struct ctx *x, const config_setting_t *s)
-{
-    int i, n = cf_get_list(x, s, CACHE_REFRESH_MAX, "groups");
-    struct cache_refresh *r;
-
-    if (n < 0)
-        return -1;
-    /* The file's list replaces the default one. */
-    r = cache_refresh_new();
-    if (r == NULL)
-        return cf_fail(x, s, "out of memory");
-    cache_refresh_free(x->c->cache.refresh);
-    x->c->cache.refresh = r;
-    for (i = 0; i < n; i++)
-        if (refresh_rule(x, config_setting_get_elem(s, (unsigned)i)) < 0)
-            return -1;
-    return 0;
-}
-
 /* ---------------------------------------------------------- the schema */
 
 #define F(m) offsetof(struct sl_conf, m)
@@ -800,7 +717,7 @@ static const struct key cache_keys[] = {
     { .name = "dir", .kind = K_STR, .off = F(cache.dir), .word = NULL },
     NUM(K_SIZE, cache, size, MIB, (long long)1 << 50),
     NUM(K_SIZE, cache, max_object, 1, (long long)1 << 40),
-    FUNC(purge_from), FUNC(refresh_patterns), END
+    FUNC(purge_from), CFUNC(refresh_patterns), END
 };
 
 static const struct key limits_keys[] = {
@@ -830,31 +747,6 @@ static const struct key top_keys[] = {
 };
 
 /* ----------------------------------------------------- the snapshot */
-
-/* Squid's stock refresh_pattern lines, minus ftp. */
-static int set_cache_defaults(struct sl_conf_cache *cc)
-{
-    static const struct cache_heuristic never = { 0, 0, 0 },
-        usual = { 0, 20, 3 * 24 * 3600 };
-    const char *why;
-    char err[64];
-
-    cc->enabled = 1;
-    cc->dir = strdup("var/cache");
-    cc->size = 1024 * MIB;
-    cc->max_object = 256 * MIB;
-    if (acl_net_parse("127.0.0.0/8", &cc->purge_from[0], &why) < 0 ||
-        acl_net_parse("::1/128", &cc->purge_from[1], &why) < 0)
-        return -1;
-    cc->n_purge_from = 2;
-    cc->fallback = usual;
-    cc->refresh = cache_refresh_new();
-    if (cc->dir == NULL || cc->refresh == NULL ||
-        cache_refresh_add(cc->refresh, "/cgi-bin/|\\?", 1, &never, err, sizeof(err)) < 0 ||
-        cache_refresh_add(cc->refresh, ".", 0, &usual, err, sizeof(err)) < 0)
-        return -1;
-    return 0;
-}
 
 /* The values of etc/squidlike.conf. Returns 0 or -1 (out of memory). */
 static int set_defaults(struct sl_conf *c)
@@ -896,7 +788,7 @@ static int set_defaults(struct sl_conf *c)
     c->access.to_localhost = ACL_TOLOCAL_LOCAL_CLIENTS;
     c->limits = (struct sl_conf_limits){ .max_connections = 4096,
                                          .buffer_size = 16 * KIB };
-    if (set_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0)
+    if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0)
         return -1;
     return c->visible_hostname && c->pid_file && c->access_log &&
            c->error_log ? 0 : -1;

@@ -94,6 +94,10 @@ int cf_policy_finish(struct ctx *x);
 void cf_policy_stash_free(struct ctx *x);
 void cf_policy_free(struct sl_conf *c);
 
+/* conf_cache.c: refresh_patterns and the cache group's defaults. */
+int cf_k_refresh_patterns(struct ctx *x, const config_setting_t *s);
+int cf_cache_defaults(struct sl_conf_cache *cc);
+
 /* conf_pac.c: the list keys of the pac group, its defaults, its strings. */
 int cf_k_proxies(struct ctx *x, const config_setting_t *s);
 int cf_k_direct_domains(struct ctx *x, const config_setting_t *s);

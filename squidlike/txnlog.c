@@ -1,6 +1,7 @@
 /*
- * txnlog.c - what the access log keeps of a transaction, and the record
- * cl_log hands to sl_log_access at its end.
+ * txnlog.c - what the access log keeps of a transaction, and its end: the
+ * record handed to sl_log_access, and its share of the counters behind
+ * /metrics and the status pages (metrics.h).
  *
  * The request head is gone by the time a transaction ends, so the few
  * request fields a log format wants beyond method and URL (Referer,
@@ -45,7 +46,7 @@ void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m)
     t->user_agent = keep_hdr(&t->meta, m, "User-Agent");
 }
 
-void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
+static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
 {
     const struct cl_txn *t = &c->txn;
     struct timespec now;
@@ -73,4 +74,32 @@ void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
     a->sni = t->acl.sni[0] ? t->acl.sni : NULL;
     a->referer = t->referer;
     a->user_agent = t->user_agent;
+}
+
+/* Its end is now, read afresh: a page built in this wakeup may have
+ * taken a while. */
+static void count(struct sl_client *c, const char *code, unsigned long long bytes)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_metrics_txn x = {
+        .code = code, .method = t->method,
+        .elapsed_us = sl_mono_us() - t->t_start_us, .bytes = bytes,
+        .host = t->url_parts.host, .blocked = t->acl.blocked,
+        .category = t->acl.category
+    };
+
+    sl_metrics_observe(&c->srv->metrics, &x);
+}
+
+void txnlog_end(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_log_access a;
+
+    if (t->logged || t->method == NULL)
+        return;
+    t->logged = 1;
+    txnlog_fill(c, &a);
+    sl_log_access(&a);
+    count(c, a.code, (unsigned long long)a.bytes);
 }

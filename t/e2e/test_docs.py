@@ -45,8 +45,11 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-LOADER_FILES = ("squidlike/conf.c", "squidlike/conf_acl.c",
-                "squidlike/conf_pac.c")
+# Every part of the loader: conf.c and the conf_*.c beside it (a new part
+# is read without anyone having to remember this list).
+LOADER_FILES = tuple(sorted(
+    "squidlike/" + f for f in os.listdir(os.path.join(h.srcdir(), "squidlike"))
+    if f.startswith("conf") and f.endswith(".c")))
 MACRO_FILES = LOADER_FILES + ("squidlike/conf_int.h",)
 CONF_PAGE = "doc/squidlike.conf.5"
 DAEMON_PAGE = "doc/squidlike.8"
