@@ -225,7 +225,6 @@ int sl_client_accept_internal(struct sl_server *srv, int fd)
 
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
 
-
 void cl_close(struct sl_client *c)
 {
     struct sl_server *srv = c->srv;
