@@ -551,12 +551,8 @@ int cf_get_list(struct ctx *x, const config_setting_t *s, size_t max,
     return n;
 }
 
-/* Store string v as entry i of a list; returns NULL or why v is bad. */
-typedef const char *(*elem_cb)(struct ctx *x, const char *v, size_t i);
-
-/* Apply cb to each string of list s; returns the length or -1. */
-static int each_string(struct ctx *x, const config_setting_t *s, size_t max,
-                       const char *what, elem_cb cb)
+int cf_each_string(struct ctx *x, const config_setting_t *s, size_t max,
+                   const char *what, cf_elem_cb cb)
 {
     const config_setting_t *e;
     const char *v, *why;
@@ -604,7 +600,7 @@ static const char *e_net(struct ctx *x, const char *v, size_t i)
 
 static int k_listen(struct ctx *x, const config_setting_t *s)
 {
-    int n = each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_listen);
+    int n = cf_each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_listen);
 
     if (n == 0)
         return cf_fail(x, s, "'listen' is empty (expected at least one "
@@ -615,7 +611,7 @@ static int k_listen(struct ctx *x, const config_setting_t *s)
 
 static int k_nameservers(struct ctx *x, const config_setting_t *s)
 {
-    int n = each_string(x, s, SL_CONF_MAX_NS, "nameserver", e_nameserver);
+    int n = cf_each_string(x, s, SL_CONF_MAX_NS, "nameserver", e_nameserver);
 
     x->c->dns.n_nameservers = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
@@ -623,7 +619,7 @@ static int k_nameservers(struct ctx *x, const config_setting_t *s)
 
 static int k_allow_sources(struct ctx *x, const config_setting_t *s)
 {
-    int n = each_string(x, s, SL_CONF_MAX_NETS, "network", e_net);
+    int n = cf_each_string(x, s, SL_CONF_MAX_NETS, "network", e_net);
 
     x->c->access.n_allow_sources = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
@@ -663,7 +659,7 @@ static const char *e_purge(struct ctx *x, const char *v, size_t i)
 
 static int k_purge_from(struct ctx *x, const config_setting_t *s)
 {
-    int n = each_string(x, s, SL_CONF_MAX_PURGE, "network", e_purge);
+    int n = cf_each_string(x, s, SL_CONF_MAX_PURGE, "network", e_purge);
 
     x->c->cache.n_purge_from = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;

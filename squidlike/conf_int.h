@@ -78,6 +78,13 @@ int cf_get_scaled(struct ctx *x, const config_setting_t *s,
 const char *cf_get_string(struct ctx *x, const config_setting_t *s);
 int cf_get_list(struct ctx *x, const config_setting_t *s, size_t max,
                 const char *of);
+/* Store string v as entry i of a list; returns NULL or why v is bad
+ * (x->why is scratch for building the reason). */
+typedef const char *(*cf_elem_cb)(struct ctx *x, const char *v, size_t i);
+/* Apply cb to each string of list s (at most max); returns the length or
+ * -1 with the error naming the element, its line and what it should be. */
+int cf_each_string(struct ctx *x, const config_setting_t *s, size_t max,
+                   const char *what, cf_elem_cb cb);
 int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
                   const char *off_word);
 

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,46 +121,35 @@ void cf_pac_free(struct sl_conf_pac *p)
 
 /* --- manager ------------------------------------------------------------ */
 
+static const char *e_manager_net(struct ctx *x, const char *v, size_t i)
+{
+    const char *why;
+
+    if (acl_net_parse(v, &x->c->manager.allow_sources[i], &why) == 0)
+        return NULL;
+    snprintf(x->why, sizeof(x->why), "%s (expected ADDR or ADDR/PREFIX)", why);
+    return x->why;
+}
+
+static const char *e_manager_listen(struct ctx *x, const char *v, size_t i)
+{
+    const char *why;
+
+    return sl_conf_parse_listen(v, &x->c->manager.listen[i], &why) < 0 ? why : NULL;
+}
+
 int cf_k_manager_allow_sources(struct ctx *x, const config_setting_t *s)
 {
-    struct sl_conf_manager *mg = &x->c->manager;
-    const config_setting_t *e;
-    const char *str, *why;
-    int i, n = cf_get_list(x, s, SL_CONF_MAX_NETS, "strings");
+    int n = cf_each_string(x, s, SL_CONF_MAX_NETS, "network", e_manager_net);
 
-    if (n < 0)
-        return -1;
-    mg->n_allow_sources = 0;
-    for (i = 0; i < n; i++) {
-        e = config_setting_get_elem(s, (unsigned)i);
-        if ((str = cf_get_string(x, e)) == NULL)
-            return -1;
-        if (acl_net_parse(str, &mg->allow_sources[i], &why) < 0)
-            return cf_fail(x, e, "bad network %s in 'manager.allow_sources': %s "
-                           "(expected ADDR or ADDR/PREFIX)", cf_describe(x, e), why);
-    }
-    mg->n_allow_sources = (size_t)n;
-    return 0;
+    x->c->manager.n_allow_sources = n < 0 ? 0 : (size_t)n;
+    return n < 0 ? -1 : 0;
 }
 
 int cf_k_manager_listen(struct ctx *x, const config_setting_t *s)
 {
-    struct sl_conf_manager *mg = &x->c->manager;
-    const config_setting_t *e;
-    const char *str, *why;
-    int i, n = cf_get_list(x, s, SL_CONF_MAX_LISTEN, "strings");
+    int n = cf_each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_manager_listen);
 
-    if (n < 0)
-        return -1;
-    mg->n_listen = 0;
-    for (i = 0; i < n; i++) {
-        e = config_setting_get_elem(s, (unsigned)i);
-        if ((str = cf_get_string(x, e)) == NULL)
-            return -1;
-        if (sl_conf_parse_listen(str, &mg->listen[i], &why) < 0)
-            return cf_fail(x, e, "bad address %s in 'manager.listen': %s",
-                           cf_describe(x, e), why);
-    }
-    mg->n_listen = (size_t)n;
-    return 0;
+    x->c->manager.n_listen = n < 0 ? 0 : (size_t)n;
+    return n < 0 ? -1 : 0;
 }

@@ -1040,9 +1040,9 @@ END_TEST
 /* The manager group: networks and listeners, both empty by default. */
 static const struct bad manager_cases[] = {
     { "manager: {\n allow_sources = [ \"10.0.0.0/33\" ]; };\n", 2,
-      "bad network \"10.0.0.0/33\" in 'manager.allow_sources'" },
+      "bad network \"10.0.0.0/33\" in 'allow_sources': bad prefix" },
     { "manager: { listen = [\n \"nope\" ]; };\n", 2,
-      "bad address \"nope\" in 'manager.listen'" },
+      "bad address \"nope\" in 'listen'" },
     { "manager: { allow = [ ]; };\n", 1, "unknown setting 'allow' in group 'manager'" },
     { "manager: { listen = \"127.0.0.1:1\"; };\n", 1, "listen" },
 };
