@@ -3,9 +3,9 @@
  * table filled where a transaction is logged, and the writer of the
  * Prometheus text exposition (format 0.0.4) served by mgr.c.
  *
- * Service times are loop time in whole milliseconds (the loop's clock is
- * read once per wakeup), so the smallest bucket is 1 ms: finer ones would
- * only mirror that rounding.
+ * Service times are microseconds, from the loop's time at the wakeup
+ * that read the request to a fresh clock read when it is logged (hist.h
+ * has the buckets, 25 us to 10 s).
  */
 #include "config.h"
 

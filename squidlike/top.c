@@ -32,7 +32,9 @@ void sl_top_add(struct sl_top *t, const char *name, unsigned long long w)
     size_t len, i;
     uint64_t h;
 
-    if (name == NULL || name[0] == '\0')
+    /* Nothing to count: a name with no weight would only push a real
+     * one out of a full table. */
+    if (name == NULL || name[0] == '\0' || w == 0)
         return;
     h = hash_name(name, &len);
     t->total += w;
@@ -63,6 +65,8 @@ size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size
 {
     size_t n = 0, i, j;
 
+    if (k == 0)
+        return 0;
     /* Insertion into out, heaviest first: k and SL_TOP_N are small. */
     for (i = 0; i < t->n; i++) {
         const struct sl_top_entry *e = &t->e[i];

@@ -9,7 +9,7 @@
  * err; any name heavier than total/SL_TOP_N is in the table. The page
  * shows both, so nobody mistakes a guess for a measurement.
  *
- * Pure (no server, no clock); tested in t/unit/check_top.c.
+ * Pure (no server, no clock); tested in t/unit/check_metrics.c.
  */
 #ifndef SL_TOP_H
 #define SL_TOP_H
@@ -33,7 +33,8 @@ struct sl_top {
     unsigned long long total;   /* all weight seen */
 };
 
-/* Count w more for name (compared without case; longer names are cut). */
+/* Count w more for name (compared without case; longer names are cut;
+ * a weight of 0 is not counted). */
 void sl_top_add(struct sl_top *t, const char *name, unsigned long long w);
 
 /* Up to k entries, heaviest first, into out (pointers into t). Returns

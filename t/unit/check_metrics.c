@@ -1,0 +1,680 @@
+/*
+ * check_metrics.c - the counters behind /metrics and the status page:
+ * the latency histogram (squidlike/hist.c: buckets, subtraction,
+ * quantiles), the weighted Space-Saving top-k (squidlike/top.c: exact
+ * while the table has room, merging, cutting, listing, and its error
+ * bounds on a long stream) and the per-transaction tables
+ * (squidlike/metrics.c: sl_metrics_observe, sl_metrics_kind_of).
+ * sl_metrics_write needs a whole server and is left to the e2e tests.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "squidlike/hist.h"
+#include "squidlike/metrics.h"
+#include "squidlike/top.h"
+
+/* --- hist ---------------------------------------------------------------- */
+
+static struct sl_hist h;
+
+static void hist_setup(void)
+{
+    memset(&h, 0, sizeof(h));
+}
+
+START_TEST(hist_bounds_and_labels_agree)
+{
+    size_t i;
+
+    for (i = 0; i < SL_HIST_N; i++) {
+        char *end;
+        double v = strtod(sl_hist_le[i], &end);
+
+        ck_assert_msg(*end == '\0', "le[%zu] \"%s\" is not a number", i, sl_hist_le[i]);
+        ck_assert_msg(v == (double)sl_hist_bound_us[i] / 1e6,
+                      "le[%zu] \"%s\" != %u us", i, sl_hist_le[i],
+                      (unsigned)sl_hist_bound_us[i]);
+        if (i > 0)
+            ck_assert_uint_gt(sl_hist_bound_us[i], sl_hist_bound_us[i - 1]);
+    }
+    ck_assert_uint_eq(sl_hist_bound_us[0], 25);
+    ck_assert_uint_eq(sl_hist_bound_us[SL_HIST_N - 1], 10000000);
+}
+END_TEST
+
+START_TEST(hist_add_buckets_by_upper_bound)
+{
+    sl_hist_add(&h, 0);
+    sl_hist_add(&h, 25);                /* a bound is inside its bucket */
+    sl_hist_add(&h, 26);
+    sl_hist_add(&h, -7);                /* negative counts as 0 */
+    sl_hist_add(&h, 1000);
+    sl_hist_add(&h, 1001);
+    sl_hist_add(&h, 10000000);          /* the last bound */
+    sl_hist_add(&h, 10000001);          /* past it: +Inf */
+    sl_hist_add(&h, INT64_MAX);
+    ck_assert_uint_eq(h.b[0], 3);
+    ck_assert_uint_eq(h.b[1], 1);
+    ck_assert_uint_eq(h.b[5], 1);       /* (500, 1000] */
+    ck_assert_uint_eq(h.b[6], 1);       /* (1000, 2500] */
+    ck_assert_uint_eq(h.b[SL_HIST_N - 1], 1);
+    ck_assert_uint_eq(h.b[SL_HIST_N], 2);
+    ck_assert_uint_eq(h.b[2] + h.b[3] + h.b[4] + h.b[7] + h.b[8] + h.b[9] +
+                      h.b[10] + h.b[11] + h.b[12] + h.b[13] + h.b[14] +
+                      h.b[15] + h.b[16], 0);
+    ck_assert_uint_eq(h.count, 9);
+    ck_assert_uint_eq(h.sum_us, 0ULL + 25 + 26 + 0 + 1000 + 1001 + 10000000 +
+                      10000001 + (unsigned long long)INT64_MAX);
+}
+END_TEST
+
+START_TEST(hist_sub_is_the_time_between)
+{
+    struct sl_hist before, d;
+    size_t i;
+
+    sl_hist_add(&h, 10);
+    sl_hist_add(&h, 300);
+    sl_hist_add(&h, 20000000);
+    before = h;
+    sl_hist_add(&h, 10);
+    sl_hist_add(&h, 10);
+    sl_hist_add(&h, 3000);
+    sl_hist_add(&h, 20000000);
+    memset(&d, 0xff, sizeof(d));
+    sl_hist_sub(&d, &h, &before);
+    ck_assert_uint_eq(d.count, 4);
+    ck_assert_uint_eq(d.sum_us, 10 + 10 + 3000 + 20000000);
+    for (i = 0; i <= SL_HIST_N; i++) {
+        unsigned long long want = i == 0 ? 2 : i == 7 ? 1 : i == SL_HIST_N ? 1 : 0;
+
+        ck_assert_msg(d.b[i] == want, "b[%zu] = %llu, want %llu", i, d.b[i], want);
+    }
+    sl_hist_sub(&d, &h, &h);
+    ck_assert_uint_eq(d.count, 0);
+    ck_assert_double_eq(sl_hist_quantile(&d, 0.5), -1);
+}
+END_TEST
+
+START_TEST(hist_quantile_empty)
+{
+    ck_assert_double_eq(sl_hist_quantile(&h, 0.5), -1);
+    ck_assert_double_eq(sl_hist_quantile(&h, 0.99), -1);
+}
+END_TEST
+
+START_TEST(hist_quantile_interpolates)
+{
+    /* one value in (1000, 2500]: the median is the middle of the bucket */
+    sl_hist_add(&h, 2000);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5), 1750, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.9), 2350, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 1.0), 2500, 1e-9);
+
+    /* the first bucket starts at 0 */
+    hist_setup();
+    sl_hist_add(&h, 5);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5), 12.5, 1e-9);
+
+    /* two in [0, 25], two in (100, 250], with empty buckets between */
+    hist_setup();
+    sl_hist_add(&h, 10);
+    sl_hist_add(&h, 20);
+    sl_hist_add(&h, 200);
+    sl_hist_add(&h, 200);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.25), 12.5, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5), 25, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.75), 175, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 1.0), 250, 1e-9);
+    /* a rank just past the first two lands at the start of (100, 250] */
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5 + 1e-9), 100 + 150 * 2e-9, 1e-6);
+
+    /* 100 values spread over three buckets: 10 / 80 / 10 */
+    hist_setup();
+    {
+        int i;
+
+        for (i = 0; i < 10; i++)
+            sl_hist_add(&h, 40);        /* (25, 50] */
+        for (i = 0; i < 80; i++)
+            sl_hist_add(&h, 5000);      /* (2500, 5000] */
+        for (i = 0; i < 10; i++)
+            sl_hist_add(&h, 400000);    /* (250000, 500000] */
+    }
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.05), 37.5, 1e-6);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5), 2500 + 2500 * (40.0 / 80), 1e-6);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.95), 250000 + 250000 * 0.5, 1e-6);
+}
+END_TEST
+
+START_TEST(hist_quantile_inf_bucket_is_last_bound)
+{
+    sl_hist_add(&h, 30000000);
+    ck_assert_double_eq(sl_hist_quantile(&h, 0.5), 10000000);
+    ck_assert_double_eq(sl_hist_quantile(&h, 0.01), 10000000);
+    sl_hist_add(&h, 10);
+    /* half in [0, 25], half in +Inf */
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.25), 12.5, 1e-9);
+    ck_assert_double_eq_tol(sl_hist_quantile(&h, 0.5), 25, 1e-9);
+    ck_assert_double_eq(sl_hist_quantile(&h, 0.99), 10000000);
+}
+END_TEST
+
+/* --- top ----------------------------------------------------------------- */
+
+static struct sl_top *top;
+
+static void top_setup(void)
+{
+    top = calloc(1, sizeof(*top));
+    ck_assert_ptr_nonnull(top);
+}
+
+static void top_teardown(void)
+{
+    free(top);
+    top = NULL;
+}
+
+/* The entry for name (exactly as stored, case-insensitively), or NULL. */
+static const struct sl_top_entry *find(const struct sl_top *t, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        if (strcasecmp(t->e[i].name, name) == 0)
+            return &t->e[i];
+    return NULL;
+}
+
+START_TEST(top_exact_while_room)
+{
+    char name[32];
+    unsigned long long sum = 0;
+    int i, round;
+
+    for (round = 0; round < 3; round++)
+        for (i = 0; i < SL_TOP_N; i++) {
+            snprintf(name, sizeof(name), "host%d.example", i);
+            sl_top_add(top, name, (unsigned long long)i + 1);
+            sum += (unsigned long long)i + 1;
+        }
+    ck_assert_uint_eq(top->n, SL_TOP_N);
+    ck_assert_uint_eq(top->total, sum);
+    for (i = 0; i < SL_TOP_N; i++) {
+        const struct sl_top_entry *e;
+
+        snprintf(name, sizeof(name), "host%d.example", i);
+        e = find(top, name);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_str_eq(e->name, name);
+        ck_assert_uint_eq(e->count, 3ULL * ((unsigned long long)i + 1));
+        ck_assert_uint_eq(e->err, 0);
+    }
+}
+END_TEST
+
+START_TEST(top_merges_without_case)
+{
+    sl_top_add(top, "Example.COM", 3);
+    sl_top_add(top, "example.com", 4);
+    sl_top_add(top, "EXAMPLE.COM", 1);
+    sl_top_add(top, "example.co", 10);  /* a prefix is another name */
+    sl_top_add(top, "example.comm", 20);
+    ck_assert_uint_eq(top->n, 3);
+    ck_assert_uint_eq(top->total, 38);
+    ck_assert_str_eq(top->e[0].name, "Example.COM");   /* as first seen */
+    ck_assert_uint_eq(top->e[0].count, 8);
+    ck_assert_uint_eq(top->e[0].err, 0);
+    ck_assert_str_eq(top->e[1].name, "example.co");
+    ck_assert_uint_eq(top->e[1].count, 10);
+    ck_assert_str_eq(top->e[2].name, "example.comm");
+    ck_assert_uint_eq(top->e[2].count, 20);
+}
+END_TEST
+
+START_TEST(top_ignores_empty_and_null)
+{
+    sl_top_add(top, NULL, 5);
+    sl_top_add(top, "", 7);
+    ck_assert_uint_eq(top->n, 0);
+    ck_assert_uint_eq(top->total, 0);
+    sl_top_add(top, "a", 1);
+    sl_top_add(top, "", 7);
+    ck_assert_uint_eq(top->n, 1);
+    ck_assert_uint_eq(top->total, 1);
+    ck_assert_uint_eq(top->e[0].count, 1);
+    /* No weight, no entry: a full table must not lose a name to it. */
+    sl_top_add(top, "zero.example", 0);
+    ck_assert_uint_eq(top->n, 1);
+    ck_assert_str_eq(top->e[0].name, "a");
+}
+END_TEST
+
+START_TEST(top_cuts_long_names)
+{
+    char a[400], b[400], c[SL_TOP_NAME], d[SL_TOP_NAME];
+
+    memset(a, 'a', sizeof(a) - 1);
+    a[sizeof(a) - 1] = '\0';
+    memcpy(b, a, sizeof(b));
+    b[300] = 'B';                        /* differs only past the cut */
+    memset(c, 'A', SL_TOP_NAME - 1);     /* exactly the kept length */
+    c[SL_TOP_NAME - 1] = '\0';
+    memset(d, 'a', SL_TOP_NAME - 2);     /* one shorter: another name */
+    d[SL_TOP_NAME - 2] = '\0';
+
+    sl_top_add(top, a, 1);
+    ck_assert_uint_eq(top->n, 1);
+    ck_assert_uint_eq(strlen(top->e[0].name), SL_TOP_NAME - 1);
+    ck_assert_int_eq(strncmp(top->e[0].name, a, SL_TOP_NAME - 1), 0);
+    sl_top_add(top, b, 2);
+    sl_top_add(top, c, 4);
+    ck_assert_uint_eq(top->n, 1);
+    ck_assert_uint_eq(top->e[0].count, 7);
+    sl_top_add(top, d, 8);
+    ck_assert_uint_eq(top->n, 2);
+    ck_assert_uint_eq(strlen(top->e[1].name), SL_TOP_NAME - 2);
+    ck_assert_uint_eq(top->e[1].count, 8);
+    ck_assert_uint_eq(top->e[0].count, 7);
+    ck_assert_uint_eq(top->total, 15);
+}
+END_TEST
+
+START_TEST(top_list_heaviest_first)
+{
+    static const struct { const char *name; unsigned long long w; } in[] = {
+        { "e.example", 5 }, { "b.example", 1 }, { "i.example", 9 },
+        { "c.example", 3 }, { "g.example", 7 }, { "f.example", 6 },
+    };
+    const struct sl_top_entry *out[SL_TOP_N];
+    size_t i, n;
+
+    ck_assert_uint_eq(sl_top_list(top, out, 10), 0);
+    for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+        sl_top_add(top, in[i].name, in[i].w);
+    sl_top_add(top, "B.example", 3);    /* b: 1 + 3 = 4 */
+
+    n = sl_top_list(top, out, 3);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(out[0]->name, "i.example");
+    ck_assert_str_eq(out[1]->name, "g.example");
+    ck_assert_str_eq(out[2]->name, "f.example");
+
+    n = sl_top_list(top, out, SL_TOP_N);
+    ck_assert_uint_eq(n, 6);
+    ck_assert_uint_eq(out[0]->count, 9);
+    ck_assert_uint_eq(out[1]->count, 7);
+    ck_assert_uint_eq(out[2]->count, 6);
+    ck_assert_uint_eq(out[3]->count, 5);
+    ck_assert_uint_eq(out[4]->count, 4);
+    ck_assert_str_eq(out[4]->name, "b.example");
+    ck_assert_uint_eq(out[5]->count, 3);
+
+    n = sl_top_list(top, out, 1);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(out[0]->name, "i.example");
+}
+END_TEST
+
+/* k == 0 asks for nothing: it must not look at out at all. */
+START_TEST(top_list_k_zero)
+{
+    const struct sl_top_entry *out[2] = { NULL, NULL };
+
+    sl_top_add(top, "a.example", 1);
+    sl_top_add(top, "b.example", 2);
+    ck_assert_uint_eq(sl_top_list(top, out + 1, 0), 0);
+    ck_assert_ptr_null(out[0]);
+    ck_assert_ptr_null(out[1]);
+}
+END_TEST
+
+/* A fixed-seed LCG (Knuth's MMIX constants), top 31 bits. */
+static uint64_t lcg_state;
+
+static uint32_t lcg(void)
+{
+    lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(lcg_state >> 33);
+}
+
+#define NLIGHT 5000
+#define NHEAVY 4
+#define NEVENTS 100000
+
+/* The index of name in the stream's true counts: light names "nNNNN.example"
+ * (any case) are 0..NLIGHT-1, heavy "heavyK.example" are NLIGHT + K. */
+static int stream_index(const char *name)
+{
+    if (strncasecmp(name, "heavy", 5) == 0)
+        return NLIGHT + atoi(name + 5);
+    if (name[0] == 'n' || name[0] == 'N')
+        return atoi(name + 1);
+    return -1;
+}
+
+START_TEST(top_space_saving_bounds)
+{
+    static unsigned long long truth[NLIGHT + NHEAVY];
+    const struct sl_top_entry *out[SL_TOP_N];
+    unsigned long long sum = 0, counts = 0;
+    char name[64];
+    size_t i, n;
+    int ev, k;
+
+    memset(truth, 0, sizeof(truth));
+    lcg_state = 42;
+    for (ev = 0; ev < NEVENTS; ev++) {
+        uint32_t r = lcg();
+        unsigned long long w = 1 + (r >> 8) % 7;
+        int idx;
+
+        if (r % 100 < 30) {
+            /* heavy names take 30% of events, shared 4:3:2:1 */
+            uint32_t p = (r >> 12) % 10;
+
+            k = p < 4 ? 0 : p < 7 ? 1 : p < 9 ? 2 : 3;
+            snprintf(name, sizeof(name), (r >> 20) & 1 ? "HEAVY%d.Example" : "heavy%d.example", k);
+            idx = NLIGHT + k;
+        } else {
+            idx = (int)((r >> 4) % NLIGHT);
+            snprintf(name, sizeof(name), (r >> 24) & 1 ? "N%04d.EXAMPLE" : "n%04d.example", idx);
+        }
+        ck_assert_int_eq(stream_index(name), idx);
+        sl_top_add(top, name, w);
+        truth[idx] += w;
+        sum += w;
+    }
+
+    ck_assert_uint_eq(top->total, sum);
+    ck_assert_uint_eq(top->n, SL_TOP_N);
+    for (i = 0; i < top->n; i++) {
+        const struct sl_top_entry *e = &top->e[i];
+        int idx = stream_index(e->name);
+
+        ck_assert_msg(idx >= 0 && idx < NLIGHT + NHEAVY, "odd name %s", e->name);
+        ck_assert_msg(e->err <= e->count, "%s: err %llu > count %llu", e->name, e->err, e->count);
+        ck_assert_msg(e->count - e->err <= truth[idx] && truth[idx] <= e->count,
+                      "%s: count %llu err %llu, true %llu", e->name, e->count,
+                      e->err, truth[idx]);
+        counts += e->count;
+    }
+    /* every weight went to exactly one entry's count */
+    ck_assert_uint_eq(counts, sum);
+    for (k = 0; k < NHEAVY; k++) {
+        snprintf(name, sizeof(name), "heavy%d.example", k);
+        ck_assert_msg(truth[NLIGHT + k] > sum / SL_TOP_N, "stream too light: %s", name);
+        ck_assert_msg(find(top, name) != NULL, "%s (%llu of %llu) missing", name,
+                      truth[NLIGHT + k], sum);
+    }
+    n = sl_top_list(top, out, SL_TOP_N);
+    ck_assert_uint_eq(n, SL_TOP_N);
+    for (i = 1; i < n; i++)
+        ck_assert_uint_ge(out[i - 1]->count, out[i]->count);
+    /* the four heavy ones lead, in their true order */
+    for (k = 0; k < NHEAVY; k++)
+        ck_assert_int_eq(stream_index(out[k]->name), NLIGHT + k);
+}
+END_TEST
+
+/* --- metrics ------------------------------------------------------------- */
+
+/* Rows and columns as metrics.c orders them (the order on the page). */
+#define ROW_TCP_HIT 0
+#define ROW_TCP_MISS 5
+#define ROW_TCP_DENIED 9
+#define ROW_OTHER (SL_METRICS_NCODES - 1)
+#define COL_GET 0
+#define COL_POST 2
+#define COL_CONNECT 5
+#define COL_OTHER (SL_METRICS_NMETHODS - 1)
+
+static struct sl_metrics *m;
+
+static void metrics_setup(void)
+{
+    m = calloc(1, sizeof(*m));
+    ck_assert_ptr_nonnull(m);
+}
+
+static void metrics_teardown(void)
+{
+    free(m);
+    m = NULL;
+}
+
+static void observe(const char *code, const char *method, int64_t us,
+                    unsigned long long bytes, const char *host, int blocked,
+                    const char *category)
+{
+    struct sl_metrics_txn x = {
+        .code = code, .method = method, .elapsed_us = us, .bytes = bytes,
+        .host = host, .blocked = blocked, .category = category
+    };
+
+    sl_metrics_observe(m, &x);
+}
+
+static unsigned long long requests_sum(void)
+{
+    unsigned long long s = 0;
+    size_t ci, a, mi;
+
+    for (ci = 0; ci < SL_METRICS_NCODES; ci++)
+        for (a = 0; a < 2; a++)
+            for (mi = 0; mi < SL_METRICS_NMETHODS; mi++)
+                s += m->requests[ci][a][mi];
+    return s;
+}
+
+START_TEST(metrics_kind_of_codes)
+{
+    static const char *const hits[] = {
+        "TCP_HIT", "TCP_IMS_HIT", "TCP_NEGATIVE_HIT", "TCP_REFRESH_UNMODIFIED",
+        "TCP_REFRESH_FAIL_OLD", "TCP_HIT_ABORTED", "TCP_REFRESH_UNMODIFIED_ABORTED"
+    };
+    static const char *const misses[] = {
+        "TCP_MISS", "TCP_CLIENT_REFRESH_MISS", "TCP_REFRESH_MODIFIED",
+        "TCP_MISS_ABORTED", "TCP_REFRESH_MODIFIED_ABORTED"
+    };
+    static const char *const others[] = {
+        "TCP_TUNNEL", "TCP_DENIED", "NONE", "NONE_NONE", "other", "",
+        "TCP_HITS", "TCP_HI", "TCP_MISS_", "_ABORTED", "TCP_MISS_ABORTED_ABORTED",
+        "TCP_TUNNEL_ABORTED", "bogus"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(hits) / sizeof(hits[0]); i++)
+        ck_assert_msg(sl_metrics_kind_of(hits[i]) == SL_METRICS_HIT, "%s", hits[i]);
+    for (i = 0; i < sizeof(misses) / sizeof(misses[0]); i++)
+        ck_assert_msg(sl_metrics_kind_of(misses[i]) == SL_METRICS_MISS, "%s", misses[i]);
+    for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        ck_assert_msg(sl_metrics_kind_of(others[i]) == SL_METRICS_OTHER, "%s", others[i]);
+}
+END_TEST
+
+START_TEST(metrics_requests_table)
+{
+    observe("TCP_HIT", "GET", 100, 10, "", 0, NULL);
+    observe("TCP_HIT", "GET", 100, 10, "", 0, NULL);
+    observe("TCP_MISS_ABORTED", "POST", 100, 10, "", 0, NULL);
+    observe("TCP_MISS", "POST", 100, 10, "", 0, NULL);
+    observe("TCP_TUNNEL", "CONNECT", 100, 10, "", 0, NULL);
+    observe("TCP_DENIED", "PROPFIND", 100, 10, "", 0, NULL);
+    observe("TCP_DENIED", "get", 100, 10, "", 0, NULL);   /* methods are case-sensitive */
+    observe("SOMETHING_NEW", "GET", 100, 10, "", 0, NULL);
+    observe("SOMETHING_NEW_ABORTED", "HEAD", 100, 10, "", 0, NULL);
+
+    ck_assert_uint_eq(m->requests[ROW_TCP_HIT][0][COL_GET], 2);
+    ck_assert_uint_eq(m->requests[ROW_TCP_MISS][1][COL_POST], 1);
+    ck_assert_uint_eq(m->requests[ROW_TCP_MISS][0][COL_POST], 1);
+    ck_assert_uint_eq(m->requests[8][0][COL_CONNECT], 1);     /* TCP_TUNNEL */
+    ck_assert_uint_eq(m->requests[ROW_TCP_DENIED][0][COL_OTHER], 2);
+    ck_assert_uint_eq(m->requests[ROW_OTHER][0][COL_GET], 1);
+    ck_assert_uint_eq(m->requests[ROW_OTHER][1][1], 1);       /* HEAD, aborted */
+    ck_assert_uint_eq(requests_sum(), 9);
+}
+END_TEST
+
+START_TEST(metrics_svc_and_bytes_by_kind)
+{
+    observe("TCP_HIT", "GET", 30, 100, "", 0, NULL);
+    observe("TCP_IMS_HIT", "GET", 30, 50, "", 0, NULL);
+    observe("TCP_REFRESH_FAIL_OLD_ABORTED", "GET", 0, 7, "", 0, NULL);
+    observe("TCP_MISS", "GET", 2000000, 1000, "", 0, NULL);
+    observe("TCP_CLIENT_REFRESH_MISS", "GET", 20000000, 1, "", 0, NULL);
+    observe("TCP_TUNNEL", "CONNECT", -5, 123456, "", 0, NULL);
+    observe("NONE_NONE", "GET", 400, 0, "", 0, NULL);
+
+    ck_assert_uint_eq(m->svc[SL_METRICS_HIT].count, 3);
+    ck_assert_uint_eq(m->svc[SL_METRICS_HIT].b[0], 1);
+    ck_assert_uint_eq(m->svc[SL_METRICS_HIT].b[1], 2);
+    ck_assert_uint_eq(m->svc[SL_METRICS_HIT].sum_us, 60);
+    ck_assert_uint_eq(m->svc[SL_METRICS_MISS].count, 2);
+    ck_assert_uint_eq(m->svc[SL_METRICS_MISS].b[15], 1);     /* (1 s, 2.5 s] */
+    ck_assert_uint_eq(m->svc[SL_METRICS_MISS].b[SL_HIST_N], 1);
+    ck_assert_uint_eq(m->svc[SL_METRICS_MISS].sum_us, 22000000);
+    ck_assert_uint_eq(m->svc[SL_METRICS_OTHER].count, 2);
+    ck_assert_uint_eq(m->svc[SL_METRICS_OTHER].b[0], 1);     /* -5 counts as 0 */
+    ck_assert_uint_eq(m->svc[SL_METRICS_OTHER].b[4], 1);     /* (250, 500] */
+    ck_assert_uint_eq(m->svc[SL_METRICS_OTHER].sum_us, 400);
+    ck_assert_uint_eq(m->bytes[SL_METRICS_HIT], 157);
+    ck_assert_uint_eq(m->bytes[SL_METRICS_MISS], 1001);
+    ck_assert_uint_eq(m->bytes[SL_METRICS_OTHER], 123456);
+}
+END_TEST
+
+START_TEST(metrics_blocked_by_category)
+{
+    observe("TCP_DENIED", "GET", 1, 0, "", 0, "ads");          /* not blocked */
+    ck_assert_uint_eq(m->ncats, 0);
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "ads");
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, NULL);
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "ads");
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "");
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "Ads");          /* another name */
+    ck_assert_uint_eq(m->ncats, 3);
+    ck_assert_str_eq(m->cats[0].name, "ads");
+    ck_assert_uint_eq(m->cats[0].n, 2);
+    ck_assert_str_eq(m->cats[1].name, "");
+    ck_assert_uint_eq(m->cats[1].n, 2);
+    ck_assert_str_eq(m->cats[2].name, "Ads");
+    ck_assert_uint_eq(m->cats[2].n, 1);
+    ck_assert_uint_eq(m->cat_other, 0);
+    ck_assert_uint_eq(m->requests[ROW_TCP_DENIED][0][COL_GET], 6);
+}
+END_TEST
+
+START_TEST(metrics_blocked_long_and_overflow)
+{
+    char longest[SL_METRICS_CAT_LEN], toolong[SL_METRICS_CAT_LEN + 1], name[16];
+    size_t i;
+
+    memset(longest, 'x', sizeof(longest) - 1);
+    longest[sizeof(longest) - 1] = '\0';                     /* 63 bytes: fits */
+    memset(toolong, 'x', sizeof(toolong) - 1);
+    toolong[sizeof(toolong) - 1] = '\0';                     /* 64 bytes: other */
+
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, longest);
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, toolong);
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, toolong);
+    ck_assert_uint_eq(m->ncats, 1);
+    ck_assert_str_eq(m->cats[0].name, longest);
+    ck_assert_uint_eq(m->cats[0].n, 1);
+    ck_assert_uint_eq(m->cat_other, 2);
+
+    for (i = 1; i < SL_METRICS_NCATS; i++) {
+        snprintf(name, sizeof(name), "cat%zu", i);
+        observe("TCP_DENIED", "GET", 1, 0, "", 1, name);
+    }
+    ck_assert_uint_eq(m->ncats, SL_METRICS_NCATS);
+    ck_assert_uint_eq(m->cat_other, 2);
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "one-too-many");
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, NULL);          /* "" is new too */
+    ck_assert_uint_eq(m->ncats, SL_METRICS_NCATS);
+    ck_assert_uint_eq(m->cat_other, 4);
+    /* names already in the full table still count as themselves */
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, "cat31");
+    observe("TCP_DENIED", "GET", 1, 0, "", 1, longest);
+    ck_assert_str_eq(m->cats[SL_METRICS_NCATS - 1].name, "cat31");
+    ck_assert_uint_eq(m->cats[SL_METRICS_NCATS - 1].n, 2);
+    ck_assert_uint_eq(m->cats[0].n, 2);
+    ck_assert_uint_eq(m->cat_other, 4);
+}
+END_TEST
+
+START_TEST(metrics_top_by_host)
+{
+    observe("TCP_MISS", "GET", 1, 100, "a.example", 0, NULL);
+    observe("TCP_HIT", "GET", 1, 50, "A.EXAMPLE", 0, NULL);
+    observe("TCP_MISS", "GET", 1, 1000, "", 0, NULL);          /* no host */
+    observe("TCP_MISS", "GET", 1, 1000, NULL, 0, NULL);
+    observe("TCP_TUNNEL", "CONNECT", 1, 7, "b.example", 0, NULL);
+
+    ck_assert_uint_eq(m->top_requests.n, 2);
+    ck_assert_uint_eq(m->top_requests.total, 3);
+    ck_assert_str_eq(m->top_requests.e[0].name, "a.example");
+    ck_assert_uint_eq(m->top_requests.e[0].count, 2);
+    ck_assert_str_eq(m->top_requests.e[1].name, "b.example");
+    ck_assert_uint_eq(m->top_requests.e[1].count, 1);
+
+    ck_assert_uint_eq(m->top_bytes.n, 2);
+    ck_assert_uint_eq(m->top_bytes.total, 157);
+    ck_assert_uint_eq(m->top_bytes.e[0].count, 150);
+    ck_assert_uint_eq(m->top_bytes.e[1].count, 7);
+    /* the hostless ones were still counted elsewhere */
+    ck_assert_uint_eq(requests_sum(), 5);
+    ck_assert_uint_eq(m->bytes[SL_METRICS_MISS], 2100);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("metrics");
+    TCase *th = tcase_create("hist"), *tt = tcase_create("top"),
+          *tm = tcase_create("metrics");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(th, hist_setup, NULL);
+    tcase_add_test(th, hist_bounds_and_labels_agree);
+    tcase_add_test(th, hist_add_buckets_by_upper_bound);
+    tcase_add_test(th, hist_sub_is_the_time_between);
+    tcase_add_test(th, hist_quantile_empty);
+    tcase_add_test(th, hist_quantile_interpolates);
+    tcase_add_test(th, hist_quantile_inf_bucket_is_last_bound);
+    suite_add_tcase(s, th);
+
+    tcase_add_checked_fixture(tt, top_setup, top_teardown);
+    tcase_add_test(tt, top_exact_while_room);
+    tcase_add_test(tt, top_merges_without_case);
+    tcase_add_test(tt, top_ignores_empty_and_null);
+    tcase_add_test(tt, top_cuts_long_names);
+    tcase_add_test(tt, top_list_heaviest_first);
+    tcase_add_test(tt, top_list_k_zero);
+    tcase_add_test(tt, top_space_saving_bounds);
+    suite_add_tcase(s, tt);
+
+    tcase_add_checked_fixture(tm, metrics_setup, metrics_teardown);
+    tcase_add_test(tm, metrics_kind_of_codes);
+    tcase_add_test(tm, metrics_requests_table);
+    tcase_add_test(tm, metrics_svc_and_bytes_by_kind);
+    tcase_add_test(tm, metrics_blocked_by_category);
+    tcase_add_test(tm, metrics_blocked_long_and_overflow);
+    tcase_add_test(tm, metrics_top_by_host);
+    suite_add_tcase(s, tm);
+
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
