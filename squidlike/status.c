@@ -76,6 +76,31 @@ const struct sl_status_sample *sl_status_ring_at(const struct sl_status_ring *r,
     return nth_newest(r, r->n - 1 - i);
 }
 
+size_t sl_status_history(const struct sl_status_ring *r, const struct sl_status_sample *cur,
+                         int64_t span_ms, struct sl_status_point *p, size_t max)
+{
+    const struct sl_status_sample *a, *b;
+    size_t i, n = 0;
+
+    for (i = 0; i < r->n && n < max; i++) {
+        a = sl_status_ring_at(r, i);
+        b = i + 1 < r->n ? sl_status_ring_at(r, i + 1) : cur;
+        if (b->t_ms <= a->t_ms || cur->t_ms - b->t_ms >= span_ms)
+            continue;           /* nothing between them, or too old */
+#define D(f) (b->f >= a->f ? b->f - a->f : 0)
+        p[n].end_ms = b->t_ms;
+        p[n].span_ms = b->t_ms - a->t_ms;
+        p[n].requests = D(requests);
+        p[n].hits = D(hits);
+        p[n].misses = D(misses);
+        p[n].bytes_out = D(bytes_out);
+        p[n].bytes_in = D(bytes_in);
+#undef D
+        n++;
+    }
+    return n;
+}
+
 /* --- the sampler -------------------------------------------------------- */
 
 void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
@@ -322,6 +347,23 @@ static void top(struct sl_bufw *w, const char *key, const char *what,
     sl_bufw_printf(w, "%s]", n ? "\n    " : "");
 }
 
+/* The last hour, a row per sample interval (what the page's graphs draw). */
+static void history(struct sl_bufw *w, const struct sl_status_ring *r,
+                    const struct sl_status_sample *now)
+{
+    struct sl_status_point p[SL_STATUS_RING + 1];
+    size_t n = sl_status_history(r, now, 3600 * 1000, p, SL_STATUS_RING + 1), i;
+
+    sl_bufw_printf(w, "  \"history\": {\n    \"columns\": [ \"seconds_ago\", \"seconds\", "
+        "\"requests\", \"hits\", \"misses\", \"bytes_to_clients\", \"bytes_from_origins\" ],\n"
+        "    \"rows\": [");
+    for (i = 0; i < n; i++)
+        sl_bufw_printf(w, "%s\n      [ %.3f, %.3f, %llu, %llu, %llu, %llu, %llu ]", i ? "," : "",
+            (double)(now->t_ms - p[i].end_ms) / 1000.0, (double)p[i].span_ms / 1000.0,
+            p[i].requests, p[i].hits, p[i].misses, p[i].bytes_out, p[i].bytes_in);
+    sl_bufw_printf(w, "%s]\n  }", n ? "\n    " : " ");
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -379,7 +421,9 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         window(&w, sl_status_win_name[i], &v.win[i]);
         sl_bufw_printf(&w, i + 1 < SL_STATUS_NWIN ? ",\n" : "\n");
     }
-    sl_bufw_printf(&w, "  },\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
+    sl_bufw_printf(&w, "  },\n");
+    history(&w, &srv->status.ring, &v.now);
+    sl_bufw_printf(&w, ",\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
         (double)srv->status.interval_ms / 1000.0, srv->status.ring.n);
     return w.rc;
 }

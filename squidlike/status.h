@@ -48,6 +48,20 @@ struct sl_status {
     int64_t interval_ms;
 };
 
+/*
+ * The last span_ms as points, oldest first: for each pair of consecutive
+ * samples (the newest paired with cur, the counters now), what changed
+ * between them and when the pair ended. The graphs of the status page and
+ * the history of status.json. Returns how many, at most max (the ring
+ * gives at most SL_STATUS_RING).
+ */
+struct sl_status_point {
+    int64_t end_ms, span_ms;
+    unsigned long long requests, hits, misses, bytes_out, bytes_in;
+};
+size_t sl_status_history(const struct sl_status_ring *r, const struct sl_status_sample *cur,
+                         int64_t span_ms, struct sl_status_point *p, size_t max);
+
 /* The i-th oldest sample held (0: the oldest); i < r->n. */
 const struct sl_status_sample *sl_status_ring_at(const struct sl_status_ring *r, size_t i);
 
@@ -112,7 +126,7 @@ double sl_status_ratio(double num, double den);
  * Append the JSON document for srv to out (sized by the caller: at least
  * SL_STATUS_MAX bytes of space). Returns 0, or -ENOSPC.
  */
-#define SL_STATUS_MAX (64 * 1024)
+#define SL_STATUS_MAX (128 * 1024)
 int sl_status_write(struct sl_buf *out, struct sl_server *srv);
 
 /* The HTML dashboard (statuspage.c), same contract, SL_STATUS_HTML_MAX. */

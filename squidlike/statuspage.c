@@ -373,47 +373,27 @@ static void tile_process(struct sl_bufw *w, struct sl_server *srv,
 
 /* --- graphs ------------------------------------------------------------- */
 
-/* What one graph plots from two consecutive samples; < 0: no point. */
-typedef double series_fn(const struct sl_status_sample *a, const struct sl_status_sample *b);
+/* What one graph plots of a point; < 0: nothing to plot. */
+typedef double series_fn(const struct sl_status_point *p);
 
-static double s_hit(const struct sl_status_sample *a, const struct sl_status_sample *b)
+static double s_hit(const struct sl_status_point *p)
 {
-    return sl_status_ratio((double)(b->hits - a->hits),
-                           (double)(b->hits - a->hits + b->misses - a->misses));
+    return sl_status_ratio((double)p->hits, (double)(p->hits + p->misses));
 }
 
-static double s_rps(const struct sl_status_sample *a, const struct sl_status_sample *b)
+static double s_rps(const struct sl_status_point *p)
 {
-    return sl_status_ratio((double)(b->requests - a->requests) * 1000, (double)(b->t_ms - a->t_ms));
+    return sl_status_ratio((double)p->requests * 1000, (double)p->span_ms);
 }
 
-static double s_out(const struct sl_status_sample *a, const struct sl_status_sample *b)
+static double s_out(const struct sl_status_point *p)
 {
-    return sl_status_ratio((double)(b->bytes_out - a->bytes_out) * 1000, (double)(b->t_ms - a->t_ms));
+    return sl_status_ratio((double)p->bytes_out * 1000, (double)p->span_ms);
 }
 
-static double s_in(const struct sl_status_sample *a, const struct sl_status_sample *b)
+static double s_in(const struct sl_status_point *p)
 {
-    return sl_status_ratio((double)(b->bytes_in - a->bytes_in) * 1000, (double)(b->t_ms - a->t_ms));
-}
-
-/* The pairs of the last hour, the newest ending at now; fn(pair) per point. */
-static size_t series(struct sl_server *srv, const struct sl_status_sample *now,
-                     series_fn *fn, double *y, int64_t *t, size_t max)
-{
-    const struct sl_status_ring *r = &srv->status.ring;
-    const struct sl_status_sample *a, *b;
-    size_t i, n = 0;
-
-    for (i = 0; i < r->n && n < max; i++) {
-        a = sl_status_ring_at(r, i);
-        b = i + 1 < r->n ? sl_status_ring_at(r, i + 1) : now;
-        if (b->t_ms <= a->t_ms || now->t_ms - b->t_ms > HOUR_MS)
-            continue;
-        y[n] = fn(a, b);
-        t[n++] = b->t_ms;
-    }
-    return n;
+    return sl_status_ratio((double)p->bytes_in * 1000, (double)p->span_ms);
 }
 
 #define MAXPTS (SL_STATUS_RING + 1)
@@ -454,30 +434,43 @@ static double peak(const double *y, size_t n)
     return m;
 }
 
+/* fn of each point into y, its end time into t. */
+static void series(const struct sl_status_point *p, size_t n, series_fn *fn,
+                   double *y, int64_t *t)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        y[i] = fn(&p[i]);
+        t[i] = p[i].end_ms;
+    }
+}
+
 /* A graph of one or two series over the last hour; ratio: 0..100 %. */
-static void graph(struct sl_bufw *w, struct sl_server *srv, const struct sl_status_view *v,
+static void graph(struct sl_bufw *w, const struct sl_status_view *v,
+                  const struct sl_status_point *p, size_t n,
                   const char *id, const char *title, series_fn *f1, series_fn *f2,
                   const char *unit, int ratio)
 {
     double y1[MAXPTS], y2[MAXPTS];
-    int64_t t1[MAXPTS], t2[MAXPTS];
-    size_t n1 = series(srv, &v->now, f1, y1, t1, MAXPTS), n2 = 0;
+    int64_t t[MAXPTS];
     double top;
 
+    series(p, n, f1, y1, t);
     if (f2 != NULL)
-        n2 = series(srv, &v->now, f2, y2, t2, MAXPTS);
-    top = ratio ? 1 : peak(y1, n1);
-    if (!ratio && peak(y2, n2) > top)
-        top = peak(y2, n2);
+        series(p, n, f2, y2, t);
+    top = ratio ? 1 : peak(y1, n);
+    if (f2 != NULL && !ratio && peak(y2, n) > top)
+        top = peak(y2, n);
     if (top <= 0)
         top = 1;
     sl_bufw_printf(w, "<figure><figcaption>%s</figcaption>\n<svg id=\"%s\" viewBox=\"0 0 %d %d\" "
         "role=\"img\" preserveAspectRatio=\"none\" data-points=\"%zu\">\n"
         "<line class=\"axis\" x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n",
-        title, id, GRAPH_W, GRAPH_H, n1, GRAPH_H, GRAPH_W, GRAPH_H);
-    polyline(w, "a", y1, t1, n1, v->now.t_ms, top);
+        title, id, GRAPH_W, GRAPH_H, n, GRAPH_H, GRAPH_W, GRAPH_H);
+    polyline(w, "a", y1, t, n, v->now.t_ms, top);
     if (f2 != NULL)
-        polyline(w, "b", y2, t2, n2, v->now.t_ms, top);
+        polyline(w, "b", y2, t, n, v->now.t_ms, top);
     sl_bufw_printf(w, "</svg>\n<div class=\"scale\"><span>&minus;60 min</span><span>top: ");
     if (ratio) {
         sl_bufw_printf(w, "100%%");
@@ -509,6 +502,8 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
     struct sl_status_view v;
+    struct sl_status_point pts[MAXPTS];
+    size_t np;
     const char *name = srv->conf->visible_hostname;
 
     sl_status_collect(srv, &v);
@@ -528,10 +523,11 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     }
     sl_bufw_printf(&w, "</h1>\n<main>\n");
     tiles_traffic(&w, &v);
-    graph(&w, srv, &v, "graph_hit_ratio", "Hit ratio, last hour", s_hit, NULL, "", 1);
-    graph(&w, srv, &v, "graph_requests", "Requests per second, last hour", s_rps, NULL,
+    np = sl_status_history(&srv->status.ring, &v.now, HOUR_MS, pts, MAXPTS);
+    graph(&w, &v, pts, np, "graph_hit_ratio", "Hit ratio, last hour", s_hit, NULL, "", 1);
+    graph(&w, &v, pts, np, "graph_requests", "Requests per second, last hour", s_rps, NULL,
           "req/s", 0);
-    graph(&w, srv, &v, "graph_bandwidth", "Bandwidth, last hour: <span style=\"color:#2a6fdb\">"
+    graph(&w, &v, pts, np, "graph_bandwidth", "Bandwidth, last hour: <span style=\"color:#2a6fdb\">"
           "to clients</span>, <span style=\"color:#d9822b\">from origins</span>",
           s_out, s_in, "B/s", 0);
     tile_times(&w, &v);

@@ -150,6 +150,23 @@ def test_counts_and_ratios():
             assert 0 < win["seconds"] <= s2["uptime_seconds"] + 0.001, (win, s2["uptime_seconds"])
             assert win["requests_per_second"] > 0 and win["error_rate"] is not None, win
 
+        # The history (what the page's graphs draw): a row per sample
+        # interval, ending now, that adds up to the last hour's window.
+        hist = s2["history"]
+        assert hist["columns"] == ["seconds_ago", "seconds", "requests", "hits", "misses",
+                                   "bytes_to_clients", "bytes_from_origins"], hist["columns"]
+        rows = hist["rows"]
+        assert len(rows) >= 2 and all(len(r) == 7 for r in rows), rows
+        assert rows[-1][0] == 0, "the last row must end now: %r" % rows[-1]
+        ago = [r[0] for r in rows]
+        assert ago == sorted(ago, reverse=True), "rows not oldest first: %r" % ago
+        win = s2["windows"]["last_60m"]
+        sums = [sum(r[i] for r in rows) for i in range(2, 7)]
+        want = [win["requests"], win["hits"], win["misses"], win["bytes_to_clients"],
+                win["bytes_from_origins"]]
+        assert sums == want, "history sums %r, last_60m %r" % (sums, want)
+        assert abs(sum(r[1] for r in rows) - win["seconds"]) < 0.01 * len(rows), (rows, win)
+
         # A reload: the generation moves and the result is reported.
         assert d.reload() == "reloaded", d.last_reload_line
         s3 = fetch(d)

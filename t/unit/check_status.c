@@ -125,6 +125,49 @@ START_TEST(future_samples_ignored_and_no_underflow)
 }
 END_TEST
 
+/* The history: a point per pair of consecutive samples, the newest paired
+ * with now, oldest first, cut to the span asked for; and it adds up to
+ * the window over the same span. */
+START_TEST(history_points)
+{
+    static struct sl_status_point p[SL_STATUS_RING + 1];
+    struct sl_status_sample cur = at(125, 2), d;
+    size_t n, i;
+    unsigned long long sum = 0;
+    int64_t t;
+
+    ck_assert_uint_eq(sl_status_history(&ring, &cur, 3600000, p, SL_STATUS_RING + 1), 0);
+    for (t = 0; t <= 120; t += 10) {
+        struct sl_status_sample s = at(t, 2);
+        sl_status_ring_push(&ring, &s);
+    }
+    n = sl_status_history(&ring, &cur, 3600000, p, SL_STATUS_RING + 1);
+    ck_assert_uint_eq(n, 13);               /* 12 pairs, and 120 s -> now */
+    for (i = 0; i < 12; i++) {
+        ck_assert_int_eq(p[i].end_ms, (int64_t)(i + 1) * 10000);
+        ck_assert_int_eq(p[i].span_ms, 10000);
+        ck_assert_uint_eq(p[i].requests, 20);
+        ck_assert_uint_eq(p[i].hits, 10);
+        ck_assert_uint_eq(p[i].misses, 5);
+    }
+    ck_assert_int_eq(p[12].end_ms, 125000);
+    ck_assert_int_eq(p[12].span_ms, 5000);
+    ck_assert_uint_eq(p[12].requests, 10);
+    for (i = 0; i < n; i++)
+        sum += p[i].requests;
+    ck_assert_int_eq(sl_status_window(&ring, &cur, 3600000, &d), 0);
+    ck_assert_uint_eq(sum, d.requests);
+
+    /* Only the pairs that end within the last 30 s: at 100, 110, 120, 125. */
+    n = sl_status_history(&ring, &cur, 30000, p, SL_STATUS_RING + 1);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(p[0].end_ms, 100000);
+    /* And never more than max. */
+    ck_assert_uint_eq(sl_status_history(&ring, &cur, 3600000, p, 4), 4);
+    ck_assert_int_eq(p[3].end_ms, 40000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("status");
@@ -134,6 +177,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, empty_ring);
+    tcase_add_test(tc, history_points);
     tcase_add_test(tc, short_history_uses_oldest);
     tcase_add_test(tc, window_picks_newest_old_enough);
     tcase_add_test(tc, wraps_after_an_hour);
