@@ -73,10 +73,15 @@ EXTRA_DIST += $(sl_e2e_tests) t/e2e/harness.py
 # libFuzzer targets (clang): `make fuzz`, then run t/fuzz/fuzz_http
 # (seeds in t/fuzz/corpus), t/fuzz/fuzz_policy (t/fuzz/corpus-policy) or
 # t/fuzz/fuzz_blocklist -max_len=4096 (t/fuzz/corpus-blocklist) or
-# t/fuzz/fuzz_sni (t/fuzz/corpus-sni).
+# t/fuzz/fuzz_sni (t/fuzz/corpus-sni), t/fuzz/fuzz_logfmt (no seeds needed).
 EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpus-policy \
-	t/fuzz/fuzz_blocklist.c t/fuzz/corpus-blocklist t/fuzz/fuzz_sni.c t/fuzz/corpus-sni
-fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni
+	t/fuzz/fuzz_blocklist.c t/fuzz/corpus-blocklist t/fuzz/fuzz_sni.c t/fuzz/corpus-sni \
+	t/fuzz/fuzz_logfmt.c
+fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
+t/fuzz/fuzz_logfmt: $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/logfmt.h
+	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
+	  -o $@ $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c
 t/fuzz/fuzz_sni: $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
@@ -96,5 +101,5 @@ t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcd
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
 	  -o $@ $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
-CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni
+CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
 .PHONY: fuzz
