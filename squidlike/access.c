@@ -230,7 +230,6 @@ static void reply_page(struct sl_client *c, int status, const char *location,
     sl_buf_append(&c->out, "\r\n", 2);
     if (!t->is_head)
         sl_buf_append(&c->out, body, blen);
-    c->srv->stats.denied++;
     c->state = CL_REPLY;
     c->t_state = sl_loop_now(c->srv->loop);
 }

@@ -789,8 +789,7 @@ static int cl_reply_step(struct sl_client *c)
         return 1;
     }
     sl_buf_consume(&c->out, (size_t)n);
-    c->txn.bytes_out += n;
-    c->srv->stats.bytes_to_clients += (unsigned long long)n;
+    cl_sent(c, n);
     c->t_progress = sl_loop_now(c->srv->loop);
     return 1;
 }

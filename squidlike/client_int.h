@@ -151,6 +151,7 @@ struct cl_txn {
     char ctype[64];
     int64_t bytes_out;          /* to the client, heads included */
     int64_t bytes_up;           /* tunnel: client to origin */
+    int64_t bytes_in;           /* HTTP from the origin (heads, bodies) */
     const char *code;           /* TCP_MISS, ... */
     const char *hier;           /* HIER_DIRECT, HIER_NONE */
     char peer[SL_NET_ADDRSTR];
@@ -198,6 +199,16 @@ struct sl_client {
     unsigned nreq;
     struct cl_txn txn;
 };
+
+/* n bytes went to the client. A background revalidation's are not client
+ * traffic: they stay out of the server's counters (its origin bytes do
+ * count: they are what the revalidation cost). */
+static inline void cl_sent(struct sl_client *c, ssize_t n)
+{
+    c->txn.bytes_out += n;
+    if (!c->internal)
+        c->srv->stats.bytes_to_clients += (unsigned long long)n;
+}
 
 /* client.c */
 void cl_run(struct sl_client *c);

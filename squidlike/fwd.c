@@ -631,6 +631,7 @@ static int fwd_read_head(struct sl_client *c)
             return 1;
         }
         c->srv->stats.bytes_from_origins += (unsigned long long)n;
+        t->bytes_in += n;
         t->resp_started = 1;
         c->t_progress = sl_loop_now(c->srv->loop);
         progress = 1;
@@ -671,8 +672,7 @@ static int fwd_move_body(struct sl_client *c)
                 sl_buf_consume(&o->in, (size_t)n - k);
                 t->resp.ready -= (size_t)n - k;
             }
-            t->bytes_out += n;
-            c->srv->stats.bytes_to_clients += (unsigned long long)n;
+            cl_sent(c, n);
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
         }
@@ -692,6 +692,7 @@ static int fwd_move_body(struct sl_client *c)
         }
         if (n > 0) {
             c->srv->stats.bytes_from_origins += (unsigned long long)n;
+            t->bytes_in += n;
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
         }

@@ -202,8 +202,7 @@ static int hit_send_inline(struct sl_client *c, const char *body)
         if (n < 0)
             n = 0;
     }
-    c->txn.bytes_out += n;
-    c->srv->stats.bytes_to_clients += (unsigned long long)n;
+    cl_sent(c, n);
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);
@@ -554,8 +553,7 @@ int hit_run(struct sl_client *c)
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);
-    t->bytes_out += n;
-    c->srv->stats.bytes_to_clients += (unsigned long long)n;
+    cl_sent(c, n);
     c->t_progress = sl_loop_now(c->srv->loop);
     return 1;
 }

@@ -220,6 +220,15 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
                        "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
         return 1;
     }
+    /* A manager page asked through a proxy - ourselves included, when a
+     * client has us fetch our own address: its peer would be this host -
+     * is not asked by a manager. Browsers and Prometheus send no Via. */
+    if (p != P_PAC && sl_http_find(m, "Via") != NULL) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+                       "the proxy's own pages are not served through a proxy (Via)");
+        return 1;
+    }
     /* The PAC: whoever may use the proxy; the rest: the managers. */
     if (p == P_PAC ? !acl_nets_match(c->conf->access.allow_sources,
                                      c->conf->access.n_allow_sources, &c->peer.sa)

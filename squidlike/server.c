@@ -26,23 +26,36 @@
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
 
-static void srv_refresh_self(struct sl_server *srv)
+/*
+ * This host's addresses: to_localhost and the manager pages tell the host
+ * from the network by them, so not knowing them is not a smaller list but
+ * a hole (a client could reach the host's services by its LAN address).
+ * At start it is fatal; at a reload the list we had stays.
+ */
+static int srv_refresh_self(struct sl_server *srv)
 {
-    int n = sl_net_self_addrs(srv->self, SL_SERVER_MAX_SELF);
+    struct sockaddr_storage self[SL_SERVER_MAX_SELF];
+    int n = sl_net_self_addrs(self, SL_SERVER_MAX_SELF);
 
-    if (n < 0) {
-        SL_LOG(SL_LOG_WARN, 0, n, "cannot list this host's addresses");
-        n = 0;
-    }
+    if (n < 0)
+        return n;
+    memcpy(srv->self, self, (size_t)n * sizeof(self[0]));
     srv->nself = (size_t)n;
+    return 0;
 }
 
-static void srv_set_accept(struct sl_server *srv, int on)
+/* Connections the manager listeners may take beyond max_connections: the
+ * status page and the scrape matter most when the proxy is full. */
+#define MGR_SPARE 16
+
+/* Resume every listener, or pause the proxy listeners (and with mgr_too
+ * the manager ones). */
+static void srv_set_accept(struct sl_server *srv, int on, int mgr_too)
 {
     size_t i;
 
     for (i = 0; i < srv->nlisteners; i++)
-        if (srv->listeners[i].io.fd >= 0)
+        if (srv->listeners[i].io.fd >= 0 && (on || mgr_too || !srv->listeners[i].manager))
             sl_loop_set_lt(srv->loop, &srv->listeners[i].io,
                            on ? SL_IO_READ : 0, 1);
     srv->accept_paused = !on;
@@ -53,7 +66,7 @@ static void srv_on_accept_timer(struct sl_timer *t)
     struct sl_server *srv = t->data;
 
     if (!srv->draining && srv->nclients < srv->conf->limits.max_connections)
-        srv_set_accept(srv, 1);
+        srv_set_accept(srv, 1, 1);
 }
 
 static void srv_on_accept(struct sl_io *io, unsigned ev)
@@ -66,10 +79,12 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
 
     (void)ev;
     for (i = 0; i < ACCEPT_BATCH; i++) {
-        if (srv->nclients >= srv->conf->limits.max_connections) {
-            SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu) reached, "
-                   "pausing accept", srv->conf->limits.max_connections);
-            srv_set_accept(srv, 0);
+        if (srv->nclients >= srv->conf->limits.max_connections +
+                            (l->manager ? MGR_SPARE : 0)) {
+            SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu%s) reached, "
+                   "pausing accept", srv->conf->limits.max_connections,
+                   l->manager ? " and the manager's spare" : "");
+            srv_set_accept(srv, 0, l->manager);
             return;
         }
         len = sizeof(ss);
@@ -83,7 +98,7 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
             /* Out of descriptors or memory: stop accepting for a moment
              * instead of spinning on a listener that stays readable. */
             SL_LOG(SL_LOG_WARN, 0, errno, "accept on %s", l->text);
-            srv_set_accept(srv, 0);
+            srv_set_accept(srv, 0, 1);
             sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
             return;
         }
@@ -97,12 +112,19 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen)
 {
     struct sl_server *srv = calloc(1, sizeof(*srv));
+    int rc;
 
     if (srv == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     srv->loop = loop;
+    if ((rc = srv_refresh_self(srv)) < 0) {
+        snprintf(err, errlen, "cannot list this host's addresses (to_localhost and the "
+                 "manager pages need them): %s", strerror(-rc));
+        free(srv);
+        return NULL;
+    }
     srv->metrics.start_ms = sl_loop_now(loop);
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
@@ -128,7 +150,6 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         }
         srv->cf = cf_table_new(loop);
     }
-    srv_refresh_self(srv);
     if (getenv("SQUIDLIKE_TEST_NOW"))
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
     srv->conf_generation = 1;
@@ -253,7 +274,9 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if (!str_same(old->access_log, nc->access_log) &&
         (rc = sl_log_open_access(nc->access_log)) < 0)
         SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
-    srv_refresh_self(srv);
+    if ((rc = srv_refresh_self(srv)) < 0)
+        SL_LOG(SL_LOG_WARN, 0, rc, "cannot list this host's addresses: keeping the "
+               "%zu known", srv->nself);
     srv->conf = nc;
     sl_conf_unref(old);         /* connections still using it hold their own */
     srv->conf_generation++;
@@ -472,7 +495,7 @@ void sl_server_client_gone(struct sl_server *srv)
     }
     if (srv->accept_paused && !sl_timer_armed(&srv->accept_timer) &&
         srv->nclients < srv->conf->limits.max_connections)
-        srv_set_accept(srv, 1);
+        srv_set_accept(srv, 1, 1);
 }
 
 /* Address bytes (IPv4-mapped IPv6 as IPv4) for counting per client. */

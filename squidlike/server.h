@@ -61,10 +61,13 @@ struct sl_listener {
 
 /* Counters for /metrics (metrics.c) and the status page (status.c). */
 struct sl_stats {
-    unsigned long long accepted, requests, tunnels, denied, errors;
+    unsigned long long accepted, requests, tunnels, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
-    unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too */
-    unsigned long long tunnel_bytes_from_origins;  /* ... of which tunnels */
+    unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too,
+                                               as they arrive */
+    /* What HTTP transactions took from origins, counted when each ends:
+     * the time base of the hit and miss bytes, for "bandwidth saved". */
+    unsigned long long http_bytes_from_origins;
     unsigned long long hits, misses, refreshes, stored;
     unsigned long long auth_failures;
 };

@@ -62,7 +62,7 @@ int sl_status_window(const struct sl_status_ring *r, const struct sl_status_samp
         return -ENOENT;
 #define D(f) delta->f = cur->f >= base->f ? cur->f - base->f : 0
     D(requests); D(hits); D(misses); D(errors); D(blocked);
-    D(hit_bytes); D(miss_bytes); D(bytes_out); D(bytes_in); D(tunnel_in);
+    D(hit_bytes); D(miss_bytes); D(bytes_out); D(bytes_in); D(http_in);
 #undef D
     sl_hist_sub(&delta->svc_hit, &cur->svc_hit, &base->svc_hit);
     sl_hist_sub(&delta->svc_miss, &cur->svc_miss, &base->svc_miss);
@@ -85,8 +85,13 @@ size_t sl_status_history(const struct sl_status_ring *r, const struct sl_status_
     for (i = 0; i < r->n && n < max; i++) {
         a = sl_status_ring_at(r, i);
         b = i + 1 < r->n ? sl_status_ring_at(r, i + 1) : cur;
-        if (b->t_ms <= a->t_ms || cur->t_ms - b->t_ms >= span_ms)
-            continue;           /* nothing between them, or too old */
+        /* Skip a pair with no time between them only if nothing moved
+         * either (a sample taken in the millisecond of a page can differ
+         * from it), so that the points always add up to the window. */
+        if (b->t_ms < a->t_ms || cur->t_ms - b->t_ms >= span_ms ||
+            (b->t_ms == a->t_ms && b->requests == a->requests &&
+             b->bytes_out == a->bytes_out && b->bytes_in == a->bytes_in))
+            continue;
 #define D(f) (b->f >= a->f ? b->f - a->f : 0)
         p[n].end_ms = b->t_ms;
         p[n].span_ms = b->t_ms - a->t_ms;
@@ -120,11 +125,13 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
     sl_dns_get_stats(srv->dns, &ds);
     s->dns = ds.time;
     s->bytes_in = srv->stats.bytes_from_origins;
-    s->tunnel_in = srv->stats.tunnel_bytes_from_origins;
+    s->http_in = srv->stats.http_bytes_from_origins;
     s->hit_bytes = m->bytes[SL_METRICS_HIT];
     s->miss_bytes = m->bytes[SL_METRICS_MISS];
     s->errors = srv->stats.errors;
-    s->blocked = srv->stats.denied;
+    for (k = 0; k < m->ncats; k++)
+        s->blocked += m->cats[k].n;
+    s->blocked += m->cat_other;
     s->bytes_out = srv->stats.bytes_to_clients;
 }
 
@@ -182,7 +189,7 @@ const char *const sl_status_win_name[SL_STATUS_NWIN] = {
 
 long long sl_status_saved(const struct sl_status_sample *d)
 {
-    return (long long)(d->hit_bytes + d->miss_bytes) - (long long)(d->bytes_in - d->tunnel_in);
+    return (long long)(d->hit_bytes + d->miss_bytes) - (long long)d->http_in;
 }
 
 double sl_status_ratio(double num, double den)

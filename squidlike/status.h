@@ -32,7 +32,7 @@ struct sl_status_sample {
     unsigned long long requests, hits, misses, errors, blocked;
     unsigned long long hit_bytes, miss_bytes;   /* to clients, by kind */
     unsigned long long bytes_out, bytes_in;     /* to clients, from origins */
-    unsigned long long tunnel_in;               /* of bytes_in, tunnels' */
+    unsigned long long http_in; /* from origins, by ended HTTP transactions */
     struct sl_hist svc_hit, svc_miss, dns;  /* service and DNS times */
 };
 
@@ -114,8 +114,10 @@ struct sl_status_view {
 void sl_status_collect(struct sl_server *srv, struct sl_status_view *v);
 
 /* Bandwidth the cache saved over d: what hits and misses sent clients,
- * less what HTTP (not tunnels) took from origins. Our own pages and
- * tunnels do not count: they cost the same with or without a cache. */
+ * less what their HTTP transactions (and background revalidations) took
+ * from origins, both counted as transactions end so that a long download
+ * does not land on one side of a window and not the other. Our own pages
+ * and tunnels do not count: they cost the same with or without a cache. */
 long long sl_status_saved(const struct sl_status_sample *d);
 
 /* num / den, or a negative number when den is 0 (the pages say "null"

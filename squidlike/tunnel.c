@@ -49,16 +49,15 @@ static void tunnel_end(struct sl_client *c, int err)
 
     SL_LOG(SL_LOG_INFO, c->id, err, "CONNECT %s closed: %lld bytes up, %lld down",
            t->key, (long long)t->bytes_up, (long long)t->bytes_out);
-    c->srv->stats.bytes_to_clients += (unsigned long long)t->bytes_out;
-    c->srv->stats.bytes_from_origins += (unsigned long long)t->bytes_out;
-    c->srv->stats.tunnel_bytes_from_origins += (unsigned long long)t->bytes_out;
-    c->srv->stats.bytes_from_clients += (unsigned long long)t->bytes_up;
     cl_txn_done(c);
 }
 
-/* Move bytes from one socket's buffer to the other socket. */
+/* Move bytes from one socket's buffer to the other socket; count them in
+ * the transaction (count) and, as they move, in the server's total (so a
+ * tunnel that ends by a timeout or a reset is counted too). */
 static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
-                       unsigned char *wr, int64_t *count, int *err)
+                       unsigned char *wr, int64_t *count,
+                       unsigned long long *total, int *err)
 {
     size_t hl = pre ? sl_buf_len(pre) : 0, bl = sl_buf_len(b), k;
     ssize_t n;
@@ -77,11 +76,15 @@ static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
         sl_buf_consume(pre, k);
     sl_buf_consume(b, (size_t)n - k);
     *count += n;
+    *total += (unsigned long long)n;
     return 1;
 }
 
+/* Read into b; what came is added to *total (bytes from origins, or
+ * NULL). */
 static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
-                       unsigned char hup, unsigned char *eof, int *err)
+                       unsigned char hup, unsigned char *eof,
+                       unsigned long long *total, int *err)
 {
     ssize_t n;
 
@@ -102,6 +105,8 @@ static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
         *err = (int)n;
         return -1;
     }
+    if (total != NULL)
+        *total += (unsigned long long)n;
     return 1;
 }
 
@@ -109,11 +114,14 @@ int tunnel_run(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
+    struct sl_stats *st = &c->srv->stats;
     int p = 0, r, err = 0;
 
     /* up: client -> origin */
-    if ((r = tunnel_push(o->io.fd, NULL, &c->in, &o->wr, &t->bytes_up, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, c->hup, &t->c_eof, &err)) < 0)
+    if ((r = tunnel_push(o->io.fd, NULL, &c->in, &o->wr, &t->bytes_up,
+                         &st->bytes_from_clients, &err)) < 0 ||
+        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, c->hup, &t->c_eof,
+                                 NULL, &err)) < 0)
         goto fail;
     p |= r;
     if (t->c_eof && !t->up_shut && sl_buf_len(&c->in) == 0) {
@@ -122,8 +130,10 @@ int tunnel_run(struct sl_client *c)
         p = 1;
     }
     /* down: origin -> client, our 200 line first */
-    if ((r = tunnel_push(c->io.fd, &c->out, &o->in, &c->wr, &t->bytes_out, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, o->hup, &t->o_eof, &err)) < 0)
+    if ((r = tunnel_push(c->io.fd, &c->out, &o->in, &c->wr, &t->bytes_out,
+                         &st->bytes_to_clients, &err)) < 0 ||
+        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, o->hup, &t->o_eof,
+                                 &st->bytes_from_origins, &err)) < 0)
         goto fail;
     p |= r;
     if (t->o_eof && !t->down_shut && sl_buf_len(&o->in) == 0 &&

@@ -99,7 +99,11 @@ void txnlog_end(struct sl_client *c)
     if (t->logged || t->method == NULL)
         return;
     t->logged = 1;
+    c->srv->stats.http_bytes_from_origins += (unsigned long long)t->bytes_in;
     txnlog_fill(c, &a);
     sl_log_access(&a);
-    count(c, a.code, (unsigned long long)a.bytes);
+    /* A background revalidation is logged (from "internal"), but it is
+     * not a client's request: the pages count what clients asked. */
+    if (!c->internal)
+        count(c, a.code, (unsigned long long)a.bytes);
 }

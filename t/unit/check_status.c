@@ -165,6 +165,22 @@ START_TEST(history_points)
     /* And never more than max. */
     ck_assert_uint_eq(sl_status_history(&ring, &cur, 3600000, p, 4), 4);
     ck_assert_int_eq(p[3].end_ms, 40000);
+
+    /* A sample in now's millisecond with less counted than now: the pair
+     * is kept (span 0), else the points would not add up. */
+    {
+        struct sl_status_sample s = at(125, 2);
+
+        s.requests -= 3;
+        sl_status_ring_push(&ring, &s);
+        n = sl_status_history(&ring, &cur, 3600000, p, SL_STATUS_RING + 1);
+        ck_assert_uint_eq(n, 14);
+        ck_assert_int_eq(p[13].span_ms, 0);
+        ck_assert_uint_eq(p[13].requests, 3);
+        /* ... and one with nothing moved is not. */
+        sl_status_ring_push(&ring, &cur);
+        ck_assert_uint_eq(sl_status_history(&ring, &cur, 3600000, p, SL_STATUS_RING + 1), 14);
+    }
 }
 END_TEST
 
