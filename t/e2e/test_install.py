@@ -74,6 +74,13 @@ def test_install_and_uninstall():
         assert PREFIX + "/sbin/squidlike" in text, "%s: no daemon path" % f
         assert "/etc/sltest/squidlike.conf" in text, "%s: no config path" % f
 
+    # The daemon will not start without its own addresses, which glibc's
+    # getifaddrs() reads over netlink: a unit that restricts address
+    # families must let that one through.
+    unit = open(os.path.join(root, "lib/systemd/system/squidlike.service")).read()
+    fams = re.search(r"^RestrictAddressFamilies=(.*)$", unit, re.M)
+    assert fams is None or "AF_NETLINK" in fams.group(1).split(), fams.group(0)
+
     # The installed daemon takes the installed configuration as it is.
     r = subprocess.run([os.path.join(root, "opt/sltest/sbin/squidlike"), "-k", "parse",
                         "-f", os.path.join(root, "etc/sltest/squidlike.conf")],
