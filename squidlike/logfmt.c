@@ -81,6 +81,33 @@ static int put_esc(struct line *l, size_t start, size_t cap, const char *e,
     return 1;
 }
 
+/* v in decimal, at least width digits wide, padded with pad on the left
+ * (the squid line's numbers: a printf per line cost more than the rest). */
+static void put_int(struct line *l, long long v, int width, char pad)
+{
+    char tmp[24];
+    int i = (int)sizeof(tmp);
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        tmp[--i] = '-';
+    while ((int)sizeof(tmp) - i < width && i > 0)
+        tmp[--i] = pad;
+    put(l, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
+/* Bytes a space-separated field takes as they are: printable ASCII but
+ * SP, '"' (0x22) and '\\' (0x5c). A table: the scan is the writer's loop. */
+static const unsigned char token_ok[256] = {
+    [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1
+};
+
+static int token_safe(unsigned char ch) { return token_ok[ch]; }
+
 static void put_token(struct line *l, const char *s, size_t cap)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -91,19 +118,35 @@ static void put_token(struct line *l, const char *s, size_t cap)
         put(l, "-", 1);
         return;
     }
-    for (; *s; s++) {
+    while (*s) {
         unsigned char ch = (unsigned char)*s;
-        size_t k = 1;
+        size_t run = 0, room;
 
-        e[0] = (char)ch;
-        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\') {
-            e[0] = '%';
-            e[1] = hex[ch >> 4];
-            e[2] = hex[ch & 15];
-            k = 3;
+        /* A run of bytes that need no escape goes in one copy, cut at
+         * the cap or the line's end (a cut between two plain bytes is
+         * never inside an escape). */
+        while (token_safe((unsigned char)s[run]))
+            run++;
+        if (run > 0) {
+            room = cap - (l->n - start);
+            if (l->size - l->n < room)
+                room = l->size - l->n;
+            if (run > room) {
+                memcpy(l->p + l->n, s, room);
+                l->n += room;
+                return;
+            }
+            memcpy(l->p + l->n, s, run);
+            l->n += run;
+            s += run;
+            continue;
         }
-        if (!put_esc(l, start, cap, e, k))
+        e[0] = '%';
+        e[1] = hex[ch >> 4];
+        e[2] = hex[ch & 15];
+        if (!put_esc(l, start, cap, e, 3))
             return;
+        s++;
     }
 }
 
@@ -235,12 +278,20 @@ static void put_local_time(struct line *l, int64_t ms)
 
 static void fmt_squid(struct line *l, const struct sl_log_access *a)
 {
-    put_fmt(l, "%lld.%03d %6lld ", (long long)(a->time_ms / 1000),
-            (int)(a->time_ms % 1000), (long long)a->elapsed_ms);
+    put_int(l, a->time_ms / 1000, 0, ' ');
+    put(l, ".", 1);
+    put_int(l, a->time_ms % 1000, 3, '0');
+    put(l, " ", 1);
+    put_int(l, a->elapsed_ms, 6, ' ');
+    put(l, " ", 1);
     put_token(l, a->client, CAP_FIELD);
     put(l, " ", 1);
     put_token(l, a->code, CAP_FIELD);
-    put_fmt(l, "/%03d %lld ", a->status, (long long)a->bytes);
+    put(l, "/", 1);
+    put_int(l, a->status, 3, '0');
+    put(l, " ", 1);
+    put_int(l, a->bytes, 0, ' ');
+    put(l, " ", 1);
     put_token(l, a->method, CAP_FIELD);
     put(l, " ", 1);
     put_token(l, a->url, CAP_URL);

@@ -116,8 +116,11 @@ void sl_metrics_observe(struct sl_metrics *m, const struct sl_metrics_txn *x)
     if (x->blocked)
         count_blocked(m, x->category);
     if (x->host != NULL && x->host[0] != '\0') {
-        sl_top_add(&m->top_requests, x->host, 1);
-        sl_top_add(&m->top_bytes, x->host, x->bytes);
+        size_t len;
+        uint64_t h = sl_top_hash(x->host, &len);
+
+        sl_top_add_hashed(&m->top_requests, x->host, len, h, 1);
+        sl_top_add_hashed(&m->top_bytes, x->host, len, h, x->bytes);
     }
 }
 

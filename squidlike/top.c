@@ -13,7 +13,7 @@
 #include "squidlike/top.h"
 
 /* FNV-1a over the lower-cased name, up to the length we keep. */
-static uint64_t hash_name(const char *s, size_t *len)
+uint64_t sl_top_hash(const char *s, size_t *len)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     size_t n = 0;
@@ -28,15 +28,25 @@ static uint64_t hash_name(const char *s, size_t *len)
 
 void sl_top_add(struct sl_top *t, const char *name, unsigned long long w)
 {
-    struct sl_top_entry *e, *min = NULL;
-    size_t len, i;
+    size_t len;
     uint64_t h;
+
+    if (name == NULL || name[0] == '\0' || w == 0)
+        return;
+    h = sl_top_hash(name, &len);
+    sl_top_add_hashed(t, name, len, h, w);
+}
+
+void sl_top_add_hashed(struct sl_top *t, const char *name, size_t len, uint64_t h,
+                       unsigned long long w)
+{
+    struct sl_top_entry *e, *min = NULL;
+    size_t i;
 
     /* Nothing to count: a name with no weight would only push a real
      * one out of a full table. */
-    if (name == NULL || name[0] == '\0' || w == 0)
+    if (len == 0 || w == 0)
         return;
-    h = hash_name(name, &len);
     t->total += w;
     for (i = 0; i < t->n; i++) {
         e = &t->e[i];

@@ -37,6 +37,12 @@ struct sl_top {
  * a weight of 0 is not counted). */
 void sl_top_add(struct sl_top *t, const char *name, unsigned long long w);
 
+/* The same for a name already hashed by sl_top_hash (which gives len, the
+ * part of name that counts): one hash for several tables. */
+uint64_t sl_top_hash(const char *name, size_t *len);
+void sl_top_add_hashed(struct sl_top *t, const char *name, size_t len, uint64_t h,
+                       unsigned long long w);
+
 /* Up to k entries, heaviest first, into out (pointers into t). Returns
  * how many. */
 size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size_t k);
