@@ -12,9 +12,11 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "acl/acl.h"
@@ -163,6 +165,37 @@ static int may_manage(const struct sl_client *c)
            acl_nets_match(mg->allow_sources, mg->n_allow_sources, &c->peer.sa);
 }
 
+/*
+ * The Host the page was asked by is one of ours: an address, "localhost",
+ * visible_hostname or this machine's name (a trailing dot and a port
+ * aside), or no Host at all. Else a page in an admin's browser could name
+ * a host of its own that resolves to us (DNS rebinding) and read our
+ * pages as its own origin. Squid's internal URLs check the same.
+ */
+static int host_is_ours(const struct sl_client *c, const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, "Host");
+    unsigned char addr[sizeof(struct in6_addr)];
+    char name[256];
+    size_t n = 0;
+
+    if (h == NULL)
+        return 1;
+    if (h->value.len > 0 && h->value.base[0] == '[')
+        return 1;               /* an IPv6 literal: no DNS name starts so */
+    while (n < h->value.len && h->value.base[n] != ':')
+        n++;
+    if (n > 0 && h->value.base[n - 1] == '.')
+        n--;
+    if (n == 0 || n >= sizeof(name))
+        return 0;
+    memcpy(name, h->value.base, n);
+    name[n] = '\0';
+    return inet_pton(AF_INET, name, addr) == 1 || strcasecmp(name, "localhost") == 0 ||
+           strcasecmp(name, c->conf->visible_hostname) == 0 ||
+           (c->srv->hostname[0] != '\0' && strcasecmp(name, c->srv->hostname) == 0);
+}
+
 /* A no-store page of at most max bytes written by fn: /metrics, the
  * status pages. */
 static int serve_page(struct sl_client *c, size_t max,
@@ -227,6 +260,13 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         t->code = "TCP_DENIED";
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
                        "the proxy's own pages are not served through a proxy (Via)");
+        return 1;
+    }
+    if (p != P_PAC && !host_is_ours(c, m)) {
+        t->code = "TCP_DENIED";
+        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+                       "the Host of this request is not a name of this proxy (use its "
+                       "address, visible_hostname or its host name)");
         return 1;
     }
     /* The PAC: whoever may use the proxy; the rest: the managers. */

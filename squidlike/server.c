@@ -125,6 +125,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         free(srv);
         return NULL;
     }
+    if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
+        srv->hostname[0] = '\0';
     srv->metrics.start_ms = sl_loop_now(loop);
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;

@@ -96,6 +96,7 @@ struct sl_server {
     uint64_t next_id;
     struct sockaddr_storage self[SL_SERVER_MAX_SELF];
     size_t nself;               /* this host's interface addresses */
+    char hostname[256];         /* gethostname() at start, "" if none */
     int listen_from_cli;        /* -a given: reloads keep it */
     int draining;
     int accept_paused;

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -366,6 +367,26 @@ def test_idle_tunnel_counted():
         scrape = moved('squidlike_client_bytes_total{direction="out"}') - a.bytes
         assert a.bytes > len(b"hello from the origin\n") and 0 < scrape, (a.raw, m0, m1)
         assert moved('squidlike_client_bytes_total{direction="in"}') == 4, (m0, m1)
+
+
+def test_pages_answer_our_names_only():
+    """DNS rebinding: a page in an admin's browser names a host of its own
+    that resolves to the proxy. Our pages answer only to our own names:
+    an address, localhost, visible_hostname, the machine's host name."""
+    with Daemon({"visible_hostname": "proxy1.corp.example"}) as d:
+        ok = ["127.0.0.1:%d" % d.port, "127.0.0.1", "localhost:%d" % d.port,
+              "PROXY1.corp.example:%d" % d.port, "proxy1.corp.example.", socket.gethostname()]
+        for host in ok:
+            r = h.proxy_request(d, "GET", "/squidlike/status.json", headers=[("Host", host)])
+            assert r.status == 200, "Host %s: %s" % (host, r.brief())
+        for host in ("evil.example", "evil.example:%d" % d.port, "proxy1.corp.example.evil"):
+            for path in ("/squidlike/status", "/squidlike/status.json", "/metrics"):
+                r = h.proxy_request(d, "GET", path, headers=[("Host", host)])
+                assert r.status == 403 and b"Host" in r.body, "Host %s %s: %s" % (
+                    host, path, r.brief())
+        # The PAC is fetched by any name (wpad.<domain> is one).
+        r = h.proxy_request(d, "GET", "/wpad.dat", headers=[("Host", "wpad.corp.example")])
+        assert r.status == 200, r.brief()
 
 
 if __name__ == "__main__":
