@@ -8,24 +8,6 @@
 
 #include "filters/page.h"
 
-static int put_html(struct sl_buf *out, const char *v)
-{
-    for (; *v; v++) {
-        const char *rep = NULL;
-        switch (*v) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        }
-        if (rep ? sl_buf_append(out, rep, strlen(rep)) < 0
-                : sl_buf_append(out, v, 1) < 0)
-            return -ENOSPC;
-    }
-    return 0;
-}
-
 /* RFC 3986 unreserved characters pass; everything else is %XX. */
 static int put_url(struct sl_buf *out, const char *v)
 {
@@ -87,7 +69,7 @@ int flt_page_expand(const char *tpl, const struct flt_page_tags *tags,
             p = pct + 1;
             continue;
         }
-        if ((esc == FLT_PAGE_HTML ? put_html(out, v) : put_url(out, v)) < 0)
+        if ((esc == FLT_PAGE_HTML ? sl_buf_append_html(out, v) : put_url(out, v)) < 0)
             return -ENOSPC;
         p = pct + 2;
     }

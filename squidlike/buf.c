@@ -109,6 +109,47 @@ void sl_bufw_printf(struct sl_bufw *w, const char *fmt, ...)
     va_end(ap);
 }
 
+int sl_buf_append_html(struct sl_buf *b, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        const char *rep = NULL;
+        size_t run = 0, room;
+
+        switch (ch) {
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '&': rep = "&amp;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        }
+        if (rep != NULL) {
+            if (sl_buf_append(b, rep, strlen(rep)) < 0)
+                return -ENOSPC;
+            continue;
+        }
+        if (ch < 0x20 || ch == 0x7f)
+            continue;
+        /* A run of plain bytes in one copy. */
+        while (s[run] != '\0' && !strchr("<>&\"'", s[run]) &&
+               (unsigned char)s[run] >= 0x20 && s[run] != 0x7f)
+            run++;
+        room = sl_buf_space(b);
+        memcpy(b->last, s, run < room ? run : room);
+        b->last += run < room ? run : room;
+        if (run > room)
+            return -ENOSPC;
+        s += run - 1;
+    }
+    return 0;
+}
+
+void sl_bufw_html(struct sl_bufw *w, const char *s)
+{
+    if (w->rc == 0)
+        w->rc = sl_buf_append_html(w->out, s);
+}
+
 int sl_view_ieq(struct sl_view v, const char *s)
 {
     size_t i;

@@ -54,6 +54,16 @@ struct sl_bufw {
 void sl_bufw_printf(struct sl_bufw *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Append s HTML-escaped: & < > " ' as entities, control bytes and DEL
+ * (which no page wants) dropped, the rest as it is. Entities go in whole;
+ * -ENOSPC when the rest does not fit (what fitted stays: a cut value).
+ * The one escaper of every page we build: errors, block pages, status.
+ */
+int sl_buf_append_html(struct sl_buf *b, const char *s);
+/* The same through a sticky writer. */
+void sl_bufw_html(struct sl_bufw *w, const char *s);
+
 static inline size_t sl_buf_len(const struct sl_buf *b) { return (size_t)(b->last - b->pos); }
 static inline size_t sl_buf_space(const struct sl_buf *b) { return (size_t)(b->end - b->last); }
 static inline size_t sl_buf_size(const struct sl_buf *b) { return (size_t)(b->end - b->start); }

@@ -88,29 +88,13 @@ const char *sl_errpage_name(enum sl_err e) { return errs[e].name; }
 const char *sl_errpage_reason(int status) { return reason_phrase(status); }
 int sl_errpage_status(enum sl_err e) { return errs[e].status; }
 
-/* HTML-escape s into dst (size n); truncates, always terminates. */
+/* s HTML-escaped into dst (size n), cut to fit, always terminated. */
 static void html_escape(char *dst, size_t n, const char *s)
 {
-    size_t o = 0;
+    struct sl_buf b = { dst, dst + n - 1, dst, dst };
 
-    for (; s && *s && o + 7 < n; s++) {
-        const char *rep = NULL;
-        switch (*s) {
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '&': rep = "&amp;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        }
-        if (rep) {
-            size_t k = strlen(rep);
-            memcpy(dst + o, rep, k);
-            o += k;
-        } else if ((unsigned char)*s >= 0x20 && *s != 0x7f) {
-            dst[o++] = *s;
-        }
-    }
-    dst[o] = '\0';
+    sl_buf_append_html(&b, s);
+    *b.last = '\0';
 }
 
 int sl_page_head(struct sl_buf *out, int status, const char *ctype, size_t clen,

@@ -28,23 +28,6 @@
 #define GRAPH_H 120
 #define HOUR_MS (3600 * 1000)
 
-static void esc(struct sl_bufw *w, const char *s)
-{
-    for (; s && *s; s++)
-        switch (*s) {
-        case '&': sl_bufw_printf(w, "&amp;"); break;
-        case '<': sl_bufw_printf(w, "&lt;"); break;
-        case '>': sl_bufw_printf(w, "&gt;"); break;
-        case '"': sl_bufw_printf(w, "&quot;"); break;
-        case '\'': sl_bufw_printf(w, "&#39;"); break;
-        default:
-            if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                sl_bufw_printf(w, "&#%d;", 0xfffd);
-            else
-                sl_bufw_printf(w, "%c", *s);
-        }
-}
-
 /* --- numbers in elements ------------------------------------------------ */
 
 /* A ratio as a percentage; r < 0: none. */
@@ -299,7 +282,7 @@ static void tile_blocked(struct sl_bufw *w, const struct sl_metrics *m)
     for (i = 0; i < m->ncats; i++) {
         sl_bufw_printf(w, "<tr><th>");
         if (m->cats[i].name[0] != '\0')
-            esc(w, m->cats[i].name);
+            sl_bufw_html(w, m->cats[i].name);
         else
             sl_bufw_printf(w, "<i>(a rule, no category)</i>");
         snprintf(id, sizeof(id), "blocked_%zu", i);
@@ -327,7 +310,7 @@ static void tile_top(struct sl_bufw *w, const char *title, const char *id,
     for (i = 0; i < n; i++) {
         snprintf(cid, sizeof(cid), "%s_%zu", id, i);
         sl_bufw_printf(w, "<tr><th>");
-        esc(w, e[i]->name);
+        sl_bufw_html(w, e[i]->name);
         sl_bufw_printf(w, "</th><td>");
         if (in_bytes)
             bytes(w, cid, (long long)e[i]->count);
@@ -363,7 +346,7 @@ static void tile_process(struct sl_bufw *w, struct sl_server *srv,
     if (srv->reload_time != 0 && gmtime_r(&srv->reload_time, &tm) != NULL &&
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0) {
         sl_bufw_printf(w, "%s: ", when);
-        esc(w, srv->reload_result);
+        sl_bufw_html(w, srv->reload_result);
     } else {
         sl_bufw_printf(w, "none since start");
     }
@@ -513,13 +496,13 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
         "<title>squidlike status", REFRESH_S);
     if (name != NULL) {
         sl_bufw_printf(&w, ": ");
-        esc(&w, name);
+        sl_bufw_html(&w, name);
     }
     sl_bufw_printf(&w, "</title><style>%s</style></head>\n<body>\n<h1>squidlike %s",
                    style, PACKAGE_VERSION);
     if (name != NULL) {
         sl_bufw_printf(&w, " on ");
-        esc(&w, name);
+        sl_bufw_html(&w, name);
     }
     sl_bufw_printf(&w, "</h1>\n<main>\n");
     tiles_traffic(&w, &v);

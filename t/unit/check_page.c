@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "filters/page.h"
+#include "squidlike/buf.h"
 
 static char buf[4096];
 
@@ -57,6 +58,33 @@ START_TEST(missing_values_and_space)
 }
 END_TEST
 
+/* The one HTML escaper (squidlike/buf.c): entities whole, control bytes
+ * dropped, a cut value when the rest does not fit. */
+START_TEST(html_escaper)
+{
+    char mem[10];
+    struct sl_buf b = { mem, mem + sizeof(mem), mem, mem };
+
+    ck_assert_int_eq(sl_buf_append_html(&b, "a<b\x01" ">"), 0);
+    ck_assert_int_eq((int)sl_buf_len(&b), 10);
+    ck_assert_int_eq(memcmp(mem, "a&lt;b&gt;", 10), 0);
+    sl_buf_reset(&b);
+    ck_assert_int_eq(sl_buf_append_html(&b, "a<b'"), -ENOSPC);
+    ck_assert_int_eq((int)sl_buf_len(&b), 6);       /* "&#39;" did not fit */
+    sl_buf_reset(&b);
+    ck_assert_int_eq(sl_buf_append_html(&b, "a\x01" "b\x7f" "&c"), 0);
+    ck_assert_int_eq((int)sl_buf_len(&b), 8);
+    ck_assert_int_eq(memcmp(mem, "ab&amp;c", 8), 0);
+    sl_buf_reset(&b);
+    ck_assert_int_eq(sl_buf_append_html(&b, "abcdefgh&x"), -ENOSPC);
+    ck_assert_int_eq((int)sl_buf_len(&b), 8);      /* no half entity */
+    sl_buf_reset(&b);
+    ck_assert_int_eq(sl_buf_append_html(&b, "0123456789abc"), -ENOSPC);
+    ck_assert_int_eq((int)sl_buf_len(&b), 10);
+    ck_assert_int_eq(sl_buf_append_html(&b, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("page");
@@ -65,6 +93,7 @@ int main(void)
     int failed;
 
     tcase_add_test(tc, html_tags);
+    tcase_add_test(tc, html_escaper);
     tcase_add_test(tc, url_tags);
     tcase_add_test(tc, missing_values_and_space);
     suite_add_tcase(s, tc);
