@@ -100,59 +100,17 @@ static void put_int(struct line *l, long long v, int width, char pad)
     put(l, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
-/* Bytes a space-separated field takes as they are: printable ASCII but
- * SP, '"' (0x22) and '\\' (0x5c). A table: the scan is the writer's loop. */
-static const unsigned char token_ok[256] = {
-    [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1
-};
+/*
+ * Append s: bytes ok[] passes as they are, in runs of one copy each (the
+ * scan is the writer's loop); any other as esc writes it (at most 4
+ * bytes). Cut at cap or the line's end, never inside an escape. Missing
+ * or empty: "-".
+ */
+typedef size_t esc_fn(unsigned char ch, char *e);
 
-static int token_safe(unsigned char ch) { return token_ok[ch]; }
-
-static void put_token(struct line *l, const char *s, size_t cap)
+static void put_escaped(struct line *l, const char *s, size_t cap,
+                        const unsigned char *ok, esc_fn *esc)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t start = l->n;
-    char e[3];
-
-    if (s == NULL || *s == '\0') {
-        put(l, "-", 1);
-        return;
-    }
-    while (*s) {
-        unsigned char ch = (unsigned char)*s;
-        size_t run = 0, room;
-
-        /* A run of bytes that need no escape goes in one copy, cut at
-         * the cap or the line's end (a cut between two plain bytes is
-         * never inside an escape). */
-        while (token_safe((unsigned char)s[run]))
-            run++;
-        if (run > 0) {
-            room = cap - (l->n - start);
-            if (l->size - l->n < room)
-                room = l->size - l->n;
-            if (run > room) {
-                memcpy(l->p + l->n, s, room);
-                l->n += room;
-                return;
-            }
-            memcpy(l->p + l->n, s, run);
-            l->n += run;
-            s += run;
-            continue;
-        }
-        e[0] = '%';
-        e[1] = hex[ch >> 4];
-        e[2] = hex[ch & 15];
-        if (!put_esc(l, start, cap, e, 3))
-            return;
-        s++;
-    }
-}
-
-static void put_quoted(struct line *l, const char *s, size_t cap)
-{
-    static const char hex[] = "0123456789abcdef";
     size_t start = l->n;
     char e[4];
 
@@ -160,27 +118,77 @@ static void put_quoted(struct line *l, const char *s, size_t cap)
         put(l, "-", 1);
         return;
     }
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        size_t k = 2;
+    while (*s) {
+        size_t run = 0, room;
 
-        e[0] = '\\';
-        if (ch == '"' || ch == '\\') {
-            e[1] = (char)ch;
-        } else if (ch == '\t' || ch == '\r' || ch == '\n') {
-            e[1] = ch == '\t' ? 't' : ch == '\r' ? 'r' : 'n';
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            e[1] = 'x';
-            e[2] = hex[ch >> 4];
-            e[3] = hex[ch & 15];
-            k = 4;
-        } else {
-            e[0] = (char)ch;
-            k = 1;
+        while (ok[(unsigned char)s[run]])
+            run++;
+        if (run > 0) {
+            room = cap - (l->n - start);
+            if (l->size - l->n < room)
+                room = l->size - l->n;
+            memcpy(l->p + l->n, s, run < room ? run : room);
+            l->n += run < room ? run : room;
+            if (run > room)
+                return;
+            s += run;
+            continue;
         }
-        if (!put_esc(l, start, cap, e, k))
+        if (!put_esc(l, start, cap, e, esc((unsigned char)*s, e)))
             return;
+        s++;
     }
+}
+
+/* A space-separated field takes printable ASCII but SP, '"' (0x22) and
+ * '\\' (0x5c); the rest is %XX, as Squid quotes URLs. */
+static const unsigned char token_ok[256] = {
+    [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1
+};
+
+static size_t esc_token(unsigned char ch, char *e)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    e[0] = '%';
+    e[1] = hex[ch >> 4];
+    e[2] = hex[ch & 15];
+    return 3;
+}
+
+static void put_token(struct line *l, const char *s, size_t cap)
+{
+    put_escaped(l, s, cap, token_ok, esc_token);
+}
+
+/* Inside "...": printable ASCII but '"' and '\\'; those get a backslash,
+ * TAB CR LF are \t \r \n, other bytes \xhh (Squid's and Apache's). */
+static const unsigned char quoted_ok[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1
+};
+
+static size_t esc_quoted(unsigned char ch, char *e)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    e[0] = '\\';
+    if (ch == '"' || ch == '\\') {
+        e[1] = (char)ch;
+        return 2;
+    }
+    if (ch == '\t' || ch == '\r' || ch == '\n') {
+        e[1] = ch == '\t' ? 't' : ch == '\r' ? 'r' : 'n';
+        return 2;
+    }
+    e[1] = 'x';
+    e[2] = hex[ch >> 4];
+    e[3] = hex[ch & 15];
+    return 4;
+}
+
+static void put_quoted(struct line *l, const char *s, size_t cap)
+{
+    put_escaped(l, s, cap, quoted_ok, esc_quoted);
 }
 
 /* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0. */
