@@ -150,6 +150,35 @@ void sl_bufw_html(struct sl_bufw *w, const char *s)
         w->rc = sl_buf_append_html(w->out, s);
 }
 
+size_t sl_utf8_len(const unsigned char *p)
+{
+    unsigned cp;
+    size_t n, i;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        cp = p[0] & 0x1fu;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        cp = p[0] & 0x0fu;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        cp = p[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)      /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
+        return 0;               /* overlong, or a surrogate */
+    if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        return 0;
+    return n;
+}
+
 int sl_view_ieq(struct sl_view v, const char *s)
 {
     size_t i;

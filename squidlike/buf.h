@@ -64,6 +64,10 @@ int sl_buf_append_html(struct sl_buf *b, const char *s);
 /* The same through a sticky writer. */
 void sl_bufw_html(struct sl_bufw *w, const char *s);
 
+/* Length of the valid UTF-8 sequence (2 to 4 bytes, no overlong form, no
+ * surrogate) at p, or 0: what a JSON writer may pass as it is. */
+size_t sl_utf8_len(const unsigned char *p);
+
 static inline size_t sl_buf_len(const struct sl_buf *b) { return (size_t)(b->last - b->pos); }
 static inline size_t sl_buf_space(const struct sl_buf *b) { return (size_t)(b->end - b->last); }
 static inline size_t sl_buf_size(const struct sl_buf *b) { return (size_t)(b->end - b->start); }

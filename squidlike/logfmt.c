@@ -191,36 +191,6 @@ static void put_quoted(struct line *l, const char *s, size_t cap)
     put_escaped(l, s, cap, quoted_ok, esc_quoted);
 }
 
-/* Length of the valid UTF-8 sequence (2 to 4 bytes) at p, or 0. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned cp;
-    size_t n, i;
-
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        n = 2;
-        cp = p[0] & 0x1fu;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        n = 3;
-        cp = p[0] & 0x0fu;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        n = 4;
-        cp = p[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)      /* also stops at the NUL */
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;               /* overlong, or a surrogate */
-    if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return n;
-}
-
 static void put_json(struct line *l, const char *s, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
@@ -239,7 +209,7 @@ static void put_json(struct line *l, const char *s, size_t cap)
     l->size--;                  /* the closing quote always fits */
     while (*s) {
         unsigned char ch = (unsigned char)*s;
-        size_t k = 2, u = ch >= 0x80 ? utf8_len((const unsigned char *)s) : 0;
+        size_t k = 2, u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)s) : 0;
 
         if (u > 0) {
             if (!put_esc(l, start, cap, s, u))

@@ -258,18 +258,25 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
 
 /* --- the JSON page ------------------------------------------------------ */
 
-/* s escaped as JSON wants (control bytes as \u00XX), in quotes. */
+/* s escaped as JSON wants, in quotes: control bytes and bytes that are
+ * not UTF-8 (a path in a reload error can hold any) as \u00XX, so the
+ * document always parses. */
 static void put_json(struct sl_bufw *w, const char *s)
 {
     sl_bufw_printf(w, "\"");
-    for (; s && *s; s++) {
+    while (s && *s) {
         unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
+        size_t u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)s) : 0;
+
+        if (u > 0)
+            sl_bufw_printf(w, "%.*s", (int)u, s);
+        else if (ch == '"' || ch == '\\')
             sl_bufw_printf(w, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
+        else if (ch < 0x20 || ch >= 0x7f)
             sl_bufw_printf(w, "\\u%04x", ch);
         else
             sl_bufw_printf(w, "%c", ch);
+        s += u > 0 ? u : 1;
     }
     sl_bufw_printf(w, "\"");
 }

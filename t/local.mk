@@ -78,10 +78,10 @@ EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpu
 	t/fuzz/fuzz_blocklist.c t/fuzz/corpus-blocklist t/fuzz/fuzz_sni.c t/fuzz/corpus-sni \
 	t/fuzz/fuzz_logfmt.c
 fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
-t/fuzz/fuzz_logfmt: $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/logfmt.h
+t/fuzz/fuzz_logfmt: $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/logfmt.h $(srcdir)/squidlike/buf.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c
+	  -o $@ $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/buf.c
 t/fuzz/fuzz_sni: $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
