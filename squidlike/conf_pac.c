@@ -34,64 +34,64 @@ static void free_strings(const char **v, size_t *n)
     *n = 0;
 }
 
-/* A list of strings checked by check, copied into v (replacing it). */
-static int string_list(struct ctx *x, const config_setting_t *s,
-                       const char **v, size_t *nv, const char *what,
-                       const char *(*check)(const char *))
+/* Entry i of a string list, checked (why: NULL or what is wrong) and
+ * copied; *n counts the copies so that a failure later frees them. */
+static const char *keep(const char *v, const char **slot, size_t *n, size_t i,
+                        const char *why)
 {
-    const config_setting_t *e;
-    const char *str, *why;
-    int i, n = cf_get_list(x, s, SL_CONF_MAX_PAC, "strings");
-
-    if (n < 0)
-        return -1;
-    free_strings(v, nv);
-    for (i = 0; i < n; i++) {
-        e = config_setting_get_elem(s, (unsigned)i);
-        if ((str = cf_get_string(x, e)) == NULL)
-            return -1;
-        if ((why = check(str)) != NULL)
-            return cf_fail(x, e, "bad %s %s in '%s': %s", what,
-                           cf_describe(x, e), cf_sname(s), why);
-        if ((v[i] = strdup(str)) == NULL)
-            return cf_fail(x, e, "out of memory");
-        *nv = (size_t)i + 1;
-    }
-    return 0;
+    if (why != NULL)
+        return why;
+    if ((*slot = strdup(v)) == NULL)
+        return "out of memory";
+    *n = i + 1;
+    return NULL;
 }
 
+static const char *e_proxy(struct ctx *x, const char *v, size_t i)
+{
+    struct sl_conf_pac *p = &x->c->pac;
+
+    return keep(v, &p->proxies[i], &p->n_proxies, i, flt_pac_check_proxy(v));
+}
+
+static const char *e_domain(struct ctx *x, const char *v, size_t i)
+{
+    struct sl_conf_pac *p = &x->c->pac;
+
+    return keep(v, &p->direct_domains[i], &p->n_direct_domains, i,
+                flt_pac_check_domain(v));
+}
+
+static const char *e_pac_net(struct ctx *x, const char *v, size_t i)
+{
+    const char *why;
+
+    return flt_pac_net_parse(v, &x->c->pac.direct_networks[i], &why) < 0 ? why : NULL;
+}
+
+/* The file's lists replace the defaults (cf_each_string walks them). */
 int cf_k_proxies(struct ctx *x, const config_setting_t *s)
 {
-    return string_list(x, s, x->c->pac.proxies, &x->c->pac.n_proxies,
-                       "proxy (expected \"HOST:PORT\")", flt_pac_check_proxy);
+    free_strings(x->c->pac.proxies, &x->c->pac.n_proxies);
+    return cf_each_string(x, s, SL_CONF_MAX_PAC, "proxy (expected \"HOST:PORT\")",
+                          e_proxy) < 0 ? -1 : 0;
 }
 
 int cf_k_direct_domains(struct ctx *x, const config_setting_t *s)
 {
-    return string_list(x, s, x->c->pac.direct_domains,
-                       &x->c->pac.n_direct_domains,
-                       "domain (expected \".suffix\" or \"host.name\")",
-                       flt_pac_check_domain);
+    free_strings(x->c->pac.direct_domains, &x->c->pac.n_direct_domains);
+    return cf_each_string(x, s, SL_CONF_MAX_PAC,
+                          "domain (expected \".suffix\" or \"host.name\")",
+                          e_domain) < 0 ? -1 : 0;
 }
 
 int cf_k_direct_networks(struct ctx *x, const config_setting_t *s)
 {
-    struct sl_conf_pac *p = &x->c->pac;
-    const config_setting_t *e;
-    const char *str, *why;
-    int i, n = cf_get_list(x, s, SL_CONF_MAX_PAC, "strings");
+    int n = cf_each_string(x, s, SL_CONF_MAX_PAC, "network", e_pac_net);
 
     if (n < 0)
         return -1;
-    for (i = 0; i < n; i++) {
-        e = config_setting_get_elem(s, (unsigned)i);
-        if ((str = cf_get_string(x, e)) == NULL)
-            return -1;
-        if (flt_pac_net_parse(str, &p->direct_networks[i], &why) < 0)
-            return cf_fail(x, e, "bad network %s in '%s': %s",
-                           cf_describe(x, e), cf_sname(s), why);
-    }
-    p->n_direct_networks = (size_t)n;
+    x->c->pac.n_direct_networks = (size_t)n;
     return 0;
 }
 
