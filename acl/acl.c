@@ -137,8 +137,8 @@ int acl_addr_eq(const struct sockaddr *a, const struct sockaddr *b)
     return memcmp(pa, pb, fa == AF_INET ? 4 : 16) == 0;
 }
 
-static int on_this_host(const struct sockaddr *sa,
-                        const struct sockaddr_storage *self, size_t nself)
+int acl_addr_on_host(const struct sockaddr *sa,
+                     const struct sockaddr_storage *self, size_t nself)
 {
     size_t i;
 
@@ -155,9 +155,9 @@ int acl_to_localhost_ok(enum acl_to_localhost mode,
                         const struct sockaddr *dst,
                         const struct sockaddr_storage *self, size_t nself)
 {
-    if (mode == ACL_TOLOCAL_ALLOW || !on_this_host(dst, self, nself))
+    if (mode == ACL_TOLOCAL_ALLOW || !acl_addr_on_host(dst, self, nself))
         return 1;
     if (mode == ACL_TOLOCAL_DENY)
         return 0;
-    return on_this_host(client, self, nself);
+    return acl_addr_on_host(client, self, nself);
 }

@@ -48,6 +48,10 @@ enum acl_to_localhost {
     ACL_TOLOCAL_ALLOW
 };
 
+/* sa is this host: loopback, or one of its addresses self[0..nself). */
+int acl_addr_on_host(const struct sockaddr *sa,
+                     const struct sockaddr_storage *self, size_t nself);
+
 /*
  * The to_localhost guard. self[] holds this host's interface addresses
  * (gathered by the caller). An address is "on this host" when it is

@@ -142,26 +142,12 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     return rc;
 }
 
-/* The client is on the proxy host: loopback or one of its addresses. */
-static int on_this_host(const struct sl_client *c)
-{
-    const struct sl_server *srv = c->srv;
-    size_t i;
-
-    if (acl_addr_is_loopback(&c->peer.sa))
-        return 1;
-    for (i = 0; i < srv->nself; i++)
-        if (acl_addr_eq(&c->peer.sa, (const struct sockaddr *)&srv->self[i]))
-            return 1;
-    return 0;
-}
-
 /* The manager pages: the proxy host, and manager.allow_sources. */
 static int may_manage(const struct sl_client *c)
 {
     const struct sl_conf_manager *mg = &c->conf->manager;
 
-    return on_this_host(c) ||
+    return acl_addr_on_host(&c->peer.sa, c->srv->self, c->srv->nself) ||
            acl_nets_match(mg->allow_sources, mg->n_allow_sources, &c->peer.sa);
 }
 
