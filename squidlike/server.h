@@ -61,7 +61,7 @@ struct sl_listener {
 
 /* Counters for /metrics (metrics.c) and the status page (status.c). */
 struct sl_stats {
-    unsigned long long accepted, requests, tunnels, errors;
+    unsigned long long accepted, tunnels, errors;
     unsigned long long bytes_to_clients, bytes_from_clients;
     unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too,
                                                as they arrive */
