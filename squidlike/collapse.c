@@ -7,6 +7,16 @@
  * yet, from the store for what is. An uncacheable answer, or one without a
  * Content-Length, releases the waiters to go forward on their own.
  *
+ * A miss that arrives while the body streams in (a late joiner) starts
+ * reading at once from what is there: a popular large object is fetched
+ * once however the requests are spread in time. The entry stays findable
+ * until the object is committed (then the store answers) or the fetch
+ * fails. Readers never hold more than a view into the writer's current
+ * chunk or the map: memory does not grow with their number or lag.
+ *
+ * A response with Vary is served only to requests that select the same
+ * variant; the others fetch their own.
+ *
  * Entries live in this process only (several workers each collapse their
  * own misses). Requests with conditionals or a Range never wait: they are
  * answered differently from the plain GET being fetched.
@@ -14,6 +24,7 @@
  *   leader: cf_lead -> cf_head (stored or not) -> cf_body ... -> cf_end
  *   waiter: cf_join -> [CL_WAIT] -> started (CL_HIT, reading via cf_read)
  *                               \-> released (forwards itself)
+ *   late:   cf_join while STREAMING/ENDED -> CL_HIT at once, via cf_read
  */
 #include "config.h"
 
@@ -50,6 +61,8 @@ struct cf_entry {
     size_t head_len;
     char *vkey;                 /* key the object is stored under */
     size_t vklen;
+    char *vary;                 /* the response's Vary value, or NULL */
+    size_t vary_len;
     struct cf_entry *ended_next;    /* on tab->ended until flushed */
     size_t klen;
     char key[];
@@ -109,6 +122,7 @@ static void entry_unref(struct cf_entry *e)
         }
     free(e->head);
     free(e->vkey);
+    free(e->vary);
     free(e);
 }
 
@@ -134,6 +148,39 @@ static int plain_get(const struct sl_http_msg *m)
     return 1;
 }
 
+/*
+ * Does req select the variant the entry stores? Without Vary, always; with
+ * it, the request's values of the Vary fields must make the same secondary
+ * key (the part of e->vkey after the primary key and the marker id).
+ */
+#define CF_MARKER_LEN 18        /* "\n%016llx\n" between the key parts */
+
+static int variant_matches(const struct cf_entry *e, const struct sl_http_msg *req)
+{
+    char buf[2048];
+    struct sl_buf out = { buf, buf + sizeof(buf), buf, buf };
+    size_t skip = e->klen + CF_MARKER_LEN;
+
+    if (e->vary == NULL)
+        return 1;
+    if (e->vklen < skip ||
+        cache_vary_key((struct sl_view){ e->vary, e->vary_len }, req, &out) != 0)
+        return 0;
+    return sl_buf_len(&out) == e->vklen - skip &&
+           memcmp(out.pos, e->vkey + skip, e->vklen - skip) == 0;
+}
+
+static void add_waiter(struct cf_entry *e, struct sl_client *c)
+{
+    struct cl_cache *cc = &c->txn.cache;
+
+    c->cf_next = e->waiters;
+    e->waiters = c;
+    e->refs++;
+    cc->cf = e;
+    cc->cf_waiter = 1;
+}
+
 int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cf_table *tab = c->srv->cf;
@@ -150,17 +197,25 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
             break;
     if (e && e->state == CF_PENDING) {
         /* Somebody fetches it already: wait for the answer. */
-        c->cf_next = e->waiters;
-        e->waiters = c;
-        e->refs++;
-        cc->cf = e;
-        cc->cf_waiter = 1;
+        add_waiter(e, c);
         c->state = CL_WAIT;
         c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
         return 1;
     }
+    if (e && (e->state == CF_STREAMING || e->state == CF_ENDED)) {
+        /* A late joiner: read along from what is there already. */
+        if (!variant_matches(e, m))
+            return 0;           /* another variant: fetch it (not stored) */
+        add_waiter(e, c);
+        if (cl_serve_collapsed(c, e->head, e->head_len, &e->fresh, e->total) < 0) {
+            cf_detach(c);
+            return 0;
+        }
+        c->srv->stats.late_joins++;
+        return 1;
+    }
     if (e)
-        return 0;               /* streaming already: too late to join */
+        return 0;
     e = calloc(1, sizeof(*e) + klen);
     if (e == NULL)
         return 0;
@@ -192,19 +247,34 @@ static void release_waiters(struct cf_entry *e)
     }
 }
 
+/* A waiter's request, parsed again from its copy (into c->hdrs: a waiter
+ * has no head of its own in there). */
+static int waiter_request(struct sl_client *c, struct sl_http_msg *req)
+{
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+
+    memset(req, 0, sizeof(*req));
+    req->hdrs = c->hdrs;
+    req->max_hdrs = c->nhdrs_cap;
+    return sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, req) > 0
+           ? 0 : -EIO;
+}
+
 void cf_head(struct sl_client *c, const char *head, size_t head_len,
-             int64_t length)
+             struct sl_view vary, int64_t length)
 {
     struct cl_cache *cc = &c->txn.cache;
     struct cf_entry *e = cc->cf;
     struct sl_client *w, *next;
+    struct sl_http_msg req;
 
     if (e == NULL || cc->cf_waiter)
         return;
-    /* No new waiters from now on: later misses forward (or hit). */
-    entry_unlink(e);
     if (cc->w == NULL || length < 0 || (e->head = malloc(head_len + 2)) == NULL ||
-        (e->vkey = malloc(sl_buf_len(&c->ckey))) == NULL) {
+        (e->vkey = malloc(sl_buf_len(&c->ckey))) == NULL ||
+        (vary.len && (e->vary = malloc(vary.len)) == NULL)) {
+        /* No new waiters from now on: later misses forward (or hit). */
+        entry_unlink(e);
         e->state = CF_FAILED;
         release_waiters(e);
         cf_detach(c);
@@ -215,13 +285,26 @@ void cf_head(struct sl_client *c, const char *head, size_t head_len,
     e->head_len = head_len + 2;
     e->vklen = sl_buf_len(&c->ckey);
     memcpy(e->vkey, c->ckey.pos, e->vklen);
+    if (vary.len) {
+        memcpy(e->vary, vary.base, vary.len);
+        e->vary_len = vary.len;
+    }
     e->fresh = cc->fresh;
     e->w = cc->w;
     e->id = cache_writer_id(cc->w);
     e->total = length;
     e->state = CF_STREAMING;
+    /* The entry stays in the table: misses that come while the body
+     * streams in join it (cf_lead_or_join). */
     for (w = e->waiters; w; w = next) {
         next = w->cf_next;
+        if (w->state != CL_WAIT)
+            continue;
+        if (waiter_request(w, &req) < 0 || !variant_matches(e, &req)) {
+            cf_detach(w);       /* another variant: it fetches its own */
+            cl_forward_released(w);
+            continue;
+        }
         if (cl_serve_collapsed(w, e->head, e->head_len, &e->fresh, e->total) < 0)
             cl_abort_waiter(w);
     }
@@ -271,6 +354,7 @@ void cf_flushed(struct cf_table *tab)
         tab->ended = e->ended_next;
         e->ended_next = NULL;
         e->state = CF_COMMITTED;
+        entry_unlink(e);        /* the store answers new misses now */
         wake(e);
         entry_unref(e);
     }

@@ -25,10 +25,11 @@ void cf_table_free(struct cf_table *t);
  */
 int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m);
 /* The leader's response head: head is the stored head (no final CRLF)
- * when the response is being stored, else NULL; length its body size
- * (-1 when unknown: waiters are released). */
+ * when the response is being stored, else NULL; vary its Vary value
+ * (empty: none); length its body size (-1 when unknown: waiters are
+ * released). */
 void cf_head(struct sl_client *c, const char *head, size_t head_len,
-             int64_t length);
+             struct sl_view vary, int64_t length);
 /* The leader stored body bytes up to written. */
 void cf_body(struct sl_client *c, int64_t written);
 /* The leader is done (complete: the whole body went to the store). */

@@ -241,10 +241,12 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
                                     m->content_length : -1, 0);
     if (cc->w == NULL)
         return;
+    cc->fresh = fresh;          /* what collapsed readers are served with */
     sl_chunk_init(&cc->ck);
     cc->stored_bytes = 0;
     c->srv->stats.stored++;
     cf_head(c, head.pos, sl_buf_len(&head),
+            (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 },
             t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
             t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
 }
@@ -307,7 +309,7 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
             fill_start(c, m, &respcc);
     }
     if (cc->w == NULL)
-        cf_head(c, NULL, 0, -1);        /* waiters, if any, fetch themselves */
+        cf_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);        /* waiters, if any, fetch themselves */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
         cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
     hit_status(t, "%s%s%s%s%s", cc->client_refresh ? "fwd=request" :

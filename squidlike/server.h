@@ -69,6 +69,7 @@ struct sl_stats {
      * the time base of the hit and miss bytes, for "bandwidth saved". */
     unsigned long long http_bytes_from_origins;
     unsigned long long hits, misses, refreshes, stored;
+    unsigned long long late_joins;  /* misses that read along a fetch */
     unsigned long long auth_failures;
 };
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Collapsed forwarding: concurrent misses for one URL make one origin
 request; the other clients are served from that response as it streams in
-(read-while-writer), not after it completes; an uncacheable answer (or one
-whose length is unknown) releases the waiters to go forward on their own."""
+(read-while-writer), not after it completes, and so are misses that arrive
+while the body streams in (late joiners); an uncacheable answer (or one
+whose length is unknown) releases the waiters to go forward on their own; a
+response with Vary is shared only with requests that select its variant;
+a fetch that fails mid-body cuts its readers visibly short."""
 
 import hashlib
 import os
@@ -180,6 +183,171 @@ def test_uncacheable_answer_releases_waiters():
 def test_unknown_length_releases_waiters():
     n = _released("/chunked", {"chunked": True, "chunk_size": 10000}, [FRESH])
     h.log("chunked: %d origin requests for %d clients" % (n, N))
+
+
+def _streaming_origin(path, size, extra_headers=(), cut=False):
+    """An origin whose body for path comes in two halves: the first at
+    once, the second when .rest is set (or, with cut, the connection is
+    closed after the first half: a fetch that fails mid-body)."""
+    body = os.urandom(size)
+    half = size // 2
+    rest = threading.Event()
+    h.register_cleanup("open the gate", rest.set)
+
+    def pieces():
+        yield body[:half]
+        rest.wait(30)
+        if not cut:
+            yield body[half:]
+
+    def handler(req):
+        return Response(200, pieces(), length=size, close=cut,
+                        headers=[FRESH] + list(extra_headers))
+    o = RoutedOrigin({path: handler})
+    return o, body, half, rest
+
+
+def test_late_joiners_read_along():
+    """Requests that arrive while the body is streaming in are served from
+    that fetch (the first half at once, before the origin sends the rest):
+    one origin request however the requests are spread in time."""
+    size = 4 << 20
+    o, body, half, rest = _streaming_origin("/late", size)
+    with Daemon() as d:
+        url = o.url("/late")
+        first = Client(d, url)
+        first.start()
+        h.wait_until(lambda: first.got >= half, 20, what="the first client to have half")
+        late = [Client(d, url) for _ in range(3)]
+        for c in late:
+            c.start()
+        try:
+            h.wait_until(lambda: all(c.got >= half for c in late), 20,
+                         what="the late clients to have the first half")
+        except h.TestFailure:
+            raise AssertionError("late clients did not read along (bytes %s, origin "
+                                 "requests %d)" % ([c.got for c in late], o.count("/late")))
+        finally:
+            rest.set()
+        finish([first] + late)
+        want = hashlib.sha256(body).hexdigest()
+        for c in [first] + late:
+            assert c.resp.status == 200 and c.got == size and c.sha.hexdigest() == want, \
+                "client got %s, %d bytes" % (c.resp.status, c.got)
+        assert o.count("/late") == 1, \
+            "4 requests spread in time made %d origin requests (late joiners: 1)" % o.count("/late")
+        assert [h.cache_status(c.resp) for c in late] == ["hit; collapsed"] * 3, \
+            [h.cache_status(c.resp) for c in late]
+        # Their age is the fetch's (seconds), not the epoch's.
+        ages = [int(c.resp.header("Age")) for c in late]
+        assert all(0 <= a < 60 for a in ages), "Age of collapsed responses: %s" % ages
+        codes = sorted(a.code for a in h.access_entries(d, "GET", url, 4))
+        assert codes == ["TCP_HIT"] * 3 + ["TCP_MISS"], codes
+        # Stored whole, and new requests are plain hits.
+        r = h.proxy_request(d, "GET", url)
+        assert r.body == body and h.cache_status_params(r).get("hit") is True
+        assert o.count("/late") == 1
+
+
+def _variant_origin(path, size):
+    """Vary: Accept-Encoding, a different body per value; the first half
+    of each at once, the rest when .rest is set."""
+    bodies = {}
+    rest = threading.Event()
+    h.register_cleanup("open the gate", rest.set)
+
+    def handler(req):
+        ae = req.header("Accept-Encoding") or ""
+        b = bodies.setdefault(ae, os.urandom(size))
+
+        def pieces():
+            yield b[:size // 2]
+            rest.wait(30)
+            yield b[size // 2:]
+        return Response(200, pieces(), length=size,
+                        headers=[FRESH, ("Vary", "Accept-Encoding")])
+    return RoutedOrigin({path: handler}), bodies, rest
+
+
+def test_late_joiner_of_another_variant_fetches_its_own():
+    size = 1 << 20
+    o, bodies, rest = _variant_origin("/vary", size)
+    with Daemon() as d:
+        url = o.url("/vary")
+        a = Client(d, url, [("Accept-Encoding", "gzip")])
+        a.start()
+        h.wait_until(lambda: a.got >= size // 2, 20, what="the first variant streaming")
+        same = Client(d, url, [("Accept-Encoding", "gzip")])
+        other = Client(d, url, [("Accept-Encoding", "br")])
+        same.start()
+        other.start()
+        h.wait_until(lambda: o.count("/vary") >= 2 and same.got >= size // 2, 20,
+                     what="the other variant asked of the origin, the same one read along")
+        rest.set()
+        finish([a, same, other])
+        for c, ae in ((a, "gzip"), (same, "gzip"), (other, "br")):
+            assert c.resp.status == 200 and c.got == size and \
+                c.sha.hexdigest() == hashlib.sha256(bodies[ae]).hexdigest(), \
+                "Accept-Encoding %s got the wrong variant" % ae
+        assert o.count("/vary") == 2, o.count("/vary")
+
+
+def test_waiters_of_another_variant_fetch_their_own():
+    """Waiters joined before the response said Vary: those whose request
+    selects another variant must not get this one."""
+    size = 300000
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+    bodies = {}
+
+    def handler(req):
+        gate.wait(30)
+        ae = req.header("Accept-Encoding") or ""
+        b = bodies.setdefault(ae, os.urandom(size))
+        return Response(200, b, headers=[FRESH, ("Vary", "Accept-Encoding")])
+    o = RoutedOrigin({"/vw": handler})
+    with Daemon() as d:
+        url = o.url("/vw")
+        cs = [Client(d, url, [("Accept-Encoding", ae)]) for ae in ("gzip", "br", "gzip", "br")]
+        cs[0].start()
+        o.wait_requests(1)
+        for c in cs[1:]:
+            c.start()
+        h.wait_until(lambda: d.client_connections() >= 4, 10, what="4 client connections")
+        grace(o, "/vw", 2)
+        gate.set()
+        finish(cs)
+        for c, ae in zip(cs, ("gzip", "br", "gzip", "br")):
+            assert c.sha.hexdigest() == hashlib.sha256(bodies[ae]).hexdigest(), \
+                "a waiter with Accept-Encoding %s got the wrong variant" % ae
+        assert o.count("/vw") <= 3, o.count("/vw")
+
+
+def test_fetch_failing_mid_body_cuts_late_joiners_short():
+    """The origin closes after half the body: the leader and the late
+    joiners each get a response visibly short of its Content-Length
+    (never one that looks complete), and nothing is stored."""
+    size = 2 << 20
+    o, body, half, rest = _streaming_origin("/cut", size, cut=True)
+    with Daemon() as d:
+        url = o.url("/cut")
+        first = Client(d, url)
+        first.start()
+        h.wait_until(lambda: first.got >= half, 20, what="the first client to have half")
+        late = Client(d, url)
+        late.start()
+        h.wait_until(lambda: late.got >= half, 20, what="the late client reading along")
+        assert o.count("/cut") == 1
+        rest.set()
+        for c in (first, late):
+            c.join(30)
+            assert not c.is_alive(), "a client still waits after the fetch failed"
+            assert c.got < size, "a cut fetch gave a client the whole length"
+            assert c.error is not None, "a cut response looked complete to its client"
+        o.routes["/cut"] = Response(200, body, headers=[FRESH])
+        r = h.proxy_request(d, "GET", url)
+        assert r.body == body and h.cache_status_params(r).get("hit") is not True, \
+            "a cut fetch was stored"
 
 
 if __name__ == "__main__":
