@@ -951,3 +951,20 @@ int cache_invalidates(const char *method, int status)
             return 0;
     return 1;
 }
+
+int cache_quick_abort_finish(int64_t got, int64_t expected, uint64_t min,
+                             uint64_t max, unsigned pct)
+{
+    uint64_t left;
+
+    if (expected < 0 || got < 0 || got > expected)
+        return 0;               /* unknown or impossible: nothing to gain */
+    left = (uint64_t)(expected - got);
+    if (left < min)
+        return 1;               /* only a little left */
+    if (left > max)
+        return 0;               /* too much left to go */
+    if (expected < 100)
+        return 1;
+    return (uint64_t)got / ((uint64_t)expected / 100) > pct;
+}

@@ -183,6 +183,17 @@ int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
                    struct sl_buf *out);
 
 /*
+ * Squid's quick_abort: the client of a fetch that is being stored went
+ * away; does the fetch go on to complete the object? got: body bytes
+ * received so far; expected: the whole body's length, -1 when unknown
+ * (then no: there is no telling how much is left). Finish when less than
+ * min bytes are left; abort when more than max are; else finish when more
+ * than pct percent are in. 1 to finish, 0 to abort.
+ */
+int cache_quick_abort_finish(int64_t got, int64_t expected, uint64_t min,
+                             uint64_t max, unsigned pct);
+
+/*
  * Invalidation after an unsafe method (RFC 9111 4.4): 1 when a response
  * with this status to this method must invalidate the target URI and the
  * same-origin Location / Content-Location URIs.

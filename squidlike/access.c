@@ -495,6 +495,7 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
         case ACL_NEED_DST:
             if (c->txn.acl.dst_known)
                 break;
+            c->txn.acl.headlen = headlen;   /* kept in c->in meanwhile */
             if (find_dst(c))
                 return ACCESS_WAIT;
             continue;           /* known at once (literal, DNS cache) */

@@ -261,6 +261,8 @@ void cl_close(struct sl_client *c)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
     srv->nclients--;
+    if (c->headless)
+        srv->nheadless--;
     sl_server_ipcount_drop(srv, c->ipc);
     c->ipc = NULL;
     sl_loop_unpost(srv->loop, &c->run_post);
@@ -333,6 +335,11 @@ void cl_run(struct sl_client *c)
     c->in_run = 1;
     do {
         c->run_again = 0;
+        /* A hang-up in a waiting state: is the client gone? */
+        if (c->hup && leave_check(c)) {
+            progress = 1;
+            continue;
+        }
         progress = cl_step(c);
     } while ((progress || c->run_again) && c->state != CL_CLOSED && --budget > 0);
     c->in_run = 0;
@@ -650,6 +657,8 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     sl_buf_consume(&c->in, headlen);
     if (t->req.kind == SL_HTTP_BODY_NONE)
         t->req.done = 1;
+    if (leave_before_forward(c))
+        return;
     fwd_start(c);
 }
 
@@ -775,6 +784,10 @@ static int cl_reply_step(struct sl_client *c)
 {
     ssize_t n;
 
+    if (c->headless) {
+        cl_close(c);            /* an answer for nobody */
+        return 1;
+    }
     if (sl_buf_len(&c->out) == 0) {
         cl_txn_done(c);
         return 1;
@@ -848,6 +861,10 @@ void cl_txn_done(struct sl_client *c)
     if (t->origin)
         fwd_release_origin(c, t->origin_keep);
     sl_dns_cancel(&t->dnsw);
+    if (c->headless) {
+        cl_close(c);            /* the fetch its client left is done */
+        return;
+    }
     if (!t->keep || c->draining || srv->draining) {
         t->method = NULL;       /* logged: not an abort */
         cl_linger(c);

@@ -101,7 +101,8 @@ struct cl_acl {
      * to exactly those (no second lookup that could answer otherwise). */
     const struct sockaddr *dst_ptr[SL_DNS_MAX_ADDRS];
     char sni[256];
-    size_t headlen;             /* head kept in c->in while peeking */
+    size_t headlen;             /* head kept in c->in while peeking or
+                                   waiting on a dst lookup */
     const char *rule;           /* deciding rule (in c->conf), for the log */
     const char *category;       /* blocklist category that matched */
     unsigned char blocked;      /* answered with a block page or redirect */
@@ -192,6 +193,7 @@ struct sl_client {
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
+    unsigned char headless;     /* the client left; its fetch goes on (leave.c) */
     unsigned char run_again;
     int64_t t_state;            /* when the state began */
     int64_t t_progress;         /* last byte moved */
@@ -270,6 +272,18 @@ int fill_status_field(struct sl_client *c, struct sl_buf *out);
 void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
 /* The transaction is over: log it and count it, once. */
 void txnlog_end(struct sl_client *c);
+
+/* leave.c: clients that leave while they wait */
+/* A hang-up was seen: if c is waiting and its client is gone, close it or
+ * let its fetch go on headless. 1 when it acted. */
+int leave_check(struct sl_client *c);
+/* The client is gone (a failed write, err); decide as leave_check. */
+void leave_now(struct sl_client *c, int err);
+/* Before a connection's first request goes to an origin: is its client
+ * gone already? 1 when it was, and c is closed. */
+int leave_before_forward(struct sl_client *c);
+/* A headless fetch nobody wants any more is closed: 1 when it was. */
+int leave_recheck(struct sl_client *c);
 
 /* tunnel.c */
 void tunnel_start(struct sl_client *c);

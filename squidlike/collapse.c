@@ -50,6 +50,7 @@ struct cf_entry {
     struct cf_entry *hnext, *hprev;
     struct cf_table *tab;
     struct sl_client *waiters;  /* linked by c->cf_next */
+    struct sl_client *leader;   /* NULL once it is done or gone */
     int refs;                   /* leader + waiters */
     int state;
     uint32_t hash;
@@ -224,6 +225,7 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
     e->hash = h;
     e->tab = tab;
     e->refs = 1;
+    e->leader = c;
     e->hnext = tab->buckets[h % CF_BUCKETS];
     if (e->hnext)
         e->hnext->hprev = e;
@@ -374,6 +376,10 @@ void cf_detach(struct sl_client *c)
                 *pp = c->cf_next;
                 break;
             }
+        /* A leader whose client left goes on for its readers only: let it
+         * see that the last one is gone (leave.c). */
+        if (e->waiters == NULL && e->leader && e->leader->headless)
+            sl_loop_post(e->tab->loop, &e->leader->run_post);
     } else if (e->state == CF_PENDING) {
         /* The leader goes before any answer: the waiters fend for
          * themselves. */
@@ -381,10 +387,19 @@ void cf_detach(struct sl_client *c)
         e->state = CF_FAILED;
         release_waiters(e);
     }
+    if (e->leader == c)
+        e->leader = NULL;
     c->cf_next = NULL;
     cc->cf = NULL;
     cc->cf_waiter = 0;
     entry_unref(e);
+}
+
+int cf_readers(const struct sl_client *c)
+{
+    const struct cf_entry *e = c->txn.cache.cf;
+
+    return e && !c->txn.cache.cf_waiter && e->waiters != NULL;
 }
 
 int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len)

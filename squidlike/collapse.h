@@ -38,6 +38,8 @@ void cf_end(struct sl_client *c, int complete);
 void cf_flushed(struct cf_table *t);
 /* c leaves its entry (leader or waiter); no-op when it has none. */
 void cf_detach(struct sl_client *c);
+/* Does the fetch c leads have waiters or readers? */
+int cf_readers(const struct sl_client *c);
 /* A waiter reads body bytes at off: 0, -EAGAIN (not there yet), -errno. */
 int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len);
 

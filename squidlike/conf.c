@@ -713,6 +713,9 @@ static const struct key cache_keys[] = {
     { .name = "dir", .kind = K_STR, .off = F(cache.dir), .word = NULL },
     NUM(K_SIZE, cache, size, MIB, (long long)1 << 50),
     NUM(K_SIZE, cache, max_object, 1, (long long)1 << 40),
+    NUM(K_SIZE, cache, quick_abort_min, 0, (long long)1 << 40),
+    NUM(K_SIZE, cache, quick_abort_max, 0, (long long)1 << 40),
+    NUM(K_COUNT, cache, quick_abort_pct, 0, 100),
     FUNC(purge_from), CFUNC(refresh_patterns), END
 };
 

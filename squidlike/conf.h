@@ -105,6 +105,9 @@ struct sl_conf_cache {
     char *dir;                  /* LMDB environment directory */
     size_t size;                /* cap on stored bytes */
     size_t max_object;          /* bigger responses are served, not stored */
+    /* Squid's quick_abort: whether a fetch being stored goes on when its
+     * client leaves (cache_quick_abort_finish) */
+    size_t quick_abort_min, quick_abort_max, quick_abort_pct;
     struct acl_net purge_from[SL_CONF_MAX_PURGE];   /* who may PURGE */
     size_t n_purge_from;
     struct cache_refresh *refresh;  /* refresh_patterns, compiled */

@@ -109,6 +109,9 @@ int cf_cache_defaults(struct sl_conf_cache *cc)
     cc->dir = strdup("var/cache");
     cc->size = 1024 * MIB;
     cc->max_object = 256 * MIB;
+    cc->quick_abort_min = 16 * KIB;     /* Squid's defaults */
+    cc->quick_abort_max = 16 * KIB;
+    cc->quick_abort_pct = 95;
     if (acl_net_parse("127.0.0.0/8", &cc->purge_from[0], &why) < 0 ||
         acl_net_parse("::1/128", &cc->purge_from[1], &why) < 0)
         return -1;

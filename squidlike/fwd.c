@@ -659,10 +659,16 @@ static int fwd_move_body(struct sl_client *c)
         o->in.last = o->in.pos + t->resp.ready;
     }
     bl = t->head_done ? t->resp.ready : 0;
-    if ((hl || bl) && c->wr) {
+    if ((hl || bl) && c->headless) {
+        /* Its client left: the bytes only go to the store. */
+        sl_buf_consume(&c->out, hl);
+        sl_buf_consume(&o->in, bl);
+        t->resp.ready -= bl;
+        progress = 1;
+    } else if ((hl || bl) && c->wr) {
         n = cl_send2(c->io.fd, c->out.pos, hl, o->in.pos, bl, &c->wr);
         if (n < 0 && n != -EAGAIN) {
-            cl_close(c);        /* the client went away */
+            leave_now(c, (int)n);   /* the client went away */
             return 1;
         }
         if (n > 0) {
@@ -720,6 +726,8 @@ int fwd_run(struct sl_client *c)
     struct cl_txn *t = &c->txn;
     int progress;
 
+    if (c->headless && leave_recheck(c))
+        return 1;
     if (c->state == CL_CONNECT)
         return fwd_connected(c);
     progress = fwd_send_request(c);

@@ -494,6 +494,10 @@ int hit_run(struct sl_client *c)
     ssize_t n;
     int niov = 0, rc;
 
+    if (c->headless) {
+        cl_close(c);            /* a refreshed answer for nobody */
+        return 1;
+    }
     if (hl == 0 && cc->off >= cc->end) {
         cl_txn_done(c);
         return 1;

@@ -71,6 +71,7 @@ struct sl_stats {
     unsigned long long hits, misses, refreshes, stored;
     unsigned long long late_joins;  /* misses that read along a fetch */
     unsigned long long auth_failures;
+    unsigned long long client_aborts;   /* clients that left mid-request */
 };
 
 struct sl_server {
@@ -94,6 +95,7 @@ struct sl_server {
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;
+    size_t nheadless;           /* of which fetches whose client left */
     uint64_t next_id;
     struct sockaddr_storage self[SL_SERVER_MAX_SELF];
     size_t nself;               /* this host's interface addresses */

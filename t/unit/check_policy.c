@@ -1294,6 +1294,35 @@ START_TEST(same_origin_nospace)
 }
 END_TEST
 
+/* Squid's quick_abort rules, with its defaults (16 KB, 16 KB, 95%). */
+START_TEST(quick_abort)
+{
+    const uint64_t K = 1024;
+
+    ck_assert_int_eq(cache_quick_abort_finish(0, -1, 16 * K, 16 * K, 95), 0);
+    ck_assert_int_eq(cache_quick_abort_finish(5000, -1, 1ull << 40, 1ull << 40, 0), 0);
+    ck_assert_int_eq(cache_quick_abort_finish(10, 5, 16 * K, 16 * K, 95), 0);
+    /* less than min left: finish */
+    ck_assert_int_eq(cache_quick_abort_finish(1000000, 1000000 + 16 * K - 1, 16 * K, 16 * K, 95), 1);
+    ck_assert_int_eq(cache_quick_abort_finish(100, 100, 16 * K, 16 * K, 95), 1);
+    /* exactly min left, max equal: not over max, then the percentage */
+    ck_assert_int_eq(cache_quick_abort_finish(0, 16 * K, 16 * K, 16 * K, 95), 0);
+    ck_assert_int_eq(cache_quick_abort_finish(960 * K, 976 * K, 16 * K, 16 * K, 95), 1);
+    /* more than max left: abort, whatever the percentage */
+    ck_assert_int_eq(cache_quick_abort_finish(99 * 1000 * K, 100 * 1000 * K, 16 * K, 16 * K, 0), 0);
+    /* between min and max: the percentage decides (strictly more) */
+    ck_assert_int_eq(cache_quick_abort_finish(96, 100, 0, 1000, 95), 1);
+    ck_assert_int_eq(cache_quick_abort_finish(950, 1000, 0, 1000, 95), 0);
+    ck_assert_int_eq(cache_quick_abort_finish(951, 1000, 0, 1000, 95), 0);
+    ck_assert_int_eq(cache_quick_abort_finish(960, 1000, 0, 1000, 95), 1);
+    /* min = max = 0: never go on (Squid's way to turn it off) */
+    ck_assert_int_eq(cache_quick_abort_finish(999, 1000, 0, 0, 0), 0);
+    /* a min as big as anything stored: always go on */
+    ck_assert_int_eq(cache_quick_abort_finish(0, 256 * K * K, 257 * K * K, 257 * K * K, 95), 1);
+}
+END_TEST
+
+
 int main(void)
 {
     Suite *s = suite_create("policy");
@@ -1334,6 +1363,7 @@ int main(void)
     tcase_add_test(tc, invalidation);
     tcase_add_test(tc, same_origin);
     tcase_add_test(tc, same_origin_nospace);
+    tcase_add_test(tc, quick_abort);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
