@@ -426,7 +426,7 @@ void cache_fresh_compute(const struct sl_http_msg *resp,
                          int64_t request_time, int64_t response_time,
                          struct cache_fresh *f)
 {
-    static const struct cache_heuristic defaults = { 0, 10, 86400 };
+    static const struct cache_heuristic defaults = { .min = 0, .percent = 10, .max = 86400 };
     int64_t date, apparent_age, response_delay, corrected_age_value;
     const struct sl_http_hdr *lm, *etag;
     int heur;

@@ -61,6 +61,10 @@ struct cache_heuristic {
     int64_t min;                /* seconds */
     int percent;                /* of (Date - Last-Modified) */
     int64_t max;                /* seconds */
+    /* Not freshness, but per URL pattern too: a Range miss on a URL makes
+     * the proxy fetch the whole object when it is at most this big (Squid's
+     * range_offset_limit); 0: never. */
+    uint64_t range_fetch;
 };
 
 /*

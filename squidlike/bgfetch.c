@@ -99,10 +99,12 @@ static void bg_on_timer(struct sl_timer *t)
     bg_close(t->data);
 }
 
-/* The request: our URL, the variant-selecting fields, max-age=0. */
-static int bg_request(struct bg *b, const char *url, const struct sl_http_msg *req)
+/* The request: our URL, the variant-selecting fields; a revalidation
+ * adds no-cache. Returns its length or -ENOSPC. */
+static ssize_t bg_request(char *buf, size_t size, const char *url,
+                          const struct sl_http_msg *req, int revalidate)
 {
-    struct sl_buf out = { b->req, b->req + sizeof(b->req), b->req, b->req };
+    struct sl_buf out = { buf, buf + size, buf, buf };
     const struct sl_http_hdr *host = sl_http_find(req, "Host");
     size_t i;
     const char *const *s;
@@ -121,10 +123,10 @@ static int bg_request(struct bg *b, const char *url, const struct sl_http_msg *r
                           (int)h->value.len, h->value.base) < 0)
             return -ENOSPC;
     }
-    if (sl_buf_printf(&out, "Cache-Control: no-cache\r\nConnection: close\r\n\r\n") < 0)
+    if (sl_buf_printf(&out, "%sConnection: close\r\n\r\n",
+                      revalidate ? "Cache-Control: no-cache\r\n" : "") < 0)
         return -ENOSPC;
-    b->len = sl_buf_len(&out);
-    return 0;
+    return (ssize_t)sl_buf_len(&out);
 }
 
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
@@ -132,6 +134,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
 {
     uint32_t h = hash(key, klen);
     struct bg *b;
+    ssize_t n;
     int sv[2];
 
     if (srv->nbg >= SL_BGFETCH_MAX || srv->draining)
@@ -142,11 +145,12 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return 0;
-    if (bg_request(b, url, req) < 0 ||
+    if ((n = bg_request(b->req, sizeof(b->req), url, req, 1)) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
         free(b);
         return 0;
     }
+    b->len = (size_t)n;
     b->srv = srv;
     b->hash = h;
     b->io.fd = sv[0];
@@ -178,4 +182,16 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
 {
     while (srv->bg)
         bg_close(srv->bg);
+}
+
+int sl_bgfetch_whole(struct sl_server *srv, const char *url,
+                     const struct sl_http_msg *req, uint64_t limit)
+{
+    char buf[BG_REQ_MAX];
+    ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
+
+    if (n < 0 || sl_client_start_fetch(srv, buf, (size_t)n, limit) < 0)
+        return 0;
+    SL_DEBUG(0, "fetching all of %s for a range", url);
+    return 1;
 }

@@ -1,12 +1,16 @@
 /*
- * bgfetch.h - background revalidation (RFC 5861 stale-while-revalidate):
- * while a client is served a stale response, the proxy asks itself for the
- * URL again with "Cache-Control: no-cache" over a socket pair, through the
- * normal pipeline, and throws the answer away: the revalidation refreshes
- * or replaces what is stored.
+ * bgfetch.h - fetches of our own in the background, through the normal
+ * pipeline: revalidation (RFC 5861 stale-while-revalidate: while a client
+ * is served a stale response, the proxy asks itself for the URL again with
+ * "Cache-Control: no-cache" over a socket pair and throws the answer away:
+ * the revalidation refreshes or replaces what is stored), and the whole
+ * object for a Range miss (a client-less fetch that range requests read
+ * along).
  */
 #ifndef SL_BGFETCH_H
 #define SL_BGFETCH_H
+
+#include <stdint.h>
 
 #include "squidlike/http.h"
 
@@ -22,6 +26,16 @@ struct sl_server;
  */
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
                      size_t klen, const struct sl_http_msg *req);
+/*
+ * Fetch all of url in the background for a Range miss (Squid's
+ * range_offset_limit), with the fields of req that select its variant: a
+ * fetch of our own with no client (sl_client_start_fetch) that leads the
+ * collapsed-forwarding entry of the URL, so that range requests can read
+ * their part as it arrives. Stored only when the body is at most limit.
+ * Returns 1 when started.
+ */
+int sl_bgfetch_whole(struct sl_server *srv, const char *url,
+                     const struct sl_http_msg *req, uint64_t limit);
 /* Stop every background fetch (shutdown). */
 void sl_bgfetch_stop_all(struct sl_server *srv);
 

@@ -223,6 +223,57 @@ int sl_client_accept_internal(struct sl_server *srv, int fd)
     return 0;
 }
 
+int sl_client_start_fetch(struct sl_server *srv, const char *req, size_t len,
+                          uint64_t range_fetch)
+{
+    struct sockaddr_in *lo;
+    struct sl_client *c;
+
+    if (srv->nheadless >= SL_HEADLESS_MAX || srv->draining)
+        return -EAGAIN;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return -ENOMEM;
+    c->srv = srv;
+    c->conf = sl_conf_ref(srv->conf);
+    if (sl_buf_init(&c->in, len) < 0 || cl_hdrs_fit(c) < 0) {
+        sl_buf_free(&c->in);
+        free(c->hdrs);
+        free(c->shdrs);
+        sl_conf_unref(c->conf);
+        free(c);
+        return -ENOMEM;
+    }
+    sl_buf_append(&c->in, req, len);
+    c->io.fd = -1;
+    c->io.cb = cl_on_io;
+    c->io.data = c;
+    c->id = ++srv->next_id;
+    lo = &c->peer.in;
+    lo->sin_family = AF_INET;
+    lo->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(c->peer_str, sizeof(c->peer_str), "internal");
+    c->internal = 1;
+    c->headless = 1;            /* nobody to answer: it fills the cache */
+    c->range_fetch = range_fetch;
+    c->timer.cb = cl_on_timer;
+    c->timer.data = c;
+    c->free_post.cb = cl_free;
+    c->free_post.data = c;
+    c->run_post.cb = cl_step_post;
+    c->run_post.data = c;
+    c->state = CL_HEAD;
+    c->t_state = c->t_progress = c->t_head = sl_loop_now(srv->loop);
+    c->next = srv->clients;
+    if (c->next)
+        c->next->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    srv->nheadless++;
+    c->wr = 1;
+    cl_run(c);
+    return 0;
+}
+
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
 
 void cl_close(struct sl_client *c)
@@ -278,6 +329,10 @@ void sl_client_abort(struct sl_client *c)
 void sl_client_drain(struct sl_client *c)
 {
     c->draining = 1;
+    if (c->headless && !cf_readers(c)) {
+        cl_close(c);            /* a fetch nobody waits for: not worth a delay */
+        return;
+    }
     if (c->state == CL_HEAD && sl_buf_len(&c->in) == 0)
         cl_close(c);
 }

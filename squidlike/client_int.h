@@ -88,6 +88,7 @@ struct cl_cache {
     int64_t stored_bytes;       /* body bytes handed to w */
     struct cf_entry *cf;        /* collapsed forwarding entry */
     unsigned char cf_waiter;    /* ... as a waiter (else the leader) */
+    unsigned char range_started;    /* its Range miss started a whole fetch */
 };
 
 /* Facts the access rules found out; kept when the request is decided
@@ -108,6 +109,10 @@ struct cl_acl {
     unsigned char blocked;      /* answered with a block page or redirect */
     char extra[512];            /* header lines for our reply (407, 302) */
 };
+
+/* Fetches going on without a client (whose client left, or of our own),
+ * at most: each holds an origin connection and a store writer. */
+#define SL_HEADLESS_MAX 256
 
 /* How long the peek waits for a ClientHello (or request_head if less). */
 #define CL_PEEK_TIMEOUT_MS 3000
@@ -194,6 +199,8 @@ struct sl_client {
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char headless;     /* the client left; its fetch goes on (leave.c) */
+    uint64_t range_fetch;       /* a whole-object fetch for a Range miss:
+                                   stored only up to this size (hit.c) */
     unsigned char run_again;
     int64_t t_state;            /* when the state began */
     int64_t t_progress;         /* last byte moved */

@@ -135,17 +135,22 @@ static void wake(struct cf_entry *e)
         sl_loop_post(e->tab->loop, &c->run_post);
 }
 
-/* Would this request wait on somebody else's fetch? Plain GETs only. */
-static int plain_get(const struct sl_http_msg *m)
+/* Would this request wait on somebody else's fetch? Plain GETs only; with
+ * CF_RANGE, ranges of one too (the answer is cut from the whole object). */
+static int plain_get(const struct sl_http_msg *m, int flags)
 {
-    static const char *const no[] = { "Range", "If-None-Match",
-        "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range",
-        "Authorization", NULL };
+    static const char *const no[] = { "If-None-Match", "If-Modified-Since",
+        "If-Match", "If-Unmodified-Since", "Authorization", "Range",
+        "If-Range", NULL };
     const char *const *n;
 
-    for (n = no; *n; n++)
+    for (n = no; *n; n++) {
+        if ((flags & CF_RANGE) && (strcmp(*n, "Range") == 0 ||
+                                   strcmp(*n, "If-Range") == 0))
+            continue;
         if (sl_http_find(m, *n))
             return 0;
+    }
     return 1;
 }
 
@@ -182,7 +187,7 @@ static void add_waiter(struct cf_entry *e, struct sl_client *c)
     cc->cf_waiter = 1;
 }
 
-int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
+int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags)
 {
     struct cf_table *tab = c->srv->cf;
     struct cl_cache *cc = &c->txn.cache;
@@ -191,7 +196,7 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
     uint32_t h = key_hash(key, klen);
     struct cf_entry *e;
 
-    if (tab == NULL || !plain_get(m))
+    if (tab == NULL || !plain_get(m, flags))
         return 0;
     for (e = tab->buckets[h % CF_BUCKETS]; e; e = e->hnext)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
@@ -215,7 +220,7 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m)
         c->srv->stats.late_joins++;
         return 1;
     }
-    if (e)
+    if (e || (flags & CF_JOIN_ONLY))
         return 0;
     e = calloc(1, sizeof(*e) + klen);
     if (e == NULL)

@@ -20,10 +20,14 @@ void cf_table_free(struct cf_table *t);
 
 /*
  * A miss for c (key in c->ckey): returns 1 when c now waits on another
- * client's fetch (state CL_WAIT), 0 when c forwards (leading the entry for
- * its key when it could create one).
+ * client's fetch (state CL_WAIT) or reads along it (CL_HIT), 0 when c
+ * forwards (leading the entry for its key when it could create one).
+ * flags: CF_RANGE lets a range request join (never lead); CF_JOIN_ONLY
+ * creates no entry.
  */
-int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m);
+#define CF_RANGE 0x1
+#define CF_JOIN_ONLY 0x2
+int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags);
 /* The leader's response head: head is the stored head (no final CRLF)
  * when the response is being stored, else NULL; vary its Vary value
  * (empty: none); length its body size (-1 when unknown: waiters are

@@ -32,7 +32,7 @@ static int rp_duration(struct ctx *x, const config_setting_t *s, int64_t *out)
 /* One { regex = "..."; icase = false; min = 0; percent = 20; max = "3d"; } */
 static int refresh_rule(struct ctx *x, const config_setting_t *g)
 {
-    struct cache_heuristic h = { 0, 20, 3 * 24 * 3600 };
+    struct cache_heuristic h = { .min = 0, .percent = 20, .max = 3 * 24 * 3600 };
     const config_setting_t *s;
     const char *regex = NULL;
     char why[160];
@@ -59,6 +59,14 @@ static int refresh_rule(struct ctx *x, const config_setting_t *g)
         } else if (strcmp(name, "max") == 0) {
             if (rp_duration(x, s, &h.max) < 0)
                 return -1;
+        } else if (strcmp(name, "range_fetch") == 0) {
+            long long v = 0;
+            if (!(cf_is_int(s) && config_setting_get_int64(s) == 0) &&
+                cf_get_scaled(x, s, cf_size_units, 1, SIZE_MSG, &v) < 0)
+                return -1;
+            if (v < 0 || v > (1LL << 40))
+                return cf_fail(x, s, "'range_fetch' is out of range (expected 0 to 1T)");
+            h.range_fetch = (uint64_t)v;
         } else if (strcmp(name, "percent") == 0) {
             if (!cf_is_int(s) || config_setting_get_int64(s) < 0 ||
                 config_setting_get_int64(s) > 10000)
@@ -66,7 +74,7 @@ static int refresh_rule(struct ctx *x, const config_setting_t *g)
             h.percent = (int)config_setting_get_int64(s);
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a refresh_patterns entry "
-                        "(expected one of: regex, icase, min, percent, max)", name);
+                        "(expected one of: regex, icase, min, percent, max, range_fetch)", name);
         }
     }
     if (regex == NULL)
@@ -100,8 +108,8 @@ int cf_k_refresh_patterns(struct ctx *x, const config_setting_t *s)
 /* Squid's stock refresh_pattern lines, minus ftp. */
 int cf_cache_defaults(struct sl_conf_cache *cc)
 {
-    static const struct cache_heuristic never = { 0, 0, 0 },
-        usual = { 0, 20, 3 * 24 * 3600 };
+    static const struct cache_heuristic never = { .min = 0 },
+        usual = { .min = 0, .percent = 20, .max = 3 * 24 * 3600 };
     const char *why;
     char err[64];
 

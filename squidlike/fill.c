@@ -305,11 +305,17 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         if (request_again(c, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
+        if (why == NULL && c->range_fetch &&
+            (t->resp.kind != SL_HTTP_BODY_LENGTH ||
+             (uint64_t)m->content_length > c->range_fetch))
+            why = "too big for a range fetch";
         if (why == NULL)
             fill_start(c, m, &respcc);
     }
     if (cc->w == NULL)
         cf_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);        /* waiters, if any, fetch themselves */
+    if (c->range_fetch && cc->w == NULL)
+        return -1;              /* a whole fetch for ranges, not stored: stop */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
         cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
     hit_status(t, "%s%s%s%s%s", cc->client_refresh ? "fwd=request" :

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "acl/acl.h"
+#include "cache/refresh.h"
 #include "squidlike/bgfetch.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
@@ -310,6 +311,36 @@ static int hit_found(struct sl_client *c, const struct sl_http_msg *m,
 }
 
 /*
+ * A Range miss on a URL whose refresh pattern says range_fetch (Squid's
+ * range_offset_limit): rather than forward the range and store nothing,
+ * fetch the whole object once in the background (it is stored as it comes
+ * in) and cut this client's range from it as it arrives - later ranges
+ * are hits. A fetch of the URL in flight already is joined. 1 when c now
+ * waits on or reads along that fetch.
+ */
+static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_cache *cf = &c->conf->cache;
+    const struct cache_heuristic *h;
+    uint64_t limit;
+
+    if (c->internal || !sl_http_find(m, "Range"))
+        return 0;
+    h = cache_refresh_match(cf->refresh, t->url, strlen(t->url));
+    if (h == NULL || h->range_fetch == 0)
+        return 0;
+    if (cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
+        return 1;
+    limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
+    if (!sl_bgfetch_whole(c->srv, t->url, m, limit) ||
+        !cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
+        return 0;
+    t->cache.range_started = 1;
+    return 1;
+}
+
+/*
  * The cache's part of a request (not CONNECT). Computes the key (also for
  * unsafe methods, which invalidate it); for GET and HEAD looks it up and
  * decides. Returns 1 when the request was answered (from the store, or 504
@@ -377,7 +408,8 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
         t->code = "TCP_CLIENT_REFRESH_MISS";
     keep_request(c, headlen);
     /* Concurrent misses for this URL: one fetch serves them all. */
-    if (cc->mode == CC_MISS && cc->may_store && cf_lead_or_join(c, m))
+    if (cc->mode == CC_MISS && cc->may_store &&
+        (hit_range_fetch(c, m) || cf_lead_or_join(c, m, 0)))
         return 1;
     return 0;
 }
@@ -406,9 +438,12 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
     cc->chunk_size = CACHE_STORE_CHUNK;
     cc->inline_body = 0;
     t->code = "TCP_HIT";
-    hit_status(t, "hit; collapsed");
+    /* A range cut from the fetch it started itself is a miss. */
+    hit_status(t, cc->range_started ? "fwd=uri-miss; collapsed" : "hit; collapsed");
     if (hit_serve(c, &req, &stored, NULL) < 0)
         return -ENOSPC;
+    if (cc->range_started)
+        t->code = "TCP_MISS";
     sl_loop_post(c->srv->loop, &c->run_post);
     return 0;
 }
@@ -514,8 +549,11 @@ int hit_run(struct sl_client *c)
         size_t len;
         rc = cf_read(c, cc->off, &p, &len);
         if (rc == -EAGAIN && hl == 0) {
+            /* Woken by the fetch's progress (short of our offset, for a
+             * range): its moving keeps us from timing out. */
+            c->t_progress = sl_loop_now(c->srv->loop);
             cache_store_release(st);
-            return 0;           /* the leader's next bytes wake us */
+            return 0;
         }
         if (rc < 0 && rc != -EAGAIN) {
             cache_store_release(st);

@@ -31,10 +31,6 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
-/* Fetches going on without a client, at most: each holds an origin
- * connection and a store writer. */
-#define LEAVE_HEADLESS_MAX 256
-
 static const char *state_name(enum cl_state s)
 {
     switch (s) {
@@ -74,6 +70,8 @@ static int worth_finishing(const struct sl_client *c)
         return 0;
     if (!t->req.done)
         return 0;               /* the rest of its body left with it */
+    if (c->range_fetch)         /* the cache is its client, until not stored */
+        return !t->head_done || cc->w != NULL;
     if (cc->cf && !cc->cf_waiter && cf_readers(c))
         return 1;               /* others wait on it or read along */
     if (cc->w == NULL || !t->head_done)
@@ -119,7 +117,7 @@ void leave_now(struct sl_client *c, int err)
     if (c->headless || c->state == CL_CLOSED)
         return;
     srv->stats.client_aborts++;
-    if (srv->nheadless < LEAVE_HEADLESS_MAX && !srv->draining && worth_finishing(c)) {
+    if (srv->nheadless < SL_HEADLESS_MAX && !srv->draining && worth_finishing(c)) {
         SL_LOG(SL_LOG_INFO, c->id, err, "%s left while %s; the fetch of %s goes on",
                c->peer_str, state_name(c->state), c->txn.url ? c->txn.url : "-");
         go_headless(c);

@@ -526,7 +526,8 @@ END_TEST
 
 START_TEST(lifetime_heuristic)
 {
-    const struct cache_heuristic h = { 60, 10, 3600 }, h50 = { 0, 50, 100000 };
+    const struct cache_heuristic h = { .min = 60, .percent = 10, .max = 3600 },
+        h50 = { .min = 0, .percent = 50, .max = 100000 };
     struct cache_fresh f;
 
     /* percent of (Date - Last-Modified), clamped to [min, max] */
