@@ -13,7 +13,8 @@ curl stands in for dnf, apk and pacman (and apt's by-hash and Release.gpg
 fetches, which carry no Cache-Control) on their repository layouts:
 package files hit on the second fetch even without validators, indexes
 that an origin dates (Last-Modified ten days back, which the catch-all
-pattern would keep fresh for two days) are revalidated every time.
+pattern would keep fresh for two days) are revalidated every time, and a
+404 for a package is not kept as long as the package would be.
 """
 
 import email.utils
@@ -255,6 +256,9 @@ INDEX_FILES = (
 # file outside any repository layout is not kept.
 OTHER_DATED = "/lm/other/page.html"
 OTHER_BARE = "/plain/other/file.bin"
+# A package the mirror does not have (yet): the 404 is not kept for the
+# 90 days the package would be.
+MISSING = "/plain/debian/pool/main/n/nope/nope_1.0-1_all.deb"
 
 
 def get_synced(d, url):
@@ -285,6 +289,12 @@ def test_repository_layouts():
         for _ in range(2):
             r = get_synced(d, origin.url(p))
             assert r.status == 200 and r.body == files[p], (p, r.status, r.headers)
+    for _ in range(2):
+        assert get_synced(d, origin.url(MISSING)).status == 404
+    missing = h.access_entries(d, "GET", origin.url(MISSING), n=2)
+    assert [a.code for a in missing] == ["TCP_MISS", "TCP_MISS"], [a.raw for a in missing]
+    assert [st for _, _, st in served(origin, base, MISSING)] == [404, 404], \
+        served(origin, base, MISSING)
     codes = {p: [a.code for a in h.access_entries(d, "GET", origin.url(p), n=2)]
              for p in files}
     for p in PACKAGE_FILES:
