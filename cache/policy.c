@@ -413,8 +413,13 @@ static int64_t lifetime(const struct sl_http_msg *resp,
         return t < 0 ? 0 : max64(0, sat_sub(t, date));
     }
     /* 4.2.2: heuristics only for heuristically cacheable statuses or
-     * responses explicitly marked cacheable (public). */
-    if (!heuristic_status(resp->status) && !cc->public_)
+     * responses explicitly marked cacheable (public). Not for errors
+     * (4xx, 5xx) though, 410 Gone aside: Squid gives those its
+     * negative_ttl, 0 by default, never a refresh_pattern, and a pattern's
+     * min must not keep a 404 for a package a mirror has not synced yet
+     * as long as the package itself would be kept. */
+    if ((!heuristic_status(resp->status) && !cc->public_) ||
+        (resp->status >= 400 && resp->status != 410))
         return 0;
     *heuristic = 1;
     return heuristic_lifetime(resp, h, date);

@@ -103,6 +103,13 @@ struct cache_fresh {
     unsigned immutable:1;
 };
 
+/*
+ * Fill f for a response that has just arrived. The lifetime is explicit
+ * (s-maxage, max-age, Expires - Date) or else heuristic from h (NULL: min
+ * 0, 10%, max one day) for a heuristically cacheable status or a public
+ * response, but never for an error (4xx, 5xx other than 410 Gone), which
+ * then has none (Squid's refresh_pattern and negative_ttl 0).
+ */
 void cache_fresh_compute(const struct sl_http_msg *resp,
                          const struct cache_cc *respcc,
                          const struct cache_heuristic *h,

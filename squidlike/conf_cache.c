@@ -105,13 +105,44 @@ int cf_k_refresh_patterns(struct ctx *x, const config_setting_t *s)
     return 0;
 }
 
-/* Squid's stock refresh_pattern lines, minus ftp. */
+/*
+ * The default refresh_patterns: etc/squidlike.conf's list, which says why
+ * each entry is there (check_conf holds the two equal). Squid's stock
+ * lines minus ftp, with package archives between them: indexes never
+ * fresh by heuristic, package files (named by version or by hash) 90 days.
+ */
+#define RP_NEVER        { .min = 0 }
+/* Package files: clients resume them with ranges (range_fetch). */
+#define RP_PACKAGE      { .min = 90 * 24 * 3600, .percent = 100, \
+                          .max = 90 * 24 * 3600, .range_fetch = 1ull << 30 }
+#define RP_USUAL        { .min = 0, .percent = 20, .max = 3 * 24 * 3600 }
+static const struct {
+    const char *regex;
+    int icase;
+    struct cache_heuristic h;
+} default_patterns[] = {
+    { "/cgi-bin/|\\?", 1, RP_NEVER },
+    { "/by-hash/[A-Za-z0-9]+/[0-9a-f]+$", 0, RP_PACKAGE },
+    { "/dists/|/(InRelease|Release(\\.gpg)?|(Packages|Sources)"
+      "(\\.(gz|bz2|xz|lzma|zst))?)$", 0, RP_NEVER },
+    { "\\.(deb|udeb|ddeb)$", 1, RP_PACKAGE },
+    { "/repodata/[0-9a-f]{32,}-[^/]+$", 0, RP_PACKAGE },
+    { "/repodata/", 0, RP_NEVER },
+    { "\\.(rpm|drpm)$", 1, RP_PACKAGE },
+    { "/APKINDEX\\.tar\\.gz$", 0, RP_NEVER },
+    { "-r[0-9]+\\.apk$", 0, RP_PACKAGE },
+    { "/os/[^/]+/[^/]+\\.(db|files)(\\.tar(\\.(gz|bz2|xz|zst))?)?(\\.sig)?$", 0,
+      RP_NEVER },
+    { "\\.pkg\\.tar(\\.(gz|bz2|xz|zst|lz4|lzo|lrz|Z))?(\\.sig)?$", 0, RP_PACKAGE },
+    { ".", 0, RP_USUAL },
+};
+
 int cf_cache_defaults(struct sl_conf_cache *cc)
 {
-    static const struct cache_heuristic never = { .min = 0 },
-        usual = { .min = 0, .percent = 20, .max = 3 * 24 * 3600 };
+    static const struct cache_heuristic usual = RP_USUAL;
     const char *why;
     char err[64];
+    size_t i;
 
     cc->enabled = 1;
     cc->dir = strdup("var/cache");
@@ -126,9 +157,12 @@ int cf_cache_defaults(struct sl_conf_cache *cc)
     cc->n_purge_from = 2;
     cc->fallback = usual;
     cc->refresh = cache_refresh_new();
-    if (cc->dir == NULL || cc->refresh == NULL ||
-        cache_refresh_add(cc->refresh, "/cgi-bin/|\\?", 1, &never, err, sizeof(err)) < 0 ||
-        cache_refresh_add(cc->refresh, ".", 0, &usual, err, sizeof(err)) < 0)
+    if (cc->dir == NULL || cc->refresh == NULL)
         return -1;
+    for (i = 0; i < sizeof(default_patterns) / sizeof(default_patterns[0]); i++)
+        if (cache_refresh_add(cc->refresh, default_patterns[i].regex,
+                              default_patterns[i].icase, &default_patterns[i].h,
+                              err, sizeof(err)) < 0)
+            return -1;
     return 0;
 }

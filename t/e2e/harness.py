@@ -2056,15 +2056,19 @@ class NginxOrigin:
     serving a docroot: small.txt, index.html, hello.txt and big.bin (a sparse
     file of big_size zero bytes). Logs stay in its directory (-e given when
     supported, error_log directive first). With ssl=True it serves HTTPS with
-    a fresh self-signed certificate for CN=localhost."""
+    a fresh self-signed certificate for CN=localhost. server_conf is nginx
+    text put in the server block before its `location / { }` (directives
+    for the whole server, more locations); requests() reads back what nginx
+    served from its access log."""
 
     SMALL = b"hello from nginx\n"
     INDEX = b"<html><body>nginx origin</body></html>\n"
 
-    def __init__(self, big_size=1 << 30, ssl=False, files=None, name=None):
+    def __init__(self, big_size=1 << 30, ssl=False, files=None, name=None, server_conf=""):
         if not have_nginx():
             raise Skip("nginx not installed at %s" % NGINX)
         self.ssl = ssl
+        self.server_conf = server_conf
         self.dir = subdir(name or ("nginx-tls" if ssl else "nginx"))
         self.docroot = os.path.join(self.dir, "html")
         os.makedirs(self.docroot)
@@ -2085,7 +2089,11 @@ class NginxOrigin:
         self._start()
 
     def add_file(self, name, data):
-        path = os.path.join(self.docroot, name)
+        """Write data to docroot/name (name is a URL path: a leading / is
+        the docroot's, never the file system's root)."""
+        path = os.path.normpath(os.path.join(self.docroot, name.lstrip("/")))
+        if not path.startswith(self.docroot + os.sep):
+            raise TestFailure("add_file: %r is outside the docroot" % name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(data)
@@ -2120,10 +2128,11 @@ http {{
     listen 127.0.0.1:{port}{ssl};
     server_name localhost;
     root {root};
+{extra}
     location / {{ }}
   }}
 }}
-""".format(d=d, port=self.port, ssl=ssl, root=self.docroot)
+""".format(d=d, port=self.port, ssl=ssl, root=self.docroot, extra=self.server_conf)
 
     def _start(self):
         e_flag = _nginx_has_e_flag()
@@ -2166,6 +2175,24 @@ http {{
 
     def url(self, path="/"):
         return "%s://127.0.0.1:%d%s" % ("https" if self.ssl else "http", self.port, path)
+
+    _LOG_RE = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" (\d{3}) ')
+
+    def requests(self, path=None):
+        """(method, path, status) of every request nginx has logged so far,
+        in order (a line is written when a response is finished); with path,
+        only those for that path."""
+        try:
+            with open(os.path.join(self.dir, "logs", "access.log"), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            m = self._LOG_RE.search(line)
+            if m and (path is None or m.group(2) == path):
+                out.append((m.group(1), m.group(2), int(m.group(3))))
+        return out
 
     def stop(self):
         if self.proc:

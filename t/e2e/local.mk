@@ -21,6 +21,7 @@ sl_e2e_tests += \
 	t/e2e/test_cache_collapse.py \
 	t/e2e/test_client_abort.py \
 	t/e2e/test_range_fetch.py \
+	t/e2e/test_apt.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \
 	t/e2e/test_pac.py \

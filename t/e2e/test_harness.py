@@ -302,6 +302,25 @@ def test_nginx_origin():
     assert r.out == b"hello\nhello\n"
     assert "Re-using existing connection" in r.err or "left intact" in r.err
     assert os.path.exists(os.path.join(n.dir, "logs", "access.log")), "nginx logs elsewhere"
+    h.wait_until(lambda: len(n.requests("/hello.txt")) == 2, 10, what="nginx's log lines")
+    assert n.requests()[0] == ("GET", "/small.txt", 200), n.requests()
+
+
+def test_nginx_origin_server_conf_and_files():
+    n = h.NginxOrigin(big_size=0, name="nginx-conf", files={"/a/b.txt": b"b\n"},
+                      server_conf='    location /a/ { add_header X-Loc a; }\n')
+    assert os.path.exists(os.path.join(n.docroot, "a", "b.txt")), "leading / left the docroot"
+    for bad in ("../x", "/a/../../x"):
+        try:
+            n.add_file(bad, b"x")
+        except h.TestFailure:
+            continue
+        raise AssertionError("add_file(%r) wrote outside the docroot" % bad)
+    r = h.curl("-D", "-", n.url("/a/b.txt")).check()
+    assert b"X-Loc: a" in r.out and r.out.endswith(b"\r\n\r\nb\n"), r.out
+    h.curl(n.url("/missing")).check()
+    h.wait_until(lambda: len(n.requests()) == 2, 10, what="nginx's log lines")
+    assert n.requests("/missing") == [("GET", "/missing", 404)], n.requests()
 
 
 def test_tls_origin():

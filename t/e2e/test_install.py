@@ -67,6 +67,10 @@ def test_install_and_uninstall():
     for path in ("/var/sltest/log/squidlike/access.log", "/var/sltest/cache/squidlike",
                  "/var/sltest/run/squidlike/", PREFIX + "/share/squidlike/errors/blocked.html"):
         assert path in conf, "%s not in the installed config" % path
+    # The path rewrite leaves the regexes alone (the package archive
+    # patterns, test_apt.py, are the installed ones too).
+    assert (h.parse_libconfig(conf)["cache"]["refresh_patterns"]
+            == h.default_config()["cache"]["refresh_patterns"]), "refresh_patterns changed"
     for f in ("etc/sltest/logrotate.d/squidlike", "lib/systemd/system/squidlike.service"):
         text = open(os.path.join(root, f)).read()
         left = re.findall(r"@[a-z_]+@", text)

@@ -221,6 +221,97 @@ START_TEST(test_defaults_equal_sample)
 }
 END_TEST
 
+/*
+ * The refresh_patterns of the sample and the built-in defaults agree, and
+ * give package files a long heuristic lifetime and indexes none: one URL
+ * of each kind a package manager fetches, and its near misses.
+ */
+START_TEST(test_package_patterns)
+{
+    enum { INDEX, PKG, OTHER };
+    static const struct { const char *url; int want; } cases[] = {
+        /* apt */
+        { "http://deb.debian.org/debian/pool/main/c/curl/curl_7.88.1-10_amd64.deb", PKG },
+        { "http://deb.debian.org/debian/pool/main/x/x/x_1_all.DEB", PKG },
+        { "http://deb.debian.org/debian/pool/main/d/d/d-udeb_1_amd64.udeb", PKG },
+        { "http://ddebs.ubuntu.com/pool/main/x/x/x-dbgsym_1_amd64.ddeb", PKG },
+        { "http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/by-hash/"
+          "SHA256/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", PKG },
+        { "http://deb.debian.org/debian/dists/bookworm/InRelease", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/Release", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/Release.gpg", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.xz", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/source/Sources.gz", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/i18n/Translation-en.bz2", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/Contents-amd64.gz", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/dep11/Components-amd64.yml.gz", INDEX },
+        { "http://deb.debian.org/debian/dists/bookworm/main/binary-amd64/Packages.diff/Index", INDEX },
+        { "http://repo.example/flat/Packages", INDEX },
+        { "http://repo.example/flat/InRelease", INDEX },
+        /* rpm */
+        { "http://mirror.example/fedora/39/x86_64/os/Packages/c/curl-8.2.1-3.fc39.x86_64.rpm", PKG },
+        { "http://mirror.example/fedora/updates/39/x86_64/drpms/c/curl-8.2.1-4.fc39.x86_64.drpm", PKG },
+        { "http://mirror.example/fedora/39/x86_64/os/repodata/repomd.xml", INDEX },
+        { "http://mirror.example/fedora/39/x86_64/os/repodata/repomd.xml.asc", INDEX },
+        { "http://mirror.example/fedora/39/x86_64/os/repodata/"
+          "3f0c2a1e9b8d7c6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f-primary.xml.zck", PKG },
+        { "http://mirror.example/centos/7/os/x86_64/repodata/primary.xml.gz", INDEX },
+        /* apk */
+        { "http://dl-cdn.alpinelinux.org/alpine/v3.19/main/x86_64/APKINDEX.tar.gz", INDEX },
+        { "http://dl-cdn.alpinelinux.org/alpine/v3.19/main/x86_64/musl-1.2.4_git20230717-r4.apk", PKG },
+        { "http://example.com/download/app.apk", OTHER },
+        /* pacman */
+        { "http://mirror.example/archlinux/core/os/x86_64/core.db", INDEX },
+        { "http://mirror.example/archlinux/extra/os/x86_64/extra.files.tar.gz", INDEX },
+        { "http://mirror.example/archlinux/core/os/x86_64/bash-5.2.026-2-x86_64.pkg.tar.zst", PKG },
+        { "http://mirror.example/archlinux/core/os/x86_64/bash-5.2.026-2-x86_64.pkg.tar.zst.sig", PKG },
+        { "http://example.com/data/app.db", OTHER },
+        /* everything else, and dynamic content before any package rule */
+        { "http://example.com/index.html", OTHER },
+        { "http://example.com/latest.tar.gz", OTHER },
+        { "http://example.com/get?file=x.deb", INDEX },
+        { "http://example.com/cgi-bin/pkg.rpm", INDEX },
+    };
+    static const struct cache_heuristic want[] = {
+        [INDEX] = { .min = 0 },
+        [PKG] = { .min = 90 * 86400, .percent = 100, .max = 90 * 86400,
+                  .range_fetch = 1ull << 30 },
+        [OTHER] = { .min = 0, .percent = 20, .max = 3 * 86400 },
+    };
+    char path[4096];
+    struct sl_conf *s = sl_conf_load(sample_path(path, sizeof(path)), err,
+                                     sizeof(err));
+    struct sl_conf *d;
+    size_t i;
+
+    ck_assert_msg(s != NULL, "sample refused: %s", err);
+    d = load_ok("");
+    ck_assert_uint_eq(cache_refresh_count(s->cache.refresh),
+                      cache_refresh_count(d->cache.refresh));
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *u = cases[i].url;
+        const struct cache_heuristic *hs, *hd, *w = &want[cases[i].want];
+
+        hs = cache_refresh_match(s->cache.refresh, u, strlen(u));
+        hd = cache_refresh_match(d->cache.refresh, u, strlen(u));
+        ck_assert_msg(hs != NULL && hd != NULL, "%s: no pattern matched", u);
+        ck_assert_msg(hs->min == w->min && hs->percent == w->percent &&
+                      hs->max == w->max, "%s: sample gives %lld %d%% %lld, "
+                      "want %lld %d%% %lld", u, (long long)hs->min, hs->percent,
+                      (long long)hs->max, (long long)w->min, w->percent,
+                      (long long)w->max);
+        ck_assert_msg(hs->range_fetch == w->range_fetch, "%s: range_fetch %llu, "
+                      "want %llu", u, (unsigned long long)hs->range_fetch,
+                      (unsigned long long)w->range_fetch);
+        ck_assert_msg(hs->min == hd->min && hs->percent == hd->percent &&
+                      hs->max == hd->max && hs->range_fetch == hd->range_fetch,
+                      "%s: the defaults differ from the sample", u);
+    }
+    sl_conf_unref(s);
+    sl_conf_unref(d);
+}
+END_TEST
+
 /* Every setting with a distinct non-default value lands in its own field. */
 START_TEST(test_every_setting_stored)
 {
@@ -601,8 +692,9 @@ START_TEST(test_cache_settings)
     ck_assert_int_eq(h->max, 2 * 86400);
     ck_assert_ptr_null(cache_refresh_match(c->cache.refresh, "http://a/b.png", 14));
     sl_conf_unref(c);
-    /* The defaults: Squid's stock patterns; a query string is never fresh
-     * by heuristic, anything else gets 20% up to 3 days. */
+    /* The defaults (test_package_patterns has the package lines): a
+     * query string is never fresh by heuristic, anything else gets 20%
+     * up to 3 days. */
     c = load_ok("");
     ck_assert_int_eq(c->cache.enabled, 1);
     ck_assert_str_eq(c->cache.dir, "var/cache");
@@ -1099,6 +1191,7 @@ static Suite *conf_suite(void)
     tcase_add_test(t, test_sample_loads);
     tcase_add_test(t, test_empty_gives_defaults);
     tcase_add_test(t, test_defaults_equal_sample);
+    tcase_add_test(t, test_package_patterns);
     tcase_add_test(t, test_every_setting_stored);
     tcase_add_test(t, test_names_and_empty_lists);
     tcase_add_test(t, test_visible_hostname_length);

@@ -570,9 +570,61 @@ START_TEST(lifetime_heuristic)
                        "Cache-Control: public\r\n", D(T0), D(T0 - 10000)), &h, T0, T0);
     ck_assert_int_eq(f.lifetime, 1000);
     ck_assert(f.heuristic);
-    f = fresh_of(parse(0, "HTTP/1.1 404 Not Found\r\nDate: %s\r\nLast-Modified: %s\r\n",
+    f = fresh_of(parse(0, "HTTP/1.1 410 Gone\r\nDate: %s\r\nLast-Modified: %s\r\n",
                        D(T0), D(T0 - 10000)), &h, T0, T0);
     ck_assert_int_eq(f.lifetime, 1000);
+    ck_assert(f.heuristic);
+}
+END_TEST
+
+/*
+ * An error (4xx, 5xx; 410 Gone aside) gets no heuristic lifetime, as in
+ * Squid (negative_ttl 0, no refresh_pattern): a package pattern's min must
+ * not keep a 404 for a package the mirror has not synced yet. An explicit
+ * lifetime is the origin's word and still counts.
+ */
+START_TEST(lifetime_heuristic_not_for_errors)
+{
+    const struct cache_heuristic pkg = { .min = 90 * 86400, .percent = 100,
+                                         .max = 90 * 86400 };
+    static const int errors[] = { 404, 405, 414, 501 };
+    struct cache_fresh f;
+    size_t i;
+
+    for (i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+        f = fresh_of(parse(0, "HTTP/1.1 %d X\r\nDate: %s\r\n", errors[i], D(T0)),
+                     &pkg, T0, T0);
+        ck_assert_msg(f.lifetime == 0 && !f.heuristic, "%d: lifetime %lld",
+                      errors[i], (long long)f.lifetime);
+        f = fresh_of(parse(0, "HTTP/1.1 %d X\r\nDate: %s\r\nLast-Modified: %s\r\n",
+                           errors[i], D(T0), D(T0 - 10000)), &pkg, T0, T0);
+        ck_assert_int_eq(f.lifetime, 0);
+        release();
+    }
+    /* public does not turn an error's heuristic back on */
+    f = fresh_of(parse(0, "HTTP/1.1 404 Not Found\r\nDate: %s\r\n"
+                       "Cache-Control: public\r\n", D(T0)), &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 0);
+    /* explicit freshness does */
+    f = fresh_of(parse(0, "HTTP/1.1 404 Not Found\r\nDate: %s\r\n"
+                       "Cache-Control: max-age=600\r\n", D(T0)), &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 600);
+    f = fresh_of(parse(0, "HTTP/1.1 503 X\r\nDate: %s\r\nExpires: %s\r\n",
+                       D(T0), D(T0 + 30)), &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 30);
+    release();
+    /* Without Last-Modified, min is the lifetime of what is not an error
+     * (Squid's refresh_pattern min), an explicit one still wins. */
+    f = fresh_of(RESP("Date: %s\r\n", D(T0)), &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 90 * 86400);
+    ck_assert_int_eq(cache_decide(&f, NULL, T0 + 89 * 86400, NULL), CACHE_FRESH);
+    ck_assert_int_eq(cache_decide(&f, NULL, T0 + 90 * 86400, NULL), CACHE_REFETCH);
+    f = fresh_of(parse(0, "HTTP/1.1 301 Moved\r\nDate: %s\r\nLocation: /x\r\n", D(T0)),
+                 &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 90 * 86400);
+    f = fresh_of(RESP("Date: %s\r\nCache-Control: max-age=60\r\n", D(T0)), &pkg, T0, T0);
+    ck_assert_int_eq(f.lifetime, 60);
+    ck_assert(!f.heuristic);
 }
 END_TEST
 
@@ -1344,6 +1396,7 @@ int main(void)
     tcase_add_test(tc, store_status_freshness);
     tcase_add_test(tc, lifetime_precedence);
     tcase_add_test(tc, lifetime_heuristic);
+    tcase_add_test(tc, lifetime_heuristic_not_for_errors);
     tcase_add_test(tc, fresh_flags);
     tcase_add_test(tc, age_formulas);
     tcase_add_test(tc, decide_fresh_and_stale);
