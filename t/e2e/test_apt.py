@@ -313,4 +313,32 @@ def test_repository_layouts():
     d.stop()
 
 
+def test_resumed_package_download_fills_the_cache():
+    """A download resumed with a Range on a cold cache (apt's partial/,
+    dnf, an interrupted curl -C -): the shipped package patterns carry
+    range_fetch, so the proxy fetches the whole .deb once and cuts the
+    range from it; the next full download is a hit."""
+    path = "/plain/debian/pool/main/s/sl-big/sl-big_2.0-1_amd64.deb"
+    body = random.Random(7).randbytes(3 << 20)
+    origin = NginxOrigin(big_size=0, name="resume", files={path: body},
+                         server_conf=NO_VALIDATORS)
+    assert_bare(origin.url(path))
+    base = len(origin.requests())
+    d = proxy_daemon()
+    first = 1 << 20
+    r = h.proxy_request(d, "GET", origin.url(path), headers=[("Range", "bytes=%d-" % first)])
+    assert r.status == 206 and r.body == body[first:], (r.status, len(r.body))
+    assert r.header("Content-Range") == "bytes %d-%d/%d" % (first, len(body) - 1, len(body))
+    d.access_log_lines(lambda ls: any(" 200 " in ln or "/200 " in ln for ln in ls),
+                       LOG_TIMEOUT, what="the whole fetch's log line")
+    r = get_synced(d, origin.url(path))
+    assert r.status == 200 and r.body == body
+    codes = [a.code for a in h.access_entries(d, "GET", origin.url(path), n=3,
+                                              timeout=LOG_TIMEOUT)]
+    assert codes[-1] in HIT_CODES, codes
+    assert [st for _, _, st in served(origin, base, path)] == [200], \
+        "the origin should send the whole file once: %s" % served(origin, base, path)
+    d.stop()
+
+
 h.run(globals())
