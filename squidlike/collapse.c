@@ -18,8 +18,10 @@
  * variant; the others fetch their own.
  *
  * Entries live in this process only (several workers each collapse their
- * own misses). Requests with conditionals or a Range never wait: they are
- * answered differently from the plain GET being fetched.
+ * own misses). Requests with conditionals never wait: they are answered
+ * differently from the plain GET being fetched. Nor do ranges, but for
+ * those of a URL with range_fetch (CF_RANGE): theirs is cut from the whole
+ * object, which hit.c has fetched for them if nobody was.
  *
  *   leader: cf_lead -> cf_head (stored or not) -> cf_body ... -> cf_end
  *   waiter: cf_join -> [CL_WAIT] -> started (CL_HIT, reading via cf_read)
