@@ -243,7 +243,6 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
         return;
     sl_chunk_init(&cc->ck);
     cc->stored_bytes = 0;
-    c->srv->stats.stored++;
     cf_head(c, head.pos, sl_buf_len(&head),
             t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
             t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
@@ -264,6 +263,19 @@ static const char *detail(const char *why)
 
     snprintf(buf, sizeof(buf), "\"%s\"", why ? why : "not stored");
     return buf;
+}
+
+/* Why a storable response is not stored: the store is paused (a commit
+ * failed; it probes and resumes by itself), or NULL. */
+static const char *paused(struct cache_store *st)
+{
+    int why;
+
+    if (cache_store_paused(st, &why) == 0)
+        return NULL;
+    return why == CACHE_FAIL_NO_SPACE ? "store paused: disk full" :
+           why == CACHE_FAIL_MAP_FULL ? "store paused: map full" :
+                                        "store paused: write error";
 }
 
 /*
@@ -305,6 +317,11 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
         if (why == NULL)
             fill_start(c, m, &respcc);
+        /* `stored` below means a writer has the response (it commits
+         * as the body ends; a failure then is counted, and pauses the
+         * store so that the responses after this one say so). */
+        if (why == NULL && cc->w == NULL)
+            why = paused(c->srv->store);
     }
     if (cc->w == NULL)
         cf_head(c, NULL, 0, -1);        /* waiters, if any, fetch themselves */

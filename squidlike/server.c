@@ -108,6 +108,38 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
 
 static void srv_warn(const char *msg);
 
+/*
+ * One line when the store pauses - a commit failed: the real error and the
+ * directory - and one when it resumes, not one per failed commit (while
+ * paused it probes every few seconds; metrics count the failures).
+ */
+static void srv_store_watch(struct sl_server *srv)
+{
+    struct cache_store_stats cs, *m = &srv->store_mark;
+    int why, err = cache_store_paused(srv->store, &why);
+
+    if (err == srv->store_paused)
+        return;
+    cache_store_get_stats(srv->store, &cs);
+    if (err != 0 && srv->store_paused == 0) {
+        srv->store_paused_ms = sl_loop_now(srv->loop);
+        *m = cs;
+        SL_LOG(SL_LOG_ERROR, 0, err, "cache: cannot write to %s%s: storing paused "
+               "(new objects are not stored; hits and pass-through go on), "
+               "probing again in %lld s", cache_store_dir(srv->store),
+               why == CACHE_FAIL_MAP_FULL ? " (its LMDB map is full)" : "",
+               (long long)(cs.retry_ms + 999) / 1000);
+    } else if (err == 0) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache: storing resumed in %s after %lld s paused "
+               "(%llu more commits failed, %llu responses not stored)",
+               cache_store_dir(srv->store),
+               (long long)(sl_loop_now(srv->loop) - srv->store_paused_ms + 500) / 1000,
+               (unsigned long long)(cs.write_errors - m->write_errors),
+               (unsigned long long)(cs.skipped - m->skipped));
+    }
+    srv->store_paused = err;
+}
+
 struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen)
 {
@@ -142,7 +174,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     if (conf->cache.enabled) {
         struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
-                                       conf->cache.max_object, 5 };
+                                       conf->cache.max_object, 5, 0, 0 };
         char serr[256];
         srv->store = cache_store_open(&sc, serr, sizeof(serr));
         if (srv->store == NULL) {
@@ -151,6 +183,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
             goto fail;
         }
         srv->cf = cf_table_new(loop);
+        srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
     if (getenv("SQUIDLIKE_TEST_NOW"))
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
@@ -576,9 +609,11 @@ void sl_server_idle(void *data)
     struct sl_server *srv = data;
     int rc;
 
-    if (srv->store && (rc = cache_store_flush(srv->store)) < 0)
-        SL_LOG(SL_LOG_ERROR, 0, rc, "cache: cannot commit; this batch of "
-               "objects is dropped");
+    if (srv->store) {
+        if ((rc = cache_store_flush(srv->store)) < 0)
+            SL_DEBUG(0, "cache: commit failed: %s", strerror(-rc));
+        srv_store_watch(srv);
+    }
     cf_flushed(srv->cf);
     sl_log_flush(NULL);
 }
