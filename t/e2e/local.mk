@@ -19,6 +19,7 @@ sl_e2e_tests += \
 	t/e2e/test_cache.py \
 	t/e2e/test_cache_crash.py \
 	t/e2e/test_cache_collapse.py \
+	t/e2e/test_cache_full.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \
 	t/e2e/test_pac.py \
