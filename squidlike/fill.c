@@ -365,7 +365,10 @@ void fill_body(struct sl_client *c, char *p, size_t n, int framed)
     if (rc == 0)
         cf_body(c, cc->stored_bytes);
     if (rc < 0) {
-        /* Too big, or out of memory: served, not stored. */
+        /* Too big, out of memory, or a failed commit dropped it: served,
+         * not stored. Waiters reading from this writer stop now: the store
+         * frees it at the next flush. */
+        cf_end(c, 0);
         cache_store_write_abort(cc->w);
         cc->w = NULL;
     }
