@@ -108,6 +108,14 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
 
 static void srv_warn(const char *msg);
 
+/* The wakeup is the point: the idle hook after it flushes, and the flush
+ * of a paused store probes when its delay is over (an idle proxy would
+ * otherwise probe only when traffic or the status sampler wakes it). */
+static void srv_on_store_timer(struct sl_timer *t)
+{
+    (void)t;
+}
+
 /*
  * One line when the store pauses - a commit failed: the real error and the
  * directory - and one when it resumes, not one per failed commit (while
@@ -163,6 +171,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
     srv->accept_timer.data = srv;
+    srv->store_timer.cb = srv_on_store_timer;
+    srv->store_timer.data = srv;
     srv->pool = sl_pool_new(loop);
     if (srv->pool == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -613,6 +623,11 @@ void sl_server_idle(void *data)
         if ((rc = cache_store_flush(srv->store)) < 0)
             SL_DEBUG(0, "cache: commit failed: %s", strerror(-rc));
         srv_store_watch(srv);
+        if (srv->store_paused && !sl_timer_armed(&srv->store_timer)) {
+            struct cache_store_stats cs;
+            cache_store_get_stats(srv->store, &cs);
+            sl_timer_set(srv->loop, &srv->store_timer, cs.retry_ms + 1);
+        }
     }
     cf_flushed(srv->cf);
     sl_log_flush(NULL);
@@ -633,6 +648,7 @@ void sl_server_free(struct sl_server *srv)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_timer_stop(srv->loop, &srv->store_timer);
     sl_status_stop(srv);
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);

@@ -104,6 +104,7 @@ struct sl_server {
     struct sl_timer accept_timer;
     struct sl_stats stats;
     int store_paused;           /* the store's state as last logged */
+    struct sl_timer store_timer;    /* wakes the loop for its probe */
     int64_t store_paused_ms;    /* loop time it paused */
     struct cache_store_stats store_mark;    /* its counters then */
     struct sl_metrics metrics;

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +52,14 @@ def metrics(d):
     r = synced(d, lambda: h.proxy_request(d, "GET", "/metrics"))
     assert r.status == 200, r.brief()
     return Metrics(r.body.decode("utf-8"))
+
+
+def dashboard(d):
+    """{id: data-value} of the HTML status page."""
+    r = synced(d, lambda: h.proxy_request(d, "GET", "/squidlike/status"))
+    assert r.status == 200, r.brief()
+    return dict(re.findall(r'id="([a-z0-9_]+)" data-value="([^"]*)"',
+                           r.body.decode("utf-8")))
 
 
 def params(r):
@@ -135,6 +144,10 @@ def test_full_disk():
         assert m.get("squidlike_cache_paused") == 1
         assert m.get("squidlike_cache_fs_free_bytes") < 128 << 10
         assert m.get("squidlike_cache_fs_size_bytes") == FS_KIB << 10
+        v = dashboard(d)
+        assert v["cache_storing"] == "0" and int(v["cache_write_errors"]) >= 1, v
+        assert int(v["cache_fs_free"]) < 128 << 10 and int(v["cache_fs_size"]) == FS_KIB << 10, v
+        assert float(v["cache_fill"]) < 0.1, v
 
         # It probes again on its own; a failed probe logs nothing new.
         errs = c["write_errors"]
@@ -146,12 +159,17 @@ def test_full_disk():
         assert_whole(r, bodies["/big3"], "/big3 (store paused)")
         assert "stored" not in params(r), h.cache_status(r)
 
-        # Space comes back: storing resumes within the back-off bound.
+        # Space comes back: storing resumes within the back-off bound, on
+        # its own (only the log is read meanwhile: no request wakes it).
         fs.free_filler()
-        h.wait_until(lambda: status(d)["cache"]["storing"] is True, BACKOFF_MAX + 30,
+        t0 = time.monotonic()
+        h.wait_until(lambda: any("resumed" in ln for ln in cache_lines(d)), BACKOFF_MAX + 30,
                      what="storing to resume after space was freed")
+        h.log("storing resumed %.1f s after the space was freed" % (time.monotonic() - t0))
         resumed = [ln for ln in cache_lines(d) if "resumed" in ln]
         assert len(resumed) == 1 and store in resumed[0], cache_lines(d)
+        assert status(d)["cache"]["storing"] is True
+        assert dashboard(d)["cache_storing"] == "1"
         r = get(d, o.url("/later"))
         assert_whole(r, bodies["/later"], "/later")
         assert params(r).get("stored") is True, h.cache_status(r)
