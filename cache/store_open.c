@@ -165,10 +165,12 @@ static int env_open(struct cache_store *st)
     if (rc != 0) {
         /* The disk is full (or failing): the store opens all the same,
          * paused, for its hits; the recovery waits for a commit to go in. */
+        int err;
+        if (rc == EIO)
+            sample_fs(st);
+        err = store_write_err(rc, st->fs_avail);
         st->recover_pending = 1;
-        store_pause_failed(st, store_write_err(rc, st->fs_avail),
-                           store_fail_reason(store_write_err(rc, st->fs_avail),
-                                             rc == MDB_MAP_FULL));
+        store_pause_failed(st, err, store_fail_reason(err, rc == MDB_MAP_FULL));
     }
     return 0;
 fail:
@@ -237,6 +239,11 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
     }
     sample_fs(st);
     rc = env_open(st);
+    if (rc == EIO) {
+        sample_fs(st);          /* a short write on a full disk: not damage */
+        if (store_write_err(rc, st->fs_avail) == -ENOSPC)
+            rc = ENOSPC;
+    }
     if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
         /* Damaged or foreign: a cache can start empty. */
         if (move_aside(st->dir, err, errlen) < 0)
