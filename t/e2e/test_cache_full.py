@@ -9,12 +9,15 @@ cache fill; while the disk stays full the store pauses (responses say why
 they were not stored instead of claiming `stored`), clients still get
 whole responses, and objects stored before are still hits. Once space is
 freed, storing resumes by itself within the back-off bound (one log line),
-and a restart on the same store opens it and serves only whole objects."""
+and a restart on the same store opens it and serves only whole objects; a
+daemon killed mid-store and started again on a full disk opens its store
+paused instead of refusing to start."""
 
 import json
 import os
 import re
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -197,27 +200,60 @@ def test_full_disk():
 
 
 def test_full_from_the_start():
-    """A daemon started on a disk already full of something else: it
-    starts (the store opens or is skipped, never a refusal to run),
-    passes requests through, and reports the paused store."""
+    """A daemon killed while storing leaves chunks for the next start to
+    remove; the disk is full by then. It starts all the same (the store
+    opens paused and says so at once, the removal waits), hits are hits,
+    misses pass through whole; once space is freed, storing resumes and
+    the dead writer's chunks are gone (the byte count is back to what the
+    whole objects take)."""
     fs = TinyFs(FS_KIB)
     store = os.path.join(fs.path, "store")
-    o = RoutedOrigin({"/x": Response(200, b"x" * 50000, headers=[FRESH])})
+    x, y, big = os.urandom(50000), os.urandom(300000), os.urandom(BIG)
+    gate = threading.Event()
+
+    def slow(req):
+        def pieces():
+            yield big[:400000]
+            gate.wait(60)       # until the daemon is gone
+        return Response(200, pieces(), length=len(big), headers=[FRESH])
+    o = RoutedOrigin({"/x": Response(200, x, headers=[FRESH]), "/slow": slow,
+                      "/y": Response(200, y, headers=[FRESH])})
     conf = {"cache.dir": store, "cache.size": "64M"}
-    with Daemon(conf, wrapper=fs.wrapper) as d:
+    d = Daemon(conf, wrapper=fs.wrapper)
+    try:
         get(d, o.url("/x"))
-        assert_hit(get(d, o.url("/x")), b"x" * 50000, "/x")
+        assert_hit(get(d, o.url("/x")), x, "/x")
+        want = status(d)["cache"]["bytes"]
+        used = fs.avail()
+        conn = h.RawConn(d.port, timeout=30)
+        conn.send(h.build_request("GET", o.url("/slow"), [("Connection", "close")]))
+        # Three chunks of /slow committed (at least 384 KiB more in use).
+        h.wait_until(lambda: used - fs.avail() >= 384 << 10, 20,
+                     what="chunks of /slow in the store")
+        d.kill_hard()
+        conn.close()
+    finally:
+        gate.set()
     fs.fill()
-    with Daemon(conf, wrapper=fs.wrapper, name="again") as d:
-        for i in range(2):
-            assert_hit(get(d, o.url("/x")), b"x" * 50000, "/x on a full disk")
-        o.routes["/y"] = Response(200, b"y" * 300000, headers=[FRESH])
-        for i in range(2):
-            r = get(d, o.url("/y"))
-            assert_whole(r, b"y" * 300000, "/y on a full disk")
-        assert re.search(r"No space left on device", d.error_log()), d.error_log()[-2000:]
-        c = status(d)["cache"]
-        assert c["storing"] is False and c["write_errors_by_reason"]["no_space"] >= 1, c
+    d.restart()
+    h.wait_until(lambda: "No space left on device" in d.error_log(), 20,
+                 what="the paused store reported at start")
+    c = status(d)["cache"]
+    assert c["storing"] is False and c["write_errors_by_reason"]["no_space"] >= 1, c
+    assert c["bytes"] > want, "the dead writer's chunks were not counted: %r" % c
+    for i in range(2):
+        assert_hit(get(d, o.url("/x")), x, "/x on a full disk")
+    r = get(d, o.url("/y"))
+    assert_whole(r, y, "/y on a full disk")
+    assert "stored" not in params(r), h.cache_status(r)
+    fs.free_filler()
+    h.wait_until(lambda: any("resumed" in ln for ln in cache_lines(d)), BACKOFF_MAX + 30,
+                 what="storing to resume after space was freed")
+    h.wait_until(lambda: status(d)["cache"]["bytes"] == want, 10,
+                 what="the dead writer's chunks removed (bytes back to %d)" % want)
+    assert_whole(get(d, o.url("/y")), y, "/y")
+    assert_hit(get(d, o.url("/y")), y, "/y stored at last")
+    d.stop()
     fs.close()
 
 
