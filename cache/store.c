@@ -9,7 +9,8 @@
  *                                     objects: removed at open if pid is dead)
  *   info      name                 -> u64 ("version", "bytes", "objects")
  * LMDB status codes are mapped to -errno here and go no further. Opening,
- * recovery and the syncer thread are in store_open.c.
+ * recovery and the syncer thread are in store_open.c; what a failed commit
+ * leads to (the pause, its probe) in store_pause.c.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,14 @@ int store_map_err(int rc)
 static void key_hash(const char *key, size_t klen, unsigned char *kh)
 {
     SHA256((const unsigned char *)key, klen, kh);
+}
+
+int64_t store_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint64_t now_stamp(void)
@@ -361,7 +371,6 @@ static int writer_finish(struct cache_store *st, struct wtx *x,
     cost = rec_cost(&w->hdr, v.mv_size);
     x->bytes += cost;
     x->objects++;
-    st->stats.stored++;
     return 0;
 }
 
@@ -490,7 +499,7 @@ static int flush_txn(struct cache_store *st, uint64_t target)
     int rc;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
-        return store_map_err(rc);
+        return rc;
     x.bytes = store_info_get(st, x.txn, "bytes");
     x.objects = store_info_get(st, x.txn, "objects");
     for (w = st->writers; w; w = w->next)
@@ -510,25 +519,13 @@ static int flush_txn(struct cache_store *st, uint64_t target)
         (rc = store_info_put(st, x.txn, "objects", x.objects)) != 0)
         goto fail;
     if ((rc = mdb_txn_commit(x.txn)) != 0)
-        return store_map_err(rc);
+        return rc;
     st->stats.bytes = x.bytes;
     st->stats.objects = x.objects;
     return 0;
 fail:
     mdb_txn_abort(x.txn);
-    return store_map_err(rc);
-}
-
-static int flush_pending(const struct cache_store *st)
-{
-    const struct cache_writer *w;
-
-    if (st->ndeletes || st->ntouches || st->updates)
-        return 1;
-    for (w = st->writers; w; w = w->next)
-        if (w->full || w->state != W_OPEN)
-            return 1;
-    return 0;
+    return rc;
 }
 
 static void updates_free(struct cache_store *st)
@@ -542,12 +539,87 @@ static void updates_free(struct cache_store *st)
     st->nupdates = 0;
 }
 
+/*
+ * Is there anything to commit? The chunks of aborted writers wait while
+ * the store is paused: removing them is a write like any other, and a
+ * failing one would be retried every iteration. They go with the probe's
+ * batch (or at the next open, if the process ends first: "inflight").
+ */
+static int flush_pending(const struct cache_store *st)
+{
+    const struct cache_writer *w;
+
+    if (st->ndeletes || st->ntouches || st->updates)
+        return 1;
+    for (w = st->writers; w; w = w->next)
+        if (w->full || w->state == W_ENDED ||
+            (w->state == W_ABORTED && w->committed > 0 && st->pause.err == 0))
+            return 1;
+    return 0;
+}
+
+/* Free the writers that are done and left nothing in the store: aborted
+ * before a chunk went in (or after theirs were removed). */
+static void writers_reap(struct cache_store *st)
+{
+    struct cache_writer **wp, *w;
+
+    for (wp = &st->writers; (w = *wp) != NULL;) {
+        if (w->released && w->state == W_ABORTED && w->committed == 0) {
+            *wp = w->next;
+            store_writer_free(w);
+        } else {
+            wp = &w->next;
+        }
+    }
+}
+
+/* The error of a failed flush_txn, and its consequences: the batch is
+ * dropped (nothing of it went in: the store stays sane), the store pauses. */
+static int flush_failed(struct cache_store *st, int rc, int map_full)
+{
+    struct cache_writer *w;
+    int64_t avail = -1;
+    int err, fd;
+
+    if (rc == EIO && mdb_env_get_fd(st->env, &fd) == 0) {
+        /* One fstatvfs, on a failure only (then the store pauses). */
+        struct statvfs sv;
+        if (fstatvfs(fd, &sv) == 0)
+            avail = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+    }
+    err = store_write_err(rc, avail);
+    for (w = st->writers; w; w = w->next) {
+        if (w != st->pause.probe && !(w->hdr.flags & CACHE_OBJ_MARKER) &&
+            w->state != W_ABORTED)
+            st->stats.dropped++;
+        w->committed = w->saved;
+        w->state = W_ABORTED;
+        pchunks_free(w->full);
+        w->full = NULL;
+        w->full_tail = &w->full;
+    }
+    st->ndeletes = st->ntouches = 0;
+    updates_free(st);
+    store_pause_failed(st, err, store_fail_reason(err, map_full));
+    return err;
+}
+
 int cache_store_flush(struct cache_store *st)
 {
     struct cache_writer **wp, *w;
     uint64_t max = st->conf.max_size;
-    int rc;
+    int rc, map_full = 0;
 
+    writers_reap(st);
+    if (st->recover_pending && st->pause.err == 0) {
+        /* Recovery could not commit at open: now that commits go in. */
+        cache_store_release(st);
+        if ((rc = store_recover(st, 1)) != 0)
+            return flush_failed(st, rc, rc == MDB_MAP_FULL);
+        st->recover_pending = 0;
+    }
+    store_pause_tick(st);
     if (!flush_pending(st))
         return 0;
     cache_store_release(st);
@@ -555,31 +627,26 @@ int cache_store_flush(struct cache_store *st)
         w->saved = w->committed;
     /* Keep 5% headroom below the cap so that eviction runs in batches. */
     rc = flush_txn(st, max - max / 20);
-    if (rc == -ENOSPC) {
-        /* The map is full (fragmentation): make room harder, retry once. */
+    if (rc == MDB_MAP_FULL) {
+        /* The map is full (fragmentation): make room harder, retry once.
+         * Only then: on a full disk the eviction's own pages would need
+         * room too, and half the cache would be thrown away for nothing. */
+        map_full = 1;
         for (w = st->writers; w; w = w->next)
             w->committed = w->saved;
         rc = flush_txn(st, max / 2);
     }
-    if (rc < 0) {
-        /* Nothing of this batch went in: drop it, keep the store sane. */
-        st->stats.write_errors++;
-        for (w = st->writers; w; w = w->next) {
-            w->committed = w->saved;
-            w->state = W_ABORTED;
-            pchunks_free(w->full);
-            w->full = NULL;
-            w->full_tail = &w->full;
-        }
-        st->ndeletes = st->ntouches = 0;
-        updates_free(st);
-        return rc;
-    }
+    if (rc != 0)
+        return flush_failed(st, rc, map_full && rc == MDB_MAP_FULL);
     st->ndeletes = st->ntouches = 0;
     updates_free(st);
+    if (st->pause.probe != NULL && st->pause.probe->committed > 0)
+        store_pause_resumed(st);
     for (wp = &st->writers; (w = *wp) != NULL;) {
         /* Gone when whole and in, or aborted and cleaned up. */
         if (writer_committed(w) && (w->state == W_ENDED || w->committed == 0)) {
+            if (w->state == W_ENDED && !(w->hdr.flags & CACHE_OBJ_MARKER))
+                st->stats.stored++;
             *wp = w->next;
             store_writer_free(w);
         } else {
@@ -656,7 +723,9 @@ void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
 {
     struct touch *t;
 
-    if (now_stamp() - obj->stamp < TOUCH_USEC || st->ntouches == QUEUE_MAX)
+    /* Paused: a full disk has better things to do than LRU order. */
+    if (now_stamp() - obj->stamp < TOUCH_USEC || st->ntouches == QUEUE_MAX ||
+        st->pause.err != 0)
         return;
     t = &st->touches[st->ntouches++];
     key_hash(key, klen, t->kh);
@@ -702,16 +771,14 @@ void cache_store_delete(struct cache_store *st, const char *key, size_t klen)
 
 /* --- writer API --------------------------------------------------------- */
 
-struct cache_writer *cache_store_write_begin(struct cache_store *st,
-                                             const char *key, size_t klen,
-                                             const void *extra, size_t extra_len,
-                                             const char *head, size_t head_len,
-                                             int64_t expected, uint32_t flags)
+/* A writer for key, on the store's list; no questions asked. */
+struct cache_writer *store_writer_new(struct cache_store *st, const char *key,
+                                      size_t klen, const void *extra,
+                                      size_t extra_len, const char *head,
+                                      size_t head_len, uint32_t flags)
 {
     struct cache_writer *w;
 
-    if (expected > 0 && (uint64_t)expected > st->conf.max_object)
-        return NULL;
     if (klen > UINT32_MAX || extra_len > UINT32_MAX || head_len > UINT32_MAX)
         return NULL;
     w = calloc(1, sizeof(*w));
@@ -742,6 +809,21 @@ struct cache_writer *cache_store_write_begin(struct cache_store *st,
     w->next = st->writers;
     st->writers = w;
     return w;
+}
+
+struct cache_writer *cache_store_write_begin(struct cache_store *st,
+                                             const char *key, size_t klen,
+                                             const void *extra, size_t extra_len,
+                                             const char *head, size_t head_len,
+                                             int64_t expected, uint32_t flags)
+{
+    if (expected > 0 && (uint64_t)expected > st->conf.max_object)
+        return NULL;
+    if (st->pause.err != 0) {
+        st->stats.skipped++;
+        return NULL;
+    }
+    return store_writer_new(st, key, klen, extra, extra_len, head, head_len, flags);
 }
 
 int cache_store_write(struct cache_writer *w, const void *p, size_t n)
@@ -828,5 +910,15 @@ void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s)
 {
     *s = st->stats;
     s->max_size = st->conf.max_size;
+    store_pause_stats(st, s);
+    pthread_mutex_lock(&st->lock);
+    s->fs_size = st->fs_size;
+    s->fs_avail = st->fs_avail;
+    pthread_mutex_unlock(&st->lock);
+}
+
+const char *cache_store_dir(const struct cache_store *st)
+{
+    return st->dir;
 }
 

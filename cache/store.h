@@ -26,6 +26,13 @@
  * Eviction keeps the store under its size cap: least recently used first
  * (a hit refreshes an object's place at most once per ten minutes, so hits
  * do not turn into writes: LRU at that granularity).
+ *
+ * A commit that fails (the disk is full, an I/O error) drops its batch
+ * whole - nothing of it is visible, no chunk of it stays - and pauses the
+ * store: new writers are refused while stored objects are still read. It
+ * probes again after a back-off (2 s, doubling up to 60 s while probes
+ * fail) by committing a chunk of its own, and resumes when that goes in.
+ * The filesystem's size and free space are sampled by the sync thread.
  */
 #ifndef CACHE_STORE_H
 #define CACHE_STORE_H
@@ -40,7 +47,10 @@ struct cache_store_conf {
     const char *dir;            /* created when missing */
     uint64_t max_size;          /* bytes of objects kept */
     uint64_t max_object;        /* bigger bodies are not stored */
-    unsigned sync_interval;     /* seconds between background syncs */
+    unsigned sync_interval;     /* seconds between background syncs (and
+                                   samples of the filesystem's free space) */
+    unsigned pause_min_ms;      /* back-off after a failed commit: 0 = 2 s */
+    unsigned pause_max_ms;      /* its bound: 0 = 60 s */
 };
 
 /* Returns NULL with err filled when the directory is unusable. */
@@ -97,7 +107,8 @@ void cache_store_delete(struct cache_store *st, const char *key, size_t klen);
 
 /*
  * Start storing an object under key. expected is the body size when known
- * (-1 when not): a known size over max_object refuses at once (NULL).
+ * (-1 when not): a known size over max_object refuses at once (NULL), so
+ * does a paused store (counted in stats.skipped).
  * head/extra are copied. flags: CACHE_OBJ_MARKER for a Vary marker.
  * Returns NULL when the object will not be stored.
  */
@@ -132,14 +143,45 @@ int cache_writer_peek(const struct cache_writer *w, int64_t off,
 #define CACHE_STORE_INLINE_MAX (32u * 1024)
 
 /* Commit pending writes, touches, deletes, evictions: one transaction.
- * Called once per event-loop iteration. Returns 0 or -errno. */
+ * Called once per event-loop iteration. Returns 0 or -errno: the errno of
+ * the failed write (-ENOSPC when the filesystem is full, also when LMDB
+ * only saw a short write); the store is paused then (see above). */
 int cache_store_flush(struct cache_store *st);
+
+/* Why a commit failed, as counted. */
+enum cache_store_fail {
+    CACHE_FAIL_NO_SPACE,        /* ENOSPC, EDQUOT: the filesystem is full */
+    CACHE_FAIL_MAP_FULL,        /* LMDB's map is full, even after eviction */
+    CACHE_FAIL_IO,              /* EIO, EROFS: the disk fails */
+    CACHE_FAIL_OTHER,
+    CACHE_FAIL_N
+};
+/* "no_space", "map_full", "io", "other" (metric labels, JSON keys). */
+extern const char *const cache_store_fail_name[CACHE_FAIL_N];
+
+/* 0 while the store takes new objects; while it is paused, the -errno of
+ * the failed commit that paused it, its CACHE_FAIL_* in *why (may be
+ * NULL). */
+int cache_store_paused(const struct cache_store *st, int *why);
+/* The store's directory (as given to cache_store_open). */
+const char *cache_store_dir(const struct cache_store *st);
 
 struct cache_store_stats {
     uint64_t bytes;             /* accounted size of stored objects */
     uint64_t objects;
     uint64_t max_size;
-    uint64_t evicted, stored, write_errors;
+    uint64_t evicted;
+    uint64_t stored;            /* objects committed (not Vary markers) */
+    uint64_t write_errors;      /* failed commits */
+    uint64_t write_errors_by[CACHE_FAIL_N];
+    uint64_t dropped;           /* objects being stored when a commit failed */
+    uint64_t skipped;           /* writers refused while paused */
+    int paused;                 /* cache_store_paused() */
+    int paused_why;
+    int64_t retry_ms;           /* while paused: milliseconds to the probe */
+    int64_t fs_size, fs_avail;  /* bytes of the filesystem holding the dir
+                                   (avail: to unprivileged users, as df
+                                   shows it); -1: not known */
 };
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s);
 

@@ -68,6 +68,16 @@ struct update {
     char data[];                /* extra, then head */
 };
 
+/* The pause after a failed commit (store_pause.c). */
+struct store_pause {
+    int err;                    /* -errno of the failure; 0: not paused */
+    int why;                    /* CACHE_FAIL_* */
+    int64_t delay_ms;           /* the current back-off */
+    int64_t retry_at;           /* monotonic ms: when the next probe goes */
+    int64_t resumed_at;         /* monotonic ms of the last resume, 0: none */
+    struct cache_writer *probe; /* the store's own writer, while probing */
+};
+
 struct cache_store {
     MDB_env *env;
     MDB_dbi meta, chunks, lru, inflight, info;
@@ -83,10 +93,14 @@ struct cache_store {
     struct update *updates, **updates_tail;    /* in arrival order */
     size_t nupdates;
     struct cache_store_stats stats;
+    struct store_pause pause;
+    int recover_pending;        /* recovery could not commit at open */
+    int closing;
     pthread_t syncer;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;       /* guards what the syncer shares: */
     pthread_cond_t cond;
     int stopping, syncer_running;
+    int64_t fs_size, fs_avail;  /* its samples of the filesystem */
 };
 
 /* Running totals of one write transaction. */
@@ -97,6 +111,20 @@ struct wtx {
 
 
 int store_map_err(int rc);
+int64_t store_mono_ms(void);
+struct cache_writer *store_writer_new(struct cache_store *st, const char *key,
+                                      size_t klen, const void *extra,
+                                      size_t extra_len, const char *head,
+                                      size_t head_len, uint32_t flags);
+int store_recover(struct cache_store *st, int late);
+
+/* store_pause.c */
+int store_write_err(int rc, int64_t fs_avail);
+int store_fail_reason(int err, int map_full);
+void store_pause_failed(struct cache_store *st, int err, int why);
+void store_pause_resumed(struct cache_store *st);
+void store_pause_tick(struct cache_store *st);
+void store_pause_stats(const struct cache_store *st, struct cache_store_stats *s);
 uint64_t store_rd_be64(const unsigned char *p);
 uint64_t store_info_get(struct cache_store *st, MDB_txn *txn, const char *name);
 int store_info_put(struct cache_store *st, MDB_txn *txn, const char *name,

@@ -1,7 +1,8 @@
 /*
  * store_open.c - opening the LMDB store: directories, the environment and
  * its databases, recovery of chunks left by writers that died, moving a
- * damaged store aside, the background syncer thread, and closing.
+ * damaged store aside, the background syncer thread (it also samples the
+ * filesystem's free space), and closing.
  */
 #include "config.h"
 
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,24 @@
 
 /* --- opening, recovery, syncing --------------------------------------- */
 
+/* The filesystem of the store's directory, for the status pages: a
+ * statvfs may wait on the disk, so the syncer thread takes it. */
+static void sample_fs(struct cache_store *st)
+{
+    struct statvfs sv;
+    int64_t size = -1, avail = -1;
+
+    if (statvfs(st->dir, &sv) == 0) {
+        size = (int64_t)sv.f_blocks * (int64_t)sv.f_frsize;
+        avail = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+    }
+    pthread_mutex_lock(&st->lock);
+    st->fs_size = size;
+    st->fs_avail = avail;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Every sync_interval, or at once when signalled (a commit failed). */
 static void *syncer_main(void *arg)
 {
     struct cache_store *st = arg;
@@ -33,29 +53,40 @@ static void *syncer_main(void *arg)
         pthread_mutex_unlock(&st->lock);
         /* The fsync happens here, never in the event loop. */
         mdb_env_sync(st->env, 1);
+        sample_fs(st);
         pthread_mutex_lock(&st->lock);
     }
     pthread_mutex_unlock(&st->lock);
     return NULL;
 }
 
-/* Remove chunks of objects whose writer died (its pid is gone). */
-static int recover(struct cache_store *st)
+/*
+ * Remove chunks of objects whose writer died (its pid is gone). At open
+ * (late = 0) an entry with our own pid is a former process's - pids come
+ * back, in a container the daemon may always be pid 1; later (late = 1:
+ * the recovery was put off, the disk was full at open) it is one of our
+ * writers at work. Writes only when there is something to remove, so that
+ * a clean store opens on a full disk. Returns 0 or an LMDB code.
+ */
+int store_recover(struct cache_store *st, int late)
 {
     struct wtx x;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc, op = MDB_FIRST;
+    int rc, op = MDB_FIRST, changed = 0;
 
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &x.txn)) != 0)
         return rc;
     x.bytes = store_info_get(st, x.txn, "bytes");
     x.objects = store_info_get(st, x.txn, "objects");
+    st->stats.bytes = x.bytes;
+    st->stats.objects = x.objects;
     if ((rc = mdb_cursor_open(x.txn, st->inflight, &cur)) != 0)
         goto fail;
     while ((rc = mdb_cursor_get(cur, &k, &v, op)) == 0) {
         uint64_t id, pid;
         op = MDB_NEXT;
+        changed = 1;
         if (k.mv_size != 8 || v.mv_size < 8) {
             if ((rc = mdb_cursor_del(cur, 0)) != 0)
                 break;
@@ -63,8 +94,8 @@ static int recover(struct cache_store *st)
         }
         id = store_rd_be64(k.mv_data);
         pid = store_rd_be64(v.mv_data);
-        if (pid != (uint64_t)getpid() && kill((pid_t)pid, 0) == 0)
-            continue;           /* another process is still writing it */
+        if ((pid != (uint64_t)getpid() || late) && kill((pid_t)pid, 0) == 0)
+            continue;           /* a live process is still writing it */
         /* At most max_object / CHUNK_SIZE chunks, plus one. */
         if ((rc = store_chunks_del(st, x.txn, &x, id,
                              st->conf.max_object / CHUNK_SIZE + 2)) != 0 ||
@@ -74,11 +105,15 @@ static int recover(struct cache_store *st)
     mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND)
         goto fail;
-    if ((rc = store_info_put(st, x.txn, "bytes", x.bytes)) != 0)
-        goto fail;
+    if (!changed) {
+        mdb_txn_abort(x.txn);
+        return 0;
+    }
+    if ((rc = store_info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
+        (rc = mdb_txn_commit(x.txn)) != 0)
+        return rc;
     st->stats.bytes = x.bytes;
-    st->stats.objects = x.objects;
-    return mdb_txn_commit(x.txn);
+    return 0;
 fail:
     mdb_txn_abort(x.txn);
     return rc;
@@ -121,8 +156,22 @@ static int env_open(struct cache_store *st)
         mdb_txn_abort(txn);
         goto fail;
     }
-    if ((rc = mdb_txn_commit(txn)) != 0 || (rc = recover(st)) != 0)
+    if ((rc = mdb_txn_commit(txn)) != 0)
         goto fail;
+    rc = store_recover(st, 0);
+    if (rc != 0 && rc != MDB_MAP_FULL &&
+        store_fail_reason(store_map_err(rc), 0) == CACHE_FAIL_OTHER)
+        goto fail;
+    if (rc != 0) {
+        /* The disk is full (or failing): the store opens all the same,
+         * paused, for its hits; the recovery waits for a commit to go in. */
+        int err;
+        if (rc == EIO)
+            sample_fs(st);
+        err = store_write_err(rc, st->fs_avail);
+        st->recover_pending = 1;
+        store_pause_failed(st, err, store_fail_reason(err, rc == MDB_MAP_FULL));
+    }
     return 0;
 fail:
     mdb_env_close(st->env);
@@ -178,11 +227,23 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
     st->conf.dir = st->dir;
     if (st->conf.sync_interval == 0)
         st->conf.sync_interval = 5;
+    if (st->conf.pause_min_ms == 0)
+        st->conf.pause_min_ms = 2000;
+    if (st->conf.pause_max_ms < st->conf.pause_min_ms)
+        st->conf.pause_max_ms = st->conf.pause_min_ms > 60000 ? st->conf.pause_min_ms : 60000;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
     if ((rc = mkdirs(st->dir)) < 0) {
         snprintf(err, errlen, "%s: %s", st->dir, strerror(-rc));
         goto fail;
     }
+    sample_fs(st);
     rc = env_open(st);
+    if (rc == EIO) {
+        sample_fs(st);          /* a short write on a full disk: not damage */
+        if (store_write_err(rc, st->fs_avail) == -ENOSPC)
+            rc = ENOSPC;
+    }
     if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
         /* Damaged or foreign: a cache can start empty. */
         if (move_aside(st->dir, err, errlen) < 0)
@@ -193,8 +254,6 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
         snprintf(err, errlen, "%s: %s", st->dir, mdb_strerror(rc));
         goto fail;
     }
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->cond, NULL);
     {
         /* The thread must never take the process's signals: start it with
          * all of them blocked. */
@@ -207,6 +266,8 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
     }
     return st;
 fail:
+    pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
     free(st->dir);
     free(st);
     return NULL;
@@ -218,6 +279,7 @@ void cache_store_close(struct cache_store *st)
 
     if (st == NULL)
         return;
+    st->closing = 1;            /* no probe now */
     /* Whatever is unfinished is dropped; its chunks are removed now. */
     for (w = st->writers; w; w = w->next)
         if (w->state == W_OPEN) {

@@ -353,7 +353,7 @@ void cf_end(struct sl_client *c, int complete)
     cf_detach(c);
 }
 
-void cf_flushed(struct cf_table *tab)
+void cf_flushed(struct cf_table *tab, int ok)
 {
     struct cf_entry *e;
 
@@ -362,7 +362,7 @@ void cf_flushed(struct cf_table *tab)
     while ((e = tab->ended) != NULL) {
         tab->ended = e->ended_next;
         e->ended_next = NULL;
-        e->state = CF_COMMITTED;
+        e->state = ok ? CF_COMMITTED : CF_FAILED;
         entry_unlink(e);        /* the store answers new misses now */
         wake(e);
         entry_unref(e);

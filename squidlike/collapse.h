@@ -38,8 +38,9 @@ void cf_head(struct sl_client *c, const char *head, size_t head_len,
 void cf_body(struct sl_client *c, int64_t written);
 /* The leader is done (complete: the whole body went to the store). */
 void cf_end(struct sl_client *c, int complete);
-/* After the store committed: entries that ended are readable whole. */
-void cf_flushed(struct cf_table *t);
+/* After the store's flush: entries that ended are readable whole - or,
+ * when the commit failed (ok 0), gone: their readers are cut. */
+void cf_flushed(struct cf_table *t, int ok);
 /* c leaves its entry (leader or waiter); no-op when it has none. */
 void cf_detach(struct sl_client *c);
 /* Does the fetch c leads have waiters or readers? */

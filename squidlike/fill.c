@@ -244,7 +244,6 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     cc->fresh = fresh;          /* what collapsed readers are served with */
     sl_chunk_init(&cc->ck);
     cc->stored_bytes = 0;
-    c->srv->stats.stored++;
     cf_head(c, head.pos, sl_buf_len(&head),
             (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 },
             t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
@@ -266,6 +265,19 @@ static const char *detail(const char *why)
 
     snprintf(buf, sizeof(buf), "\"%s\"", why ? why : "not stored");
     return buf;
+}
+
+/* Why a storable response is not stored: the store is paused (a commit
+ * failed; it probes and resumes by itself), or NULL. */
+static const char *paused(struct cache_store *st)
+{
+    int why;
+
+    if (cache_store_paused(st, &why) == 0)
+        return NULL;
+    return why == CACHE_FAIL_NO_SPACE ? "store paused: disk full" :
+           why == CACHE_FAIL_MAP_FULL ? "store paused: map full" :
+                                        "store paused: write error";
 }
 
 /*
@@ -311,6 +323,11 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
             why = "too big for a range fetch";
         if (why == NULL)
             fill_start(c, m, &respcc);
+        /* `stored` below means a writer has the response (it commits
+         * as the body ends; a failure then is counted, and pauses the
+         * store so that the responses after this one say so). */
+        if (why == NULL && cc->w == NULL)
+            why = paused(c->srv->store);
     }
     if (cc->w == NULL)
         cf_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);        /* waiters, if any, fetch themselves */
@@ -356,7 +373,10 @@ void fill_body(struct sl_client *c, char *p, size_t n, int framed)
     if (rc == 0)
         cf_body(c, cc->stored_bytes);
     if (rc < 0) {
-        /* Too big, or out of memory: served, not stored. */
+        /* Too big, out of memory, or a failed commit dropped it: served,
+         * not stored. Waiters reading from this writer stop now: the store
+         * frees it at the next flush. */
+        cf_end(c, 0);
         cache_store_write_abort(cc->w);
         cc->w = NULL;
     }

@@ -220,6 +220,35 @@ static void service_time(struct sl_bufw *w, const struct sl_metrics *m)
     }
 }
 
+/* What the admin of a full (or failing) cache disk needs to see. */
+static void store_writes(struct sl_bufw *w, const struct cache_store_stats *cs)
+{
+    size_t i;
+
+    family(w, "squidlike_cache_write_errors_total", "counter",
+           "Cache commits that failed, by cause (each drops the objects it held).");
+    for (i = 0; i < CACHE_FAIL_N; i++)
+        sl_bufw_printf(w, "squidlike_cache_write_errors_total{reason=\"%s\"} %llu\n",
+                       cache_store_fail_name[i], (unsigned long long)cs->write_errors_by[i]);
+    one(w, "squidlike_cache_stores_dropped_total", "counter",
+        "Objects being stored that a failed commit dropped.",
+        (unsigned long long)cs->dropped);
+    one(w, "squidlike_cache_stores_skipped_total", "counter",
+        "Storable responses not stored because the store was paused.",
+        (unsigned long long)cs->skipped);
+    one(w, "squidlike_cache_paused", "gauge",
+        "1 while the store takes no new objects after a failed commit (it probes "
+        "and resumes by itself).", cs->paused != 0);
+    if (cs->fs_size < 0)
+        return;                 /* not sampled (statvfs failed) */
+    one(w, "squidlike_cache_fs_size_bytes", "gauge",
+        "Size of the filesystem holding cache.dir (sampled every few seconds).",
+        (unsigned long long)cs->fs_size);
+    one(w, "squidlike_cache_fs_free_bytes", "gauge",
+        "Space available on the filesystem holding cache.dir, as df shows it "
+        "(sampled every few seconds).", (unsigned long long)cs->fs_avail);
+}
+
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
 {
     const struct sl_metrics *m = &srv->metrics;
@@ -256,7 +285,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_cache_refreshes_total", "counter",
         "Stored responses revalidated with the origin.", s->refreshes);
     one(&w, "squidlike_cache_stores_total", "counter",
-        "Responses written to the cache.", s->stored);
+        "Objects committed to the cache (not those a failed commit dropped).",
+        (unsigned long long)cs.stored);
     one(&w, "squidlike_denied_total", "counter",
         "Requests refused (logged TCP_DENIED, any reason).", denied);
     blocked(&w, m);
@@ -294,6 +324,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         (unsigned long long)cs.objects);
     one(&w, "squidlike_cache_evictions_total", "counter",
         "Objects evicted to make room.", (unsigned long long)cs.evicted);
+    if (srv->store != NULL)
+        store_writes(&w, &cs);
     family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
     sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));

@@ -108,6 +108,46 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
 
 static void srv_warn(const char *msg);
 
+/* The wakeup is the point: the idle hook after it flushes, and the flush
+ * of a paused store probes when its delay is over (an idle proxy would
+ * otherwise probe only when traffic or the status sampler wakes it). */
+static void srv_on_store_timer(struct sl_timer *t)
+{
+    (void)t;
+}
+
+/*
+ * One line when the store pauses - a commit failed: the real error and the
+ * directory - and one when it resumes, not one per failed commit (while
+ * paused it probes every few seconds; metrics count the failures).
+ */
+static void srv_store_watch(struct sl_server *srv)
+{
+    struct cache_store_stats cs, *m = &srv->store_mark;
+    int why, err = cache_store_paused(srv->store, &why);
+
+    if (err == srv->store_paused)
+        return;
+    cache_store_get_stats(srv->store, &cs);
+    if (err != 0 && srv->store_paused == 0) {
+        srv->store_paused_ms = sl_loop_now(srv->loop);
+        *m = cs;
+        SL_LOG(SL_LOG_ERROR, 0, err, "cache: cannot write to %s%s: storing paused "
+               "(new objects are not stored; hits and pass-through go on), "
+               "probing again in %lld s", cache_store_dir(srv->store),
+               why == CACHE_FAIL_MAP_FULL ? " (its LMDB map is full)" : "",
+               (long long)(cs.retry_ms + 999) / 1000);
+    } else if (err == 0) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache: storing resumed in %s after %lld s paused "
+               "(%llu more commits failed, %llu responses not stored)",
+               cache_store_dir(srv->store),
+               (long long)(sl_loop_now(srv->loop) - srv->store_paused_ms + 500) / 1000,
+               (unsigned long long)(cs.write_errors - m->write_errors),
+               (unsigned long long)(cs.skipped - m->skipped));
+    }
+    srv->store_paused = err;
+}
+
 struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen)
 {
@@ -131,6 +171,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
     srv->accept_timer.data = srv;
+    srv->store_timer.cb = srv_on_store_timer;
+    srv->store_timer.data = srv;
     srv->pool = sl_pool_new(loop);
     if (srv->pool == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -142,7 +184,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     if (conf->cache.enabled) {
         struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
-                                       conf->cache.max_object, 5 };
+                                       conf->cache.max_object, 5, 0, 0 };
         char serr[256];
         srv->store = cache_store_open(&sc, serr, sizeof(serr));
         if (srv->store == NULL) {
@@ -151,6 +193,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
             goto fail;
         }
         srv->cf = cf_table_new(loop);
+        srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
     if (getenv("SQUIDLIKE_TEST_NOW"))
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
@@ -574,12 +617,19 @@ void sl_server_ipcount_drop(struct sl_server *srv, struct sl_ipcount *e)
 void sl_server_idle(void *data)
 {
     struct sl_server *srv = data;
-    int rc;
+    int rc = 0;
 
-    if (srv->store && (rc = cache_store_flush(srv->store)) < 0)
-        SL_LOG(SL_LOG_ERROR, 0, rc, "cache: cannot commit; this batch of "
-               "objects is dropped");
-    cf_flushed(srv->cf);
+    if (srv->store) {
+        if ((rc = cache_store_flush(srv->store)) < 0)
+            SL_DEBUG(0, "cache: commit failed: %s", strerror(-rc));
+        srv_store_watch(srv);
+        if (srv->store_paused && !sl_timer_armed(&srv->store_timer)) {
+            struct cache_store_stats cs;
+            cache_store_get_stats(srv->store, &cs);
+            sl_timer_set(srv->loop, &srv->store_timer, cs.retry_ms + 1);
+        }
+    }
+    cf_flushed(srv->cf, rc == 0);
     sl_log_flush(NULL);
 }
 
@@ -598,6 +648,7 @@ void sl_server_free(struct sl_server *srv)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_timer_stop(srv->loop, &srv->store_timer);
     sl_status_stop(srv);
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);

@@ -68,7 +68,7 @@ struct sl_stats {
     /* What HTTP transactions took from origins, counted when each ends:
      * the time base of the hit and miss bytes, for "bandwidth saved". */
     unsigned long long http_bytes_from_origins;
-    unsigned long long hits, misses, refreshes, stored;
+    unsigned long long hits, misses, refreshes;
     unsigned long long late_joins;  /* misses that read along a fetch */
     unsigned long long auth_failures;
     unsigned long long client_aborts;   /* clients that left mid-request */
@@ -106,6 +106,10 @@ struct sl_server {
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
     struct sl_stats stats;
+    int store_paused;           /* the store's state as last logged */
+    struct sl_timer store_timer;    /* wakes the loop for its probe */
+    int64_t store_paused_ms;    /* loop time it paused */
+    struct cache_store_stats store_mark;    /* its counters then */
     struct sl_metrics metrics;
     struct sl_status status;    /* the sampler for status.json */
     unsigned conf_generation;   /* 1 at start, +1 per applied reload */

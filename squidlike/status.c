@@ -378,6 +378,40 @@ static void history(struct sl_bufw *w, const struct sl_status_ring *r,
     sl_bufw_printf(w, "%s]\n  }", n ? "\n    " : " ");
 }
 
+/* The store's writes and its filesystem, beside the fill: a store 12% full
+ * on a disk 100% full stores nothing, and this says so. */
+static void store_json(struct sl_bufw *w, const struct sl_server *srv,
+                       const struct cache_store_stats *c)
+{
+    size_t i;
+
+    sl_bufw_printf(w, ",\n    \"stores\": %llu, \"storing\": %s, ",
+        (unsigned long long)c->stored, srv->store && c->paused == 0 ? "true" : "false");
+    if (c->paused != 0) {
+        put_str(w, "paused_error", strerror(-c->paused));
+        sl_bufw_printf(w, ", \"paused_reason\": \"%s\", \"retry_seconds\": %.3f",
+            cache_store_fail_name[c->paused_why], (double)c->retry_ms / 1000.0);
+    } else {
+        sl_bufw_printf(w, "\"paused_error\": null, \"paused_reason\": null, "
+                       "\"retry_seconds\": null");
+    }
+    sl_bufw_printf(w, ",\n    \"write_errors\": %llu, \"write_errors_by_reason\": {",
+                   (unsigned long long)c->write_errors);
+    for (i = 0; i < CACHE_FAIL_N; i++)
+        sl_bufw_printf(w, "%s \"%s\": %llu", i ? "," : "", cache_store_fail_name[i],
+                       (unsigned long long)c->write_errors_by[i]);
+    sl_bufw_printf(w, " }, \"stores_dropped\": %llu, \"stores_skipped\": %llu,\n    ",
+        (unsigned long long)c->dropped, (unsigned long long)c->skipped);
+    if (srv->store != NULL && c->fs_size >= 0) {
+        sl_bufw_printf(w, "\"fs_bytes\": %lld, \"fs_free_bytes\": %lld, ",
+                       (long long)c->fs_size, (long long)c->fs_avail);
+        put_ratio(w, "fs_free_percent", 100.0 * (double)c->fs_avail, (double)c->fs_size);
+    } else {
+        sl_bufw_printf(w, "\"fs_bytes\": null, \"fs_free_bytes\": null, "
+                       "\"fs_free_percent\": null");
+    }
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -413,6 +447,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         (unsigned long long)v.cache.bytes, (unsigned long long)v.cache.max_size,
         (unsigned long long)v.cache.objects, (unsigned long long)v.cache.evicted);
     put_ratio(&w, "fill_percent", 100.0 * (double)v.cache.bytes, (double)v.cache.max_size);
+    store_json(&w, srv, &v.cache);
     sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "
         "\"hit_bytes\": %llu, \"miss_bytes\": %llu, \"bytes_from_origins\": %llu },\n",

@@ -228,6 +228,35 @@ static void kv(struct sl_bufw *w, const char *label, const char *id,
     sl_bufw_printf(w, "</td></tr>\n");
 }
 
+/* Rows of the cache tile: the disk under the store beside its fill, and
+ * whether anything is being stored at all (a failed commit pauses it). */
+static void cache_writes(struct sl_bufw *w, const struct cache_store_stats *c)
+{
+    sl_bufw_printf(w, "<tr><th>disk free</th><td>");
+    if (c->fs_size >= 0) {
+        bytes(w, "cache_fs_free", c->fs_avail);
+        sl_bufw_printf(w, " of ");
+        bytes(w, "cache_fs_size", c->fs_size);
+        sl_bufw_printf(w, " (");
+        pct(w, "cache_fs_free_ratio", sl_status_ratio((double)c->fs_avail, (double)c->fs_size));
+        sl_bufw_printf(w, ")");
+    } else {
+        sl_bufw_printf(w, "<b id=\"cache_fs_free\" data-value=\"\">&ndash;</b>");
+    }
+    sl_bufw_printf(w, "</td></tr>\n<tr><th>storing</th><td>");
+    if (c->paused == 0)
+        sl_bufw_printf(w, "<b id=\"cache_storing\" data-value=\"1\">yes</b>");
+    else
+        sl_bufw_printf(w, "<b id=\"cache_storing\" data-value=\"0\" style=\"color:#b00020\">"
+                       "paused</b>: %s (%s); probing again in %lld&nbsp;s",
+                       strerror(-c->paused), cache_store_fail_name[c->paused_why],
+                       (long long)(c->retry_ms + 999) / 1000);
+    sl_bufw_printf(w, "</td></tr>\n");
+    kv(w, "commits failed", "cache_write_errors", c->write_errors);
+    kv(w, "objects dropped by them", "cache_stores_dropped", c->dropped);
+    kv(w, "not stored while paused", "cache_stores_skipped", c->skipped);
+}
+
 static void tiles_state(struct sl_bufw *w, struct sl_server *srv,
                         const struct sl_status_view *v)
 {
@@ -254,6 +283,8 @@ static void tiles_state(struct sl_bufw *w, struct sl_server *srv,
     sl_bufw_printf(w, "</td></tr>\n");
     kv(w, "objects", "cache_objects", v->cache.objects);
     kv(w, "evictions", "cache_evictions", v->cache.evicted);
+    if (srv->store != NULL)
+        cache_writes(w, &v->cache);
     sl_bufw_printf(w, "</table>\n");
     tile_end(w);
 

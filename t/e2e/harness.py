@@ -19,6 +19,8 @@ What is in here (each piece says what it promises):
   curl(), raw(), RawConn,         clients: curl, hand-written bytes, a
   proxy_request()                 persistent connection that parses responses
   NetNs                           a network namespace + veth pair (root only)
+  TinyFs                          a small tmpfs in a private mount namespace
+                                  (root only): a disk that fills up
   run(globals())                  the runner: ok / not ok lines, cleanup, exit
 
 Rules kept everywhere: every wait is bounded (deadline + short polls), every
@@ -28,6 +30,7 @@ process started is stopped (try/finally, the runner, atexit), nothing but
 
 import atexit
 import collections
+import errno
 import hashlib
 import http
 import ipaddress
@@ -52,7 +55,7 @@ __all__ = [
     "ScriptedOrigin", "Response", "Request", "NginxOrigin", "TlsOrigin",
     "curl", "fetch", "raw", "RawConn", "HttpResponse", "proxy_request",
     "pattern_body", "pattern_sha256", "zeros_sha256", "parse_access_line",
-    "NetNs", "run", "shared", "register_cleanup", "log", "ipv6_loopback_ok",
+    "NetNs", "TinyFs", "run", "shared", "register_cleanup", "log", "ipv6_loopback_ok",
     "sha256", "port_is_closed", "CLIENT_IP_HEADERS", "via_ok",
     "RoutedOrigin", "cache_status", "cache_status_params", "sf_list_ok",
     "access_entries",
@@ -676,12 +679,15 @@ class Daemon:
     resolve against the daemon's directory.
 
     The daemon runs `$SQUIDLIKE -f CONF -a ADDR:PORT`; ready = a TCP connect
-    to ADDR:PORT succeeds. stop() asserts a clean exit.
+    to ADDR:PORT succeeds. stop() asserts a clean exit. wrapper: a command
+    prefix that must exec the daemon in its own process (so that the pid,
+    the signals and the exit status stay the daemon's), e.g. TinyFs.wrapper
+    (`nsenter -t PID -m --`: the daemon sees another mount namespace).
     """
 
     def __init__(self, overrides=None, conf_text=None, dns=None, listen_host="127.0.0.1",
                  port=None, error_log_file=False, env=None, extra_args=(), start=True,
-                 name="squidlike"):
+                 name="squidlike", wrapper=()):
         self.binary = daemon_binary()
         if dns is None and conf_text is None:
             # Never let the daemon ask the machine's resolver: without a
@@ -693,6 +699,7 @@ class Daemon:
         self.dns = dns
         self.env = env
         self.extra_args = list(extra_args)
+        self.wrapper = list(wrapper)
         self.error_log_file = error_log_file
         self.overrides = dict(overrides or {})
         self.conf_text_given = conf_text
@@ -840,7 +847,8 @@ class Daemon:
                 self.port = free_port(self.listen_host)
             if self.conf_text_given is None:
                 self.write_conf_text(self.build_conf())
-            argv = [self.binary, "-f", self.conf_path, "-a", self.addr] + self.extra_args
+            argv = self.wrapper + [self.binary, "-f", self.conf_path, "-a", self.addr] + \
+                self.extra_args
             self.proc = _Proc(argv, "squidlike-%d" % self.port, cwd=self.dir,
                               env=child_env(self.env))
             self.stderr_path = self.proc.out_path
@@ -2647,6 +2655,101 @@ class NetNs:
         unregister_cleanup(self._cleanup)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=20)
         subprocess.run(["ip", "link", "del", self.veth_host], capture_output=True, timeout=20)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+        return False
+
+
+# --------------------------------------------------------------------------
+# A small filesystem (a disk that fills up)
+# --------------------------------------------------------------------------
+
+class TinyFs:
+    """A tmpfs of size_kib KiB mounted on a directory of tmpdir() in a
+    private mount namespace, so that nothing leaks into the test's own: a
+    holder process (`unshare --mount --propagation private`, then sleep)
+    keeps the namespace and the mount alive across daemon restarts, and
+    close() / the runner's cleanup ends it (the mount goes with it).
+
+        fs = TinyFs(2048)
+        d = Daemon({"cache.dir": fs.path + "/store"}, wrapper=fs.wrapper)
+        fs.fill(leave=64 << 10)     # leave 64 KiB free
+        fs.free_filler()
+
+    From the test's namespace the directory looks empty: files in the tmpfs
+    are reached through /proc/HOLDER/root (fs.host_path(p)), which resolves
+    paths in the holder's namespace. Raises Skip when not root or when
+    unshare, nsenter or the mount fails."""
+
+    def __init__(self, size_kib):
+        if os.geteuid() != 0:
+            raise Skip("needs root for a private mount namespace")
+        for tool in ("unshare", "nsenter", "mount", "sleep"):
+            if not shutil.which(tool):
+                raise Skip("%s not installed (util-linux)" % tool)
+        self.path = subdir("tinyfs")
+        self.size = size_kib << 10
+        script = ('mount -t tmpfs -o size=%dk,mode=0755 tinyfs "$1" && echo mounted && '
+                  'exec sleep 3600' % size_kib)
+        self.holder = _Proc(["unshare", "--mount", "--propagation", "private",
+                             "sh", "-c", script, "sh", self.path], "tinyfs")
+        self._cleanup = register_cleanup("tinyfs at %s" % self.path, self.close)
+        try:
+            wait_until(lambda: "mounted" in self.holder.output() or not self.holder.alive(),
+                       20, what="the tmpfs mounted in its namespace")
+        except TestFailure:
+            self.close()
+            raise
+        if not self.holder.alive() or "mounted" not in self.holder.output():
+            out = self.holder.output().strip()
+            self.close()
+            raise Skip("cannot mount a tmpfs in a private mount namespace: %s" % out)
+        self.wrapper = ["nsenter", "-t", str(self.holder.pid), "-m", "--"]
+        st = os.statvfs(self.host_path())
+        if st.f_blocks * st.f_frsize != self.size:
+            self.close()
+            raise TestFailure("the tmpfs is not %d bytes from the test's side" % self.size)
+
+    def host_path(self, rel=""):
+        """rel (inside the tmpfs) as the test process reaches it."""
+        return os.path.join("/proc/%d/root" % self.holder.pid,
+                            self.path.lstrip("/"), rel)
+
+    def avail(self):
+        """Bytes free in the tmpfs now."""
+        st = os.statvfs(self.host_path())
+        return st.f_bavail * st.f_frsize
+
+    def fill(self, leave=0, name="filler"):
+        """Write a file of zeros that leaves about `leave` bytes free (a
+        page or so less), or fills the tmpfs up when leave is 0. Returns
+        the bytes written."""
+        want = max(0, self.avail() - leave)
+        done = 0
+        block = b"\0" * 65536
+        with open(self.host_path(name), "ab", buffering=0) as f:
+            try:
+                while done < want:
+                    n = f.write(block[:min(len(block), want - done)])
+                    if not n:
+                        break
+                    done += n
+            except OSError as e:
+                if e.errno != errno.ENOSPC or leave:
+                    raise
+        return done
+
+    def free_filler(self, name="filler"):
+        os.unlink(self.host_path(name))
+
+    def close(self):
+        """End the holder: the namespace and the mount go with it."""
+        unregister_cleanup(self._cleanup)
+        self.holder.kill()
 
     def __enter__(self):
         return self

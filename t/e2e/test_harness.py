@@ -369,6 +369,31 @@ def test_netns_link():
     assert ns.name.encode() not in r.stdout, "namespace left behind"
 
 
+def test_tinyfs_fills_and_leaks_nothing():
+    with h.TinyFs(512) as fs:
+        assert os.listdir(fs.path) == [], "the tmpfs shows in the test's namespace"
+        r = h.subprocess.run(fs.wrapper + ["sh", "-c", 'echo hi > "$1"/probe && df -k "$1"',
+                                           "sh", fs.path], capture_output=True, timeout=20)
+        assert r.returncode == 0 and b"tinyfs" in r.stdout, r
+        assert open(fs.host_path("probe"), "rb").read() == b"hi\n"
+        assert os.listdir(fs.path) == [], "a file of the tmpfs shows in the test's namespace"
+        fs.fill(leave=64 << 10)
+        assert 48 << 10 <= fs.avail() <= 80 << 10, fs.avail()
+        fs.fill(name="rest")
+        assert fs.avail() == 0, fs.avail()
+        try:
+            with open(fs.host_path("more"), "wb", buffering=0) as f:
+                f.write(b"x" * 8192)
+        except OSError as e:
+            assert e.errno == h.errno.ENOSPC, e
+        else:
+            raise AssertionError("a full tmpfs took 8 KiB")
+        fs.free_filler()
+        assert fs.avail() > 400 << 10, fs.avail()
+        holder = fs.holder
+    assert not holder.alive(), "the namespace holder outlived close()"
+
+
 def test_wait_until_is_bounded():
     t0 = time.monotonic()
     try:

@@ -1,20 +1,30 @@
 /*
  * check_store.c - the LMDB object store: visibility only after the commit,
  * inline and chunked bodies, replacement, abort, recovery after a writer
- * dies, eviction under the cap, persistence, a damaged store.
+ * dies, eviction under the cap, persistence, a damaged store; and a full
+ * disk (a small tmpfs in a mount namespace of the test's own): the real
+ * errno, the pause, its probe, the resume, nothing half-stored or leaked.
+ * The internal header is used for the error mapping and to count the
+ * chunks and in-flight entries that must not leak.
  */
 #include "config.h"
 
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "cache/store_int.h"
 
 static char dir[256];
 
@@ -37,7 +47,7 @@ static void teardown(void)
 
 static struct cache_store *open_store(uint64_t max_size)
 {
-    struct cache_store_conf conf = { dir, max_size, 4u << 20, 1 };
+    struct cache_store_conf conf = { dir, max_size, 4u << 20, 1, 0, 0 };
     char err[256] = "";
     struct cache_store *st = cache_store_open(&conf, err, sizeof(err));
 
@@ -289,6 +299,312 @@ START_TEST(dead_writer_chunks_removed_at_open)
 }
 END_TEST
 
+/* --- a full disk ------------------------------------------------------ */
+
+static char fsdir[200];
+
+static int write_file(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY), ok;
+
+    if (fd < 0)
+        return -1;
+    ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+/*
+ * Put dir on a tmpfs of kib KiB, mounted in a mount namespace of this
+ * process only (Check forks each test): as root, or else in a user
+ * namespace of our own. Returns 0, or -1 when neither is allowed here (the
+ * test then says so and passes without running).
+ */
+static int tiny_fs(unsigned kib)
+{
+    char opts[64], map[64];
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+
+    if (getenv("CK_FORK") && strcmp(getenv("CK_FORK"), "no") == 0)
+        return -1;              /* would change the mounts of the runner */
+    if (unshare(CLONE_NEWNS) < 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+            return -1;
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+        if (write_file("/proc/self/setgroups", "deny") < 0 ||
+            write_file("/proc/self/uid_map", map) < 0)
+            return -1;
+        snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+        if (write_file("/proc/self/gid_map", map) < 0)
+            return -1;
+    }
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return -1;
+    snprintf(fsdir, sizeof(fsdir), "%.*s/fs", (int)(strlen(dir) - 3), dir);
+    snprintf(opts, sizeof(opts), "size=%uk", kib);
+    if (mkdir(fsdir, 0755) < 0 || mount("tinyfs", fsdir, "tmpfs", 0, opts) < 0)
+        return -1;
+    snprintf(dir, sizeof(dir), "%s/db", fsdir);
+    return 0;
+}
+
+static int64_t fs_avail(void)
+{
+    struct statvfs sv;
+
+    ck_assert_int_eq(statvfs(fsdir, &sv), 0);
+    return (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+}
+
+/* A file of zeros leaving about leave bytes free (0: none at all). */
+static void fill_fs(int64_t leave)
+{
+    static const char zeros[65536];
+    char path[300];
+    int64_t want = fs_avail() - leave;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/filler", fsdir);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ck_assert_int_ge(fd, 0);
+    while (want > 0) {
+        ssize_t n = write(fd, zeros, want < (int64_t)sizeof(zeros) ? (size_t)want
+                                                                   : sizeof(zeros));
+        if (n <= 0) {
+            ck_assert_msg(leave == 0 && errno == ENOSPC, "filler: %s", strerror(errno));
+            break;
+        }
+        want -= n;
+    }
+    close(fd);
+}
+
+static void free_fs(void)
+{
+    char path[300];
+
+    snprintf(path, sizeof(path), "%s/filler", fsdir);
+    ck_assert_int_eq(unlink(path), 0);
+}
+
+static struct cache_store *open_paused_store(void)
+{
+    struct cache_store_conf conf = { dir, 64u << 20, 4u << 20, 1, 20, 80 };
+    char err[256] = "";
+    struct cache_store *st = cache_store_open(&conf, err, sizeof(err));
+
+    ck_assert_msg(st != NULL, "open: %s", err);
+    return st;
+}
+
+/* Entries of one of the store's databases. */
+static size_t entries(struct cache_store *st, MDB_dbi dbi)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+
+    ck_assert_int_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+    mdb_txn_abort(txn);
+    return ms.ms_entries;
+}
+
+/* Flush until pred(st) (a paused store probes on its own clock), at most
+ * about 5 s; returns the last flush's result. */
+static int flush_until(struct cache_store *st, int (*pred)(struct cache_store *))
+{
+    struct timespec ts = { 0, 5 * 1000000 };
+    int i, rc = 0;
+
+    for (i = 0; i < 1000 && !pred(st); i++) {
+        nanosleep(&ts, NULL);
+        rc = cache_store_flush(st);
+    }
+    ck_assert_msg(pred(st), "not reached in 5 s");
+    return rc;
+}
+
+static uint64_t errors_seen;
+
+static int probed(struct cache_store *st)
+{
+    struct cache_store_stats s;
+
+    cache_store_get_stats(st, &s);
+    return s.write_errors > errors_seen;
+}
+
+static int resumed(struct cache_store *st)
+{
+    return cache_store_paused(st, NULL) == 0;
+}
+
+START_TEST(write_errors_mapped)
+{
+    /* LMDB's short write ("filesystem full?") is a bare EIO. */
+    ck_assert_int_eq(store_write_err(EIO, 0), -ENOSPC);
+    ck_assert_int_eq(store_write_err(EIO, 4096), -ENOSPC);
+    ck_assert_int_eq(store_write_err(EIO, 64 << 20), -EIO);
+    ck_assert_int_eq(store_write_err(EIO, -1), -EIO);
+    ck_assert_int_eq(store_write_err(ENOSPC, 64 << 20), -ENOSPC);
+    ck_assert_int_eq(store_write_err(EDQUOT, -1), -EDQUOT);
+    ck_assert_int_eq(store_write_err(MDB_MAP_FULL, -1), -ENOSPC);
+    ck_assert_int_eq(store_write_err(MDB_CORRUPTED, 0), -EIO);
+    ck_assert_int_eq(store_fail_reason(-ENOSPC, 0), CACHE_FAIL_NO_SPACE);
+    ck_assert_int_eq(store_fail_reason(-EDQUOT, 0), CACHE_FAIL_NO_SPACE);
+    ck_assert_int_eq(store_fail_reason(-ENOSPC, 1), CACHE_FAIL_MAP_FULL);
+    ck_assert_int_eq(store_fail_reason(-EIO, 0), CACHE_FAIL_IO);
+    ck_assert_int_eq(store_fail_reason(-EROFS, 0), CACHE_FAIL_IO);
+    ck_assert_int_eq(store_fail_reason(-ENOMEM, 0), CACHE_FAIL_OTHER);
+    ck_assert_str_eq(cache_store_fail_name[CACHE_FAIL_NO_SPACE], "no_space");
+}
+END_TEST
+
+START_TEST(full_disk_pauses_and_resumes)
+{
+    static char big[1 << 20];
+    struct cache_store *st;
+    struct cache_store_stats s, s0;
+    struct cache_writer *w;
+    struct cache_obj o;
+    int why;
+
+    if (tiny_fs(4096) < 0) {
+        fprintf(stderr, "full_disk_pauses_and_resumes: no mount namespace here, not run\n");
+        return;
+    }
+    st = open_paused_store();
+    put(st, "keep", 1000, 1);
+    put(st, "keep-big", 300000, 2);
+    cache_store_get_stats(st, &s0);
+    fill_fs(40 << 10);
+
+    /* A big object fills it up: the commit fails with the real error,
+     * nothing of the object is visible, the store pauses. */
+    w = cache_store_write_begin(st, "big", 3, "XTRA", 4, "HTTP/1.1 200 OK\r\n\r\n", 19,
+                                (int64_t)sizeof(big), 0);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(cache_store_write(w, big, sizeof(big)), 0);
+    cache_store_write_end(w);
+    ck_assert_int_eq(cache_store_flush(st), -ENOSPC);
+    ck_assert_int_eq(cache_store_paused(st, &why), -ENOSPC);
+    ck_assert_int_eq(why, CACHE_FAIL_NO_SPACE);
+    cache_store_get_stats(st, &s);
+    ck_assert_uint_eq(s.write_errors, 1);
+    ck_assert_uint_eq(s.write_errors_by[CACHE_FAIL_NO_SPACE], 1);
+    ck_assert_uint_eq(s.dropped, 1);
+    ck_assert_uint_eq(s.stored, 2);
+    ck_assert_int_eq(s.paused, -ENOSPC);
+    ck_assert_int_gt(s.retry_ms, 0);
+    ck_assert_int_le(s.retry_ms, 20);
+    ck_assert_int_eq(cache_store_lookup(st, "big", 3, &o), -ENOENT);
+    cache_store_release(st);
+
+    /* Paused: stored objects are read, new writers refused and counted. */
+    check_body(st, "keep", 1000, 1);
+    check_body(st, "keep-big", 300000, 2);
+    ck_assert_ptr_null(cache_store_write_begin(st, "new", 3, "", 0, "H", 1, 10, 0));
+    cache_store_get_stats(st, &s);
+    ck_assert_uint_eq(s.skipped, 1);
+
+    /* The probe fails while the disk is full; the delay doubles. */
+    errors_seen = s.write_errors;
+    ck_assert_int_eq(flush_until(st, probed), -ENOSPC);
+    cache_store_get_stats(st, &s);
+    ck_assert_int_eq(s.paused, -ENOSPC);
+    ck_assert_int_gt(s.retry_ms, 20);
+    ck_assert_int_le(s.retry_ms, 40);
+
+    /* Room again: the next probe goes in, storing resumes. */
+    free_fs();
+    ck_assert_int_eq(flush_until(st, resumed), 0);
+    ck_assert_int_eq(cache_store_flush(st), 0);        /* the probe's chunk goes */
+    put(st, "later", 1000, 3);
+    check_body(st, "later", 1000, 3);
+    check_body(st, "keep-big", 300000, 2);
+    cache_store_get_stats(st, &s);
+    ck_assert_uint_eq(s.objects, 3);
+    ck_assert_uint_eq(s.stored, 3);
+    ck_assert_uint_le(s.bytes - s0.bytes, 2000);       /* "later" and no chunk */
+    /* Nothing leaked: keep-big's three chunks, no writer in flight. */
+    ck_assert_uint_eq(entries(st, st->chunks), 3);
+    ck_assert_uint_eq(entries(st, st->inflight), 0);
+    cache_store_close(st);
+
+    st = open_paused_store();
+    cache_store_get_stats(st, &s);
+    ck_assert_uint_eq(s.objects, 3);
+    check_body(st, "keep", 1000, 1);
+    check_body(st, "later", 1000, 3);
+    cache_store_close(st);
+    ck_assert_int_eq(umount2(fsdir, MNT_DETACH), 0);
+}
+END_TEST
+
+START_TEST(full_disk_at_open)
+{
+    struct cache_store *st;
+    struct cache_store_stats s, s0;
+    uint64_t id = 0;
+    const void *p;
+    size_t len;
+    int fds[2], status;
+    pid_t pid;
+
+    if (tiny_fs(2048) < 0) {
+        fprintf(stderr, "full_disk_at_open: no mount namespace here, not run\n");
+        return;
+    }
+    st = open_paused_store();
+    put(st, "keep", 50000, 1);
+    cache_store_get_stats(st, &s0);
+    cache_store_close(st);
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* A writer that dies mid-object leaves chunks to recover. */
+        static char buf[300000];
+        struct cache_store *cst = open_paused_store();
+        struct cache_writer *w = cache_store_write_begin(cst, "dead", 4, "", 0, "H", 1, -1, 0);
+        id = cache_writer_id(w);
+        if (cache_store_write(w, buf, sizeof(buf)) != 0 || cache_store_flush(cst) != 0 ||
+            write(fds[1], &id, sizeof(id)) != sizeof(id))
+            _exit(2);
+        _exit(0);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(read(fds[0], &id, sizeof(id)), (ssize_t)sizeof(id));
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* The disk is full: the store opens all the same, paused, its
+     * objects readable; the recovery waits. */
+    fill_fs(0);
+    st = open_paused_store();
+    ck_assert_int_eq(cache_store_paused(st, NULL), -ENOSPC);
+    check_body(st, "keep", 50000, 1);
+    ck_assert_int_eq(cache_store_chunk(st, id, 0, &p, &len), 0);
+    cache_store_release(st);
+
+    free_fs();
+    ck_assert_int_eq(flush_until(st, resumed), 0);
+    ck_assert_int_eq(cache_store_flush(st), 0);        /* recovery, probe chunk */
+    ck_assert_int_eq(cache_store_flush(st), 0);
+    ck_assert_int_eq(cache_store_chunk(st, id, 0, &p, &len), -ENOENT);
+    cache_store_release(st);
+    cache_store_get_stats(st, &s);
+    ck_assert_uint_eq(s.bytes, s0.bytes);
+    ck_assert_uint_eq(entries(st, st->chunks), 1);     /* keep's one chunk */
+    ck_assert_uint_eq(entries(st, st->inflight), 0);
+    check_body(st, "keep", 50000, 1);
+    cache_store_close(st);
+    ck_assert_int_eq(umount2(fsdir, MNT_DETACH), 0);
+}
+END_TEST
+
 START_TEST(eviction_keeps_under_cap)
 {
     struct cache_store *st = open_store(2u << 20);
@@ -400,6 +716,9 @@ int main(void)
     tcase_add_test(tc, eviction_keeps_under_cap);
     tcase_add_test(tc, update_keeps_body);
     tcase_add_test(tc, damaged_store_is_recreated);
+    tcase_add_test(tc, write_errors_mapped);
+    tcase_add_test(tc, full_disk_pauses_and_resumes);
+    tcase_add_test(tc, full_disk_at_open);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
