@@ -285,6 +285,8 @@ static const char *parse_request_line(const char *p, struct sl_http_msg *msg)
     msg->method = view(s, p);
     s = ++p;
     p = scan(p, C_TARGET);
+    if (p != s && (*p == '\r' || *p == '\n'))
+        return fail_line(msg, 400, "HTTP/0.9 request (no HTTP version)");
     if (p == s || *p != ' ')
         return fail_line(msg, 400, "bad request target");
     msg->target = view(s, p);
@@ -502,11 +504,11 @@ static int check_framing(struct sl_http_msg *msg)
     return 0;
 }
 
+static const struct sl_view none_view = { "", 0 };
+
 static void msg_reset(struct sl_http_msg *msg)
 {
-    static const struct sl_view none = { "", 0 };
-
-    msg->method = msg->target = msg->reason = msg->host = none;
+    msg->method = msg->target = msg->reason = msg->host = none_view;
     msg->status = 0;
     msg->minor = 0;
     msg->nhdrs = 0;
@@ -529,6 +531,16 @@ ssize_t sl_http_parse_request(const char *buf, size_t len,
     msg_reset(msg);
     skip = skip_empty_lines(buf, len);
     head = find_head(buf, len, skip, lim, msg);
+    if (head == SL_HTTP_AGAIN && memchr(buf + skip, '\n', len - skip) != NULL) {
+        /* The request line is complete: judge it now. An HTTP/0.9 line
+         * ("GET /x" CRLF) has no head to wait for, and any other bad line
+         * is bad whatever follows; waiting would only hang the client
+         * until request_head runs out. find_head has checked line_max. */
+        if (parse_request_line(buf + skip, msg) == NULL)
+            return SL_HTTP_ERROR;
+        msg->method = msg->target = none_view;
+        msg->minor = 0;
+    }
     if (head < 0)
         return head;
     p = parse_request_line(buf + skip, msg);

@@ -90,6 +90,9 @@ struct sl_http_msg {
  * to 1.9 (400). A bare LF ends a line like CRLF (RFC 9112 section 2.2);
  * a bare CR anywhere is an error. Up to 4 empty lines before the request
  * line are skipped (counted in the returned length and in head_max).
+ * A bad request line is an error as soon as the line is complete, before
+ * the rest of the head has come: in particular an HTTP/0.9 request
+ * ("GET /x" CRLF, no version), which has no head to wait for.
  * Every output field is reset on each call; absent views are empty, never
  * NULL.
  */

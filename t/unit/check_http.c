@@ -636,11 +636,45 @@ START_TEST(t_incremental_response)
 }
 END_TEST
 
-/* Errors wait for the whole head (the end is found first). */
-START_TEST(t_incremental_error_after_head)
+/* A bad request line is refused as soon as the line is complete; a bad
+ * field waits for the end of the head (found first). */
+START_TEST(t_incremental_errors)
 {
-    ck_assert_int_eq(req("G@T / HTTP/1.1\r\nHost: x\r\n"), SL_HTTP_AGAIN);
-    REJECT_REQ("G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+    ck_assert_int_eq(req("G@T / HTTP/1.1"), SL_HTTP_AGAIN);
+    ck_assert_int_eq(req("G@T / HTTP/1.1\r"), SL_HTTP_AGAIN);
+    REJECT_REQ("G@T / HTTP/1.1\r\n", 400);
+    ck_assert_str_eq(msg.err, "bad method");
+    REJECT_REQ("G@T / HTTP/1.1\r\nHost: x\r\n", 400);
+    REJECT_REQ("GET / HTTP/1.2\nHost: x\n", 400);
+    REJECT_REQ("GET / HTTP/2\r\nHost: x\r\n", 505);
+    ck_assert_int_eq(req("GET / HTTP/1.1\r\nHo st: x\r\n"), SL_HTTP_AGAIN);
+    REJECT_REQ("GET / HTTP/1.1\r\nHo st: x\r\n\r\n", 400);
+}
+END_TEST
+
+/* HTTP/0.9 ("GET /x" CRLF): answered at the end of the line, since no
+ * head will follow; every shorter prefix is still incomplete. */
+START_TEST(t_req_http09)
+{
+    static const char *const lines[] = {
+        "GET /x\r\n", "GET http://example.com/x\r\n", "GET /x\n",
+        "\r\nGET /x\r\n", "\nGET http://h/\n", "POST http://h/x?a=b\r\n",
+    };
+    size_t i, k;
+
+    for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        const char *s = lines[i];
+        size_t n = strlen(s), lf = (size_t)(strrchr(s, '\n') - s);
+
+        ck_assert_int_eq(req_n(s, n, &lim_std, NHDRS), SL_HTTP_ERROR);
+        ck_assert_int_eq(msg.err_status, 400);
+        ck_assert_str_eq(msg.err, "HTTP/0.9 request (no HTTP version)");
+        for (k = 0; k < lf; k++) {
+            ssize_t r = req_n(s, k, &lim_std, NHDRS);
+            /* a prefix ending in a leading empty line is all blank */
+            ck_assert_msg(r == SL_HTTP_AGAIN, "%zu of \"%s\": %zd", k, s, r);
+        }
+    }
 }
 END_TEST
 
@@ -1409,7 +1443,8 @@ static Suite *http_suite(void)
     tcase_add_test(tc, t_limit_max_hdrs);
     tcase_add_test(tc, t_incremental_request);
     tcase_add_test(tc, t_incremental_response);
-    tcase_add_test(tc, t_incremental_error_after_head);
+    tcase_add_test(tc, t_incremental_errors);
+    tcase_add_test(tc, t_req_http09);
     tcase_add_test(tc, t_resp_basic);
     tcase_add_test(tc, t_resp_reason_forms);
     tcase_add_test(tc, t_resp_bad_status_line);
