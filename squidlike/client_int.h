@@ -48,14 +48,21 @@ enum cl_state {
     CL_CLOSED
 };
 
-/* One message body passing through a buffer on its way out. */
+/*
+ * One message body passing through a buffer on its way out. A chunked body
+ * is decoded in place as it is scanned (the buffer then holds its data and,
+ * for a re-framed one, its trailer lines at the end) and framed again by us
+ * on the way out, or sent bare to an HTTP/1.0 client.
+ */
 struct cl_flow {
     enum sl_http_body kind;
     int64_t left;               /* LENGTH: bytes not yet scanned */
     struct sl_chunk ck;
     size_t ready;               /* scanned bytes at buf->pos, ready to send */
-    unsigned char decode;       /* strip chunked framing (HTTP/1.0 client) */
+    size_t tr_ready;            /* of which trailer lines (the last ones) */
+    unsigned char reframe;      /* CHUNKED: send with our framing (else bare) */
     unsigned char done;         /* the body's end has been scanned */
+    struct sl_chunk_enc enc;    /* our framing, when reframe */
 };
 
 /* What the cache does for one transaction (hit.c, fill.c). */
