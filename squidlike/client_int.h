@@ -238,6 +238,11 @@ int access_peek_step(struct sl_client *c);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
 
+/* maxfwd.c: OPTIONS and TRACE, Max-Forwards. 0: go on; 1: answered (the
+ * caller consumes the head). */
+int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
+                 size_t headlen);
+
 /* fwd.c */
 void fwd_start(struct sl_client *c);
 /* An IP literal host: its address into t->addrs, 1; else 0. */

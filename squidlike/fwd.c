@@ -199,6 +199,9 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
         opts.via = via;
     }
     opts.request = 1;
+    /* maxfwd_begin has answered a 0 and refused a bad value */
+    opts.dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
+                            sl_view_eq(m->method, "TRACE");
     opts.keep_te = m->chunked;
     c->txn.req.reframe = m->chunked;    /* HTTP/1.1 to the origin: framed by us */
     opts.keep_cl = 1;

@@ -10,7 +10,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
-	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
+	%reldir%/fwd.c %reldir%/maxfwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \
 	%reldir%/server.c %reldir%/server.h \

@@ -231,6 +231,108 @@ def test_http09_request_line_answered_at_once():
     assert o.connections == 0, "an HTTP/0.9 request reached the origin"
 
 
+# --- 4. Max-Forwards and TRACE ------------------------------------------------
+
+def _opt(d, url, mf, method="OPTIONS", extra=()):
+    hdrs = list(extra)
+    if mf is not None:
+        hdrs.append(("Max-Forwards", mf))
+    return h.proxy_request(d, method, url, hdrs, timeout=20)
+
+
+def test_max_forwards_zero_options_answered_by_proxy():
+    o = ScriptedOrigin()
+    with Daemon() as d:
+        r = _opt(d, "http://127.0.0.1:%d/o" % o.port, "0")
+        assert r.status == 200, r.brief()
+        allow = [m.strip() for m in (r.header("Allow") or "").split(",")]
+        for m in ("GET", "HEAD", "POST", "OPTIONS"):
+            assert m in allow, "Allow %r lacks %s" % (r.header("Allow"), m)
+        assert "TRACE" not in allow, "TRACE allowed while http.allow_trace is off: %r" % allow
+        assert r.header("Content-Length") == "0" and r.body == b"", r.brief()
+        d.wait_access("OPTIONS http://127.0.0.1:%d/o" % o.port)
+    assert o.connections == 0, "Max-Forwards: 0 OPTIONS reached the origin"
+
+
+def test_max_forwards_zero_trace_echoes_without_credentials():
+    o = ScriptedOrigin()
+    with Daemon({"http.allow_trace": True}) as d:
+        url = "http://127.0.0.1:%d/t?q=1" % o.port
+        r = _opt(d, url, "0", "TRACE",
+                 [("X-Probe", "p1"), ("Authorization", "Basic c2VjcmV0OnNlY3JldA=="),
+                  ("Cookie", "session=supersecret"), ("Proxy-Authorization", "Basic cHJveHk6cHc=")])
+        assert r.status == 200, r.brief()
+        assert (r.header("Content-Type") or "").startswith("message/http"), r.headers
+        assert int(r.header("Content-Length")) == len(r.body)
+        echo = r.body.decode("latin-1")
+        assert echo.startswith("TRACE %s HTTP/1.1\r\n" % url), echo[:200]
+        assert "X-Probe: p1\r\n" in echo and "Max-Forwards: 0\r\n" in echo, echo
+        assert echo.endswith("\r\n\r\n"), echo[-40:]
+        for secret in ("c2VjcmV0", "supersecret", "cHJveHk", "Authorization", "Cookie"):
+            assert secret not in echo, "TRACE echoed %s: %r" % (secret, echo)
+        allow = _opt(d, url, "0")
+        assert "TRACE" in (allow.header("Allow") or ""), allow.headers
+    assert o.connections == 0, "Max-Forwards: 0 TRACE reached the origin"
+
+
+def test_max_forwards_decremented():
+    o = ScriptedOrigin()
+    with Daemon({"http.allow_trace": True}) as d:
+        base = "http://127.0.0.1:%d/" % o.port
+        for method, mf, want in (("OPTIONS", "5", "4"), ("TRACE", "1", "0"),
+                                 ("OPTIONS", "0010", "9"), ("GET", "5", "5"),
+                                 ("OPTIONS", "99999999999999999999", None)):
+            r = _opt(d, base + method.lower() + mf, mf, method)
+            assert r.status == 200, "%s Max-Forwards %s: %s" % (method, mf, r.brief())
+            got = o.last().header_all("Max-Forwards")
+            if want is None:        # huge: forwarded lower, still a valid number
+                assert len(got) == 1 and got[0].isdigit() and int(got[0]) < int(mf), got
+            else:
+                assert got == [want], "%s Max-Forwards %s arrived as %r" % (method, mf, got)
+        _opt(d, base + "none", None)
+        assert o.last().header_all("Max-Forwards") == [], "a Max-Forwards appeared"
+
+
+def test_max_forwards_invalid_400():
+    o = ScriptedOrigin()
+    with Daemon({"http.allow_trace": True}) as d:
+        url = "http://127.0.0.1:%d/bad" % o.port
+        for method, mf in (("OPTIONS", "abc"), ("OPTIONS", "-1"), ("TRACE", "1, 2"),
+                           ("OPTIONS", ""), ("OPTIONS", "0x1"), ("TRACE", "+3")):
+            r = _opt(d, url, mf, method)
+            assert r.status == 400, "%s Max-Forwards %r: %s" % (method, mf, r.brief())
+            assert b"Max-Forwards" in r.body, r.body[:300]
+        with RawConn(d.port, timeout=20) as c:
+            c.send("OPTIONS %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nMax-Forwards: 3\r\n"
+                   "Max-Forwards: 3\r\n\r\n" % (url, o.port))
+            r = c.recv_response("OPTIONS")
+            assert r.status == 400, "two Max-Forwards lines: " + r.brief()
+    assert o.connections == 0, "a request with a bad Max-Forwards reached the origin"
+
+
+def test_trace_refused_by_default():
+    o = ScriptedOrigin()
+    with Daemon() as d:
+        url = "http://127.0.0.1:%d/t" % o.port
+        for mf in (None, "0", "5"):
+            r = _opt(d, url, mf, "TRACE")
+            assert r.status == 403, "TRACE (Max-Forwards %s): %s" % (mf, r.brief())
+            assert b"allow_trace" in r.body, "the 403 does not say why: %r" % r.body[:400]
+    assert o.connections == 0, "TRACE reached the origin"
+
+
+def test_max_forwards_after_access_control():
+    """A client the rules deny learns nothing from Max-Forwards: 0."""
+    o = ScriptedOrigin()
+    with Daemon({"http_access": ["deny all"], "http.allow_trace": True}) as d:
+        for method in ("OPTIONS", "TRACE"):
+            r = _opt(d, "http://127.0.0.1:%d/" % o.port, "0", method,
+                     [("X-Probe", "p")])
+            assert r.status == 403, "%s: %s" % (method, r.brief())
+            assert r.header("Allow") is None and b"X-Probe" not in r.body, r.brief()
+    assert o.connections == 0
+
+
 # --- 5. a trailing dot ----------------------------------------------------------
 
 def test_localhost_dot_from_hosts_file():
