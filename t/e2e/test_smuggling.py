@@ -210,6 +210,64 @@ def test_chunked_response_reframed_http11():
         assert trailers == [("X-Sum", "abc123")], "trailers: %r" % trailers
 
 
+def test_reframed_both_ways_megabytes():
+    """Megabytes in odd chunk sizes (1 byte to 30000) both ways at once:
+    every byte and every CRLF in place at both ends. (Writes that stop
+    inside our framing are the encoder's unit test, check_chunk.c, at
+    every byte: a socket cannot be made to cut there on demand.)"""
+    import random
+    rnd = random.Random(9)
+
+    def cut(data):
+        out, i = [], 0
+        while i < len(data):
+            k = rnd.choice((1, 2, 3, 17, 100, 999, 4096, 8193, 30000))
+            out.append(data[i:i + k])
+            i += k
+        return out
+    down = os.urandom(3 * 1024 * 1024 + 5)
+    up = os.urandom(2 * 1024 * 1024 + 3)
+    o = ScriptedOrigin(lambda req: Response(200, cut(down), chunked=True, chunk_ext=";e=1"),
+                       record=True, keep_body=0)
+    body = b"".join(b"%x;x=%d\r\n" % (len(p), i) + p + b"\r\n" for i, p in enumerate(cut(up)))
+    body += b"0\r\n\r\n"
+    with Daemon() as d:
+        url = "http://127.0.0.1:%d/both" % o.port
+        with RawConn(d.port, timeout=60) as c:
+            c.send(chunked_head(url, [("Connection", "close")]) + body)
+            raw = bytearray()
+            c.rd.read_to_close(lambda b: raw.extend(b))
+        head, rest = split_head(bytes(raw), "client")
+        assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+        got, _, _, after = dechunk_strict(rest, "response at the client")
+        assert got == down and after == b"", "response differs (%d bytes)" % len(got)
+        o.wait_complete(1)
+        head, rest = split_head(o.received(1), "origin")
+        got, _, _, after = dechunk_strict(rest, "request at the origin")
+        assert got == up and after == b"", "request differs (%d bytes)" % len(got)
+
+
+def test_pipelined_request_after_chunked_body():
+    """A request right behind a chunked body, in the same write: the
+    decoding in place must not eat into it."""
+    o = ScriptedOrigin(record=True)
+    with Daemon() as d:
+        url = "http://127.0.0.1:%d/" % o.port
+        body = b"3;a=b\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"
+        with RawConn(d.port, timeout=20) as c:
+            c.send(chunked_head(url + "first") + body +
+                   h.build_request("GET", url + "second", [("X-Next", "yes")]))
+            r1 = c.recv_response("POST")
+            r2 = c.recv_response("GET")
+        assert r1.status == 200 and r1.body.startswith(b"POST /first\nlen=5 "), r1.brief()
+        assert r2.status == 200 and r2.body.startswith(b"GET /second\nlen=0 "), r2.brief()
+        assert o.requests[1].header("X-Next") == "yes", o.requests[1].headers
+        head, rest = split_head(o.received(1), "origin")
+        got, sizes, trailers, after = dechunk_strict(rest, "first request")
+        assert got == b"abcde" and trailers == [("X-T", "1")], (got, trailers)
+        assert after.startswith(b"GET /second HTTP/1.1\r\n"), after[:100]
+
+
 # --- 3. HTTP/0.9 --------------------------------------------------------------
 
 def test_http09_request_line_answered_at_once():
