@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -42,7 +43,8 @@ enum hdr_kind {
     HDR_HOST,                   /* Host (requests): opts->keep_host */
     HDR_VIA,
     HDR_XFF,                    /* X-Forwarded-For (requests) */
-    HDR_CLIENT                  /* another field naming the client (requests) */
+    HDR_CLIENT,                 /* another field naming the client (requests) */
+    HDR_MAXFWD                  /* Max-Forwards (requests): opts->dec_max_forwards */
 };
 
 struct hdr_name {
@@ -66,6 +68,7 @@ static const struct hdr_name hdr_names[] = {
     HDR_NAME("Host", HDR_HOST),
     HDR_NAME("Via", HDR_VIA),
     HDR_NAME("X-Forwarded-For", HDR_XFF),
+    HDR_NAME("Max-Forwards", HDR_MAXFWD),
     /* The rest of the client-address set: headers that proxies, CDNs and
      * load balancers use to pass the client's address on. */
     HDR_NAME("Forwarded", HDR_CLIENT),
@@ -114,7 +117,8 @@ struct rw {
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
     const struct flt_hdr_access *access;
-    unsigned request:1, keep_te:1, keep_cl:1, keep_host:1;
+    int64_t maxfwd;             /* dec_maxfwd: the value to write; < 0: none */
+    unsigned request:1, keep_te:1, keep_cl:1, keep_host:1, dec_maxfwd:1;
 };
 
 static const char xff_name[] = "X-Forwarded-For";
@@ -177,6 +181,7 @@ static enum hdr_kind classify(struct sl_view name, int request)
     case HDR_HOST:
     case HDR_XFF:
     case HDR_CLIENT:
+    case HDR_MAXFWD:
         return request ? k : HDR_PLAIN;
     default:
         return k;
@@ -357,6 +362,20 @@ static int rewrite_one(struct rw *rw, size_t i)
         return rw->keep_cl ? put_field(rw->out, h->name, h->value) : 0;
     case HDR_HOST:
         return rw->keep_host ? put_field(rw->out, h->name, h->value) : 0;
+    case HDR_MAXFWD:
+        /* Decremented, it is this hop's field, like Via: a Connection
+         * naming it or an access list cannot lift the limit. */
+        if (!rw->dec_maxfwd)
+            break;
+        if (rw->maxfwd < 0)
+            return 0;
+        {
+            char num[24];
+            int n = snprintf(num, sizeof(num), "%lld", (long long)rw->maxfwd);
+
+            rw->maxfwd = -1;    /* one line, the first place */
+            return put_field(rw->out, h->name, (struct sl_view){ num, (size_t)n });
+        }
     default:
         break;
     }
@@ -522,6 +541,66 @@ int flt_hdr_is_client_addr(struct sl_view name)
     return k == HDR_XFF || k == HDR_CLIENT;
 }
 
+/* Larger Max-Forwards values read as this: no chain of proxies is longer. */
+#define MAXFWD_CAP INT64_C(0x7fffffff)
+
+int flt_hdr_max_forwards(const struct sl_http_msg *msg, int64_t *value)
+{
+    const struct sl_http_hdr *found = NULL;
+    int64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < msg->nhdrs; i++) {
+        const struct sl_http_hdr *h = &msg->hdrs[i];
+
+        if (h->name.len != 12 || !sl_view_ieq(h->name, "Max-Forwards"))
+            continue;
+        if (found != NULL)
+            return -1;          /* two: which one would the next hop read? */
+        found = h;
+    }
+    if (found == NULL)
+        return 0;
+    if (found->value.len == 0)
+        return -1;
+    for (i = 0; i < found->value.len; i++) {
+        char ch = found->value.base[i];
+
+        if (ch < '0' || ch > '9')
+            return -1;
+        if (v < MAXFWD_CAP)
+            v = v * 10 + (ch - '0');
+    }
+    *value = v < MAXFWD_CAP ? v : MAXFWD_CAP;
+    return 1;
+}
+
+/* Credentials a TRACE must not reflect (RFC 9110 9.3.8). */
+static const char *const trace_secret[] = {
+    "Authorization", "Proxy-Authorization", "Cookie", NULL
+};
+
+int flt_hdr_trace_echo(const struct sl_http_msg *msg, struct sl_buf *out)
+{
+    size_t i;
+    int rc;
+
+    if (!view_clean(msg->method) || !view_clean(msg->target))
+        return -EINVAL;
+    rc = sl_buf_printf(out, "%.*s %.*s HTTP/1.%d\r\n",
+                       (int)msg->method.len, msg->method.base,
+                       (int)msg->target.len, msg->target.base, msg->minor);
+    for (i = 0; rc == 0 && i < msg->nhdrs; i++) {
+        const struct sl_http_hdr *h = &msg->hdrs[i];
+
+        if (h->name.len == 0 || !view_clean(h->name) || !view_clean(h->value) ||
+            in_list(h->name, trace_secret))
+            continue;
+        rc = put_field(out, h->name, h->value);
+    }
+    return rc == 0 ? sl_buf_append(out, "\r\n", 2) : rc;
+}
+
 int flt_hdr_rewrite(const struct sl_http_msg *msg,
                     const struct flt_hdr_opts *opts, struct sl_buf *out)
 {
@@ -543,6 +622,12 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
     rw.access = opts->access;
+    rw.dec_maxfwd = opts->request && opts->dec_max_forwards;
+    rw.maxfwd = -1;
+    if (rw.dec_maxfwd && flt_hdr_max_forwards(msg, &rw.maxfwd) == 1)
+        rw.maxfwd = rw.maxfwd > 0 ? rw.maxfwd - 1 : -1;
+    else
+        rw.maxfwd = -1;
     rw.xff = XFF_PASS;
     if (opts->request) {
         switch (opts->xff) {

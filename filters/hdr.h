@@ -12,6 +12,7 @@
 #define FLT_HDR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "squidlike/buf.h"
 #include "squidlike/http.h"
@@ -70,6 +71,7 @@ struct flt_hdr_opts {
     unsigned keep_te:1;         /* keep Transfer-Encoding (chunked passed through) */
     unsigned keep_cl:1;         /* keep Content-Length */
     unsigned keep_host:1;       /* keep Host (else dropped: the caller writes its own) */
+    unsigned dec_max_forwards:1;    /* requests: Max-Forwards less one (OPTIONS, TRACE) */
     const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
     const struct flt_hdr_access *access;    /* allow/deny lists, or NULL */
 };
@@ -97,6 +99,30 @@ struct flt_hdr_opts {
  */
 int flt_hdr_rewrite(const struct sl_http_msg *msg,
                     const struct flt_hdr_opts *opts, struct sl_buf *out);
+
+/*
+ * Max-Forwards (RFC 9110 section 7.6.2) of a request: 1*DIGIT on one field
+ * line. Returns 0 when there is none, 1 with *value set (values above
+ * 2^31-1 read as that), -1 when it is invalid: empty, anything but digits
+ * (a sign, a list, blanks inside), or more than one line.
+ * With opts->dec_max_forwards, flt_hdr_rewrite writes the field (in the
+ * place of the first one) with this value less one, whatever Connection
+ * or the access lists say of it: it is this hop's field then. It drops the
+ * field when it is invalid or 0, which the caller refuses or answers
+ * itself before forwarding.
+ */
+int flt_hdr_max_forwards(const struct sl_http_msg *msg, int64_t *value);
+
+/*
+ * The request as a TRACE echo (RFC 9110 section 9.3.8), the content of a
+ * message/http response: its request line, its header fields one per line
+ * as received ("Name: value", the value OWS-trimmed), then the empty line;
+ * without the fields that carry credentials, which must not be reflected:
+ * Authorization, Proxy-Authorization, Cookie. Returns 0, or -ENOSPC (out
+ * then holds a partial echo, to discard), or -EINVAL for a method or target
+ * that would not stay one line (the parser lets none through).
+ */
+int flt_hdr_trace_echo(const struct sl_http_msg *msg, struct sl_buf *out);
 
 /* Is name a field that can carry a client's address (X-Real-IP, ...)? */
 int flt_hdr_is_client_addr(struct sl_view name);

@@ -688,6 +688,13 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     }
     (void)conf;
 
+    /* 2b. OPTIONS and TRACE: Max-Forwards 0 answered here, TRACE refused
+     * unless allowed (maxfwd.c); after access, before the cache */
+    if (!t->is_connect && maxfwd_begin(c, m, headlen)) {
+        sl_buf_consume(&c->in, headlen);
+        return;
+    }
+
     /* 3. the cache: PURGE, or a lookup that may answer at once */
     if (!t->is_connect && method_is(m->method, "PURGE")) {
         if (t->req.kind != SL_HTTP_BODY_NONE)

@@ -48,14 +48,21 @@ enum cl_state {
     CL_CLOSED
 };
 
-/* One message body passing through a buffer on its way out. */
+/*
+ * One message body passing through a buffer on its way out. A chunked body
+ * is decoded in place as it is scanned (the buffer then holds its data and,
+ * for a re-framed one, its trailer lines at the end) and framed again by us
+ * on the way out, or sent bare to an HTTP/1.0 client.
+ */
 struct cl_flow {
     enum sl_http_body kind;
     int64_t left;               /* LENGTH: bytes not yet scanned */
     struct sl_chunk ck;
     size_t ready;               /* scanned bytes at buf->pos, ready to send */
-    unsigned char decode;       /* strip chunked framing (HTTP/1.0 client) */
+    size_t tr_ready;            /* of which trailer lines (the last ones) */
+    unsigned char reframe;      /* CHUNKED: send with our framing (else bare) */
     unsigned char done;         /* the body's end has been scanned */
+    struct sl_chunk_enc enc;    /* our framing, when reframe */
 };
 
 /* What the cache does for one transaction (hit.c, fill.c). */
@@ -84,7 +91,6 @@ struct cl_cache {
     int64_t off, end;           /* body bytes still to send, from the store */
     int64_t request_time;       /* wall seconds when the request went out */
     struct cache_writer *w;     /* storing the response */
-    struct sl_chunk ck;         /* de-chunking what is stored */
     int64_t stored_bytes;       /* body bytes handed to w */
     struct cf_entry *cf;        /* collapsed forwarding entry */
     unsigned char cf_waiter;    /* ... as a waiter (else the leader) */
@@ -240,6 +246,11 @@ int access_peek_step(struct sl_client *c);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
 
+/* maxfwd.c: OPTIONS and TRACE, Max-Forwards. 0: go on; 1: answered (the
+ * caller consumes the head). */
+int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
+                 size_t headlen);
+
 /* fwd.c */
 void fwd_start(struct sl_client *c);
 /* An IP literal host: its address into t->addrs, 1; else 0. */
@@ -268,7 +279,9 @@ void cl_abort_waiter(struct sl_client *c);
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
 int fill_request_conditionals(struct sl_client *c, struct sl_buf *out);
 int fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
-void fill_body(struct sl_client *c, char *p, size_t n, int framed);
+/* Response body data (chunked framing already taken off) as it goes to
+ * the client: stored when the response is. */
+void fill_body(struct sl_client *c, const char *p, size_t n);
 void fill_finish(struct sl_client *c, int complete);
 void fill_abort(struct sl_client *c);
 int fill_status_field(struct sl_client *c, struct sl_buf *out);

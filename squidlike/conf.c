@@ -679,7 +679,7 @@ static int k_purge_from(struct ctx *x, const config_setting_t *s)
 #define END { .name = NULL }
 
 static const struct key http_keys[] = {
-    BOOL(http, via), FUNC(forwarded_for),
+    BOOL(http, via), FUNC(forwarded_for), BOOL(http, allow_trace),
     NUM(K_SIZE, http, max_request_line, 256, MIB),
     NUM(K_SIZE, http, max_request_head, KIB, 16 * MIB),
     NUM(K_SIZE, http, max_response_head, KIB, 16 * MIB),

@@ -57,6 +57,7 @@ struct sl_conf_listen {
 
 struct sl_conf_http {
     int via;
+    int allow_trace;            /* forward / answer TRACE (else 403) */
     enum flt_xff forwarded_for;
     size_t max_request_line;
     size_t max_request_head;

@@ -404,10 +404,24 @@ static struct sl_dns_entry *entry_new(struct sl_dns *dns, const char *name,
 int sl_dns_resolve(struct sl_dns *dns, const char *name,
                    struct sl_dns_waiter *w, struct sl_dns_result *res)
 {
-    uint32_t h = name_hash(name);
-    struct sl_dns_entry *e = entry_find(dns, name, h);
+    char bare[256];
+    size_t n = strlen(name);
+    uint32_t h;
+    struct sl_dns_entry *e;
     struct ares_addrinfo_hints hints;
 
+    /* A fully qualified "localhost." is "localhost": the hosts file
+     * (c-ares looks there first) lists names without the root's dot and
+     * would miss it, and with no search list the DNS query is the same
+     * either way. One trailing dot goes, and both spellings share an
+     * entry. */
+    if (n > 1 && n < sizeof(bare) && name[n - 1] == '.') {
+        memcpy(bare, name, n - 1);
+        bare[n - 1] = '\0';
+        name = bare;
+    }
+    h = name_hash(name);
+    e = entry_find(dns, name, h);
     dns->st.lookups++;
     if (e && e->state == E_ANSWERED &&
         e->expires <= sl_loop_now(dns->loop)) {

@@ -69,7 +69,8 @@ int sl_dns_configure(struct sl_dns *dns, const struct sl_conf_dns *conf,
 void sl_dns_free(struct sl_dns *dns);
 
 /*
- * Resolve name (a hostname, not an IP literal). Returns 0 with *res filled
+ * Resolve name (a hostname, not an IP literal; one trailing dot, as in
+ * "localhost.", is ignored). Returns 0 with *res filled
  * when the answer is known now (cache), 1 when w->cb will be called later
  * with the answer (exactly once, unless sl_dns_cancel is called first).
  */

@@ -102,10 +102,11 @@ int sl_page_head(struct sl_buf *out, int status, const char *ctype, size_t clen,
                  const char *extra)
 {
     return sl_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
-                         "Content-Type: %s\r\nContent-Length: %zu\r\n"
+                         "%s%s%sContent-Length: %zu\r\n"
                          "Cache-Control: %s\r\n%s%s",
-                         status, reason_phrase(status), PACKAGE_VERSION, ctype, clen,
-                         cache_control,
+                         status, reason_phrase(status), PACKAGE_VERSION,
+                         ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                         ctype ? "\r\n" : "", clen, cache_control,
                          keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
                                     : "Connection: close\r\n",
                          extra ? extra : "");

@@ -7,7 +7,7 @@
  *
  * The body is stored from the same bytes that go to the client: no extra
  * read of the origin, one memcpy into the store's chunk buffer. A chunked
- * body passed through as it is gets its framing removed on a copy.
+ * body comes here decoded (fwd.c frames it again for the client).
  */
 #include "config.h"
 
@@ -242,7 +242,6 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     if (cc->w == NULL)
         return;
     cc->fresh = fresh;          /* what collapsed readers are served with */
-    sl_chunk_init(&cc->ck);
     cc->stored_bytes = 0;
     cf_head(c, head.pos, sl_buf_len(&head),
             (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 },
@@ -342,36 +341,20 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
     return 0;
 }
 
-/* Response body bytes as they go to the client (framed: chunked as
- * received, still with its framing). */
-void fill_body(struct sl_client *c, char *p, size_t n, int framed)
+/* Response body data as it goes to the client (decoded: chunked framing
+ * is never stored, and ours is added on the way out). */
+void fill_body(struct sl_client *c, const char *p, size_t n)
 {
     struct cl_cache *cc = &c->txn.cache;
-    static char scratch[64 * 1024];
-    int rc = 0;
+    int rc;
 
     if (cc->w == NULL || n == 0)
         return;
-    while (rc == 0 && n > 0) {
-        size_t k = n, out;
-        if (framed) {
-            /* Decode a copy: the client gets the bytes as they are. */
-            ssize_t r;
-            k = n < sizeof(scratch) ? n : sizeof(scratch);
-            memcpy(scratch, p, k);
-            r = sl_chunk_feed(&cc->ck, scratch, k, 1, &out);
-            rc = r < 0 ? -EIO : cache_store_write(cc->w, scratch, out);
-        } else {
-            out = k;
-            rc = cache_store_write(cc->w, p, k);
-        }
-        if (rc == 0)
-            cc->stored_bytes += (int64_t)out;
-        p += k;
-        n -= k;
-    }
-    if (rc == 0)
+    rc = cache_store_write(cc->w, p, n);
+    if (rc == 0) {
+        cc->stored_bytes += (int64_t)n;
         cf_body(c, cc->stored_bytes);
+    }
     if (rc < 0) {
         /* Too big, out of memory, or a failed commit dropped it: served,
          * not stored. Waiters reading from this writer stop now: the store

@@ -6,8 +6,12 @@
  * Bodies are streamed, never held whole: the request body moves from
  * client->in to the origin socket, the response body from origin->in to the
  * client socket. A cl_flow scans each body as it passes so we know where it
- * ends (Content-Length, chunked, close); chunked bodies pass through as they
- * are, except to HTTP/1.0 clients, who get them de-chunked.
+ * ends (Content-Length, chunked, close). A chunked body is never relayed as
+ * it came: it is decoded in place as it is scanned and framed again by us
+ * on the way out (our sizes and CRLFs, no extensions), or sent bare to an
+ * HTTP/1.0 client. So whatever framing a peer sent, the next hop reads the
+ * message boundaries we read - the gap request smuggling lives in is closed
+ * here even if the codec one day accepts something it should not.
  */
 #include "config.h"
 
@@ -15,6 +19,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "acl/acl.h"
 #include "filters/hdr.h"
@@ -25,11 +31,11 @@
 
 /*
  * Scan bytes that arrived after the ready ones. 0, or -1 if malformed.
- * *span / *span_n: the bytes that became ready (chunked pass-through: with
- * their framing, *framed = 1).
+ * *span / *span_n: the body data that became ready (a chunked body's
+ * decoded data, without its trailer lines): what the cache stores.
  */
 static int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span,
-                     size_t *span_n, int *framed)
+                     size_t *span_n)
 {
     char *p = b->pos + f->ready;
     size_t avail = (size_t)(b->last - p), out;
@@ -37,7 +43,6 @@ static int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span,
 
     *span = p;
     *span_n = 0;
-    *framed = 0;
     if (f->done || avail == 0)
         return 0;
     switch (f->kind) {
@@ -58,17 +63,18 @@ static int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span,
         *span_n = avail;
         break;
     case SL_HTTP_BODY_CHUNKED:
-        r = sl_chunk_feed(&f->ck, p, avail, f->decode, &out);
+        r = sl_chunk_feed(&f->ck, p, avail, f->reframe ? SL_CHUNK_DATA_TRAILERS
+                                                       : SL_CHUNK_DATA, &out);
         if (r < 0)
             return -1;
-        if (f->decode) {
-            /* Data was compacted to p; close the gap left by framing. */
+        /* The output was compacted to p; close the gap the framing left
+         * before what follows the body (a pipelined request). */
+        if ((size_t)r < avail && out < (size_t)r)
             memmove(p + out, p + r, avail - (size_t)r);
-            b->last = p + out + (avail - (size_t)r);
-        }
+        b->last = p + out + (avail - (size_t)r);
         f->ready += out;
-        *span_n = out;
-        *framed = !f->decode;
+        f->tr_ready += f->ck.tr_out;
+        *span_n = out - f->ck.tr_out;
         if (f->ck.done)
             f->done = 1;
         break;
@@ -82,6 +88,77 @@ static size_t room(struct sl_buf *b)
     if (sl_buf_space(b) == 0 && b->pos > b->start)
         sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
     return sl_buf_space(b);
+}
+
+/* Has all of the body gone out, our framing included? */
+static int flow_sent(const struct cl_flow *f)
+{
+    return f->done && f->ready == 0 &&
+           (!f->reframe || sl_chunk_enc_done(&f->enc));
+}
+
+/*
+ * Write hl bytes of head h, then what flow f (NULL: none) has ready at
+ * b->pos - framed by us when f->reframe (chunk.h) - in one writev; consume
+ * from b and f what was written. *hsent: how much of the head went.
+ * Returns the bytes written, framing included; 0 when there was nothing to
+ * write; -EAGAIN or -errno. The write may stop anywhere: the encoder keeps
+ * the framing it cut for next time.
+ */
+static ssize_t flow_send(int fd, const char *h, size_t hl, struct sl_buf *b,
+                         struct cl_flow *f, unsigned char *wready,
+                         size_t *hsent)
+{
+    struct iovec iov[1 + SL_CHUNK_IOV];
+    struct sl_chunk_out co;
+    size_t want = hl, dsent, tsent, k;
+    int n = 0, i;
+    ssize_t r;
+
+    *hsent = 0;
+    if (hl) {
+        iov[n].iov_base = (void *)h;
+        iov[n++].iov_len = hl;
+    }
+    if (f && f->reframe) {
+        sl_chunk_enc_iov(&f->enc, b->pos, f->ready - f->tr_ready, f->tr_ready,
+                         f->ck.last, f->done, &co);
+        for (i = 0; i < co.n; i++) {
+            iov[n++] = co.iov[i];
+            want += co.iov[i].iov_len;
+        }
+    } else if (f && f->ready) {
+        iov[n].iov_base = b->pos;
+        iov[n++].iov_len = f->ready;
+        want += f->ready;
+    }
+    if (n == 0)
+        return 0;
+    do
+        r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
+                   : writev(fd, iov, n);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *wready = 0;
+            return -EAGAIN;
+        }
+        return -errno;
+    }
+    if ((size_t)r < want)
+        *wready = 0;
+    *hsent = k = (size_t)r < hl ? (size_t)r : hl;
+    k = (size_t)r - k;          /* what went of the body and its framing */
+    if (f && f->reframe) {
+        sl_chunk_enc_wrote(&f->enc, &co, k, &dsent, &tsent);
+        sl_buf_consume(b, dsent + tsent);
+        f->ready -= dsent + tsent;
+        f->tr_ready -= tsent;
+    } else if (f && k) {
+        sl_buf_consume(b, k);
+        f->ready -= k;
+    }
+    return r;
 }
 
 /* --- the origin request head ------------------------------------------ */
@@ -122,7 +199,11 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
         opts.via = via;
     }
     opts.request = 1;
+    /* maxfwd_begin has answered a 0 and refused a bad value */
+    opts.dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
+                            sl_view_eq(m->method, "TRACE");
     opts.keep_te = m->chunked;
+    c->txn.req.reframe = m->chunked;    /* HTTP/1.1 to the origin: framed by us */
     opts.keep_cl = 1;
     opts.access = conf->policy.req_headers;
     fill_request_fields(c, &opts);
@@ -214,6 +295,8 @@ int fwd_literal(struct cl_txn *t)
     return 1;
 }
 
+static int fwd_scan_request(struct sl_client *c);
+
 void fwd_start(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
@@ -221,6 +304,10 @@ void fwd_start(struct sl_client *c)
     int64_t now = sl_loop_now(srv->loop);
     struct sl_origin *o;
 
+    /* What has come of the body is judged before any origin is asked:
+     * a malformed one is refused with nothing sent, not even the head. */
+    if (fwd_scan_request(c) < 0)
+        return;
     t->hier = "HIER_NONE";
     if (!t->is_connect && !t->no_pool) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
@@ -410,13 +497,36 @@ void fwd_timeout(struct sl_client *c)
 
 /* --- request: client -> origin ---------------------------------------- */
 
+/* Scan the request body that has come; 0, or -1 when it was malformed and
+ * the client has been answered (400) or cut off. */
+static int fwd_scan_request(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    size_t span_n;
+    char *span;
+
+    if (flow_scan(&t->req, &c->in, &span, &span_n) == 0)
+        return 0;
+    t->origin_keep = 0;
+    t->keep = 0;
+    SL_LOG(SL_LOG_INFO, c->id, 0, "%s: bad request body: %s", c->peer_str,
+           t->req.ck.err ? t->req.ck.err : "malformed");
+    if (t->bytes_out > 0 || t->head_done) {
+        cl_close(c);
+        return -1;
+    }
+    t->code = "NONE_NONE";
+    sl_buf_reset(&c->out);
+    cl_reply_error(c, SL_ERR_INVALID_REQ, 400, t->req.ck.err);
+    return -1;
+}
+
 static int fwd_send_request(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->oreq) - t->oreq_sent, span_n;
-    int progress = 0, framed;
-    char *span;
+    size_t hl = sl_buf_len(&c->oreq) - t->oreq_sent, k;
+    int progress = 0;
     ssize_t n;
 
     if (!t->req.done && c->rd && room(&c->in) > 0) {
@@ -431,32 +541,17 @@ static int fwd_send_request(struct sl_client *c)
             progress = 1;
         }
     }
-    if (flow_scan(&t->req, &c->in, &span, &span_n, &framed) < 0) {
-        t->origin_keep = 0;
-        t->keep = 0;
-        if (t->bytes_out > 0 || t->head_done) {
-            cl_close(c);
-            return 1;
-        }
-        t->code = "NONE_NONE";
-        sl_buf_reset(&c->out);
-        cl_reply_error(c, SL_ERR_INVALID_REQ, 400, t->req.ck.err);
+    if (fwd_scan_request(c) < 0)
         return 1;
-    }
-    if ((hl || t->req.ready) && o->wr) {
-        n = cl_send2(o->io.fd, c->oreq.pos + t->oreq_sent, hl, c->in.pos,
-                     t->req.ready, &o->wr);
+    if (o->wr) {
+        n = flow_send(o->io.fd, c->oreq.pos + t->oreq_sent, hl, &c->in,
+                      &t->req, &o->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             fwd_origin_failed(c, (int)n);
             return 1;
         }
         if (n > 0) {
-            size_t k = (size_t)n < hl ? (size_t)n : hl;
             t->oreq_sent += k;
-            if ((size_t)n > k) {
-                sl_buf_consume(&c->in, (size_t)n - k);
-                t->req.ready -= (size_t)n - k;
-            }
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
         }
@@ -468,8 +563,7 @@ static int fwd_request_complete(const struct sl_client *c)
 {
     const struct cl_txn *t = &c->txn;
 
-    return t->oreq_sent == sl_buf_len(&c->oreq) && t->req.done &&
-           t->req.ready == 0;
+    return t->oreq_sent == sl_buf_len(&c->oreq) && flow_sent(&t->req);
 }
 
 /* --- response: origin -> client --------------------------------------- */
@@ -492,7 +586,8 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
         opts.via = via;
     }
     opts.keep_cl = 1;
-    opts.keep_te = !t->resp.decode;
+    /* chunked stays chunked (framed by us), except to an HTTP/1.0 client */
+    opts.keep_te = !(t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe);
     opts.access = conf->policy.resp_headers;
     for (;;) {
         mark = sl_buf_len(&c->out);
@@ -567,11 +662,12 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     t->status = m->status;
     t->resp.left = m->content_length;
     sl_chunk_init(&t->resp.ck);
-    t->resp.decode = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor == 0;
+    t->resp.reframe = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor >= 1;
     t->origin_keep = (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
                      t->resp.kind != SL_HTTP_BODY_CLOSE;
     /* Without a length the client can only learn the end from the close. */
-    if (t->resp.kind == SL_HTTP_BODY_CLOSE || t->resp.decode)
+    if (t->resp.kind == SL_HTTP_BODY_CLOSE ||
+        (t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe))
         t->keep = 0;
     fwd_keep_ctype(t, m);
     if (fwd_client_head(c, m, 1) < 0) {
@@ -642,42 +738,41 @@ static int fwd_move_body(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->out), bl, span_n;
-    int progress = 0, framed;
+    size_t hl = sl_buf_len(&c->out), span_n, k;
+    int progress = 0;
     char *span;
     ssize_t n;
 
-    if (t->head_done && flow_scan(&t->resp, &o->in, &span, &span_n, &framed) < 0) {
+    if (t->head_done && flow_scan(&t->resp, &o->in, &span, &span_n) < 0) {
         fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
         return 1;
     }
     if (t->head_done)
-        fill_body(c, span, span_n, framed);
+        fill_body(c, span, span_n);    /* data only: stored de-chunked */
     if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
         /* Bytes after the end of the response: a confused origin. */
         t->origin_keep = 0;
         o->in.last = o->in.pos + t->resp.ready;
     }
-    bl = t->head_done ? t->resp.ready : 0;
-    if ((hl || bl) && c->headless) {
-        /* Its client left: the bytes only go to the store. */
+    if (c->headless) {
+        /* Its client left: the bytes only go to the store (no framing
+         * of ours to finish either). */
+        size_t bl = t->head_done ? t->resp.ready : 0;
+        t->resp.reframe = 0;
         sl_buf_consume(&c->out, hl);
         sl_buf_consume(&o->in, bl);
         t->resp.ready -= bl;
-        progress = 1;
-    } else if ((hl || bl) && c->wr) {
-        n = cl_send2(c->io.fd, c->out.pos, hl, o->in.pos, bl, &c->wr);
+        t->resp.tr_ready = 0;
+        progress = hl || bl;
+    } else if (c->wr) {
+        n = flow_send(c->io.fd, c->out.pos, hl, &o->in,
+                      t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             leave_now(c, (int)n);   /* the client went away */
             return 1;
         }
         if (n > 0) {
-            size_t k = (size_t)n < hl ? (size_t)n : hl;
             sl_buf_consume(&c->out, k);
-            if ((size_t)n > k) {
-                sl_buf_consume(&o->in, (size_t)n - k);
-                t->resp.ready -= (size_t)n - k;
-            }
             cl_sent(c, n);
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
@@ -740,8 +835,7 @@ int fwd_run(struct sl_client *c)
     progress |= fwd_move_body(c);
     if (c->state != CL_FORWARD)
         return 1;
-    if (t->head_done && t->resp.done && t->resp.ready == 0 &&
-        sl_buf_len(&c->out) == 0) {
+    if (t->head_done && flow_sent(&t->resp) && sl_buf_len(&c->out) == 0) {
         fwd_finish(c);
         return 1;
     }

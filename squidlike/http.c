@@ -1,6 +1,6 @@
 /*
- * http.c - strict HTTP/1.x head parsing, target splitting and the chunked
- * transfer codec (see http.h for the contract).
+ * http.c - strict HTTP/1.x head parsing and target splitting (see http.h
+ * for the contract; the chunked body codec is chunk.c).
  *
  * This room is the proxy's front door: every byte a client or an origin
  * sends passes through here before anything else looks at it. So it is
@@ -26,17 +26,13 @@
 #include <string.h>
 
 #include "squidlike/http.h"
+#include "squidlike/http_int.h"
 
 /* --- character classes ------------------------------------------------- */
 
-#define C_TCHAR  0x01   /* token (RFC 9110 5.6.2) */
-#define C_VCHAR  0x02   /* field value: HTAB, SP, VCHAR, obs-text */
-#define C_TARGET 0x04   /* request-target: > 0x20 except DEL (obs-text ok) */
-#define C_HOST   0x08   /* reg-name: unreserved, sub-delims, '%' (RFC 3986) */
-#define C_HEX    0x10   /* HEXDIG */
-
-/* Generated from the definitions above; check_http.c tests every byte. */
-static const unsigned char cls_tab[256] = {
+/* Generated from the definitions in http_int.h; check_http.c tests every
+ * byte. */
+const unsigned char sl_http_cls[256] = {
      0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,   /* 0x0_ */
      0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 0x1_ */
      2, 15,  6,  7, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15,  6,   /* 0x2_ */
@@ -57,7 +53,7 @@ static const unsigned char cls_tab[256] = {
 
 static inline unsigned cls(char c)
 {
-    return cls_tab[(unsigned char)c];
+    return sl_http_cls[(unsigned char)c];
 }
 
 static inline int is_digit(char c)
@@ -285,6 +281,8 @@ static const char *parse_request_line(const char *p, struct sl_http_msg *msg)
     msg->method = view(s, p);
     s = ++p;
     p = scan(p, C_TARGET);
+    if (p != s && (*p == '\r' || *p == '\n'))
+        return fail_line(msg, 400, "HTTP/0.9 request (no HTTP version)");
     if (p == s || *p != ' ')
         return fail_line(msg, 400, "bad request target");
     msg->target = view(s, p);
@@ -502,11 +500,11 @@ static int check_framing(struct sl_http_msg *msg)
     return 0;
 }
 
+static const struct sl_view none_view = { "", 0 };
+
 static void msg_reset(struct sl_http_msg *msg)
 {
-    static const struct sl_view none = { "", 0 };
-
-    msg->method = msg->target = msg->reason = msg->host = none;
+    msg->method = msg->target = msg->reason = msg->host = none_view;
     msg->status = 0;
     msg->minor = 0;
     msg->nhdrs = 0;
@@ -529,6 +527,16 @@ ssize_t sl_http_parse_request(const char *buf, size_t len,
     msg_reset(msg);
     skip = skip_empty_lines(buf, len);
     head = find_head(buf, len, skip, lim, msg);
+    if (head == SL_HTTP_AGAIN && memchr(buf + skip, '\n', len - skip) != NULL) {
+        /* The request line is complete: judge it now. An HTTP/0.9 line
+         * ("GET /x" CRLF) has no head to wait for, and any other bad line
+         * is bad whatever follows; waiting would only hang the client
+         * until request_head runs out. find_head has checked line_max. */
+        if (parse_request_line(buf + skip, msg) == NULL)
+            return SL_HTTP_ERROR;
+        msg->method = msg->target = none_view;
+        msg->minor = 0;
+    }
     if (head < 0)
         return head;
     p = parse_request_line(buf + skip, msg);
@@ -752,214 +760,4 @@ int sl_http_parse_authority(struct sl_view target, struct sl_url *url,
     if (target.len == 0)
         return url_fail(err, "empty authority");
     return parse_hostport(target.base, target.base + target.len, url, 1, err);
-}
-
-/* --- chunked transfer coding -------------------------------------------- */
-
-/*
- *   SIZE --hex--> SIZE --SP--> SIZE_WS --';'--> EXT --CR--> SIZE_LF
- *     |  \___';'_________________________________/|           |
- *     |                                      LF   |      LF   |
- *     +--CR/LF--------------------------------+---+-----------+
- *                                             v
- *                     size > 0: DATA --left==0--> DATA_CR (CR) DATA_LF
- *                                                   \__LF__________\_LF_-> SIZE
- *                     size = 0: TR_START --tchar--> TR_NAME --':'--> TR_VALUE
- *                                 |   ^_________________LF (or CRLF)____|
- *                                 +--LF (or CR LF via END_LF)--> DONE
- */
-enum {
-    CK_SIZE = 0,    /* chunk-size hex digits (c->line counts them) */
-    CK_SIZE_WS,     /* BWS after the size: only ';' may follow */
-    CK_EXT,         /* chunk extensions, up to the line end */
-    CK_SIZE_LF,     /* CR seen on the size line */
-    CK_DATA,        /* c->left data bytes to go */
-    CK_DATA_CR,     /* after data: CRLF (or LF) */
-    CK_DATA_LF,
-    CK_TR_START,    /* start of a trailer line, or the final empty line */
-    CK_TR_NAME,
-    CK_TR_VALUE,
-    CK_TR_LF,       /* CR seen at the end of a trailer line */
-    CK_END_LF,      /* CR seen on the final empty line */
-    CK_DONE,
-    CK_ERROR
-};
-
-#define CK_SIZE_DIGITS_MAX 15
-#define CK_LINE_MAX        4096
-#define CK_TRAILERS_MAX    16384
-
-void sl_chunk_init(struct sl_chunk *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->state = CK_SIZE;
-}
-
-static int ck_fail(struct sl_chunk *c, const char *why)
-{
-    c->state = CK_ERROR;
-    c->err = why;
-    return -1;
-}
-
-static inline int hexval(unsigned char ch)
-{
-    return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
-}
-
-static int ck_size_done(struct sl_chunk *c)
-{
-    c->line = 0;
-    c->state = c->left ? CK_DATA : CK_TR_START;
-    return 0;
-}
-
-/* One byte of a chunk-size line. */
-static int ck_size_byte(struct sl_chunk *c, unsigned char ch)
-{
-    switch (c->state) {
-    case CK_SIZE:
-        if (cls_tab[ch] & C_HEX) {
-            if (c->line == CK_SIZE_DIGITS_MAX)
-                return ck_fail(c, "chunk size too long");
-            c->left = c->left << 4 | (uint64_t)hexval(ch);
-            c->line++;
-            return 0;
-        }
-        if (c->line == 0)
-            return ck_fail(c, "missing chunk size");
-        if (ch == '\r') {
-            c->state = CK_SIZE_LF;      /* the line end is not counted */
-            return 0;
-        }
-        if (ch == '\n')
-            return ck_size_done(c);
-        if (ch == ';')
-            c->state = CK_EXT;
-        else if (is_ows((char)ch))
-            c->state = CK_SIZE_WS;
-        else
-            return ck_fail(c, "bad chunk size");
-        break;
-    case CK_SIZE_WS:
-        if (ch == ';')
-            c->state = CK_EXT;
-        else if (!is_ows((char)ch))
-            return ck_fail(c, "bad chunk size line");
-        break;
-    case CK_EXT:
-        if (ch == '\r') {
-            c->state = CK_SIZE_LF;
-            return 0;
-        }
-        if (ch == '\n')
-            return ck_size_done(c);
-        if (!(cls_tab[ch] & C_VCHAR))
-            return ck_fail(c, "bad character in chunk extension");
-        break;
-    default: /* CK_SIZE_LF */
-        if (ch != '\n')
-            return ck_fail(c, "bare CR in chunk size line");
-        return ck_size_done(c);
-    }
-    if (++c->line > CK_LINE_MAX)
-        return ck_fail(c, "chunk size line too long");
-    return 0;
-}
-
-/* One byte of the trailer section (validated like header fields). */
-static int ck_trailer_byte(struct sl_chunk *c, unsigned char ch)
-{
-    if (++c->trailers > CK_TRAILERS_MAX)
-        return ck_fail(c, "trailer section too large");
-    switch (c->state) {
-    case CK_TR_START:
-        if (ch == '\n')
-            c->state = CK_DONE;
-        else if (ch == '\r')
-            c->state = CK_END_LF;
-        else if (cls_tab[ch] & C_TCHAR)
-            c->state = CK_TR_NAME;
-        else
-            return ck_fail(c, is_ows((char)ch) ? "obs-fold in trailer"
-                                               : "bad trailer field name");
-        return 0;
-    case CK_TR_NAME:
-        if (ch == ':')
-            c->state = CK_TR_VALUE;
-        else if (!(cls_tab[ch] & C_TCHAR))
-            return ck_fail(c, "bad trailer field name");
-        return 0;
-    case CK_TR_VALUE:
-        if (ch == '\r')
-            c->state = CK_TR_LF;
-        else if (ch == '\n')
-            c->state = CK_TR_START;
-        else if (!(cls_tab[ch] & C_VCHAR))
-            return ck_fail(c, "bad character in trailer");
-        return 0;
-    case CK_TR_LF:
-        if (ch != '\n')
-            return ck_fail(c, "bare CR in trailer");
-        c->state = CK_TR_START;
-        return 0;
-    default: /* CK_END_LF */
-        if (ch != '\n')
-            return ck_fail(c, "bare CR after trailers");
-        c->state = CK_DONE;
-        return 0;
-    }
-}
-
-/* One framing byte: anything but chunk data. */
-static int ck_byte(struct sl_chunk *c, unsigned char ch)
-{
-    switch (c->state) {
-    case CK_SIZE: case CK_SIZE_WS: case CK_EXT: case CK_SIZE_LF:
-        return ck_size_byte(c, ch);
-    case CK_DATA_CR:
-    case CK_DATA_LF:
-        /* CRLF after the data; a bare LF ends it like CRLF. */
-        if (ch == '\r' && c->state == CK_DATA_CR) {
-            c->state = CK_DATA_LF;
-            return 0;
-        }
-        if (ch != '\n')
-            return ck_fail(c, "missing CRLF after chunk data");
-        c->state = CK_SIZE;
-        return 0;
-    default:
-        return ck_trailer_byte(c, ch);
-    }
-}
-
-ssize_t sl_chunk_feed(struct sl_chunk *c, char *p, size_t len, int decode,
-                      size_t *out)
-{
-    size_t i = 0, o = 0, n;
-
-    *out = 0;
-    if (c->state == CK_ERROR)
-        return SL_HTTP_ERROR;
-    while (i < len && c->state != CK_DONE) {
-        if (c->state == CK_DATA) {
-            /* The bulk of a body: one move per call, not per byte. */
-            n = len - i < c->left ? len - i : (size_t)c->left;
-            if (decode && o != i)
-                memmove(p + o, p + i, n);
-            o += n;
-            i += n;
-            c->left -= n;
-            if (c->left == 0)
-                c->state = CK_DATA_CR;
-            continue;
-        }
-        if (ck_byte(c, (unsigned char)p[i]) < 0)
-            return SL_HTTP_ERROR;
-        i++;
-    }
-    if (c->state == CK_DONE)
-        c->done = 1;
-    *out = decode ? o : i;
-    return (ssize_t)i;
 }

@@ -4,9 +4,8 @@
  * Pure code: no allocation, no I/O, no global state. Like picohttpparser,
  * the head parsers are stateless (call again with more bytes) and hand back
  * views into the caller's bytes; the caller keeps those bytes alive while it
- * uses the views. The chunked-body codec is the one stateful piece: it walks
- * a body as it streams past, either just validating it (pass-through) or
- * removing the framing in place (for HTTP/1.0 peers).
+ * uses the views. The chunked body codec (chunk.h) is the one stateful
+ * piece.
  *
  * Return convention of the parsers:
  *   > 0              bytes consumed (the whole head, final CRLF included)
@@ -90,6 +89,9 @@ struct sl_http_msg {
  * to 1.9 (400). A bare LF ends a line like CRLF (RFC 9112 section 2.2);
  * a bare CR anywhere is an error. Up to 4 empty lines before the request
  * line are skipped (counted in the returned length and in head_max).
+ * A bad request line is an error as soon as the line is complete, before
+ * the rest of the head has come: in particular an HTTP/0.9 request
+ * ("GET /x" CRLF, no version), which has no head to wait for.
  * Every output field is reset on each call; absent views are empty, never
  * NULL.
  */
@@ -156,34 +158,7 @@ int sl_http_parse_url(struct sl_view target, struct sl_url *url,
 int sl_http_parse_authority(struct sl_view target, struct sl_url *url,
                             const char **err);
 
-/*
- * Chunked transfer coding (RFC 9112 section 7.1), incremental.
- *
- * sl_chunk_feed walks p[0..len). It stops at the end of the chunked body
- * (after the last chunk, trailer section and final CRLF) and sets c->done;
- * bytes after that belong to the next message and are not consumed.
- * Returns the number of bytes consumed, or SL_HTTP_ERROR (c->err says why).
- *
- * When decode is 0 (pass-through) nothing is modified and *out is set to the
- * consumed count: the caller forwards those bytes as they are.
- * When decode is 1, chunk data bytes are moved in place to the front of p and
- * *out is how many there are: the caller forwards p[0..*out); framing,
- * extensions and trailers are dropped.
- *
- * Limits: chunk-size at most 15 hex digits (no overflow), chunk-size line
- * with extensions at most 4 KiB, trailer section at most 16 KiB.
- */
-struct sl_chunk {
-    int state;
-    uint64_t left;              /* data bytes left in the current chunk */
-    size_t line;                /* bytes in the current size/trailer line */
-    size_t trailers;            /* bytes of trailer section so far */
-    unsigned done:1;
-    const char *err;
-};
-
-void sl_chunk_init(struct sl_chunk *c);
-ssize_t sl_chunk_feed(struct sl_chunk *c, char *p, size_t len, int decode,
-                      size_t *out);
+/* The chunked body codec (chunk.c) goes with the message parser. */
+#include "squidlike/chunk.h"
 
 #endif

@@ -1491,16 +1491,22 @@ class TcpServer:
 class _Reader:
     """Buffered reads from a socket, for the origin and the clients."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, record=None):
         self.sock = sock
         self.buf = bytearray()
         self.eof = False
+        self.record = record        # a bytearray: every byte received is appended
+
+    def _got(self, data):
+        if self.record is not None:
+            self.record += data
 
     def fill(self, n=65536):
         data = self.sock.recv(n)
         if not data:
             self.eof = True
             raise EOFError("connection closed by peer")
+        self._got(data)
         self.buf += data
         return len(data)
 
@@ -1552,6 +1558,7 @@ class _Reader:
             if got == 0:
                 self.eof = True
                 raise EOFError("connection closed with %d body bytes missing" % n)
+            self._got(mv[:got])
             sink(mv[:got])
             n -= got
 
@@ -1566,6 +1573,7 @@ class _Reader:
             if got == 0:
                 self.eof = True
                 return
+            self._got(mv[:got])
             sink(mv[:got])
 
     def read_chunked(self, sink):
@@ -1750,11 +1758,16 @@ class ScriptedOrigin(TcpServer):
 
     With auto_continue (default) a request with Expect: 100-continue gets
     "HTTP/1.1 100 Continue" before its body is read.
+
+    With record=True every byte received is kept as it came, per connection:
+    o.received(serial) (serial from 1, as Request.conn_serial) and
+    o.received_all() (all connections, in the order they were accepted) -
+    for asserting the exact framing a proxy sent.
     """
 
     def __init__(self, handler=None, head_handler=None, auto_continue=True,
                  keep_body=1 << 20, family=socket.AF_INET, host=None, port=0, name="origin",
-                 conn_timeout=120.0):
+                 conn_timeout=120.0, record=False):
         if handler is None:
             handler = default_handler
         self.handler = handler
@@ -1763,6 +1776,8 @@ class ScriptedOrigin(TcpServer):
         self.keep_body = keep_body
         self.requests = []
         self._req_lock = threading.Lock()
+        self.record = record
+        self._received = {}
         super().__init__(None, host=host, family=family, port=port, name=name,
                          conn_timeout=conn_timeout)
 
@@ -1784,10 +1799,24 @@ class ScriptedOrigin(TcpServer):
         assert self.requests, "the origin received no request"
         return self.requests[-1]
 
+    def received(self, serial):
+        """The bytes received on connection serial (record=True), so far."""
+        with self._req_lock:
+            return bytes(self._received.get(serial, b""))
+
+    def received_all(self):
+        with self._req_lock:
+            return b"".join(bytes(self._received[k]) for k in sorted(self._received))
+
     # -- serving --
 
     def handle_connection(self, sock, serial, peer):
-        rd = _Reader(sock)
+        rec = None
+        if self.record:
+            rec = bytearray()
+            with self._req_lock:
+                self._received[serial] = rec
+        rd = _Reader(sock, record=rec)
         index = 0
         while not self.stopping.is_set():
             head = rd.read_head()

@@ -7,6 +7,7 @@ sl_e2e_tests += \
 	t/e2e/test_harness.py \
 	t/e2e/test_proxy_basic.py \
 	t/e2e/test_proxy_bodies.py \
+	t/e2e/test_smuggling.py \
 	t/e2e/test_keepalive.py \
 	t/e2e/test_connect.py \
 	t/e2e/test_dns.py \

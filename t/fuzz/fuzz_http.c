@@ -1,5 +1,5 @@
 /*
- * fuzz_http.c - libFuzzer target for squidlike/http.c.
+ * fuzz_http.c - libFuzzer target for squidlike/http.c and chunk.c.
  *
  * The input is parsed as a request head, a response head (small and large
  * limits), a URL and an authority, and a chunked body (pass-through and
@@ -14,10 +14,12 @@
  *     is safe to put in a request line);
  *   - the chunk codec consumes the same bytes however the input is split,
  *     decodes to at most what it consumed, and never touches the input in
- *     pass-through mode.
+ *     pass-through mode;
+ *   - a body that decodes, framed again by the encoder and written in short
+ *     pieces, has bare size lines and decodes to the same data and trailers.
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -I<config.h dir> -I.
- *     t/fuzz/fuzz_http.c squidlike/http.c squidlike/buf.c
+ *     t/fuzz/fuzz_http.c squidlike/http.c squidlike/chunk.c squidlike/buf.c
  */
 #include "config.h"
 
@@ -110,7 +112,12 @@ static void check_head(const char *buf, size_t len,
         want = SL_HTTP_AGAIN;
 
     CHECK(r == SL_HTTP_AGAIN || r == SL_HTTP_ERROR || (r > 0 && (size_t)r <= len));
-    CHECK((r == SL_HTTP_AGAIN) == (want == SL_HTTP_AGAIN));
+    /* A complete but bad request line is refused without waiting for the
+     * rest of the head (HTTP/0.9 has none): ERROR where AGAIN was due. */
+    if (is_req && want == SL_HTTP_AGAIN && rf.has_first && r == SL_HTTP_ERROR)
+        CHECK(m.err != NULL && (m.err_status == 400 || m.err_status == 505));
+    else
+        CHECK((r == SL_HTTP_AGAIN) == (want == SL_HTTP_AGAIN));
     if (want == 414 || want == 431) {
         CHECK(r == SL_HTTP_ERROR);
         CHECK(m.err_status == (is_req ? want : 502));
@@ -277,6 +284,93 @@ static struct feed feed_pieces(const char *body, size_t len, int decode,
     return f;
 }
 
+/*
+ * A body that decodes is framed again by the encoder (chunk.h), offered a
+ * few bytes more at a time and written in short pieces, both sized from
+ * the input. What comes out must be bare size lines, and decode (strictly)
+ * to the same data and trailer lines.
+ */
+static void check_reencode(const char *body, size_t len, size_t cut)
+{
+    struct sl_chunk c;
+    struct sl_chunk_enc e;
+    struct sl_chunk_out o;
+    size_t out, tr, data, step = 1 + cut % 97, wmax = 1 + (cut / 97) % 29;
+    size_t offered, outn = 0, cap, ds, ts, w, k, pos, i, guard = 0;
+    char *dec = malloc(len + 1), *enc, *back;
+    int n, j;
+    ssize_t r;
+
+    CHECK(dec != NULL);
+    memcpy(dec, body, len);
+    sl_chunk_init(&c);
+    r = sl_chunk_feed(&c, dec, len, SL_CHUNK_DATA_TRAILERS, &out);
+    if (r < 0 || !c.done) {
+        free(dec);
+        return;
+    }
+    tr = c.tr_out;
+    data = out - tr;
+    cap = out + 32 * (data / step + 4);
+    enc = malloc(cap);
+    back = malloc(cap);
+    CHECK(enc != NULL && back != NULL);
+    memset(&e, 0, sizeof(e));
+    offered = 0;
+    pos = 0;                    /* dec[pos..] not yet written */
+    for (;;) {
+        /* dec[pos..] as a flow holds it: offered data, then (once all
+         * data is offered) the trailer lines still to write */
+        int all = offered >= data;
+        size_t have = pos < data ? (all ? data : offered) - pos : 0;
+        size_t trn = all ? out - (pos > data ? pos : data) : 0;
+
+        CHECK(++guard < 2 * cap + 100);
+        n = sl_chunk_enc_iov(&e, dec + pos, have, trn, all, all, &o);
+        CHECK(n >= 0 && n <= SL_CHUNK_IOV);
+        if (n == 0) {
+            if (all)
+                break;
+            offered += step;
+            continue;
+        }
+        for (j = 0, w = 0; j < n && w < wmax; j++) {
+            k = o.iov[j].iov_len < wmax - w ? o.iov[j].iov_len : wmax - w;
+            CHECK(outn + k <= cap);
+            memcpy(enc + outn, o.iov[j].iov_base, k);
+            outn += k;
+            w += k;
+        }
+        sl_chunk_enc_wrote(&e, &o, w, &ds, &ts);
+        CHECK(ds <= have && (ts == 0 || ds == have));
+        pos += ds + ts;
+        if (offered < data)
+            offered += step;
+    }
+    CHECK(sl_chunk_enc_done(&e) && pos == out);
+    /* Size lines: hex digits and CRLF, nothing else. */
+    for (i = 0;;) {
+        size_t sz = 0, s0 = i;
+        while (i < outn && ((enc[i] >= '0' && enc[i] <= '9') || (enc[i] >= 'a' && enc[i] <= 'f'))) {
+            sz = sz * 16 + (size_t)(enc[i] <= '9' ? enc[i] - '0' : enc[i] - 'a' + 10);
+            i++;
+        }
+        CHECK(i > s0 && i + 2 <= outn && enc[i] == '\r' && enc[i + 1] == '\n');
+        i += 2;
+        if (sz == 0)
+            break;
+        CHECK(i + sz + 2 <= outn);
+        i += sz + 2;
+    }
+    memcpy(back, enc, outn);
+    sl_chunk_init(&c);
+    r = sl_chunk_feed(&c, back, outn, SL_CHUNK_DATA_TRAILERS, &k);
+    CHECK(r == (ssize_t)outn && c.done && k == out && memcmp(back, dec, out) == 0);
+    free(dec);
+    free(enc);
+    free(back);
+}
+
 static void check_chunked(const char *body, size_t len, size_t cut)
 {
     char *dec1 = malloc(len + 1), *dec2 = malloc(len + 1);
@@ -313,6 +407,7 @@ static void check_chunked(const char *body, size_t len, size_t cut)
     }
     free(dec1);
     free(dec2);
+    check_reencode(body, len, cut);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

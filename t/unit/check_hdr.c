@@ -797,6 +797,127 @@ START_TEST(enospc_boundary)
 }
 END_TEST
 
+/* --- Max-Forwards and TRACE ------------------------------------------- */
+
+static int mf(const char *text, int64_t *val)
+{
+    load(text);
+    *val = -7;
+    return flt_hdr_max_forwards(&msg, val);
+}
+
+START_TEST(max_forwards_read)
+{
+    int64_t n;
+
+    ck_assert_int_eq(mf("A: 1\r\n", &n), 0);
+    ck_assert(n == -7);                         /* untouched when absent */
+    ck_assert_int_eq(mf("Max-Forwards: 0\r\n", &n), 1);
+    ck_assert(n == 0);
+    ck_assert_int_eq(mf("max-forwards:  5 \r\n", &n), 1);
+    ck_assert(n == 5);
+    ck_assert_int_eq(mf("MAX-FORWARDS: 0010\r\n", &n), 1);
+    ck_assert(n == 10);
+    ck_assert_int_eq(mf("Max-Forwards: 2147483647\r\n", &n), 1);
+    ck_assert(n == 2147483647);
+    ck_assert_int_eq(mf("Max-Forwards: 2147483648\r\n", &n), 1);
+    ck_assert(n == 2147483647);
+    ck_assert_int_eq(mf("Max-Forwards: 99999999999999999999999999999999999\r\n", &n), 1);
+    ck_assert(n == 2147483647);
+    /* Not 1*DIGIT on one line. */
+    ck_assert_int_eq(mf("Max-Forwards:\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: -1\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: +1\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: 1, 2\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: 1 2\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: 0x1\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: 1.0\r\n", &n), -1);
+    ck_assert_int_eq(mf("Max-Forwards: 3\r\nA: b\r\nmax-forwards: 3\r\n", &n), -1);
+    ck_assert(n == -7);
+}
+END_TEST
+
+START_TEST(max_forwards_decrement)
+{
+    struct flt_hdr_opts o = req_opts(FLT_XFF_TRANSPARENT);
+
+    o.dec_max_forwards = 1;
+    ck_assert_str_eq(rewrite("A: 1\r\nMax-Forwards: 5\r\nB: 2\r\n", &o),
+                     "A: 1\r\nMax-Forwards: 4\r\nB: 2\r\n");
+    ck_assert_str_eq(rewrite("max-forwards: 1\r\n", &o), "max-forwards: 0\r\n");
+    ck_assert_str_eq(rewrite("Max-Forwards: 0010\r\n", &o), "Max-Forwards: 9\r\n");
+    ck_assert_str_eq(rewrite("Max-Forwards: 99999999999999999999\r\n", &o),
+                     "Max-Forwards: 2147483646\r\n");
+    /* None is not made up; 0 and invalid ones are the caller's to refuse. */
+    ck_assert_str_eq(rewrite("A: 1\r\n", &o), "A: 1\r\n");
+    ck_assert_str_eq(rewrite("Max-Forwards: 0\r\nA: 1\r\n", &o), "A: 1\r\n");
+    ck_assert_str_eq(rewrite("Max-Forwards: x\r\nA: 1\r\n", &o), "A: 1\r\n");
+    ck_assert_str_eq(rewrite("Max-Forwards: 2\r\nMax-Forwards: 2\r\n", &o), "");
+    /* This hop's field: Connection and the access lists cannot drop it. */
+    ck_assert_str_eq(rewrite("Connection: Max-Forwards\r\nMax-Forwards: 3\r\n", &o),
+                     "Max-Forwards: 2\r\n");
+    {
+        struct flt_hdr_access acc;
+        const char *err;
+
+        memset(&acc, 0, sizeof(acc));
+        ck_assert_int_eq(flt_hdr_access_rule(&acc, "deny all", &err), 0);
+        o.access = &acc;
+        ck_assert_str_eq(rewrite("A: 1\r\nMax-Forwards: 3\r\n", &o), "Max-Forwards: 2\r\n");
+        /* Without the option it is a field like any other. */
+        o.dec_max_forwards = 0;
+        ck_assert_str_eq(rewrite("A: 1\r\nMax-Forwards: 3\r\n", &o), "");
+        o.access = NULL;
+    }
+    ck_assert_str_eq(rewrite("Max-Forwards: 3\r\n", &o), "Max-Forwards: 3\r\n");
+    ck_assert_str_eq(rewrite("Connection: max-forwards\r\nMax-Forwards: 3\r\n", &o), "");
+    /* Responses have no Max-Forwards to decrement. */
+    {
+        struct flt_hdr_opts r = resp_opts();
+
+        r.dec_max_forwards = 1;
+        ck_assert_str_eq(rewrite("Max-Forwards: 3\r\n", &r), "Max-Forwards: 3\r\n");
+    }
+}
+END_TEST
+
+START_TEST(trace_echo)
+{
+    struct sl_buf b;
+    static const char head[] =
+        "Host: h.test\r\nAuthorization: Basic c2VjcmV0\r\nX-A:  1 \r\n"
+        "Cookie: s=secret\r\nproxy-authorization: Basic cHc=\r\nMax-Forwards: 0\r\n"
+        "COOKIE: t=2\r\n";
+    static const char want[] =
+        "TRACE http://h.test/x?y HTTP/1.1\r\nHost: h.test\r\nX-A: 1\r\n"
+        "Max-Forwards: 0\r\n\r\n";
+    size_t n;
+
+    load(head);
+    msg.method = v("TRACE");
+    msg.target = v("http://h.test/x?y");
+    msg.minor = 1;
+    ck_assert_int_eq(sl_buf_init(&b, 1024), 0);
+    ck_assert_int_eq(flt_hdr_trace_echo(&msg, &b), 0);
+    ck_assert_uint_eq(sl_buf_len(&b), sizeof(want) - 1);
+    ck_assert_int_eq(memcmp(b.pos, want, sizeof(want) - 1), 0);
+    sl_buf_free(&b);
+    /* Every size short of the whole: -ENOSPC, never past the buffer. */
+    for (n = 1; n < sizeof(want) - 1; n++) {
+        ck_assert_int_eq(sl_buf_init(&b, n), 0);
+        ck_assert_int_eq(flt_hdr_trace_echo(&msg, &b), -ENOSPC);
+        ck_assert(b.last <= b.end);
+        sl_buf_free(&b);
+    }
+    ck_assert_int_eq(sl_buf_init(&b, 64), 0);
+    msg.nhdrs = 0;
+    msg.minor = 0;
+    ck_assert_int_eq(flt_hdr_trace_echo(&msg, &b), 0);
+    ck_assert_uint_eq(sl_buf_len(&b), strlen("TRACE http://h.test/x?y HTTP/1.0\r\n\r\n"));
+    sl_buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hdr");
@@ -835,6 +956,9 @@ int main(void)
     tcase_add_test(tc, appends_to_out);
     tcase_add_test(tc, crlf_skipped);
     tcase_add_test(tc, enospc_boundary);
+    tcase_add_test(tc, max_forwards_read);
+    tcase_add_test(tc, max_forwards_decrement);
+    tcase_add_test(tc, trace_echo);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
