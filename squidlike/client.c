@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "squidlike/bufpool.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/metrics.h"
@@ -111,38 +112,69 @@ static void cl_on_io(struct sl_io *io, unsigned ev)
     cl_run(c);
 }
 
-static void cl_free(struct sl_post *p)
-{
-    struct sl_client *c = p->data;
+/*
+ * Buffer lifetime. A connection holds its big blocks only while a request
+ * moves through it: the input buffer from the first read of a head, the
+ * output buffer and the header arrays from the parse, all until the
+ * transaction ends (cl_txn_done). A connection that waits - new and
+ * silent, or keep-alive between requests - holds its struct and nothing
+ * else; the blocks go back to the server's pool (bufpool.h), which lends
+ * them to the next request without a trip through malloc.
+ */
 
-    sl_buf_free(&c->in);
-    sl_buf_free(&c->out);
+/* The blocks of a moving request back to the pool; the input buffer
+ * stays while it holds bytes (a pipelined request). */
+static void cl_release_bufs(struct sl_client *c)
+{
+    struct sl_bufpool *bp = &c->srv->bufpool;
+
+    if (sl_buf_len(&c->in) == 0)
+        sl_bufpool_unbuf(bp, SL_BUFPOOL_IN, &c->in);
+    sl_bufpool_unbuf(bp, SL_BUFPOOL_OUT, &c->out);
+    sl_bufpool_put(bp, SL_BUFPOOL_HDRS, c->hdrs, 2 * c->nhdrs_cap * sizeof(*c->hdrs));
+    c->hdrs = c->shdrs = NULL;
+    c->nhdrs_cap = 0;
+}
+
+/* The transaction's own small buffers (made as it needs them). */
+static void cl_free_txn_bufs(struct sl_client *c)
+{
     sl_buf_free(&c->oreq);
     sl_buf_free(&c->ckey);
     sl_buf_free(&c->chead);
     sl_buf_free(&c->creq);
     sl_buf_free(&c->txn.meta);
-    free(c->hdrs);
-    free(c->shdrs);
+}
+
+static void cl_free(struct sl_post *p)
+{
+    struct sl_client *c = p->data;
+
+    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in);
+    cl_release_bufs(c);
+    cl_free_txn_bufs(c);
     sl_conf_unref(c->conf);
     free(c);
 }
 
+/* The header arrays for the configuration's max_headers: the request's
+ * (hdrs) and a stored head's beside it (shdrs), one block. */
 static int cl_hdrs_fit(struct sl_client *c)
 {
     size_t want = c->conf->http.max_headers;
-    struct sl_http_hdr *h, *s;
+    struct sl_http_hdr *h;
 
-    if (c->nhdrs_cap == want)
+    if (c->hdrs != NULL && c->nhdrs_cap == want)
         return 0;
-    h = realloc(c->hdrs, want * sizeof(*h));
+    sl_bufpool_put(&c->srv->bufpool, SL_BUFPOOL_HDRS, c->hdrs,
+                   2 * c->nhdrs_cap * sizeof(*c->hdrs));
+    c->hdrs = c->shdrs = NULL;
+    c->nhdrs_cap = 0;
+    h = sl_bufpool_get(&c->srv->bufpool, SL_BUFPOOL_HDRS, 2 * want * sizeof(*h));
     if (h == NULL)
         return -ENOMEM;
     c->hdrs = h;
-    s = realloc(c->shdrs, want * sizeof(*s));
-    if (s == NULL)
-        return -ENOMEM;
-    c->shdrs = s;
+    c->shdrs = h + want;
     c->nhdrs_cap = want;
     return 0;
 }
@@ -158,8 +190,6 @@ int sl_client_accept(struct sl_server *srv, int fd,
     c->srv = srv;
     c->mgr_only = (unsigned char)mgr_only;
     c->conf = sl_conf_ref(srv->conf);
-    if (sl_buf_init(&c->in, c->conf->limits.buffer_size) < 0 || cl_hdrs_fit(c) < 0)
-        goto fail;
     c->io.fd = fd;
     c->io.cb = cl_on_io;
     c->io.data = c;
@@ -194,9 +224,6 @@ int sl_client_accept(struct sl_server *srv, int fd,
 fail:
     close(fd);
     if (c) {
-        sl_buf_free(&c->in);
-        free(c->hdrs);
-        free(c->shdrs);
         sl_conf_unref(c->conf);
         free(c);
     }
@@ -366,10 +393,19 @@ static int cl_head(struct sl_client *c)
 
     for (;;) {
         if (sl_buf_len(&c->in) > 0) {
+            if (cl_hdrs_fit(c) < 0) {
+                cl_close(c);
+                return 1;
+            }
             memset(&m, 0, sizeof(m));
             m.hdrs = c->hdrs;
             m.max_hdrs = c->nhdrs_cap;
             r = sl_http_parse_request(c->in.pos, sl_buf_len(&c->in), &lim, &m);
+            if (r != SL_HTTP_AGAIN && c->out.start == NULL &&
+                sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_OUT, &c->out, OUT_MIN) < 0) {
+                cl_close(c);
+                return 1;
+            }
             if (r > 0) {
                 cl_begin(c, &m, (size_t)r);
                 return 1;
@@ -381,6 +417,13 @@ static int cl_head(struct sl_client *c)
         }
         if (!c->rd)
             return 0;
+        /* Data is (likely) there: now the connection needs its buffer. */
+        if (c->in.start == NULL &&
+            sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in,
+                           conf->limits.buffer_size) < 0) {
+            cl_close(c);
+            return 1;
+        }
         if (sl_buf_space(&c->in) == 0 &&
             sl_buf_reserve(&c->in, 4096, limit) < 0) {
             m.err = "request head too large";
@@ -391,8 +434,11 @@ static int cl_head(struct sl_client *c)
         {
             int was_empty = sl_buf_len(&c->in) == 0;
             ssize_t n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
-            if (n == -EAGAIN)
+            if (n == -EAGAIN) {
+                if (was_empty)  /* nothing came after all: wait without it */
+                    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in);
                 return 0;
+            }
             if (n <= 0) {
                 cl_close(c);    /* gone, or gone mid-head: nothing to answer */
                 return 1;
@@ -713,7 +759,8 @@ static int cl_out_room(struct sl_client *c, size_t want)
 {
     size_t limit = c->conf->http.max_response_head + 8192;
 
-    if (c->out.start == NULL && sl_buf_init(&c->out, OUT_MIN) < 0)
+    if (c->out.start == NULL &&
+        sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_OUT, &c->out, OUT_MIN) < 0)
         return -ENOMEM;
     return sl_buf_reserve(&c->out, want, limit);
 }
@@ -804,19 +851,20 @@ static void cl_linger(struct sl_client *c)
      * LINGER_MS). nginx's lingering close. */
     shutdown(c->io.fd, SHUT_WR);
     sl_buf_reset(&c->in);
+    cl_release_bufs(c);         /* what comes now is read into the stack */
     c->state = CL_LINGER;
     c->t_state = sl_loop_now(c->srv->loop);
 }
 
 static int cl_linger_step(struct sl_client *c)
 {
+    char junk[4096];
+    struct sl_buf b = { junk, junk + sizeof(junk), junk, junk };
     ssize_t n;
 
     if (!c->rd)
         return 0;
-    sl_buf_reset(&c->in);
-    n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
-    sl_buf_reset(&c->in);
+    n = cl_read(c->io.fd, &b, &c->rd, c->hup);
     if (n == -EAGAIN)
         return 0;
     if (n <= 0) {
@@ -826,15 +874,13 @@ static int cl_linger_step(struct sl_client *c)
     return 1;
 }
 
-/* Reset the transaction for the next request; keeps the buffers. */
+/* Reset the transaction for the next request; an idle connection holds
+ * no buffer but a pipelined request's input. */
 static void cl_txn_reset(struct sl_client *c)
 {
-    struct sl_buf meta = c->txn.meta;
-
+    cl_release_bufs(c);
+    cl_free_txn_bufs(c);
     memset(&c->txn, 0, sizeof(c->txn));
-    c->txn.meta = meta;
-    sl_buf_reset(&c->txn.meta);
-    sl_buf_reset(&c->out);
 }
 
 void cl_txn_done(struct sl_client *c)
@@ -854,14 +900,11 @@ void cl_txn_done(struct sl_client *c)
         return;
     }
     cl_txn_reset(c);
-    /* A new request takes the newest configuration. */
+    /* A new request takes the newest configuration (cl_head fits the
+     * header arrays to it). */
     if (c->conf != srv->conf) {
         sl_conf_unref(c->conf);
         c->conf = sl_conf_ref(srv->conf);
-        if (cl_hdrs_fit(c) < 0) {
-            cl_close(c);
-            return;
-        }
     }
     c->state = CL_HEAD;
     c->t_state = c->t_head = sl_loop_now(srv->loop);

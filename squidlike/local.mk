@@ -1,6 +1,6 @@
 # squidlike/: the daemon core.
 libsquidlike_a_SOURCES += \
-	%reldir%/buf.c %reldir%/buf.h \
+	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \

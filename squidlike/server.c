@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "squidlike/bgfetch.h"
@@ -25,6 +26,8 @@
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
+#define MEM_CHECK_MS 10000      /* how often a spike's end is looked for */
+#define MEM_TRIM_DROP 256       /* connections gone since the peak, at least */
 
 /*
  * This host's addresses: to_localhost and the manager pages tell the host
@@ -103,7 +106,40 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
             return;
         }
         sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, l->manager);
+        if (srv->nclients > srv->clients_peak)
+            srv->clients_peak = srv->nclients;
     }
+}
+
+/*
+ * After a spike of connections, give the memory they used back to the
+ * system. free() alone keeps it: glibc returns only the top of the heap,
+ * and one block still in use above the freed ones (a connection that
+ * stayed, a timer array that grew) pins them all. malloc_trim() also
+ * hands back the whole free pages inside the heap. It walks the free
+ * lists, so it runs here, once the count of connections has fallen to
+ * half its peak, and not on every close.
+ */
+static void srv_on_mem_timer(struct sl_timer *t)
+{
+    struct sl_server *srv = t->data;
+    size_t peak = srv->clients_peak, now = srv->nclients;
+
+    if (peak >= now + MEM_TRIM_DROP && now <= peak / 2) {
+        struct timespec t0, t1;
+        size_t pooled;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pooled = sl_bufpool_trim(&srv->bufpool, 0);
+        malloc_trim(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        SL_LOG(SL_LOG_INFO, 0, 0, "%zu client connections, %zu at the peak: free memory "
+               "returned to the system (%zu KiB of spare buffers; %.1f ms)", now, peak,
+               pooled / 1024, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        srv->clients_peak = now;
+    }
+    sl_timer_set(srv->loop, t, MEM_CHECK_MS);
 }
 
 static void srv_warn(const char *msg);
@@ -131,6 +167,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
     srv->accept_timer.data = srv;
+    srv->mem_timer.cb = srv_on_mem_timer;
+    srv->mem_timer.data = srv;
     srv->pool = sl_pool_new(loop);
     if (srv->pool == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -156,6 +194,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
     srv->conf_generation = 1;
     sl_status_start(srv);
+    sl_timer_set(loop, &srv->mem_timer, MEM_CHECK_MS);
     return srv;
 fail:
     sl_pool_free(srv->pool);
@@ -598,10 +637,12 @@ void sl_server_free(struct sl_server *srv)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    sl_timer_stop(srv->loop, &srv->mem_timer);
     sl_status_stop(srv);
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
+    sl_bufpool_trim(&srv->bufpool, 0);
     cache_store_close(srv->store);
     cf_table_free(srv->cf);
     sl_conf_unref(srv->conf);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cache/store.h"
+#include "squidlike/bufpool.h"
 #include "squidlike/conf.h"
 #include "squidlike/dns.h"
 #include "squidlike/loop.h"
@@ -93,6 +94,7 @@ struct sl_server {
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;
+    size_t clients_peak;        /* most open at once since the last trim */
     uint64_t next_id;
     struct sockaddr_storage self[SL_SERVER_MAX_SELF];
     size_t nself;               /* this host's interface addresses */
@@ -102,7 +104,9 @@ struct sl_server {
     int accept_paused;
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
+    struct sl_timer mem_timer;  /* gives memory back after a spike */
     struct sl_stats stats;
+    struct sl_bufpool bufpool;  /* buffers lent to moving requests */
     struct sl_metrics metrics;
     struct sl_status status;    /* the sampler for status.json */
     unsigned conf_generation;   /* 1 at start, +1 per applied reload */
