@@ -378,6 +378,28 @@ static void history(struct sl_bufw *w, const struct sl_status_ring *r,
     sl_bufw_printf(w, "%s]\n  }", n ? "\n    " : " ");
 }
 
+/* Whether new clients get in: paused (max_connections, or failing), the
+ * failures by reason, and the run of failures going on now, or null. */
+static void accept_state(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct sl_accept_fails *a = &srv->accept_fails;
+    size_t i;
+
+    sl_bufw_printf(w, "    \"accept_paused\": %s, \"accept_failures\": {",
+                   srv->accept_paused || a->failing ? "true" : "false");
+    for (i = 0; i < SL_ACCEPT_NWHY; i++)
+        sl_bufw_printf(w, "%s \"%s\": %llu", i ? "," : "", sl_accept_why_name[i], a->n[i]);
+    sl_bufw_printf(w, " },\n    \"accept_failing\": ");
+    if (!a->failing) {
+        sl_bufw_printf(w, "null");
+        return;
+    }
+    sl_bufw_printf(w, "{ \"reason\": \"%s\", ", sl_accept_why_name[a->why]);
+    put_str(w, "error", strerror(a->err));
+    sl_bufw_printf(w, ", \"seconds\": %.3f, \"failures\": %llu }",
+                   (double)(sl_loop_now(srv->loop) - a->since_ms) / 1000.0, a->run);
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -401,8 +423,10 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         "\"open_fds\": %ld },\n", v.rss_bytes, v.cpu_seconds, v.open_fds);
     sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
         "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
-        "\"origins_idle\": %zu },\n", v.g.clients, srv->stats.accepted,
+        "\"origins_idle\": %zu,\n", v.g.clients, srv->stats.accepted,
         srv->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
+    accept_state(&w, srv);
+    sl_bufw_printf(&w, " },\n");
     sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
         "\"negative_hits\": %llu, \"queries\": %llu, ", v.dns.entries, v.dns.lookups,
         v.dns.hits, v.dns.negative_hits, v.dns.queries);

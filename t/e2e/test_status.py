@@ -68,6 +68,12 @@ def check_shape(s):
     assert typed(s, "connections.clients", int) >= 1
     for k in ("accepted", "tunnels"):
         typed(s, "connections." + k, int)
+    # Accepting: not paused, no failure (test_limits.py runs out of
+    # descriptors and sees these move).
+    assert typed(s, "connections.accept_paused", bool) is False
+    assert typed(s, "connections.accept_failing", dict, nullable=True) is None
+    for k in ("process_fd_limit", "system_fd_limit", "memory", "other"):
+        assert typed(s, "connections.accept_failures." + k, int) == 0
     for k in ("entries", "lookups", "hits", "negative_hits", "queries"):
         typed(s, "dns." + k, int)
     typed(s, "dns.hit_ratio", NUM, nullable=True)
