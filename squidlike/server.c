@@ -175,6 +175,27 @@ static void srv_accept_recovered(struct sl_server *srv, struct sl_listener *l)
     a->unlogged = 0;
 }
 
+/* max_connections reached. At saturation that is at every close (one
+ * goes, one more is accepted, the limit is there again): one line a
+ * minute at most, with how often since the line before. */
+static void srv_full(struct sl_server *srv, const struct sl_listener *l)
+{
+    int64_t now = sl_loop_now(srv->loop);
+    char times[64] = "";
+
+    srv->full_unlogged++;
+    if (srv->full_logged_ms != 0 && now - srv->full_logged_ms < ACCEPT_LOG_MS)
+        return;
+    if (srv->full_unlogged > 1)
+        snprintf(times, sizeof(times), " (reached %llu times since the last line)",
+                 srv->full_unlogged);
+    SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu%s) reached, pausing accept%s",
+           srv->conf->limits.max_connections,
+           l->manager ? " and the manager's spare" : "", times);
+    srv->full_logged_ms = now;
+    srv->full_unlogged = 0;
+}
+
 static void srv_on_accept(struct sl_io *io, unsigned ev)
 {
     struct sl_listener *l = io->data;
@@ -187,9 +208,7 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if (srv->nclients >= srv->conf->limits.max_connections +
                             (l->manager ? MGR_SPARE : 0)) {
-            SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu%s) reached, "
-                   "pausing accept", srv->conf->limits.max_connections,
-                   l->manager ? " and the manager's spare" : "");
+            srv_full(srv, l);
             srv_accept_recovered(srv, l);   /* descriptors are not what stops us */
             srv_set_accept(srv, 0, l->manager);
             return;

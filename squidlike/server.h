@@ -133,6 +133,8 @@ struct sl_server {
     int draining;
     int accept_paused;
     struct sl_accept_fails accept_fails;
+    int64_t full_logged_ms;     /* last "max_connections reached" line */
+    unsigned long long full_unlogged;   /* times reached since */
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
     struct sl_timer mem_timer;  /* gives memory back after a spike */

@@ -53,6 +53,30 @@ def test_max_connections_pauses_and_resumes_accept():
         c.close()
 
 
+def test_max_connections_reached_logged_once():
+    # At the limit, every close lets one more in and the limit is there
+    # again: that is one event per close, not one log line per close.
+    origin = ScriptedOrigin()
+    with Daemon({"limits.max_connections": 1}, error_log_file=True) as d:
+        url = origin.url("/turn")
+        held = RawConn(d.port)
+        held.send(b"GET " + url.encode() + b" HTTP/1.1\r\n")
+        h.wait_until(lambda: d.client_connections() >= 1, timeout=20,
+                     what="the first client accepted")
+        for _ in range(8):
+            nxt = RawConn(d.port)
+            nxt.send(h.build_request("GET", url))
+            held.close()
+            r = nxt.recv_response()     # accepted once the slot is free
+            assert r.status == 200, r.brief()
+            held = nxt
+        held.close()
+        assert len(origin.requests) == 8
+        lines = [ln for ln in d.error_log().splitlines() if "max_connections" in ln]
+        assert len(lines) == 1, "%d lines for 8 times at the limit:\n%s" % (
+            len(lines), "\n".join(lines))
+
+
 def status_req(d):
     return ("GET /squidlike/status.json HTTP/1.1\r\nHost: %s\r\n\r\n" % d.addr).encode()
 
