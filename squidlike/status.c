@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,21 @@ static long open_fds(void)
     return n - 1;               /* the directory's own fd */
 }
 
+/* What malloc holds: in use, and free but not given back (what a spike
+ * of connections leaves until the server trims: server.c). Walks the
+ * free lists: a page's worth of work, not a request's. */
+static void heap(long long *used, long long *free_bytes)
+{
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+    struct mallinfo2 mi = mallinfo2();
+
+    *used = (long long)(mi.uordblks + mi.hblkhd);
+    *free_bytes = (long long)mi.fordblks;
+#else
+    *used = *free_bytes = -1;
+#endif
+}
+
 void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
 {
     static const int64_t span[SL_STATUS_NWIN] = { 0, 5 * 60000, 60 * 60000 };
@@ -253,6 +269,8 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
         v->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
             ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
     v->rss_bytes = rss_bytes();
+    heap(&v->heap_used, &v->heap_free);
+    v->spare_buffers = sl_bufpool_bytes(&srv->bufpool);
     v->open_fds = open_fds();
 }
 
@@ -420,7 +438,13 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         sl_bufw_printf(&w, "\"last_reload_time\": null, \"last_reload_result\": null");
     }
     sl_bufw_printf(&w, " },\n  \"process\": { \"rss_bytes\": %lld, \"cpu_seconds\": %.3f, "
-        "\"open_fds\": %ld },\n", v.rss_bytes, v.cpu_seconds, v.open_fds);
+        "\"open_fds\": %ld, ", v.rss_bytes, v.cpu_seconds, v.open_fds);
+    if (v.heap_used >= 0)
+        sl_bufw_printf(&w, "\"heap_used_bytes\": %lld, \"heap_free_bytes\": %lld, ",
+                       v.heap_used, v.heap_free);
+    else
+        sl_bufw_printf(&w, "\"heap_used_bytes\": null, \"heap_free_bytes\": null, ");
+    sl_bufw_printf(&w, "\"spare_buffer_bytes\": %zu },\n", v.spare_buffers);
     sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
         "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
         "\"origins_idle\": %zu,\n", v.g.clients, srv->stats.accepted,

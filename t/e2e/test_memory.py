@@ -18,6 +18,7 @@ connections (the figures of the issue); the diagnostics lines print the
 per-connection cost and the heap after the spike over time.
 """
 
+import json
 import os
 import resource
 import socket
@@ -182,9 +183,12 @@ def spike(keepalive):
             ok = False
         h.log("after close: " + ", ".join("%.0fs %.1f MiB" % (t, v / 2**20)
                                           for t, v in samples[::max(1, len(samples) // 12)]))
-        # The daemon still serves.
+        # The daemon still serves; what malloc holds now, for the record.
         r = h.proxy_request(d, "GET", url)
         assert r.status == 200, r.brief()
+        p = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)["process"]
+        h.log("after the spike: heap used %s, free %s, spare buffers %d bytes"
+              % (p["heap_used_bytes"], p["heap_free_bytes"], p["spare_buffer_bytes"]))
     if asan:
         raise h.Skip("ASan build: RSS is the sanitizer's, bounds not asserted "
                      "(%.0f bytes per connection seen)" % per)
