@@ -240,6 +240,9 @@ static void heap(long long *used, long long *free_bytes)
 
     *used = (long long)(mi.uordblks + mi.hblkhd);
     *free_bytes = (long long)mi.fordblks;
+    if (*used == 0)             /* another allocator took over (ASan, a
+                                   preloaded one): glibc's heap is not ours */
+        *used = *free_bytes = -1;
 #else
     *used = *free_bytes = -1;
 #endif
