@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 
 #include "squidlike/bufpool.h"
@@ -30,7 +29,7 @@
 #endif
 
 /* Take the first kept block off l (it must hold one). */
-static void *bp_pop(struct sl_bufpool_list *l)
+static inline void *bp_pop(struct sl_bufpool_list *l)
 {
     void *b = l->head;
 
@@ -56,6 +55,8 @@ void *sl_bufpool_get(struct sl_bufpool *p, enum sl_bufpool_kind k, size_t size)
 {
     struct sl_bufpool_list *l = &p->l[k];
 
+    if (l->n > 0 && l->size == size)
+        return bp_pop(l);       /* the hot path: the block just given back */
     if (size < sizeof(void *))
         return malloc(size);    /* no room for the link: never kept */
     if (size != l->size) {
@@ -64,8 +65,6 @@ void *sl_bufpool_get(struct sl_bufpool *p, enum sl_bufpool_kind k, size_t size)
         bp_drop(l, 0);
         l->size = size;
     }
-    if (l->n > 0)
-        return bp_pop(l);
     return malloc(size);
 }
 
@@ -85,24 +84,6 @@ void sl_bufpool_put(struct sl_bufpool *p, enum sl_bufpool_kind k, void *b, size_
     l->head = b;
     l->n++;
     BP_POISON(b, size);
-}
-
-int sl_bufpool_buf(struct sl_bufpool *p, enum sl_bufpool_kind k, struct sl_buf *b,
-                   size_t size)
-{
-    char *m = sl_bufpool_get(p, k, size);
-
-    if (m == NULL)
-        return -ENOMEM;
-    b->start = b->pos = b->last = m;
-    b->end = m + size;
-    return 0;
-}
-
-void sl_bufpool_unbuf(struct sl_bufpool *p, enum sl_bufpool_kind k, struct sl_buf *b)
-{
-    sl_bufpool_put(p, k, b->start, sl_buf_size(b));
-    b->start = b->end = b->pos = b->last = NULL;
 }
 
 size_t sl_bufpool_trim(struct sl_bufpool *p, size_t keep)

@@ -17,6 +17,7 @@
 #ifndef SL_BUFPOOL_H
 #define SL_BUFPOOL_H
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "squidlike/buf.h"
@@ -25,6 +26,7 @@ enum sl_bufpool_kind {
     SL_BUFPOOL_IN,      /* a client's input: limits.buffer_size */
     SL_BUFPOOL_OUT,     /* a client's output: heads, our own pages */
     SL_BUFPOOL_HDRS,    /* the header arrays of a request and a stored head */
+    SL_BUFPOOL_META,    /* a transaction's fields for the log (client.c) */
     SL_BUFPOOL_NKINDS
 };
 
@@ -51,10 +53,27 @@ void *sl_bufpool_get(struct sl_bufpool *p, enum sl_bufpool_kind k, size_t size);
 void sl_bufpool_put(struct sl_bufpool *p, enum sl_bufpool_kind k, void *b, size_t size);
 
 /* An empty b of size bytes from the pool. 0 or -ENOMEM. */
-int sl_bufpool_buf(struct sl_bufpool *p, enum sl_bufpool_kind k, struct sl_buf *b,
-                   size_t size);
+static inline int sl_bufpool_buf(struct sl_bufpool *p, enum sl_bufpool_kind k,
+                                 struct sl_buf *b, size_t size)
+{
+    char *m = (char *)sl_bufpool_get(p, k, size);
+
+    if (m == NULL)
+        return -ENOMEM;
+    b->start = b->pos = b->last = m;
+    b->end = m + size;
+    return 0;
+}
+
 /* Give b's memory back (whatever it holds) and leave b empty (start NULL). */
-void sl_bufpool_unbuf(struct sl_bufpool *p, enum sl_bufpool_kind k, struct sl_buf *b);
+static inline void sl_bufpool_unbuf(struct sl_bufpool *p, enum sl_bufpool_kind k,
+                                    struct sl_buf *b)
+{
+    if (b->start == NULL)
+        return;
+    sl_bufpool_put(p, k, b->start, sl_buf_size(b));
+    b->start = b->end = b->pos = b->last = NULL;
+}
 
 /* Free the kept blocks beyond keep per kind. Returns the bytes freed. */
 size_t sl_bufpool_trim(struct sl_bufpool *p, size_t keep);

@@ -33,6 +33,7 @@
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
 #define OUT_MIN 4096
+#define META_BLOCK 2048         /* fits the log fields of a URL of 500 bytes */
 
 static void cl_step_post(struct sl_post *p);
 static void cl_on_timer(struct sl_timer *t);
@@ -136,14 +137,14 @@ static void cl_release_bufs(struct sl_client *c)
     c->nhdrs_cap = 0;
 }
 
-/* The transaction's own small buffers (made as it needs them). */
+/* The transaction's own buffers (made as it needs them). */
 static void cl_free_txn_bufs(struct sl_client *c)
 {
+    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_META, &c->txn.meta);
     sl_buf_free(&c->oreq);
     sl_buf_free(&c->ckey);
     sl_buf_free(&c->chead);
     sl_buf_free(&c->creq);
-    sl_buf_free(&c->txn.meta);
 }
 
 static void cl_free(struct sl_post *p)
@@ -492,6 +493,9 @@ static int cl_keep_meta(struct sl_client *c, struct sl_view method,
     struct cl_txn *t = &c->txn;
     size_t need = method.len + 2 * url.len + 3 + TXNLOG_META_ROOM;
 
+    if (t->meta.start == NULL && need <= META_BLOCK &&
+        sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_META, &t->meta, META_BLOCK) < 0)
+        return -ENOMEM;
     sl_buf_reset(&t->meta);
     if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
         return -ENOMEM;

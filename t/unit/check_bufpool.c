@@ -22,7 +22,12 @@ static void teardown(void)
 
 START_TEST(reuses_a_block)
 {
-    void *a = sl_bufpool_get(&pool, SL_BUFPOOL_IN, 16384), *b;
+    void *a, *b;
+
+    /* Nothing to give back, before any block was asked for. */
+    sl_bufpool_put(&pool, SL_BUFPOOL_IN, NULL, 0);
+    ck_assert_uint_eq(sl_bufpool_bytes(&pool), 0);
+    a = sl_bufpool_get(&pool, SL_BUFPOOL_IN, 16384);
 
     ck_assert_ptr_nonnull(a);
     memset(a, 'x', 16384);
