@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
-#include "squidlike/bufpool.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/metrics.h"
@@ -32,8 +31,6 @@
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
-#define OUT_MIN 4096
-#define META_BLOCK 2048         /* fits the log fields of a URL of 500 bytes */
 
 static void cl_step_post(struct sl_post *p);
 static void cl_on_timer(struct sl_timer *t);
@@ -113,71 +110,13 @@ static void cl_on_io(struct sl_io *io, unsigned ev)
     cl_run(c);
 }
 
-/*
- * Buffer lifetime. A connection holds its big blocks only while a request
- * moves through it: the input buffer from the first read of a head, the
- * output buffer and the header arrays from the parse, all until the
- * transaction ends (cl_txn_done). A connection that waits - new and
- * silent, or keep-alive between requests - holds its struct and nothing
- * else; the blocks go back to the server's pool (bufpool.h), which lends
- * them to the next request without a trip through malloc.
- */
-
-/* The blocks of a moving request back to the pool; the input buffer
- * stays while it holds bytes (a pipelined request). */
-static void cl_release_bufs(struct sl_client *c)
-{
-    struct sl_bufpool *bp = &c->srv->bufpool;
-
-    if (sl_buf_len(&c->in) == 0)
-        sl_bufpool_unbuf(bp, SL_BUFPOOL_IN, &c->in);
-    sl_bufpool_unbuf(bp, SL_BUFPOOL_OUT, &c->out);
-    sl_bufpool_put(bp, SL_BUFPOOL_HDRS, c->hdrs, 2 * c->nhdrs_cap * sizeof(*c->hdrs));
-    c->hdrs = c->shdrs = NULL;
-    c->nhdrs_cap = 0;
-}
-
-/* The transaction's own buffers (made as it needs them). */
-static void cl_free_txn_bufs(struct sl_client *c)
-{
-    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_META, &c->txn.meta);
-    sl_buf_free(&c->oreq);
-    sl_buf_free(&c->ckey);
-    sl_buf_free(&c->chead);
-    sl_buf_free(&c->creq);
-}
-
 static void cl_free(struct sl_post *p)
 {
     struct sl_client *c = p->data;
 
-    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in);
-    cl_release_bufs(c);
-    cl_free_txn_bufs(c);
+    cl_free_bufs(c);
     sl_conf_unref(c->conf);
     free(c);
-}
-
-/* The header arrays for the configuration's max_headers: the request's
- * (hdrs) and a stored head's beside it (shdrs), one block. */
-static int cl_hdrs_fit(struct sl_client *c)
-{
-    size_t want = c->conf->http.max_headers;
-    struct sl_http_hdr *h;
-
-    if (c->hdrs != NULL && c->nhdrs_cap == want)
-        return 0;
-    sl_bufpool_put(&c->srv->bufpool, SL_BUFPOOL_HDRS, c->hdrs,
-                   2 * c->nhdrs_cap * sizeof(*c->hdrs));
-    c->hdrs = c->shdrs = NULL;
-    c->nhdrs_cap = 0;
-    h = sl_bufpool_get(&c->srv->bufpool, SL_BUFPOOL_HDRS, 2 * want * sizeof(*h));
-    if (h == NULL)
-        return -ENOMEM;
-    c->hdrs = h;
-    c->shdrs = h + want;
-    c->nhdrs_cap = want;
-    return 0;
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
@@ -402,8 +341,7 @@ static int cl_head(struct sl_client *c)
             m.hdrs = c->hdrs;
             m.max_hdrs = c->nhdrs_cap;
             r = sl_http_parse_request(c->in.pos, sl_buf_len(&c->in), &lim, &m);
-            if (r != SL_HTTP_AGAIN && c->out.start == NULL &&
-                sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_OUT, &c->out, OUT_MIN) < 0) {
+            if (r != SL_HTTP_AGAIN && cl_lend_out(c) < 0) {
                 cl_close(c);
                 return 1;
             }
@@ -419,9 +357,7 @@ static int cl_head(struct sl_client *c)
         if (!c->rd)
             return 0;
         /* Data is (likely) there: now the connection needs its buffer. */
-        if (c->in.start == NULL &&
-            sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in,
-                           conf->limits.buffer_size) < 0) {
+        if (cl_lend_in(c) < 0) {
             cl_close(c);
             return 1;
         }
@@ -436,8 +372,7 @@ static int cl_head(struct sl_client *c)
             int was_empty = sl_buf_len(&c->in) == 0;
             ssize_t n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
             if (n == -EAGAIN) {
-                if (was_empty)  /* nothing came after all: wait without it */
-                    sl_bufpool_unbuf(&c->srv->bufpool, SL_BUFPOOL_IN, &c->in);
+                cl_unlend_in(c);    /* nothing came after all: wait without it */
                 return 0;
             }
             if (n <= 0) {
@@ -493,8 +428,7 @@ static int cl_keep_meta(struct sl_client *c, struct sl_view method,
     struct cl_txn *t = &c->txn;
     size_t need = method.len + 2 * url.len + 3 + TXNLOG_META_ROOM;
 
-    if (t->meta.start == NULL && need <= META_BLOCK &&
-        sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_META, &t->meta, META_BLOCK) < 0)
+    if (cl_lend_meta(c, need) < 0)
         return -ENOMEM;
     sl_buf_reset(&t->meta);
     if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
@@ -763,8 +697,7 @@ static int cl_out_room(struct sl_client *c, size_t want)
 {
     size_t limit = c->conf->http.max_response_head + 8192;
 
-    if (c->out.start == NULL &&
-        sl_bufpool_buf(&c->srv->bufpool, SL_BUFPOOL_OUT, &c->out, OUT_MIN) < 0)
+    if (cl_lend_out(c) < 0)
         return -ENOMEM;
     return sl_buf_reserve(&c->out, want, limit);
 }

@@ -9,7 +9,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/dns.c %reldir%/dns.h \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
-	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
+	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h %reldir%/client_buf.c \
 	%reldir%/fwd.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \

@@ -626,6 +626,7 @@ void sl_server_drain(struct sl_server *srv)
            srv->nclients);
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    srv->accept_fails.failing = 0;  /* no listener left to fail */
     sl_pool_close_idle(srv->pool);
     sl_bgfetch_stop_all(srv);
     for (c = srv->clients; c; c = next) {
