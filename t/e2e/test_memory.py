@@ -181,8 +181,8 @@ def spike(keepalive):
                          what="RssAnon back under %.1f MiB" % (near / 2**20))
         except h.TestFailure:
             ok = False
-        h.log("after close: " + ", ".join("%.0fs %.1f MiB" % (t, v / 2**20)
-                                          for t, v in samples[::max(1, len(samples) // 12)]))
+        shown = samples[:-1:max(1, len(samples) // 8)] + samples[-1:]
+        h.log("after close: " + ", ".join("%.0fs %.1f MiB" % (t, v / 2**20) for t, v in shown))
         # The daemon still serves; what malloc holds now, for the record.
         r = h.proxy_request(d, "GET", url)
         assert r.status == 200, r.brief()
