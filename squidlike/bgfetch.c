@@ -1,11 +1,15 @@
 /*
- * bgfetch.c - background revalidation through our own pipeline (see
- * bgfetch.h). One end of a socket pair becomes an internal client of the
- * proxy; this file owns the other end: it writes the request, reads and
- * drops the response, and closes on EOF or after a bounded time.
+ * bgfetch.c - fetches of our own through our own pipeline (see bgfetch.h).
+ * A revalidation: one end of a socket pair becomes an internal client of
+ * the proxy; this file owns the other end: it writes the request, reads
+ * and drops the response, and closes on EOF or after a bounded time. A
+ * whole object for a range: an internal client with no socket at all,
+ * headless from the start (its bytes go only to the store), which leave.c
+ * stops when it is no longer worth going on.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +18,7 @@
 #include <unistd.h>
 
 #include "squidlike/bgfetch.h"
-#include "squidlike/client.h"
+#include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/server.h"
 
@@ -129,6 +133,28 @@ static ssize_t bg_request(char *buf, size_t size, const char *url,
     return (ssize_t)sl_buf_len(&out);
 }
 
+/* An internal client on one end of a socket pair: it passes the source
+ * check and logs as "internal". 0 or -errno. */
+static int accept_internal(struct sl_server *srv, int fd)
+{
+    struct sockaddr_in lo;
+    struct sl_client *c;
+    int rc;
+
+    memset(&lo, 0, sizeof(lo));
+    lo.sin_family = AF_INET;
+    lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), 0);
+    if (rc < 0)
+        return rc;
+    c = srv->clients;           /* just linked first */
+    if (c && c->io.fd == fd) {
+        c->internal = 1;
+        snprintf(c->peer_str, sizeof(c->peer_str), "internal");
+    }
+    return 0;
+}
+
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
                      size_t klen, const struct sl_http_msg *req)
 {
@@ -170,7 +196,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     srv->bg = b;
     srv->nbg++;
     sl_timer_set(srv->loop, &b->timer, BG_TIMEOUT_MS);
-    if (sl_client_accept_internal(srv, sv[1]) < 0) {
+    if (accept_internal(srv, sv[1]) < 0) {
         bg_close(b);
         return 0;
     }
@@ -184,13 +210,53 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
         bg_close(srv->bg);
 }
 
+/*
+ * A fetch of our own with no client socket, headless from the start: the
+ * request head req[0..len) goes through the pipeline as if sent from this
+ * host, and its response only fills the cache (leave.c decides, as for a
+ * client that left, how long it is worth going on). range_fetch: stored
+ * only when the body is at most that big. 0 or -errno (-EAGAIN: too many
+ * fetches without a client already).
+ */
+static int bg_start_clientless(struct sl_server *srv, const char *req, size_t len,
+                               uint64_t range_fetch)
+{
+    struct sockaddr_in *lo;
+    struct sl_client *c;
+
+    if (srv->nheadless >= SL_HEADLESS_MAX || srv->draining)
+        return -EAGAIN;
+    if ((c = cl_new(srv, -1)) == NULL)
+        return -ENOMEM;
+    if (cl_lend_in(c) < 0 ||
+        sl_buf_reserve(&c->in, len, len + c->conf->limits.buffer_size) < 0) {
+        cl_free_bufs(c);
+        sl_conf_unref(c->conf);
+        free(c);
+        return -ENOMEM;
+    }
+    sl_buf_append(&c->in, req, len);
+    lo = &c->peer.in;
+    lo->sin_family = AF_INET;
+    lo->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    snprintf(c->peer_str, sizeof(c->peer_str), "internal");
+    c->internal = 1;
+    c->headless = 1;            /* nobody to answer: it fills the cache */
+    c->range_fetch = range_fetch;
+    cl_link(c);
+    srv->nheadless++;
+    c->wr = 1;
+    cl_run(c);
+    return 0;
+}
+
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
                      const struct sl_http_msg *req, uint64_t limit)
 {
     char buf[BG_REQ_MAX];
     ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
 
-    if (n < 0 || sl_client_start_fetch(srv, buf, (size_t)n, limit) < 0)
+    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, limit) < 0)
         return 0;
     SL_DEBUG(0, "fetching all of %s for a range", url);
     return 1;

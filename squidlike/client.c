@@ -31,7 +31,6 @@
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
-#define OUT_MIN 4096
 
 static void cl_step_post(struct sl_post *p);
 static void cl_on_timer(struct sl_timer *t);
@@ -115,61 +114,23 @@ static void cl_free(struct sl_post *p)
 {
     struct sl_client *c = p->data;
 
-    sl_buf_free(&c->in);
-    sl_buf_free(&c->out);
-    sl_buf_free(&c->oreq);
-    sl_buf_free(&c->ckey);
-    sl_buf_free(&c->chead);
-    sl_buf_free(&c->creq);
-    sl_buf_free(&c->txn.meta);
-    free(c->hdrs);
-    free(c->shdrs);
+    cl_free_bufs(c);
     sl_conf_unref(c->conf);
     free(c);
 }
 
-static int cl_hdrs_fit(struct sl_client *c)
-{
-    size_t want = c->conf->http.max_headers;
-    struct sl_http_hdr *h, *s;
-
-    if (c->nhdrs_cap == want)
-        return 0;
-    h = realloc(c->hdrs, want * sizeof(*h));
-    if (h == NULL)
-        return -ENOMEM;
-    c->hdrs = h;
-    s = realloc(c->shdrs, want * sizeof(*s));
-    if (s == NULL)
-        return -ENOMEM;
-    c->shdrs = s;
-    c->nhdrs_cap = want;
-    return 0;
-}
-
-int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only)
+struct sl_client *cl_new(struct sl_server *srv, int fd)
 {
     struct sl_client *c = calloc(1, sizeof(*c));
-    int one = 1, rc = -ENOMEM;
 
     if (c == NULL)
-        goto fail;
+        return NULL;
     c->srv = srv;
-    c->mgr_only = (unsigned char)mgr_only;
     c->conf = sl_conf_ref(srv->conf);
-    if (sl_buf_init(&c->in, c->conf->limits.buffer_size) < 0 || cl_hdrs_fit(c) < 0)
-        goto fail;
     c->io.fd = fd;
     c->io.cb = cl_on_io;
     c->io.data = c;
-    if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
-        goto fail;
-    /* Heads and bodies go out in whole writes; Nagle would only add delay. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->id = ++srv->next_id;
-    memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
-    sl_net_ntop(&c->peer.sa, c->peer_str, sizeof(c->peer_str));
     c->timer.cb = cl_on_timer;
     c->timer.data = c;
     c->free_post.cb = cl_free;
@@ -177,12 +138,37 @@ int sl_client_accept(struct sl_server *srv, int fd,
     c->run_post.cb = cl_step_post;
     c->run_post.data = c;
     c->state = CL_HEAD;
-    c->t_state = c->t_progress = sl_loop_now(srv->loop);
+    c->t_state = c->t_progress = c->t_head = sl_loop_now(srv->loop);
+    return c;
+}
+
+void cl_link(struct sl_client *c)
+{
+    struct sl_server *srv = c->srv;
+
     c->next = srv->clients;
     if (c->next)
         c->next->prev = c;
     srv->clients = c;
     srv->nclients++;
+}
+
+int sl_client_accept(struct sl_server *srv, int fd,
+                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only)
+{
+    struct sl_client *c = cl_new(srv, fd);
+    int one = 1, rc = -ENOMEM;
+
+    if (c == NULL)
+        goto fail;
+    c->mgr_only = (unsigned char)mgr_only;
+    if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
+        goto fail;
+    /* Heads and bodies go out in whole writes; Nagle would only add delay. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
+    sl_net_ntop(&c->peer.sa, c->peer_str, sizeof(c->peer_str));
+    cl_link(c);
     c->ipc = sl_server_ipcount(srv, &c->peer.sa);
     srv->stats.accepted++;
     /* Listeners defer accept until data arrives (TCP_DEFER_ACCEPT), so the
@@ -194,84 +180,10 @@ int sl_client_accept(struct sl_server *srv, int fd,
 fail:
     close(fd);
     if (c) {
-        sl_buf_free(&c->in);
-        free(c->hdrs);
-        free(c->shdrs);
         sl_conf_unref(c->conf);
         free(c);
     }
     return rc;
-}
-
-int sl_client_accept_internal(struct sl_server *srv, int fd)
-{
-    struct sockaddr_in lo;
-    struct sl_client *c;
-    int rc;
-
-    memset(&lo, 0, sizeof(lo));
-    lo.sin_family = AF_INET;
-    lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), 0);
-    if (rc < 0)
-        return rc;
-    c = srv->clients;           /* just linked first */
-    if (c && c->io.fd == fd) {
-        c->internal = 1;
-        snprintf(c->peer_str, sizeof(c->peer_str), "internal");
-    }
-    return 0;
-}
-
-int sl_client_start_fetch(struct sl_server *srv, const char *req, size_t len,
-                          uint64_t range_fetch)
-{
-    struct sockaddr_in *lo;
-    struct sl_client *c;
-
-    if (srv->nheadless >= SL_HEADLESS_MAX || srv->draining)
-        return -EAGAIN;
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        return -ENOMEM;
-    c->srv = srv;
-    c->conf = sl_conf_ref(srv->conf);
-    if (sl_buf_init(&c->in, len) < 0 || cl_hdrs_fit(c) < 0) {
-        sl_buf_free(&c->in);
-        free(c->hdrs);
-        free(c->shdrs);
-        sl_conf_unref(c->conf);
-        free(c);
-        return -ENOMEM;
-    }
-    sl_buf_append(&c->in, req, len);
-    c->io.fd = -1;
-    c->io.cb = cl_on_io;
-    c->io.data = c;
-    c->id = ++srv->next_id;
-    lo = &c->peer.in;
-    lo->sin_family = AF_INET;
-    lo->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    snprintf(c->peer_str, sizeof(c->peer_str), "internal");
-    c->internal = 1;
-    c->headless = 1;            /* nobody to answer: it fills the cache */
-    c->range_fetch = range_fetch;
-    c->timer.cb = cl_on_timer;
-    c->timer.data = c;
-    c->free_post.cb = cl_free;
-    c->free_post.data = c;
-    c->run_post.cb = cl_step_post;
-    c->run_post.data = c;
-    c->state = CL_HEAD;
-    c->t_state = c->t_progress = c->t_head = sl_loop_now(srv->loop);
-    c->next = srv->clients;
-    if (c->next)
-        c->next->prev = c;
-    srv->clients = c;
-    srv->nclients++;
-    srv->nheadless++;
-    c->wr = 1;
-    cl_run(c);
-    return 0;
 }
 
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
@@ -428,10 +340,18 @@ static int cl_head(struct sl_client *c)
 
     for (;;) {
         if (sl_buf_len(&c->in) > 0) {
+            if (cl_hdrs_fit(c) < 0) {
+                cl_close(c);
+                return 1;
+            }
             memset(&m, 0, sizeof(m));
             m.hdrs = c->hdrs;
             m.max_hdrs = c->nhdrs_cap;
             r = sl_http_parse_request(c->in.pos, sl_buf_len(&c->in), &lim, &m);
+            if (r != SL_HTTP_AGAIN && cl_lend_out(c) < 0) {
+                cl_close(c);
+                return 1;
+            }
             if (r > 0) {
                 cl_begin(c, &m, (size_t)r);
                 return 1;
@@ -443,6 +363,11 @@ static int cl_head(struct sl_client *c)
         }
         if (!c->rd)
             return 0;
+        /* Data is (likely) there: now the connection needs its buffer. */
+        if (cl_lend_in(c) < 0) {
+            cl_close(c);
+            return 1;
+        }
         if (sl_buf_space(&c->in) == 0 &&
             sl_buf_reserve(&c->in, 4096, limit) < 0) {
             m.err = "request head too large";
@@ -453,8 +378,10 @@ static int cl_head(struct sl_client *c)
         {
             int was_empty = sl_buf_len(&c->in) == 0;
             ssize_t n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
-            if (n == -EAGAIN)
+            if (n == -EAGAIN) {
+                cl_unlend_in(c);    /* nothing came after all: wait without it */
                 return 0;
+            }
             if (n <= 0) {
                 cl_close(c);    /* gone, or gone mid-head: nothing to answer */
                 return 1;
@@ -508,6 +435,8 @@ static int cl_keep_meta(struct sl_client *c, struct sl_view method,
     struct cl_txn *t = &c->txn;
     size_t need = method.len + 2 * url.len + 3 + TXNLOG_META_ROOM;
 
+    if (cl_lend_meta(c, need) < 0)
+        return -ENOMEM;
     sl_buf_reset(&t->meta);
     if (sl_buf_reserve(&t->meta, need, need + 64) < 0)
         return -ENOMEM;
@@ -784,7 +713,7 @@ static int cl_out_room(struct sl_client *c, size_t want)
 {
     size_t limit = c->conf->http.max_response_head + 8192;
 
-    if (c->out.start == NULL && sl_buf_init(&c->out, OUT_MIN) < 0)
+    if (cl_lend_out(c) < 0)
         return -ENOMEM;
     return sl_buf_reserve(&c->out, want, limit);
 }
@@ -879,19 +808,20 @@ static void cl_linger(struct sl_client *c)
      * LINGER_MS). nginx's lingering close. */
     shutdown(c->io.fd, SHUT_WR);
     sl_buf_reset(&c->in);
+    cl_release_bufs(c);         /* what comes now is read into the stack */
     c->state = CL_LINGER;
     c->t_state = sl_loop_now(c->srv->loop);
 }
 
 static int cl_linger_step(struct sl_client *c)
 {
+    char junk[4096];
+    struct sl_buf b = { junk, junk + sizeof(junk), junk, junk };
     ssize_t n;
 
     if (!c->rd)
         return 0;
-    sl_buf_reset(&c->in);
-    n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
-    sl_buf_reset(&c->in);
+    n = cl_read(c->io.fd, &b, &c->rd, c->hup);
     if (n == -EAGAIN)
         return 0;
     if (n <= 0) {
@@ -901,15 +831,13 @@ static int cl_linger_step(struct sl_client *c)
     return 1;
 }
 
-/* Reset the transaction for the next request; keeps the buffers. */
+/* Reset the transaction for the next request; an idle connection holds
+ * no buffer but a pipelined request's input. */
 static void cl_txn_reset(struct sl_client *c)
 {
-    struct sl_buf meta = c->txn.meta;
-
+    cl_release_bufs(c);
+    cl_free_txn_bufs(c);
     memset(&c->txn, 0, sizeof(c->txn));
-    c->txn.meta = meta;
-    sl_buf_reset(&c->txn.meta);
-    sl_buf_reset(&c->out);
 }
 
 void cl_txn_done(struct sl_client *c)
@@ -933,14 +861,11 @@ void cl_txn_done(struct sl_client *c)
         return;
     }
     cl_txn_reset(c);
-    /* A new request takes the newest configuration. */
+    /* A new request takes the newest configuration (cl_head fits the
+     * header arrays to it). */
     if (c->conf != srv->conf) {
         sl_conf_unref(c->conf);
         c->conf = sl_conf_ref(srv->conf);
-        if (cl_hdrs_fit(c) < 0) {
-            cl_close(c);
-            return;
-        }
     }
     c->state = CL_HEAD;
     c->t_state = c->t_head = sl_loop_now(srv->loop);

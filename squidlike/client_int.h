@@ -225,7 +225,31 @@ static inline void cl_sent(struct sl_client *c, ssize_t n)
         c->srv->stats.bytes_to_clients += (unsigned long long)n;
 }
 
+/* client_buf.c: what a connection holds while a request moves through it,
+ * lent from the server's pool (bufpool.h) and given back when it waits.
+ * The lend functions do nothing when the block is there already; each
+ * returns 0 or -ENOMEM. */
+int cl_lend_in(struct sl_client *c);       /* before reading a head */
+void cl_unlend_in(struct sl_client *c);    /* back, when it holds nothing */
+int cl_lend_out(struct sl_client *c);
+/* The log fields' buffer when need bytes fit a pooled one; else nothing
+ * (sl_buf_reserve makes one). */
+int cl_lend_meta(struct sl_client *c, size_t need);
+/* hdrs and shdrs for c->conf's max_headers. */
+int cl_hdrs_fit(struct sl_client *c);
+/* The transaction is over: in (when empty), out and the header arrays go
+ * back; then the transaction's own buffers (meta, oreq, ckey, chead,
+ * creq); cl_free_bufs: all of them, the connection is closing. */
+void cl_release_bufs(struct sl_client *c);
+void cl_free_txn_bufs(struct sl_client *c);
+void cl_free_bufs(struct sl_client *c);
+
 /* client.c */
+/* A new client of srv in CL_HEAD (fd: its socket, -1 for none); peer,
+ * buffers and the list are the caller's to set. NULL: out of memory. */
+struct sl_client *cl_new(struct sl_server *srv, int fd);
+/* Into the server's list of clients (and its count). */
+void cl_link(struct sl_client *c);
 void cl_run(struct sl_client *c);
 void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
                     const char *detail);

@@ -1,6 +1,6 @@
 # squidlike/: the daemon core.
 libsquidlike_a_SOURCES += \
-	%reldir%/buf.c %reldir%/buf.h \
+	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/http.c %reldir%/http.h %reldir%/http_int.h %reldir%/chunk.c %reldir%/chunk.h \
 	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
@@ -9,7 +9,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/dns.c %reldir%/dns.h \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
-	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h \
+	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h %reldir%/client_buf.c \
 	%reldir%/fwd.c %reldir%/maxfwd.c %reldir%/leave.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
 	%reldir%/collapse.c %reldir%/collapse.h \
 	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \

@@ -249,6 +249,26 @@ static void store_writes(struct sl_bufw *w, const struct cache_store_stats *cs)
         "(sampled every few seconds).", (unsigned long long)cs->fs_avail);
 }
 
+/* Accept failing: every failed call by reason (each retry counts), and
+ * whether new clients are kept waiting now. */
+static void accept_failures(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_accept_fails *a = &srv->accept_fails;
+    size_t i;
+
+    family(w, "squidlike_accept_failures_total", "counter",
+           "Failed accepts of client connections, by reason (every retry counts).");
+    for (i = 0; i < SL_ACCEPT_NWHY; i++)
+        sl_bufw_printf(w, "squidlike_accept_failures_total{reason=\"%s\"} %llu\n",
+                       sl_accept_why_name[i], a->n[i]);
+    one(w, "squidlike_accept_paused", "gauge",
+        "1 while new client connections wait: max_connections reached, or accept failing.",
+        srv->accept_paused || a->failing ? 1 : 0);
+    one(w, "squidlike_descriptors_exhausted", "gauge",
+        "1 while accept fails for want of file descriptors (process or system limit).",
+        a->failing && (a->why == SL_ACCEPT_PROC_FDS || a->why == SL_ACCEPT_SYS_FDS));
+}
+
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
 {
     const struct sl_metrics *m = &srv->metrics;
@@ -295,6 +315,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
     one(&w, "squidlike_client_connections_accepted_total", "counter",
         "Client connections accepted.", s->accepted);
+    accept_failures(&w, srv);
     one(&w, "squidlike_errors_total", "counter",
         "Requests answered with an error page.", s->errors);
     one(&w, "squidlike_dns_lookups_total", "counter",

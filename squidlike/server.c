@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "squidlike/bgfetch.h"
@@ -25,6 +27,9 @@
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
+#define ACCEPT_LOG_MS 60000     /* one line about failing accepts at most */
+#define MEM_CHECK_MS 10000      /* how often a spike's end is looked for */
+#define MEM_TRIM_DROP 256       /* connections gone since the peak, at least */
 
 /*
  * This host's addresses: to_localhost and the manager pages tell the host
@@ -61,12 +66,134 @@ static void srv_set_accept(struct sl_server *srv, int on, int mgr_too)
     srv->accept_paused = !on;
 }
 
+static void srv_on_accept(struct sl_io *io, unsigned ev);
+
 static void srv_on_accept_timer(struct sl_timer *t)
 {
     struct sl_server *srv = t->data;
+    size_t i;
 
-    if (!srv->draining && srv->nclients < srv->conf->limits.max_connections)
-        srv_set_accept(srv, 1, 1);
+    if (srv->draining || srv->nclients >= srv->conf->limits.max_connections)
+        return;
+    srv_set_accept(srv, 1, 1);
+    /* Try a listener that failed now rather than when it is readable:
+     * if its backlog emptied meanwhile (clients gave up), only an accept
+     * that finds nothing tells us the failures are over. */
+    for (i = 0; i < srv->nlisteners && !srv->accept_paused; i++)
+        if (srv->listeners[i].failing && srv->listeners[i].io.fd >= 0)
+            srv_on_accept(&srv->listeners[i].io, SL_IO_READ);
+}
+
+const char *const sl_accept_why_name[SL_ACCEPT_NWHY] = {
+    "process_fd_limit", "system_fd_limit", "memory", "other"
+};
+
+static enum sl_accept_why accept_why(int err)
+{
+    switch (err) {
+    case EMFILE: return SL_ACCEPT_PROC_FDS;
+    case ENFILE: return SL_ACCEPT_SYS_FDS;
+    case ENOBUFS: case ENOMEM: return SL_ACCEPT_MEMORY;
+    }
+    return SL_ACCEPT_OTHER;
+}
+
+/*
+ * accept() failed with err on l. Out of descriptors it fails again at
+ * every retry (ten times a second) for as long as the clients hold them:
+ * count every failure, say so at once, then once a minute at most with
+ * the count since the line before.
+ */
+static void srv_accept_failed(struct sl_server *srv, struct sl_listener *l, int err)
+{
+    struct sl_accept_fails *a = &srv->accept_fails;
+    int64_t now = sl_loop_now(srv->loop);
+    char hint[96] = "", carried[64] = "";
+
+    l->failing = 1;
+    a->why = accept_why(err);
+    a->err = err;
+    a->n[a->why]++;
+    a->unlogged++;
+    if (!a->failing) {
+        a->failing = 1;
+        a->since_ms = now;
+        a->run = 0;
+        a->announced = 0;
+    }
+    a->run++;
+    if (a->logged_ms != 0 && now - a->logged_ms < ACCEPT_LOG_MS)
+        return;
+    if (a->announced) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "accept on %s still failing after %lld s: %s; "
+               "%llu failures since the last line", l->text,
+               (long long)((now - a->since_ms) / 1000), strerror(err), a->unlogged);
+    } else {
+        struct rlimit rl;
+
+        if (a->why == SL_ACCEPT_PROC_FDS && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            snprintf(hint, sizeof(hint), " (RLIMIT_NOFILE %llu, %zu client connections)",
+                     (unsigned long long)rl.rlim_cur, srv->nclients);
+        else if (a->why == SL_ACCEPT_SYS_FDS)
+            snprintf(hint, sizeof(hint), " (the system's limit: fs.file-max)");
+        if (a->unlogged > 1)    /* runs too close to the last line to log */
+            snprintf(carried, sizeof(carried), " (%llu failures since the last line)",
+                     a->unlogged);
+        SL_LOG(SL_LOG_WARN, 0, 0, "accept on %s: %s%s; new connections wait in the "
+               "backlog, retried every %d ms, logged once a minute while it lasts%s",
+               l->text, strerror(err), hint, ACCEPT_RETRY_MS, carried);
+        a->announced = 1;
+    }
+    a->logged_ms = now;
+    a->unlogged = 0;
+}
+
+/* Accept on l caught up with its backlog (or stopped at max_connections,
+ * which is not a failure): when no listener fails any more, the run of
+ * failures is over. Its end is logged when its start was (a run that
+ * began within a minute of the last line passes unlogged: its failures
+ * go in the next line's count). */
+static void srv_accept_recovered(struct sl_server *srv, struct sl_listener *l)
+{
+    struct sl_accept_fails *a = &srv->accept_fails;
+    int64_t now = sl_loop_now(srv->loop);
+    size_t i;
+
+    l->failing = 0;
+    if (!a->failing)
+        return;
+    for (i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].failing)
+            return;
+    a->failing = 0;
+    if (!a->announced)
+        return;
+    SL_LOG(SL_LOG_WARN, 0, 0, "accepting again after %.1f s of failures: %llu in all, "
+           "%llu since the last line", (double)(now - a->since_ms) / 1000.0, a->run,
+           a->unlogged);
+    a->logged_ms = now;
+    a->unlogged = 0;
+}
+
+/* max_connections reached. At saturation that is at every close (one
+ * goes, one more is accepted, the limit is there again): one line a
+ * minute at most, with how often since the line before. */
+static void srv_full(struct sl_server *srv, const struct sl_listener *l)
+{
+    int64_t now = sl_loop_now(srv->loop);
+    char times[64] = "";
+
+    srv->full_unlogged++;
+    if (srv->full_logged_ms != 0 && now - srv->full_logged_ms < ACCEPT_LOG_MS)
+        return;
+    if (srv->full_unlogged > 1)
+        snprintf(times, sizeof(times), " (reached %llu times since the last line)",
+                 srv->full_unlogged);
+    SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu%s) reached, pausing accept%s",
+           srv->conf->limits.max_connections,
+           l->manager ? " and the manager's spare" : "", times);
+    srv->full_logged_ms = now;
+    srv->full_unlogged = 0;
 }
 
 static void srv_on_accept(struct sl_io *io, unsigned ev)
@@ -81,9 +208,8 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if (srv->nclients >= srv->conf->limits.max_connections +
                             (l->manager ? MGR_SPARE : 0)) {
-            SL_LOG(SL_LOG_WARN, 0, 0, "max_connections (%zu%s) reached, "
-                   "pausing accept", srv->conf->limits.max_connections,
-                   l->manager ? " and the manager's spare" : "");
+            srv_full(srv, l);
+            srv_accept_recovered(srv, l);   /* descriptors are not what stops us */
             srv_set_accept(srv, 0, l->manager);
             return;
         }
@@ -91,19 +217,54 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
         fd = accept4(io->fd, (struct sockaddr *)&ss, &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                srv_accept_recovered(srv, l);
                 return;
+            }
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
             /* Out of descriptors or memory: stop accepting for a moment
              * instead of spinning on a listener that stays readable. */
-            SL_LOG(SL_LOG_WARN, 0, errno, "accept on %s", l->text);
+            srv_accept_failed(srv, l, errno);
             srv_set_accept(srv, 0, 1);
             sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
             return;
         }
         sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, l->manager);
+        if (srv->nclients > srv->clients_peak)
+            srv->clients_peak = srv->nclients;
     }
+}
+
+/*
+ * After a spike of connections, give the memory they used back to the
+ * system. free() alone keeps it: glibc returns only the top of the heap,
+ * and one block still in use above the freed ones (a connection that
+ * stayed, a timer array that grew) pins them all. malloc_trim() also
+ * hands back the whole free pages inside the heap. It walks the free
+ * lists, so it runs here, once the count of connections has fallen to
+ * half its peak, and not on every close.
+ */
+static void srv_on_mem_timer(struct sl_timer *t)
+{
+    struct sl_server *srv = t->data;
+    size_t peak = srv->clients_peak, now = srv->nclients;
+
+    if (peak >= now + MEM_TRIM_DROP && now <= peak / 2) {
+        struct timespec t0, t1;
+        size_t pooled;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pooled = sl_bufpool_trim(&srv->bufpool, 0);
+        malloc_trim(0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        SL_LOG(SL_LOG_INFO, 0, 0, "%zu client connections, %zu at the peak: free memory "
+               "returned to the system (%zu KiB of spare buffers; %.1f ms)", now, peak,
+               pooled / 1024, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        srv->clients_peak = now;
+    }
+    sl_timer_set(srv->loop, t, MEM_CHECK_MS);
 }
 
 static void srv_warn(const char *msg);
@@ -173,6 +334,8 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->accept_timer.data = srv;
     srv->store_timer.cb = srv_on_store_timer;
     srv->store_timer.data = srv;
+    srv->mem_timer.cb = srv_on_mem_timer;
+    srv->mem_timer.data = srv;
     srv->pool = sl_pool_new(loop);
     if (srv->pool == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -199,6 +362,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
     srv->conf_generation = 1;
     sl_status_start(srv);
+    sl_timer_set(loop, &srv->mem_timer, MEM_CHECK_MS);
     return srv;
 fail:
     sl_pool_free(srv->pool);
@@ -505,6 +669,7 @@ void sl_server_drain(struct sl_server *srv)
            srv->nclients);
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);
+    srv->accept_fails.failing = 0;  /* no listener left to fail */
     sl_pool_close_idle(srv->pool);
     sl_bgfetch_stop_all(srv);
     for (c = srv->clients; c; c = next) {
@@ -649,10 +814,12 @@ void sl_server_free(struct sl_server *srv)
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_timer_stop(srv->loop, &srv->store_timer);
+    sl_timer_stop(srv->loop, &srv->mem_timer);
     sl_status_stop(srv);
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
+    sl_bufpool_trim(&srv->bufpool, 0);
     cache_store_close(srv->store);
     cf_table_free(srv->cf);
     sl_conf_unref(srv->conf);

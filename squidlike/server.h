@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cache/store.h"
+#include "squidlike/bufpool.h"
 #include "squidlike/conf.h"
 #include "squidlike/dns.h"
 #include "squidlike/loop.h"
@@ -56,7 +57,37 @@ struct sl_listener {
     struct sl_io io;
     struct sl_server *srv;
     int manager;                /* serves the manager pages and the PAC only */
+    int failing;                /* its last accept failed (sl_accept_fails) */
     char text[64];
+};
+
+/* Why accept(2) failed: the labels of the counters (sl_accept_why_name). */
+enum sl_accept_why {
+    SL_ACCEPT_PROC_FDS,         /* EMFILE: the process's descriptor limit */
+    SL_ACCEPT_SYS_FDS,          /* ENFILE: the system's */
+    SL_ACCEPT_MEMORY,           /* ENOBUFS, ENOMEM */
+    SL_ACCEPT_OTHER,
+    SL_ACCEPT_NWHY
+};
+extern const char *const sl_accept_why_name[SL_ACCEPT_NWHY];
+
+/*
+ * Accept failing (out of descriptors, of memory). The listeners pause and
+ * retry every ACCEPT_RETRY_MS while clients wait in the backlog; a run of
+ * failures ends when accept empties the backlog. One log line a minute
+ * at most, each with the failures since the line before, and one when a
+ * run that was logged ends (server.c).
+ */
+struct sl_accept_fails {
+    unsigned long long n[SL_ACCEPT_NWHY];   /* since start */
+    int failing;                /* a run goes on now */
+    enum sl_accept_why why;     /* of the last failure */
+    int err;                    /* its errno */
+    int64_t since_ms;           /* loop time the current (or last) run began */
+    unsigned long long run;     /* failures in that run */
+    int64_t logged_ms;          /* loop time of the last line; 0: none yet */
+    unsigned long long unlogged;    /* failures since that line */
+    int announced;              /* the current run has had a line */
 };
 
 /* Counters for /metrics (metrics.c) and the status page (status.c). */
@@ -96,6 +127,7 @@ struct sl_server {
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;
     size_t nheadless;           /* of which fetches whose client left */
+    size_t clients_peak;        /* most open at once since the last trim */
     uint64_t next_id;
     struct sockaddr_storage self[SL_SERVER_MAX_SELF];
     size_t nself;               /* this host's interface addresses */
@@ -103,13 +135,18 @@ struct sl_server {
     int listen_from_cli;        /* -a given: reloads keep it */
     int draining;
     int accept_paused;
+    struct sl_accept_fails accept_fails;
+    int64_t full_logged_ms;     /* last "max_connections reached" line */
+    unsigned long long full_unlogged;   /* times reached since */
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
+    struct sl_timer mem_timer;  /* gives memory back after a spike */
     struct sl_stats stats;
     int store_paused;           /* the store's state as last logged */
     struct sl_timer store_timer;    /* wakes the loop for its probe */
     int64_t store_paused_ms;    /* loop time it paused */
     struct cache_store_stats store_mark;    /* its counters then */
+    struct sl_bufpool bufpool;  /* buffers lent to moving requests */
     struct sl_metrics metrics;
     struct sl_status status;    /* the sampler for status.json */
     unsigned conf_generation;   /* 1 at start, +1 per applied reload */

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,24 @@ static long open_fds(void)
     return n - 1;               /* the directory's own fd */
 }
 
+/* What malloc holds: in use, and free but not given back (what a spike
+ * of connections leaves until the server trims: server.c). Walks the
+ * free lists: a page's worth of work, not a request's. */
+static void heap(long long *used, long long *free_bytes)
+{
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+    struct mallinfo2 mi = mallinfo2();
+
+    *used = (long long)(mi.uordblks + mi.hblkhd);
+    *free_bytes = (long long)mi.fordblks;
+    if (*used == 0)             /* another allocator took over (ASan, a
+                                   preloaded one): glibc's heap is not ours */
+        *used = *free_bytes = -1;
+#else
+    *used = *free_bytes = -1;
+#endif
+}
+
 void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
 {
     static const int64_t span[SL_STATUS_NWIN] = { 0, 5 * 60000, 60 * 60000 };
@@ -253,6 +272,8 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
         v->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
             ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
     v->rss_bytes = rss_bytes();
+    heap(&v->heap_used, &v->heap_free);
+    v->spare_buffers = sl_bufpool_bytes(&srv->bufpool);
     v->open_fds = open_fds();
 }
 
@@ -412,6 +433,28 @@ static void store_json(struct sl_bufw *w, const struct sl_server *srv,
     }
 }
 
+/* Whether new clients get in: paused (max_connections, or failing), the
+ * failures by reason, and the run of failures going on now, or null. */
+static void accept_state(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct sl_accept_fails *a = &srv->accept_fails;
+    size_t i;
+
+    sl_bufw_printf(w, "    \"accept_paused\": %s, \"accept_failures\": {",
+                   srv->accept_paused || a->failing ? "true" : "false");
+    for (i = 0; i < SL_ACCEPT_NWHY; i++)
+        sl_bufw_printf(w, "%s \"%s\": %llu", i ? "," : "", sl_accept_why_name[i], a->n[i]);
+    sl_bufw_printf(w, " },\n    \"accept_failing\": ");
+    if (!a->failing) {
+        sl_bufw_printf(w, "null");
+        return;
+    }
+    sl_bufw_printf(w, "{ \"reason\": \"%s\", ", sl_accept_why_name[a->why]);
+    put_str(w, "error", strerror(a->err));
+    sl_bufw_printf(w, ", \"seconds\": %.3f, \"failures\": %llu }",
+                   (double)(sl_loop_now(srv->loop) - a->since_ms) / 1000.0, a->run);
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -432,11 +475,19 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         sl_bufw_printf(&w, "\"last_reload_time\": null, \"last_reload_result\": null");
     }
     sl_bufw_printf(&w, " },\n  \"process\": { \"rss_bytes\": %lld, \"cpu_seconds\": %.3f, "
-        "\"open_fds\": %ld },\n", v.rss_bytes, v.cpu_seconds, v.open_fds);
+        "\"open_fds\": %ld, ", v.rss_bytes, v.cpu_seconds, v.open_fds);
+    if (v.heap_used >= 0)
+        sl_bufw_printf(&w, "\"heap_used_bytes\": %lld, \"heap_free_bytes\": %lld, ",
+                       v.heap_used, v.heap_free);
+    else
+        sl_bufw_printf(&w, "\"heap_used_bytes\": null, \"heap_free_bytes\": null, ");
+    sl_bufw_printf(&w, "\"spare_buffer_bytes\": %zu },\n", v.spare_buffers);
     sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
         "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
-        "\"origins_idle\": %zu },\n", v.g.clients, srv->stats.accepted,
+        "\"origins_idle\": %zu,\n", v.g.clients, srv->stats.accepted,
         srv->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
+    accept_state(&w, srv);
+    sl_bufw_printf(&w, " },\n");
     sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
         "\"negative_hits\": %llu, \"queries\": %llu, ", v.dns.entries, v.dns.lookups,
         v.dns.hits, v.dns.negative_hits, v.dns.queries);

@@ -108,6 +108,8 @@ struct sl_status_view {
     struct sl_status_gauges g;
     double cpu_seconds;
     long long rss_bytes;        /* -1: unknown */
+    long long heap_used, heap_free; /* malloc's, bytes (mallinfo2); -1: unknown */
+    size_t spare_buffers;       /* bytes kept by the buffer pool (bufpool.h) */
     long open_fds;              /* -1: unknown */
 };
 

@@ -257,6 +257,30 @@ static void cache_writes(struct sl_bufw *w, const struct cache_store_stats *c)
     kv(w, "not stored while paused", "cache_stores_skipped", c->skipped);
 }
 
+/* Whether new clients get in, and why not (data-value: "yes", "paused",
+ * "failing"); the failed accepts since start. */
+static void accept_rows(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct sl_accept_fails *a = &srv->accept_fails;
+    unsigned long long all = 0;
+    size_t i;
+
+    for (i = 0; i < SL_ACCEPT_NWHY; i++)
+        all += a->n[i];
+    sl_bufw_printf(w, "<tr><th>accepting</th><td>");
+    if (a->failing)
+        sl_bufw_printf(w, "<b id=\"accepting\" data-value=\"failing\">no: %s, for %lld s "
+            "(%llu failures)</b>", strerror(a->err),
+            (long long)((sl_loop_now(srv->loop) - a->since_ms) / 1000), a->run);
+    else if (srv->accept_paused)
+        sl_bufw_printf(w, "<b id=\"accepting\" data-value=\"paused\">paused: "
+            "max_connections</b>");
+    else
+        sl_bufw_printf(w, "<b id=\"accepting\" data-value=\"yes\">yes</b>");
+    sl_bufw_printf(w, "</td></tr>\n");
+    kv(w, "failed accepts", "accept_failures", all);
+}
+
 static void tiles_state(struct sl_bufw *w, struct sl_server *srv,
                         const struct sl_status_view *v)
 {
@@ -267,6 +291,7 @@ static void tiles_state(struct sl_bufw *w, struct sl_server *srv,
     kv(w, "to origins, busy", "origins_busy", v->g.origins_busy);
     kv(w, "to origins, idle", "origins_idle", v->g.origins_idle);
     kv(w, "accepted in all", "accepted", srv->stats.accepted);
+    accept_rows(w, srv);
     sl_bufw_printf(w, "</table>\n");
     tile_end(w);
 

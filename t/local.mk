@@ -5,7 +5,7 @@ sl_unit_tests = t/unit/check_http t/unit/check_chunk t/unit/check_hdr t/unit/che
 	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
 	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page \
 	t/unit/check_blocklist t/unit/check_pac t/unit/check_status \
-	t/unit/check_logfmt t/unit/check_metrics
+	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool
 check_PROGRAMS += $(sl_unit_tests)
 
 t_unit_check_http_SOURCES = t/unit/check_http.c
@@ -56,6 +56,9 @@ t_unit_check_metrics_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_logfmt_SOURCES = t/unit/check_logfmt.c
 t_unit_check_logfmt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_logfmt_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+t_unit_check_bufpool_SOURCES = t/unit/check_bufpool.c
+t_unit_check_bufpool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+t_unit_check_bufpool_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 t_unit_check_store_SOURCES = t/unit/check_store.c
 t_unit_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 t_unit_check_store_LDADD = $(SL_LIBS) $(CHECK_LIBS)

@@ -17,6 +17,7 @@ sl_e2e_tests += \
 	t/e2e/test_shutdown.py \
 	t/e2e/test_config.py \
 	t/e2e/test_limits.py \
+	t/e2e/test_memory.py \
 	t/e2e/test_cache.py \
 	t/e2e/test_cache_crash.py \
 	t/e2e/test_cache_collapse.py \

@@ -185,6 +185,7 @@ def test_counts_json_metrics_html():
     assert v["top_requests_0"] == "4" and ">origin.test<" in html, v
     assert v["blocked_0"] == "1" and ">ads<" in html, v
     assert v["cache_objects"] == str(s["cache"]["objects"]), v
+    assert v["accepting"] == "yes" and v["accept_failures"] == "0", v
     for g in ("graph_hit_ratio", "graph_requests", "graph_bandwidth"):
         assert re.search(r'<svg id="%s"[^>]*>' % g, html), g
     assert "<script" not in html and "http://" not in html.split("<footer>")[0], \

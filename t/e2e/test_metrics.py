@@ -116,6 +116,9 @@ FAMILIES = {
     "squidlike_tunnels": "gauge",
     "squidlike_origin_connections": "gauge",
     "squidlike_dns_query_seconds": "histogram",
+    "squidlike_accept_failures_total": "counter",
+    "squidlike_accept_paused": "gauge",
+    "squidlike_descriptors_exhausted": "gauge",
 }
 
 
@@ -203,7 +206,8 @@ def test_format_and_counts():
              ("squidlike_service_seconds_count", {"kind": "other"}, 3),
              ("squidlike_dns_queries_total", {}, 1),
              ("squidlike_dns_query_seconds_count", {}, 1),
-             ("squidlike_cache_objects", {}, 1)]
+             ("squidlike_cache_objects", {}, 1),
+             ("squidlike_accept_failures_total", {"reason": "process_fd_limit"}, 0)]
     bad = ["%s%r moved by %r, expected %r" % (n, lab, delta(n, **lab), w)
            for n, lab, w in exact if delta(n, **lab) != w]
     assert not bad, "\n  ".join(bad)
@@ -221,6 +225,10 @@ def test_format_and_counts():
         "origin bytes moved by %r" % delta("squidlike_origin_bytes_received_total")
     assert m1.get("squidlike_cache_bytes") > 0, "stored object not in cache_bytes"
     assert m1.get("squidlike_client_connections") >= 1, "the scraping connection not counted"
+    for reason in ("process_fd_limit", "system_fd_limit", "memory", "other"):
+        key = ("squidlike_accept_failures_total", frozenset({"reason": reason}.items()))
+        assert m1.samples.get(key) == 0, (reason, m1.samples.get(key))
+    assert m1.get("squidlike_accept_paused") == 0 and m1.get("squidlike_descriptors_exhausted") == 0
     assert m1.get("squidlike_uptime_seconds") > m0.get("squidlike_uptime_seconds") >= 0
     s = m1.get("squidlike_service_seconds_sum", kind="miss")
     assert 0 <= s < 60, "miss service time sum %r" % s

@@ -65,9 +65,20 @@ def check_shape(s):
     assert typed(s, "process.rss_bytes", int) > 0
     assert typed(s, "process.cpu_seconds", NUM) >= 0
     assert typed(s, "process.open_fds", int) > 2
+    used = typed(s, "process.heap_used_bytes", int, nullable=True)  # null: not glibc
+    free_ = typed(s, "process.heap_free_bytes", int, nullable=True)
+    assert (used is None) == (free_ is None), (used, free_)
+    assert used is None or (used > 0 and free_ >= 0), (used, free_)
+    assert typed(s, "process.spare_buffer_bytes", int) >= 0
     assert typed(s, "connections.clients", int) >= 1
     for k in ("accepted", "tunnels"):
         typed(s, "connections." + k, int)
+    # Accepting: not paused, no failure (test_limits.py runs out of
+    # descriptors and sees these move).
+    assert typed(s, "connections.accept_paused", bool) is False
+    assert typed(s, "connections.accept_failing", dict, nullable=True) is None
+    for k in ("process_fd_limit", "system_fd_limit", "memory", "other"):
+        assert typed(s, "connections.accept_failures." + k, int) == 0
     for k in ("entries", "lookups", "hits", "negative_hits", "queries"):
         typed(s, "dns." + k, int)
     typed(s, "dns.hit_ratio", NUM, nullable=True)
