@@ -258,6 +258,7 @@ int sl_bgfetch_whole(struct sl_server *srv, const char *url,
 
     if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, limit) < 0)
         return 0;
+    srv->stats.range_fetches++;
     SL_DEBUG(0, "fetching all of %s for a range", url);
     return 1;
 }

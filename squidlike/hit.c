@@ -587,7 +587,7 @@ int hit_run(struct sl_client *c)
         return 0;
     }
     if (n < 0) {
-        cl_close(c);
+        leave_now(c, -errno);   /* the client went away */
         return 1;
     }
     if ((size_t)n < total)

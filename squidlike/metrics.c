@@ -316,6 +316,19 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_client_connections_accepted_total", "counter",
         "Client connections accepted.", s->accepted);
     accept_failures(&w, srv);
+    one(&w, "squidlike_client_aborts_total", "counter",
+        "Clients that left before their response was complete (a hang-up "
+        "while waiting, or a failed write); logged ..._ABORTED.", s->client_aborts);
+    one(&w, "squidlike_fetches_without_client", "gauge",
+        "Origin fetches going on without a client: its client left but others "
+        "read along or the object is worth storing, or a whole object for ranges.",
+        (unsigned long long)srv->nheadless);
+    one(&w, "squidlike_cache_late_joins_total", "counter",
+        "Misses served by reading along a fetch already streaming in "
+        "(collapsed forwarding).", s->late_joins);
+    one(&w, "squidlike_cache_range_fetches_total", "counter",
+        "Whole objects fetched in the background for a range miss (range_fetch).",
+        s->range_fetches);
     one(&w, "squidlike_errors_total", "counter",
         "Requests answered with an error page.", s->errors);
     one(&w, "squidlike_dns_lookups_total", "counter",

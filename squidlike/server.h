@@ -101,6 +101,7 @@ struct sl_stats {
     unsigned long long http_bytes_from_origins;
     unsigned long long hits, misses, refreshes;
     unsigned long long late_joins;  /* misses that read along a fetch */
+    unsigned long long range_fetches;   /* whole objects fetched for ranges */
     unsigned long long auth_failures;
     unsigned long long client_aborts;   /* clients that left mid-request */
 };

@@ -486,6 +486,8 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
         "\"origins_idle\": %zu,\n", v.g.clients, srv->stats.accepted,
         srv->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
+    sl_bufw_printf(&w, "    \"client_aborts\": %llu, \"fetches_without_client\": %zu,\n",
+        srv->stats.client_aborts, srv->nheadless);
     accept_state(&w, srv);
     sl_bufw_printf(&w, " },\n");
     sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
@@ -498,6 +500,8 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         (unsigned long long)v.cache.bytes, (unsigned long long)v.cache.max_size,
         (unsigned long long)v.cache.objects, (unsigned long long)v.cache.evicted);
     put_ratio(&w, "fill_percent", 100.0 * (double)v.cache.bytes, (double)v.cache.max_size);
+    sl_bufw_printf(&w, ", \"late_joins\": %llu, \"range_fetches\": %llu",
+        srv->stats.late_joins, srv->stats.range_fetches);
     store_json(&w, srv, &v.cache);
     sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "

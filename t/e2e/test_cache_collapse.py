@@ -8,6 +8,7 @@ response with Vary is shared only with requests that select its variant;
 a fetch that fails mid-body cuts its readers visibly short."""
 
 import hashlib
+import json
 import os
 import sys
 import threading
@@ -243,6 +244,8 @@ def test_late_joiners_read_along():
         assert all(0 <= a < 60 for a in ages), "Age of collapsed responses: %s" % ages
         codes = sorted(a.code for a in h.access_entries(d, "GET", url, 4))
         assert codes == ["TCP_HIT"] * 3 + ["TCP_MISS"], codes
+        st = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)
+        assert st["cache"]["late_joins"] == 3, st["cache"]
         # Stored whole, and new requests are plain hits.
         r = h.proxy_request(d, "GET", url)
         assert r.body == body and h.cache_status_params(r).get("hit") is True

@@ -8,6 +8,7 @@ finishing (cache.quick_abort_*): then it goes on without the client. A
 request whose client is already gone when it is read is not sent on."""
 
 import hashlib
+import json
 import os
 import sys
 import threading
@@ -22,6 +23,22 @@ FRESH = ("Cache-Control", "max-age=3600")
 # from a timer running out.
 SLOW = {"timeouts.origin_first_byte": "120s", "timeouts.origin_idle": "120s",
         "timeouts.connect": "60s", "dns.timeout": "60s"}
+
+
+def status(d):
+    """The daemon's status.json, as a dict."""
+    r = h.proxy_request(d, "GET", "/squidlike/status.json")
+    assert r.status == 200, r.status
+    return json.loads(r.body.decode("utf-8"))
+
+
+def metric(d, name):
+    """The value of an unlabelled series in /metrics."""
+    r = h.proxy_request(d, "GET", "/metrics")
+    for line in r.body.decode("utf-8").splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in /metrics" % name)
 
 
 def daemon_tcp(d):
@@ -220,6 +237,9 @@ def test_leader_leaves_waiters_are_still_served():
         hang_up(lead)
         h.wait_until(lambda: len(client_sockets(d)) == 3, 10,
                      what="the leader's socket closed (%s)" % client_sockets(d))
+        s = status(d)["connections"]
+        assert s["client_aborts"] == 1 and s["fetches_without_client"] == 1, s
+        assert metric(d, "squidlike_fetches_without_client") == 1
         gate.set()
         want = hashlib.sha256(body).hexdigest()
         for c in waiters:
@@ -232,6 +252,9 @@ def test_leader_leaves_waiters_are_still_served():
         r = h.proxy_request(d, "GET", url)
         assert r.body == body and h.cache_status_params(r).get("hit") is True
         assert o.count("/lead") == 1
+        h.wait_until(lambda: status(d)["connections"]["fetches_without_client"] == 0, 10,
+                     what="the headless fetch to end")
+        assert metric(d, "squidlike_client_aborts_total") == 1
 
 
 def _half_then_gate(path, size):

@@ -6,6 +6,7 @@ range from that fetch as it arrives; later ranges are hits. An object
 bigger than the limit is not fetched whole: the range is forwarded. URLs
 without the setting forward ranges as before."""
 
+import json
 import os
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def test_cold_range_fetches_the_whole_object_once():
         assert ("TCP_MISS", 206) in codes and ("TCP_MISS", 200) in codes, codes
         internal = [a for a in h.access_entries(d, "GET", url) if a.client == "internal"]
         assert len(internal) == 1 and internal[0].status == 200, internal
+        st = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)
+        assert st["cache"]["range_fetches"] == 1, st["cache"]
 
 
 def test_range_waits_for_its_bytes_while_the_rest_streams_in():
