@@ -244,7 +244,6 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
     c->headless = 1;            /* nobody to answer: it fills the cache */
     c->range_fetch = range_fetch;
     cl_link(c);
-    srv->nheadless++;
     c->wr = 1;
     cl_run(c);
     return 0;

@@ -150,7 +150,10 @@ void cl_link(struct sl_client *c)
     if (c->next)
         c->next->prev = c;
     srv->clients = c;
-    srv->nclients++;
+    if (c->headless)
+        srv->nheadless++;       /* no connection: not in max_connections */
+    else
+        srv->nclients++;
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
@@ -223,9 +226,10 @@ void cl_close(struct sl_client *c)
     if (c->next)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
-    srv->nclients--;
     if (c->headless)
         srv->nheadless--;
+    else
+        srv->nclients--;
     sl_server_ipcount_drop(srv, c->ipc);
     c->ipc = NULL;
     sl_loop_unpost(srv->loop, &c->run_post);

@@ -107,7 +107,11 @@ static void go_headless(struct sl_client *c)
     c->rd = 0;
     c->wr = 1;                  /* writes go nowhere, at once */
     t->keep = 0;
+    /* Its place in max_connections is free now: the fetch is counted
+     * apart (bounded by SL_HEADLESS_MAX). */
+    srv->nclients--;
     srv->nheadless++;
+    sl_server_client_gone(srv);
 }
 
 void leave_now(struct sl_client *c, int err)

@@ -320,5 +320,26 @@ def test_quick_abort_default_cuts_a_big_remainder():
         assert o.count("/cut") == 2
 
 
+def test_fetch_going_on_frees_its_connection_slot():
+    """A fetch that goes on without its client holds an origin connection,
+    not a place in limits.max_connections: with room for one client, the
+    next one is served while the fetch is still running."""
+    size = 4 << 20
+    o, body, gate, done = _half_then_gate("/slot", size)
+    o.routes["/other"] = Response(200, b"other", headers=[FRESH])
+    with Daemon(dict(SLOW, **{"cache.quick_abort_min": "8M",
+                              "limits.max_connections": 1})) as d:
+        url = o.url("/slot")
+        c = Client(d, url, leave_after=size // 2)
+        c.start()
+        assert c.left.wait(20), "the client never got the first half"
+        h.wait_until(lambda: not client_sockets(d), 10, what="the client's socket closed")
+        assert origin_sockets(d, o), "the fetch was cut"
+        r = h.proxy_request(d, "GET", o.url("/other"), timeout=10)
+        assert r.status == 200 and r.body == b"other"
+        assert not done.is_set(), "the fetch ended before the check"
+        gate.set()
+
+
 if __name__ == "__main__":
     h.run(globals())
