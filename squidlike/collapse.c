@@ -353,6 +353,29 @@ void cf_end(struct sl_client *c, int complete)
     cf_detach(c);
 }
 
+/*
+ * A failed commit drops every writer's batch (store.h): the entries still
+ * streaming follow writers that are gone. Their readers stop (those that
+ * sent nothing yet fetch for themselves, hit.c), new misses no longer
+ * find them, and their leaders go on serving their own clients.
+ */
+static void fail_streaming(struct cf_table *tab)
+{
+    struct cf_entry *e, *next;
+    size_t i;
+
+    for (i = 0; i < CF_BUCKETS; i++)
+        for (e = tab->buckets[i]; e; e = next) {
+            next = e->hnext;
+            if (e->state != CF_STREAMING)
+                continue;
+            entry_unlink(e);
+            e->state = CF_FAILED;
+            e->w = NULL;
+            wake(e);
+        }
+}
+
 void cf_flushed(struct cf_table *tab, int ok)
 {
     struct cf_entry *e;
@@ -367,6 +390,8 @@ void cf_flushed(struct cf_table *tab, int ok)
         wake(e);
         entry_unref(e);
     }
+    if (!ok)
+        fail_streaming(tab);
 }
 
 void cf_detach(struct sl_client *c)

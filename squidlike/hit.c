@@ -414,7 +414,27 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     return 0;
 }
 
-/* A collapsed waiter: the leader's response is being stored; serve it. */
+/* Undo a collapsed serve that sent nothing yet: the request is the miss
+ * it was again, to be forwarded. */
+static void hit_unserve(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+
+    if (cc->mode == CC_HIT)
+        c->srv->stats.hits--;
+    sl_buf_reset(&c->out);
+    t->code = "TCP_MISS";
+    t->status = 0;
+    t->ctype[0] = '\0';
+    cc->mode = CC_MISS;
+    cc->off = cc->end = 0;
+    cc->range_started = 0;
+    hit_status(t, "fwd=uri-miss");
+}
+
+/* A collapsed waiter: the leader's response is being stored; serve it.
+ * On failure nothing of it is left behind (the caller forwards or closes). */
 int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
                        const struct cache_fresh *fresh, int64_t total)
 {
@@ -440,8 +460,10 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
     t->code = "TCP_HIT";
     /* A range cut from the fetch it started itself is a miss. */
     hit_status(t, cc->range_started ? "fwd=uri-miss; collapsed" : "hit; collapsed");
-    if (hit_serve(c, &req, &stored, NULL) < 0)
+    if (hit_serve(c, &req, &stored, NULL) < 0) {
+        hit_unserve(c);
         return -ENOSPC;
+    }
     if (cc->range_started)
         t->code = "TCP_MISS";
     sl_loop_post(c->srv->loop, &c->run_post);
@@ -557,7 +579,15 @@ int hit_run(struct sl_client *c)
         }
         if (rc < 0 && rc != -EAGAIN) {
             cache_store_release(st);
-            cl_close(c);
+            if (t->bytes_out == 0 && !c->headless) {
+                /* The fetch it followed failed before anything went to
+                 * the client: fetch for itself instead. */
+                cf_detach(c);
+                hit_unserve(c);
+                cl_forward_released(c);
+                return 1;
+            }
+            cl_close(c);        /* cut short of its Content-Length */
             return 1;
         }
         if (rc == 0) {

@@ -257,5 +257,53 @@ def test_full_from_the_start():
     fs.close()
 
 
+def test_late_joiner_after_a_failed_commit():
+    """A fetch streams in when a commit fails (the disk is full): its
+    writer is gone, so a miss that comes next must not read along it (it
+    would be cut with nothing sent) - it fetches for itself and gets the
+    whole body."""
+    size = 1 << 20
+    body = os.urandom(size)
+    fs = TinyFs(4096)
+    store = os.path.join(fs.path, "store")
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def pieces():
+        yield body[:131172]
+        gate.wait(60)
+        yield body[131172:]
+    o = RoutedOrigin({"/s": lambda req: Response(200, pieces(), length=size,
+                                                 headers=[("Cache-Control", "max-age=3600")])})
+    conf = {"cache.dir": store, "cache.size": "64M", "cache.max_object": "8M"}
+    with Daemon(conf, wrapper=fs.wrapper) as d:
+        fs.fill(leave=40 << 10)
+        leader = h.RawConn(d.port, timeout=60)
+        leader.send(h.build_request("GET", o.url("/s")))
+        o.wait_requests(1)
+        h.wait_until(lambda: "No space left on device" in d.error_log(), 30,
+                     what="the failed commit")
+        box = {}
+
+        def late():
+            try:
+                box["r"] = h.proxy_request(d, "GET", o.url("/s"), timeout=30)
+            except Exception as e:  # noqa: BLE001
+                box["e"] = e
+        t = threading.Thread(target=late, daemon=True)
+        t.start()
+        try:
+            h.wait_until(lambda: o.count("/s") >= 2 or not t.is_alive(), 20,
+                         what="the late request forwarded")
+        finally:
+            gate.set()
+        t.join(30)
+        assert "r" in box, "the late request failed: %r" % box.get("e")
+        assert box["r"].status == 200 and box["r"].body == body, box["r"].brief()
+        assert o.count("/s") == 2, o.count("/s")
+        leader.close()
+    fs.close()
+
+
 if __name__ == "__main__":
     h.run(globals())
