@@ -612,6 +612,10 @@ int cache_store_flush(struct cache_store *st)
     int rc, map_full = 0;
 
     writers_reap(st);
+    /* What each writer has in, should this flush fail (flush_failed winds
+     * them back to it): set before the recovery too, which can fail. */
+    for (w = st->writers; w; w = w->next)
+        w->saved = w->committed;
     if (st->recover_pending && st->pause.err == 0) {
         /* Recovery could not commit at open: now that commits go in. */
         cache_store_release(st);
@@ -623,8 +627,6 @@ int cache_store_flush(struct cache_store *st)
     if (!flush_pending(st))
         return 0;
     cache_store_release(st);
-    for (w = st->writers; w; w = w->next)
-        w->saved = w->committed;
     /* Keep 5% headroom below the cap so that eviction runs in batches. */
     rc = flush_txn(st, max - max / 20);
     if (rc == MDB_MAP_FULL) {
