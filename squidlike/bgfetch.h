@@ -29,7 +29,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
 /*
  * Fetch all of url in the background for a Range miss (Squid's
  * range_offset_limit), with the fields of req that select its variant: a
- * fetch of our own with no client (sl_client_start_fetch) that leads the
+ * fetch of our own with no client (bg_start_clientless) that leads the
  * collapsed-forwarding entry of the URL, so that range requests can read
  * their part as it arrives. Stored only when the body is at most limit.
  * Returns 1 when started.

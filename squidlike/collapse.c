@@ -53,7 +53,7 @@ struct cf_entry {
     struct cf_table *tab;
     struct sl_client *waiters;  /* linked by c->cf_next */
     struct sl_client *leader;   /* NULL once it is done or gone */
-    int refs;                   /* leader + waiters */
+    int refs;                   /* leader + waiters + the ended list */
     int state;
     uint32_t hash;
     struct cache_writer *w;     /* while CF_STREAMING */
@@ -137,9 +137,7 @@ static void wake(struct cf_entry *e)
         sl_loop_post(e->tab->loop, &c->run_post);
 }
 
-/* Would this request wait on somebody else's fetch? Plain GETs only; with
- * CF_RANGE, ranges of one too (the answer is cut from the whole object). */
-static int plain_get(const struct sl_http_msg *m, int flags)
+int cf_may_wait(const struct sl_http_msg *m, int flags)
 {
     static const char *const no[] = { "If-None-Match", "If-Modified-Since",
         "If-Match", "If-Unmodified-Since", "Authorization", "Range",
@@ -198,7 +196,7 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags)
     uint32_t h = key_hash(key, klen);
     struct cf_entry *e;
 
-    if (tab == NULL || !plain_get(m, flags))
+    if (tab == NULL || !cf_may_wait(m, flags))
         return 0;
     for (e = tab->buckets[h % CF_BUCKETS]; e; e = e->hnext)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)

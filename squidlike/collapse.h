@@ -27,6 +27,10 @@ void cf_table_free(struct cf_table *t);
  */
 #define CF_RANGE 0x1
 #define CF_JOIN_ONLY 0x2
+/* Would this request wait on somebody else's fetch? Plain GETs only (no
+ * conditionals, no Authorization); with CF_RANGE, ranges of one too (the
+ * answer is cut from the whole object). */
+int cf_may_wait(const struct sl_http_msg *m, int flags);
 int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags);
 /* The leader's response head: head is the stored head (no final CRLF)
  * when the response is being stored, else NULL; vary its Vary value

@@ -295,6 +295,7 @@ static int hit_found(struct sl_client *c, const struct sl_http_msg *m,
     struct cache_store *st = c->srv->store;
     struct sl_http_msg stored;
     int64_t ttl = cc->fresh.lifetime - cache_age(&cc->fresh, time(NULL));
+    int rc;
 
     hit_status(t, "hit; ttl=%lld%s", (long long)ttl, stale ? "; fwd=stale" : "");
     sl_buf_reset(&c->chead);
@@ -305,8 +306,10 @@ static int hit_found(struct sl_client *c, const struct sl_http_msg *m,
     if (parse_head(c, &c->chead, &stored) < 0)
         return 0;
     cache_store_touch(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
-    if (hit_serve(c, m, &stored, obj->body) < 0)
+    if ((rc = hit_serve(c, m, &stored, obj->body)) == -ENOSPC || rc == -ENOMEM)
         cl_close(c);
+    else if (rc < 0)
+        leave_now(c, rc);       /* the write failed: the client went away */
     return 1;
 }
 
@@ -325,7 +328,11 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     const struct cache_heuristic *h;
     uint64_t limit;
 
-    if (c->internal || !sl_http_find(m, "Range"))
+    /* Only a range of a plain GET of nothing stored: one that could not
+     * read along the whole fetch (conditionals, credentials) would start
+     * it for nothing, and a stale copy is revalidated, not fetched. */
+    if (c->internal || t->cache.stale || !sl_http_find(m, "Range") ||
+        !cf_may_wait(m, CF_RANGE))
         return 0;
     h = cache_refresh_match(cf->refresh, t->url, strlen(t->url));
     if (h == NULL || h->range_fetch == 0)

@@ -195,5 +195,22 @@ def test_bad_range_fetch_setting_names_the_line():
     assert r.returncode != 0 and "range_fetch" in out and "squidlike.conf:" in out, out
 
 
+def test_range_that_could_not_read_along_starts_nothing():
+    """A range with a conditional (or credentials) could not share a whole
+    fetch: it goes to the origin as it is, and no whole fetch starts."""
+    size = 1 << 20
+    body = os.urandom(size)
+    o = RoutedOrigin({"/c.bin": ranging(body)})
+    with Daemon(patterns()) as d:
+        url = o.url("/c.bin")
+        for _ in range(3):
+            r = h.proxy_request(d, "GET", url, headers=[("Range", "bytes=0-99"),
+                                                       ("If-None-Match", '"nope"')])
+            check_part(r, body, 0, 99)
+        st = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)
+        assert st["cache"]["range_fetches"] == 0, st["cache"]
+        assert [q.header("Range") for q in o.reqs("/c.bin")] == ["bytes=0-99"] * 3
+
+
 if __name__ == "__main__":
     h.run(globals())
