@@ -520,3 +520,41 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
     deny(c, &res);
     return ACCESS_DONE;
 }
+
+/*
+ * to_localhost, decided before the cache for a client it may refuse. The
+ * forward checks each address as it connects, but a hit, a read along
+ * somebody else's fetch or a whole-object fetch for a range would hand
+ * out what only this host's own clients may fetch: so the client's
+ * destination is known (DNS cache, or a lookup and a rerun, as for dst
+ * ACLs) and refused here when none of its addresses may be reached. The
+ * forward then connects to exactly those addresses.
+ */
+int access_to_localhost(struct sl_client *c, size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_server *srv = c->srv;
+    enum acl_to_localhost mode = c->conf->access.to_localhost;
+    size_t i, ok = 0;
+
+    if (c->internal || t->is_connect || mode == ACL_TOLOCAL_ALLOW ||
+        (mode == ACL_TOLOCAL_LOCAL_CLIENTS &&
+         acl_addr_on_host(&c->peer.sa, srv->self, srv->nself)))
+        return ACCESS_GO;
+    if (!t->acl.dst_known) {
+        t->acl.headlen = headlen;   /* kept in c->in meanwhile */
+        if (find_dst(c))
+            return ACCESS_WAIT;
+    }
+    if (t->addrs.status != SL_DNS_OK || t->addrs.n == 0)
+        return ACCESS_GO;       /* the forward answers the DNS failure */
+    for (i = 0; i < t->addrs.n; i++)
+        ok += (size_t)acl_to_localhost_ok(mode, &c->peer.sa, &t->addrs.addr[i].sa,
+                                          srv->self, srv->nself);
+    if (ok > 0)
+        return ACCESS_GO;
+    t->code = "TCP_DENIED";
+    sl_buf_consume(&c->in, headlen);
+    cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
+    return ACCESS_DONE;
+}

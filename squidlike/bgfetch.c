@@ -213,15 +213,15 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
 /*
  * A fetch of our own with no client socket, headless from the start: the
  * request head req[0..len) goes through the pipeline as if sent from this
- * host, and its response only fills the cache (leave.c decides, as for a
- * client that left, how long it is worth going on). range_fetch: stored
+ * host (as client's fetch for to_localhost), and its response only fills
+ * the cache (leave.c decides, as for a client that left, how long it is
+ * worth going on). range_fetch: stored
  * only when the body is at most that big. 0 or -errno (-EAGAIN: too many
  * fetches without a client already).
  */
 static int bg_start_clientless(struct sl_server *srv, const char *req, size_t len,
-                               uint64_t range_fetch)
+                               const union sl_sockaddr *client, uint64_t range_fetch)
 {
-    struct sockaddr_in *lo;
     struct sl_client *c;
 
     if (srv->nheadless >= SL_HEADLESS_MAX || srv->draining)
@@ -236,9 +236,9 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
         return -ENOMEM;
     }
     sl_buf_append(&c->in, req, len);
-    lo = &c->peer.in;
-    lo->sin_family = AF_INET;
-    lo->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* It connects for client: to_localhost judges client's address, so
+     * the fetch reaches no address the client itself may not. */
+    c->peer = *client;
     snprintf(c->peer_str, sizeof(c->peer_str), "internal");
     c->internal = 1;
     c->headless = 1;            /* nobody to answer: it fills the cache */
@@ -250,12 +250,13 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
 }
 
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
-                     const struct sl_http_msg *req, uint64_t limit)
+                     const struct sl_http_msg *req, const union sl_sockaddr *client,
+                     uint64_t limit)
 {
     char buf[BG_REQ_MAX];
     ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
 
-    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, limit) < 0)
+    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit) < 0)
         return 0;
     srv->stats.range_fetches++;
     SL_DEBUG(0, "fetching all of %s for a range", url);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "squidlike/http.h"
+#include "squidlike/dns.h"
 
 struct sl_server;
 
@@ -32,10 +33,12 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
  * fetch of our own with no client (bg_start_clientless) that leads the
  * collapsed-forwarding entry of the URL, so that range requests can read
  * their part as it arrives. Stored only when the body is at most limit.
+ * client: who asked (to_localhost judges the fetch as that client's).
  * Returns 1 when started.
  */
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
-                     const struct sl_http_msg *req, uint64_t limit);
+                     const struct sl_http_msg *req, const union sl_sockaddr *client,
+                     uint64_t limit);
 /* Stop every background fetch (shutdown). */
 void sl_bgfetch_stop_all(struct sl_server *srv);
 

@@ -619,6 +619,12 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     case ACCESS_WAIT:
         return;                 /* answered, or the head waits in c->in */
     }
+    /* ... and to_localhost, before the cache can hand anything out */
+    switch (access_to_localhost(c, headlen)) {
+    case ACCESS_DONE:
+    case ACCESS_WAIT:
+        return;
+    }
     (void)conf;
 
     /* 2b. OPTIONS and TRACE: Max-Forwards 0 answered here, TRACE refused

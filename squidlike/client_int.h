@@ -267,6 +267,9 @@ void cl_rerun(struct sl_client *c);
 int access_begin(struct sl_client *c, const struct sl_http_msg *m,
                  size_t headlen);
 int access_peek_step(struct sl_client *c);
+/* to_localhost before the cache (ACCESS_GO / _DONE: refused / _WAIT: a
+ * lookup, then cl_rerun). */
+int access_to_localhost(struct sl_client *c, size_t headlen);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
 

@@ -340,7 +340,7 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     if (cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
         return 1;
     limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
-    if (!sl_bgfetch_whole(c->srv, t->url, m, limit) ||
+    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit) ||
         !cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
         return 0;
     t->cache.range_started = 1;

@@ -9,7 +9,9 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-from harness import Daemon, DnsStub, NetNs, ScriptedOrigin  # noqa: E402
+from harness import Daemon, DnsStub, NetNs, Response, RoutedOrigin, ScriptedOrigin  # noqa: E402
+
+FRESH = ("Cache-Control", "max-age=3600")
 
 
 def _denied(r, code):
@@ -124,6 +126,36 @@ def test_outsider_allowed_but_not_to_this_host():
             res, resp = h.fetch(o.url("/lo-allowed"), proxy=proxy, netns=ns.name)
             assert res.rc == 0 and resp.status == 200, (res.err, resp and resp.brief())
         srv.kill()
+
+
+def test_outsider_gets_nothing_of_this_host_through_the_cache():
+    """to_localhost is decided before the cache: an outsider gets neither
+    a stored copy of what a client on this host fetched from this host,
+    nor a whole-object fetch of it started by a range (range_fetch, on by
+    default for package files)."""
+    with NetNs("198.51.100.4/30") as ns:
+        secret = b"for this host only\n" * 100
+        o = RoutedOrigin({"/stored": Response(200, secret, headers=[FRESH]),
+                          "/pool/s/secret_1_all.deb": Response(200, secret)})
+        allow = ["127.0.0.0/8", "%s/32" % ns.ns_addr, "%s/32" % ns.host_addr]
+        with Daemon({"access.allow_sources": allow}, listen_host=ns.host_addr) as d:
+            proxy = "%s:%d" % (ns.host_addr, d.port)
+            # A client on this host may fetch from it, and it is stored.
+            for _ in range(2):
+                r = h.proxy_request(d, "GET", o.url("/stored"))
+                assert r.status == 200 and r.body == secret, r.brief()
+            assert h.cache_status_params(r).get("hit") is True
+            res, resp = h.fetch(o.url("/stored"), proxy=proxy, netns=ns.name)
+            assert res.rc == 0 and resp is not None, res.err
+            assert resp.status == 403 and \
+                resp.header("X-Squidlike-Error") == "ERR_TO_LOCALHOST", resp.brief()
+            res, resp = h.fetch(o.url("/pool/s/secret_1_all.deb"), "-H", "Range: bytes=0-99",
+                                proxy=proxy, netns=ns.name)
+            assert res.rc == 0 and resp is not None, res.err
+            assert resp.status == 403 and \
+                resp.header("X-Squidlike-Error") == "ERR_TO_LOCALHOST", resp.brief()
+        assert o.count("/stored") == 1 and o.count("/pool/s/secret_1_all.deb") == 0, \
+            [q.target for q in o.requests]
 
 
 def test_ipv6_client_allowed_by_default():
