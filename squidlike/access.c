@@ -214,7 +214,7 @@ static void reply_page(struct sl_client *c, int status, const char *location,
     t->keep = t->keep && t->req.kind == SL_HTTP_BODY_NONE;
     t->status = status;
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+    if (cl_lend_out(c) < 0 ||
         sl_buf_reserve(&c->out, blen + loclen + 1024, blen + loclen + 4096) < 0) {
         cl_close(c);
         return;
@@ -371,7 +371,7 @@ static void start_peek(struct sl_client *c, size_t headlen)
 
     t->acl.peeked = 1;
     t->acl.headlen = headlen;
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0)) {
+    if (cl_lend_out(c) < 0) {
         cl_close(c);
         return;
     }

@@ -230,9 +230,7 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
         return -ENOMEM;
     if (cl_lend_in(c) < 0 ||
         sl_buf_reserve(&c->in, len, len + c->conf->limits.buffer_size) < 0) {
-        cl_free_bufs(c);
-        sl_conf_unref(c->conf);
-        free(c);
+        cl_destroy(c);
         return -ENOMEM;
     }
     sl_buf_append(&c->in, req, len);

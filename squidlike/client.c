@@ -110,13 +110,16 @@ static void cl_on_io(struct sl_io *io, unsigned ev)
     cl_run(c);
 }
 
-static void cl_free(struct sl_post *p)
+void cl_destroy(struct sl_client *c)
 {
-    struct sl_client *c = p->data;
-
     cl_free_bufs(c);
     sl_conf_unref(c->conf);
     free(c);
+}
+
+static void cl_free(struct sl_post *p)
+{
+    cl_destroy(p->data);
 }
 
 struct sl_client *cl_new(struct sl_server *srv, int fd)
@@ -182,10 +185,8 @@ int sl_client_accept(struct sl_server *srv, int fd,
     return 0;
 fail:
     close(fd);
-    if (c) {
-        sl_conf_unref(c->conf);
-        free(c);
-    }
+    if (c)
+        cl_destroy(c);
     return rc;
 }
 
@@ -199,14 +200,7 @@ void cl_close(struct sl_client *c)
 
     if (c->state == CL_CLOSED)
         return;
-    if (t->method && t->code) {
-        /* A transaction cut short: log it as Squid does, _ABORTED. */
-        char code[48];
-        snprintf(code, sizeof(code), "%s_ABORTED", t->code);
-        t->code = code;
-        txnlog_end(c);
-        t->code = NULL;
-    }
+    txnlog_aborted(c);
     c->state = CL_CLOSED;
     fill_abort(c);
     cf_detach(c);
@@ -695,14 +689,10 @@ void cl_rerun(struct sl_client *c)
 void cl_forward_released(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
-    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
     struct sl_http_msg m;
 
-    memset(&m, 0, sizeof(m));
-    m.hdrs = c->hdrs;
-    m.max_hdrs = c->nhdrs_cap;
     hit_status(t, "fwd=uri-miss");
-    if (sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &m) <= 0 ||
+    if (cl_request_again(c, c->hdrs, &m) < 0 ||
         fwd_build_request(c, &m) < 0) {
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
         sl_loop_post(c->srv->loop, &c->run_post);

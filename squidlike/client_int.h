@@ -172,6 +172,7 @@ struct cl_txn {
     unsigned char c_eof, o_eof;         /* tunnel: each side's EOF seen */
     unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
     unsigned char logged;
+    unsigned char peer_waits;   /* a hang-up seen, but more to read (leave.c) */
     struct cl_cache cache;
     struct cl_acl acl;
 };
@@ -250,6 +251,8 @@ void cl_free_bufs(struct sl_client *c);
 struct sl_client *cl_new(struct sl_server *srv, int fd);
 /* Into the server's list of clients (and its count). */
 void cl_link(struct sl_client *c);
+/* Free a client that is not linked (any more): buffers, snapshot, struct. */
+void cl_destroy(struct sl_client *c);
 void cl_run(struct sl_client *c);
 void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
                     const char *detail);
@@ -294,6 +297,11 @@ int hit_purge(struct sl_client *c, const struct sl_http_msg *m);
 int hit_serve_refreshed(struct sl_client *c);
 int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
                    struct sl_http_msg *m);
+/* The request head kept in c->creq (keep_request), parsed again into m
+ * with the header array hdrs (c->hdrs, or c->shdrs when c->hdrs holds
+ * something still in use). 0 or -EIO. */
+int cl_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
+                     struct sl_http_msg *m);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -301,6 +309,14 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
                        const struct cache_fresh *fresh, int64_t total);
 void cl_forward_released(struct sl_client *c);
 void cl_abort_waiter(struct sl_client *c);
+
+/* mgr.c: our own 200 into c->out, then CL_REPLY writes it: ctype (NULL:
+ * none), Cache-Control cache, body (NULL: none; a HEAD gets the head
+ * alone, Content-Length still the body's), the log's content type, extra
+ * header lines. 0 or -ENOMEM. */
+int cl_send_page(struct sl_client *c, const char *ctype, const char *cache,
+                 const struct sl_buf *body, const char *log_ctype,
+                 const char *extra);
 
 /* fill.c */
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
@@ -319,6 +335,9 @@ int fill_status_field(struct sl_client *c, struct sl_buf *out);
 void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
 /* The transaction is over: log it and count it, once. */
 void txnlog_end(struct sl_client *c);
+/* It is cut short (the client left, or we close): logged as Squid does,
+ * the code with _ABORTED, once. */
+void txnlog_aborted(struct sl_client *c);
 
 /* leave.c: clients that leave while they wait */
 /* A hang-up was seen: if c is waiting and its client is gone, close it or

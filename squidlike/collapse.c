@@ -254,19 +254,6 @@ static void release_waiters(struct cf_entry *e)
     }
 }
 
-/* A waiter's request, parsed again from its copy (into c->hdrs: a waiter
- * has no head of its own in there). */
-static int waiter_request(struct sl_client *c, struct sl_http_msg *req)
-{
-    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
-
-    memset(req, 0, sizeof(*req));
-    req->hdrs = c->hdrs;
-    req->max_hdrs = c->nhdrs_cap;
-    return sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, req) > 0
-           ? 0 : -EIO;
-}
-
 void cf_head(struct sl_client *c, const char *head, size_t head_len,
              struct sl_view vary, int64_t length)
 {
@@ -307,7 +294,7 @@ void cf_head(struct sl_client *c, const char *head, size_t head_len,
         next = w->cf_next;
         if (w->state != CL_WAIT)
             continue;
-        if (waiter_request(w, &req) < 0 || !variant_matches(e, &req)) {
+        if (cl_request_again(w, w->hdrs, &req) < 0 || !variant_matches(e, &req)) {
             cf_detach(w);       /* another variant: it fetches its own */
             cl_forward_released(w);
             continue;

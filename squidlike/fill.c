@@ -46,18 +46,6 @@ int fill_request_conditionals(struct sl_client *c, struct sl_buf *out)
     return cache_conditional(&stored, out) < 0 ? -ENOSPC : 0;
 }
 
-/* The request as the client sent it, parsed again from its copy. */
-static int request_again(struct sl_client *c, struct sl_http_msg *req)
-{
-    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
-
-    memset(req, 0, sizeof(*req));
-    req->hdrs = c->shdrs;
-    req->max_hdrs = c->nhdrs_cap;
-    return sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, req) > 0
-           ? 0 : -EIO;
-}
-
 /* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). The
  * reply header lists apply here too: hits copy the stored head as it is. */
 static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
@@ -224,7 +212,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     c->ckey.last = c->ckey.pos + cc->key_plen;
     if (nvary > 0) {
         uint64_t gen;
-        if (request_again(c, &req) < 0 ||
+        if (cl_request_again(c, c->shdrs, &req) < 0 ||
             (gen = vary_marker(c, vary.pos, sl_buf_len(&vary))) == 0 ||
             sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)gen) < 0 ||
             cache_vary_key((struct sl_view){ vary.pos, sl_buf_len(&vary) }, &req,
@@ -313,7 +301,7 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";
     } else {
         cache_cc_parse(m, 0, &respcc);
-        if (request_again(c, &req) == 0)
+        if (cl_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
         if (why == NULL && c->range_fetch &&

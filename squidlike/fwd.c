@@ -578,7 +578,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     char via[160];
     size_t mark;
 
-    if (c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0)
+    if (cl_lend_out(c) < 0)
         return -ENOMEM;
     memset(&opts, 0, sizeof(opts));
     if (conf->http.via) {

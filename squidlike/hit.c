@@ -286,6 +286,18 @@ static void keep_request(struct sl_client *c, size_t headlen)
         sl_buf_append(&c->creq, c->in.pos, headlen);
 }
 
+int cl_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
+                     struct sl_http_msg *m)
+{
+    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
+
+    memset(m, 0, sizeof(*m));
+    m->hdrs = hdrs;
+    m->max_hdrs = c->nhdrs_cap;
+    return sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, m) > 0
+           ? 0 : -EIO;
+}
+
 /* Found something usable: serve it now. 1 served, 0 not usable after all. */
 static int hit_found(struct sl_client *c, const struct sl_http_msg *m,
                      const struct cache_obj *obj, int stale)
@@ -447,18 +459,14 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
-    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
     struct sl_http_msg stored, req;
 
     sl_buf_reset(&c->chead);
     if (sl_buf_reserve(&c->chead, head_len, head_len + 64) < 0)
         return -ENOMEM;
     sl_buf_append(&c->chead, head, head_len);
-    memset(&req, 0, sizeof(req));
-    req.hdrs = c->hdrs;
-    req.max_hdrs = c->nhdrs_cap;
     if (hit_parse_head(c, &c->chead, &stored) < 0 ||
-        sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &req) <= 0)
+        cl_request_again(c, c->hdrs, &req) < 0)
         return -EIO;
     cc->fresh = *fresh;
     cc->body_size = total;
@@ -491,12 +499,7 @@ int hit_serve_refreshed(struct sl_client *c)
 
     /* The request's conditionals were replaced by ours upstream; answer
      * the client's own against the refreshed response. */
-    struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
-
-    memset(&req, 0, sizeof(req));
-    req.hdrs = c->hdrs;
-    req.max_hdrs = c->nhdrs_cap;
-    if (sl_http_parse_request(c->creq.pos, sl_buf_len(&c->creq), &lim, &req) <= 0) {
+    if (cl_request_again(c, c->hdrs, &req) < 0) {
         memset(&req, 0, sizeof(req));
         req.method = SL_VIEW_LIT("GET");
     }
@@ -663,7 +666,7 @@ int hit_purge(struct sl_client *c, const struct sl_http_msg *m)
     t->code = "TCP_MISS";
     t->status = found ? 200 : 404;
     snprintf(t->ctype, sizeof(t->ctype), "text/plain");
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 1024) < 0) ||
+    if (cl_lend_out(c) < 0 ||
         (sl_buf_reset(&c->out),
          sl_buf_printf(&c->out, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
                        "Content-Length: %d\r\n%s\r\n%s",

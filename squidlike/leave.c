@@ -88,16 +88,9 @@ static void go_headless(struct sl_client *c)
 {
     struct sl_server *srv = c->srv;
     struct cl_txn *t = &c->txn;
-    char code[48];
     int fd;
 
-    if (t->method && t->code) {
-        const char *was = t->code;
-        snprintf(code, sizeof(code), "%s_ABORTED", was);
-        t->code = code;
-        txnlog_end(c);
-        t->code = was;
-    }
+    txnlog_aborted(c);
     fd = sl_loop_del(srv->loop, &c->io);
     if (fd >= 0)
         close(fd);
@@ -133,7 +126,8 @@ void leave_now(struct sl_client *c, int err)
 }
 
 /* Has the peer on fd sent its FIN (or a reset) with nothing left to read?
- * 1 (and *err: 0 or the reset's -errno) when it has. */
+ * 1 (and *err: 0 or the reset's -errno) when it has; 0 when bytes wait to
+ * be read; -1 when there is nothing to tell. */
 static int peer_gone(int fd, int *err)
 {
     char b;
@@ -142,8 +136,10 @@ static int peer_gone(int fd, int *err)
     do
         n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+    if (n > 0)
         return 0;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -1;
     *err = n < 0 ? -errno : 0;
     return 1;
 }
@@ -152,12 +148,20 @@ int leave_check(struct sl_client *c)
 {
     int err;
 
-    if (!c->hup || c->headless || c->io.fd < 0 || !waiting(c))
+    if (!c->hup || c->headless || c->io.fd < 0 || c->txn.peer_waits || !waiting(c))
         return 0;
     if (sl_buf_len(&c->in) > (c->state == CL_ACL_WAIT ? c->txn.acl.headlen : 0))
         return 0;               /* it sent more (pipelined): it waits for answers */
-    if (!peer_gone(c->io.fd, &err))
+    switch (peer_gone(c->io.fd, &err)) {
+    case 0:
+        /* Bytes wait behind its FIN (a pipelined request): it waits for
+         * answers, and nothing read changes that in this transaction -
+         * no peek again at every step. */
+        c->txn.peer_waits = 1;
         return 0;
+    case -1:
+        return 0;
+    }
     leave_now(c, err);
     return 1;
 }
@@ -171,7 +175,7 @@ int leave_before_forward(struct sl_client *c)
      * the accept queue (the proxy out of descriptors, the client long
      * gone) arrive with no edge of their own. */
     if (c->nreq != 1 || c->internal || c->io.fd < 0 || sl_buf_len(&c->in) > 0 ||
-        !c->txn.req.done || !peer_gone(c->io.fd, &err))
+        !c->txn.req.done || peer_gone(c->io.fd, &err) != 1)
         return 0;
     c->srv->stats.client_aborts++;
     SL_LOG(SL_LOG_INFO, c->id, err, "%s left before its request was sent on",

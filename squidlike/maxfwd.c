@@ -36,34 +36,6 @@
 /* What we forward, for the Allow of our own OPTIONS answer. */
 #define ALLOW_BASE "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 
-/* Our 200: head (with extra lines) and body (NULL: none, and no
- * Content-Type) into c->out, then CL_REPLY writes it. */
-static int reply(struct sl_client *c, const char *ctype, const char *log_ctype,
-                 const struct sl_buf *body, const char *extra)
-{
-    struct cl_txn *t = &c->txn;
-    size_t blen = body ? sl_buf_len(body) : 0;
-    int rc;
-
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-        sl_buf_reserve(&c->out, blen + 512, blen + 1024) < 0)
-        return -ENOMEM;
-    sl_buf_reset(&c->out);
-    rc = sl_page_head(&c->out, 200, ctype, blen, "no-store", t->keep, t->minor,
-                      extra);
-    if (rc == 0)
-        rc = sl_buf_append(&c->out, "\r\n", 2);
-    if (rc == 0 && blen)
-        rc = sl_buf_append(&c->out, body->pos, blen);
-    if (rc < 0)
-        return rc;
-    t->status = 200;
-    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype ? log_ctype : "");
-    c->state = CL_REPLY;
-    c->t_state = sl_loop_now(c->srv->loop);
-    return 0;
-}
-
 static int answer_trace(struct sl_client *c, const struct sl_http_msg *m,
                         size_t headlen)
 {
@@ -76,7 +48,7 @@ static int answer_trace(struct sl_client *c, const struct sl_http_msg *m,
         return -ENOMEM;
     rc = flt_hdr_trace_echo(m, &echo);
     if (rc == 0)
-        rc = reply(c, "message/http", "message/http", &echo, NULL);
+        rc = cl_send_page(c, "message/http", "no-store", &echo, "message/http", NULL);
     sl_buf_free(&echo);
     return rc;
 }
@@ -119,7 +91,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (trace)
         rc = answer_trace(c, m, headlen);
     else
-        rc = reply(c, NULL, NULL, NULL, c->conf->http.allow_trace
+        rc = cl_send_page(c, NULL, "no-store", NULL, NULL, c->conf->http.allow_trace
                    ? "Allow: " ALLOW_BASE ", TRACE\r\n" : "Allow: " ALLOW_BASE "\r\n");
     if (rc < 0) {
         t->code = "NONE_NONE";

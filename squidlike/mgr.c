@@ -81,29 +81,26 @@ static size_t pac_bound(const struct flt_pac *p)
     return n + 80 * p->n_nets;
 }
 
-/* A 200 with body into c->out, then CL_REPLY writes it; a HEAD gets the
- * head alone (Content-Length still the body's). */
-static int send_page(struct sl_client *c, const char *ctype, const char *cache,
-                     const struct sl_buf *body, const char *log_ctype,
-                     const char *extra)
+int cl_send_page(struct sl_client *c, const char *ctype, const char *cache,
+                 const struct sl_buf *body, const char *log_ctype,
+                 const char *extra)
 {
     struct cl_txn *t = &c->txn;
-    size_t blen = sl_buf_len(body);
+    size_t blen = body ? sl_buf_len(body) : 0;
     int rc;
 
-    if ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
-        sl_buf_reserve(&c->out, blen + 512, blen + 1024) < 0)
+    if (cl_lend_out(c) < 0 || sl_buf_reserve(&c->out, blen + 512, blen + 1024) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->out);
     rc = sl_page_head(&c->out, 200, ctype, blen, cache, t->keep, t->minor, extra);
     if (rc == 0)
         rc = sl_buf_append(&c->out, "\r\n", 2);
-    if (rc == 0 && !t->is_head)
+    if (rc == 0 && blen && !t->is_head)
         rc = sl_buf_append(&c->out, body->pos, blen);
     if (rc < 0)
         return rc;
     t->status = 200;
-    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype);
+    snprintf(t->ctype, sizeof(t->ctype), "%s", log_ctype ? log_ctype : "");
     c->state = CL_REPLY;
     c->t_state = sl_loop_now(c->srv->loop);
     return 0;
@@ -137,7 +134,7 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     rc = flt_pac_write(&body, &p);
     snprintf(cache, sizeof(cache), "max-age=%lld", (long long)(pc->max_age / 1000));
     if (rc == 0)
-        rc = send_page(c, PAC_TYPE, cache, &body, PAC_TYPE, NULL);
+        rc = cl_send_page(c, PAC_TYPE, cache, &body, PAC_TYPE, NULL);
     sl_buf_free(&body);
     return rc;
 }
@@ -195,7 +192,7 @@ static int serve_page(struct sl_client *c, size_t max,
         return -ENOMEM;
     rc = fn(&body, c->srv);
     if (rc == 0)
-        rc = send_page(c, ctype, "no-store", &body, log_ctype, extra);
+        rc = cl_send_page(c, ctype, "no-store", &body, log_ctype, extra);
     sl_buf_free(&body);
     return rc;
 }

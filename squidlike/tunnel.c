@@ -33,7 +33,7 @@ void tunnel_start(struct sl_client *c)
     c->srv->stats.tunnels++;
     /* After a peek at the ClientHello, our 200 went out already. */
     if (!t->acl.peeked &&
-        ((c->out.start == NULL && sl_buf_init(&c->out, 4096) < 0) ||
+        (cl_lend_out(c) < 0 ||
          (sl_buf_reset(&c->out), sl_buf_append(&c->out, established,
                                                 sizeof(established) - 1) < 0))) {
         cl_close(c);

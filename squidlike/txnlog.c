@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -89,6 +90,20 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
     };
 
     sl_metrics_observe(&c->srv->metrics, &x);
+}
+
+void txnlog_aborted(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    const char *was = t->code;
+    char code[48];
+
+    if (t->method == NULL || was == NULL || t->logged)
+        return;
+    snprintf(code, sizeof(code), "%s_ABORTED", was);
+    t->code = code;
+    txnlog_end(c);
+    t->code = was;
 }
 
 void txnlog_end(struct sl_client *c)

@@ -341,5 +341,32 @@ def test_fetch_going_on_frees_its_connection_slot():
         gate.set()
 
 
+def test_pipelined_request_behind_a_fin_is_not_a_hang_up():
+    """A client that sent its next request and then shut its sending side
+    still waits for the answer in progress: bytes to read behind the FIN
+    mean it has not left."""
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def slow(req):
+        gate.wait(60)
+        return Response(200, b"first", headers=[FRESH])
+    o = RoutedOrigin({"/p1": slow, "/p2": Response(200, b"second", headers=[FRESH])})
+    with Daemon(SLOW) as d:
+        c = h.RawConn(d.port, timeout=30)
+        c.send(h.build_request("GET", o.url("/p1")) + h.build_request("GET", o.url("/p2")))
+        o.wait_requests(1)
+        c.shutdown_write()
+        try:
+            h.wait_until(lambda: not client_sockets(d), 1.0, what="a wrong abort")
+            aborted = True
+        except h.TestFailure:
+            aborted = False
+        gate.set()
+        assert not aborted, "a client with a pipelined request behind its FIN was cut"
+        r = c.recv_response()
+        assert r.status == 200 and r.body == b"first", r.brief()
+
+
 if __name__ == "__main__":
     h.run(globals())
