@@ -713,11 +713,10 @@ class Daemon:
         if start:
             self.start()
 
-    def client_connections(self):
-        """Established client connections the daemon holds on its listening
-        port (from /proc). Unlike socket_count() this ignores origin and
-        DNS sockets and the readiness probe, which the kernel may hand over
-        late (TCP_DEFER_ACCEPT) and which then closes at once."""
+    def tcp_sockets(self):
+        """(local port, remote port, state) of every TCP socket the daemon
+        holds, from /proc (state "01" established, "08" close-wait, "0A"
+        listening)."""
         inodes = set()
         fd_dir = "/proc/%d/fd" % self.proc.pid
         for name in os.listdir(fd_dir):
@@ -727,20 +726,27 @@ class Daemon:
                 continue
             if link.startswith("socket:["):
                 inodes.add(link[8:-1])
-        n = 0
+        out = []
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             try:
                 with open(table) as f:
                     next(f)
                     for line in f:
-                        parts = line.split()
-                        local, state, inode = parts[1], parts[3], parts[9]
-                        if (state == "01" and inode in inodes and
-                                int(local.rsplit(":", 1)[1], 16) == self.port):
-                            n += 1
+                        p = line.split()
+                        if p[9] in inodes:
+                            out.append((int(p[1].rsplit(":", 1)[1], 16),
+                                        int(p[2].rsplit(":", 1)[1], 16), p[3]))
             except OSError:
                 pass
-        return n
+        return out
+
+    def client_connections(self):
+        """Established client connections the daemon holds on its listening
+        port (from /proc). Unlike socket_count() this ignores origin and
+        DNS sockets and the readiness probe, which the kernel may hand over
+        late (TCP_DEFER_ACCEPT) and which then closes at once."""
+        return sum(1 for local, _, state in self.tcp_sockets()
+                   if state == "01" and local == self.port)
 
     def socket_count(self):
         """Sockets the daemon holds open now (from /proc/PID/fd)."""

@@ -41,37 +41,13 @@ def metric(d, name):
     raise AssertionError("no %s in /metrics" % name)
 
 
-def daemon_tcp(d):
-    """(local port, remote port, state) of every TCP socket the daemon
-    holds (from /proc: state 01 established, 08 close-wait)."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % d.proc.pid
-    for name in os.listdir(fd_dir):
-        try:
-            link = os.readlink(os.path.join(fd_dir, name))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    out = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                p = line.split()
-                if p[9] in inodes:
-                    out.append((int(p[1].rsplit(":", 1)[1], 16),
-                                int(p[2].rsplit(":", 1)[1], 16), p[3]))
-    return out
-
-
 def client_sockets(d):
     """The daemon's sockets on its proxy port that are not listening."""
-    return [s for s in daemon_tcp(d) if s[0] == d.port and s[2] != "0A"]
+    return [s for s in d.tcp_sockets() if s[0] == d.port and s[2] != "0A"]
 
 
 def origin_sockets(d, o):
-    return [s for s in daemon_tcp(d) if s[1] == o.port]
+    return [s for s in d.tcp_sockets() if s[1] == o.port]
 
 
 def wait_gone(d, o, what, timeout=10):
