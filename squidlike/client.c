@@ -3,7 +3,7 @@
  *
  * Reading top to bottom: accept, the readiness loop (cl_run), the request
  * head (cl_head) and what is decided from it (cl_begin: access, target,
- * filters - then fwd.c or tunnel.c take over), our own replies, the end of
+ * filters - then client_fwd.c or client_tunnel.c take over), our own replies, the end of
  * a transaction (log, keep-alive or close), timeouts. The state diagram is
  * in client_int.h.
  */
@@ -27,7 +27,7 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/metrics.h"
-#include "squidlike/mgr.h"
+#include "squidlike/client_mgr.h"
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
@@ -35,7 +35,7 @@
 static void cl_step_post(struct sl_post *p);
 static void cl_on_timer(struct sl_timer *t);
 
-/* --- I/O helpers shared by fwd.c and tunnel.c ------------------------- */
+/* --- I/O helpers shared by client_fwd.c and client_tunnel.c ------------------------- */
 
 ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup)
@@ -425,7 +425,7 @@ static size_t cl_acl_url(struct sl_view url, char *out)
     return n + url.len - auth_end;
 }
 
-/* m: the request, for the log's other fields (txnlog.c); NULL for a
+/* m: the request, for the log's other fields (client_txnlog.c); NULL for a
  * placeholder of our own ("NONE error:invalid-request"). */
 static int cl_keep_meta(struct sl_client *c, struct sl_view method,
                         struct sl_view url, const struct sl_http_msg *m)
@@ -571,7 +571,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         return;
     }
 
-    /* 1. target: our own pages first (mgr.c; on a manager listener, only
+    /* 1. target: our own pages first (client_mgr.c; on a manager listener, only
      * they are served) */
     if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
         && mgr_begin(c, m)) {
@@ -622,7 +622,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     (void)conf;
 
     /* 2b. OPTIONS and TRACE: Max-Forwards 0 answered here, TRACE refused
-     * unless allowed (maxfwd.c); after access, before the cache */
+     * unless allowed (client_maxfwd.c); after access, before the cache */
     if (!t->is_connect && maxfwd_begin(c, m, headlen)) {
         sl_buf_consume(&c->in, headlen);
         return;

@@ -1,8 +1,26 @@
 /*
  * client_int.h - the client connection and its transaction, shared by the
- * files of the client side: client.c (pipeline, head, replies, logging),
- * fwd.c (moving a request to an origin and its response back) and
- * tunnel.c (CONNECT). Not for use outside squidlike/.
+ * files of the client side, the client_* family:
+ *
+ *   client.c           accept, the readiness loop, the request head and the
+ *                      pipeline (cl_begin), our error replies, the end of a
+ *                      transaction, timeouts
+ *   client_buf.c       what a connection holds while a request moves
+ *   client_access.c    who is asking and may they: auth, http_access,
+ *                      to_localhost, the CONNECT peek at the server name
+ *   client_maxfwd.c    OPTIONS and TRACE with Max-Forwards
+ *   client_mgr.c       the pages we serve ourselves (PAC, status, metrics)
+ *   client_hit.c       the cache before the forward: lookups, hits, PURGE
+ *   client_fill.c      the cache after it: storing, revalidation, 304s
+ *   client_collapse.c  collapsed forwarding: one fetch for many misses
+ *   client_bgfetch.c   fetches of our own (revalidation, ranges)
+ *   client_fwd.c       the request to an origin and its response back
+ *   client_tunnel.c    CONNECT byte relay
+ *   client_leave.c     clients that leave while they wait
+ *   client_txnlog.c    the access-log record and the counters of the end
+ *
+ * Not for use outside them (status.c and the rest read client numbers
+ * through client.h).
  *
  * Client states:
  *
@@ -22,7 +40,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
-#include "squidlike/collapse.h"
+#include "squidlike/client_collapse.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
 #include "filters/hdr.h"
@@ -65,7 +83,7 @@ struct cl_flow {
     struct sl_chunk_enc enc;    /* our framing, when reframe */
 };
 
-/* What the cache does for one transaction (hit.c, fill.c). */
+/* What the cache does for one transaction (client_hit.c, client_fill.c). */
 enum cl_cache_mode {
     CC_OFF = 0,     /* not a cacheable request (or no cache) */
     CC_MISS,        /* nothing usable stored: forward, maybe store */
@@ -172,7 +190,7 @@ struct cl_txn {
     unsigned char c_eof, o_eof;         /* tunnel: each side's EOF seen */
     unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
     unsigned char logged;
-    unsigned char peer_waits;   /* a hang-up seen, but more to read (leave.c) */
+    unsigned char peer_waits;   /* a hang-up seen, but more to read (client_leave.c) */
     struct cl_cache cache;
     struct cl_acl acl;
 };
@@ -205,9 +223,9 @@ struct sl_client {
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
-    unsigned char headless;     /* the client left; its fetch goes on (leave.c) */
+    unsigned char headless;     /* the client left; its fetch goes on (client_leave.c) */
     uint64_t range_fetch;       /* a whole-object fetch for a Range miss:
-                                   stored only up to this size (hit.c) */
+                                   stored only up to this size (client_hit.c) */
     unsigned char run_again;
     int64_t t_state;            /* when the state began */
     int64_t t_progress;         /* last byte moved */
@@ -266,7 +284,7 @@ ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
 
 void cl_rerun(struct sl_client *c);
 
-/* access.c */
+/* client_access.c */
 int access_begin(struct sl_client *c, const struct sl_http_msg *m,
                  size_t headlen);
 int access_peek_step(struct sl_client *c);
@@ -276,12 +294,12 @@ int access_to_localhost(struct sl_client *c, size_t headlen);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
 
-/* maxfwd.c: OPTIONS and TRACE, Max-Forwards. 0: go on; 1: answered (the
+/* client_maxfwd.c: OPTIONS and TRACE, Max-Forwards. 0: go on; 1: answered (the
  * caller consumes the head). */
 int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
                  size_t headlen);
 
-/* fwd.c */
+/* client_fwd.c */
 void fwd_start(struct sl_client *c);
 /* An IP literal host: its address into t->addrs, 1; else 0. */
 int fwd_literal(struct cl_txn *t);
@@ -290,7 +308,7 @@ void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
 
-/* hit.c */
+/* client_hit.c */
 int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen);
 int hit_run(struct sl_client *c);
 int hit_purge(struct sl_client *c, const struct sl_http_msg *m);
@@ -310,7 +328,7 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
 void cl_forward_released(struct sl_client *c);
 void cl_abort_waiter(struct sl_client *c);
 
-/* mgr.c: our own 200 into c->out, then CL_REPLY writes it: ctype (NULL:
+/* client_mgr.c: our own 200 into c->out, then CL_REPLY writes it: ctype (NULL:
  * none), Cache-Control cache, body (NULL: none; a HEAD gets the head
  * alone, Content-Length still the body's), the log's content type, extra
  * header lines. 0 or -ENOMEM. */
@@ -318,7 +336,7 @@ int cl_send_page(struct sl_client *c, const char *ctype, const char *cache,
                  const struct sl_buf *body, const char *log_ctype,
                  const char *extra);
 
-/* fill.c */
+/* client_fill.c */
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
 int fill_request_conditionals(struct sl_client *c, struct sl_buf *out);
 int fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
@@ -329,7 +347,7 @@ void fill_finish(struct sl_client *c, int complete);
 void fill_abort(struct sl_client *c);
 int fill_status_field(struct sl_client *c, struct sl_buf *out);
 
-/* txnlog.c: the transaction's access-log record. cl_keep_meta reserves
+/* client_txnlog.c: the transaction's access-log record. cl_keep_meta reserves
  * TXNLOG_META_ROOM more bytes in t->meta for txnlog_keep. */
 #define TXNLOG_META_ROOM (2 * (SL_LOGFMT_HDR_KEEP + 1))
 void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
@@ -339,7 +357,7 @@ void txnlog_end(struct sl_client *c);
  * the code with _ABORTED, once. */
 void txnlog_aborted(struct sl_client *c);
 
-/* leave.c: clients that leave while they wait */
+/* client_leave.c: clients that leave while they wait */
 /* A hang-up was seen: if c is waiting and its client is gone, close it or
  * let its fetch go on headless. 1 when it acted. */
 int leave_check(struct sl_client *c);
@@ -351,7 +369,7 @@ int leave_before_forward(struct sl_client *c);
 /* A headless fetch nobody wants any more is closed: 1 when it was. */
 int leave_recheck(struct sl_client *c);
 
-/* tunnel.c */
+/* client_tunnel.c */
 void tunnel_start(struct sl_client *c);
 int tunnel_run(struct sl_client *c);
 

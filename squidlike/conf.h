@@ -166,7 +166,7 @@ struct sl_conf_pac {
 };
 
 /*
- * The pages the proxy serves about itself (mgr.c): who may read the status
+ * The pages the proxy serves about itself (client_mgr.c): who may read the status
  * pages and /metrics besides the proxy host itself (always admitted), and
  * listeners that serve only those pages and the PAC file.
  */

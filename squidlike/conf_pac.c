@@ -1,6 +1,6 @@
 /*
  * conf_pac.c - the list settings of the pac group (the proxy auto-config
- * file the daemon serves, mgr.c), their defaults and their memory, and
+ * file the daemon serves, client_mgr.c), their defaults and their memory, and
  * the lists of the manager group (who may read the status pages, and
  * their own listeners). The booleans and max_age are plain keys in
  * conf.c's table.

@@ -10,11 +10,13 @@ libsquidlike_a_SOURCES += \
 	%reldir%/origin.c %reldir%/origin.h \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h %reldir%/client_buf.c \
-	%reldir%/fwd.c %reldir%/maxfwd.c %reldir%/leave.c %reldir%/tunnel.c %reldir%/hit.c %reldir%/fill.c %reldir%/txnlog.c \
-	%reldir%/collapse.c %reldir%/collapse.h \
-	%reldir%/bgfetch.c %reldir%/bgfetch.h %reldir%/access.c \
+	%reldir%/client_access.c %reldir%/client_maxfwd.c %reldir%/client_hit.c \
+	%reldir%/client_fill.c %reldir%/client_fwd.c %reldir%/client_tunnel.c \
+	%reldir%/client_leave.c %reldir%/client_txnlog.c \
+	%reldir%/client_collapse.c %reldir%/client_collapse.h \
+	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
+	%reldir%/client_mgr.c %reldir%/client_mgr.h \
 	%reldir%/server.c %reldir%/server.h \
-	%reldir%/mgr.c %reldir%/mgr.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h

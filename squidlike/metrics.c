@@ -1,7 +1,7 @@
 /*
  * metrics.c - the /metrics page's numbers (see metrics.h): the per-request
  * table filled where a transaction is logged, and the writer of the
- * Prometheus text exposition (format 0.0.4) served by mgr.c.
+ * Prometheus text exposition (format 0.0.4) served by client_mgr.c.
  *
  * Service times are microseconds, from the loop's time at the wakeup
  * that read the request to a fresh clock read when it is logged (hist.h

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "squidlike/bgfetch.h"
+#include "squidlike/client_bgfetch.h"
 #include "squidlike/client.h"
-#include "squidlike/collapse.h"
+#include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 #include "squidlike/net.h"
 #include "squidlike/server.h"

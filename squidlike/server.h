@@ -41,7 +41,7 @@ struct sl_ipcount {
 
 #define SL_IPCOUNT_BUCKETS 4096
 
-/* One client address's share of the password hashes (access.c). A fixed
+/* One client address's share of the password hashes (client_access.c). A fixed
  * table, not tied to connections: closing and reopening them does not
  * refill it. Addresses that meet in a slot share it. */
 struct sl_auth_slot {
@@ -113,11 +113,11 @@ struct sl_server {
     struct sl_pool *pool;
     struct cache_store *store;  /* NULL when the cache is off */
     struct cf_table *cf;        /* collapsed forwarding of misses */
-    struct bg *bg;              /* background revalidations (bgfetch.c) */
+    struct bg *bg;              /* background revalidations (client_bgfetch.c) */
     size_t nbg;
     struct sl_ipcount *ipcount[SL_IPCOUNT_BUCKETS];
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
-    double auth_tokens;         /* password hashes allowed now (access.c) */
+    double auth_tokens;         /* password hashes allowed now (client_access.c) */
     int64_t auth_refill;
     uint64_t auth_seed;         /* keys auth_slots (random, set once) */
     struct sl_auth_slot auth_slots[SL_AUTH_SLOTS];

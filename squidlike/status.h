@@ -3,7 +3,7 @@
  * keeps the last hour of cumulative counters in a fixed ring (one sample
  * every SL_STATUS_INTERVAL_MS, SL_STATUS_RING of them), so that rates and
  * ratios over the last 5 and 60 minutes are differences of two samples;
- * and the writer of the JSON page served by mgr.c.
+ * and the writer of the JSON page served by client_mgr.c.
  *
  * The ring and its window arithmetic are pure (no server, no clock) and
  * tested alone (t/unit/check_status.c). The struct is public because

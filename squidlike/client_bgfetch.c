@@ -1,10 +1,10 @@
 /*
- * bgfetch.c - fetches of our own through our own pipeline (see bgfetch.h).
+ * client_bgfetch.c - fetches of our own through our own pipeline (see client_bgfetch.h).
  * A revalidation: one end of a socket pair becomes an internal client of
  * the proxy; this file owns the other end: it writes the request, reads
  * and drops the response, and closes on EOF or after a bounded time. A
  * whole object for a range: an internal client with no socket at all,
- * headless from the start (its bytes go only to the store), which leave.c
+ * headless from the start (its bytes go only to the store), which client_leave.c
  * stops when it is no longer worth going on.
  */
 #include "config.h"
@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "squidlike/bgfetch.h"
+#include "squidlike/client_bgfetch.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/server.h"
@@ -214,7 +214,7 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
  * A fetch of our own with no client socket, headless from the start: the
  * request head req[0..len) goes through the pipeline as if sent from this
  * host (as client's fetch for to_localhost), and its response only fills
- * the cache (leave.c decides, as for a client that left, how long it is
+ * the cache (client_leave.c decides, as for a client that left, how long it is
  * worth going on). range_fetch: stored
  * only when the body is at most that big. 0 or -errno (-EAGAIN: too many
  * fetches without a client already).

@@ -1,5 +1,5 @@
 /*
- * access.c - the access step of the pipeline: who is asking (proxy
+ * client_access.c - the access step of the pipeline: who is asking (proxy
  * authentication), may they (http_access over the ACLs of acl/rules.h,
  * blocklist categories among them), and what they see when they may not
  * (block page, deny_info page or redirect, 407 challenge).

@@ -1,5 +1,5 @@
 /*
- * tunnel.c - CONNECT: after "200 Connection established" the proxy copies
+ * client_tunnel.c - CONNECT: after "200 Connection established" the proxy copies
  * bytes both ways until both sides are done. Each direction ends on its own
  * (half-close): when one side sends EOF and everything it sent has been
  * delivered, the other side's write half is shut, and the tunnel lives on

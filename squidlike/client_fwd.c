@@ -1,5 +1,5 @@
 /*
- * fwd.c - forwarding: from a parsed request to an origin connection (pool,
+ * client_fwd.c - forwarding: from a parsed request to an origin connection (pool,
  * DNS, connect, each address in turn), the request head and body out, the
  * response head and body back, with backpressure through bounded buffers.
  *

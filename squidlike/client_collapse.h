@@ -1,9 +1,9 @@
 /*
- * collapse.h - collapsed forwarding of concurrent misses (see collapse.c).
+ * client_collapse.h - collapsed forwarding of concurrent misses (see client_collapse.c).
  * Used by the client side only.
  */
-#ifndef SL_COLLAPSE_H
-#define SL_COLLAPSE_H
+#ifndef SL_CLIENT_COLLAPSE_H
+#define SL_CLIENT_COLLAPSE_H
 
 #include <stddef.h>
 #include <stdint.h>

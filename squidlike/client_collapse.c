@@ -1,5 +1,5 @@
 /*
- * collapse.c - collapsed forwarding: concurrent misses for one URL make one
+ * client_collapse.c - collapsed forwarding: concurrent misses for one URL make one
  * origin request. The first miss leads (it forwards and stores); later ones
  * wait on the leader's entry and, once the leader's response turns out
  * storable with a known length, are served from it as it streams in
@@ -21,7 +21,7 @@
  * own misses). Requests with conditionals never wait: they are answered
  * differently from the plain GET being fetched. Nor do ranges, but for
  * those of a URL with range_fetch (CF_RANGE): theirs is cut from the whole
- * object, which hit.c has fetched for them if nobody was.
+ * object, which client_hit.c has fetched for them if nobody was.
  *
  *   leader: cf_lead -> cf_head (stored or not) -> cf_body ... -> cf_end
  *   waiter: cf_join -> [CL_WAIT] -> started (CL_HIT, reading via cf_read)
@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "squidlike/client_int.h"
-#include "squidlike/collapse.h"
+#include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 
 #define CF_BUCKETS 1024
@@ -341,7 +341,7 @@ void cf_end(struct sl_client *c, int complete)
 /*
  * A failed commit drops every writer's batch (store.h): the entries still
  * streaming follow writers that are gone. Their readers stop (those that
- * sent nothing yet fetch for themselves, hit.c), new misses no longer
+ * sent nothing yet fetch for themselves, client_hit.c), new misses no longer
  * find them, and their leaders go on serving their own clients.
  */
 static void fail_streaming(struct cf_table *tab)
@@ -394,7 +394,7 @@ void cf_detach(struct sl_client *c)
                 break;
             }
         /* A leader whose client left goes on for its readers only: let it
-         * see that the last one is gone (leave.c). */
+         * see that the last one is gone (client_leave.c). */
         if (e->waiters == NULL && e->leader && e->leader->headless)
             sl_loop_post(e->tab->loop, &e->leader->run_post);
     } else if (e->state == CF_PENDING) {

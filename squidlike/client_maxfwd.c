@@ -1,5 +1,5 @@
 /*
- * maxfwd.c - the pipeline step for the two methods that are about the
+ * client_maxfwd.c - the pipeline step for the two methods that are about the
  * chain of proxies rather than about a resource: OPTIONS and TRACE
  * (RFC 9110 sections 9.3.7, 9.3.8), and their Max-Forwards (7.6.2).
  *

@@ -1,5 +1,5 @@
 /*
- * txnlog.c - what the access log keeps of a transaction, and its end: the
+ * client_txnlog.c - what the access log keeps of a transaction, and its end: the
  * record handed to sl_log_access, and its share of the counters behind
  * /metrics and the status pages (metrics.h).
  *

@@ -1,5 +1,5 @@
 /*
- * bgfetch.h - fetches of our own in the background, through the normal
+ * client_bgfetch.h - fetches of our own in the background, through the normal
  * pipeline: revalidation (RFC 5861 stale-while-revalidate: while a client
  * is served a stale response, the proxy asks itself for the URL again with
  * "Cache-Control: no-cache" over a socket pair and throws the answer away:
@@ -7,8 +7,8 @@
  * object for a Range miss (a client-less fetch that range requests read
  * along).
  */
-#ifndef SL_BGFETCH_H
-#define SL_BGFETCH_H
+#ifndef SL_CLIENT_BGFETCH_H
+#define SL_CLIENT_BGFETCH_H
 
 #include <stdint.h>
 

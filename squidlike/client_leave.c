@@ -1,5 +1,5 @@
 /*
- * leave.c - clients that leave while their request waits.
+ * client_leave.c - clients that leave while their request waits.
  *
  * A client that hangs up while its request waits (on DNS, on the connect,
  * on a slow origin, on another client's fetch) must not hold its

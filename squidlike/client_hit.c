@@ -1,5 +1,5 @@
 /*
- * hit.c - the cache's side of a request before it is forwarded: the
+ * client_hit.c - the cache's side of a request before it is forwarded: the
  * lookup (with Vary), the RFC 9111 verdict, and responses served from the
  * store - whole, 304 to a conditional request, 206 to a range - plus PURGE.
  *
@@ -20,7 +20,7 @@
 
 #include "acl/acl.h"
 #include "cache/refresh.h"
-#include "squidlike/bgfetch.h"
+#include "squidlike/client_bgfetch.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 

@@ -1,5 +1,5 @@
 /*
- * fill.c - the cache's side of a forwarded request: the conditional
+ * client_fill.c - the cache's side of a forwarded request: the conditional
  * request of a revalidation, what the response does to the store (a 304
  * refreshes the stored head, stale-if-error serves the stored body, a
  * storable response is written as it streams to the client, an unsafe
@@ -7,7 +7,7 @@
  *
  * The body is stored from the same bytes that go to the client: no extra
  * read of the origin, one memcpy into the store's chunk buffer. A chunked
- * body comes here decoded (fwd.c frames it again for the client).
+ * body comes here decoded (client_fwd.c frames it again for the client).
  */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /*
- * mgr.c - pages the proxy serves itself (see mgr.h): the PAC file, the
+ * client_mgr.c - pages the proxy serves itself (see client_mgr.h): the PAC file, the
  * Prometheus /metrics page (its numbers: metrics.c), the status
  * dashboard /squidlike/status (statuspage.c) and the same numbers as
  * /squidlike/status.json (status.c). The PAC is for whoever may use the
@@ -23,7 +23,7 @@
 #include "filters/pac.h"
 #include "squidlike/client_int.h"
 #include "squidlike/metrics.h"
-#include "squidlike/mgr.h"
+#include "squidlike/client_mgr.h"
 #include "squidlike/server.h"
 #include "squidlike/status.h"
 

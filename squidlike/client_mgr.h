@@ -1,5 +1,5 @@
 /*
- * mgr.h - pages the proxy serves itself, for origin-form requests (a
+ * client_mgr.h - pages the proxy serves itself, for origin-form requests (a
  * request target starting with "/", sent to the proxy as to a web server),
  * GET and HEAD:
  *   /proxy.pac, /wpad.dat      the proxy auto-config file, generated from
@@ -19,8 +19,8 @@
  * a cache hit nor a miss, like Squid's internal pages, so it never moves
  * the hit ratio); a refused client "TCP_DENIED/403".
  */
-#ifndef SL_MGR_H
-#define SL_MGR_H
+#ifndef SL_CLIENT_MGR_H
+#define SL_CLIENT_MGR_H
 
 #include "squidlike/http.h"
 
