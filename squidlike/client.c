@@ -3,9 +3,9 @@
  *
  * Reading top to bottom: accept, the readiness loop (cl_run), the request
  * head (cl_head) and what is decided from it (cl_begin: access, target,
- * filters - then client_fwd.c or client_tunnel.c take over), our own replies, the end of
- * a transaction (log, keep-alive or close), timeouts. The state diagram is
- * in client_int.h.
+ * filters - then client_fwd.c or client_tunnel.c take over), our own
+ * replies, the end of a transaction (log, keep-alive or close), timeouts.
+ * The state diagram is in client_int.h.
  */
 #include "config.h"
 
@@ -35,7 +35,7 @@
 static void cl_step_post(struct sl_post *p);
 static void cl_on_timer(struct sl_timer *t);
 
-/* --- I/O helpers shared by client_fwd.c and client_tunnel.c ------------------------- */
+/* --- I/O helpers shared by client_fwd.c and client_tunnel.c ----------- */
 
 ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup)
@@ -203,7 +203,7 @@ void cl_close(struct sl_client *c)
     txnlog_aborted(c);
     c->state = CL_CLOSED;
     fill_abort(c);
-    cf_detach(c);
+    cfwd_detach(c);
     if (t->origin) {
         sl_origin_close(t->origin);
         t->origin = NULL;
@@ -239,7 +239,7 @@ void sl_client_abort(struct sl_client *c)
 void sl_client_drain(struct sl_client *c)
 {
     c->draining = 1;
-    if (c->headless && !cf_readers(c)) {
+    if (c->headless && !cfwd_readers(c)) {
         cl_close(c);            /* a fetch nobody waits for: not worth a delay */
         return;
     }
@@ -692,7 +692,7 @@ void cl_forward_released(struct sl_client *c)
     struct sl_http_msg m;
 
     hit_status(t, "fwd=uri-miss");
-    if (cl_request_again(c, c->hdrs, &m) < 0 ||
+    if (hit_request_again(c, c->hdrs, &m) < 0 ||
         fwd_build_request(c, &m) < 0) {
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
         sl_loop_post(c->srv->loop, &c->run_post);
@@ -847,7 +847,7 @@ void cl_txn_done(struct sl_client *c)
 
     txnlog_end(c);
     fill_abort(c);              /* a no-op when the store has it */
-    cf_detach(c);
+    cfwd_detach(c);
     if (t->origin)
         fwd_release_origin(c, t->origin_keep);
     sl_dns_cancel(&t->dnsw);
@@ -958,7 +958,7 @@ static void cl_on_timer(struct sl_timer *tm)
         break;
     case CL_WAIT:
         /* The fetch we wait on takes too long: fetch it ourselves. */
-        cf_detach(c);
+        cfwd_detach(c);
         cl_forward_released(c);
         break;
     case CL_ACL_WAIT:

@@ -1,5 +1,6 @@
 /*
- * client_bgfetch.c - fetches of our own through our own pipeline (see client_bgfetch.h).
+ * client_bgfetch.c - fetches of our own through our own pipeline (see
+ * client_bgfetch.h).
  * A revalidation: one end of a socket pair becomes an internal client of
  * the proxy; this file owns the other end: it writes the request, reads
  * and drops the response, and closes on EOF or after a bounded time. A

@@ -20,13 +20,13 @@
  * Entries live in this process only (several workers each collapse their
  * own misses). Requests with conditionals never wait: they are answered
  * differently from the plain GET being fetched. Nor do ranges, but for
- * those of a URL with range_fetch (CF_RANGE): theirs is cut from the whole
+ * those of a URL with range_fetch (CFWD_RANGE): theirs is cut from the whole
  * object, which client_hit.c has fetched for them if nobody was.
  *
- *   leader: cf_lead -> cf_head (stored or not) -> cf_body ... -> cf_end
- *   waiter: cf_join -> [CL_WAIT] -> started (CL_HIT, reading via cf_read)
+ *   leader: cfwd_lead -> cfwd_head (stored or not) -> cfwd_body ... -> cfwd_end
+ *   waiter: cfwd_join -> [CL_WAIT] -> started (CL_HIT, reading via cfwd_read)
  *                               \-> released (forwards itself)
- *   late:   cf_join while STREAMING/ENDED -> CL_HIT at once, via cf_read
+ *   late:   cfwd_join while STREAMING/ENDED -> CL_HIT at once, via cfwd_read
  */
 #include "config.h"
 
@@ -38,25 +38,25 @@
 #include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 
-#define CF_BUCKETS 1024
+#define CFWD_BUCKETS 1024
 
-enum cf_state {
-    CF_PENDING,                 /* waiting for the leader's response head */
-    CF_STREAMING,               /* stored response, body coming in */
-    CF_ENDED,                   /* body complete; committed at the next flush */
-    CF_COMMITTED,               /* all in the store */
-    CF_FAILED                   /* gone: waiters still reading are cut */
+enum cfwd_state {
+    CFWD_PENDING,                 /* waiting for the leader's response head */
+    CFWD_STREAMING,               /* stored response, body coming in */
+    CFWD_ENDED,                   /* body complete; committed at the next flush */
+    CFWD_COMMITTED,               /* all in the store */
+    CFWD_FAILED                   /* gone: waiters still reading are cut */
 };
 
-struct cf_entry {
-    struct cf_entry *hnext, *hprev;
-    struct cf_table *tab;
-    struct sl_client *waiters;  /* linked by c->cf_next */
+struct cfwd_entry {
+    struct cfwd_entry *hnext, *hprev;
+    struct cfwd_table *tab;
+    struct sl_client *waiters;  /* linked by c->cfwd_next */
     struct sl_client *leader;   /* NULL once it is done or gone */
     int refs;                   /* leader + waiters + the ended list */
     int state;
     uint32_t hash;
-    struct cache_writer *w;     /* while CF_STREAMING */
+    struct cache_writer *w;     /* while CFWD_STREAMING */
     uint64_t id;
     int64_t avail, total;
     struct cache_fresh fresh;
@@ -66,14 +66,14 @@ struct cf_entry {
     size_t vklen;
     char *vary;                 /* the response's Vary value, or NULL */
     size_t vary_len;
-    struct cf_entry *ended_next;    /* on tab->ended until flushed */
+    struct cfwd_entry *ended_next;    /* on tab->ended until flushed */
     size_t klen;
     char key[];
 };
 
-struct cf_table {
-    struct cf_entry *buckets[CF_BUCKETS];
-    struct cf_entry *ended;
+struct cfwd_table {
+    struct cfwd_entry *buckets[CFWD_BUCKETS];
+    struct cfwd_entry *ended;
     struct sl_loop *loop;
 };
 
@@ -86,34 +86,34 @@ static uint32_t key_hash(const char *s, size_t n)
     return h;
 }
 
-struct cf_table *cf_table_new(struct sl_loop *loop)
+struct cfwd_table *cfwd_table_new(struct sl_loop *loop)
 {
-    struct cf_table *t = calloc(1, sizeof(*t));
+    struct cfwd_table *t = calloc(1, sizeof(*t));
 
     if (t)
         t->loop = loop;
     return t;
 }
 
-void cf_table_free(struct cf_table *t)
+void cfwd_table_free(struct cfwd_table *t)
 {
     free(t);                    /* entries die with their clients */
 }
 
-static void entry_unlink(struct cf_entry *e)
+static void entry_unlink(struct cfwd_entry *e)
 {
     if (e->hprev)
         e->hprev->hnext = e->hnext;
-    else if (e->tab->buckets[e->hash % CF_BUCKETS] == e)
-        e->tab->buckets[e->hash % CF_BUCKETS] = e->hnext;
+    else if (e->tab->buckets[e->hash % CFWD_BUCKETS] == e)
+        e->tab->buckets[e->hash % CFWD_BUCKETS] = e->hnext;
     if (e->hnext)
         e->hnext->hprev = e->hprev;
     e->hnext = e->hprev = NULL;
 }
 
-static void entry_unref(struct cf_entry *e)
+static void entry_unref(struct cfwd_entry *e)
 {
-    struct cf_entry **pp;
+    struct cfwd_entry **pp;
 
     if (--e->refs > 0)
         return;
@@ -129,15 +129,15 @@ static void entry_unref(struct cf_entry *e)
     free(e);
 }
 
-static void wake(struct cf_entry *e)
+static void wake(struct cfwd_entry *e)
 {
     struct sl_client *c;
 
-    for (c = e->waiters; c; c = c->cf_next)
+    for (c = e->waiters; c; c = c->cfwd_next)
         sl_loop_post(e->tab->loop, &c->run_post);
 }
 
-int cf_may_wait(const struct sl_http_msg *m, int flags)
+int cfwd_may_wait(const struct sl_http_msg *m, int flags)
 {
     static const char *const no[] = { "If-None-Match", "If-Modified-Since",
         "If-Match", "If-Unmodified-Since", "Authorization", "Range",
@@ -145,7 +145,7 @@ int cf_may_wait(const struct sl_http_msg *m, int flags)
     const char *const *n;
 
     for (n = no; *n; n++) {
-        if ((flags & CF_RANGE) && (strcmp(*n, "Range") == 0 ||
+        if ((flags & CFWD_RANGE) && (strcmp(*n, "Range") == 0 ||
                                    strcmp(*n, "If-Range") == 0))
             continue;
         if (sl_http_find(m, *n))
@@ -159,13 +159,13 @@ int cf_may_wait(const struct sl_http_msg *m, int flags)
  * it, the request's values of the Vary fields must make the same secondary
  * key (the part of e->vkey after the primary key and the marker id).
  */
-#define CF_MARKER_LEN 18        /* "\n%016llx\n" between the key parts */
+#define CFWD_MARKER_LEN 18        /* "\n%016llx\n" between the key parts */
 
-static int variant_matches(const struct cf_entry *e, const struct sl_http_msg *req)
+static int variant_matches(const struct cfwd_entry *e, const struct sl_http_msg *req)
 {
     char buf[2048];
     struct sl_buf out = { buf, buf + sizeof(buf), buf, buf };
-    size_t skip = e->klen + CF_MARKER_LEN;
+    size_t skip = e->klen + CFWD_MARKER_LEN;
 
     if (e->vary == NULL)
         return 1;
@@ -176,51 +176,51 @@ static int variant_matches(const struct cf_entry *e, const struct sl_http_msg *r
            memcmp(out.pos, e->vkey + skip, e->vklen - skip) == 0;
 }
 
-static void add_waiter(struct cf_entry *e, struct sl_client *c)
+static void add_waiter(struct cfwd_entry *e, struct sl_client *c)
 {
     struct cl_cache *cc = &c->txn.cache;
 
-    c->cf_next = e->waiters;
+    c->cfwd_next = e->waiters;
     e->waiters = c;
     e->refs++;
-    cc->cf = e;
-    cc->cf_waiter = 1;
+    cc->cfwd = e;
+    cc->cfwd_waiter = 1;
 }
 
-int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags)
+int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags)
 {
-    struct cf_table *tab = c->srv->cf;
+    struct cfwd_table *tab = c->srv->cfwd;
     struct cl_cache *cc = &c->txn.cache;
     const char *key = c->ckey.pos;
     size_t klen = cc->key_plen;
     uint32_t h = key_hash(key, klen);
-    struct cf_entry *e;
+    struct cfwd_entry *e;
 
-    if (tab == NULL || !cf_may_wait(m, flags))
+    if (tab == NULL || !cfwd_may_wait(m, flags))
         return 0;
-    for (e = tab->buckets[h % CF_BUCKETS]; e; e = e->hnext)
+    for (e = tab->buckets[h % CFWD_BUCKETS]; e; e = e->hnext)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
             break;
-    if (e && e->state == CF_PENDING) {
+    if (e && e->state == CFWD_PENDING) {
         /* Somebody fetches it already: wait for the answer. */
         add_waiter(e, c);
         c->state = CL_WAIT;
         c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
         return 1;
     }
-    if (e && (e->state == CF_STREAMING || e->state == CF_ENDED)) {
+    if (e && (e->state == CFWD_STREAMING || e->state == CFWD_ENDED)) {
         /* A late joiner: read along from what is there already. */
         if (!variant_matches(e, m))
             return 0;           /* another variant: fetch it (not stored) */
         add_waiter(e, c);
-        if (cl_serve_collapsed(c, e->head, e->head_len, &e->fresh, e->total) < 0) {
-            cf_detach(c);
+        if (hit_serve_collapsed(c, e->head, e->head_len, &e->fresh, e->total) < 0) {
+            cfwd_detach(c);
             return 0;
         }
         c->srv->stats.late_joins++;
         return 1;
     }
-    if (e || (flags & CF_JOIN_ONLY))
+    if (e || (flags & CFWD_JOIN_ONLY))
         return 0;
     e = calloc(1, sizeof(*e) + klen);
     if (e == NULL)
@@ -231,47 +231,47 @@ int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags)
     e->tab = tab;
     e->refs = 1;
     e->leader = c;
-    e->hnext = tab->buckets[h % CF_BUCKETS];
+    e->hnext = tab->buckets[h % CFWD_BUCKETS];
     if (e->hnext)
         e->hnext->hprev = e;
-    tab->buckets[h % CF_BUCKETS] = e;
-    cc->cf = e;
-    cc->cf_waiter = 0;
+    tab->buckets[h % CFWD_BUCKETS] = e;
+    cc->cfwd = e;
+    cc->cfwd_waiter = 0;
     return 0;
 }
 
 /* Waiters that have not started go forward themselves. */
-static void release_waiters(struct cf_entry *e)
+static void release_waiters(struct cfwd_entry *e)
 {
     struct sl_client *c, *next;
 
     for (c = e->waiters; c; c = next) {
-        next = c->cf_next;
+        next = c->cfwd_next;
         if (c->state == CL_WAIT) {
-            cf_detach(c);
+            cfwd_detach(c);
             cl_forward_released(c);
         }
     }
 }
 
-void cf_head(struct sl_client *c, const char *head, size_t head_len,
+void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
              struct sl_view vary, int64_t length)
 {
     struct cl_cache *cc = &c->txn.cache;
-    struct cf_entry *e = cc->cf;
+    struct cfwd_entry *e = cc->cfwd;
     struct sl_client *w, *next;
     struct sl_http_msg req;
 
-    if (e == NULL || cc->cf_waiter)
+    if (e == NULL || cc->cfwd_waiter)
         return;
     if (cc->w == NULL || length < 0 || (e->head = malloc(head_len + 2)) == NULL ||
         (e->vkey = malloc(sl_buf_len(&c->ckey))) == NULL ||
         (vary.len && (e->vary = malloc(vary.len)) == NULL)) {
         /* No new waiters from now on: later misses forward (or hit). */
         entry_unlink(e);
-        e->state = CF_FAILED;
+        e->state = CFWD_FAILED;
         release_waiters(e);
-        cf_detach(c);
+        cfwd_detach(c);
         return;
     }
     memcpy(e->head, head, head_len);
@@ -287,55 +287,55 @@ void cf_head(struct sl_client *c, const char *head, size_t head_len,
     e->w = cc->w;
     e->id = cache_writer_id(cc->w);
     e->total = length;
-    e->state = CF_STREAMING;
+    e->state = CFWD_STREAMING;
     /* The entry stays in the table: misses that come while the body
-     * streams in join it (cf_lead_or_join). */
+     * streams in join it (cfwd_lead_or_join). */
     for (w = e->waiters; w; w = next) {
-        next = w->cf_next;
+        next = w->cfwd_next;
         if (w->state != CL_WAIT)
             continue;
-        if (cl_request_again(w, w->hdrs, &req) < 0 || !variant_matches(e, &req)) {
-            cf_detach(w);       /* another variant: it fetches its own */
+        if (hit_request_again(w, w->hdrs, &req) < 0 || !variant_matches(e, &req)) {
+            cfwd_detach(w);       /* another variant: it fetches its own */
             cl_forward_released(w);
             continue;
         }
-        if (cl_serve_collapsed(w, e->head, e->head_len, &e->fresh, e->total) < 0)
+        if (hit_serve_collapsed(w, e->head, e->head_len, &e->fresh, e->total) < 0)
             cl_abort_waiter(w);
     }
 }
 
-void cf_body(struct sl_client *c, int64_t written)
+void cfwd_body(struct sl_client *c, int64_t written)
 {
-    struct cf_entry *e = c->txn.cache.cf;
+    struct cfwd_entry *e = c->txn.cache.cfwd;
 
-    if (e == NULL || c->txn.cache.cf_waiter || e->state != CF_STREAMING)
+    if (e == NULL || c->txn.cache.cfwd_waiter || e->state != CFWD_STREAMING)
         return;
     e->avail = written;
     wake(e);
 }
 
-void cf_end(struct sl_client *c, int complete)
+void cfwd_end(struct sl_client *c, int complete)
 {
     struct cl_cache *cc = &c->txn.cache;
-    struct cf_entry *e = cc->cf;
+    struct cfwd_entry *e = cc->cfwd;
 
-    if (e == NULL || cc->cf_waiter)
+    if (e == NULL || cc->cfwd_waiter)
         return;
-    if (e->state == CF_STREAMING && complete && e->avail == e->total) {
+    if (e->state == CFWD_STREAMING && complete && e->avail == e->total) {
         /* The tail is in the writer until the next flush commits it. */
-        e->state = CF_ENDED;
+        e->state = CFWD_ENDED;
         e->w = NULL;
         e->ended_next = e->tab->ended;
         e->tab->ended = e;
         e->refs++;              /* the ended list holds it until the flush */
-    } else if (e->state != CF_FAILED) {
+    } else if (e->state != CFWD_FAILED) {
         entry_unlink(e);
-        e->state = CF_FAILED;
+        e->state = CFWD_FAILED;
         e->w = NULL;
         release_waiters(e);
         wake(e);                /* those reading see the failure and stop */
     }
-    cf_detach(c);
+    cfwd_detach(c);
 }
 
 /*
@@ -344,33 +344,33 @@ void cf_end(struct sl_client *c, int complete)
  * sent nothing yet fetch for themselves, client_hit.c), new misses no longer
  * find them, and their leaders go on serving their own clients.
  */
-static void fail_streaming(struct cf_table *tab)
+static void fail_streaming(struct cfwd_table *tab)
 {
-    struct cf_entry *e, *next;
+    struct cfwd_entry *e, *next;
     size_t i;
 
-    for (i = 0; i < CF_BUCKETS; i++)
+    for (i = 0; i < CFWD_BUCKETS; i++)
         for (e = tab->buckets[i]; e; e = next) {
             next = e->hnext;
-            if (e->state != CF_STREAMING)
+            if (e->state != CFWD_STREAMING)
                 continue;
             entry_unlink(e);
-            e->state = CF_FAILED;
+            e->state = CFWD_FAILED;
             e->w = NULL;
             wake(e);
         }
 }
 
-void cf_flushed(struct cf_table *tab, int ok)
+void cfwd_flushed(struct cfwd_table *tab, int ok)
 {
-    struct cf_entry *e;
+    struct cfwd_entry *e;
 
     if (tab == NULL)
         return;
     while ((e = tab->ended) != NULL) {
         tab->ended = e->ended_next;
         e->ended_next = NULL;
-        e->state = ok ? CF_COMMITTED : CF_FAILED;
+        e->state = ok ? CFWD_COMMITTED : CFWD_FAILED;
         entry_unlink(e);        /* the store answers new misses now */
         wake(e);
         entry_unref(e);
@@ -379,62 +379,62 @@ void cf_flushed(struct cf_table *tab, int ok)
         fail_streaming(tab);
 }
 
-void cf_detach(struct sl_client *c)
+void cfwd_detach(struct sl_client *c)
 {
     struct cl_cache *cc = &c->txn.cache;
-    struct cf_entry *e = cc->cf;
+    struct cfwd_entry *e = cc->cfwd;
     struct sl_client **pp;
 
     if (e == NULL)
         return;
-    if (cc->cf_waiter) {
-        for (pp = &e->waiters; *pp; pp = &(*pp)->cf_next)
+    if (cc->cfwd_waiter) {
+        for (pp = &e->waiters; *pp; pp = &(*pp)->cfwd_next)
             if (*pp == c) {
-                *pp = c->cf_next;
+                *pp = c->cfwd_next;
                 break;
             }
         /* A leader whose client left goes on for its readers only: let it
          * see that the last one is gone (client_leave.c). */
         if (e->waiters == NULL && e->leader && e->leader->headless)
             sl_loop_post(e->tab->loop, &e->leader->run_post);
-    } else if (e->state == CF_PENDING) {
+    } else if (e->state == CFWD_PENDING) {
         /* The leader goes before any answer: the waiters fend for
          * themselves. */
         entry_unlink(e);
-        e->state = CF_FAILED;
+        e->state = CFWD_FAILED;
         release_waiters(e);
     }
     if (e->leader == c)
         e->leader = NULL;
-    c->cf_next = NULL;
-    cc->cf = NULL;
-    cc->cf_waiter = 0;
+    c->cfwd_next = NULL;
+    cc->cfwd = NULL;
+    cc->cfwd_waiter = 0;
     entry_unref(e);
 }
 
-int cf_readers(const struct sl_client *c)
+int cfwd_readers(const struct sl_client *c)
 {
-    const struct cf_entry *e = c->txn.cache.cf;
+    const struct cfwd_entry *e = c->txn.cache.cfwd;
 
-    return e && !c->txn.cache.cf_waiter && e->waiters != NULL;
+    return e && !c->txn.cache.cfwd_waiter && e->waiters != NULL;
 }
 
-int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len)
+int cfwd_read(struct sl_client *c, int64_t off, const void **p, size_t *len)
 {
-    struct cf_entry *e = c->txn.cache.cf;
+    struct cfwd_entry *e = c->txn.cache.cfwd;
     struct cache_store *st = c->srv->store;
     struct cache_obj obj;
     int rc;
 
-    if (e->state == CF_FAILED)
+    if (e->state == CFWD_FAILED)
         return -EIO;
-    if (e->state == CF_STREAMING) {
+    if (e->state == CFWD_STREAMING) {
         if (off >= e->avail)
             return -EAGAIN;
         rc = cache_writer_peek(e->w, off, p, len);
         if (rc != -ENOENT)
             return rc;
-    } else if (e->state == CF_ENDED) {
+    } else if (e->state == CFWD_ENDED) {
         if ((uint64_t)e->total <= CACHE_STORE_INLINE_MAX)
             return -EAGAIN;     /* inline: all of it comes with the flush */
     } else if ((uint64_t)e->total <= CACHE_STORE_INLINE_MAX) {
@@ -446,7 +446,7 @@ int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len)
         return 0;
     }
     rc = cache_store_chunk(st, e->id, (uint32_t)(off / CACHE_STORE_CHUNK), p, len);
-    if (rc == -ENOENT && e->state == CF_ENDED)
+    if (rc == -ENOENT && e->state == CFWD_ENDED)
         return -EAGAIN;         /* the last chunk waits for the flush */
     if (rc < 0 || (size_t)(off % CACHE_STORE_CHUNK) >= *len)
         return rc < 0 ? rc : -EIO;

@@ -1,5 +1,6 @@
 /*
- * client_collapse.h - collapsed forwarding of concurrent misses (see client_collapse.c).
+ * client_collapse.h - collapsed forwarding of concurrent misses (see
+ * client_collapse.c).
  * Used by the client side only.
  */
 #ifndef SL_CLIENT_COLLAPSE_H
@@ -12,44 +13,44 @@
 #include "squidlike/loop.h"
 
 struct sl_client;
-struct cf_table;
-struct cf_entry;
+struct cfwd_table;
+struct cfwd_entry;
 
-struct cf_table *cf_table_new(struct sl_loop *loop);
-void cf_table_free(struct cf_table *t);
+struct cfwd_table *cfwd_table_new(struct sl_loop *loop);
+void cfwd_table_free(struct cfwd_table *t);
 
 /*
  * A miss for c (key in c->ckey): returns 1 when c now waits on another
  * client's fetch (state CL_WAIT) or reads along it (CL_HIT), 0 when c
  * forwards (leading the entry for its key when it could create one).
- * flags: CF_RANGE lets a range request join (never lead); CF_JOIN_ONLY
+ * flags: CFWD_RANGE lets a range request join (never lead); CFWD_JOIN_ONLY
  * creates no entry.
  */
-#define CF_RANGE 0x1
-#define CF_JOIN_ONLY 0x2
+#define CFWD_RANGE 0x1
+#define CFWD_JOIN_ONLY 0x2
 /* Would this request wait on somebody else's fetch? Plain GETs only (no
- * conditionals, no Authorization); with CF_RANGE, ranges of one too (the
+ * conditionals, no Authorization); with CFWD_RANGE, ranges of one too (the
  * answer is cut from the whole object). */
-int cf_may_wait(const struct sl_http_msg *m, int flags);
-int cf_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags);
+int cfwd_may_wait(const struct sl_http_msg *m, int flags);
+int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flags);
 /* The leader's response head: head is the stored head (no final CRLF)
  * when the response is being stored, else NULL; vary its Vary value
  * (empty: none); length its body size (-1 when unknown: waiters are
  * released). */
-void cf_head(struct sl_client *c, const char *head, size_t head_len,
+void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
              struct sl_view vary, int64_t length);
 /* The leader stored body bytes up to written. */
-void cf_body(struct sl_client *c, int64_t written);
+void cfwd_body(struct sl_client *c, int64_t written);
 /* The leader is done (complete: the whole body went to the store). */
-void cf_end(struct sl_client *c, int complete);
+void cfwd_end(struct sl_client *c, int complete);
 /* After the store's flush: entries that ended are readable whole - or,
  * when the commit failed (ok 0), gone: their readers are cut. */
-void cf_flushed(struct cf_table *t, int ok);
+void cfwd_flushed(struct cfwd_table *t, int ok);
 /* c leaves its entry (leader or waiter); no-op when it has none. */
-void cf_detach(struct sl_client *c);
+void cfwd_detach(struct sl_client *c);
 /* Does the fetch c leads have waiters or readers? */
-int cf_readers(const struct sl_client *c);
+int cfwd_readers(const struct sl_client *c);
 /* A waiter reads body bytes at off: 0, -EAGAIN (not there yet), -errno. */
-int cf_read(struct sl_client *c, int64_t off, const void **p, size_t *len);
+int cfwd_read(struct sl_client *c, int64_t off, const void **p, size_t *len);
 
 #endif

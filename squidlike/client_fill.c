@@ -212,7 +212,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     c->ckey.last = c->ckey.pos + cc->key_plen;
     if (nvary > 0) {
         uint64_t gen;
-        if (cl_request_again(c, c->shdrs, &req) < 0 ||
+        if (hit_request_again(c, c->shdrs, &req) < 0 ||
             (gen = vary_marker(c, vary.pos, sl_buf_len(&vary))) == 0 ||
             sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)gen) < 0 ||
             cache_vary_key((struct sl_view){ vary.pos, sl_buf_len(&vary) }, &req,
@@ -231,7 +231,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
         return;
     cc->fresh = fresh;          /* what collapsed readers are served with */
     cc->stored_bytes = 0;
-    cf_head(c, head.pos, sl_buf_len(&head),
+    cfwd_head(c, head.pos, sl_buf_len(&head),
             (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 },
             t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
             t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
@@ -301,7 +301,7 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";
     } else {
         cache_cc_parse(m, 0, &respcc);
-        if (cl_request_again(c, c->shdrs, &req) == 0)
+        if (hit_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
         if (why == NULL && c->range_fetch &&
@@ -317,7 +317,8 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
             why = paused(c->srv->store);
     }
     if (cc->w == NULL)
-        cf_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);        /* waiters, if any, fetch themselves */
+        /* waiters, if any, fetch themselves */
+        cfwd_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);
     if (c->range_fetch && cc->w == NULL)
         return -1;              /* a whole fetch for ranges, not stored: stop */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
@@ -341,13 +342,13 @@ void fill_body(struct sl_client *c, const char *p, size_t n)
     rc = cache_store_write(cc->w, p, n);
     if (rc == 0) {
         cc->stored_bytes += (int64_t)n;
-        cf_body(c, cc->stored_bytes);
+        cfwd_body(c, cc->stored_bytes);
     }
     if (rc < 0) {
         /* Too big, out of memory, or a failed commit dropped it: served,
          * not stored. Waiters reading from this writer stop now: the store
          * frees it at the next flush. */
-        cf_end(c, 0);
+        cfwd_end(c, 0);
         cache_store_write_abort(cc->w);
         cc->w = NULL;
     }
@@ -357,7 +358,7 @@ void fill_finish(struct sl_client *c, int complete)
 {
     struct cl_cache *cc = &c->txn.cache;
 
-    cf_end(c, complete && cc->w != NULL);
+    cfwd_end(c, complete && cc->w != NULL);
     if (cc->w == NULL)
         return;
     if (complete)

@@ -594,7 +594,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
         if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
                           (int)m->reason.len, m->reason.base) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
-            (!final || fill_status_field(c, &c->out) == 0) &&
+            (!final || hit_status_field(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
              sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&

@@ -55,7 +55,7 @@ static int hit_key(struct sl_client *c, struct sl_view path)
 }
 
 /* Cache-Status (RFC 9211) for the client's response head. */
-int fill_status_field(struct sl_client *c, struct sl_buf *out)
+int hit_status_field(struct sl_client *c, struct sl_buf *out)
 {
     const struct cl_cache *cc = &c->txn.cache;
 
@@ -161,7 +161,7 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
         rc = sl_buf_printf(&c->out, "Age: %lld\r\n", (long long)age);
     via_line(c, &c->out);
     if (rc == 0)
-        rc = fill_status_field(c, &c->out);
+        rc = hit_status_field(c, &c->out);
     if (rc == 0 && !t->keep)
         rc = sl_buf_append(&c->out, "Connection: close\r\n", 19);
     else if (rc == 0 && t->minor == 0)
@@ -286,7 +286,7 @@ static void keep_request(struct sl_client *c, size_t headlen)
         sl_buf_append(&c->creq, c->in.pos, headlen);
 }
 
-int cl_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
+int hit_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
                      struct sl_http_msg *m)
 {
     struct sl_http_limits lim = { sl_buf_len(&c->creq), sl_buf_len(&c->creq) };
@@ -344,16 +344,16 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
      * read along the whole fetch (conditionals, credentials) would start
      * it for nothing, and a stale copy is revalidated, not fetched. */
     if (c->internal || t->cache.stale || !sl_http_find(m, "Range") ||
-        !cf_may_wait(m, CF_RANGE))
+        !cfwd_may_wait(m, CFWD_RANGE))
         return 0;
     h = cache_refresh_match(cf->refresh, t->url, strlen(t->url));
     if (h == NULL || h->range_fetch == 0)
         return 0;
-    if (cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
+    if (cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 1;
     limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
     if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit) ||
-        !cf_lead_or_join(c, m, CF_RANGE | CF_JOIN_ONLY))
+        !cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 0;
     t->cache.range_started = 1;
     return 1;
@@ -428,7 +428,7 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     keep_request(c, headlen);
     /* Concurrent misses for this URL: one fetch serves them all. */
     if (cc->mode == CC_MISS && cc->may_store &&
-        (hit_range_fetch(c, m) || cf_lead_or_join(c, m, 0)))
+        (hit_range_fetch(c, m) || cfwd_lead_or_join(c, m, 0)))
         return 1;
     return 0;
 }
@@ -454,7 +454,7 @@ static void hit_unserve(struct sl_client *c)
 
 /* A collapsed waiter: the leader's response is being stored; serve it.
  * On failure nothing of it is left behind (the caller forwards or closes). */
-int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
+int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
                        const struct cache_fresh *fresh, int64_t total)
 {
     struct cl_txn *t = &c->txn;
@@ -466,7 +466,7 @@ int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
         return -ENOMEM;
     sl_buf_append(&c->chead, head, head_len);
     if (hit_parse_head(c, &c->chead, &stored) < 0 ||
-        cl_request_again(c, c->hdrs, &req) < 0)
+        hit_request_again(c, c->hdrs, &req) < 0)
         return -EIO;
     cc->fresh = *fresh;
     cc->body_size = total;
@@ -499,7 +499,7 @@ int hit_serve_refreshed(struct sl_client *c)
 
     /* The request's conditionals were replaced by ours upstream; answer
      * the client's own against the refreshed response. */
-    if (cl_request_again(c, c->hdrs, &req) < 0) {
+    if (hit_request_again(c, c->hdrs, &req) < 0) {
         memset(&req, 0, sizeof(req));
         req.method = SL_VIEW_LIT("GET");
     }
@@ -575,11 +575,11 @@ int hit_run(struct sl_client *c)
         iov[0].iov_base = c->out.pos;
         iov[niov++].iov_len = hl;
     }
-    if (cc->off < cc->end && cc->cf) {
+    if (cc->off < cc->end && cc->cfwd) {
         /* Following a fetch in progress (collapsed forwarding). */
         const void *p;
         size_t len;
-        rc = cf_read(c, cc->off, &p, &len);
+        rc = cfwd_read(c, cc->off, &p, &len);
         if (rc == -EAGAIN && hl == 0) {
             /* Woken by the fetch's progress (short of our offset, for a
              * range): its moving keeps us from timing out. */
@@ -592,7 +592,7 @@ int hit_run(struct sl_client *c)
             if (t->bytes_out == 0 && !c->headless) {
                 /* The fetch it followed failed before anything went to
                  * the client: fetch for itself instead. */
-                cf_detach(c);
+                cfwd_detach(c);
                 hit_unserve(c);
                 cl_forward_released(c);
                 return 1;

@@ -110,8 +110,8 @@ struct cl_cache {
     int64_t request_time;       /* wall seconds when the request went out */
     struct cache_writer *w;     /* storing the response */
     int64_t stored_bytes;       /* body bytes handed to w */
-    struct cf_entry *cf;        /* collapsed forwarding entry */
-    unsigned char cf_waiter;    /* ... as a waiter (else the leader) */
+    struct cfwd_entry *cfwd;    /* collapsed forwarding entry */
+    unsigned char cfwd_waiter;  /* ... as a waiter (else the leader) */
     unsigned char range_started;    /* its Range miss started a whole fetch */
 };
 
@@ -215,7 +215,7 @@ struct sl_client {
     struct sl_post free_post;
     struct sl_post run_post;    /* continue after the batch (fairness) */
     struct sl_client *next, *prev;
-    struct sl_client *cf_next;  /* waiters of one collapsed entry */
+    struct sl_client *cfwd_next;    /* waiters of one collapsed entry */
     struct sl_ipcount *ipc;     /* connections from this client address */
     enum cl_state state;
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
@@ -223,7 +223,8 @@ struct sl_client {
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
-    unsigned char headless;     /* the client left; its fetch goes on (client_leave.c) */
+    unsigned char headless;     /* the client left; its fetch goes on
+                                   (client_leave.c) */
     uint64_t range_fetch;       /* a whole-object fetch for a Range miss:
                                    stored only up to this size (client_hit.c) */
     unsigned char run_again;
@@ -318,12 +319,12 @@ int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
 /* The request head kept in c->creq (keep_request), parsed again into m
  * with the header array hdrs (c->hdrs, or c->shdrs when c->hdrs holds
  * something still in use). 0 or -EIO. */
-int cl_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
+int hit_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
                      struct sl_http_msg *m);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-int cl_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
+int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
                        const struct cache_fresh *fresh, int64_t total);
 void cl_forward_released(struct sl_client *c);
 void cl_abort_waiter(struct sl_client *c);
@@ -332,7 +333,7 @@ void cl_abort_waiter(struct sl_client *c);
  * none), Cache-Control cache, body (NULL: none; a HEAD gets the head
  * alone, Content-Length still the body's), the log's content type, extra
  * header lines. 0 or -ENOMEM. */
-int cl_send_page(struct sl_client *c, const char *ctype, const char *cache,
+int mgr_send_page(struct sl_client *c, const char *ctype, const char *cache,
                  const struct sl_buf *body, const char *log_ctype,
                  const char *extra);
 
@@ -345,7 +346,7 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
 void fill_body(struct sl_client *c, const char *p, size_t n);
 void fill_finish(struct sl_client *c, int complete);
 void fill_abort(struct sl_client *c);
-int fill_status_field(struct sl_client *c, struct sl_buf *out);
+int hit_status_field(struct sl_client *c, struct sl_buf *out);
 
 /* client_txnlog.c: the transaction's access-log record. cl_keep_meta reserves
  * TXNLOG_META_ROOM more bytes in t->meta for txnlog_keep. */

@@ -72,7 +72,7 @@ static int worth_finishing(const struct sl_client *c)
         return 0;               /* the rest of its body left with it */
     if (c->range_fetch)         /* the cache is its client, until not stored */
         return !t->head_done || cc->w != NULL;
-    if (cc->cf && !cc->cf_waiter && cf_readers(c))
+    if (cc->cfwd && !cc->cfwd_waiter && cfwd_readers(c))
         return 1;               /* others wait on it or read along */
     if (cc->w == NULL || !t->head_done)
         return 0;

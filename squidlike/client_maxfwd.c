@@ -48,7 +48,7 @@ static int answer_trace(struct sl_client *c, const struct sl_http_msg *m,
         return -ENOMEM;
     rc = flt_hdr_trace_echo(m, &echo);
     if (rc == 0)
-        rc = cl_send_page(c, "message/http", "no-store", &echo, "message/http", NULL);
+        rc = mgr_send_page(c, "message/http", "no-store", &echo, "message/http", NULL);
     sl_buf_free(&echo);
     return rc;
 }
@@ -91,7 +91,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (trace)
         rc = answer_trace(c, m, headlen);
     else
-        rc = cl_send_page(c, NULL, "no-store", NULL, NULL, c->conf->http.allow_trace
+        rc = mgr_send_page(c, NULL, "no-store", NULL, NULL, c->conf->http.allow_trace
                    ? "Allow: " ALLOW_BASE ", TRACE\r\n" : "Allow: " ALLOW_BASE "\r\n");
     if (rc < 0) {
         t->code = "NONE_NONE";

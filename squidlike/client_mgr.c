@@ -81,7 +81,7 @@ static size_t pac_bound(const struct flt_pac *p)
     return n + 80 * p->n_nets;
 }
 
-int cl_send_page(struct sl_client *c, const char *ctype, const char *cache,
+int mgr_send_page(struct sl_client *c, const char *ctype, const char *cache,
                  const struct sl_buf *body, const char *log_ctype,
                  const char *extra)
 {
@@ -134,7 +134,7 @@ static int serve_pac(struct sl_client *c, const struct sl_http_msg *m)
     rc = flt_pac_write(&body, &p);
     snprintf(cache, sizeof(cache), "max-age=%lld", (long long)(pc->max_age / 1000));
     if (rc == 0)
-        rc = cl_send_page(c, PAC_TYPE, cache, &body, PAC_TYPE, NULL);
+        rc = mgr_send_page(c, PAC_TYPE, cache, &body, PAC_TYPE, NULL);
     sl_buf_free(&body);
     return rc;
 }
@@ -192,7 +192,7 @@ static int serve_page(struct sl_client *c, size_t max,
         return -ENOMEM;
     rc = fn(&body, c->srv);
     if (rc == 0)
-        rc = cl_send_page(c, ctype, "no-store", &body, log_ctype, extra);
+        rc = mgr_send_page(c, ctype, "no-store", &body, log_ctype, extra);
     sl_buf_free(&body);
     return rc;
 }

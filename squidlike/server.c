@@ -355,7 +355,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
             sl_dns_free(srv->dns);
             goto fail;
         }
-        srv->cf = cf_table_new(loop);
+        srv->cfwd = cfwd_table_new(loop);
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
     if (getenv("SQUIDLIKE_TEST_NOW"))
@@ -794,7 +794,7 @@ void sl_server_idle(void *data)
             sl_timer_set(srv->loop, &srv->store_timer, cs.retry_ms + 1);
         }
     }
-    cf_flushed(srv->cf, rc == 0);
+    cfwd_flushed(srv->cfwd, rc == 0);
     sl_log_flush(NULL);
 }
 
@@ -821,7 +821,7 @@ void sl_server_free(struct sl_server *srv)
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */
     sl_bufpool_trim(&srv->bufpool, 0);
     cache_store_close(srv->store);
-    cf_table_free(srv->cf);
+    cfwd_table_free(srv->cfwd);
     sl_conf_unref(srv->conf);
     free(srv);
 }

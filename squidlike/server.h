@@ -27,7 +27,7 @@
 
 struct sl_client;
 struct sl_server;
-struct cf_table;
+struct cfwd_table;
 struct bg;
 struct reload_job;
 
@@ -112,7 +112,7 @@ struct sl_server {
     struct sl_dns *dns;
     struct sl_pool *pool;
     struct cache_store *store;  /* NULL when the cache is off */
-    struct cf_table *cf;        /* collapsed forwarding of misses */
+    struct cfwd_table *cfwd;    /* collapsed forwarding of misses */
     struct bg *bg;              /* background revalidations (client_bgfetch.c) */
     size_t nbg;
     struct sl_ipcount *ipcount[SL_IPCOUNT_BUCKETS];
