@@ -477,7 +477,7 @@ static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m)
     }
     /* We cannot find where the next request would start: close after. */
     t->keep = 0;
-    t->code = "NONE_NONE";
+    t->code = CL_CODE_NONE_NONE;
     sl_buf_reset(&c->in);
     SL_LOG(SL_LOG_INFO, c->id, 0, "%s: bad request: %s", c->peer_str,
            m->err ? m->err : "malformed");
@@ -561,7 +561,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->idempotent = (unsigned char)cl_idempotent(m->method);
     t->keep = (unsigned char)(cl_wants_keepalive(m) && !c->draining &&
                               !c->srv->draining);
-    t->code = "TCP_MISS";
+    t->code = CL_CODE_TCP_MISS;
     t->req.kind = t->is_connect ? SL_HTTP_BODY_NONE : sl_http_request_body(m);
     t->req.left = m->content_length;
     sl_chunk_init(&t->req.ck);
@@ -588,19 +588,19 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         rc = sl_http_parse_url(m->target, &t->url_parts, &err);
     }
     if (rc < 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_INVALID_URL, 0, err);
         return;
     }
     if (t->minor == 1 && m->host_count == 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_INVALID_REQ, 0, "HTTP/1.1 request without Host");
         return;
     }
     if (cl_is_loop(c, m)) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_FORWARD_LOOP, 0, t->url);
         return;
@@ -644,7 +644,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
 
     /* 4. the request as the origin will see it */
     if (!t->is_connect && fwd_build_request(c, m) < 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         sl_buf_consume(&c->in, headlen);
         cl_reply_error(c, SL_ERR_TOO_BIG, 431, "request head too large");
         return;
@@ -741,7 +741,7 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
     /* RFC 5861: a stale copy beats an error, where the response allows. */
     if (t->cache.mode == CC_REVALIDATE && t->status >= 500 && t->bytes_out == 0 &&
         cache_stale_if_error_ok(&t->cache.fresh, &t->cache.reqcc, time(NULL))) {
-        t->code = "TCP_REFRESH_FAIL_OLD";
+        t->code = CL_CODE_TCP_REFRESH_FAIL_OLD;
         hit_status(t, "hit; fwd=stale; detail=%s", sl_errpage_name(e));
         if (hit_serve_refreshed(c) == 0)
             return;
@@ -945,7 +945,7 @@ static void cl_on_timer(struct sl_timer *tm)
         cl_keep_meta(c, SL_VIEW_LIT("NONE"), SL_VIEW_LIT("error:request-timeout"),
                      NULL);
         c->txn.keep = 0;
-        c->txn.code = "NONE_NONE";
+        c->txn.code = CL_CODE_NONE_NONE;
         sl_buf_reset(&c->in);
         cl_reply_error(c, SL_ERR_REQUEST_TIMEOUT, 0, NULL);
         break;

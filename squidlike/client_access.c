@@ -270,7 +270,7 @@ static void deny(struct sl_client *c, const struct acl_result *res)
     const char *tpl;
     int rc;
 
-    t->code = "TCP_DENIED";
+    t->code = CL_CODE_TCP_DENIED;
     t->acl.rule = res->rule_text;
     t->acl.category = res->note;
     t->acl.blocked = 1;
@@ -323,7 +323,7 @@ static void challenge(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
 
-    t->code = "TCP_DENIED";
+    t->code = CL_CODE_TCP_DENIED;
     /* No body stands between this request and the next: keep the
      * connection, the browser answers on it (Squid does the same). */
     if (t->req.kind == SL_HTTP_BODY_NONE)
@@ -553,7 +553,7 @@ int access_to_localhost(struct sl_client *c, size_t headlen)
                                           srv->self, srv->nself);
     if (ok > 0)
         return ACCESS_GO;
-    t->code = "TCP_DENIED";
+    t->code = CL_CODE_TCP_DENIED;
     sl_buf_consume(&c->in, headlen);
     cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
     return ACCESS_DONE;

@@ -153,7 +153,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     sl_buf_append(&c->chead, "\r\n", 2);
     cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
                        &cc->fresh, sizeof(cc->fresh), mb.pos, sl_buf_len(&mb));
-    t->code = cc->client_refresh ? "TCP_CLIENT_REFRESH_MISS" : "TCP_REFRESH_UNMODIFIED";
+    t->code = cc->client_refresh ? CL_CODE_TCP_CLIENT_REFRESH_MISS : CL_CODE_TCP_REFRESH_UNMODIFIED;
     hit_status(t, "%s; fwd-status=304", cc->client_refresh ? "fwd=request" : "fwd=stale");
     c->srv->stats.refreshes++;
     rc = hit_serve_refreshed(c);
@@ -290,11 +290,11 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
             return fill_refreshed(c, m) == 0 ? 1 : -1;
         if (m->status >= 500 &&
             cache_stale_if_error_ok(&cc->fresh, &cc->reqcc, time(NULL))) {
-            t->code = "TCP_REFRESH_FAIL_OLD";
+            t->code = CL_CODE_TCP_REFRESH_FAIL_OLD;
             hit_status(t, "hit; fwd=stale; fwd-status=%d", m->status);
             return hit_serve_refreshed(c) == 0 ? 1 : -1;
         }
-        t->code = "TCP_REFRESH_MODIFIED";
+        t->code = CL_CODE_TCP_REFRESH_MODIFIED;
         c->srv->stats.refreshes++;
     }
     if (!cc->may_store || m->status == 206 || m->status == 304) {

@@ -238,7 +238,7 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
     if (res != &t->addrs)
         t->addrs = *res;
     if (res->status != SL_DNS_OK || res->n == 0) {
-        t->code = "TCP_MISS";
+        t->code = CL_CODE_TCP_MISS;
         cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
                                                         : SL_ERR_DNS_FAIL,
                        0, t->url_parts.host);
@@ -371,7 +371,7 @@ static void fwd_connect_next(struct sl_client *c)
         return;
     }
     if (t->denied_local && t->connect_err == 0) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
         return;
     }
@@ -515,7 +515,7 @@ static int fwd_scan_request(struct sl_client *c)
         cl_close(c);
         return -1;
     }
-    t->code = "NONE_NONE";
+    t->code = CL_CODE_NONE_NONE;
     sl_buf_reset(&c->out);
     cl_reply_error(c, SL_ERR_INVALID_REQ, 400, t->req.ck.err);
     return -1;

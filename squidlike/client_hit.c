@@ -123,8 +123,10 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
             rc = cond == 304 ? copy_fields(stored, &c->out, not_in_304)
                              : sl_buf_append(&c->out, "Content-Length: 0\r\n", 19);
         cc->off = cc->end = 0;
-        if (strncmp(t->code ? t->code : "", "TCP_REFRESH", 11) != 0)
-            t->code = cond == 304 ? "TCP_IMS_HIT" : "TCP_HIT";
+        if (t->code != CL_CODE_TCP_REFRESH_UNMODIFIED &&
+            t->code != CL_CODE_TCP_REFRESH_MODIFIED &&
+            t->code != CL_CODE_TCP_REFRESH_FAIL_OLD)
+            t->code = cond == 304 ? CL_CODE_TCP_IMS_HIT : CL_CODE_TCP_HIT;
     } else if (range == 416) {
         status = 416;
         rc = sl_buf_printf(&c->out, "HTTP/1.1 416 Range Not Satisfiable\r\n"
@@ -224,8 +226,8 @@ static int hit_serve(struct sl_client *c, const struct sl_http_msg *req,
     struct cl_txn *t = &c->txn;
     int rc;
 
-    if (t->code == NULL || strcmp(t->code, "TCP_MISS") == 0)
-        t->code = stored->status >= 400 ? "TCP_NEGATIVE_HIT" : "TCP_HIT";
+    if (t->code == CL_CODE_UNSET || t->code == CL_CODE_TCP_MISS)
+        t->code = stored->status >= 400 ? CL_CODE_TCP_NEGATIVE_HIT : CL_CODE_TCP_HIT;
     if (t->peer[0] == '\0')
         t->hier = "HIER_NONE";  /* a 304 refresh keeps HIER_DIRECT */
     keep_ctype(t, stored);
@@ -424,7 +426,7 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
         hit_status(t, cc->client_refresh ? "fwd=request" : "fwd=stale");
     }
     if (cc->client_refresh)
-        t->code = "TCP_CLIENT_REFRESH_MISS";
+        t->code = CL_CODE_TCP_CLIENT_REFRESH_MISS;
     keep_request(c, headlen);
     /* Concurrent misses for this URL: one fetch serves them all. */
     if (cc->mode == CC_MISS && cc->may_store &&
@@ -443,7 +445,7 @@ static void hit_unserve(struct sl_client *c)
     if (cc->mode == CC_HIT)
         c->srv->stats.hits--;
     sl_buf_reset(&c->out);
-    t->code = "TCP_MISS";
+    t->code = CL_CODE_TCP_MISS;
     t->status = 0;
     t->ctype[0] = '\0';
     cc->mode = CC_MISS;
@@ -472,7 +474,7 @@ int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
     cc->body_size = total;
     cc->chunk_size = CACHE_STORE_CHUNK;
     cc->inline_body = 0;
-    t->code = "TCP_HIT";
+    t->code = CL_CODE_TCP_HIT;
     /* A range cut from the fetch it started itself is a miss. */
     hit_status(t, cc->range_started ? "fwd=uri-miss; collapsed" : "hit; collapsed");
     if (hit_serve(c, &req, &stored, NULL) < 0) {
@@ -480,7 +482,7 @@ int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
         return -ENOSPC;
     }
     if (cc->range_started)
-        t->code = "TCP_MISS";
+        t->code = CL_CODE_TCP_MISS;
     sl_loop_post(c->srv->loop, &c->run_post);
     return 0;
 }
@@ -650,7 +652,7 @@ int hit_purge(struct sl_client *c, const struct sl_http_msg *m)
     int found;
 
     if (!acl_nets_match(cf->purge_from, cf->n_purge_from, &c->peer.sa)) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, "PURGE is not allowed from here");
         return 1;
     }
@@ -663,7 +665,7 @@ int hit_purge(struct sl_client *c, const struct sl_http_msg *m)
     cache_store_release(st);
     if (found)
         cache_store_delete(st, c->ckey.pos, sl_buf_len(&c->ckey));
-    t->code = "TCP_MISS";
+    t->code = CL_CODE_TCP_MISS;
     t->status = found ? 200 : 404;
     snprintf(t->ctype, sizeof(t->ctype), "text/plain");
     if (cl_lend_out(c) < 0 ||

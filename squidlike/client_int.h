@@ -145,6 +145,25 @@ struct cl_acl {
 #define ACCESS_DONE 1           /* answered (denied, 407); head consumed */
 #define ACCESS_WAIT 2           /* finding out a fact; head kept */
 
+/* The access log's result code (Squid's), decided along the way as an
+ * enum and written as text only at the end (client_txnlog.c). */
+enum cl_code {
+    CL_CODE_UNSET = 0,          /* no transaction in progress */
+    CL_CODE_NONE_NONE,          /* refused before any decision (bad request) */
+    CL_CODE_NONE,               /* answered by us (manager pages, Max-Forwards) */
+    CL_CODE_TCP_MISS,
+    CL_CODE_TCP_HIT,
+    CL_CODE_TCP_IMS_HIT,
+    CL_CODE_TCP_NEGATIVE_HIT,
+    CL_CODE_TCP_DENIED,
+    CL_CODE_TCP_TUNNEL,
+    CL_CODE_TCP_CLIENT_REFRESH_MISS,
+    CL_CODE_TCP_REFRESH_UNMODIFIED,
+    CL_CODE_TCP_REFRESH_MODIFIED,
+    CL_CODE_TCP_REFRESH_FAIL_OLD,
+    CL_CODE_N
+};
+
 struct cl_txn {
     int64_t t_start;            /* loop ms */
     int64_t t_start_us;         /* the same, in microseconds (service time) */
@@ -182,7 +201,8 @@ struct cl_txn {
     int64_t bytes_out;          /* to the client, heads included */
     int64_t bytes_up;           /* tunnel: client to origin */
     int64_t bytes_in;           /* HTTP from the origin (heads, bodies) */
-    const char *code;           /* TCP_MISS, ... */
+    enum cl_code code;
+    unsigned char aborted;      /* cut short: logged as code + _ABORTED */
     const char *hier;           /* HIER_DIRECT, HIER_NONE */
     char peer[SL_NET_ADDRSTR];
     enum sl_err err;

@@ -63,7 +63,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (!trace && !sl_view_eq(m->method, "OPTIONS"))
         return 0;
     if (trace && !c->conf->http.allow_trace) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
                        "TRACE is disabled on this proxy (http.allow_trace): it "
                        "would reflect the request's header fields");
@@ -71,7 +71,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
     }
     rc = flt_hdr_max_forwards(m, &left);
     if (rc < 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         cl_reply_error(c, SL_ERR_INVALID_REQ, 400,
                        "bad Max-Forwards (one field line of digits)");
         return 1;
@@ -80,7 +80,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
         return 0;               /* forwarded, one less */
 
     /* Max-Forwards: 0 - the request ends here. */
-    t->code = "NONE";
+    t->code = CL_CODE_NONE;
     t->hier = "HIER_NONE";
     if (t->req.kind != SL_HTTP_BODY_NONE)
         t->keep = 0;            /* a body we do not read */
@@ -94,7 +94,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
         rc = mgr_send_page(c, NULL, "no-store", NULL, NULL, c->conf->http.allow_trace
                    ? "Allow: " ALLOW_BASE ", TRACE\r\n" : "Allow: " ALLOW_BASE "\r\n");
     if (rc < 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
     }
     return 1;

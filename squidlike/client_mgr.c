@@ -230,7 +230,7 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
     if (c->draining || c->srv->draining)
         t->keep = 0;
     if (p == P_NONE || !get) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
                        "this port serves the proxy's own pages only (GET or HEAD of "
                        "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
@@ -240,13 +240,13 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
      * client has us fetch our own address: its peer would be this host -
      * is not asked by a manager. Browsers and Prometheus send no Via. */
     if (p != P_PAC && sl_http_find(m, "Via") != NULL) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
                        "the proxy's own pages are not served through a proxy (Via)");
         return 1;
     }
     if (p != P_PAC && !host_is_ours(c, m)) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
                        "the Host of this request is not a name of this proxy (use its "
                        "address, visible_hostname or its host name)");
@@ -256,13 +256,13 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
     if (p == P_PAC ? !acl_nets_match(c->conf->access.allow_sources,
                                      c->conf->access.n_allow_sources, &c->peer.sa)
                    : !may_manage(c)) {
-        t->code = "TCP_DENIED";
+        t->code = CL_CODE_TCP_DENIED;
         cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, p == P_PAC ?
                        "this address may not use the proxy" :
                        "this page is for the proxy host and manager.allow_sources only");
         return 1;
     }
-    t->code = "NONE";
+    t->code = CL_CODE_NONE;
     switch (p) {
     case P_JSON:
         rc = serve_page(c, SL_STATUS_MAX, sl_status_write, "application/json",
@@ -280,7 +280,7 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         break;
     }
     if (rc < 0) {
-        t->code = "NONE_NONE";
+        t->code = CL_CODE_NONE_NONE;
         cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
     }
     return 1;

@@ -26,7 +26,7 @@ void tunnel_start(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
 
-    t->code = "TCP_TUNNEL";
+    t->code = CL_CODE_TCP_TUNNEL;
     t->status = 200;
     t->keep = 0;
     t->origin_keep = 0;

@@ -47,7 +47,35 @@ void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m)
     t->user_agent = keep_hdr(&t->meta, m, "User-Agent");
 }
 
-static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
+static const char *const code_names[CL_CODE_N] = {
+    [CL_CODE_UNSET] = "NONE_NONE",
+    [CL_CODE_NONE_NONE] = "NONE_NONE",
+    [CL_CODE_NONE] = "NONE",
+    [CL_CODE_TCP_MISS] = "TCP_MISS",
+    [CL_CODE_TCP_HIT] = "TCP_HIT",
+    [CL_CODE_TCP_IMS_HIT] = "TCP_IMS_HIT",
+    [CL_CODE_TCP_NEGATIVE_HIT] = "TCP_NEGATIVE_HIT",
+    [CL_CODE_TCP_DENIED] = "TCP_DENIED",
+    [CL_CODE_TCP_TUNNEL] = "TCP_TUNNEL",
+    [CL_CODE_TCP_CLIENT_REFRESH_MISS] = "TCP_CLIENT_REFRESH_MISS",
+    [CL_CODE_TCP_REFRESH_UNMODIFIED] = "TCP_REFRESH_UNMODIFIED",
+    [CL_CODE_TCP_REFRESH_MODIFIED] = "TCP_REFRESH_MODIFIED",
+    [CL_CODE_TCP_REFRESH_FAIL_OLD] = "TCP_REFRESH_FAIL_OLD",
+};
+
+/* code (+ "_ABORTED") as the log writes it, into buf. */
+static const char *code_text(const struct cl_txn *t, char *buf, size_t size)
+{
+    const char *name = t->code < CL_CODE_N ? code_names[t->code] : "NONE_NONE";
+
+    if (!t->aborted)
+        return name;
+    snprintf(buf, size, "%s_ABORTED", name);
+    return buf;
+}
+
+static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a,
+                        char *code, size_t code_size)
 {
     const struct cl_txn *t = &c->txn;
     struct timespec now;
@@ -58,7 +86,7 @@ static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a)
     a->time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     a->elapsed_ms = sl_loop_now(c->srv->loop) - t->t_start;
     a->client = c->peer_str;
-    a->code = t->code ? t->code : "NONE_NONE";
+    a->code = code_text(t, code, code_size);
     a->status = t->status;
     a->bytes = t->bytes_out;
     a->method = t->method;
@@ -95,27 +123,24 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
 void txnlog_aborted(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
-    const char *was = t->code;
-    char code[48];
 
-    if (t->method == NULL || was == NULL || t->logged)
+    if (t->method == NULL || t->code == CL_CODE_UNSET || t->logged)
         return;
-    snprintf(code, sizeof(code), "%s_ABORTED", was);
-    t->code = code;
+    t->aborted = 1;
     txnlog_end(c);
-    t->code = was;
 }
 
 void txnlog_end(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_log_access a;
+    char code[48];
 
     if (t->logged || t->method == NULL)
         return;
     t->logged = 1;
     c->srv->stats.http_bytes_from_origins += (unsigned long long)t->bytes_in;
-    txnlog_fill(c, &a);
+    txnlog_fill(c, &a, code, sizeof(code));
     sl_log_access(&a);
     /* A background revalidation is logged (from "internal"), but it is
      * not a client's request: the pages count what clients asked. */
