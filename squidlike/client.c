@@ -27,7 +27,6 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/metrics.h"
-#include "squidlike/client_mgr.h"
 
 #define RUN_BUDGET 32           /* steps per wake-up before yielding */
 #define LINGER_MS 2000          /* how long a closing client may keep sending */
@@ -538,18 +537,51 @@ static void cl_make_key(struct cl_txn *t)
 }
 
 /*
- * A whole request head is in c->in: decide what becomes of it. Each check
- * is a verdict; the first refusal answers. The head's views die when the
- * head is consumed at the end, so everything needed later is copied out
- * (meta for the log, url_parts, the origin request in c->oreq).
+ * Step 1 of cl_begin: the target. Our own pages first (client_mgr.c; on a
+ * manager listener, only they are served), then the URL, Host and loops.
+ */
+static enum cl_verdict cl_target(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    const char *err = NULL;
+    enum cl_verdict v;
+    int rc;
+
+    if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
+        && (v = mgr_begin(c, m)) != CL_NEXT)
+        return v;
+    if (t->is_connect) {
+        rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
+    } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
+                                     m->target.base[0] == '*')) {
+        rc = -1;
+        err = "this is a proxy: requests must name a full URL";
+    } else {
+        rc = sl_http_parse_url(m->target, &t->url_parts, &err);
+    }
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0, err);
+    if (t->minor == 1 && m->host_count == 0)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 0,
+                         "HTTP/1.1 request without Host");
+    if (cl_is_loop(c, m))
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_FORWARD_LOOP, 0, t->url);
+    cl_make_key(t);
+    return CL_NEXT;
+}
+
+/*
+ * A whole request head is in c->in: decide what becomes of it. Each step
+ * gives a verdict (client_int.h); the first that is not CL_NEXT decides,
+ * and every refusal is answered in one place below. The head's views die
+ * when the head is consumed at the end, so everything needed later is
+ * copied out (meta for the log, url_parts, the origin request in c->oreq).
  */
 static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
                      size_t headlen)
 {
     struct cl_txn *t = &c->txn;
-    const struct sl_conf *conf = c->conf;
-    const char *err = NULL;
-    int rc;
+    enum cl_verdict v = CL_NEXT;
 
     if (!t->acl.rerun) {
         cl_txn_init(c);
@@ -565,93 +597,49 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->req.kind = t->is_connect ? SL_HTTP_BODY_NONE : sl_http_request_body(m);
     t->req.left = m->content_length;
     sl_chunk_init(&t->req.ck);
-    if (cl_keep_meta(c, m->method, m->target, m) < 0) {
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
-        return;
-    }
+    if (cl_keep_meta(c, m->method, m->target, m) < 0)
+        v = cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
 
-    /* 1. target: our own pages first (client_mgr.c; on a manager listener, only
-     * they are served) */
-    if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
-        && mgr_begin(c, m)) {
-        sl_buf_consume(&c->in, headlen);
-        return;
-    }
-    if (t->is_connect) {
-        rc = sl_http_parse_authority(m->target, &t->url_parts, &err);
-    } else if (m->target.len > 0 && (m->target.base[0] == '/' ||
-                                     m->target.base[0] == '*')) {
-        rc = -1;
-        err = "this is a proxy: requests must name a full URL";
-    } else {
-        rc = sl_http_parse_url(m->target, &t->url_parts, &err);
-    }
-    if (rc < 0) {
-        t->code = CL_CODE_NONE_NONE;
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_INVALID_URL, 0, err);
-        return;
-    }
-    if (t->minor == 1 && m->host_count == 0) {
-        t->code = CL_CODE_NONE_NONE;
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_INVALID_REQ, 0, "HTTP/1.1 request without Host");
-        return;
-    }
-    if (cl_is_loop(c, m)) {
-        t->code = CL_CODE_TCP_DENIED;
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_FORWARD_LOOP, 0, t->url);
-        return;
-    }
-    cl_make_key(t);
-
-    /* 2. access: authentication, http_access (ACLs, blocklist categories) */
-    switch (access_begin(c, m, headlen)) {
-    case ACCESS_DONE:
-    case ACCESS_WAIT:
-        return;                 /* answered, or the head waits in c->in */
-    }
-    /* ... and to_localhost, before the cache can hand anything out */
-    switch (access_to_localhost(c, headlen)) {
-    case ACCESS_DONE:
-    case ACCESS_WAIT:
-        return;
-    }
-    (void)conf;
-
-    /* 2b. OPTIONS and TRACE: Max-Forwards 0 answered here, TRACE refused
-     * unless allowed (client_maxfwd.c); after access, before the cache */
-    if (!t->is_connect && maxfwd_begin(c, m, headlen)) {
-        sl_buf_consume(&c->in, headlen);
-        return;
-    }
-
-    /* 3. the cache: PURGE, or a lookup that may answer at once */
-    if (!t->is_connect && method_is(m->method, "PURGE")) {
-        if (t->req.kind != SL_HTTP_BODY_NONE)
-            t->keep = 0;
-        hit_purge(c, m);
-        sl_buf_consume(&c->in, headlen);
-        return;
-    }
-    if (!t->is_connect && hit_begin(c, m, headlen)) {
-        t->req.done = 1;
-        sl_buf_consume(&c->in, headlen);
-        return;
-    }
-
+    /* 1. the target: our own pages, the URL, Host, forwarding loops */
+    if (v == CL_NEXT)
+        v = cl_target(c, m);
+    /* 2. access: authentication, http_access (ACLs, blocklist categories),
+     * and to_localhost before the cache can hand anything out */
+    if (v == CL_NEXT)
+        v = access_begin(c, m, headlen);
+    if (v == CL_NEXT)
+        v = access_to_localhost(c, headlen);
+    /* 3. OPTIONS and TRACE with Max-Forwards; then the cache: PURGE, or a
+     * lookup that may answer at once (client_maxfwd.c, client_hit.c) */
+    if (v == CL_NEXT && !t->is_connect)
+        v = maxfwd_begin(c, m, headlen);
+    if (v == CL_NEXT && !t->is_connect)
+        v = hit_begin(c, m, headlen);
     /* 4. the request as the origin will see it */
-    if (!t->is_connect && fwd_build_request(c, m) < 0) {
-        t->code = CL_CODE_NONE_NONE;
-        sl_buf_consume(&c->in, headlen);
-        cl_reply_error(c, SL_ERR_TOO_BIG, 431, "request head too large");
-        return;
-    }
+    if (v == CL_NEXT && !t->is_connect && fwd_build_request(c, m) < 0)
+        v = cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_TOO_BIG, 431,
+                      "request head too large");
+
+    if (v == CL_AGAIN || c->state == CL_CLOSED)
+        return;                 /* the head waits in c->in, or c is gone */
     sl_buf_consume(&c->in, headlen);
+    switch (v) {
+    case CL_REFUSE:
+        /* The connection stays only when the step said the request is
+         * done (client_mgr.c does for a request without a body). */
+        cl_reply_error(c, t->refusal.err, t->refusal.status, t->refusal.detail);
+        return;
+    case CL_ERROR:
+        cl_close(c);
+        return;
+    default:
+        break;
+    }
     if (t->req.kind == SL_HTTP_BODY_NONE)
         t->req.done = 1;
+    if (v == CL_DONE)
+        return;                 /* answered by the step */
+    /* 5. forward it (or tunnel) */
     if (leave_before_forward(c))
         return;
     fwd_start(c);

@@ -455,8 +455,8 @@ static int auth_before_peek(struct sl_client *c, const struct acl_request *r)
     return acl_check(c->conf->policy.acls, &look, &res) == ACL_NEED_AUTH;
 }
 
-int access_begin(struct sl_client *c, const struct sl_http_msg *m,
-                 size_t headlen)
+enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
+                             size_t headlen)
 {
     const struct sl_conf_policy *p = &c->conf->policy;
     struct acl_request r;
@@ -464,7 +464,7 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
     int guard;
 
     if (c->internal)
-        return ACCESS_GO;       /* our own revalidations */
+        return CL_NEXT;         /* our own fetches */
     /* acl_check fills the rule only with a verdict; a fact it could not
      * find out (below) ends in a deny by no rule. */
     memset(&res, 0, sizeof(res));
@@ -478,7 +478,7 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
         case ACL_ALLOW:
             c->txn.acl.rule = res.rule_text;
             c->txn.acl.category = res.note;
-            return ACCESS_GO;
+            return CL_NEXT;
         case ACL_DENY:
             break;
         case ACL_NEED_AUTH:
@@ -489,36 +489,33 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
                        "TLS peek: refused", c->txn.url);
                 break;
             }
-            sl_buf_consume(&c->in, headlen);
             challenge(c);
-            return ACCESS_DONE;
+            return CL_DONE;
         case ACL_NEED_DST:
             if (c->txn.acl.dst_known)
                 break;
             c->txn.acl.headlen = headlen;   /* kept in c->in meanwhile */
             if (find_dst(c))
-                return ACCESS_WAIT;
+                return CL_AGAIN;
             continue;           /* known at once (literal, DNS cache) */
         case ACL_NEED_SNI:
             if (c->txn.acl.sni_known)
                 break;
             if (c->txn.is_connect) {
                 if (auth_before_peek(c, &r)) {
-                    sl_buf_consume(&c->in, headlen);
                     challenge(c);
-                    return ACCESS_DONE;
+                    return CL_DONE;
                 }
                 start_peek(c, headlen);
-                return ACCESS_WAIT;
+                return CL_AGAIN;
             }
             c->txn.acl.sni_known = 1;
             continue;
         }
         break;
     }
-    sl_buf_consume(&c->in, headlen);
     deny(c, &res);
-    return ACCESS_DONE;
+    return CL_DONE;
 }
 
 /*
@@ -530,7 +527,7 @@ int access_begin(struct sl_client *c, const struct sl_http_msg *m,
  * ACLs) and refused here when none of its addresses may be reached. The
  * forward then connects to exactly those addresses.
  */
-int access_to_localhost(struct sl_client *c, size_t headlen)
+enum cl_verdict access_to_localhost(struct sl_client *c, size_t headlen)
 {
     struct cl_txn *t = &c->txn;
     const struct sl_server *srv = c->srv;
@@ -540,21 +537,18 @@ int access_to_localhost(struct sl_client *c, size_t headlen)
     if (c->internal || t->is_connect || mode == ACL_TOLOCAL_ALLOW ||
         (mode == ACL_TOLOCAL_LOCAL_CLIENTS &&
          acl_addr_on_host(&c->peer.sa, srv->self, srv->nself)))
-        return ACCESS_GO;
+        return CL_NEXT;
     if (!t->acl.dst_known) {
         t->acl.headlen = headlen;   /* kept in c->in meanwhile */
         if (find_dst(c))
-            return ACCESS_WAIT;
+            return CL_AGAIN;
     }
     if (t->addrs.status != SL_DNS_OK || t->addrs.n == 0)
-        return ACCESS_GO;       /* the forward answers the DNS failure */
+        return CL_NEXT;         /* the forward answers the DNS failure */
     for (i = 0; i < t->addrs.n; i++)
         ok += (size_t)acl_to_localhost_ok(mode, &c->peer.sa, &t->addrs.addr[i].sa,
                                           srv->self, srv->nself);
     if (ok > 0)
-        return ACCESS_GO;
-    t->code = CL_CODE_TCP_DENIED;
-    sl_buf_consume(&c->in, headlen);
-    cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
-    return ACCESS_DONE;
+        return CL_NEXT;
+    return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_TO_LOCALHOST, 0, t->key);
 }

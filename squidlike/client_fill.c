@@ -267,12 +267,8 @@ static const char *paused(struct cache_store *st)
                                         "store paused: write error";
 }
 
-/*
- * A final response head arrived for a forwarded request. Returns 1 when
- * the client is answered from the store instead (the caller stops), 0 to
- * relay the response (maybe storing it).
- */
-int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
+/* A final response head arrived for a forwarded request (client_int.h). */
+enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
@@ -281,18 +277,18 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
     const char *why;
 
     if (c->srv->store == NULL)
-        return 0;
+        return CL_NEXT;
     invalidate(c, m);
     if (cc->mode == CC_OFF)
-        return 0;
+        return CL_NEXT;
     if (cc->mode == CC_REVALIDATE) {
         if (m->status == 304)
-            return fill_refreshed(c, m) == 0 ? 1 : -1;
+            return fill_refreshed(c, m) == 0 ? CL_DONE : CL_ERROR;
         if (m->status >= 500 &&
             cache_stale_if_error_ok(&cc->fresh, &cc->reqcc, time(NULL))) {
             t->code = CL_CODE_TCP_REFRESH_FAIL_OLD;
             hit_status(t, "hit; fwd=stale; fwd-status=%d", m->status);
-            return hit_serve_refreshed(c) == 0 ? 1 : -1;
+            return hit_serve_refreshed(c) == 0 ? CL_DONE : CL_ERROR;
         }
         t->code = CL_CODE_TCP_REFRESH_MODIFIED;
         c->srv->stats.refreshes++;
@@ -320,14 +316,14 @@ int fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         /* waiters, if any, fetch themselves */
         cfwd_head(c, NULL, 0, (struct sl_view){ NULL, 0 }, -1);
     if (c->range_fetch && cc->w == NULL)
-        return -1;              /* a whole fetch for ranges, not stored: stop */
+        return CL_ERROR;        /* a whole fetch for ranges, not stored: stop */
     if (cc->mode == CC_REVALIDATE && cc->w == NULL)
         cache_store_delete(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey));
     hit_status(t, "%s%s%s%s%s", cc->client_refresh ? "fwd=request" :
                cc->stale ? "fwd=stale" : "fwd=uri-miss",
                cc->stale ? "; fwd-status=" : "", cc->stale ? status3(m->status) : "",
                cc->w ? "; stored" : "; detail=", cc->w ? "" : detail(why));
-    return 0;
+    return CL_NEXT;
 }
 
 /* Response body data as it goes to the client (decoded: chunked framing

@@ -628,7 +628,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    int rc;
+    enum cl_verdict v;
 
     if (m->status < 200) {
         if (m->status == 101) {
@@ -645,17 +645,17 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     }
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
-    rc = fill_on_head(c, m);
-    if (rc != 0) {
-        /* Answered from the store (a 304 refreshed it, or stale-if-error):
-         * the origin's response ends here; keep its connection only when
-         * nothing of a body can follow. */
+    v = fill_on_head(c, m);
+    if (v != CL_NEXT) {
+        /* Answered from the store (a 304 refreshed it, or stale-if-error),
+         * or failed: the origin's response ends here; keep its connection
+         * only when nothing of a body can follow. */
         t->origin_keep = t->resp.kind == SL_HTTP_BODY_NONE &&
             (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
             sl_buf_len(&o->in) == headlen;
         if (t->origin)
             fwd_release_origin(c, t->origin_keep);
-        if (rc < 0)
+        if (v == CL_ERROR)
             cl_close(c);
         return 1;
     }

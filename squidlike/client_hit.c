@@ -361,13 +361,52 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     return 1;
 }
 
+/* PURGE url: remove it (from allowed sources). Always answers. */
+static enum cl_verdict hit_purge(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_cache *cf = &c->conf->cache;
+    struct cache_store *st = c->srv->store;
+    struct cache_obj obj;
+    int found;
+
+    if (t->req.kind != SL_HTTP_BODY_NONE)
+        t->keep = 0;            /* a body we do not read */
+    if (!acl_nets_match(cf->purge_from, cf->n_purge_from, &c->peer.sa))
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
+                         "PURGE is not allowed from here");
+    if (st == NULL || hit_key(c, t->url_parts.path) < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_UNSUP_REQ, 501,
+                         "there is no cache to purge");
+    found = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), &obj) == 0;
+    cache_store_release(st);
+    if (found)
+        cache_store_delete(st, c->ckey.pos, sl_buf_len(&c->ckey));
+    t->code = CL_CODE_TCP_MISS;
+    t->status = found ? 200 : 404;
+    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    if (cl_lend_out(c) < 0 ||
+        (sl_buf_reset(&c->out),
+         sl_buf_printf(&c->out, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: %d\r\n%s\r\n%s",
+                       found ? "200 OK" : "404 Not Found", found ? 7 : 10,
+                       t->keep ? "" : "Connection: close\r\n",
+                       found ? "purged\n" : "not found\n") < 0)) {
+        return CL_ERROR;
+    }
+    c->state = CL_REPLY;
+    return CL_DONE;
+}
+
 /*
- * The cache's part of a request (not CONNECT). Computes the key (also for
- * unsafe methods, which invalidate it); for GET and HEAD looks it up and
- * decides. Returns 1 when the request was answered (from the store, or 504
- * for only-if-cached), 0 to forward it (t->cache.mode says how).
+ * The cache's part of a request (not CONNECT): PURGE; else computes the
+ * key (also for unsafe methods, which invalidate it), and for GET and HEAD
+ * looks it up and decides. CL_DONE when the request was answered (from
+ * the store, 504 for only-if-cached, or it waits on a collapsed fetch),
+ * CL_NEXT to forward it (t->cache.mode says how).
  */
-int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
+enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
+                          size_t headlen)
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
@@ -376,12 +415,14 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     enum cache_verdict v;
     int swr = 0, rc;
 
+    if (method_is(m->method, "PURGE"))
+        return hit_purge(c);
     if (st == NULL || hit_key(c, t->url_parts.path) < 0)
-        return 0;
+        return CL_NEXT;
     cc->key_plen = sl_buf_len(&c->ckey);
     if (!(method_is(m->method, "GET") || t->is_head) ||
         t->req.kind != SL_HTTP_BODY_NONE)
-        return 0;               /* the key still serves invalidation */
+        return CL_NEXT;         /* the key still serves invalidation */
     cache_cc_parse(m, 1, &cc->reqcc);
     cc->mode = CC_MISS;
     cc->may_store = !t->is_head && !cc->reqcc.no_store;
@@ -403,7 +444,7 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
             cache_store_release(st);
             if (swr)
                 sl_bgfetch_start(c->srv, t->url, c->ckey.pos, cc->key_plen, m);
-            return 1;
+            return CL_DONE;
         }
         if (v == CACHE_REVALIDATE) {
             sl_buf_reset(&c->chead);
@@ -416,8 +457,7 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     }
     cache_store_release(st);
     if (cc->reqcc.only_if_cached) {
-        cl_reply_error(c, SL_ERR_ONLY_IF_CACHED, 504, t->url);
-        return 1;
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_ONLY_IF_CACHED, 504, t->url);
     }
     if (rc < 0) {
         c->srv->stats.misses++;
@@ -431,8 +471,8 @@ int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen)
     /* Concurrent misses for this URL: one fetch serves them all. */
     if (cc->mode == CC_MISS && cc->may_store &&
         (hit_range_fetch(c, m) || cfwd_lead_or_join(c, m, 0)))
-        return 1;
-    return 0;
+        return CL_DONE;
+    return CL_NEXT;
 }
 
 /* Undo a collapsed serve that sent nothing yet: the request is the miss
@@ -642,42 +682,3 @@ int hit_run(struct sl_client *c)
     return 1;
 }
 
-/* PURGE url: remove it (from allowed sources). 1: answered. */
-int hit_purge(struct sl_client *c, const struct sl_http_msg *m)
-{
-    struct cl_txn *t = &c->txn;
-    const struct sl_conf_cache *cf = &c->conf->cache;
-    struct cache_store *st = c->srv->store;
-    struct cache_obj obj;
-    int found;
-
-    if (!acl_nets_match(cf->purge_from, cf->n_purge_from, &c->peer.sa)) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, "PURGE is not allowed from here");
-        return 1;
-    }
-    if (st == NULL || hit_key(c, t->url_parts.path) < 0) {
-        cl_reply_error(c, SL_ERR_UNSUP_REQ, 501, "there is no cache to purge");
-        return 1;
-    }
-    (void)m;
-    found = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), &obj) == 0;
-    cache_store_release(st);
-    if (found)
-        cache_store_delete(st, c->ckey.pos, sl_buf_len(&c->ckey));
-    t->code = CL_CODE_TCP_MISS;
-    t->status = found ? 200 : 404;
-    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
-    if (cl_lend_out(c) < 0 ||
-        (sl_buf_reset(&c->out),
-         sl_buf_printf(&c->out, "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
-                       "Content-Length: %d\r\n%s\r\n%s",
-                       found ? "200 OK" : "404 Not Found", found ? 7 : 10,
-                       t->keep ? "" : "Connection: close\r\n",
-                       found ? "purged\n" : "not found\n") < 0)) {
-        cl_close(c);
-        return 1;
-    }
-    c->state = CL_REPLY;
-    return 1;
-}

@@ -141,9 +141,20 @@ struct cl_acl {
 /* How long the peek waits for a ClientHello (or request_head if less). */
 #define CL_PEEK_TIMEOUT_MS 3000
 
-#define ACCESS_GO 0             /* allowed: go on */
-#define ACCESS_DONE 1           /* answered (denied, 407); head consumed */
-#define ACCESS_WAIT 2           /* finding out a fact; head kept */
+/*
+ * What a step of the request pipeline says (cl_begin runs them in order;
+ * nginx's return codes, by name). The head is still in c->in when a step
+ * returns; cl_begin consumes it, except on CL_AGAIN.
+ */
+enum cl_verdict {
+    CL_NEXT = 0,    /* not mine, or allowed: the next step decides */
+    CL_DONE,        /* answered: a reply of the step's own is under way */
+    CL_AGAIN,       /* finding out a fact (DNS, the TLS peek): the head
+                       stays, and cl_rerun decides the request again */
+    CL_REFUSE,      /* refused: t->refusal says with what; cl_begin answers
+                       it with an error page (one path for every refusal) */
+    CL_ERROR        /* failed: the connection closes */
+};
 
 /* The access log's result code (Squid's), decided along the way as an
  * enum and written as text only at the end (client_txnlog.c). */
@@ -203,6 +214,11 @@ struct cl_txn {
     int64_t bytes_in;           /* HTTP from the origin (heads, bodies) */
     enum cl_code code;
     unsigned char aborted;      /* cut short: logged as code + _ABORTED */
+    struct {                    /* a step's CL_REFUSE (cl_refuse) */
+        enum sl_err err;
+        int status;             /* 0: err's own */
+        const char *detail;     /* static, or in t / c->conf */
+    } refusal;
     const char *hier;           /* HIER_DIRECT, HIER_NONE */
     char peer[SL_NET_ADDRSTR];
     enum sl_err err;
@@ -305,20 +321,35 @@ ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
 
 void cl_rerun(struct sl_client *c);
 
-/* client_access.c */
-int access_begin(struct sl_client *c, const struct sl_http_msg *m,
-                 size_t headlen);
+/* A step refuses the request: the code to log (CL_CODE_UNSET: keep the one
+ * set), the error page and its detail. Returns CL_REFUSE. */
+static inline enum cl_verdict cl_refuse(struct cl_txn *t, enum cl_code code,
+                                        enum sl_err err, int status,
+                                        const char *detail)
+{
+    if (code != CL_CODE_UNSET)
+        t->code = code;
+    t->refusal.err = err;
+    t->refusal.status = status;
+    t->refusal.detail = detail;
+    return CL_REFUSE;
+}
+
+/* client_access.c: authentication and http_access (CL_NEXT allowed,
+ * CL_DONE denied or challenged with its page, CL_AGAIN a fact to find) */
+enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
+                             size_t headlen);
 int access_peek_step(struct sl_client *c);
-/* to_localhost before the cache (ACCESS_GO / _DONE: refused / _WAIT: a
- * lookup, then cl_rerun). */
-int access_to_localhost(struct sl_client *c, size_t headlen);
+/* to_localhost before the cache (CL_NEXT, CL_REFUSE, CL_AGAIN: a lookup,
+ * then cl_rerun). */
+enum cl_verdict access_to_localhost(struct sl_client *c, size_t headlen);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
 
-/* client_maxfwd.c: OPTIONS and TRACE, Max-Forwards. 0: go on; 1: answered (the
- * caller consumes the head). */
-int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
-                 size_t headlen);
+/* client_maxfwd.c: OPTIONS and TRACE, Max-Forwards: CL_NEXT (forward,
+ * one less), CL_DONE (answered here), CL_REFUSE. */
+enum cl_verdict maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
+                             size_t headlen);
 
 /* client_fwd.c */
 void fwd_start(struct sl_client *c);
@@ -329,10 +360,12 @@ void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
 
-/* client_hit.c */
-int hit_begin(struct sl_client *c, const struct sl_http_msg *m, size_t headlen);
+/* client_hit.c: the cache's step (PURGE, a lookup): CL_DONE when it
+ * answered (a hit, 504 only-if-cached, waiting on a collapsed fetch),
+ * CL_NEXT to forward (t->cache.mode says how). */
+enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
+                          size_t headlen);
 int hit_run(struct sl_client *c);
-int hit_purge(struct sl_client *c, const struct sl_http_msg *m);
 int hit_serve_refreshed(struct sl_client *c);
 int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
                    struct sl_http_msg *m);
@@ -349,7 +382,14 @@ int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
 void cl_forward_released(struct sl_client *c);
 void cl_abort_waiter(struct sl_client *c);
 
-/* client_mgr.c: our own 200 into c->out, then CL_REPLY writes it: ctype (NULL:
+/*
+ * client_mgr.c: the pages we serve ourselves. mgr_begin: when m (whose
+ * head is still in c->in) asks for one of our pages, answer it (CL_DONE),
+ * else CL_NEXT touching nothing (never on a manager-only connection: it
+ * is answered, if only with a 403).
+ */
+enum cl_verdict mgr_begin(struct sl_client *c, const struct sl_http_msg *m);
+/* Our own 200 into c->out, then CL_REPLY writes it: ctype (NULL:
  * none), Cache-Control cache, body (NULL: none; a HEAD gets the head
  * alone, Content-Length still the body's), the log's content type, extra
  * header lines. 0 or -ENOMEM. */
@@ -360,7 +400,10 @@ int mgr_send_page(struct sl_client *c, const char *ctype, const char *cache,
 /* client_fill.c */
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
 int fill_request_conditionals(struct sl_client *c, struct sl_buf *out);
-int fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
+/* A final response head: CL_DONE when the client is answered from the
+ * store instead (a 304 refreshed it, stale-if-error), CL_NEXT to relay it
+ * (maybe storing), CL_ERROR when that failed. */
+enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m);
 /* Response body data (chunked framing already taken off) as it goes to
  * the client: stored when the response is. */
 void fill_body(struct sl_client *c, const char *p, size_t n);

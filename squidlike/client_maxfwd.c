@@ -53,31 +53,25 @@ static int answer_trace(struct sl_client *c, const struct sl_http_msg *m,
     return rc;
 }
 
-int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
-                 size_t headlen)
+enum cl_verdict maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
+                             size_t headlen)
 {
     struct cl_txn *t = &c->txn;
     int trace = sl_view_eq(m->method, "TRACE"), rc;
     int64_t left = 0;
 
     if (!trace && !sl_view_eq(m->method, "OPTIONS"))
-        return 0;
-    if (trace && !c->conf->http.allow_trace) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
-                       "TRACE is disabled on this proxy (http.allow_trace): it "
-                       "would reflect the request's header fields");
-        return 1;
-    }
+        return CL_NEXT;
+    if (trace && !c->conf->http.allow_trace)
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
+                         "TRACE is disabled on this proxy (http.allow_trace): it "
+                         "would reflect the request's header fields");
     rc = flt_hdr_max_forwards(m, &left);
-    if (rc < 0) {
-        t->code = CL_CODE_NONE_NONE;
-        cl_reply_error(c, SL_ERR_INVALID_REQ, 400,
-                       "bad Max-Forwards (one field line of digits)");
-        return 1;
-    }
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 400,
+                         "bad Max-Forwards (one field line of digits)");
     if (rc == 0 || left > 0)
-        return 0;               /* forwarded, one less */
+        return CL_NEXT;         /* forwarded, one less */
 
     /* Max-Forwards: 0 - the request ends here. */
     t->code = CL_CODE_NONE;
@@ -93,9 +87,7 @@ int maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
     else
         rc = mgr_send_page(c, NULL, "no-store", NULL, NULL, c->conf->http.allow_trace
                    ? "Allow: " ALLOW_BASE ", TRACE\r\n" : "Allow: " ALLOW_BASE "\r\n");
-    if (rc < 0) {
-        t->code = CL_CODE_NONE_NONE;
-        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
-    }
-    return 1;
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_NO_MEMORY, 0, NULL);
+    return CL_DONE;
 }

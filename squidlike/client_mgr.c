@@ -1,10 +1,29 @@
 /*
- * client_mgr.c - pages the proxy serves itself (see client_mgr.h): the PAC file, the
+ * client_mgr.c - pages the proxy serves itself: the PAC file, the
  * Prometheus /metrics page (its numbers: metrics.c), the status
  * dashboard /squidlike/status (statuspage.c) and the same numbers as
  * /squidlike/status.json (status.c). The PAC is for whoever may use the
  * proxy; the rest for the proxy host and manager.allow_sources. On a
  * manager.listen port nothing else is served.
+ *
+ * For origin-form requests (a request target starting with "/", sent to
+ * the proxy as to a web server), GET and HEAD:
+ *   /proxy.pac, /wpad.dat      the proxy auto-config file, generated from
+ *                              the pac group (filters/pac.h), for clients
+ *                              in access.allow_sources;
+ *   /squidlike/status          the HTML dashboard (statuspage.c),
+ *   /squidlike/status.json     the same numbers as JSON (status.h),
+ *   /metrics                   the Prometheus exposition (metrics.h),
+ *                              these three for the proxy host (loopback or
+ *                              one of its interface addresses) and the
+ *                              networks in manager.allow_sources.
+ * Other origin-form targets are not ours: the caller answers them as
+ * before (400, "this is a proxy") - except on a manager.listen port,
+ * where anything else is refused with a 403.
+ *
+ * Access log: a served page is logged "NONE/200" with HIER_NONE (neither
+ * a cache hit nor a miss, like Squid's internal pages, so it never moves
+ * the hit ratio); a refused client "TCP_DENIED/403".
  *
  * A page is built whole into c->out (it is small and bounded) and written
  * by client.c's CL_REPLY state, like an error page; the transaction is
@@ -23,7 +42,6 @@
 #include "filters/pac.h"
 #include "squidlike/client_int.h"
 #include "squidlike/metrics.h"
-#include "squidlike/client_mgr.h"
 #include "squidlike/server.h"
 #include "squidlike/status.h"
 
@@ -212,7 +230,7 @@ static enum page which(const struct sl_http_msg *m)
     return P_NONE;
 }
 
-int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
+enum cl_verdict mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
     enum page p = which(m);
@@ -220,7 +238,7 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
     int rc;
 
     if ((p == P_NONE || !get) && !c->mgr_only)
-        return 0;               /* a proxy request after all */
+        return CL_NEXT;         /* a proxy request after all */
     t->hier = "HIER_NONE";
     /* A body we do not read stands between this request and the next. */
     if (t->req.kind != SL_HTTP_BODY_NONE)
@@ -230,37 +248,29 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
     if (c->draining || c->srv->draining)
         t->keep = 0;
     if (p == P_NONE || !get) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
                        "this port serves the proxy's own pages only (GET or HEAD of "
                        "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
-        return 1;
     }
     /* A manager page asked through a proxy - ourselves included, when a
      * client has us fetch our own address: its peer would be this host -
      * is not asked by a manager. Browsers and Prometheus send no Via. */
     if (p != P_PAC && sl_http_find(m, "Via") != NULL) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
                        "the proxy's own pages are not served through a proxy (Via)");
-        return 1;
     }
     if (p != P_PAC && !host_is_ours(c, m)) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403,
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
                        "the Host of this request is not a name of this proxy (use its "
                        "address, visible_hostname or its host name)");
-        return 1;
     }
     /* The PAC: whoever may use the proxy; the rest: the managers. */
     if (p == P_PAC ? !acl_nets_match(c->conf->access.allow_sources,
                                      c->conf->access.n_allow_sources, &c->peer.sa)
                    : !may_manage(c)) {
-        t->code = CL_CODE_TCP_DENIED;
-        cl_reply_error(c, SL_ERR_ACCESS_DENIED, 403, p == P_PAC ?
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403, p == P_PAC ?
                        "this address may not use the proxy" :
                        "this page is for the proxy host and manager.allow_sources only");
-        return 1;
     }
     t->code = CL_CODE_NONE;
     switch (p) {
@@ -279,9 +289,7 @@ int mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         rc = serve_pac(c, m);
         break;
     }
-    if (rc < 0) {
-        t->code = CL_CODE_NONE_NONE;
-        cl_reply_error(c, SL_ERR_NO_MEMORY, 0, NULL);
-    }
-    return 1;
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_NO_MEMORY, 0, NULL);
+    return CL_DONE;
 }

@@ -15,7 +15,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_leave.c %reldir%/client_txnlog.c \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
-	%reldir%/client_mgr.c %reldir%/client_mgr.h \
+	%reldir%/client_mgr.c \
 	%reldir%/server.c %reldir%/server.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \

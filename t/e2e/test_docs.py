@@ -579,10 +579,10 @@ def test_daemon_page_covers_the_command_line():
     missing = [o for o in opts if o not in have]
     missing += ["-k " + c for c in cmds if "-k." + c not in have]
     missing += [s for s in sigs if s not in have]
-    mgr = clean_c(src("squidlike/mgr.c"))
+    mgr = clean_c(src("squidlike/client_mgr.c"))
     pages = re.findall(r'path_is\s*\([^,]+,\s*"(/[^"]*)"\s*\)', mgr)
     pages += re.findall(r'#\s*define\s+\w+_PATH\s+"(/[^"]*)"', mgr)
-    assert len(pages) >= 3, "too few manager pages found in mgr.c: %s" % pages
+    assert len(pages) >= 3, "too few manager pages found in client_mgr.c: %s" % pages
     missing += ["page " + p for p in pages if p not in page]
     assert not missing, "%s does not document: %s" % (DAEMON_PAGE, ", ".join(missing))
 
