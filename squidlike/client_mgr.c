@@ -247,31 +247,27 @@ enum cl_verdict mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
         t->req.done = 1;
     if (c->draining || c->srv->draining)
         t->keep = 0;
-    if (p == P_NONE || !get) {
+    if (p == P_NONE || !get)
         return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
-                       "this port serves the proxy's own pages only (GET or HEAD of "
-                       "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
-    }
+            "this port serves the proxy's own pages only (GET or HEAD of "
+            "/squidlike/status, /squidlike/status.json, /metrics, /proxy.pac)");
     /* A manager page asked through a proxy - ourselves included, when a
      * client has us fetch our own address: its peer would be this host -
      * is not asked by a manager. Browsers and Prometheus send no Via. */
-    if (p != P_PAC && sl_http_find(m, "Via") != NULL) {
+    if (p != P_PAC && sl_http_find(m, "Via") != NULL)
         return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
-                       "the proxy's own pages are not served through a proxy (Via)");
-    }
-    if (p != P_PAC && !host_is_ours(c, m)) {
+            "the proxy's own pages are not served through a proxy (Via)");
+    if (p != P_PAC && !host_is_ours(c, m))
         return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
-                       "the Host of this request is not a name of this proxy (use its "
-                       "address, visible_hostname or its host name)");
-    }
+            "the Host of this request is not a name of this proxy (use its "
+            "address, visible_hostname or its host name)");
     /* The PAC: whoever may use the proxy; the rest: the managers. */
     if (p == P_PAC ? !acl_nets_match(c->conf->access.allow_sources,
                                      c->conf->access.n_allow_sources, &c->peer.sa)
-                   : !may_manage(c)) {
-        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403, p == P_PAC ?
-                       "this address may not use the proxy" :
-                       "this page is for the proxy host and manager.allow_sources only");
-    }
+                   : !may_manage(c))
+        return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_ACCESS_DENIED, 403,
+            p == P_PAC ? "this address may not use the proxy" :
+            "this page is for the proxy host and manager.allow_sources only");
     t->code = CL_CODE_NONE;
     switch (p) {
     case P_JSON:
