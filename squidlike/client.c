@@ -174,7 +174,7 @@ int sl_client_accept(struct sl_server *srv, int fd,
     memcpy(&c->peer, peer, peerlen < sizeof(c->peer) ? peerlen : sizeof(c->peer));
     sl_net_ntop(&c->peer.sa, c->peer_str, sizeof(c->peer_str));
     cl_link(c);
-    c->ipc = sl_server_ipcount(srv, &c->peer.sa);
+    c->ipc = sl_ipcounts_add(srv->ipcounts, &c->peer.sa);
     srv->stats.accepted++;
     /* Listeners defer accept until data arrives (TCP_DEFER_ACCEPT), so the
      * request is usually here already: read it now rather than one loop
@@ -190,6 +190,20 @@ fail:
 }
 
 struct sl_client *sl_client_next(struct sl_client *c) { return c->next; }
+
+void sl_client_count(const struct sl_server *srv, size_t *tunnels,
+                     size_t *origins_busy)
+{
+    const struct sl_client *c;
+
+    *tunnels = *origins_busy = 0;
+    for (c = srv->clients; c != NULL; c = c->next) {
+        if (c->state == CL_TUNNEL)
+            (*tunnels)++;
+        if (c->txn.origin != NULL)
+            (*origins_busy)++;
+    }
+}
 
 void cl_close(struct sl_client *c)
 {
@@ -223,7 +237,7 @@ void cl_close(struct sl_client *c)
         srv->nheadless--;
     else
         srv->nclients--;
-    sl_server_ipcount_drop(srv, c->ipc);
+    sl_ipcounts_drop(srv->ipcounts, c->ipc);
     c->ipc = NULL;
     sl_loop_unpost(srv->loop, &c->run_post);
     sl_loop_post(srv->loop, &c->free_post);

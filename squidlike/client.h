@@ -6,14 +6,27 @@
 #ifndef SL_CLIENT_H
 #define SL_CLIENT_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 struct sl_server;
 struct sl_client;
+struct access_state;
 
 /* Take over an accepted socket. Returns 0 or -errno (fd closed then). */
 int sl_client_accept(struct sl_server *srv, int fd,
                      const struct sockaddr *peer, socklen_t peerlen, int mgr_only);
+
+/* The access step's own state, one per server (the password-hash limiter,
+ * the test clock of SQUIDLIKE_TEST_NOW): client_access.c owns its layout.
+ * NULL when out of memory; _free(NULL) is a no-op. */
+struct access_state *access_state_new(void);
+void access_state_free(struct access_state *a);
+
+/* Open tunnels and client connections using an origin connection now,
+ * for the status numbers (the walk is the client side's). */
+void sl_client_count(const struct sl_server *srv, size_t *tunnels,
+                     size_t *origins_busy);
 
 /* Drain: an idle connection closes now, a busy one after its response. */
 void sl_client_drain(struct sl_client *c);

@@ -28,6 +28,42 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
+/* One client address's share of the password hashes. A fixed table, not
+ * tied to connections: closing and reopening them does not refill it.
+ * Addresses that meet in a slot share it. */
+struct auth_slot {
+    int family;
+    unsigned char addr[16];
+    double tokens;
+    int64_t refill;
+};
+
+#define AUTH_SLOTS 1024
+
+struct access_state {
+    double tokens;              /* password hashes allowed now, in all */
+    int64_t refill;
+    uint64_t seed;              /* keys slots (random, set once) */
+    struct auth_slot slots[AUTH_SLOTS];
+    time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
+                                   ACLs in tests; 0: the real one */
+};
+
+struct access_state *access_state_new(void)
+{
+    struct access_state *a = calloc(1, sizeof(*a));
+    const char *now = getenv("SQUIDLIKE_TEST_NOW");
+
+    if (a != NULL && now != NULL)
+        a->fake_now = (time_t)strtoll(now, NULL, 10);
+    return a;
+}
+
+void access_state_free(struct access_state *a)
+{
+    free(a);
+}
+
 /* The default block page: the same as etc/errors/blocked.html, which is
  * the starting point for a page of one's own (block_page = ...). */
 static const char default_block_page[] =
@@ -87,8 +123,8 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
     r->req = m;
     r->sni = a->sni[0] ? a->sni : NULL;
     r->sni_known = a->sni_known;
-    r->conns = c->ipc ? c->ipc->count : 1;
-    r->now = c->srv->fake_now ? c->srv->fake_now : time(NULL);
+    r->conns = c->ipc ? sl_ipcount_n(c->ipc) : 1;
+    r->now = c->srv->access->fake_now ? c->srv->access->fake_now : time(NULL);
 }
 
 /*
@@ -111,12 +147,12 @@ static int bucket_take(double *tokens, int64_t *refill, int64_t now, double rate
     return *tokens >= 1.0;
 }
 
-static struct sl_auth_slot *auth_slot(struct sl_server *srv, const struct sl_client *c,
-                                      int64_t now)
+static struct auth_slot *auth_slot(struct access_state *st, const struct sl_client *c,
+                                   int64_t now)
 {
     const unsigned char *a;
-    struct sl_auth_slot *s;
-    uint64_t h = srv->auth_seed;
+    struct auth_slot *s;
+    uint64_t h = st->seed;
     size_t n, i;
 
     if (c->peer.sa.sa_family == AF_INET6) {
@@ -128,7 +164,7 @@ static struct sl_auth_slot *auth_slot(struct sl_server *srv, const struct sl_cli
     }
     for (i = 0; i < n; i++)
         h = (h ^ a[i]) * 0x100000001b3ull;
-    s = &srv->auth_slots[(h ^ h >> 29) % SL_AUTH_SLOTS];
+    s = &st->slots[(h ^ h >> 29) % AUTH_SLOTS];
     if (s->family != c->peer.sa.sa_family || memcmp(s->addr, a, n) != 0) {
         /* a new address here: a full share (it evicts an older one) */
         s->family = c->peer.sa.sa_family;
@@ -143,18 +179,18 @@ static struct sl_auth_slot *auth_slot(struct sl_server *srv, const struct sl_cli
 static int hash_budget(void *data)
 {
     struct sl_client *c = data;
-    struct sl_server *srv = c->srv;
-    int64_t now = sl_loop_now(srv->loop);
-    struct sl_auth_slot *s;
+    struct access_state *st = c->srv->access;
+    int64_t now = sl_loop_now(c->srv->loop);
+    struct auth_slot *s;
 
-    if (srv->auth_seed == 0 && getrandom(&srv->auth_seed, sizeof(srv->auth_seed), 0) < 0)
-        srv->auth_seed = (uint64_t)now * 0x9e3779b97f4a7c15ull | 1;
-    s = auth_slot(srv, c, now);
+    if (st->seed == 0 && getrandom(&st->seed, sizeof(st->seed), 0) < 0)
+        st->seed = (uint64_t)now * 0x9e3779b97f4a7c15ull | 1;
+    s = auth_slot(st, c, now);
     if (!bucket_take(&s->tokens, &s->refill, now, AUTH_HASHES_PER_IP)
-        || !bucket_take(&srv->auth_tokens, &srv->auth_refill, now, AUTH_HASHES_PER_SEC))
+        || !bucket_take(&st->tokens, &st->refill, now, AUTH_HASHES_PER_SEC))
         return 0;
     s->tokens -= 1.0;
-    srv->auth_tokens -= 1.0;
+    st->tokens -= 1.0;
     return 1;
 }
 

@@ -45,6 +45,7 @@
 #include "squidlike/errpage.h"
 #include "filters/hdr.h"
 #include "squidlike/http.h"
+#include "squidlike/ipcount.h"
 #include "squidlike/logfmt.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"

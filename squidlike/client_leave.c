@@ -94,7 +94,7 @@ static void go_headless(struct sl_client *c)
     fd = sl_loop_del(srv->loop, &c->io);
     if (fd >= 0)
         close(fd);
-    sl_server_ipcount_drop(srv, c->ipc);
+    sl_ipcounts_drop(srv->ipcounts, c->ipc);
     c->ipc = NULL;
     c->headless = 1;
     c->rd = 0;

@@ -20,6 +20,7 @@
 
 #include "squidlike/client_bgfetch.h"
 #include "squidlike/client.h"
+#include "squidlike/ipcount.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 #include "squidlike/net.h"
@@ -337,7 +338,9 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->mem_timer.cb = srv_on_mem_timer;
     srv->mem_timer.data = srv;
     srv->pool = sl_pool_new(loop);
-    if (srv->pool == NULL) {
+    srv->ipcounts = sl_ipcounts_new();
+    srv->access = access_state_new();
+    if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -358,14 +361,14 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->cfwd = cfwd_table_new(loop);
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
-    if (getenv("SQUIDLIKE_TEST_NOW"))
-        srv->fake_now = (time_t)strtoll(getenv("SQUIDLIKE_TEST_NOW"), NULL, 10);
     srv->conf_generation = 1;
     sl_status_start(srv);
     sl_timer_set(loop, &srv->mem_timer, MEM_CHECK_MS);
     return srv;
 fail:
     sl_pool_free(srv->pool);
+    sl_ipcounts_free(srv->ipcounts);
+    access_state_free(srv->access);
     sl_conf_unref(srv->conf);
     free(srv);
     return NULL;
@@ -708,77 +711,6 @@ void sl_server_client_gone(struct sl_server *srv)
         srv_set_accept(srv, 1, 1);
 }
 
-/* Address bytes (IPv4-mapped IPv6 as IPv4) for counting per client. */
-static int ip_bytes(const struct sockaddr *sa, unsigned char *out)
-{
-    if (sa->sa_family == AF_INET) {
-        memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-        return AF_INET;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        static const unsigned char mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
-        if (memcmp(a, mapped, 12) == 0) {
-            memcpy(out, a + 12, 4);
-            return AF_INET;
-        }
-        memcpy(out, a, 16);
-        return AF_INET6;
-    }
-    return -1;
-}
-
-static size_t ip_bucket(int fam, const unsigned char *a)
-{
-    uint32_t h = 2166136261u;
-    int i, n = fam == AF_INET ? 4 : 16;
-
-    for (i = 0; i < n; i++)
-        h = (h ^ a[i]) * 16777619u;
-    return h % SL_IPCOUNT_BUCKETS;
-}
-
-struct sl_ipcount *sl_server_ipcount(struct sl_server *srv,
-                                     const struct sockaddr *sa)
-{
-    unsigned char a[16] = { 0 };
-    int fam = ip_bytes(sa, a);
-    size_t b;
-    struct sl_ipcount *e;
-
-    if (fam < 0)
-        return NULL;
-    b = ip_bucket(fam, a);
-    for (e = srv->ipcount[b]; e; e = e->next)
-        if (e->family == fam && memcmp(e->addr, a, 16) == 0)
-            break;
-    if (e == NULL) {
-        e = calloc(1, sizeof(*e));
-        if (e == NULL)
-            return NULL;
-        e->family = fam;
-        memcpy(e->addr, a, 16);
-        e->next = srv->ipcount[b];
-        srv->ipcount[b] = e;
-    }
-    e->count++;
-    return e;
-}
-
-void sl_server_ipcount_drop(struct sl_server *srv, struct sl_ipcount *e)
-{
-    struct sl_ipcount **pp;
-
-    if (e == NULL || --e->count > 0)
-        return;
-    for (pp = &srv->ipcount[ip_bucket(e->family, e->addr)]; *pp; pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            free(e);
-            return;
-        }
-}
-
 void sl_server_idle(void *data)
 {
     struct sl_server *srv = data;
@@ -822,6 +754,8 @@ void sl_server_free(struct sl_server *srv)
     sl_bufpool_trim(&srv->bufpool, 0);
     cache_store_close(srv->store);
     cfwd_table_free(srv->cfwd);
+    sl_ipcounts_free(srv->ipcounts);
+    access_state_free(srv->access);
     sl_conf_unref(srv->conf);
     free(srv);
 }

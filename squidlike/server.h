@@ -31,27 +31,8 @@ struct cfwd_table;
 struct bg;
 struct reload_job;
 
-/* Open connections per client address (for maxconn ACLs). */
-struct sl_ipcount {
-    struct sl_ipcount *next;
-    unsigned count;
-    int family;
-    unsigned char addr[16];
-};
-
-#define SL_IPCOUNT_BUCKETS 4096
-
-/* One client address's share of the password hashes (client_access.c). A fixed
- * table, not tied to connections: closing and reopening them does not
- * refill it. Addresses that meet in a slot share it. */
-struct sl_auth_slot {
-    int family;
-    unsigned char addr[16];
-    double tokens;
-    int64_t refill;
-};
-
-#define SL_AUTH_SLOTS 1024
+struct sl_ipcounts;
+struct access_state;
 
 struct sl_listener {
     struct sl_io io;
@@ -115,14 +96,12 @@ struct sl_server {
     struct cfwd_table *cfwd;    /* collapsed forwarding of misses */
     struct bg *bg;              /* background revalidations (client_bgfetch.c) */
     size_t nbg;
-    struct sl_ipcount *ipcount[SL_IPCOUNT_BUCKETS];
+    /* State the client side keeps (the server holds it, the modules own
+     * its layout): connections per address (ipcount.h), the password-hash
+     * limiter and the test clock of the access step (client.h). */
+    struct sl_ipcounts *ipcounts;
+    struct access_state *access;
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
-    double auth_tokens;         /* password hashes allowed now (client_access.c) */
-    int64_t auth_refill;
-    uint64_t auth_seed;         /* keys auth_slots (random, set once) */
-    struct sl_auth_slot auth_slots[SL_AUTH_SLOTS];
-    time_t fake_now;            /* SQUIDLIKE_TEST_NOW: a fixed clock for time
-                                   ACLs in tests; 0: the real one */
     struct sl_listener listeners[2 * SL_CONF_MAX_LISTEN];   /* proxy, manager */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
@@ -177,10 +156,6 @@ void sl_server_free(struct sl_server *srv);
 /* End of every loop iteration: commit cache writes, flush logs. */
 void sl_server_idle(void *srv);
 
-/* Count a connection from sa (+1) or its end (-1); returns the entry. */
-struct sl_ipcount *sl_server_ipcount(struct sl_server *srv,
-                                     const struct sockaddr *sa);
-void sl_server_ipcount_drop(struct sl_server *srv, struct sl_ipcount *e);
 
 /* Called by client.c when a client connection goes away. */
 void sl_server_client_gone(struct sl_server *srv);

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
-#include "squidlike/client_int.h"
+#include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/status.h"
 #include "squidlike/server.h"
@@ -138,16 +138,9 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
 
 void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g)
 {
-    const struct sl_client *c;
-
     memset(g, 0, sizeof(*g));
     g->clients = srv->nclients;
-    for (c = srv->clients; c != NULL; c = sl_client_next((struct sl_client *)c)) {
-        if (c->state == CL_TUNNEL)
-            g->tunnels++;
-        if (c->txn.origin != NULL)
-            g->origins_busy++;
-    }
+    sl_client_count(srv, &g->tunnels, &g->origins_busy);
     g->origins_idle = sl_pool_idle_count(srv->pool);
 }
 
