@@ -38,6 +38,7 @@
 
 #include "acl/auth.h"
 #include "acl/auth_int.h"
+#include "squidlike/chars.h"
 
 #define AUTH_USER_MAX   64          /* bytes of a user name */
 #define AUTH_CRED_MAX   512         /* decoded "user:password" */
@@ -225,10 +226,10 @@ static int parse_line(struct acl_auth *a, char *s, size_t len, const char *path,
     unsigned prev;
 
     /* CRLF, and trailing blanks: a hash never ends with one */
-    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+    while (len > 0 && (s[len - 1] == '\r' || sl_is_ows(s[len - 1])))
         len--;
     s[len] = '\0';
-    for (i = 0; i < len && (s[i] == ' ' || s[i] == '\t'); i++)
+    for (i = 0; i < len && sl_is_ows(s[i]); i++)
         ;
     if (i == len || s[i] == '#')
         return 0;
