@@ -302,8 +302,7 @@ static size_t dom_norm(const char *v, char *out, int *suffix)
         return 0;
     for (i = 0; i < len; i++) {
         char c = out[i];
-        if (c == '.' ? (i == 0 || out[i - 1] == '.')
-                     : !(sl_is_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '_'))
+        if (c == '.' ? (i == 0 || out[i - 1] == '.') : !sl_is_host_char(c))
             return 0;
     }
     return len;

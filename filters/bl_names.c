@@ -283,7 +283,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
         return 0;
     }
     for (i = 0; i < n; i++) {
-        char c = bl_lower(s[i]);
+        char c = sl_lower(s[i]);
 
         out[i] = c;
         if (c == '.') {
@@ -296,8 +296,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
             label = digits = alnum = 0;
             continue;
         }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
-              || c == '_')) {
+        if (!sl_is_host_char(c)) {        /* '.' was taken above */
             *why = (c == '*') ? "not a host name (wildcard inside the name)"
                               : "not a host name (bad character)";
             return 0;
@@ -306,7 +305,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
             *why = "not a host name (label longer than 63 bytes)";
             return 0;
         }
-        if (c >= '0' && c <= '9')
+        if (sl_is_digit(c))
             digits++;
         if (c != '-' && c != '_')
             alnum++;
@@ -352,7 +351,7 @@ static size_t req_host(const char *h, size_t n, char *out)
             return k;
         }
         /* "name:port": the port is not part of the name. */
-        for (i = n; i > 0 && h[i - 1] >= '0' && h[i - 1] <= '9'; i--)
+        for (i = n; i > 0 && sl_is_digit(h[i - 1]); i--)
             ;
         if (i == 0 || h[i - 1] != ':' || memchr(h, ':', i - 1) != NULL)
             return 0;
@@ -370,7 +369,7 @@ static size_t req_host(const char *h, size_t n, char *out)
         h = dot + 1;
     }
     for (i = 0; i < n; i++)
-        out[i] = bl_lower(h[i]);
+        out[i] = sl_lower(h[i]);
     out[n] = '\0';
     return n;
 }
@@ -585,7 +584,7 @@ int bl_url_add(struct flt_bl *bl, char *s, size_t n, unsigned cat,
     pn = n - i;
     hn = i;
     /* A port after the host. */
-    for (k = hn; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
+    for (k = hn; k > 0 && sl_is_digit(s[k - 1]); k--)
         ;
     if (k > 0 && k < hn && s[k - 1] == ':' && memchr(s, ':', k - 1) == NULL
         && s[0] != '[')
@@ -594,7 +593,7 @@ int bl_url_add(struct flt_bl *bl, char *s, size_t n, unsigned cat,
     if (hn == 0)
         return 0;
     if (hn > 4 && memcmp(host, "www", 3) == 0) {
-        for (k = 3; k < hn && host[k] >= '0' && host[k] <= '9'; k++)
+        for (k = 3; k < hn && sl_is_digit(host[k]); k++)
             ;
         if (host[k] == '.' && memchr(host + k + 1, '.', hn - k - 1) != NULL) {
             hn -= k + 1;

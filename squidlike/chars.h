@@ -64,6 +64,13 @@ static inline int sl_is_alnum(char c)
     return sl_is_alpha(c) || sl_is_digit(c);
 }
 
+/* A byte of a host name as names are met in practice: letters, digits,
+ * '-', '.' and '_' (not in RFC 1123, but in real names and blocklists). */
+static inline int sl_is_host_char(char c)
+{
+    return sl_is_alnum(c) || c == '-' || c == '.' || c == '_';
+}
+
 /* OWS (RFC 9110 5.6.3): SP and HTAB. */
 static inline int sl_is_ows(char c)
 {

@@ -95,7 +95,7 @@ t/fuzz/fuzz_sni: $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
 	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
 	  -o $@ $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
-sl_fuzz_blocklist_src = $(srcdir)/filters/blocklist.c $(srcdir)/filters/bl_names.c \
+sl_fuzz_blocklist_src = $(srcdir)/squidlike/chars.c $(srcdir)/filters/blocklist.c $(srcdir)/filters/bl_names.c \
 	$(srcdir)/filters/bl_expr.c $(srcdir)/filters/bl_rq.c $(srcdir)/squidlike/buf.c
 t/fuzz/fuzz_blocklist: $(srcdir)/t/fuzz/fuzz_blocklist.c $(sl_fuzz_blocklist_src) \
 	$(srcdir)/filters/blocklist.h $(srcdir)/filters/bl_int.h

@@ -62,6 +62,7 @@ START_TEST(t_classes_every_byte)
         ck_assert_msg(sl_is_alpha(c) == in(ALPHA, b), "alpha 0x%02x", b);
         ck_assert_msg(sl_is_alnum(c) == in(ALPHA DIGIT, b), "alnum 0x%02x", b);
         ck_assert_msg(sl_is_ows(c) == in(" \t", b), "ows 0x%02x", b);
+        ck_assert_msg(sl_is_host_char(c) == in(ALPHA DIGIT "-._", b), "host 0x%02x", b);
         ck_assert_msg(sl_is_scheme_char(c, 1) == in(ALPHA, b), "scheme1 0x%02x", b);
         ck_assert_msg(sl_is_scheme_char(c, 0) == in(ALPHA DIGIT "+-.", b),
                       "scheme 0x%02x", b);
