@@ -19,6 +19,7 @@
 
 #include "acl/rules_int.h"
 #include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 _Static_assert(ACL_NEED_DST > 1 && ACL_NEED_SNI > 1 && ACL_NEED_AUTH > 1,
                "a match result of 0 or 1 must not look like a NEED verdict");
@@ -342,7 +343,7 @@ static int dom_add(struct acl *a, const char *const *v, size_t n, int icase,
 static int dom_lookup(const struct acl *a, const char *host, size_t len)
 {
     char buf[SL_HTTP_HOST_MAX + 1];
-    uint32_t h = ACL_HASH_INIT;
+    uint32_t h = SL_FNV32_INIT;
     struct in_addr in;
     size_t i;
     int ip;
@@ -361,7 +362,7 @@ static int dom_lookup(const struct acl *a, const char *host, size_t len)
     ip = memchr(buf, ':', len) != NULL ||
          (sl_is_digit(buf[len - 1]) && inet_pton(AF_INET, buf, &in) == 1);
     for (i = len; i-- > 0;) {
-        h = acl_hash_step(h, (unsigned char)buf[i]);
+        h = sl_fnv32_step(h, (unsigned char)buf[i]);
         if ((i == 0 || (!ip && buf[i - 1] == '.')) &&
             acl_sset_find(&a->u.dom.suffix, buf + i, len - i, h))
             return 1;

@@ -14,20 +14,13 @@
 #include <string.h>
 
 #include "filters/bl_int.h"
+#include "squidlike/hash.h"
 
 #define BL_LABEL_MAX 63
 #define BL_LABELS_MAX 128       /* 253 bytes hold at most 127 labels */
 #define BL_PATH_MAX 4096        /* longest path of a URL entry */
 
 /* --- hashing ---------------------------------------------------------- */
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static inline uint64_t h_step(uint64_t h, char c)
-{
-    return (h ^ (unsigned char)c) * FNV_PRIME;
-}
 
 /* The murmur3 finalizer: FNV alone leaves the low bits (the table index)
  * poorly mixed. */
@@ -44,10 +37,10 @@ static inline uint64_t h_mix(uint64_t h)
 /* Hash of a whole name, read right to left like suffixes() does. */
 static uint64_t name_hash(const char *s, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = SL_FNV64_INIT;
 
     while (n > 0)
-        h = h_step(h, s[--n]);
+        h = sl_fnv64_step(h, (unsigned char)s[--n]);
     return h_mix(h);
 }
 
@@ -59,11 +52,11 @@ static size_t suffixes(const char *name, size_t n, size_t *at,
                        uint64_t *hash)
 {
     size_t i, k = BL_LABELS_MAX, cnt;
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = SL_FNV64_INIT;
 
     /* Walk right to left, filling the arrays from their end. */
     for (i = n; i > 0; i--) {
-        h = h_step(h, name[i - 1]);
+        h = sl_fnv64_step(h, (unsigned char)name[i - 1]);
         if ((i == 1 || name[i - 2] == '.') && k > 0) {
             k--;
             at[k] = i - 1;

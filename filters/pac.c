@@ -15,6 +15,7 @@
 
 #include "filters/pac.h"
 #include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 #define DOMAIN_MAX 253
 
@@ -106,13 +107,11 @@ int flt_pac_net_parse(const char *s, struct flt_pac_net *net, const char **why)
 
 uint32_t flt_pac_hash(const char *host, size_t len)
 {
-    uint32_t h = 0x811c9dc5u;
+    uint32_t h = SL_FNV32_INIT;
     size_t i;
 
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)sl_lower(host[i]);
-        h *= 0x01000193u;
-    }
+    for (i = 0; i < len; i++)
+        h = sl_fnv32_step(h, (unsigned char)sl_lower(host[i]));
     return h;
 }
 

@@ -1,16 +1,19 @@
 /*
- * check_chars.c - unit tests for squidlike/chars.h, the byte classes and
- * text helpers of the base: every byte of every class against its grammar
- * written out here from the RFCs (not from the table), and the view
- * helpers on their edges (empty, all OWS, no comma, empty elements).
+ * check_chars.c - unit tests for the small helpers of the base:
+ * squidlike/chars.h, the byte classes and text helpers (every byte of
+ * every class against its grammar written out here from the RFCs, not from
+ * the table; the view helpers on their edges: empty, all OWS, no comma,
+ * empty elements), and squidlike/hash.h (FNV-1a's published test vectors).
  */
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 #define ALPHA "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #define DIGIT "0123456789"
@@ -168,6 +171,30 @@ START_TEST(t_list_next)
 }
 END_TEST
 
+/* Test vectors of the FNV reference (isthe.com/chongo/tech/comp/fnv). */
+START_TEST(t_fnv1a)
+{
+    uint32_t h32 = SL_FNV32_INIT;
+    uint64_t h64 = SL_FNV64_INIT;
+    const char *s = "foobar";
+
+    ck_assert_uint_eq(sl_fnv32("", 0), 0x811c9dc5u);
+    ck_assert_uint_eq(sl_fnv32("a", 1), 0xe40c292cu);
+    ck_assert_uint_eq(sl_fnv32("foobar", 6), 0xbf9cf968u);
+    ck_assert_uint_eq(sl_fnv32_str("foobar"), 0xbf9cf968u);
+    ck_assert_uint_eq(sl_fnv32_str(""), 0x811c9dc5u);
+    ck_assert(sl_fnv64("", 0) == 0xcbf29ce484222325ULL);
+    ck_assert(sl_fnv64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    ck_assert(sl_fnv64("foobar", 6) == 0x85944171f73967e8ULL);
+    while (*s) {
+        h32 = sl_fnv32_step(h32, (unsigned char)*s);
+        h64 = sl_fnv64_step(h64, (unsigned char)*s++);
+    }
+    ck_assert_uint_eq(h32, 0xbf9cf968u);
+    ck_assert(h64 == 0x85944171f73967e8ULL);
+}
+END_TEST
+
 static Suite *chars_suite(void)
 {
     Suite *s = suite_create("chars");
@@ -177,6 +204,7 @@ static Suite *chars_suite(void)
     tcase_add_test(tc, t_lower_and_hex_values);
     tcase_add_test(tc, t_view_helpers);
     tcase_add_test(tc, t_list_next);
+    tcase_add_test(tc, t_fnv1a);
     suite_add_tcase(s, tc);
     return s;
 }
