@@ -69,7 +69,13 @@ t_unit_check_store_LDADD = $(SL_LIBS) $(CHECK_LIBS)
 sl_e2e_tests =
 include $(srcdir)/t/e2e/local.mk
 
-TESTS += $(sl_unit_tests) $(sl_e2e_tests)
+# The layering rule of design.md "Layout" over the #include lines (and the
+# socket/loop calls of the pure rooms), and a self-test of that check on
+# planted violations, so that it cannot silently stop checking.
+sl_layering_tests = t/layering.py t/layering_test.py
+EXTRA_DIST += $(sl_layering_tests)
+
+TESTS += $(sl_layering_tests) $(sl_unit_tests) $(sl_e2e_tests)
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \
