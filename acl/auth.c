@@ -38,6 +38,8 @@
 
 #include "acl/auth.h"
 #include "acl/auth_int.h"
+#include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 #define AUTH_USER_MAX   64          /* bytes of a user name */
 #define AUTH_CRED_MAX   512         /* decoded "user:password" */
@@ -85,21 +87,9 @@ _Static_assert(offsetof(struct acl_auth, st) == 0,
 
 /* ---- users ------------------------------------------------------------ */
 
-static uint64_t name_hash(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;     /* FNV-1a */
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static struct auth_user **user_slot(struct acl_auth *a, const char *name, size_t n)
 {
-    struct auth_user **pp = &a->users[name_hash(name, n) & (a->nbuckets - 1)];
+    struct auth_user **pp = &a->users[sl_fnv64(name, n) & (a->nbuckets - 1)];
 
     for (; *pp; pp = &(*pp)->next)
         if (strlen((*pp)->name) == n && memcmp((*pp)->name, name, n) == 0)
@@ -117,7 +107,7 @@ static int users_grow(struct acl_auth *a)
     for (i = 0; i < a->nbuckets; i++) {
         struct auth_user *u = a->users[i], *next;
         for (; u; u = next) {
-            size_t b = name_hash(u->name, strlen(u->name)) & (nb - 1);
+            size_t b = sl_fnv64(u->name, strlen(u->name)) & (nb - 1);
             next = u->next;
             u->next = t[b];
             t[b] = u;
@@ -225,10 +215,10 @@ static int parse_line(struct acl_auth *a, char *s, size_t len, const char *path,
     unsigned prev;
 
     /* CRLF, and trailing blanks: a hash never ends with one */
-    while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+    while (len > 0 && (s[len - 1] == '\r' || sl_is_ows(s[len - 1])))
         len--;
     s[len] = '\0';
-    for (i = 0; i < len && (s[i] == ' ' || s[i] == '\t'); i++)
+    for (i = 0; i < len && sl_is_ows(s[i]); i++)
         ;
     if (i == len || s[i] == '#')
         return 0;

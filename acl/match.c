@@ -18,6 +18,8 @@
 #include <strings.h>
 
 #include "acl/rules_int.h"
+#include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 _Static_assert(ACL_NEED_DST > 1 && ACL_NEED_SNI > 1 && ACL_NEED_AUTH > 1,
                "a match result of 0 or 1 must not look like a NEED verdict");
@@ -38,23 +40,6 @@ static int why_set(char *why, size_t len, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
-}
-
-static char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-/* RFC 9110 tchar: method names and field names. */
-static int is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* ---- dstdom_regex, url_regex, urlpath_regex, browser ------------------ */
@@ -116,10 +101,10 @@ static size_t hdr_split(const char *v, const char **re)
 {
     size_t n = 0;
 
-    while (is_tchar(v[n]))
+    while (sl_is_tchar(v[n]))
         n++;
     *re = v + n;
-    while (**re == ' ' || **re == '\t')
+    while (sl_is_ows(**re))
         (*re)++;
     return (*re > v + n) ? n : 0;
 }
@@ -310,7 +295,7 @@ static size_t dom_norm(const char *v, char *out, int *suffix)
     if (len == 0 || len > SL_HTTP_HOST_MAX)
         return 0;
     for (i = 0; i < len; i++)
-        out[i] = lower(v[i]);
+        out[i] = sl_lower(v[i]);
     out[len] = '\0';
     if (memchr(out, ':', len))
         return v6_canon(out);
@@ -318,8 +303,7 @@ static size_t dom_norm(const char *v, char *out, int *suffix)
         return 0;
     for (i = 0; i < len; i++) {
         char c = out[i];
-        if (c == '.' ? (i == 0 || out[i - 1] == '.')
-                     : !(is_digit(c) || (c >= 'a' && c <= 'z') || c == '-' || c == '_'))
+        if (c == '.' ? (i == 0 || out[i - 1] == '.') : !sl_is_host_char(c))
             return 0;
     }
     return len;
@@ -359,7 +343,7 @@ static int dom_add(struct acl *a, const char *const *v, size_t n, int icase,
 static int dom_lookup(const struct acl *a, const char *host, size_t len)
 {
     char buf[SL_HTTP_HOST_MAX + 1];
-    uint32_t h = ACL_HASH_INIT;
+    uint32_t h = SL_FNV32_INIT;
     struct in_addr in;
     size_t i;
     int ip;
@@ -371,14 +355,14 @@ static int dom_lookup(const struct acl *a, const char *host, size_t len)
     if (len == 0 || len > SL_HTTP_HOST_MAX)
         return 0;
     for (i = 0; i < len; i++)
-        buf[i] = lower(host[i]);
+        buf[i] = sl_lower(host[i]);
     buf[len] = '\0';
     if (memchr(buf, ':', len) && (len = v6_canon(buf)) == 0)
         return 0;
     ip = memchr(buf, ':', len) != NULL ||
-         (is_digit(buf[len - 1]) && inet_pton(AF_INET, buf, &in) == 1);
+         (sl_is_digit(buf[len - 1]) && inet_pton(AF_INET, buf, &in) == 1);
     for (i = len; i-- > 0;) {
-        h = acl_hash_step(h, (unsigned char)buf[i]);
+        h = sl_fnv32_step(h, (unsigned char)buf[i]);
         if ((i == 0 || (!ip && buf[i - 1] == '.')) &&
             acl_sset_find(&a->u.dom.suffix, buf + i, len - i, h))
             return 1;
@@ -425,7 +409,7 @@ static long port_num(const char **p)
     long v = 0;
     int n = 0;
 
-    while (is_digit(**p) && n < 6) {
+    while (sl_is_digit(**p) && n < 6) {
         v = v * 10 + (**p - '0');
         (*p)++;
         n++;
@@ -495,7 +479,7 @@ static int method_check(const char *v, int icase, char *why, size_t whylen)
 {
     const char *p = v;
 
-    while (is_tchar(*p))
+    while (sl_is_tchar(*p))
         p++;
     return (p > v && *p == '\0') ? 0 : why_set(why, whylen, "bad method \"%s\"", v);
 }
@@ -504,8 +488,7 @@ static int proto_check(const char *v, int icase, char *why, size_t whylen)
 {
     const char *p = v;
 
-    while ((lower(*p) >= 'a' && lower(*p) <= 'z') || is_digit(*p) ||
-           (*p && strchr("+.-", *p)))
+    while (sl_is_scheme_char(*p, 0))
         p++;
     return (p > v && p - v < 16 && *p == '\0')
                ? 0 : why_set(why, whylen, "bad proto \"%s\"", v);
@@ -538,7 +521,7 @@ static int words_add(struct acl *a, const char *const *v, size_t n, int icase,
         }
         if (is_proto && len < sizeof(buf)) {
             for (len = 0; w[len]; len++)
-                buf[len] = lower(w[len]);
+                buf[len] = sl_lower(w[len]);
             w = buf;
         }
         if (acl_sset_add(&a->u.words.set, w, len, 0) < 0)
@@ -570,7 +553,7 @@ static int proto_match(const struct acl *a, const struct acl_request *r,
     for (i = 0; r->url && i < r->url_len && i < sizeof(buf); i++) {
         if (r->url[i] == ':')
             return word_in(a, buf, i);
-        buf[i] = lower(r->url[i]);
+        buf[i] = sl_lower(r->url[i]);
     }
     return word_in(a, "http", 4);
 }
@@ -614,10 +597,10 @@ static int time_hm(const char **t, const char *end, unsigned *min)
     const char *p = *t;
     unsigned h = 0, n = 0;
 
-    while (p < end && is_digit(*p) && n < 2)
+    while (p < end && sl_is_digit(*p) && n < 2)
         h = h * 10 + (unsigned)(*p++ - '0'), n++;
-    if (n == 0 || end - p < 3 || p[0] != ':' || !is_digit(p[1]) ||
-        !is_digit(p[2]))
+    if (n == 0 || end - p < 3 || p[0] != ':' || !sl_is_digit(p[1]) ||
+        !sl_is_digit(p[2]))
         return -1;
     *min = h * 60 + (unsigned)((p[1] - '0') * 10 + (p[2] - '0'));
     *t = p + 3;
@@ -639,9 +622,9 @@ static size_t next_token(const char **p)
 {
     size_t n = 0;
 
-    while (**p == ' ' || **p == '\t')
+    while (sl_is_ows(**p))
         (*p)++;
-    while ((*p)[n] && (*p)[n] != ' ' && (*p)[n] != '\t')
+    while ((*p)[n] && !sl_is_ows((*p)[n]))
         n++;
     return n;
 }
@@ -653,7 +636,7 @@ static int time_check(const char *v, int icase, char *why, size_t whylen)
     size_t n;
 
     for (; (n = next_token(&v)) != 0; v += n) {
-        if (is_digit(*v) ? time_window(v, n, &ts) < 0 : time_days(v, n, &days) < 0)
+        if (sl_is_digit(*v) ? time_window(v, n, &ts) < 0 : time_days(v, n, &days) < 0)
             return why_set(why, whylen, "bad time \"%.*s\"", (int)n, v);
     }
     return 0;
@@ -683,7 +666,7 @@ static int time_add(struct acl *a, const char *const *v, size_t n, int icase,
 
     for (i = 0; i < n && rc == 0; i++) {
         for (p = v[i]; rc == 0 && (len = next_token(&p)) != 0; p += len) {
-            if (!is_digit(*p)) {
+            if (!sl_is_digit(*p)) {
                 (void)time_days(p, len, &days);
             } else if (time_window(p, len, &ts) == 0) {
                 rc = time_push(a, days, ts.start, ts.end);
@@ -733,7 +716,7 @@ static int maxconn_check(const char *v, int icase, char *why, size_t whylen)
 {
     const char *p = v;
 
-    while (is_digit(*p) && p - v < 9)
+    while (sl_is_digit(*p) && p - v < 9)
         p++;
     return (p > v && *p == '\0') ? 0 : why_set(why, whylen, "bad maxconn \"%s\"", v);
 }

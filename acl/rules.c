@@ -25,6 +25,7 @@
 
 #include "acl/rules.h"
 #include "acl/rules_int.h"
+#include "squidlike/hash.h"
 
 #define ACL_MAX 4096
 #define RULE_MAX 4096
@@ -85,17 +86,12 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- string sets (ACL names here; domains and words in match.c) ----------- */
 
-uint32_t acl_hash_step(uint32_t h, unsigned char c)
-{
-    return (h ^ c) * 16777619u;         /* FNV-1a */
-}
-
 uint32_t acl_hash(const char *s, size_t len)
 {
-    uint32_t h = ACL_HASH_INIT;
+    uint32_t h = SL_FNV32_INIT;
 
     while (len--)
-        h = acl_hash_step(h, (unsigned char)s[len]);
+        h = sl_fnv32_step(h, (unsigned char)s[len]);
     return h;
 }
 

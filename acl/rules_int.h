@@ -32,11 +32,9 @@ struct acl_sset {
     size_t n;
 };
 
-/* The hash of s[0..len) is computed from the last byte backwards, so that
- * the hashes of all suffixes of a name come out of one pass (see
- * acl_dom_match). */
-uint32_t acl_hash_step(uint32_t h, unsigned char c);
-#define ACL_HASH_INIT 2166136261u
+/* The hash of s[0..len): FNV-1a (hash.h) from the last byte backwards, so
+ * that the hashes of all suffixes of a name come out of one pass with
+ * sl_fnv32_step (see dom_lookup in match.c). */
 uint32_t acl_hash(const char *s, size_t len);
 /* 1 added, 0 already there (val unchanged), -ENOMEM. */
 int acl_sset_add(struct acl_sset *ss, const char *s, size_t len, uint32_t val);

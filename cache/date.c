@@ -9,23 +9,10 @@
 #include <string.h>
 
 #include "cache/policy.h"
+#include "squidlike/chars.h"
 
 /* Dates are clamped to what IMF-fixdate can show: 9999-12-31 23:59:59. */
 #define DATE_MAX INT64_C(253402300799)
-
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-
-static struct sl_view trim(struct sl_view v)
-{
-    while (v.len && is_ows(v.base[0])) {
-        v.base++;
-        v.len--;
-    }
-    while (v.len && is_ows(v.base[v.len - 1]))
-        v.len--;
-    return v;
-}
 
 /* --- HTTP-date (RFC 9110 5.6.7) ----------------------------------------- */
 
@@ -67,7 +54,7 @@ static int digits(const char *p, int n)
     int v = 0;
 
     while (n--) {
-        if (!is_digit(*p))
+        if (!sl_is_digit(*p))
             return -1;
         v = v * 10 + (*p++ - '0');
     }
@@ -168,7 +155,7 @@ static int64_t parse_asctime(const char *p, size_t n)
 
 int64_t cache_date_parse(struct sl_view v)
 {
-    v = trim(v);
+    v = sl_view_trim(v);
     if (v.len < 24)
         return -1;
     if (v.base[3] == ',')

@@ -21,44 +21,12 @@
 #include <string.h>
 
 #include "cache/policy.h"
+#include "squidlike/chars.h"
 
 /* RFC 9111 1.2.2: delta-seconds too large to represent become 2^31. */
 #define DELTA_MAX ((int64_t)1 << 31)
 
 /* --- small helpers ------------------------------------------------------ */
-
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static char lc(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
-
-static struct sl_view view(const char *p, const char *e)
-{
-    struct sl_view v = { p, (size_t)(e - p) };
-    return v;
-}
-
-static struct sl_view trim(struct sl_view v)
-{
-    while (v.len && is_ows(v.base[0])) {
-        v.base++;
-        v.len--;
-    }
-    while (v.len && is_ows(v.base[v.len - 1]))
-        v.len--;
-    return v;
-}
-
-static int view_ieq(struct sl_view a, struct sl_view b)
-{
-    size_t i;
-
-    if (a.len != b.len)
-        return 0;
-    for (i = 0; i < a.len; i++)
-        if (lc(a.base[i]) != lc(b.base[i]))
-            return 0;
-    return 1;
-}
 
 static int view_eq(struct sl_view a, struct sl_view b)
 {
@@ -96,7 +64,7 @@ static int parse_delta(struct sl_view v, int64_t *out)
     if (v.len == 0)
         return -1;
     for (i = 0; i < v.len; i++) {
-        if (!is_digit(v.base[i]))
+        if (!sl_is_digit(v.base[i]))
             return -1;
         if (n < DELTA_MAX)
             n = n * 10 + (v.base[i] - '0');
@@ -105,21 +73,6 @@ static int parse_delta(struct sl_view v, int64_t *out)
     return 0;
 }
 
-/* Next comma-separated element of [*pp, end), OWS trimmed; 0 at the end. */
-static int next_elem(const char **pp, const char *end, struct sl_view *e)
-{
-    const char *p = *pp, *c;
-
-    if (p == NULL)
-        return 0;
-    c = memchr(p, ',', (size_t)(end - p));
-    *e = trim(view(p, c ? c : end));
-    *pp = c ? c + 1 : NULL;
-    return 1;
-}
-
-static const char *vend(struct sl_view v) { return v.base + v.len; }
-
 /* Does any field line of m have this name (lines [0, before))? */
 static int has_name(const struct sl_http_msg *m, struct sl_view name,
                     size_t before)
@@ -127,7 +80,7 @@ static int has_name(const struct sl_http_msg *m, struct sl_view name,
     size_t i;
 
     for (i = 0; i < before && i < m->nhdrs; i++)
-        if (view_ieq(m->hdrs[i].name, name))
+        if (sl_view_ieq_view(m->hdrs[i].name, name))
             return 1;
     return 0;
 }
@@ -167,21 +120,21 @@ static const char *cc_next(const char *p, const char *end, struct cc_item *it)
 {
     const char *s;
 
-    while (p < end && (is_ows(*p) || *p == ','))
+    while (p < end && (sl_is_ows(*p) || *p == ','))
         p++;
     if (p == end)
         return NULL;
-    for (s = p; p < end && *p != '=' && *p != ',' && !is_ows(*p); p++)
+    for (s = p; p < end && *p != '=' && *p != ',' && !sl_is_ows(*p); p++)
         ;
-    it->name = view(s, p);
-    it->arg = view(p, p);
+    it->name = sl_view_from(s, p);
+    it->arg = sl_view_from(p, p);
     it->has_arg = 0;
     it->arg_ok = 1;
-    while (p < end && is_ows(*p))
+    while (p < end && sl_is_ows(*p))
         p++;
     if (p < end && *p == '=') {
         it->has_arg = 1;
-        for (p++; p < end && is_ows(*p); p++)
+        for (p++; p < end && sl_is_ows(*p); p++)
             ;
         if (p < end && *p == '"') {
             for (s = ++p; p < end && *p != '"'; p++)
@@ -189,15 +142,15 @@ static const char *cc_next(const char *p, const char *end, struct cc_item *it)
                     p++;        /* quoted-pair */
             if (p == end)
                 it->arg_ok = 0; /* unterminated: the rest is its argument */
-            it->arg = view(s, p);
+            it->arg = sl_view_from(s, p);
             p += p < end;
         } else {
-            for (s = p; p < end && *p != ',' && !is_ows(*p); p++)
+            for (s = p; p < end && *p != ',' && !sl_is_ows(*p); p++)
                 ;
-            it->arg = view(s, p);
+            it->arg = sl_view_from(s, p);
         }
     }
-    while (p < end && is_ows(*p))
+    while (p < end && sl_is_ows(*p))
         p++;
     if (p < end && *p != ',') {
         it->arg_ok = 0;         /* junk after the directive */
@@ -275,7 +228,7 @@ void cache_cc_parse(const struct sl_http_msg *m, int is_request,
     cc->stale_while_revalidate = cc->stale_if_error = -1;
     for (i = 0; i < m->nhdrs; i++) {
         const struct sl_http_hdr *h = &m->hdrs[i];
-        const char *p = h->value.base, *end = vend(h->value);
+        const char *p = h->value.base, *end = sl_view_end(h->value);
 
         if (sl_view_ieq(h->name, "cache-control")) {
             have_cc = 1;
@@ -364,7 +317,7 @@ static int64_t age_value(const struct sl_http_msg *resp)
     if (h == NULL || h->value.len == 0)
         return 0;
     p = h->value.base;
-    if (!next_elem(&p, vend(h->value), &e) || parse_delta(e, &v) < 0)
+    if (!sl_list_next(&p, sl_view_end(h->value), &e) || parse_delta(e, &v) < 0)
         return 0;
     return v;
 }
@@ -617,8 +570,8 @@ static int merge_excluded(struct sl_view name, const struct sl_http_msg *upd)
             || upd->hdrs[i].value.len == 0)
             continue;
         p = upd->hdrs[i].value.base;
-        while (next_elem(&p, vend(upd->hdrs[i].value), &e))
-            if (view_ieq(e, name))
+        while (sl_list_next(&p, sl_view_end(upd->hdrs[i].value), &e))
+            if (sl_view_ieq_view(e, name))
                 return 1;
     }
     return 0;
@@ -647,7 +600,7 @@ int cache_merge_headers(const struct sl_http_msg *stored,
             continue;           /* all of upd's lines went at the first */
         for (j = 0; j < upd->nhdrs; j++) {
             u = &upd->hdrs[j];
-            if (view_ieq(u->name, s->name)
+            if (sl_view_ieq_view(u->name, s->name)
                 && put_field(out, u->name, u->value) < 0)
                 goto nospace;
         }
@@ -674,7 +627,7 @@ nospace:
 static void etag_split(struct sl_view v, int *weak, struct sl_view *opaque)
 {
     *weak = v.len >= 2 && v.base[0] == 'W' && v.base[1] == '/';
-    *opaque = *weak ? view(v.base + 2, vend(v)) : v;
+    *opaque = *weak ? sl_view_from(v.base + 2, sl_view_end(v)) : v;
 }
 
 /*
@@ -685,13 +638,13 @@ static void etag_split(struct sl_view v, int *weak, struct sl_view *opaque)
 static int etag_list_match(struct sl_view v, struct sl_view stored_etag,
                            int has_etag, int strong)
 {
-    const char *p = v.base, *end = vend(v), *s;
+    const char *p = v.base, *end = sl_view_end(v), *s;
     struct sl_view st, op;
     int sweak, weak;
 
     etag_split(stored_etag, &sweak, &st);
     while (p < end) {
-        if (is_ows(*p) || *p == ',') {
+        if (sl_is_ows(*p) || *p == ',') {
             p++;
             continue;
         }
@@ -703,7 +656,7 @@ static int etag_list_match(struct sl_view v, struct sl_view stored_etag,
             return 0;
         if ((s = memchr(p + 1, '"', (size_t)(end - p - 1))) == NULL)
             return 0;
-        op = view(p, s + 1);
+        op = sl_view_from(p, s + 1);
         p = s + 1;
         if (has_etag && view_eq(op, st) && (!strong || (!weak && !sweak)))
             return 1;
@@ -798,9 +751,9 @@ static int64_t range_num(const char **pp, const char *end)
     const char *p = *pp;
     int64_t n = 0;
 
-    if (p == end || !is_digit(*p))
+    if (p == end || !sl_is_digit(*p))
         return -1;
-    for (; p < end && is_digit(*p); p++)
+    for (; p < end && sl_is_digit(*p); p++)
         n = n > (INT64_MAX - 9) / 10 ? INT64_MAX : n * 10 + (*p - '0');
     *pp = p;
     return n;
@@ -824,17 +777,17 @@ int cache_range(const struct sl_http_msg *req, const struct sl_http_msg *stored,
         return 0;               /* 13.1.5: ignore Range, send it all */
     /* ranges-specifier = range-unit "=" range-set; units case-insensitive */
     if (r->value.len < 6
-        || !sl_view_ieq(view(r->value.base, r->value.base + 6), "bytes="))
+        || !sl_view_ieq(sl_view_from(r->value.base, r->value.base + 6), "bytes="))
         return 0;
     p = r->value.base + 6;
-    end = vend(r->value);
-    while (next_elem(&p, end, &e))
+    end = sl_view_end(r->value);
+    while (sl_list_next(&p, end, &e))
         if (e.len && n++ == 0)
             spec = e;
     if (n != 1)
         return 0;               /* none, or several: we send no multipart */
     p = spec.base;
-    end = vend(spec);
+    end = sl_view_end(spec);
     if (*p == '-') {            /* suffix-range */
         p++;
         if ((b = range_num(&p, end)) < 0 || p != end)
@@ -873,7 +826,7 @@ static int put_norm(struct sl_buf *out, struct sl_view v, char *prev)
 
     for (i = 0; i < v.len; i++) {
         char c = v.base[i];
-        if (is_ows(c)) {
+        if (sl_is_ows(c)) {
             pending = 1;
             continue;
         }
@@ -898,14 +851,14 @@ static int vary_line(struct sl_buf *out, struct sl_view name,
     size_t i;
 
     for (i = 0; i < name.len; i++) {
-        char c = lc(name.base[i]);
+        char c = sl_lower(name.base[i]);
         if (put(out, &c, 1) < 0)
             return -ENOSPC;
     }
     if (put(out, ":", 1) < 0)
         return -ENOSPC;
     for (i = 0; i < req->nhdrs; i++) {
-        if (!view_ieq(req->hdrs[i].name, name))
+        if (!sl_view_ieq_view(req->hdrs[i].name, name))
             continue;
         if (put(out, any ? "," : " ", 1) < 0)
             return -ENOSPC;
@@ -927,11 +880,11 @@ int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
     if (vary.len == 0)
         return 0;
     p = vary.base;
-    while (next_elem(&p, vend(vary), &e))
+    while (sl_list_next(&p, sl_view_end(vary), &e))
         if (e.len == 1 && e.base[0] == '*')
             return 1;
     p = vary.base;
-    while (next_elem(&p, vend(vary), &e)) {
+    while (sl_list_next(&p, sl_view_end(vary), &e)) {
         if (e.len && vary_line(out, e, req) < 0) {
             out->last = mark;
             return -ENOSPC;

@@ -10,28 +10,7 @@
 #include <string.h>
 
 #include "cache/policy.h"
-
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static struct sl_view view(const char *p, const char *e)
-{
-    struct sl_view v = { p, (size_t)(e - p) };
-    return v;
-}
-
-static const char *vend(struct sl_view v) { return v.base + v.len; }
-
-static struct sl_view trim(struct sl_view v)
-{
-    while (v.len && is_ows(v.base[0])) {
-        v.base++;
-        v.len--;
-    }
-    while (v.len && is_ows(v.base[v.len - 1]))
-        v.len--;
-    return v;
-}
+#include "squidlike/chars.h"
 
 static int put(struct sl_buf *out, const char *p, size_t n)
 {
@@ -71,20 +50,13 @@ static int same_origin(const struct sl_url *u, const struct sl_url *base)
            && strcmp(u->host, base->host) == 0;
 }
 
-static int is_scheme_char(char c, int first)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    return !first && (is_digit(c) || c == '+' || c == '-' || c == '.');
-}
-
 /* The path of an "http://authority[/path]" that sl_http_parse_url accepted
  * (an authority holds no '/'); empty when it has none. */
 static struct sl_view url_path(struct sl_view url)
 {
-    const char *s = memchr(url.base + 7, '/', url.len - 7);
+    const char *s = memchr(url.base + 7, '/', url.len - 7), *end = sl_view_end(url);
 
-    return s ? view(s, vend(url)) : view(vend(url), vend(url));
+    return sl_view_from(s ? s : end, end);
 }
 
 /* How a Location / Content-Location value resolves (RFC 3986 5.2.2). */
@@ -99,13 +71,13 @@ enum ref_kind {
 static enum ref_kind ref_parts(struct sl_view ref, const struct sl_url *base,
                                struct sl_view *path, struct sl_view *query)
 {
-    const char *p = ref.base, *end = vend(ref), *q;
+    const char *p = ref.base, *end = sl_view_end(ref), *q;
     char auth[SL_HTTP_HOST_MAX + 16];
     enum ref_kind kind = REF_PATH;
     struct sl_url u;
     const char *err;
 
-    for (q = p; q < end && is_scheme_char(*q, q == p); q++)
+    for (q = p; q < end && sl_is_scheme_char(*q, q == p); q++)
         ;
     if (q > p && q < end && *q == ':') {        /* absolute-URI */
         if (sl_http_parse_url(ref, &u, &err) < 0 || !same_origin(&u, base))
@@ -119,7 +91,7 @@ static enum ref_kind ref_parts(struct sl_view ref, const struct sl_url *base,
             return REF_NONE;
         memcpy(auth, "http:", 5);
         memcpy(auth + 5, p, (size_t)(q - p));
-        if (sl_http_parse_url(view(auth, auth + 5 + (q - p)), &u, &err) < 0
+        if (sl_http_parse_url(sl_view_from(auth, auth + 5 + (q - p)), &u, &err) < 0
             || !same_origin(&u, base))
             return REF_NONE;
         p = q;
@@ -129,8 +101,8 @@ static enum ref_kind ref_parts(struct sl_view ref, const struct sl_url *base,
         kind = REF_RELATIVE;
     }
     q = memchr(p, '?', (size_t)(end - p));
-    *path = view(p, q ? q : end);
-    *query = view(q ? q : end, end);
+    *path = sl_view_from(p, q ? q : end);
+    *query = sl_view_from(q ? q : end, end);
     return kind;
 }
 
@@ -147,7 +119,7 @@ int cache_same_origin_url(const char *request_url, struct sl_view ref,
 
     if (rv.len == 0 || sl_http_parse_url(rv, &base, &err) < 0)
         return 0;
-    ref = trim(ref);
+    ref = sl_view_trim(ref);
     if (ref.len && (hash = memchr(ref.base, '#', ref.len)) != NULL)
         ref.len = (size_t)(hash - ref.base);        /* fragments are not keys */
     for (i = 0; i < ref.len; i++)

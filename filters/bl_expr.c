@@ -212,7 +212,7 @@ static inline void lit_probe(const struct flt_bl *bl, unsigned t,
 
         if (l->key != key || l->len > n - i)
             continue;
-        for (j = t + 2; j < l->len && bl_lower(s[i + j]) == w[j]; j++)
+        for (j = t + 2; j < l->len && sl_lower(s[i + j]) == w[j]; j++)
             ;
         if (j == l->len)
             bl->marks[l->re >> 6] |= (uint64_t)1 << (l->re & 63);
@@ -225,17 +225,17 @@ static void lit_scan(const struct flt_bl *bl, const char *s, size_t n)
     size_t i;
 
     for (i = 0; i + 2 <= n; i++) {
-        uint32_t k = (uint32_t)(unsigned char)bl_lower(s[i]) << 8
-                     | (unsigned char)bl_lower(s[i + 1]);
+        uint32_t k = (uint32_t)(unsigned char)sl_lower(s[i]) << 8
+                     | (unsigned char)sl_lower(s[i + 1]);
 
         lit_probe(bl, 0, k, s, n, i);
         if (i + 3 > n)
             continue;
-        k = k << 8 | (unsigned char)bl_lower(s[i + 2]);
+        k = k << 8 | (unsigned char)sl_lower(s[i + 2]);
         lit_probe(bl, 1, k, s, n, i);
         if (i + 4 > n)
             continue;
-        k = k << 8 | (unsigned char)bl_lower(s[i + 3]);
+        k = k << 8 | (unsigned char)sl_lower(s[i + 3]);
         lit_probe(bl, 2, k, s, n, i);
     }
 }
@@ -273,7 +273,7 @@ static int re_mergeable(const pcre2_code *code, const char *p, size_t n)
         if (c == '(' && d == '*')
             return 0;
         if (c == '(' && d == '?'
-            && ((e >= '0' && e <= '9') || e == 'R' || e == '+' || e == '-'))
+            && (sl_is_digit(e) || e == 'R' || e == '+' || e == '-'))
             return 0;
     }
     return 1;

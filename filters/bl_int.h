@@ -16,6 +16,7 @@
 #include <pcre2.h>
 
 #include "filters/blocklist.h"
+#include "squidlike/chars.h"
 
 #define BL_NAME_MAX 253         /* longest DNS name, without the final dot */
 
@@ -158,11 +159,6 @@ static inline int bl_set_meets(const struct flt_bl_set *a,
     for (i = 0; i < FLT_BL_MAX_CATEGORIES / 64; i++)
         m |= a->bits[i] & b->bits[i];
     return m != 0;
-}
-
-static inline char bl_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
 }
 
 /* --- bl_names.c: host names, domains, URL lists ------------------------ */

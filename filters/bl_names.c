@@ -14,20 +14,13 @@
 #include <string.h>
 
 #include "filters/bl_int.h"
+#include "squidlike/hash.h"
 
 #define BL_LABEL_MAX 63
 #define BL_LABELS_MAX 128       /* 253 bytes hold at most 127 labels */
 #define BL_PATH_MAX 4096        /* longest path of a URL entry */
 
 /* --- hashing ---------------------------------------------------------- */
-
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
-static inline uint64_t h_step(uint64_t h, char c)
-{
-    return (h ^ (unsigned char)c) * FNV_PRIME;
-}
 
 /* The murmur3 finalizer: FNV alone leaves the low bits (the table index)
  * poorly mixed. */
@@ -44,10 +37,10 @@ static inline uint64_t h_mix(uint64_t h)
 /* Hash of a whole name, read right to left like suffixes() does. */
 static uint64_t name_hash(const char *s, size_t n)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = SL_FNV64_INIT;
 
     while (n > 0)
-        h = h_step(h, s[--n]);
+        h = sl_fnv64_step(h, (unsigned char)s[--n]);
     return h_mix(h);
 }
 
@@ -59,11 +52,11 @@ static size_t suffixes(const char *name, size_t n, size_t *at,
                        uint64_t *hash)
 {
     size_t i, k = BL_LABELS_MAX, cnt;
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = SL_FNV64_INIT;
 
     /* Walk right to left, filling the arrays from their end. */
     for (i = n; i > 0; i--) {
-        h = h_step(h, name[i - 1]);
+        h = sl_fnv64_step(h, (unsigned char)name[i - 1]);
         if ((i == 1 || name[i - 2] == '.') && k > 0) {
             k--;
             at[k] = i - 1;
@@ -283,7 +276,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
         return 0;
     }
     for (i = 0; i < n; i++) {
-        char c = bl_lower(s[i]);
+        char c = sl_lower(s[i]);
 
         out[i] = c;
         if (c == '.') {
@@ -296,8 +289,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
             label = digits = alnum = 0;
             continue;
         }
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'
-              || c == '_')) {
+        if (!sl_is_host_char(c)) {        /* '.' was taken above */
             *why = (c == '*') ? "not a host name (wildcard inside the name)"
                               : "not a host name (bad character)";
             return 0;
@@ -306,7 +298,7 @@ size_t bl_host_norm(const char *s, size_t n, char *out, const char **why)
             *why = "not a host name (label longer than 63 bytes)";
             return 0;
         }
-        if (c >= '0' && c <= '9')
+        if (sl_is_digit(c))
             digits++;
         if (c != '-' && c != '_')
             alnum++;
@@ -352,7 +344,7 @@ static size_t req_host(const char *h, size_t n, char *out)
             return k;
         }
         /* "name:port": the port is not part of the name. */
-        for (i = n; i > 0 && h[i - 1] >= '0' && h[i - 1] <= '9'; i--)
+        for (i = n; i > 0 && sl_is_digit(h[i - 1]); i--)
             ;
         if (i == 0 || h[i - 1] != ':' || memchr(h, ':', i - 1) != NULL)
             return 0;
@@ -370,7 +362,7 @@ static size_t req_host(const char *h, size_t n, char *out)
         h = dot + 1;
     }
     for (i = 0; i < n; i++)
-        out[i] = bl_lower(h[i]);
+        out[i] = sl_lower(h[i]);
     out[n] = '\0';
     return n;
 }
@@ -585,7 +577,7 @@ int bl_url_add(struct flt_bl *bl, char *s, size_t n, unsigned cat,
     pn = n - i;
     hn = i;
     /* A port after the host. */
-    for (k = hn; k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9'; k--)
+    for (k = hn; k > 0 && sl_is_digit(s[k - 1]); k--)
         ;
     if (k > 0 && k < hn && s[k - 1] == ':' && memchr(s, ':', k - 1) == NULL
         && s[0] != '[')
@@ -594,7 +586,7 @@ int bl_url_add(struct flt_bl *bl, char *s, size_t n, unsigned cat,
     if (hn == 0)
         return 0;
     if (hn > 4 && memcmp(host, "www", 3) == 0) {
-        for (k = 3; k < hn && host[k] >= '0' && host[k] <= '9'; k++)
+        for (k = 3; k < hn && sl_is_digit(host[k]); k++)
             ;
         if (host[k] == '.' && memchr(host + k + 1, '.', hn - k - 1) != NULL) {
             hn -= k + 1;

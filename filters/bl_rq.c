@@ -94,7 +94,7 @@ static struct bl_rq_set rq_chars(struct bl_rq *q, const char *s, size_t n)
     if (q->fail)
         return bl_rq_unknown;
     for (i = 0; i < n; i++) {
-        q->text[q->tlen] = bl_lower(s[i]);
+        q->text[q->tlen] = sl_lower(s[i]);
         q->lits[q->nlits].off = (uint32_t)q->tlen++;
         q->lits[q->nlits++].len = 1;
     }
@@ -240,13 +240,12 @@ static void rq_quant(struct bl_rq *q, unsigned long *min, unsigned long *max)
             q->fail = 1;
             return;
         }
-        for (*min = 0; i < n && p[i] >= '0' && p[i] <= '9' && *min < 65536;
-             i++)
+        for (*min = 0; i < n && sl_is_digit(p[i]) && *min < 65536; i++)
             *min = *min * 10 + (unsigned long)(p[i] - '0');
         *max = *min;
         if (i < n && p[i] == ',') {
             *max = 0;
-            for (i++; i < n && p[i] >= '0' && p[i] <= '9' && *max < 65536; i++)
+            for (i++; i < n && sl_is_digit(p[i]) && *max < 65536; i++)
                 *max = *max * 10 + (unsigned long)(p[i] - '0');
         }
         if (i >= n || p[i] != '}') {
@@ -373,8 +372,7 @@ static void rq_class(struct bl_rq *q, struct bl_rq_info *it)
 
         if (c == '\\') {
             c = p[++i];
-            if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                || (c >= '0' && c <= '9'))
+            if (sl_is_alnum(c))
                 plain = 0;
         } else if (c == '-' && i != start && i + 1 != q->i - 1) {
             plain = 0;              /* a range */
@@ -428,8 +426,7 @@ static enum rq_kind rq_atom(struct bl_rq *q, unsigned depth,
         }
         d = p[q->i + 1];
         q->i += 2;
-        if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z')
-              || (d >= '0' && d <= '9'))) {
+        if (!sl_is_alnum(d)) {
             it->exact = it->req = rq_chars(q, &d, 1);   /* punctuation */
             return RQ_ITEM;
         }

@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "filters/hdr.h"
+#include "squidlike/chars.h"
 
 /* Distinct field names remembered from Connection values; see conn_named. */
 #define CONN_NAMES_MAX 32
@@ -123,24 +124,6 @@ struct rw {
 
 static const char xff_name[] = "X-Forwarded-For";
 
-static int view_ieq_view(struct sl_view a, struct sl_view b)
-{
-    size_t i;
-
-    if (a.len != b.len)
-        return 0;
-    for (i = 0; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.base[i], y = (unsigned char)b.base[i];
-        if (x >= 'A' && x <= 'Z')
-            x += 32;
-        if (y >= 'A' && y <= 'Z')
-            y += 32;
-        if (x != y)
-            return 0;
-    }
-    return 1;
-}
-
 /* Can v go into a header line as it is? The parser never hands us CR, LF
  * or NUL, but a line split here would be a smuggled header downstream. */
 static int view_clean(struct sl_view v)
@@ -196,19 +179,13 @@ static enum hdr_kind classify(struct sl_view name, int request)
  */
 static int next_option(struct sl_view *rest, struct sl_view *tok)
 {
-    while (rest->len > 0) {
-        const char *p = rest->base, *end = p + rest->len;
-        const char *comma = memchr(p, ',', rest->len);
-        const char *e = comma ? comma : end;
+    const char *p = rest->base, *end;
 
-        rest->base = comma ? comma + 1 : end;
-        rest->len = (size_t)(end - rest->base);
-        while (p < e && (*p == ' ' || *p == '\t'))
-            p++;
-        while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        tok->base = p;
-        tok->len = (size_t)(e - p);
+    if (rest->len == 0)
+        return 0;
+    end = sl_view_end(*rest);
+    while (sl_list_next(&p, end, tok)) {
+        *rest = sl_view_from(p ? p : end, end);
         if (tok->len == 0 || sl_view_ieq(*tok, "close") ||
             sl_view_ieq(*tok, "keep-alive"))
             continue;
@@ -224,7 +201,7 @@ static void conn_add(struct conn_set *c, struct sl_view value)
 
     while (next_option(&value, &tok)) {
         for (i = 0; i < c->n; i++)
-            if (view_ieq_view(c->names[i], tok))
+            if (sl_view_ieq_view(c->names[i], tok))
                 break;
         if (i < c->n)
             continue;
@@ -243,7 +220,7 @@ static int conn_named(const struct conn_set *c, const struct sl_http_msg *msg,
     size_t i;
 
     for (i = 0; i < c->n; i++)
-        if (view_ieq_view(c->names[i], name))
+        if (sl_view_ieq_view(c->names[i], name))
             return 1;
     if (!c->overflow)
         return 0;
@@ -256,7 +233,7 @@ static int conn_named(const struct conn_set *c, const struct sl_http_msg *msg,
             continue;
         rest = h->value;
         while (next_option(&rest, &tok))
-            if (view_ieq_view(tok, name))
+            if (sl_view_ieq_view(tok, name))
                 return 1;
     }
     return 0;
@@ -434,6 +411,7 @@ static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
     return 0;
 }
 
+/* A field name we can hold: 1 to FLT_HDR_NAME_MAX - 1 tchars. */
 static int token_ok(const char *s, size_t n)
 {
     size_t i;
@@ -441,8 +419,7 @@ static int token_ok(const char *s, size_t n)
     if (n == 0 || n >= FLT_HDR_NAME_MAX)
         return 0;
     for (i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || strchr("!#$%&'*+-.^_`|~", s[i])))
+        if (!sl_is_tchar(s[i]))
             return 0;
     return 1;
 }
@@ -488,7 +465,7 @@ int flt_hdr_access_replace(struct flt_hdr_access *a, const char *line,
         *err = "expected \"Name: value\"";
         return -1;
     }
-    for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+    for (v = colon + 1; sl_is_ows(*v); v++)
         ;
     if (strlen(v) >= FLT_HDR_VALUE_MAX) {
         *err = "replacement value too long";

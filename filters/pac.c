@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,13 +14,10 @@
 #include <string.h>
 
 #include "filters/pac.h"
+#include "squidlike/chars.h"
+#include "squidlike/hash.h"
 
 #define DOMAIN_MAX 253
-
-static int name_char(int c)
-{
-    return isalnum(c) || c == '-' || c == '.' || c == '_';
-}
 
 const char *flt_pac_check_domain(const char *s)
 {
@@ -32,7 +28,7 @@ const char *flt_pac_check_domain(const char *s)
     if (n > DOMAIN_MAX)
         return "longer than 253 bytes";
     for (i = 0; i < n; i++) {
-        if (!name_char((unsigned char)s[i]))
+        if (!sl_is_host_char(s[i]))
             return "only letters, digits, '-', '_' and '.' may appear";
         if (s[i] == '.' && s[i + 1] == '.')
             return "empty label (\"..\")";
@@ -48,7 +44,7 @@ const char *flt_pac_check_proxy(const char *s)
 
     if (*p == '[') {
         for (p++; *p && *p != ']'; p++)
-            if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+            if (!sl_is_hex(*p) && *p != ':' && *p != '.')
                 return "bad character in the [IPv6] address";
         if (*p != ']' || p == s + 1)
             return "unterminated [IPv6] address";
@@ -64,11 +60,11 @@ const char *flt_pac_check_proxy(const char *s)
         if (colon - s > DOMAIN_MAX)
             return "host longer than 253 bytes";
         for (; p < colon; p++)
-            if (!name_char((unsigned char)*p))
+            if (!sl_is_host_char(*p))
                 return "only letters, digits, '-', '_' and '.' may appear "
                        "in the host";
     }
-    if (!isdigit((unsigned char)colon[1]))
+    if (!sl_is_digit(colon[1]))
         return "bad port (expected 1 to 65535)";
     port = strtol(colon + 1, &end, 10);
     if (*end != '\0' || port < 1 || port > 65535)
@@ -98,7 +94,7 @@ int flt_pac_net_parse(const char *s, struct flt_pac_net *net, const char **why)
         return -1;
     }
     if (slash != NULL) {
-        bits = isdigit((unsigned char)slash[1]) ? strtol(slash + 1, &end, 10) : -1;
+        bits = sl_is_digit(slash[1]) ? strtol(slash + 1, &end, 10) : -1;
         if (bits < 0 || bits > 32 || *end != '\0') {
             *why = "bad prefix length (expected /0 to /32)";
             return -1;
@@ -111,13 +107,11 @@ int flt_pac_net_parse(const char *s, struct flt_pac_net *net, const char **why)
 
 uint32_t flt_pac_hash(const char *host, size_t len)
 {
-    uint32_t h = 0x811c9dc5u;
+    uint32_t h = SL_FNV32_INIT;
     size_t i;
 
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)tolower((unsigned char)host[i]);
-        h *= 0x01000193u;
-    }
+    for (i = 0; i < len; i++)
+        h = sl_fnv32_step(h, (unsigned char)sl_lower(host[i]));
     return h;
 }
 
@@ -159,7 +153,7 @@ static void put_lower(struct w *w, const char *s, size_t n)
         return;
     }
     for (i = 0; i < n; i++)
-        tmp[i] = (char)tolower((unsigned char)s[i]);
+        tmp[i] = sl_lower(s[i]);
     tmp[n] = '\0';
     put(w, "\"%s\"", tmp);
 }

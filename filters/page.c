@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "filters/page.h"
+#include "squidlike/chars.h"
 
 /* RFC 3986 unreserved characters pass; everything else is %XX. */
 static int put_url(struct sl_buf *out, const char *v)
@@ -15,8 +16,7 @@ static int put_url(struct sl_buf *out, const char *v)
 
     for (; *v; v++) {
         unsigned char ch = (unsigned char)*v;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+        if (sl_is_alnum((char)ch) || strchr("-._~", ch)) {
             if (sl_buf_append(out, v, 1) < 0)
                 return -ENOSPC;
         } else {

@@ -50,6 +50,7 @@
 #include <stddef.h>
 
 #include "filters/sni.h"
+#include "squidlike/chars.h"
 
 #define SNI_REC_HDR 5           /* type, version (2), length (2) */
 #define SNI_HS_HDR 4            /* type, length (3) */
@@ -163,12 +164,6 @@ static int take_u16(struct sni_rd *r, size_t *left, size_t *v)
     return 0;
 }
 
-static int host_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
-}
-
 /* A HostName of n bytes (already checked against its container), copied
  * lowercase into name as it is read so a bad byte is seen at once. */
 static int take_host(struct sni_rd *r, size_t *left, size_t n, char *name,
@@ -182,11 +177,9 @@ static int take_host(struct sni_rd *r, size_t *left, size_t n, char *name,
         unsigned char c;
 
         SNI_TRY(take(r, left, &c, 1));
-        if (!host_char(c))
+        if (!sl_is_host_char((char)c))
             return FLT_SNI_NOT_TLS;
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        name[i] = (char)c;
+        name[i] = sl_lower((char)c);
     }
     if (name[n - 1] == '.')
         return FLT_SNI_NOT_TLS;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "squidlike/buf.h"
+#include "squidlike/chars.h"
 
 int sl_buf_init(struct sl_buf *b, size_t size)
 {
@@ -184,15 +185,20 @@ int sl_view_ieq(struct sl_view v, const char *s)
     size_t i;
 
     for (i = 0; i < v.len; i++) {
-        unsigned char a = (unsigned char)v.base[i], c = (unsigned char)s[i];
-        if (c == 0)
-            return 0;
-        if (a >= 'A' && a <= 'Z')
-            a += 32;
-        if (c >= 'A' && c <= 'Z')
-            c += 32;
-        if (a != c)
+        if (s[i] == 0 || sl_lower(v.base[i]) != sl_lower(s[i]))
             return 0;
     }
     return s[i] == 0;
+}
+
+int sl_view_ieq_view(struct sl_view a, struct sl_view b)
+{
+    size_t i;
+
+    if (a.len != b.len)
+        return 0;
+    for (i = 0; i < a.len; i++)
+        if (sl_lower(a.base[i]) != sl_lower(b.base[i]))
+            return 0;
+    return 1;
 }

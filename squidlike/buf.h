@@ -81,8 +81,20 @@ static inline void sl_buf_consume(struct sl_buf *b, size_t n)
         b->pos = b->last = b->start;
 }
 
+/* The view of [s, e). */
+static inline struct sl_view sl_view_from(const char *s, const char *e)
+{
+    struct sl_view v = { s, (size_t)(e - s) };
+
+    return v;
+}
+/* One past the last byte of v. */
+static inline const char *sl_view_end(struct sl_view v) { return v.base + v.len; }
+
 /* Case-insensitive comparison of a view with a NUL-terminated ASCII string. */
 int sl_view_ieq(struct sl_view v, const char *s);
+/* The same with another view (ASCII case only; other bytes as they are). */
+int sl_view_ieq_view(struct sl_view a, struct sl_view b);
 /* Exact comparison. */
 static inline int sl_view_eq(struct sl_view v, const char *s)
 {

@@ -8,12 +8,7 @@
 #include <string.h>
 
 #include "squidlike/http.h"
-#include "squidlike/http_int.h"
-
-static inline int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
+#include "squidlike/chars.h"
 
 /* --- decoding ---------------------------------------------------------- */
 
@@ -67,11 +62,6 @@ static int ck_fail(struct sl_chunk *c, const char *why)
     return -1;
 }
 
-static inline int hexval(unsigned char ch)
-{
-    return ch <= '9' ? ch - '0' : (ch | 0x20) - 'a' + 10;
-}
-
 static int ck_size_done(struct sl_chunk *c)
 {
     c->line = 0;
@@ -86,10 +76,10 @@ static int ck_size_byte(struct sl_chunk *c, unsigned char ch)
 {
     switch (c->state) {
     case CK_SIZE:
-        if (sl_http_cls[ch] & C_HEX) {
+        if (sl_char_class[ch] & SL_C_HEX) {
             if (c->line == CK_SIZE_DIGITS_MAX)
                 return ck_fail(c, "chunk size too long");
-            c->left = c->left << 4 | (uint64_t)hexval(ch);
+            c->left = c->left << 4 | (uint64_t)sl_hex_val(ch);
             c->line++;
             return 0;
         }
@@ -103,7 +93,7 @@ static int ck_size_byte(struct sl_chunk *c, unsigned char ch)
             return ck_fail(c, "bare LF in chunk size line");
         if (ch == ';')
             c->state = CK_EXT;
-        else if (is_ows((char)ch))
+        else if (sl_is_ows((char)ch))
             c->state = CK_SIZE_WS;
         else
             return ck_fail(c, "bad chunk size");
@@ -111,7 +101,7 @@ static int ck_size_byte(struct sl_chunk *c, unsigned char ch)
     case CK_SIZE_WS:
         if (ch == ';')
             c->state = CK_EXT;
-        else if (!is_ows((char)ch))
+        else if (!sl_is_ows((char)ch))
             return ck_fail(c, "bad chunk size line");
         break;
     case CK_EXT:
@@ -121,7 +111,7 @@ static int ck_size_byte(struct sl_chunk *c, unsigned char ch)
         }
         if (ch == '\n')
             return ck_fail(c, "bare LF in chunk extension");
-        if (!(sl_http_cls[ch] & C_VCHAR))
+        if (!(sl_char_class[ch] & SL_C_VCHAR))
             return ck_fail(c, "bad character in chunk extension");
         break;
     default: /* CK_SIZE_LF */
@@ -143,18 +133,18 @@ static int ck_trailer_byte(struct sl_chunk *c, unsigned char ch)
     case CK_TR_START:
         if (ch == '\r')
             c->state = CK_END_LF;
-        else if (sl_http_cls[ch] & C_TCHAR)
+        else if (sl_char_class[ch] & SL_C_TCHAR)
             c->state = CK_TR_NAME;
         else if (ch == '\n')
             return ck_fail(c, "bare LF ending the chunked body");
         else
-            return ck_fail(c, is_ows((char)ch) ? "obs-fold in trailer"
+            return ck_fail(c, sl_is_ows((char)ch) ? "obs-fold in trailer"
                                                : "bad trailer field name");
         return 0;
     case CK_TR_NAME:
         if (ch == ':')
             c->state = CK_TR_VALUE;
-        else if (!(sl_http_cls[ch] & C_TCHAR))
+        else if (!(sl_char_class[ch] & SL_C_TCHAR))
             return ck_fail(c, "bad trailer field name");
         return 0;
     case CK_TR_VALUE:
@@ -162,7 +152,7 @@ static int ck_trailer_byte(struct sl_chunk *c, unsigned char ch)
             c->state = CK_TR_LF;
         else if (ch == '\n')
             return ck_fail(c, "bare LF in trailer section");
-        else if (!(sl_http_cls[ch] & C_VCHAR))
+        else if (!(sl_char_class[ch] & SL_C_VCHAR))
             return ck_fail(c, "bad character in trailer");
         return 0;
     case CK_TR_LF:

@@ -9,7 +9,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,6 +23,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 #include "squidlike/metrics.h"
@@ -431,7 +431,7 @@ static size_t cl_acl_url(struct sl_view url, char *out)
          && url.base[auth_end] != '?' && url.base[auth_end] != '#'; auth_end++)
         ;
     for (; i < auth_end; i++)
-        out[n++] = (char)tolower((unsigned char)url.base[i]);
+        out[n++] = (char)sl_lower((unsigned char)url.base[i]);
     if (n >= 10 && memcmp(out, "http://", 7) == 0 && memcmp(out + n - 3, ":80", 3) == 0)
         n -= 3;
     memcpy(out + n, url.base + auth_end, url.len - auth_end);
@@ -497,13 +497,11 @@ static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m)
     cl_reply_error(c, e, m->err_status ? m->err_status : 400, m->err);
 }
 
-static int method_is(struct sl_view m, const char *s) { return sl_view_eq(m, s); }
-
 static int cl_idempotent(struct sl_view m)
 {
-    return method_is(m, "GET") || method_is(m, "HEAD") || method_is(m, "PUT") ||
-           method_is(m, "DELETE") || method_is(m, "OPTIONS") ||
-           method_is(m, "TRACE");
+    return sl_view_eq(m, "GET") || sl_view_eq(m, "HEAD") || sl_view_eq(m, "PUT") ||
+           sl_view_eq(m, "DELETE") || sl_view_eq(m, "OPTIONS") ||
+           sl_view_eq(m, "TRACE");
 }
 
 static int cl_wants_keepalive(const struct sl_http_msg *m)
@@ -602,8 +600,8 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         c->nreq++;
     }
     t->minor = m->minor;
-    t->is_head = method_is(m->method, "HEAD");
-    t->is_connect = method_is(m->method, "CONNECT");
+    t->is_head = sl_view_eq(m->method, "HEAD");
+    t->is_connect = sl_view_eq(m->method, "CONNECT");
     t->idempotent = (unsigned char)cl_idempotent(m->method);
     t->keep = (unsigned char)(cl_wants_keepalive(m) && !c->draining &&
                               !c->srv->draining);

@@ -20,6 +20,7 @@
 
 #include "squidlike/client_bgfetch.h"
 #include "squidlike/client_int.h"
+#include "squidlike/hash.h"
 #include "squidlike/log.h"
 #include "squidlike/server.h"
 
@@ -42,15 +43,6 @@ static const char *const skip[] = { "Host", "Cache-Control", "Pragma",
     "Range", "If-Range", "If-None-Match", "If-Modified-Since", "If-Match",
     "If-Unmodified-Since", "Content-Length", "Transfer-Encoding", "Expect",
     "Proxy-Authorization", NULL };
-
-static uint32_t hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h | 1;               /* 0 marks a free slot */
-}
 
 static void bg_free(struct sl_post *p)
 {
@@ -159,7 +151,7 @@ static int accept_internal(struct sl_server *srv, int fd)
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
                      size_t klen, const struct sl_http_msg *req)
 {
-    uint32_t h = hash(key, klen);
+    uint32_t h = sl_fnv32(key, klen) | 1;   /* 0 marks a free slot */
     struct bg *b;
     ssize_t n;
     int sv[2];

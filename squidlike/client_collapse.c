@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "squidlike/client_int.h"
+#include "squidlike/hash.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 
@@ -76,15 +77,6 @@ struct cfwd_table {
     struct cfwd_entry *ended;
     struct sl_loop *loop;
 };
-
-static uint32_t key_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-
-    while (n--)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
 
 struct cfwd_table *cfwd_table_new(struct sl_loop *loop)
 {
@@ -193,7 +185,7 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
     struct cl_cache *cc = &c->txn.cache;
     const char *key = c->ckey.pos;
     size_t klen = cc->key_plen;
-    uint32_t h = key_hash(key, klen);
+    uint32_t h = sl_fnv32(key, klen);
     struct cfwd_entry *e;
 
     if (tab == NULL || !cfwd_may_wait(m, flags))

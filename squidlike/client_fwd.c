@@ -607,21 +607,6 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     }
 }
 
-static void fwd_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
-{
-    const struct sl_http_hdr *h = sl_http_find(m, "Content-Type");
-    size_t n, i;
-
-    t->ctype[0] = '\0';
-    if (h == NULL)
-        return;
-    n = h->value.len < sizeof(t->ctype) - 1 ? h->value.len : sizeof(t->ctype) - 1;
-    /* The log is space-separated: stop at the first blank. */
-    for (i = 0; i < n && h->value.base[i] != ' ' && h->value.base[i] != '\t'; i++)
-        t->ctype[i] = h->value.base[i];
-    t->ctype[i] = '\0';
-}
-
 /* A response head was parsed from origin->in: 1 if it was the final one. */
 static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
                        size_t headlen)
@@ -669,7 +654,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     if (t->resp.kind == SL_HTTP_BODY_CLOSE ||
         (t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe))
         t->keep = 0;
-    fwd_keep_ctype(t, m);
+    txnlog_keep_ctype(t, m);
     if (fwd_client_head(c, m, 1) < 0) {
         fwd_bad_response(c, "response head too large");
         return -1;

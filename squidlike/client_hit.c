@@ -24,8 +24,6 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
-static int method_is(struct sl_view m, const char *s) { return sl_view_eq(m, s); }
-
 void hit_status(struct cl_txn *t, const char *fmt, ...)
 {
     va_list ap;
@@ -174,19 +172,6 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
     return rc;
 }
 
-static void keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
-{
-    const struct sl_http_hdr *h = sl_http_find(m, "Content-Type");
-    size_t i;
-
-    t->ctype[0] = '\0';
-    for (i = 0; h && i < h->value.len && i < sizeof(t->ctype) - 1 &&
-                h->value.base[i] != ' '; i++)
-        t->ctype[i] = h->value.base[i];
-    if (h)
-        t->ctype[i] = '\0';
-}
-
 /*
  * Write what can go now: the head in c->out, then an inline body straight
  * from the map (body valid only during this call). What the client does
@@ -230,7 +215,7 @@ static int hit_serve(struct sl_client *c, const struct sl_http_msg *req,
         t->code = stored->status >= 400 ? CL_CODE_TCP_NEGATIVE_HIT : CL_CODE_TCP_HIT;
     if (t->peer[0] == '\0')
         t->hier = "HIER_NONE";  /* a 304 refresh keeps HIER_DIRECT */
-    keep_ctype(t, stored);
+    txnlog_keep_ctype(t, stored);
     if (hit_head(c, req, stored, time(NULL)) < 0)
         return -ENOSPC;
     t->cache.mode = CC_HIT;
@@ -415,12 +400,12 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
     enum cache_verdict v;
     int swr = 0, rc;
 
-    if (method_is(m->method, "PURGE"))
+    if (sl_view_eq(m->method, "PURGE"))
         return hit_purge(c);
     if (st == NULL || hit_key(c, t->url_parts.path) < 0)
         return CL_NEXT;
     cc->key_plen = sl_buf_len(&c->ckey);
-    if (!(method_is(m->method, "GET") || t->is_head) ||
+    if (!(sl_view_eq(m->method, "GET") || t->is_head) ||
         t->req.kind != SL_HTTP_BODY_NONE)
         return CL_NEXT;         /* the key still serves invalidation */
     cache_cc_parse(m, 1, &cc->reqcc);

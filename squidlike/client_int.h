@@ -418,6 +418,8 @@ int hit_status_field(struct sl_client *c, struct sl_buf *out);
 void txnlog_keep(struct cl_txn *t, const struct sl_http_msg *m);
 /* The transaction is over: log it and count it, once. */
 void txnlog_end(struct sl_client *c);
+/* The response's content type for the log (up to its first blank). */
+void txnlog_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m);
 /* It is cut short (the client left, or we close): logged as Squid does,
  * the code with _ABORTED, once. */
 void txnlog_aborted(struct sl_client *c);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 
 /* A copy of header name's first value, cut at SL_LOGFMT_HDR_KEEP, in meta;
@@ -118,6 +119,21 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
     };
 
     sl_metrics_observe(&c->srv->metrics, &x);
+}
+
+void txnlog_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *h = sl_http_find(m, "Content-Type");
+    size_t n, i;
+
+    t->ctype[0] = '\0';
+    if (h == NULL)
+        return;
+    n = h->value.len < sizeof(t->ctype) - 1 ? h->value.len : sizeof(t->ctype) - 1;
+    /* The log is space-separated: stop at the first blank. */
+    for (i = 0; i < n && !sl_is_ows(h->value.base[i]); i++)
+        t->ctype[i] = h->value.base[i];
+    t->ctype[i] = '\0';
 }
 
 void txnlog_aborted(struct sl_client *c)

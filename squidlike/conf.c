@@ -32,6 +32,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "squidlike/chars.h"
 #include "squidlike/conf_int.h"
 
 /* ---------------------------------------------------------------- errors */
@@ -138,9 +139,9 @@ static int parse_digits(const char **sp, uint64_t *out)
     const char *s = *sp;
     uint64_t v = 0;
 
-    if (*s < '0' || *s > '9')
+    if (!sl_is_digit(*s))
         return -1;
-    for (; *s >= '0' && *s <= '9'; s++) {
+    for (; sl_is_digit(*s); s++) {
         unsigned d = (unsigned)(*s - '0');
         if (v > (UINT64_MAX - d) / 10)
             return -1;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "squidlike/dns.h"
+#include "squidlike/hash.h"
 
 #define MIN_TTL_MS 1000
 
@@ -230,15 +231,6 @@ static void dns_on_reap(struct sl_post *p)
 
 /* --- cache ------------------------------------------------------------ */
 
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
-
 static void lru_unlink(struct sl_dns_entry *e)
 {
     if (e->lru.next) {
@@ -420,7 +412,7 @@ int sl_dns_resolve(struct sl_dns *dns, const char *name,
         bare[n - 1] = '\0';
         name = bare;
     }
-    h = name_hash(name);
+    h = sl_fnv32_str(name);
     e = entry_find(dns, name, h);
     dns->st.lookups++;
     if (e && e->state == E_ANSWERED &&

@@ -26,59 +26,9 @@
 #include <string.h>
 
 #include "squidlike/http.h"
-#include "squidlike/http_int.h"
+#include "squidlike/chars.h"
 
-/* --- character classes ------------------------------------------------- */
-
-/* Generated from the definitions in http_int.h; check_http.c tests every
- * byte. */
-const unsigned char sl_http_cls[256] = {
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  2,  0,  0,  0,  0,  0,  0,   /* 0x0_ */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,   /* 0x1_ */
-     2, 15,  6,  7, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15,  6,   /* 0x2_ */
-    31, 31, 31, 31, 31, 31, 31, 31, 31, 31,  6, 14,  6, 14,  6,  6,   /* 0x3_ */
-     6, 31, 31, 31, 31, 31, 31, 15, 15, 15, 15, 15, 15, 15, 15, 15,   /* 0x4_ */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  6,  6,  6,  7, 15,   /* 0x5_ */
-     7, 31, 31, 31, 31, 31, 31, 15, 15, 15, 15, 15, 15, 15, 15, 15,   /* 0x6_ */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  6,  7,  6, 15,  0,   /* 0x7_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0x8_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0x9_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xa_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xb_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xc_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xd_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xe_ */
-     6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,   /* 0xf_ */
-};
-
-static inline unsigned cls(char c)
-{
-    return sl_http_cls[(unsigned char)c];
-}
-
-static inline int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static inline int is_ows(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static inline unsigned char lc(char c)
-{
-    unsigned char u = (unsigned char)c;
-
-    return (unsigned char)((unsigned)(u - 'A') < 26u ? u + 32 : u);
-}
-
-static inline struct sl_view view(const char *s, const char *e)
-{
-    struct sl_view v = { s, (size_t)(e - s) };
-
-    return v;
-}
+/* --- small helpers ----------------------------------------------------- */
 
 /* Case-insensitive: does v equal lit (lowercase, n bytes)? */
 static int view_is(struct sl_view v, const char *lit, size_t n)
@@ -88,34 +38,12 @@ static int view_is(struct sl_view v, const char *lit, size_t n)
     if (v.len != n)
         return 0;
     for (i = 0; i < n; i++)
-        if (lc(v.base[i]) != (unsigned char)lit[i])
+        if ((unsigned char)sl_lower(v.base[i]) != (unsigned char)lit[i])
             return 0;
     return 1;
 }
 
 #define VIEW_IS(v, lit) view_is((v), (lit), sizeof(lit) - 1)
-
-/*
- * Next element of a comma-separated list (RFC 9110 5.6.1), OWS trimmed;
- * empty elements are returned as empty views (callers skip them). *pp walks
- * the list and becomes NULL after the last element. Returns 0 when done.
- */
-static int next_elem(const char **pp, const char *end, struct sl_view *e)
-{
-    const char *p = *pp, *comma, *t;
-
-    if (p == NULL)
-        return 0;
-    comma = memchr(p, ',', (size_t)(end - p));
-    t = comma ? comma : end;
-    *pp = comma ? comma + 1 : NULL;
-    while (p < t && is_ows(*p))
-        p++;
-    while (t > p && is_ows(t[-1]))
-        t--;
-    *e = view(p, t);
-    return 1;
-}
 
 /*
  * Skip bytes of class k. Unrolled by four because field values are most of
@@ -125,13 +53,13 @@ static int next_elem(const char **pp, const char *end, struct sl_view *e)
 static inline const char *scan(const char *p, unsigned k)
 {
     for (;; p += 4) {
-        if (!(cls(p[0]) & k))
+        if (!(sl_cls(p[0]) & k))
             return p;
-        if (!(cls(p[1]) & k))
+        if (!(sl_cls(p[1]) & k))
             return p + 1;
-        if (!(cls(p[2]) & k))
+        if (!(sl_cls(p[2]) & k))
             return p + 2;
-        if (!(cls(p[3]) & k))
+        if (!(sl_cls(p[3]) & k))
             return p + 3;
     }
 }
@@ -260,7 +188,7 @@ static int parse_version(const char *p, const char **end)
     if (p[5] >= '2' && p[5] <= '9') {
         /* "HTTP/2", "HTTP/2.0", "HTTP/3" */
         p += 6;
-        if (p[0] == '.' && is_digit(p[1]))
+        if (p[0] == '.' && sl_is_digit(p[1]))
             p += 2;
         *end = p;
         return VERSION_NEXT;
@@ -274,18 +202,18 @@ static const char *parse_request_line(const char *p, struct sl_http_msg *msg)
     const char *s = p, *next;
     int v;
 
-    while (cls(*p) & C_TCHAR)
+    while (sl_cls(*p) & SL_C_TCHAR)
         p++;
     if (p == s || *p != ' ')
         return fail_line(msg, 400, "bad method");
-    msg->method = view(s, p);
+    msg->method = sl_view_from(s, p);
     s = ++p;
-    p = scan(p, C_TARGET);
+    p = scan(p, SL_C_TARGET);
     if (p != s && (*p == '\r' || *p == '\n'))
         return fail_line(msg, 400, "HTTP/0.9 request (no HTTP version)");
     if (p == s || *p != ' ')
         return fail_line(msg, 400, "bad request target");
-    msg->target = view(s, p);
+    msg->target = sl_view_from(s, p);
     v = parse_version(p + 1, &p);
     if (v == VERSION_BAD || (next = eol(p)) == NULL)
         return fail_line(msg, 400, "bad HTTP version");
@@ -305,7 +233,7 @@ static const char *parse_status_line(const char *p, struct sl_http_msg *msg)
     if (v < 0 || *p != ' ')
         return fail_line(msg, 502, "bad HTTP version in status line");
     p++;
-    if (!(p[0] >= '1' && p[0] <= '9' && is_digit(p[1]) && is_digit(p[2])))
+    if (!(p[0] >= '1' && p[0] <= '9' && sl_is_digit(p[1]) && sl_is_digit(p[2])))
         return fail_line(msg, 502, "bad status code");
     msg->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
     msg->minor = v;
@@ -314,10 +242,10 @@ static const char *parse_status_line(const char *p, struct sl_http_msg *msg)
     if (*p == ' ') {
         /* reason-phrase = *( HTAB / SP / VCHAR / obs-text ), may be empty */
         s = ++p;
-        while (cls(*p) & C_VCHAR)
+        while (sl_cls(*p) & SL_C_VCHAR)
             p++;
     }
-    msg->reason = view(s, p);
+    msg->reason = sl_view_from(s, p);
     if ((next = eol(p)) == NULL)
         return fail_line(msg, 502, "bad status line");
     return next;
@@ -339,7 +267,7 @@ static int field_content_length(struct sl_http_msg *msg, struct sl_view v)
     if (v.len == 0 || v.len > CL_DIGITS_MAX)
         return fail(msg, 400, "bad Content-Length");
     for (i = 0; i < v.len; i++) {
-        if (!is_digit(v.base[i]))
+        if (!sl_is_digit(v.base[i]))
             return fail(msg, 400, "bad Content-Length");
         n = n * 10 + (v.base[i] - '0');
     }
@@ -360,14 +288,14 @@ static int field_transfer_encoding(struct sl_http_msg *msg, struct sl_view v,
     struct sl_view e;
 
     msg->has_te = 1;
-    while (next_elem(&p, end, &e)) {
+    while (sl_list_next(&p, end, &e)) {
         if (e.len == 0)
             continue;
         if (msg->chunked)
             return fail(msg, 400, "chunked is not the final transfer coding");
-        for (t = e.base; t < e.base + e.len && (cls(*t) & C_TCHAR); t++)
+        for (t = e.base; t < e.base + e.len && (sl_cls(*t) & SL_C_TCHAR); t++)
             ;
-        if (VIEW_IS(view(e.base, t), "chunked")) {
+        if (VIEW_IS(sl_view_from(e.base, t), "chunked")) {
             if (t != e.base + e.len)
                 return fail(msg, 400, "bad Transfer-Encoding");
             msg->chunked = 1;
@@ -375,7 +303,7 @@ static int field_transfer_encoding(struct sl_http_msg *msg, struct sl_view v,
         }
         if (t == e.base)
             return fail(msg, 400, "bad Transfer-Encoding");
-        while (t < e.base + e.len && is_ows(*t))
+        while (t < e.base + e.len && sl_is_ows(*t))
             t++;
         if (t != e.base + e.len && *t != ';')
             return fail(msg, 400, "bad Transfer-Encoding");
@@ -390,7 +318,7 @@ static void field_connection(struct sl_http_msg *msg, struct sl_view v)
     const char *p = v.base;
     struct sl_view e;
 
-    while (next_elem(&p, v.base + v.len, &e)) {
+    while (sl_list_next(&p, v.base + v.len, &e)) {
         if (VIEW_IS(e, "close"))
             msg->conn_close = 1;
         else if (VIEW_IS(e, "keep-alive"))
@@ -437,11 +365,11 @@ static int field_semantics(struct sl_http_msg *msg, struct sl_view name,
 /* Why the field line at s failed, p being where the name scan stopped. */
 static const char *field_line_error(const char *s, const char *p)
 {
-    if (p == s && is_ows(*s))
+    if (p == s && sl_is_ows(*s))
         return "obs-fold (line starting with whitespace)";
     if (*p == '\r')
         return "bare CR in header";
-    if (p != s && is_ows(*p))
+    if (p != s && sl_is_ows(*p))
         return "whitespace between field name and colon";
     return "empty or bad field name";
 }
@@ -460,25 +388,25 @@ static const char *parse_fields(const char *p, struct sl_http_msg *msg,
         if ((next = eol(p)) != NULL)
             return next;
         s = p;
-        p = scan(p, C_TCHAR);
+        p = scan(p, SL_C_TCHAR);
         if (p == s || *p != ':')
             return fail_line(msg, 400, field_line_error(s, p));
         ve = p++;
-        while (is_ows(*p))
+        while (sl_is_ows(*p))
             p++;
         vs = p;
-        p = scan(p, C_VCHAR);
+        p = scan(p, SL_C_VCHAR);
         if ((next = eol(p)) == NULL)
             return fail_line(msg, 400, *p == '\r' ? "bare CR in field value"
                                                   : "control character in field value");
         if (msg->nhdrs >= msg->max_hdrs)
             return fail_line(msg, 431, "too many header fields");
         h = &msg->hdrs[msg->nhdrs++];
-        h->name = view(s, ve);
+        h->name = sl_view_from(s, ve);
         ve = p;
-        while (ve > vs && is_ows(ve[-1]))
+        while (ve > vs && sl_is_ows(ve[-1]))
             ve--;
-        h->value = view(vs, ve);
+        h->value = sl_view_from(vs, ve);
         if (field_semantics(msg, h->name, h->value, is_req) < 0)
             return NULL;
         p = next;
@@ -609,7 +537,7 @@ int sl_http_list_has(struct sl_view value, const char *token)
 
     if (value.len == 0)         /* also keeps NULL + 0 out of the walk */
         return 0;
-    while (next_elem(&p, value.base + value.len, &e))
+    while (sl_list_next(&p, value.base + value.len, &e))
         if (e.len == n && sl_view_ieq(e, token))
             return 1;
     return 0;
@@ -644,7 +572,7 @@ static const char *parse_ipv6(const char *p, const char *end,
     if (n == 0 || n >= sizeof(tmp))
         return url_fail_p(err, "bad IPv6 literal");
     for (i = 0; i < n; i++)
-        tmp[i] = (char)lc(p[1 + i]);
+        tmp[i] = sl_lower(p[1 + i]);
     tmp[n] = '\0';
     if (inet_pton(AF_INET6, tmp, &a6) != 1)
         return url_fail_p(err, "bad IPv6 literal");
@@ -667,10 +595,10 @@ static int parse_hostport(const char *p, const char *end, struct sl_url *url,
         if ((p = parse_ipv6(p, end, url, err)) == NULL)
             return -1;
     } else {
-        for (; p < end && (cls(*p) & C_HOST); p++) {
+        for (; p < end && (sl_cls(*p) & SL_C_HOST); p++) {
             if (n == SL_HTTP_HOST_MAX)
                 return url_fail(err, "host name too long");
-            url->host[n++] = (char)lc(*p);
+            url->host[n++] = sl_lower(*p);
         }
         url->host[n] = '\0';
         if (n == 0)
@@ -682,7 +610,7 @@ static int parse_hostport(const char *p, const char *end, struct sl_url *url,
     if (p == end || ++p == end)
         return port_required ? url_fail(err, "port required") : 0;
     for (; p < end; p++) {
-        if (!is_digit(*p))
+        if (!sl_is_digit(*p))
             return url_fail(err, "bad port");
         port = port * 10 + (unsigned)(*p - '0');
         if (port > 65535)
@@ -692,14 +620,6 @@ static int parse_hostport(const char *p, const char *end, struct sl_url *url,
         return url_fail(err, "bad port");
     url->port = port;
     return 0;
-}
-
-/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-static int is_scheme_char(char c, int first)
-{
-    if ((unsigned)(lc(c) - 'a') < 26u)
-        return 1;
-    return !first && (is_digit(c) || c == '+' || c == '-' || c == '.');
 }
 
 static void url_reset(struct sl_url *url, unsigned port)
@@ -726,11 +646,11 @@ int sl_http_parse_url(struct sl_view target, struct sl_url *url,
     end = p + target.len;
     if (memchr(p, '#', target.len) != NULL)
         return url_fail(err, "fragment in URL");
-    for (s = p; s < end && is_scheme_char(*s, s == p); s++)
+    for (s = p; s < end && sl_is_scheme_char(*s, s == p); s++)
         ;
     if (s == p || s == end || *s != ':')
         return url_fail(err, "not an absolute URL");
-    if (!VIEW_IS(view(p, s), "http"))
+    if (!VIEW_IS(sl_view_from(p, s), "http"))
         return url_fail(err, "unsupported scheme");
     if (end - s < 3 || s[1] != '/' || s[2] != '/')
         return url_fail(err, "bad URL");
@@ -744,10 +664,10 @@ int sl_http_parse_url(struct sl_view target, struct sl_url *url,
         return 0;
     if (*s != '/')
         return url_fail(err, "query without path");
-    url->path = view(s, end);
+    url->path = sl_view_from(s, end);
     /* The path goes into the origin's request line: no SP, CTL or DEL. */
     for (; s < end; s++)
-        if (!(cls(*s) & C_TARGET))
+        if (!(sl_cls(*s) & SL_C_TARGET))
             return url_fail(err, "bad character in URL");
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "squidlike/hash.h"
 #include "squidlike/ipcount.h"
 
 #define BUCKETS 4096
@@ -45,12 +46,7 @@ static int ip_bytes(const struct sockaddr *sa, unsigned char *out)
 
 static size_t bucket(int fam, const unsigned char *a)
 {
-    uint32_t h = 2166136261u;
-    int i, n = fam == AF_INET ? 4 : 16;
-
-    for (i = 0; i < n; i++)
-        h = (h ^ a[i]) * 16777619u;
-    return h % BUCKETS;
+    return sl_fnv32(a, fam == AF_INET ? 4 : 16) % BUCKETS;
 }
 
 struct sl_ipcounts *sl_ipcounts_new(void)

@@ -1,7 +1,7 @@
 # squidlike/: the daemon core.
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
-	%reldir%/http.c %reldir%/http.h %reldir%/http_int.h %reldir%/chunk.c %reldir%/chunk.h \
+	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
 	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "squidlike/hash.h"
 #include "squidlike/log.h"
 #include "squidlike/origin.h"
 
@@ -22,15 +23,6 @@ struct sl_pool {
     size_t nidle;
     uint64_t next_id;
 };
-
-static uint32_t key_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    return h;
-}
 
 struct sl_pool *sl_pool_new(struct sl_loop *loop)
 {
@@ -142,7 +134,7 @@ struct sl_origin *sl_origin_connect(struct sl_pool *pool,
     o->peer = *addr;
     sl_net_ntop(&addr->sa, o->peer_str, sizeof(o->peer_str));
     snprintf(o->key, sizeof(o->key), "%s", key);
-    o->hash = key_hash(o->key);
+    o->hash = sl_fnv32_str(o->key);
     o->id = ++pool->next_id;
     o->timer.cb = origin_on_idle_timeout;
     o->timer.data = o;
@@ -158,7 +150,7 @@ fail:
 struct sl_origin *sl_origin_take(struct sl_pool *pool, const char *key,
                                  sl_origin_cb cb, void *owner)
 {
-    uint32_t h = key_hash(key);
+    uint32_t h = sl_fnv32_str(key);
     struct sl_origin *o;
 
     for (o = pool->buckets[h & (POOL_BUCKETS - 1)]; o; o = o->hnext) {

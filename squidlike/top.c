@@ -5,23 +5,22 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "squidlike/chars.h"
+#include "squidlike/hash.h"
 #include "squidlike/top.h"
 
 /* FNV-1a over the lower-cased name, up to the length we keep. */
 uint64_t sl_top_hash(const char *s, size_t *len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = SL_FNV64_INIT;
     size_t n = 0;
 
-    for (; s[n] != '\0' && n < SL_TOP_NAME - 1; n++) {
-        h ^= (unsigned char)tolower((unsigned char)s[n]);
-        h *= 0x100000001b3ULL;
-    }
+    for (; s[n] != '\0' && n < SL_TOP_NAME - 1; n++)
+        h = sl_fnv64_step(h, (unsigned char)sl_lower(s[n]));
     *len = n;
     return h;
 }
