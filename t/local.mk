@@ -1,72 +1,31 @@
 # t/: Check unit tests (one binary per module) and end-to-end tests that
 # start the built daemon and real origins on 127.0.0.1.
 
+# Unit tests: t/unit/check_<module>.c each, linked with the global LDADD
+# (the library and Check; Check's CFLAGS are in AM_CFLAGS).
 sl_unit_tests = t/unit/check_http t/unit/check_chunk t/unit/check_hdr t/unit/check_conf \
 	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
 	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page \
 	t/unit/check_blocklist t/unit/check_pac t/unit/check_status \
 	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool
+if SL_HAVE_CHECK
 check_PROGRAMS += $(sl_unit_tests)
-
-t_unit_check_http_SOURCES = t/unit/check_http.c
-t_unit_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_http_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_chunk_SOURCES = t/unit/check_chunk.c
-t_unit_check_chunk_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_chunk_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_hdr_SOURCES = t/unit/check_hdr.c
-t_unit_check_hdr_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_hdr_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_conf_SOURCES = t/unit/check_conf.c
-t_unit_check_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_conf_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_acl_SOURCES = t/unit/check_acl.c
-t_unit_check_acl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_acl_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_loop_SOURCES = t/unit/check_loop.c
-t_unit_check_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_loop_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_rules_SOURCES = t/unit/check_rules.c
-t_unit_check_rules_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_rules_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_auth_SOURCES = t/unit/check_auth.c
-t_unit_check_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_auth_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_sni_SOURCES = t/unit/check_sni.c
-t_unit_check_sni_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_sni_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_page_SOURCES = t/unit/check_page.c
-t_unit_check_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_page_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_blocklist_SOURCES = t/unit/check_blocklist.c
-t_unit_check_blocklist_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_blocklist_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_policy_SOURCES = t/unit/check_policy.c
-t_unit_check_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_policy_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_pac_SOURCES = t/unit/check_pac.c
-t_unit_check_pac_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_pac_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_status_SOURCES = t/unit/check_status.c
-t_unit_check_status_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_status_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
-t_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_metrics_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_logfmt_SOURCES = t/unit/check_logfmt.c
-t_unit_check_logfmt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_logfmt_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_bufpool_SOURCES = t/unit/check_bufpool.c
-t_unit_check_bufpool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_bufpool_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_store_SOURCES = t/unit/check_store.c
-t_unit_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_store_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+TESTS += $(sl_unit_tests)
+else
+# configure found no Check: the daemon builds, make check stops here, before
+# running anything, and says why.
+check_SCRIPTS = sl-check-missing
+sl-check-missing:
+	@echo "make check: the unit tests need Check (pkg-config check >= 0.11), which" >&2; \
+	echo "configure did not find. Install it (Debian: apt-get install check, or" >&2; \
+	echo "./autogen.sh --test) and run ./configure again." >&2; \
+	exit 1
+endif
 
 sl_e2e_tests =
 include $(srcdir)/t/e2e/local.mk
 
-TESTS += $(sl_unit_tests) $(sl_e2e_tests)
+TESTS += $(sl_e2e_tests)
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \
@@ -108,4 +67,4 @@ t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcd
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
 	  -o $@ $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/chunk.c $(srcdir)/squidlike/buf.c
 CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
-.PHONY: fuzz
+.PHONY: fuzz sl-check-missing
