@@ -1,70 +1,47 @@
-# t/: Check unit tests (one binary per module) and end-to-end tests that
-# start the built daemon and real origins on 127.0.0.1.
+# t/: Check unit tests (one binary per module), the fuzz targets' corpora
+# replayed, and end-to-end tests that start the built daemon and real
+# origins on 127.0.0.1.
 
+# Unit tests: t/unit/check_<module>.c each, linked with the global LDADD
+# (the library and Check; Check's CFLAGS are in AM_CFLAGS).
 sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/check_hdr t/unit/check_conf \
 	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
 	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page \
 	t/unit/check_blocklist t/unit/check_pac t/unit/check_status \
 	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool
+if SL_HAVE_CHECK
 check_PROGRAMS += $(sl_unit_tests)
+TESTS += $(sl_unit_tests)
+else
+# configure found no Check: the daemon builds, make check stops here, before
+# running anything, and says why.
+check_SCRIPTS = sl-check-missing
+sl-check-missing:
+	@echo "make check: the unit tests need Check (pkg-config check >= 0.11), which" >&2; \
+	echo "configure did not find. Install it (Debian: apt-get install check, or" >&2; \
+	echo "./autogen.sh --test) and run ./configure again." >&2; \
+	exit 1
+endif
 
-t_unit_check_chars_SOURCES = t/unit/check_chars.c
-t_unit_check_chars_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_chars_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_http_SOURCES = t/unit/check_http.c
-t_unit_check_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_http_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_chunk_SOURCES = t/unit/check_chunk.c
-t_unit_check_chunk_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_chunk_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_hdr_SOURCES = t/unit/check_hdr.c
-t_unit_check_hdr_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_hdr_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_conf_SOURCES = t/unit/check_conf.c
-t_unit_check_conf_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_conf_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_acl_SOURCES = t/unit/check_acl.c
-t_unit_check_acl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_acl_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_loop_SOURCES = t/unit/check_loop.c
-t_unit_check_loop_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_loop_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_rules_SOURCES = t/unit/check_rules.c
-t_unit_check_rules_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_rules_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_auth_SOURCES = t/unit/check_auth.c
-t_unit_check_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_auth_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_sni_SOURCES = t/unit/check_sni.c
-t_unit_check_sni_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_sni_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_page_SOURCES = t/unit/check_page.c
-t_unit_check_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_page_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_blocklist_SOURCES = t/unit/check_blocklist.c
-t_unit_check_blocklist_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_blocklist_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_policy_SOURCES = t/unit/check_policy.c
-t_unit_check_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_policy_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_pac_SOURCES = t/unit/check_pac.c
-t_unit_check_pac_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_pac_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_status_SOURCES = t/unit/check_status.c
-t_unit_check_status_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_status_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_metrics_SOURCES = t/unit/check_metrics.c
-t_unit_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_metrics_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_logfmt_SOURCES = t/unit/check_logfmt.c
-t_unit_check_logfmt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_logfmt_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_bufpool_SOURCES = t/unit/check_bufpool.c
-t_unit_check_bufpool_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_bufpool_LDADD = $(SL_LIBS) $(CHECK_LIBS)
-t_unit_check_store_SOURCES = t/unit/check_store.c
-t_unit_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-t_unit_check_store_LDADD = $(SL_LIBS) $(CHECK_LIBS)
+# Fuzz targets: t/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; its
+# seeds, and the reproducers of fixed findings, are in t/fuzz/corpus/<name>/.
+# Each is built twice:
+#  - t/fuzz/replay_<name> (make check): the target and replay.c's main(),
+#    by the normal compiler with the normal flags, replays the corpus as a
+#    test in a few seconds (under ASan+UBSan in CI's second run);
+#  - t/fuzz/fuzz_<name> (make fuzz): the target linked with libFuzzer by
+#    $(FUZZ_CC), against the library built again with its instrumentation.
+sl_fuzz_replays = t/fuzz/replay_http t/fuzz/replay_policy t/fuzz/replay_blocklist \
+	t/fuzz/replay_sni t/fuzz/replay_logfmt t/fuzz/replay_conf t/fuzz/replay_rules
+check_PROGRAMS += $(sl_fuzz_replays)
+t_fuzz_replay_http_SOURCES = t/fuzz/fuzz_http.c t/fuzz/replay.c
+t_fuzz_replay_policy_SOURCES = t/fuzz/fuzz_policy.c t/fuzz/replay.c
+t_fuzz_replay_blocklist_SOURCES = t/fuzz/fuzz_blocklist.c t/fuzz/replay.c
+t_fuzz_replay_sni_SOURCES = t/fuzz/fuzz_sni.c t/fuzz/replay.c
+t_fuzz_replay_logfmt_SOURCES = t/fuzz/fuzz_logfmt.c t/fuzz/replay.c
+t_fuzz_replay_conf_SOURCES = t/fuzz/fuzz_conf.c t/fuzz/replay.c
+t_fuzz_replay_rules_SOURCES = t/fuzz/fuzz_rules.c t/fuzz/replay.c
+EXTRA_DIST += t/fuzz/corpus
 
 sl_e2e_tests =
 include $(srcdir)/t/e2e/local.mk
@@ -75,7 +52,7 @@ include $(srcdir)/t/e2e/local.mk
 sl_layering_tests = t/layering.py t/layering_test.py
 EXTRA_DIST += $(sl_layering_tests)
 
-TESTS += $(sl_layering_tests) $(sl_unit_tests) $(sl_e2e_tests)
+TESTS += $(sl_layering_tests) $(sl_fuzz_replays) $(sl_e2e_tests)
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT = \
@@ -85,36 +62,32 @@ AM_TESTS_ENVIRONMENT = \
 	SQUIDLIKE='$(abs_top_builddir)/squidlike/squidlike'; export SQUIDLIKE;
 EXTRA_DIST += $(sl_e2e_tests) t/e2e/harness.py
 
-# libFuzzer targets (clang): `make fuzz`, then run t/fuzz/fuzz_http
-# (seeds in t/fuzz/corpus), t/fuzz/fuzz_policy (t/fuzz/corpus-policy) or
-# t/fuzz/fuzz_blocklist -max_len=4096 (t/fuzz/corpus-blocklist) or
-# t/fuzz/fuzz_sni (t/fuzz/corpus-sni), t/fuzz/fuzz_logfmt (no seeds needed).
-EXTRA_DIST += t/fuzz/fuzz_http.c t/fuzz/corpus t/fuzz/fuzz_policy.c t/fuzz/corpus-policy \
-	t/fuzz/fuzz_blocklist.c t/fuzz/corpus-blocklist t/fuzz/fuzz_sni.c t/fuzz/corpus-sni \
-	t/fuzz/fuzz_logfmt.c
-fuzz: t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
-t/fuzz/fuzz_logfmt: $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/logfmt.h $(srcdir)/squidlike/buf.c
-	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_logfmt.c $(srcdir)/squidlike/logfmt.c $(srcdir)/squidlike/buf.c
-t/fuzz/fuzz_sni: $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
-	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_sni.c $(srcdir)/filters/sni.c
-sl_fuzz_blocklist_src = $(srcdir)/squidlike/chars.c $(srcdir)/filters/blocklist.c $(srcdir)/filters/bl_names.c \
-	$(srcdir)/filters/bl_expr.c $(srcdir)/filters/bl_rq.c $(srcdir)/squidlike/buf.c
-t/fuzz/fuzz_blocklist: $(srcdir)/t/fuzz/fuzz_blocklist.c $(sl_fuzz_blocklist_src) \
-	$(srcdir)/filters/blocklist.h $(srcdir)/filters/bl_int.h
-	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  $(PCRE2_CFLAGS) -o $@ $(srcdir)/t/fuzz/fuzz_blocklist.c $(sl_fuzz_blocklist_src) $(PCRE2_LIBS)
-t/fuzz/fuzz_policy: $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/squidlike/chars.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/cache/url.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
-	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_policy.c $(srcdir)/squidlike/chars.c $(srcdir)/cache/policy.c $(srcdir)/cache/date.c $(srcdir)/cache/url.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/buf.c
-t/fuzz/fuzz_http: $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/chars.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/chunk.c $(srcdir)/squidlike/buf.c
-	@test -n "$(FUZZ_CC)" || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -I$(top_srcdir) -I$(top_builddir) \
-	  -o $@ $(srcdir)/t/fuzz/fuzz_http.c $(srcdir)/squidlike/chars.c $(srcdir)/squidlike/http.c $(srcdir)/squidlike/chunk.c $(srcdir)/squidlike/buf.c
-CLEANFILES += t/fuzz/fuzz_http t/fuzz/fuzz_policy t/fuzz/fuzz_blocklist t/fuzz/fuzz_sni t/fuzz/fuzz_logfmt
-.PHONY: fuzz
+# make fuzz (needs clang): the library's sources compiled again by
+# $(FUZZ_CC) with coverage and ASan+UBSan into t/fuzz/lib/, archived, and
+# each target linked from one pattern rule. Run one with a scratch copy of
+# its seeds as the first corpus directory (libFuzzer adds what it finds
+# there), e.g.
+#   cp -r t/fuzz/corpus/http /tmp/c && t/fuzz/fuzz_http -max_total_time=600 /tmp/c
+sl_fuzz_bins = $(sl_fuzz_replays:t/fuzz/replay_%=t/fuzz/fuzz_%)
+sl_fuzz_objs = $(patsubst %.c,t/fuzz/lib/%.o,$(filter %.c,$(libsquidlike_a_SOURCES)))
+sl_fuzz_headers = $(filter %.h,$(libsquidlike_a_SOURCES)) config.h
+SL_FUZZ_FLAGS = -g -O1 $(DEFS) $(AM_CPPFLAGS) $(CPPFLAGS) $(SL_DEP_CFLAGS)
+sl_fuzz_need_cc = @test -n "$(FUZZ_CC)" || { \
+	echo "make fuzz needs clang (apt-get install clang; or configure FUZZ_CC=...)" >&2; exit 1; }
+
+fuzz: $(sl_fuzz_bins)
+t/fuzz/lib/%.o: $(srcdir)/%.c $(sl_fuzz_headers)
+	$(sl_fuzz_need_cc)
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CC)$(FUZZ_CC) $(SL_FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+t/fuzz/libsquidlike-fuzz.a: $(sl_fuzz_objs)
+	$(AM_V_AR)rm -f $@ && $(AR) $(ARFLAGS) $@ $(sl_fuzz_objs)
+	$(AM_V_at)$(RANLIB) $@
+t/fuzz/fuzz_%: $(srcdir)/t/fuzz/fuzz_%.c t/fuzz/libsquidlike-fuzz.a $(sl_fuzz_headers)
+	$(sl_fuzz_need_cc)
+	$(AM_V_CCLD)$(FUZZ_CC) $(SL_FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< t/fuzz/libsquidlike-fuzz.a $(SL_DEP_LIBS)
+clean-local:
+	rm -rf t/fuzz/lib
+CLEANFILES += $(sl_fuzz_bins) t/fuzz/libsquidlike-fuzz.a
+.PHONY: fuzz sl-check-missing

@@ -717,6 +717,11 @@ class Daemon:
         """(local port, remote port, state) of every TCP socket the daemon
         holds, from /proc (state "01" established, "08" close-wait, "0A"
         listening)."""
+        return [row[:3] for row in self._tcp_rows()]
+
+    def _tcp_rows(self):
+        """tcp_sockets() with a fourth field: the bytes the kernel holds
+        for the daemon to read (rx_queue)."""
         inodes = set()
         fd_dir = "/proc/%d/fd" % self.proc.pid
         for name in os.listdir(fd_dir):
@@ -735,7 +740,8 @@ class Daemon:
                         p = line.split()
                         if p[9] in inodes:
                             out.append((int(p[1].rsplit(":", 1)[1], 16),
-                                        int(p[2].rsplit(":", 1)[1], 16), p[3]))
+                                        int(p[2].rsplit(":", 1)[1], 16), p[3],
+                                        int(p[4].split(":")[1], 16)))
             except OSError:
                 pass
         return out
@@ -746,6 +752,13 @@ class Daemon:
         DNS sockets and the readiness probe, which the kernel may hand over
         late (TCP_DEFER_ACCEPT) and which then closes at once."""
         return sum(1 for local, _, state in self.tcp_sockets()
+                   if state == "01" and local == self.port)
+
+    def client_unread(self):
+        """Bytes clients sent that the daemon has not read yet, over its
+        established client connections (from /proc): 0 once it has read
+        every request it was sent."""
+        return sum(rx for local, _, state, rx in self._tcp_rows()
                    if state == "01" and local == self.port)
 
     def socket_count(self):

@@ -154,6 +154,17 @@ def test_waiters_read_while_the_leader_writes():
 
 
 def _released(path, resp_kw, headers):
+    """N clients miss on path while the leader's fetch waits at the origin;
+    the answer (no-store, or no Content-Length) cannot be shared. Exact
+    counts, from collapse.c: every miss that finds the PENDING entry
+    waits (cf_lead_or_join), so until the answer comes the origin sees
+    the leader's request alone. The answer releases them: cf_head finds
+    no writer (no-store) or no length (chunked), unlinks the entry and
+    calls release_waiters, which hands each waiter still in CL_WAIT - all
+    N - 1 here - to cl_forward_released: fwd_start straight away, not
+    back through cf_lead_or_join, so none of them collapses again and
+    none is served from the leader's object. One origin request each:
+    N in all."""
     body = os.urandom(300000)
     gate = threading.Event()
     h.register_cleanup("open the gate", gate.set)
@@ -165,14 +176,23 @@ def _released(path, resp_kw, headers):
     with Daemon() as d:
         url = o.url(path)
         cs = start_clients(d, o, url)
+        # Every request read: each client is then the leader or a waiter
+        # (the lookup and the join follow the read in the same step), none
+        # a late miss that could find the leader's answer stored.
+        h.wait_until(lambda: d.client_unread() == 0, 10,
+                     what="the daemon to read every request")
         grace(o, path, N)
+        assert o.count(path) == 1, \
+            "%d origin requests before the answer (the leader's alone: 1)" % o.count(path)
         gate.set()
         finish(cs)
         want = hashlib.sha256(body).hexdigest()
         for c in cs:
             assert c.resp.status == 200 and c.sha.hexdigest() == want, \
                 "a released waiter got %s, %d bytes" % (c.resp.status, c.got)
-        assert 1 <= o.count(path) <= N, o.count(path)
+        assert o.count(path) == N, \
+            "%d origin requests for %d clients (the leader and each released waiter: %d)" % (
+                o.count(path), N, N)
         return o.count(path)
 
 

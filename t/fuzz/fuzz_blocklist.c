@@ -42,10 +42,9 @@
  * and ASan/UBSan/LeakSanitizer watch the loader, the matcher and
  * flt_bl_free.
  *
- * clang -g -O1 -fsanitize=fuzzer,address,undefined -I<config.h dir> -I.
- *     t/fuzz/fuzz_blocklist.c filters/blocklist.c filters/bl_names.c
- *     filters/bl_expr.c filters/bl_rq.c squidlike/buf.c -lpcre2-8
- * seeds: t/fuzz/corpus-blocklist/; run with -max_len=4096
+ * make fuzz builds t/fuzz/fuzz_blocklist; seeds: t/fuzz/corpus/blocklist/
+ * (make check replays them: t/fuzz/replay_blocklist); run with
+ * -max_len=4096
  */
 #include "config.h"
 
@@ -416,6 +415,7 @@ static void probe_line(const struct run *r, const char *s, size_t n)
         i = (size_t)(sep - s) + 2;
     for (h = i; h < n && s[h] != '/' && s[h] != '?'; h++)
         ;
+    host[0] = '\0';            /* hn may be 0 (gcc cannot tell it is unread) */
     for (hn = 0; i < h && hn < sizeof(host); i++, hn++)
         host[hn] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
     probe(r, host, hn, s, n, NULL);

@@ -18,8 +18,8 @@
  *   - a body that decodes, framed again by the encoder and written in short
  *     pieces, has bare size lines and decodes to the same data and trailers.
  *
- * clang -g -O1 -fsanitize=fuzzer,address,undefined -I<config.h dir> -I.
- *     t/fuzz/fuzz_http.c squidlike/http.c squidlike/chunk.c squidlike/buf.c
+ * make fuzz builds t/fuzz/fuzz_http; seeds: t/fuzz/corpus/http/ (make check
+ * replays them: t/fuzz/replay_http).
  */
 #include "config.h"
 

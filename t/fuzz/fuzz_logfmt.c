@@ -10,7 +10,12 @@
  *     space-separated fields, common and combined their 2 and 6 unescaped
  *     quotes, and a JSON line is one object.
  *
- *   make fuzz && mkdir -p /tmp/c && t/fuzz/fuzz_logfmt -max_total_time=120 /tmp/c
+ * The input: the format (first byte, modulo 4), the buffer size (second
+ * byte, x64 + 2), then the client's strings separated by NULs.
+ *
+ *   make fuzz && cp -r t/fuzz/corpus/logfmt /tmp/c &&
+ *   t/fuzz/fuzz_logfmt -max_total_time=120 /tmp/c
+ * (make check replays the seeds: t/fuzz/replay_logfmt)
  */
 #include "config.h"
 
@@ -19,6 +24,8 @@
 #include <string.h>
 
 #include "squidlike/logfmt.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NSTR 12
 

@@ -3,6 +3,9 @@
  * Input: a request head, a NUL byte, a response head. Every policy function
  * runs on the pair; invariants (age never negative, ranges inside the
  * object, dates round-trip) abort on violation.
+ *
+ * make fuzz builds t/fuzz/fuzz_policy; seeds: t/fuzz/corpus/policy/ (make
+ * check replays them: t/fuzz/replay_policy).
  */
 #include "config.h"
 #include <stdint.h>
@@ -17,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_http_msg q, r;
     struct cache_cc qc, rc;
     struct cache_fresh f;
-    struct cache_heuristic h = { 5, 20, 1000 };
+    struct cache_heuristic h = { 5, 20, 1000, 0 };
     const uint8_t *sep = memchr(data, 0, size);
     char *a, *b, urlbuf[300], obuf[2048];
     struct sl_buf out = { obuf, obuf + sizeof(obuf), obuf, obuf };

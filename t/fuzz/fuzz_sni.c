@@ -22,9 +22,9 @@
  * and ASan/UBSan see every read: libFuzzer's input is exactly size bytes,
  * and the parser writes into a 256-byte heap name buffer.
  *
- * clang -g -O1 -fsanitize=fuzzer,address,undefined -I<config.h dir> -I.
- *     t/fuzz/fuzz_sni.c filters/sni.c
- * seeds: t/fuzz/corpus-sni/ (real ClientHellos from openssl and curl)
+ * make fuzz builds t/fuzz/fuzz_sni; seeds: t/fuzz/corpus/sni/ (real
+ * ClientHellos from openssl and curl; make check replays them:
+ * t/fuzz/replay_sni)
  */
 #include "config.h"
 
