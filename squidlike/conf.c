@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "squidlike/chars.h"
 #include "squidlike/conf_int.h"
@@ -842,6 +843,62 @@ static int check_readable(struct ctx *x)
     return e ? -1 : 0;
 }
 
+/*
+ * Every "@include" of path, and theirs, must name a regular file we can
+ * read, before libconfig sees them: libconfig 1.5's scanner calls exit(2)
+ * on an include it cannot scan (a directory, libconfig issue #292), which
+ * would end a running daemon at a reload. Paths resolve as libconfig
+ * resolves them (no include dir set: from the working directory); nesting
+ * is bounded as libconfig bounds it.
+ */
+#define INCLUDE_DEPTH_MAX 10
+#define INCLUDE_LINE_MAX 4096
+
+static int check_includes(struct ctx *x, const char *path, int depth)
+{
+    char line[INCLUDE_LINE_MAX], name[PATH_MAX], why[128];
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    int lineno = 0, rc = 0;
+
+    if (f == NULL)
+        return 0;               /* libconfig says so, with the line */
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        const char *p = line, *q;
+        size_t n;
+
+        lineno++;
+        while (sl_is_ows(*p))
+            p++;
+        if (strncmp(p, "@include", 8) != 0)
+            continue;
+        for (p += 8; sl_is_ows(*p); p++)
+            ;
+        if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+            continue;           /* not an include libconfig would take */
+        n = (size_t)(q - p - 1);
+        if (n == 0 || n >= sizeof(name))
+            continue;
+        memcpy(name, p + 1, n);
+        name[n] = '\0';
+        if (depth >= INCLUDE_DEPTH_MAX)
+            snprintf(why, sizeof(why), "includes nested too deep (at most %d)",
+                     INCLUDE_DEPTH_MAX);
+        else if (stat(name, &st) < 0 || access(name, R_OK) < 0)
+            snprintf(why, sizeof(why), "%s", strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+            snprintf(why, sizeof(why), "not a regular file");
+        else {
+            rc = check_includes(x, name, depth + 1);
+            continue;
+        }
+        cf_seterr(x, "%s:%d: @include \"%s\": %s", path, lineno, name, why);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
     struct ctx x = { NULL, path, err, errlen, "", "", NULL };
@@ -850,7 +907,7 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (check_readable(&x) < 0)
+    if (check_readable(&x) < 0 || check_includes(&x, path, 0) < 0)
         return NULL;
     config_init(&cf);
     if (!config_read_file(&cf, path)) {

@@ -40,8 +40,12 @@ def _broken_variants(good):
     syntax = "\n".join(lines[:2] + ["this is = = broken;"] + lines[2:]) + "\n"
     unknown = good + "\nno_such_setting = 1;\n"
     bad_value = re.sub(r'forwarded_for\s*=\s*"[^"]*"', 'forwarded_for = "sometimes"', good)
+    # libconfig 1.5 exits the process on an @include of a directory
+    body = good.rstrip("\n")
+    include_dir = body + '\n@include "%s"\n' % h.subdir("include-dir")
     return [("syntax error", syntax, 3), ("unknown setting", unknown, None),
-            ("bad value", bad_value, None)]
+            ("bad value", bad_value, None),
+            ("include of a directory", include_dir, len(body.splitlines()) + 1)]
 
 
 def test_reload_broken_config_keeps_old():

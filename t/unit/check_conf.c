@@ -1172,6 +1172,37 @@ START_TEST(test_connect_port_ok)
 }
 END_TEST
 
+/*
+ * An @include of what libconfig cannot scan is refused with its file and
+ * line (libconfig 1.5's scanner calls exit() on a directory: a reload
+ * would end the daemon); includes inside includes are checked too.
+ */
+START_TEST(test_include_checked)
+{
+    char text[512], inner[256], dir[128];
+    const char *mid;
+    struct sl_conf *c;
+
+    snprintf(dir, sizeof(dir), "%s/d", tmpdir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    write_file("good.conf", "visible_hostname = \"inc\";\n");
+    snprintf(text, sizeof(text), "# a directory\n@include \"%s\"\n", dir);
+    expect_error(text, 2, "not a regular file");
+    snprintf(text, sizeof(text), "\n\n@include \"%s/missing.conf\"\n", tmpdir);
+    expect_error(text, 3, "No such file or directory");
+    snprintf(inner, sizeof(inner), "\n@include \"%s\"\n", dir);
+    mid = write_file("mid.conf", inner);
+    snprintf(text, sizeof(text), "@include \"%s\"\n", mid);
+    ck_assert_ptr_null(load_text(text));
+    ck_assert_msg(strstr(err, "mid.conf:2: @include") != NULL &&
+                  strstr(err, "not a regular file") != NULL, "%s", err);
+    snprintf(text, sizeof(text), "@include \"%s/good.conf\"\n", tmpdir);
+    c = load_ok(text);
+    ck_assert_str_eq(c->visible_hostname, "inc");
+    sl_conf_unref(c);
+}
+END_TEST
+
 static TCase *tc(const char *name)
 {
     TCase *t = tcase_create(name);
@@ -1192,6 +1223,7 @@ static Suite *conf_suite(void)
     tcase_add_test(t, test_empty_gives_defaults);
     tcase_add_test(t, test_defaults_equal_sample);
     tcase_add_test(t, test_package_patterns);
+    tcase_add_test(t, test_include_checked);
     tcase_add_test(t, test_every_setting_stored);
     tcase_add_test(t, test_names_and_empty_lists);
     tcase_add_test(t, test_visible_hostname_length);
