@@ -157,13 +157,19 @@ size_t acl_routes_nroutes(const struct acl_routes *r, int v)
 
 /* ---- names ---------------------------------------------------------------- */
 
-/* Rewrite the IPv6 literal in buf (SL_HTTP_HOST_MAX + 1 bytes) in its
- * canonical form ("2001:DB8:0::1" -> "2001:db8::1"), so that a name and a
- * Host that spell one address two ways meet; its length, 0 if bad. */
-static size_t v6_canon(char *buf)
+/* Rewrite the IPv6 literal buf[0..len) (SL_HTTP_HOST_MAX + 1 bytes) in
+ * its canonical form ("2001:DB8:0::1" -> "2001:db8::1"), so that a name
+ * and a Host that spell one address two ways meet; its length, 0 if bad.
+ * Only hex digits, ':' and '.' get to inet_pton, which would stop at a
+ * NUL and take "::1\0x" for ::1. */
+static size_t v6_canon(char *buf, size_t len)
 {
     unsigned char a[16];
+    size_t i;
 
+    for (i = 0; i < len; i++)
+        if (!sl_is_hex(buf[i]) && buf[i] != ':' && buf[i] != '.')
+            return 0;
     if (inet_pton(AF_INET6, buf, a) != 1 ||
         !inet_ntop(AF_INET6, a, buf, SL_HTTP_HOST_MAX + 1))
         return 0;
@@ -198,14 +204,16 @@ static size_t name_norm(const char *name, char *out, int *wild, char *err,
 {
     const char *s = name;
     size_t len = strlen(name), i;
+    int v6 = 0;
 
     *wild = (s[0] == '*' && s[1] == '.');
     if (*wild) {
         s += 2;
         len -= 2;
     } else if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-        s++;
+        s++;                    /* brackets are for IPv6 only */
         len -= 2;
+        v6 = 1;
     }
     if (len && s[len - 1] == '.')
         len--;
@@ -217,8 +225,8 @@ static size_t name_norm(const char *name, char *out, int *wild, char *err,
     for (i = 0; i < len; i++)
         out[i] = sl_lower(s[i]);
     out[len] = '\0';
-    if (!*wild && len && memchr(out, ':', len)) {
-        len = v6_canon(out);
+    if (v6 || (!*wild && memchr(out, ':', len))) {
+        len = v6_canon(out, len);
         if (len == 0)
             fail(err, errlen, "bad name \"%s\": not an IPv6 address", name);
         return len;
@@ -371,7 +379,7 @@ static size_t host_norm(struct sl_view host, char *buf, int *ip)
     buf[len] = '\0';
     if (v6) {
         *ip = 1;
-        return v6_canon(buf);
+        return v6_canon(buf, len);
     }
     if (!labels_ok(buf, len, 1))
         return 0;

@@ -169,6 +169,11 @@ START_TEST(vhost_host_edges)
     ck_assert_int_eq(host_vhost(r, v), 0);
     v = (struct sl_view){ NULL, 0 };
     ck_assert_int_eq(host_vhost(r, v), DFLT);
+    /* inet_pton stops at a NUL: "[::1\0x]" is not [::1]. */
+    v = (struct sl_view){ "[::1\0x]", 7 };
+    ck_assert_int_eq(host_vhost(r, v), DFLT);
+    v = (struct sl_view){ "[::1\0]:80", 9 };
+    ck_assert_int_eq(host_vhost(r, v), DFLT);
     /* Longer than any name: the default, however many labels. */
     memset(big, 'a', sizeof(big));
     memcpy(big + sizeof(big) - 13, ".example.com", 12);
@@ -246,6 +251,8 @@ static const struct {
     { { "a.com:80" }, 1, 0, "bad name \"a.com:80\": not an IPv6 address" },
     { { "[::1" }, 1, 0, "bad name \"[::1\": not an IPv6 address" },
     { { "1::2::3" }, 1, 0, "bad name \"1::2::3\": not an IPv6 address" },
+    { { "[a.com]" }, 1, 0, "bad name \"[a.com]\": not an IPv6 address" },
+    { { "[1.2.3.4]" }, 1, 0, "bad name \"[1.2.3.4]\": not an IPv6 address" },
     { { "*.::1" }, 1, 0, NULL },
     { { "ok.test", "b\xc3\xa4r.test" }, 2, 0, NULL },
     { { "www.example.com" }, 1, 0, "name www.example.com is already vhost 0's" },
