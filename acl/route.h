@@ -1,7 +1,9 @@
 /*
  * route.h - reverse mode's routing: which virtual host a request's Host
  * names, and which route of that host its path takes. Pure: PCRE2, no I/O.
- * Built once at config load, read-only afterwards (matching is reentrant).
+ * Built once at config load, read-only afterwards (matching is reentrant
+ * and allocation-free, one thread at a time: the regex scratch is the
+ * table's, as in rules.h).
  *
  * Virtual hosts match the Host (port dropped, compared without case, one
  * trailing dot ignored): an exact name first, then the longest wildcard
@@ -14,6 +16,13 @@
  * A route may rewrite the path the backend gets: for a prefix route the
  * text that replaces the prefix ("/api/v1/" -> "/"), for a regex route a
  * template where $0..$9 are the captures ("/users/$1"; "$$" is a "$").
+ *
+ * The Host, at match time: OWS, a port (":" and digits), the brackets of
+ * an IPv6 literal and one trailing dot are dropped; nothing is refused
+ * here, but a value with a byte outside letters, digits, '-', '.', '_', an
+ * empty label, a port that is not digits or a bad IPv6 literal names no
+ * vhost (the default takes it, or -ENOENT). An address literal (IPv4, or
+ * IPv6 in brackets, compared in canonical form) matches exact names only.
  */
 #ifndef ACL_ROUTE_H
 #define ACL_ROUTE_H
@@ -44,6 +53,11 @@ void acl_routes_free(struct acl_routes *r);
  * other vhost takes (n may then be 0). Returns the vhost's index (0, 1,
  * ... in the order added), or -1 with err ("name www.example.com is
  * already vhost 0's", "a second default vhost", "bad name \"a b\"").
+ * A name is letters, digits, '-' and dots between non-empty labels (one
+ * trailing dot dropped), "*." first for a wildcard, or an IP address
+ * (IPv6 with or without brackets); at most 253 bytes. A name may be in
+ * one vhost only, once. A refused vhost leaves the table as it was, but
+ * for "out of memory" (the table is then only good for acl_routes_free).
  */
 int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
                          size_t n, int is_default, char *err, size_t errlen);
@@ -51,8 +65,12 @@ int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
 /*
  * Add a route to vhost v (after the ones it has). rewrite: NULL, or the
  * replacement described at the top (a regex template is checked here:
- * "$" followed by anything but a digit or "$" is an error). Returns the
- * route's index within v, or -1 with err (a bad regex says where).
+ * "$" followed by anything but a digit or "$" is an error, and so is a $n
+ * past the regex's groups). Returns the route's index within v, or -1
+ * with err (a bad regex says where). icase: a prefix compares without
+ * ASCII case, a regex is PCRE2_CASELESS. A prefix starts with "/"; a
+ * prefix or a rewrite holds only bytes a request target may (no space,
+ * control, DEL or "#"); a pattern or a rewrite is at most 4096 bytes.
  */
 int acl_routes_add_route(struct acl_routes *r, int v, enum acl_route_kind kind,
                          const char *pattern, int icase, const char *rewrite,
@@ -68,15 +86,18 @@ struct acl_route_hit {
  * port, "[v6]:port"), path the request target's path and query. Returns 0
  * with *hit, -ENOENT when no vhost takes the host (and there is no
  * default), -ESRCH when the vhost has no route for the path (hit->vhost
- * is set).
+ * is set). What is not set in *hit is -1.
  */
 int acl_routes_match(const struct acl_routes *r, struct sl_view host,
                      struct sl_view path, struct acl_route_hit *hit);
 
 /*
  * Append to out the path the backend gets for path, which matched hit:
- * the route's rewrite applied, or path as it is. 0, or -ENOSPC when out
- * has no room (out is then left as it was).
+ * the route's rewrite applied, or path as it is. A rewritten path always
+ * starts with "/" (one is put first when the rewrite does not give one).
+ * Writes only into out's free space (no growth). 0, -ENOSPC when out has
+ * no room, -EINVAL when hit is not a route of r or the route rewrites and
+ * does not match path (out is left as it was on any failure).
  */
 int acl_routes_rewrite(const struct acl_routes *r, const struct acl_route_hit *hit,
                        struct sl_view path, struct sl_buf *out);

@@ -19,7 +19,8 @@ libsquidlike_a_SOURCES += \
 	%reldir%/server.c %reldir%/server.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \
-	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h
+	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
+	%reldir%/backend_pick.c %reldir%/backend_pick.h
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c
