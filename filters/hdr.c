@@ -118,6 +118,7 @@ struct rw {
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
     const struct flt_hdr_access *access;
+    const struct flt_hdr_access *access2;
     int64_t maxfwd;             /* dec_maxfwd: the value to write; < 0: none */
     unsigned request:1, keep_te:1, keep_cl:1, keep_host:1, dec_maxfwd:1;
 };
@@ -375,12 +376,18 @@ static int rewrite_one(struct rw *rw, size_t i)
         return put_joined(rw->out, rw->msg, xff_name, i,
                           rw->xff == XFF_JOIN ? rw->xff_end : i, rw->xff_tail);
     }
-    if (rw->access && k != HDR_VIA) {
+    if (k != HDR_VIA) {
+        /* Both lists must let it pass; the first that denies it decides
+         * its replacement. */
+        const struct flt_hdr_access *lists[2] = { rw->access, rw->access2 };
         const char *repl = NULL;
-        if (!access_allows(rw->access, h->name, &repl))
-            return repl ? put_field(rw->out, h->name,
-                                    (struct sl_view){ repl, strlen(repl) })
-                        : 0;
+        int j;
+
+        for (j = 0; j < 2; j++)
+            if (lists[j] && !access_allows(lists[j], h->name, &repl))
+                return repl ? put_field(rw->out, h->name,
+                                        (struct sl_view){ repl, strlen(repl) })
+                            : 0;
     }
     return put_field(rw->out, h->name, h->value);
 }
@@ -599,6 +606,7 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
     rw.access = opts->access;
+    rw.access2 = opts->access2;
     rw.dec_maxfwd = opts->request && opts->dec_max_forwards;
     rw.maxfwd = -1;
     if (rw.dec_maxfwd && flt_hdr_max_forwards(msg, &rw.maxfwd) == 1)

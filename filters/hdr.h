@@ -74,6 +74,9 @@ struct flt_hdr_opts {
     unsigned dec_max_forwards:1;    /* requests: Max-Forwards less one (OPTIONS, TRACE) */
     const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
     const struct flt_hdr_access *access;    /* allow/deny lists, or NULL */
+    const struct flt_hdr_access *access2;   /* a second one a field must also
+                                               pass (a route's edits beside
+                                               the fields hidden from all) */
 };
 
 /*

@@ -159,14 +159,15 @@ void cl_link(struct sl_client *c)
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only)
+                     const struct sockaddr *peer, socklen_t peerlen, int kind)
 {
     struct sl_client *c = cl_new(srv, fd);
     int one = 1, rc = -ENOMEM;
 
     if (c == NULL)
         goto fail;
-    c->mgr_only = (unsigned char)mgr_only;
+    c->mgr_only = kind == SL_LISTEN_MANAGER;
+    c->reverse = kind == SL_LISTEN_REVERSE;
     if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
         goto fail;
     /* Heads and bodies go out in whole writes; Nagle would only add delay. */
@@ -215,6 +216,7 @@ void cl_close(struct sl_client *c)
         return;
     txnlog_aborted(c);
     c->state = CL_CLOSED;
+    rev_release(c);
     fill_abort(c);
     cfwd_detach(c);
     if (t->origin) {
@@ -440,7 +442,7 @@ static size_t cl_acl_url(struct sl_view url, char *out)
 
 /* m: the request, for the log's other fields (client_txnlog.c); NULL for a
  * placeholder of our own ("NONE error:invalid-request"). */
-static int cl_keep_meta(struct sl_client *c, struct sl_view method,
+int cl_keep_meta(struct sl_client *c, struct sl_view method,
                         struct sl_view url, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
@@ -559,6 +561,12 @@ static enum cl_verdict cl_target(struct sl_client *c, const struct sl_http_msg *
     enum cl_verdict v;
     int rc;
 
+    if (c->reverse) {
+        /* a site's request: its pages are its own (no manager pages) */
+        if ((v = rev_target(c, m)) != CL_NEXT)
+            return v;
+        goto loop;
+    }
     if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
         && (v = mgr_begin(c, m)) != CL_NEXT)
         return v;
@@ -576,6 +584,7 @@ static enum cl_verdict cl_target(struct sl_client *c, const struct sl_http_msg *
     if (t->minor == 1 && m->host_count == 0)
         return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 0,
                          "HTTP/1.1 request without Host");
+loop:
     if (cl_is_loop(c, m))
         return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_FORWARD_LOOP, 0, t->url);
     cl_make_key(t);
@@ -756,6 +765,10 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
         return;
     }
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
+    /* In front of a company's servers the page never names a backend
+     * (nor its address in a connect error): the client sees the site. */
+    if (c->reverse && e >= SL_ERR_DNS_FAIL && e <= SL_ERR_ZERO_SIZE_OBJECT)
+        detail = NULL;
     if (cl_out_room(c, 4096) < 0) {
         cl_close(c);
         return;
@@ -845,6 +858,7 @@ void cl_txn_done(struct sl_client *c)
     struct sl_server *srv = c->srv;
     struct cl_txn *t = &c->txn;
 
+    rev_release(c);             /* before c->conf may change below */
     txnlog_end(c);
     fill_abort(c);              /* a no-op when the store has it */
     cfwd_detach(c);

@@ -28,6 +28,31 @@ static const char *const conditionals[] = { "If-None-Match",
 /* Stored heads lose what is recomputed on every hit. */
 static const char *const not_stored[] = { "Age", "Cache-Status", NULL };
 
+/*
+ * The heuristic for a response without an explicit lifetime: a reverse
+ * route's cache_ttl (all of it fresh, then revalidated), else the first
+ * refresh_pattern that matches the URL, else the fallback. ttl: room
+ * for the route's. The range_fetch of the pattern stays either way.
+ */
+const struct cache_heuristic *fill_heuristic(const struct sl_client *c,
+                                             struct cache_heuristic *ttl)
+{
+    const struct sl_conf_cache *cf = &c->conf->cache;
+    const struct cl_txn *t = &c->txn;
+    const struct cache_heuristic *h = cache_refresh_match(cf->refresh, t->url,
+                                                          strlen(t->url));
+    const struct sl_conf_rroute *route = rev_route(c);
+
+    if (h == NULL)
+        h = &cf->fallback;
+    if (route == NULL || route->cache_ttl <= 0)
+        return h;
+    ttl->min = ttl->max = route->cache_ttl;
+    ttl->percent = 0;
+    ttl->range_fetch = h->range_fetch;
+    return ttl;
+}
+
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts)
 {
     if (c->txn.cache.mode == CC_REVALIDATE)
@@ -52,14 +77,19 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
                        struct sl_buf *out)
 {
     struct flt_hdr_opts o;
+    const char *add = NULL;
 
     memset(&o, 0, sizeof(o));
     o.drop = not_stored;        /* hop-by-hop, CL and TE go by default */
     o.access = c->conf->policy.resp_headers;
+    if (c->reverse)
+        rev_resp_opts(c, &o, &add);     /* a hit hides the backend too */
+    o.via = NULL;
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
-                      m->reason.base) < 0)
+                      m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
+        (add != NULL && sl_buf_append(out, add, strlen(add)) < 0))
         return -ENOSPC;
-    return flt_hdr_rewrite(m, &o, out);
+    return 0;
 }
 
 /* Every Vary line of m joined: "Accept-Encoding, User-Agent". */
@@ -87,7 +117,7 @@ static void invalidate_ref(struct sl_client *c, const struct sl_http_msg *m,
 
     if (h == NULL)
         return;
-    sl_buf_append(&out, "GET ", 4);
+    sl_buf_append(&out, hit_key_prefix(c), strlen(hit_key_prefix(c)));
     if (cache_same_origin_url(c->txn.url, h->value, &out) == 1)
         cache_store_delete(c->srv->store, out.pos, sl_buf_len(&out));
 }
@@ -114,6 +144,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     const struct sl_http_hdr *age;
     struct cache_cc respcc;
     const struct cache_heuristic *h;
+    struct cache_heuristic ttl;
     struct sl_buf mb = { 0 };
     size_t limit = conf->http.max_response_head + 8192;
     int rc = -ENOMEM;
@@ -145,8 +176,8 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     if (hit_parse_head(c, &c->chead, &merged) < 0)
         goto out;
     cache_cc_parse(&merged, 0, &respcc);
-    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
-    cache_fresh_compute(&merged, &respcc, h ? h : &conf->cache.fallback,
+    h = fill_heuristic(c, &ttl);
+    cache_fresh_compute(&merged, &respcc, h,
                         cc->request_time, time(NULL), &cc->fresh);
     sl_buf_reset(&c->chead);    /* as stored: without Age */
     sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
@@ -196,9 +227,9 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
-    const struct sl_conf *conf = c->conf;
     struct cache_store *st = c->srv->store;
     const struct cache_heuristic *h;
+    struct cache_heuristic ttl;
     struct sl_http_msg req;
     char hb[8192], vb[1024];
     struct sl_buf head = { hb, hb + sizeof(hb), hb, hb };
@@ -219,8 +250,8 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
                            &c->ckey) != 0)
             return;
     }
-    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
-    cache_fresh_compute(m, respcc, h ? h : &conf->cache.fallback,
+    h = fill_heuristic(c, &ttl);
+    cache_fresh_compute(m, respcc, h,
                         cc->request_time, time(NULL), &fresh);
     cc->w = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey),
                                     &fresh, sizeof(fresh), head.pos,

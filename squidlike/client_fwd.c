@@ -178,6 +178,8 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     struct flt_hdr_opts opts;
     char via[160];
 
+    if (c->reverse)
+        return rev_build_request(c, m);     /* a backend's request */
     if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->oreq);
@@ -274,6 +276,8 @@ static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
 {
     const struct sl_server *srv = c->srv;
 
+    if (c->reverse)
+        return 1;               /* the backends are the admin's own choice */
     return acl_to_localhost_ok(c->conf->access.to_localhost, &c->peer.sa, dst,
                                srv->self, srv->nself);
 }
@@ -308,6 +312,8 @@ void fwd_start(struct sl_client *c)
      * a malformed one is refused with nothing sent, not even the head. */
     if (fwd_scan_request(c) < 0)
         return;
+    if (c->reverse && !t->is_connect && rev_pick(c) < 0)
+        return;                 /* no backend up: answered */
     t->hier = "HIER_NONE";
     if (!t->is_connect && !t->no_pool) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
@@ -354,7 +360,8 @@ static void fwd_connect_next(struct sl_client *c)
 
     while (t->addr_next < t->addrs.n) {
         union sl_sockaddr a = t->addrs.addr[t->addr_next++];
-        sl_net_set_port(&a.sa, t->url_parts.port);
+        if (!c->reverse)        /* a backend's address has its port */
+            sl_net_set_port(&a.sa, t->url_parts.port);
         if (!to_local_ok(c, &a.sa)) {
             t->denied_local = 1;
             continue;
@@ -575,6 +582,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     const struct sl_conf *conf = c->conf;
     size_t limit = conf->http.max_response_head + 8192;
     struct flt_hdr_opts opts;
+    const char *add = NULL;
     char via[160];
     size_t mark;
 
@@ -589,11 +597,14 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     /* chunked stays chunked (framed by us), except to an HTTP/1.0 client */
     opts.keep_te = !(t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe);
     opts.access = conf->policy.resp_headers;
+    if (c->reverse)
+        rev_resp_opts(c, &opts, &add);
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
                           (int)m->reason.len, m->reason.base) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
+            (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||

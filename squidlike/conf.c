@@ -738,13 +738,23 @@ static const struct key manager_keys[] = {
     { .name = "listen", .kind = K_FUNC, .fn = cf_k_manager_listen }, END
 };
 
+#define RFUNC(n) { .name = #n, .kind = K_FUNC, .fn = cf_k_reverse_##n }
+static const struct key reverse_keys[] = {
+    RFUNC(listen), RFUNC(unknown_host), BOOL(reverse, preserve_host),
+    RFUNC(http_access), BOOL(reverse, forwarded_for), BOOL(reverse, forwarded),
+    BOOL(reverse, x_forwarded_proto), BOOL(reverse, x_forwarded_host),
+    BOOL(reverse, request_id), RFUNC(trusted_proxies),
+    RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
+    END
+};
+
 static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
     STR(access_log, "none"), FUNC(access_log_format), STR(error_log, "stderr"),
     FUNC(log_level), GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns),
     GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), GROUP(pac), GROUP(manager), END
+    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -789,7 +799,8 @@ static int set_defaults(struct sl_conf *c)
     c->access.to_localhost = ACL_TOLOCAL_LOCAL_CLIENTS;
     c->limits = (struct sl_conf_limits){ .max_connections = 4096,
                                          .buffer_size = 16 * KIB };
-    if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0)
+    if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0 ||
+        cf_reverse_defaults(&c->reverse) < 0)
         return -1;
     return c->visible_hostname && c->pid_file && c->access_log &&
            c->error_log ? 0 : -1;
@@ -901,7 +912,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL };
     config_t cf;
     int ok = 0;
 
@@ -930,9 +941,11 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
         goto out;
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
-         check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0;
+         check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
+         cf_reverse_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
+    cf_reverse_stash_free(&x);
     config_destroy(&cf);
     if (!ok) {
         sl_conf_unref(x.c);
@@ -961,6 +974,7 @@ void sl_conf_unref(struct sl_conf *c)
     cache_refresh_free(c->cache.refresh);
     cf_policy_free(c);
     cf_pac_free(&c->pac);
+    cf_reverse_free(&c->reverse);
     free(c);
 }
 

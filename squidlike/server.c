@@ -231,7 +231,7 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
             sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
             return;
         }
-        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, l->manager);
+        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, (int)l->kind);
         if (srv->nclients > srv->clients_peak)
             srv->clients_peak = srv->nclients;
     }
@@ -375,22 +375,24 @@ fail:
 }
 
 static int srv_listen_one(struct sl_server *srv, const struct sl_conf_listen *a,
-                          int manager, char *err, size_t errlen)
+                          enum sl_listen_kind kind, char *err, size_t errlen)
 {
+    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)" };
     struct sl_listener *l = &srv->listeners[srv->nlisteners];
     int fd, rc;
 
     fd = sl_net_listen((const struct sockaddr *)&a->addr, a->addrlen);
     if (fd < 0) {
         snprintf(err, errlen, "cannot listen on %s%s: %s", a->text,
-                 manager ? " (manager.listen)" : "", strerror(-fd));
+                 what[kind], strerror(-fd));
         return -1;
     }
     l->io.fd = fd;
     l->io.cb = srv_on_accept;
     l->io.data = l;
     l->srv = srv;
-    l->manager = manager;
+    l->kind = kind;
+    l->manager = kind == SL_LISTEN_MANAGER;
     snprintf(l->text, sizeof(l->text), "%s", a->text);
     srv->nlisteners++;
     if ((rc = sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0)) < 0) {
@@ -406,10 +408,15 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
     size_t i;
 
     for (i = 0; i < conf->n_listen; i++)
-        if (srv_listen_one(srv, &conf->listen[i], 0, err, errlen) < 0)
+        if (srv_listen_one(srv, &conf->listen[i], SL_LISTEN_PROXY, err, errlen) < 0)
             return -1;
     for (i = 0; i < conf->manager.n_listen; i++)
-        if (srv_listen_one(srv, &conf->manager.listen[i], 1, err, errlen) < 0)
+        if (srv_listen_one(srv, &conf->manager.listen[i], SL_LISTEN_MANAGER,
+                           err, errlen) < 0)
+            return -1;
+    for (i = 0; i < conf->reverse.n_listen; i++)
+        if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
+                           err, errlen) < 0)
             return -1;
     return 0;
 }
@@ -466,6 +473,11 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         SL_LOG(SL_LOG_WARN, 0, 0, "manager.listen changes at restart only");
     memcpy(nc->manager.listen, old->manager.listen, sizeof(nc->manager.listen));
     nc->manager.n_listen = old->manager.n_listen;
+    if (!addrs_same(old->reverse.listen, old->reverse.n_listen,
+                    nc->reverse.listen, nc->reverse.n_listen))
+        SL_LOG(SL_LOG_WARN, 0, 0, "reverse.listen changes at restart only");
+    memcpy(nc->reverse.listen, old->reverse.listen, sizeof(nc->reverse.listen));
+    nc->reverse.n_listen = old->reverse.n_listen;
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);

@@ -1,0 +1,436 @@
+/*
+ * client_rev.c - reverse mode's steps of the request pipeline: a request
+ * that came in on a reverse.listen address is for one of the company's
+ * own sites, not for the internet.
+ *
+ *   rev_target   which site (vhost) and which route: the Host names the
+ *                site (RFC 9112 3.2.2: the authority of an absolute-form
+ *                target wins over Host), the path the route; a Host no
+ *                vhost takes gets the default vhost or reverse.unknown_host
+ *                (421/404), never another vhost's backends
+ *   rev_pick     which backend of the route's pool (backend.h), its
+ *                address in place of a DNS answer
+ *   rev_build_request  the request as the backend sees it: the path
+ *                rewritten, Host kept or the backend's, who the client is
+ *                (X-Forwarded-For, Forwarded, X-Forwarded-Proto/-Host,
+ *                X-Request-Id), the route's header edits
+ *   rev_resp_opts      what the client learns of the backend: Server and
+ *                kin removed (reverse.hide_response_headers), the route's
+ *                response edits, Via only when asked
+ *
+ * Everything after the route step is the forward pipeline's: access rules
+ * (reverse.http_access), the cache (keys in a namespace of their own, so a
+ * forward fetch can never fill what a reverse route serves), collapsed
+ * forwarding, the origin pool (keyed by the backend's address).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "acl/acl.h"
+#include "squidlike/backend.h"
+#include "squidlike/chars.h"
+#include "squidlike/client_int.h"
+#include "squidlike/log.h"
+
+/* The host of a URL when the Host is not a clean name: an empty first
+ * label, so it cannot be any Host the router takes (acl/route.h). */
+#define REV_ODD_HOST ".default"
+
+/* Fields a client that is not a trusted proxy may not tell a backend:
+ * they would pass for what the proxy vouches for. */
+static const char *const untrusted_drop[] = { "Forwarded", "X-Real-IP",
+    "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
+    "X-Forwarded-Server", "X-Client-IP", "Client-IP", "True-Client-IP", NULL };
+/* From a trusted proxy they pass; ours are added only when it sent none. */
+static const char *const trusted_drop[] = { NULL };
+
+const struct sl_conf_rroute *rev_route(const struct sl_client *c)
+{
+    const struct cl_rev *r = &c->txn.rev;
+
+    if (!c->reverse || !r->routed)
+        return NULL;
+    return &c->conf->reverse.vhosts[r->vhost].routes[r->route];
+}
+
+/* 64 random bits: the X-Request-Id and random-two's draws. Seeded from
+ * getrandom once per process (and again in a forked one: the pid is in
+ * the seed), then splitmix64: not for secrets, only to tell apart. */
+static uint64_t rev_random(void)
+{
+    static uint64_t state;
+    static pid_t pid;
+    uint64_t z;
+
+    if (pid != getpid()) {
+        pid = getpid();
+        if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != sizeof(state))
+            state ^= (uint64_t)time(NULL) << 20;
+        state ^= (uint64_t)pid;
+    }
+    z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* host (a Host value, a port maybe) as the URL's host: lowercase, port
+ * and one trailing dot dropped; REV_ODD_HOST when it is anything but a
+ * clean name or a bracketed IPv6 literal. */
+static void url_host(struct sl_view h, struct sl_url *u)
+{
+    size_t i, n = 0, end = h.len;
+    int v6 = h.len > 0 && h.base[0] == '[';
+
+    if (v6) {
+        const char *rb = memchr(h.base, ']', h.len);
+        end = rb ? (size_t)(rb - h.base) + 1 : 0;
+    } else {
+        const char *colon = memchr(h.base, ':', h.len);
+        if (colon)
+            end = (size_t)(colon - h.base);
+    }
+    if (end > 0 && !v6 && h.base[end - 1] == '.')
+        end--;
+    for (i = v6; i < end - v6 && end > 0 && n < SL_HTTP_HOST_MAX; i++) {
+        unsigned char ch = (unsigned char)sl_lower((unsigned char)h.base[i]);
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+              ch == '.' || ch == '_' || (v6 && ch == ':')))
+            break;
+        u->host[n++] = (char)ch;
+    }
+    if (end == 0 || n == 0 || i != end - v6) {
+        snprintf(u->host, sizeof(u->host), "%s", REV_ODD_HOST);
+        v6 = 0;
+    } else {
+        u->host[n] = '\0';
+    }
+    u->host_is_ipv6 = (unsigned)v6;
+    u->port = 80;
+}
+
+/*
+ * Step 1 on a reverse listener: the site and the route. CL_NEXT with
+ * t->url_parts (the URL's host and path), t->url ("http://host/path" for
+ * the log, the ACLs and refresh_patterns) and t->rev set.
+ */
+enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    struct acl_route_hit hit;
+    struct sl_view host, path;
+    const char *err = NULL;
+    size_t need;
+    int rc2;
+
+    if (t->is_connect)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_UNSUP_REQ, 405,
+                         "CONNECT is not served here");
+    if (m->target.len > 0 && m->target.base[0] == '/') {
+        if (t->minor == 1 && m->host_count == 0)
+            return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 0,
+                             "HTTP/1.1 request without Host");
+        host = m->host_count ? m->host : SL_VIEW_LIT("");
+        path = m->target;
+    } else if (m->target.len > 0 && m->target.base[0] != '*') {
+        /* absolute-form: its authority is the Host (RFC 9112 3.2.2) */
+        if (sl_http_parse_url(m->target, &t->url_parts, &err) < 0)
+            return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0, err);
+        host = (struct sl_view){ t->url_parts.host, strlen(t->url_parts.host) };
+        path = t->url_parts.path;
+    } else {
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0,
+                         "a site's path is expected here");
+    }
+    if (host.len + 2 >= sizeof(t->rev.host))
+        /* no name is that long (253 at most): never route a cut one */
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 400,
+                         "Host too long");
+    if (t->url_parts.host_is_ipv6) {
+        /* the router wants an IPv6 literal in its brackets */
+        snprintf(t->rev.host, sizeof(t->rev.host), "[%s]", t->url_parts.host);
+    } else {
+        snprintf(t->rev.host, sizeof(t->rev.host), "%.*s", (int)host.len, host.base);
+    }
+    host = (struct sl_view){ t->rev.host, strlen(t->rev.host) };
+    url_host(host, &t->url_parts);
+    t->url_parts.path = path;
+
+    /* The URL the rest of the pipeline knows the request by. */
+    need = strlen(t->url_parts.host) + path.len + 16;
+    if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    sl_buf_reset(&c->oreq);
+    if (sl_buf_reserve(&c->oreq, need, need) < 0 ||
+        sl_buf_printf(&c->oreq, t->url_parts.host_is_ipv6 ? "http://[%s]" : "http://%s",
+                      t->url_parts.host) < 0 ||
+        sl_buf_append(&c->oreq, path.base, path.len) < 0 ||
+        cl_keep_meta(c, m->method, (struct sl_view){ c->oreq.pos, sl_buf_len(&c->oreq) },
+                     m) < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    sl_buf_reset(&c->oreq);
+
+    rc2 = acl_routes_match(rc->routes, host, path, &hit);
+    if (rc2 == -ENOENT)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_NO_SITE, rc->unknown_host,
+                         "no site by that name here");
+    if (rc2 < 0 || hit.vhost < 0 || (size_t)hit.vhost >= rc->n_vhosts ||
+        hit.route < 0 || (size_t)hit.route >= rc->vhosts[hit.vhost].n_routes)
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_NO_SITE, 404,
+                         "no such page on this site");
+    t->rev.vhost = hit.vhost;
+    t->rev.route = hit.route;
+    t->rev.routed = 1;
+    t->rev.path = path;
+    /* dst ACLs have no destination to look up here: they never match. */
+    t->acl.dst_known = 1;
+    return CL_NEXT;
+}
+
+/* What a hashing pool hashes, into key (size n): its length. */
+static size_t hash_key(const struct sl_client *c, const struct sl_conf_rpool *p,
+                       char *key, size_t n)
+{
+    const struct cl_txn *t = &c->txn;
+
+    switch (p->hash_by) {
+    case SL_REV_HASH_URI:
+        return (size_t)snprintf(key, n, "%s", t->url) < n ? strlen(key) : n - 1;
+    case SL_REV_HASH_HEADER:
+        if (t->rev.hash_hdr.len > 0) {
+            size_t k = t->rev.hash_hdr.len < n ? t->rev.hash_hdr.len : n;
+            memcpy(key, t->rev.hash_hdr.base, k);
+            return k;
+        }
+        /* no such field: by client, so that it still spreads */
+        /* fall through */
+    case SL_REV_HASH_CLIENT:
+    default:
+        if (c->peer.sa.sa_family == AF_INET6) {
+            memcpy(key, &c->peer.in6.sin6_addr, 16);
+            return 16;
+        }
+        memcpy(key, &c->peer.in.sin_addr, 4);
+        return 4;
+    }
+}
+
+void rev_release(struct sl_client *c)
+{
+    struct cl_rev *r = &c->txn.rev;
+
+    if (!r->picked)
+        return;
+    r->picked = 0;
+    sl_backends_done(c->conf->reverse.rt, c->conf->reverse.vhosts[r->vhost]
+                     .routes[r->route].pool, r->backend);
+}
+
+/*
+ * Choose the backend (at fwd_start, again for a retry): its address in
+ * t->addrs as if a lookup had found it, t->key its name (the origin
+ * pool's key). 0, or -1 when the pool has none up (answered: 503).
+ */
+int rev_pick(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct sl_conf_rroute *route = rev_route(c);
+    const struct sl_conf_rbackend *b;
+    char key[SL_HTTP_HOST_MAX + 1024];
+    size_t klen = 0;
+    int i;
+
+    rev_release(c);
+    if (route == NULL || rc->rt == NULL) {
+        cl_reply_error(c, SL_ERR_NO_BACKEND, 0, NULL);
+        return -1;
+    }
+    if (rc->pools[route->pool].algo == SL_PICK_HASH)
+        klen = hash_key(c, &rc->pools[route->pool], key, sizeof(key));
+    i = sl_backends_pick(rc->rt, route->pool, key, klen, rev_random());
+    if (i < 0) {
+        SL_LOG(SL_LOG_WARN, c->id, 0, "pool %s: no backend up for %s",
+               rc->pools[route->pool].name, t->url);
+        cl_reply_error(c, SL_ERR_NO_BACKEND, 0, NULL);
+        return -1;
+    }
+    t->rev.backend = i;
+    t->rev.picked = 1;
+    b = sl_backends_conf(rc->rt, route->pool, i);
+    memset(&t->addrs, 0, sizeof(t->addrs));
+    memcpy(&t->addrs.addr[0], &b->addr, b->addrlen < sizeof(t->addrs.addr[0])
+           ? b->addrlen : sizeof(t->addrs.addr[0]));
+    t->addrs.n = 1;
+    t->addrs.status = SL_DNS_OK;
+    t->addr_next = 0;
+    t->acl.dst_known = 1;
+    snprintf(t->key, sizeof(t->key), "%s", b->name);
+    return 0;
+}
+
+/* The backend's Host: the client's (preserve_host), or else the pool's
+ * name, as nginx sends its upstream's (the head is built before a
+ * backend is picked, and a retry may go to another). */
+static int rev_host_line(struct sl_client *c, struct sl_buf *out)
+{
+    const struct cl_txn *t = &c->txn;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+
+    if (rc->preserve_host && t->rev.host[0] != '\0')
+        return sl_buf_printf(out, "Host: %s\r\n", t->rev.host);
+    return sl_buf_printf(out, "Host: %s\r\n", rc->pools[rev_route(c)->pool].name);
+}
+
+/* "for=" of a Forwarded element (RFC 7239 6): an IPv6 address quoted in
+ * brackets. */
+static int forwarded_line(const struct sl_client *c, struct sl_buf *out)
+{
+    const struct cl_txn *t = &c->txn;
+    int v6 = c->peer.sa.sa_family == AF_INET6;
+
+    if (sl_buf_printf(out, "Forwarded: for=%s%s%s;proto=http", v6 ? "\"[" : "",
+                      c->peer_str, v6 ? "]\"" : "") < 0)
+        return -ENOSPC;
+    /* host= is a quoted-string: the Host passed the parser (no CTL), and
+     * a quote or backslash in it is escaped */
+    if (t->rev.host[0] != '\0') {
+        const char *p;
+        if (sl_buf_append(out, ";host=\"", 7) < 0)
+            return -ENOSPC;
+        for (p = t->rev.host; *p; p++)
+            if (((*p == '"' || *p == '\\') && sl_buf_append(out, "\\", 1) < 0) ||
+                sl_buf_append(out, p, 1) < 0)
+                return -ENOSPC;
+        if (sl_buf_append(out, "\"", 1) < 0)
+            return -ENOSPC;
+    }
+    return sl_buf_append(out, "\r\n", 2) < 0 ? -ENOSPC : 0;
+}
+
+/* Our own fields after the rewritten ones: who the client is, the
+ * request's id, the route's additions. */
+static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
+                          int trusted)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct sl_conf_rroute *route = rev_route(c);
+    const struct sl_http_hdr *id = sl_http_find(m, "X-Request-Id");
+    struct sl_buf *out = &c->oreq;
+
+    if (rc->forwarded && (!trusted || sl_http_find(m, "Forwarded") == NULL) &&
+        forwarded_line(c, out) < 0)
+        return -ENOSPC;
+    if (rc->x_forwarded_proto && (!trusted || !sl_http_find(m, "X-Forwarded-Proto")) &&
+        sl_buf_append(out, "X-Forwarded-Proto: http\r\n", 25) < 0)
+        return -ENOSPC;
+    if (rc->x_forwarded_host && t->rev.host[0] &&
+        (!trusted || !sl_http_find(m, "X-Forwarded-Host")) &&
+        sl_buf_printf(out, "X-Forwarded-Host: %s\r\n", t->rev.host) < 0)
+        return -ENOSPC;
+    if (id != NULL && id->value.len > 0 && id->value.len < sizeof(t->rev.reqid))
+        snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%.*s", (int)id->value.len,
+                 id->value.base);
+    else if (id == NULL && rc->request_id) {
+        snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%016llx%016llx",
+                 (unsigned long long)rev_random(), (unsigned long long)rev_random());
+        if (sl_buf_printf(out, "X-Request-Id: %s\r\n", t->rev.reqid) < 0)
+            return -ENOSPC;
+    }
+    if (route->req.add && sl_buf_append(out, route->req.add, strlen(route->req.add)) < 0)
+        return -ENOSPC;
+    return 0;
+}
+
+static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
+{
+    snprintf(buf, n, "1.%d %s (squidlike/%s)", minor, conf->visible_hostname,
+             PACKAGE_VERSION);
+}
+
+/* The request head for the backend into c->oreq. 0, -ENOMEM, -ENOSPC. */
+int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
+{
+    const struct sl_conf *conf = c->conf;
+    const struct sl_conf_reverse *rc = &conf->reverse;
+    const struct sl_conf_rroute *route = rev_route(c);
+    struct cl_txn *t = &c->txn;
+    size_t limit = conf->http.max_request_head + 4096;
+    struct acl_route_hit hit = { t->rev.vhost, t->rev.route };
+    struct flt_hdr_opts opts;
+    const struct sl_http_hdr *hh;
+    int trusted = acl_nets_match(rc->trusted_proxies, rc->n_trusted_proxies,
+                                 &c->peer.sa);
+    char via[160];
+
+    if (route == NULL)
+        return -EINVAL;
+    if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
+        return -ENOMEM;
+    /* the hashed field's value is kept now: the head goes after this */
+    t->rev.hash_hdr = (struct sl_view){ NULL, 0 };
+    if (rc->pools[route->pool].algo == SL_PICK_HASH &&
+        rc->pools[route->pool].hash_by == SL_REV_HASH_HEADER &&
+        (hh = sl_http_find(m, rc->pools[route->pool].hash_header)) != NULL) {
+        size_t k = hh->value.len < sizeof(t->rev.hash_buf) ? hh->value.len
+                                                            : sizeof(t->rev.hash_buf);
+        memcpy(t->rev.hash_buf, hh->value.base, k);
+        t->rev.hash_hdr = (struct sl_view){ t->rev.hash_buf, k };
+    }
+    memset(&opts, 0, sizeof(opts));
+    opts.xff = !rc->forwarded_for ? FLT_XFF_DELETE
+             : trusted ? FLT_XFF_ON : FLT_XFF_TRUNCATE;
+    opts.client_addr = c->peer_str;
+    if (conf->http.via) {
+        via_text(via, sizeof(via), m->minor, conf);
+        opts.via = via;
+    }
+    opts.request = 1;
+    opts.dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
+                            sl_view_eq(m->method, "TRACE");
+    opts.keep_te = m->chunked;
+    t->req.reframe = m->chunked;
+    opts.keep_cl = 1;
+    opts.access = route->req.access;
+    fill_request_fields(c, &opts);
+    if (opts.drop == NULL)
+        opts.drop = trusted ? trusted_drop : untrusted_drop;
+    for (;;) {
+        size_t have = sl_buf_size(&c->oreq);
+        sl_buf_reset(&c->oreq);
+        if (sl_buf_reserve(&c->oreq, t->rev.path.len + 1024, limit) < 0)
+            return -ENOSPC;
+        if (sl_buf_printf(&c->oreq, "%.*s ", (int)m->method.len, m->method.base) == 0 &&
+            acl_routes_rewrite(rc->routes, &hit, t->rev.path, &c->oreq) == 0 &&
+            sl_buf_append(&c->oreq, " HTTP/1.1\r\n", 11) == 0 &&
+            rev_host_line(c, &c->oreq) == 0 &&
+            flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            rev_add_fields(c, m, trusted) == 0 &&
+            fill_request_conditionals(c, &c->oreq) == 0 &&
+            sl_buf_append(&c->oreq, "\r\n", 2) == 0)
+            return 0;
+        if (have >= limit || sl_buf_reserve(&c->oreq, have * 2, limit) < 0)
+            return -ENOSPC;
+    }
+}
+
+/* The client's response head: the backend's fields it must not see. */
+void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
+                   const char **add)
+{
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct sl_conf_rroute *route = rev_route(c);
+
+    opts->access = rc->hide;
+    opts->access2 = route ? route->resp.access : NULL;
+    if (!rc->via)
+        opts->via = NULL;
+    *add = route ? route->resp.add : NULL;
+}

@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""Reverse mode (issue 11): the daemon in front of the company's own
+servers. Virtual hosts and routes (prefix, regex, rewrite, the default
+vhost, unknown Hosts), balancing over real nginx backends (round-robin
+spread, weights, least connections, consistent hashing and what moves when
+a backend leaves), what the backends learn of the client (X-Forwarded-For,
+Forwarded, X-Forwarded-Proto/-Host, X-Request-Id; spoofed fields from
+untrusted clients replaced), what the clients learn of the backends
+(Server and kin removed, error pages that name no backend), the cache in
+front of the servers (its own key space, per-route cache off and TTL,
+PURGE), a garbage-answering backend, and the config errors -k parse names."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+from harness import Daemon, NginxOrigin, Response, ScriptedOrigin  # noqa: E402
+
+
+def rev_conf(port, pools, vhosts, **extra):
+    """reverse: { ... } overrides for Daemon; pools {name: (balance,
+    [backends], hash)} ; vhosts: list of dicts as in the config."""
+    pl = []
+    for name, spec in pools.items():
+        balance, backends = spec[0], spec[1]
+        g = {"name": name, "balance": balance, "backends": backends}
+        if len(spec) > 2 and spec[2]:
+            g["hash"] = spec[2]
+        pl.append(g)
+    r = {"listen": ["127.0.0.1:%d" % port], "pools": pl, "vhosts": vhosts}
+    r.update(extra)
+    return {"reverse": r}
+
+
+def get(port, host, path, headers=(), method="GET", body=b"", conn=None):
+    """One origin-form request to the reverse listener (a fresh connection
+    unless conn)."""
+    hdrs = ([("Host", host)] if host is not None else []) + list(headers)
+    if conn is not None:
+        conn.send(h.build_request(method, path, hdrs, body))
+        return conn.recv_response(method)
+    if "connection" not in {k.lower() for k, _ in hdrs}:
+        hdrs.append(("Connection", "close"))
+    with h.RawConn(port) as c:
+        c.send(h.build_request(method, path, hdrs, body))
+        return c.recv_response(method)
+
+
+def echo(name):
+    """A backend that says who it is and what it got."""
+    def handler(req):
+        return Response(200, ("%s %s %s host=%s" % (name, req.method, req.target,
+                                                  req.header("Host"))).encode(),
+                        headers=[("Content-Type", "text/plain"),
+                                 ("Cache-Control", "no-store")])
+    return handler
+
+
+def nginx_backends(n):
+    """n nginx backends, each serving /who (its name, no-store) and more."""
+    out = []
+    for i in range(n):
+        name = "b%d" % i
+        o = NginxOrigin(big_size=1, name="nginx-" + name,
+                        files={"who": name.encode(), "item/x": b"x"},
+                        server_conf="    add_header Cache-Control no-store;\n"
+                                    "    add_header X-Powered-By PHP/5.1;\n")
+        o.name = name
+        out.append(o)
+    return out
+
+
+def counts_of(bodies, names):
+    return {n: sum(1 for b in bodies if b == n.encode()) for n in names}
+
+
+# --- routing ------------------------------------------------------------
+
+def test_vhosts_routes_rewrite():
+    www, api1, api2, other = (ScriptedOrigin(echo(n)) for n in ("www", "api1", "api2", "other"))
+    port = h.free_port()
+    be = lambda o: ["127.0.0.1:%d" % o.port]  # noqa: E731
+    conf = rev_conf(port, {"www": ("round-robin", be(www)), "api1": ("round-robin", be(api1)),
+                           "api2": ("round-robin", be(api2)),
+                           "other": ("round-robin", be(other))}, [
+        {"names": ["www.corp.example", "corp.example"],
+         "routes": [{"prefix": "/api/v1/", "rewrite": "/", "pool": "api1"},
+                    {"prefix": "/api/v2/", "rewrite": "/v2/", "pool": "api2"},
+                    {"regex": "^/u/([0-9]+)$", "rewrite": "/users/$1", "pool": "api2"},
+                    {"prefix": "/", "pool": "www"}]},
+        {"names": ["*.apps.corp.example"],
+         "routes": [{"prefix": "/only/", "pool": "other"}]},
+    ], unknown_host=421)
+    with Daemon(conf) as d:
+        cases = [
+            ("www.corp.example", "/index.html", 200, "www GET /index.html"),
+            ("WWW.Corp.Example.:80", "/x?q=1", 200, "www GET /x?q=1"),
+            ("corp.example", "/api/v1/users?id=3", 200, "api1 GET /users?id=3"),
+            ("www.corp.example", "/api/v2/users", 200, "api2 GET /v2/users"),
+            ("www.corp.example", "/u/42", 200, "api2 GET /users/42"),
+            ("www.corp.example", "/u/42x", 200, "www GET /u/42x"),
+            ("a.apps.corp.example", "/only/z", 200, "other GET /only/z"),
+            ("a.b.apps.corp.example", "/only/z", 200, "other GET /only/z"),
+            ("apps.corp.example", "/only/z", 421, None),        # not the bare suffix
+            ("a.apps.corp.example", "/elsewhere", 404, None),   # vhost, no route
+            ("evil.example", "/index.html", 421, None),
+            ("www.corp.example@evil", "/", 421, None),
+            ("", "/", 421, None),
+        ]
+        for host, path, status, want in cases:
+            r = get(port, host, path)
+            assert r.status == status, "%s %s: %s" % (host, path, r.brief())
+            if want:
+                assert r.body.decode().startswith(want + " "), (host, path, r.body)
+            else:
+                for o in (www, api1, api2, other):
+                    assert str(o.port).encode() not in r.body, r.body
+        # The backend got the client's Host (preserve_host, the default).
+        assert api1.requests[-1].header("Host") == "corp.example"
+        # absolute-form: the authority wins over Host (RFC 9112 3.2.2)
+        with h.RawConn(port) as c:
+            c.send(b"GET http://www.corp.example/api/v1/abs HTTP/1.1\r\n"
+                   b"Host: evil.example\r\nConnection: close\r\n\r\n")
+            r = c.recv_response()
+        assert r.status == 200 and r.body.startswith(b"api1 GET /abs "), r.brief()
+        # HTTP/1.1 without Host: 400; CONNECT: refused
+        with h.RawConn(port) as c:
+            c.send(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert c.recv_response().status == 400
+        with h.RawConn(port) as c:
+            c.send(b"CONNECT www.corp.example:443 HTTP/1.1\r\nHost: www.corp.example:443\r\n\r\n")
+            assert c.recv_response("CONNECT").status == 405
+        # The forward listener is not a way in: it is still a proxy (it
+        # refuses an origin-form request), and the reverse listener is
+        # not a proxy (no manager pages, no absolute URL to elsewhere).
+        r = get(d.port, "www.corp.example", "/index.html")
+        assert r.status == 400, r.brief()
+        r = get(port, "www.corp.example", "/squidlike-status")
+        assert r.status == 200 and r.body.startswith(b"www GET /squidlike-status"), r.brief()
+        with h.RawConn(port) as c:
+            c.send(("GET http://127.0.0.1:%d/secret HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                    "Connection: close\r\n\r\n" % (www.port, www.port)).encode())
+            assert c.recv_response().status == 421
+        assert not any(q.target == "/secret" for q in www.requests)
+        d.wait_access("GET http://www.corp.example/index.html")
+
+
+def test_default_vhost_and_unknown_404():
+    a, b = ScriptedOrigin(echo("a")), ScriptedOrigin(echo("b"))
+    port = h.free_port()
+    conf = rev_conf(port, {"a": ("round-robin", ["127.0.0.1:%d" % a.port]),
+                           "b": ("round-robin", ["127.0.0.1:%d" % b.port])}, [
+        {"names": ["a.example"], "routes": [{"prefix": "/", "pool": "a"}]},
+        {"names": ["b.example"], "default": True, "routes": [{"prefix": "/", "pool": "b"}]},
+    ])
+    with Daemon(conf) as d:
+        for host in ("a.example", "A.EXAMPLE:8080"):
+            r = get(port, host, "/p")
+            assert r.status == 200 and r.body.startswith(b"a GET /p "), (host, r.brief())
+        for host in ("nobody.example", "a b", "[::1]", "a.example:x", '"quoted"'):
+            r = get(port, host, "/p")
+            assert r.status == 200 and r.body.startswith(b"b GET /p "), (host, r.brief())
+        assert b.requests[-1].header("Forwarded") == \
+            'for=127.0.0.1;proto=http;host="\\"quoted\\""', b.requests[-1].headers
+        # a control character never gets this far: the parser's 400;
+        # a Host longer than any name is refused, not cut to one
+        assert get(port, "a.example\x01", "/p").status == 400
+        assert get(port, "x" * 250 + ".a.example", "/p").status == 400
+    conf["reverse"]["vhosts"][1].pop("default")
+    conf["reverse"]["unknown_host"] = 404
+    with Daemon(conf) as d:
+        r = get(port, "nobody.example", "/p")
+        assert r.status == 404, r.brief()
+        d.wait_access("nobody.example")
+
+
+# --- balancing over real nginx backends -----------------------------------
+
+def test_round_robin_spread_and_weights():
+    bs = nginx_backends(3)
+    names = [o.name for o in bs]
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port for o in bs])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/", "pool": "app"}]}])
+    with Daemon(conf) as d:
+        bodies = []
+        with h.RawConn(port) as c:
+            for i in range(300):
+                r = get(port, "app.example", "/who", conn=c)
+                assert r.status == 200, r.brief()
+                bodies.append(r.body)
+        got = counts_of(bodies, names)
+        h.log("round-robin over 3 nginx: %r" % got)
+        assert all(abs(v - 100) <= 1 for v in got.values()), got
+        # interleaved, not in runs: no backend twice in a row
+        assert all(bodies[i] != bodies[i + 1] for i in range(299)), bodies[:12]
+    conf["reverse"]["pools"][0]["backends"] = ["127.0.0.1:%d weight=%d" % (o.port, w)
+                                               for o, w in zip(bs, (1, 2, 3))]
+    with Daemon(conf) as d:
+        bodies = [get(port, "app.example", "/who").body for _ in range(300)]
+        got = counts_of(bodies, names)
+        h.log("weights 1/2/3: %r" % got)
+        assert got == {"b0": 50, "b1": 100, "b2": 150}, got
+
+
+def test_least_conn_avoids_the_slow_backend():
+    slow = ScriptedOrigin(lambda req: Response(200, b"slow", delay=1.5))
+    fast = ScriptedOrigin(lambda req: Response(200, b"fast"))
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("least-conn", ["127.0.0.1:%d" % slow.port,
+                                                  "127.0.0.1:%d" % fast.port])},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/", "pool": "app", "cache": False}]}])
+    with Daemon(conf) as d:
+        results = []
+        lock = threading.Lock()
+
+        def worker(n):
+            for i in range(n):
+                r = get(port, "app.example", "/w")
+                with lock:
+                    results.append(r.body)
+
+        ts = [threading.Thread(target=worker, args=(10,)) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(120)
+        assert len(results) == 40, len(results)
+        n_slow = results.count(b"slow")
+        h.log("least-conn, 4 clients x 10: slow %d, fast %d" % (n_slow, 40 - n_slow))
+        # Round-robin would give the slow one 20; while it holds a request
+        # nothing else goes there, so it gets about one per 1.5 s per client
+        # that finds it idle.
+        assert 1 <= n_slow <= 8, n_slow
+
+
+def test_consistent_hash_remaps_about_one_third():
+    bs = nginx_backends(3)
+    names = [o.name for o in bs]
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("hash", ["127.0.0.1:%d" % o.port for o in bs], "uri")},
+                    [{"names": ["app.example"],
+                      "routes": [{"regex": "^/k/[0-9]+$", "rewrite": "/who", "pool": "app"}]}])
+    keys = ["/k/%d" % i for i in range(600)]
+    with Daemon(conf) as d:
+        with h.RawConn(port) as c:
+            before = [get(port, "app.example", k, conn=c).body.decode() for k in keys]
+        again = [get(port, "app.example", k).body.decode() for k in keys[:50]]
+        assert again == before[:50], "the same URI went to another backend"
+        share = {n: before.count(n) for n in names}
+        h.log("hash by uri, 600 keys over 3: %r" % share)
+        assert all(130 <= v <= 270 for v in share.values()), share
+        # b1 leaves the pool (a reload): only its keys move.
+        conf["reverse"]["pools"][0]["backends"] = ["127.0.0.1:%d" % o.port
+                                                   for o in (bs[0], bs[2])]
+        d.write_conf(conf)
+        d.reload()
+        with h.RawConn(port) as c:
+            after = [get(port, "app.example", k, conn=c).body.decode() for k in keys]
+        moved = sum(1 for x, y in zip(before, after) if x != y)
+        wrongly = sum(1 for x, y in zip(before, after) if x != y and x != "b1")
+        h.log("b1 removed: %d of 600 keys moved (b1 had %d), %d of the others moved"
+              % (moved, share["b1"], wrongly))
+        assert wrongly == 0, wrongly
+        assert moved == share["b1"], (moved, share)
+        assert "b1" not in after
+
+
+def test_hash_by_header_and_client():
+    bs = [ScriptedOrigin(echo("h%d" % i)) for i in range(3)]
+    port = h.free_port()
+    conf = rev_conf(port, {"byuser": ("hash", ["127.0.0.1:%d" % o.port for o in bs],
+                                      "header X-User"),
+                           "byclient": ("hash", ["127.0.0.1:%d" % o.port for o in bs],
+                                        "client")},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/u/", "pool": "byuser", "cache": False},
+                                 {"prefix": "/", "pool": "byclient", "cache": False}]}])
+    with Daemon(conf) as d:
+        owner = {}
+        for rnd in range(2):
+            for u in range(30):
+                r = get(port, "app.example", "/u/%d-%d" % (u, rnd), [("X-User", "user%d" % u)])
+                who = r.body.split()[0]
+                assert owner.setdefault(u, who) == who, (u, owner[u], who)
+        assert len(set(owner.values())) >= 2, owner      # 30 users spread
+        whos = {get(port, "app.example", "/c%d" % i).body.split()[0] for i in range(20)}
+        assert len(whos) == 1, whos       # one client address, one backend
+
+
+# --- who learns what --------------------------------------------------------
+
+def test_client_identity_for_backends():
+    o = ScriptedOrigin(echo("o"))
+    port = h.free_port()
+    base = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/", "pool": "app",
+                                                            "cache": False}]}])
+    with Daemon(base) as d:
+        r = get(port, "app.example", "/id", [
+            ("X-Forwarded-For", "6.6.6.6"), ("Forwarded", "for=6.6.6.6"),
+            ("X-Real-IP", "6.6.6.6"), ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.example")])
+        assert r.status == 200
+        q = o.requests[-1]
+        assert q.header("X-Forwarded-For") == "127.0.0.1", q.headers
+        assert q.header("Forwarded") == 'for=127.0.0.1;proto=http;host="app.example"', q.headers
+        assert q.header("X-Real-IP") is None, q.headers
+        assert q.header("X-Forwarded-Proto") == "http", q.headers
+        assert q.header("X-Forwarded-Host") == "app.example", q.headers
+        rid = q.header("X-Request-Id")
+        assert rid and len(rid) == 32 and int(rid, 16) >= 0, q.headers
+        get(port, "app.example", "/id2")
+        assert o.requests[-1].header("X-Request-Id") not in (None, rid)
+        get(port, "app.example", "/id3", [("X-Request-Id", "abc-123")])
+        assert o.requests[-1].header("X-Request-Id") == "abc-123"
+        assert len([v for k, v in o.requests[-1].headers if k.lower() == "x-request-id"]) == 1
+    trusted = dict(base)
+    trusted["reverse"] = dict(base["reverse"], trusted_proxies=["127.0.0.0/8"])
+    with Daemon(trusted) as d:
+        get(port, "app.example", "/t", [("X-Forwarded-For", "203.0.113.7"),
+                                        ("X-Forwarded-Proto", "https")])
+        q = o.requests[-1]
+        assert q.header("X-Forwarded-For") == "203.0.113.7, 127.0.0.1", q.headers
+        assert q.header("X-Forwarded-Proto") == "https", q.headers
+    off = dict(base)
+    off["reverse"] = dict(base["reverse"], forwarded_for=False, forwarded=False,
+                          x_forwarded_proto=False, x_forwarded_host=False,
+                          request_id=False, preserve_host=False)
+    with Daemon(off) as d:
+        get(port, "app.example", "/off", [("X-Forwarded-For", "6.6.6.6")])
+        q = o.requests[-1]
+        for f in ("X-Forwarded-For", "Forwarded", "X-Forwarded-Proto",
+                  "X-Forwarded-Host", "X-Request-Id"):
+            assert q.header(f) is None, (f, q.headers)
+        assert q.header("Host") == "app", q.headers      # the pool's name
+
+
+def test_backends_hidden_from_clients():
+    o = ScriptedOrigin(lambda req: Response(200, b"page", headers=[
+        ("Server", "Apache/2.2.3 (CentOS)"), ("X-Powered-By", "PHP/5.1"),
+        ("X-Backend", "node-7"), ("Content-Type", "text/plain")]))
+    port = h.free_port()
+    dead = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port]),
+                           "dead": ("round-robin", ["127.0.0.1:%d" % dead])},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/dead/", "pool": "dead"},
+                                 {"prefix": "/", "pool": "app", "cache": False,
+                                  "response_headers": {"remove": ["X-Backend"],
+                                                       "add": ["X-Frame-Options: DENY"]},
+                                  "request_headers": {"add": ["X-From-Edge: 1"],
+                                                      "remove": ["Cookie"]}}]}])
+    with Daemon(conf) as d:
+        r = get(port, "app.example", "/p", [("Cookie", "s=1")])
+        assert r.status == 200 and r.body == b"page"
+        for f in ("Server", "X-Powered-By", "X-Backend"):
+            assert r.header(f) is None, (f, r.headers)
+        assert r.header("X-Frame-Options") == "DENY", r.headers
+        assert r.header("Via") is None, r.headers       # reverse.via off
+        q = o.requests[-1]
+        assert q.header("X-From-Edge") == "1" and q.header("Cookie") is None, q.headers
+        r = get(port, "app.example", "/dead/x")
+        assert r.status == 502, r.brief()
+        page = r.raw_head.decode("latin-1") + r.body.decode("latin-1")
+        assert str(dead) not in page and "127.0.0.1" not in page, page
+        d.wait_access("/dead/x")
+
+
+def test_garbage_backend_502_connection_not_reused():
+    calls = []
+
+    def handler(req):
+        calls.append(req.target)
+        if req.target == "/bad":
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc"
+        return Response(200, b"ok", headers=[("Cache-Control", "no-store")])
+    o = ScriptedOrigin(handler)
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/", "pool": "app"}]}])
+    with Daemon(conf) as d:
+        assert get(port, "app.example", "/ok").status == 200
+        r = get(port, "app.example", "/bad")
+        assert r.status == 502, r.brief()
+        r = get(port, "app.example", "/ok2")
+        assert r.status == 200, r.brief()
+        serial = {q.target: q.conn_serial for q in o.requests}
+        assert serial["/ok2"] != serial["/bad"], serial
+
+
+# --- the cache in front of the servers ---------------------------------------
+
+def test_reverse_cache_hit_ttl_purge_and_key_space():
+    n = {"c": 0}
+
+    def handler(req):
+        n["c"] += 1
+        if req.target.startswith("/plain"):
+            return Response(200, b"plain %d" % n["c"], headers=[("Content-Type", "text/plain")])
+        return Response(200, b"v%d" % n["c"], headers=[("Cache-Control", "max-age=60"),
+                                                       ("Content-Type", "text/plain")])
+    o = ScriptedOrigin(handler)
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port])},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/nocache/", "pool": "app", "cache": False},
+                                 {"prefix": "/plain", "pool": "app", "cache_ttl": 300},
+                                 {"prefix": "/", "pool": "app"}]}])
+    conf["cache.purge_from"] = ["127.0.0.1/32"]
+    with Daemon(conf) as d:
+        r1 = get(port, "app.example", "/page")
+        r2 = get(port, "app.example", "/page")
+        assert r1.body == r2.body == b"v1", (r1.body, r2.body)
+        assert "hit" in (r2.header("Cache-Status") or ""), r2.headers
+        assert len([q for q in o.requests if q.target == "/page"]) == 1
+        # Another vhost name is another key; the forward side never sees
+        # the reverse side's objects (the same URL through the proxy goes
+        # to the origin it names: here nowhere, so 5xx).
+        r = h.proxy_request(d, "GET", "http://app.example/page")
+        assert r.status >= 500 and r.body != b"v1", r.brief()
+        # no cache on the route
+        a = get(port, "app.example", "/nocache/x").body
+        b = get(port, "app.example", "/nocache/x").body
+        assert a != b, (a, b)
+        # cache_ttl: a response without freshness is kept 300 s
+        p1 = get(port, "app.example", "/plain").body
+        p2 = get(port, "app.example", "/plain")
+        assert p2.body == p1 and "hit" in (p2.header("Cache-Status") or ""), p2.headers
+        # PURGE from the admin network drops it
+        r = get(port, "app.example", "/page", method="PURGE")
+        assert r.status == 200, r.brief()
+        r3 = get(port, "app.example", "/page")
+        assert r3.body != b"v1" and r3.status == 200, r3.brief()
+
+
+# --- configuration ------------------------------------------------------------
+
+def test_config_errors_named():
+    d = h.tmpdir()
+    good = """reverse: {
+  listen = [ "127.0.0.1:1" ];
+  pools = ( { name = "app"; backends = [ "127.0.0.1:8080" ]; } );
+  vhosts = ( { names = [ "a.example" ]; routes = ( { prefix = "/"; pool = "app"; } ); } );
+};
+"""
+    bad = [
+        (good.replace('pool = "app"; }', 'pool = "nope"; }'), 4, "unknown pool"),
+        (good.replace('"127.0.0.1:8080"', '"127.0.0.1:8080 weight=0"'), 3, "weight"),
+        (good.replace('"127.0.0.1:8080"', '"example.com"'), 3, "backend"),
+        (good.replace('prefix = "/"', 'regex = "("'), 4, "regex"),
+        (good.replace('names = [ "a.example" ]', 'names = [ "a b" ]'), 4, "name"),
+        (good.replace('name = "app"', 'name = "a\\r\\nX: y"'), 3, "pool name"),
+        (good.replace('vhosts = ( { names = [ "a.example" ]; routes = ( { prefix = "/"; '
+                      'pool = "app"; } ); } );', ''), 0, "no reverse.vhosts"),
+        (good.replace('listen =', 'lisen ='), 2, "lisen"),
+    ]
+    for i, (text, line, what) in enumerate(bad):
+        path = os.path.join(d, "bad%d.conf" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        p = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                           capture_output=True, text=True, timeout=30)
+        err = p.stderr + p.stdout
+        assert p.returncode != 0, (what, err)
+        want = "%s:%d:" % (path, line) if line else path
+        assert want in err and what in err, (what, want, err)
+    path = os.path.join(d, "good.conf")
+    with open(path, "w") as f:
+        f.write(good)
+    p = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+
+
+def test_shipped_example_runs():
+    """etc/reverse.conf.example as shipped (its ports moved to free ones):
+    both backends serve www, /api/v1/ is rewritten, X-Frame-Options added."""
+    text = open(os.path.join(h.srcdir(), "etc", "reverse.conf.example")).read()
+    inc = os.path.join(h.srcdir(), "etc", "squidlike.conf")
+    bs = nginx_backends(2)
+    port = h.free_port()
+    text = text.replace('@include "etc/squidlike.conf"', '@include "%s"' % inc)
+    text = text.replace('"127.0.0.1:8080"', '"127.0.0.1:%d"' % port)
+    text = text.replace("127.0.0.1:8081", "127.0.0.1:%d" % bs[0].port)
+    text = text.replace("127.0.0.1:8082", "127.0.0.1:%d" % bs[1].port)
+    with Daemon(conf_text=text) as d:
+        bodies = [get(port, "www.example.com", "/who") for _ in range(10)]
+        assert all(r.status == 200 for r in bodies), [r.brief() for r in bodies]
+        assert counts_of([r.body for r in bodies], ["b0", "b1"]) == {"b0": 5, "b1": 5}
+        assert bodies[0].header("X-Frame-Options") == "SAMEORIGIN", bodies[0].headers
+        assert bodies[0].header("X-Powered-By") is None, bodies[0].headers
+        r = get(port, "other.example", "/api/v1/who")
+        assert r.status == 200 and r.body in (b"b0", b"b1"), r.brief()
+        assert r.header("X-Frame-Options") is None, r.headers
+
+
+if __name__ == "__main__":
+    h.run(globals())
