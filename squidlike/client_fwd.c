@@ -382,6 +382,11 @@ static void fwd_connect_next(struct sl_client *c)
         cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
         return;
     }
+    /* reverse mode: nothing was sent, another backend may take it */
+    if (rev_retry(c, 0))
+        return;
+    if (c->reverse)
+        rev_outcome(c, 0);
     snprintf(where, sizeof(where), "%s: %s", t->key,
              strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
     cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
@@ -456,6 +461,12 @@ static void fwd_origin_failed(struct sl_client *c, int err)
         fwd_start(c);
         return;
     }
+    /* reverse mode: a backend that failed on a fresh connection; the
+     * request goes to another when it safely can (client_rev.c) */
+    if (!t->reused && rev_retry(c, t->oreq_sent > 0))
+        return;
+    if (c->reverse && !t->reused)
+        rev_outcome(c, 0);
     if (t->bytes_out > 0 || t->head_done) {
         cl_close(c);
         return;
@@ -475,6 +486,8 @@ static void fwd_bad_response(struct sl_client *c, const char *why)
 
     SL_LOG(SL_LOG_INFO, c->id, 0, "bad response from %s: %s", t->key, why);
     t->origin_keep = 0;
+    if (c->reverse)
+        rev_outcome(c, 0);
     if (t->bytes_out > 0) {
         cl_close(c);
         return;
@@ -494,6 +507,8 @@ void fwd_timeout(struct sl_client *c)
         fwd_connect_next(c);
         return;
     }
+    if (c->reverse)
+        rev_outcome(c, 0);      /* a no-op when its head came */
     if (t->head_done || t->bytes_out > 0) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
@@ -639,6 +654,8 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         sl_buf_consume(&o->in, headlen);
         return 0;
     }
+    if (c->reverse)
+        rev_outcome(c, m->status < 500);
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
     v = fill_on_head(c, m);

@@ -183,6 +183,11 @@ enum cl_code {
 struct cl_rev {
     unsigned char routed;       /* vhost and route are set */
     unsigned char picked;       /* backend is counted in flight (rev_release) */
+    unsigned char reported;     /* its outcome went to the pool (rev_outcome) */
+    unsigned char failed;       /* ... as a failure */
+    unsigned char retried;      /* sent to a second backend (rev_retry) */
+    int avoid;                  /* 1 + the backend a retry avoids; 0: none */
+    int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
     struct sl_view path;        /* the target's path and query (in the head) */
     struct sl_view hash_hdr;    /* a hashing pool's field value (hash_buf) */
@@ -472,6 +477,11 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m);
 int rev_pick(struct sl_client *c);
 /* The request left its backend (done, failed, retried elsewhere). */
 void rev_release(struct sl_client *c);
+/* What it found there: ok (a response below 500) or a failure. */
+void rev_outcome(struct sl_client *c, int ok);
+/* The backend failed before answering (sent: request bytes went out):
+ * 1 when the request was sent to another backend instead. */
+int rev_retry(struct sl_client *c, int sent);
 /* The response's fields for the client: what the backends hide, the
  * route's edits; *add: lines to add ("Name: value\r\n"...), or NULL. */
 void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,

@@ -228,14 +228,38 @@ void rev_release(struct sl_client *c)
     if (!r->picked)
         return;
     r->picked = 0;
-    sl_backends_done(c->conf->reverse.rt, c->conf->reverse.vhosts[r->vhost]
-                     .routes[r->route].pool, r->backend);
+    sl_backends_done(c->conf->reverse.rt, rev_route(c)->pool, r->backend);
 }
 
 /*
- * Choose the backend (at fwd_start, again for a retry): its address in
- * t->addrs as if a lookup had found it, t->key its name (the origin
- * pool's key). 0, or -1 when the pool has none up (answered: 503).
+ * What the request found on its backend (once per pick): ok, or a failure
+ * that counts toward ejecting it (backend.h). Logged when it ejects.
+ */
+void rev_outcome(struct sl_client *c, int ok)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_rev *r = &t->rev;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct sl_conf_rroute *route = rev_route(c);
+    int64_t now_us = sl_loop_now_us(c->srv->loop);
+
+    if (!r->picked || r->reported || route == NULL)
+        return;
+    r->reported = 1;
+    if (!ok)
+        r->failed = 1;
+    if (sl_backends_result(rc->rt, route->pool, r->backend, ok,
+                           sl_loop_now(c->srv->loop),
+                           ok ? now_us - r->sent_us : -1))
+        SL_LOG(SL_LOG_WARN, c->id, 0, "backend %s of pool %s ejected after "
+               "failing requests", t->key, rc->pools[route->pool].name);
+}
+
+/*
+ * Choose the backend (at fwd_start, and again for a retry, which avoids
+ * the one that failed): its address in t->addrs as if a lookup had found
+ * it, t->key its name (the origin pool's key). 0, or -1 when none may
+ * take it: answered (503, or a stale copy where RFC 5861 allows).
  */
 int rev_pick(struct sl_client *c)
 {
@@ -254,15 +278,21 @@ int rev_pick(struct sl_client *c)
     }
     if (rc->pools[route->pool].algo == SL_PICK_HASH)
         klen = hash_key(c, &rc->pools[route->pool], key, sizeof(key));
-    i = sl_backends_pick(rc->rt, route->pool, key, klen, rev_random());
+    i = sl_backends_pick(rc->rt, route->pool, key, klen, rev_random(),
+                         sl_loop_now(c->srv->loop), t->rev.avoid - 1);
     if (i < 0) {
-        SL_LOG(SL_LOG_WARN, c->id, 0, "pool %s: no backend up for %s",
-               rc->pools[route->pool].name, t->url);
-        cl_reply_error(c, SL_ERR_NO_BACKEND, 0, NULL);
+        SL_LOG(SL_LOG_WARN, c->id, 0, "pool %s: %s for %s", rc->pools[route->pool].name,
+               i == -SL_PICK_ALL_BUSY ? "every backend at max_connections"
+                                      : "no backend up", t->url);
+        t->code = CL_CODE_TCP_MISS;
+        cl_reply_error(c, SL_ERR_NO_BACKEND, 0, i == -SL_PICK_ALL_BUSY ?
+                       "the servers are all busy" : "no server is up");
         return -1;
     }
     t->rev.backend = i;
     t->rev.picked = 1;
+    t->rev.reported = 0;
+    t->rev.sent_us = sl_loop_now_us(c->srv->loop);
     b = sl_backends_conf(rc->rt, route->pool, i);
     memset(&t->addrs, 0, sizeof(t->addrs));
     memcpy(&t->addrs.addr[0], &b->addr, b->addrlen < sizeof(t->addrs.addr[0])
@@ -273,6 +303,30 @@ int rev_pick(struct sl_client *c)
     t->acl.dst_known = 1;
     snprintf(t->key, sizeof(t->key), "%s", b->name);
     return 0;
+}
+
+/*
+ * The backend failed before any byte of a response (connect refused or
+ * timed out; reset or closed before the head): may the request go to
+ * another backend? Once, and only when nothing of it can have been acted
+ * on (connect: nothing was sent) or it is idempotent and has no body.
+ * 1: retried (c goes on), 0: the caller answers the failure.
+ */
+int rev_retry(struct sl_client *c, int sent)
+{
+    struct cl_txn *t = &c->txn;
+
+    if (!c->reverse || t->rev.retried || t->resp_started ||
+        (sent && !(t->idempotent && t->req.kind == SL_HTTP_BODY_NONE)))
+        return 0;
+    rev_outcome(c, 0);
+    t->rev.retried = 1;
+    t->rev.avoid = t->rev.backend + 1;
+    t->oreq_sent = 0;
+    t->connect_err = 0;
+    SL_LOG(SL_LOG_DEBUG, c->id, 0, "backend %s failed, retrying on another", t->key);
+    fwd_start(c);
+    return 1;
 }
 
 /* The backend's Host: the client's (preserve_host), or else the pool's

@@ -604,9 +604,10 @@ static int k_listen(struct ctx *x, const config_setting_t *s)
 {
     int n = cf_each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_listen);
 
+    /* No forward proxy at all is fine for a reverse proxy alone: judged
+     * once the reverse group is read (cf_reverse_finish). */
     if (n == 0)
-        return cf_fail(x, s, "'listen' is empty (expected at least one "
-                    "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\")");
+        x->empty_listen = s;
     x->c->n_listen = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
 }
@@ -912,7 +913,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL };
     config_t cf;
     int ok = 0;
 

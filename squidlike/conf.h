@@ -212,6 +212,22 @@ struct sl_conf_rpool {
     enum sl_pick_algo algo;
     enum sl_rev_hash hash_by;
     char hash_header[64];       /* SL_REV_HASH_HEADER */
+    /* Active health checks: GET health_path of each backend every
+     * interval; health_fall failures in a row take it out, health_rise
+     * successes bring it back. health_path "": no checks (always up). */
+    char health_path[256];
+    int64_t health_interval_ms, health_timeout_ms;
+    unsigned health_rise, health_fall;
+    int health_status;          /* the status expected; 0: any 2xx or 3xx */
+    /* Passive: eject_after failures in a row (connect failure, reset,
+     * 5xx) eject a backend for eject_ms, doubled at each ejection in a
+     * row up to eject_max_ms; 0: never. */
+    unsigned eject_after;
+    int64_t eject_ms, eject_max_ms;
+    /* Requests in flight per backend; at the limit it is not chosen, and
+     * a pool whose backends are all at theirs answers 503 at once (no
+     * queue: a circuit breaker, not a waiting room). 0: no limit. */
+    unsigned max_connections;
     struct sl_conf_rbackend backend[SL_CONF_MAX_RBACKENDS];
     size_t n_backends;
 };

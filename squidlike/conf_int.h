@@ -39,6 +39,7 @@ struct ctx {
     char what[128];             /* scratch for describe() */
     char why[128];              /* scratch for list element reasons */
     void *stash;                /* conf_acl.c's, until the policy is built */
+    const config_setting_t *empty_listen;   /* listen = [ ] (conf_rev.c) */
     void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
 };
 

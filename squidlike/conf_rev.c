@@ -260,6 +260,13 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
     if (!config_setting_is_group(g))
         return cf_fail(x, g, "each pools entry must be a group ({ name = \"app\"; "
                        "backends = [ \"10.0.0.1:8080\" ]; })");
+    p->health_interval_ms = 5000;
+    p->health_timeout_ms = 2000;
+    p->health_rise = 2;
+    p->health_fall = 3;
+    p->eject_after = 3;
+    p->eject_ms = 1000;
+    p->eject_max_ms = 60000;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -285,6 +292,55 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
             if (pool_hash(x, s, p) < 0)
                 return -1;
             hash = s;
+        } else if (strcmp(k, "health_path") == 0) {
+            const char *v = cf_get_string(x, s);
+            if (v == NULL)
+                return -1;
+            if (v[0] != '/' || strlen(v) >= sizeof(p->health_path) ||
+                strcspn(v, " \t\r\n#\x7f") != strlen(v))
+                return cf_fail(x, s, "'health_path' must be a path (\"/health\"), "
+                               "without spaces, at most %zu characters",
+                               sizeof(p->health_path) - 1);
+            for (j = 0; v[j]; j++)
+                if ((unsigned char)v[j] < 0x21 || (unsigned char)v[j] > 0x7e)
+                    return cf_fail(x, s, "'health_path' has a byte a request "
+                                   "target may not");
+            snprintf(p->health_path, sizeof(p->health_path), "%s", v);
+        } else if (strcmp(k, "health_interval") == 0 ||
+                   strcmp(k, "health_timeout") == 0 || strcmp(k, "eject_time") == 0 ||
+                   strcmp(k, "eject_max") == 0) {
+            long long ms;
+            if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ms) < 0)
+                return -1;
+            if (ms < 10 || ms > 3600 * 1000LL)
+                return cf_fail(x, s, "'%s' must be from 10ms to 1h", k);
+            if (strcmp(k, "health_interval") == 0)
+                p->health_interval_ms = ms;
+            else if (strcmp(k, "health_timeout") == 0)
+                p->health_timeout_ms = ms;
+            else if (strcmp(k, "eject_time") == 0)
+                p->eject_ms = ms;
+            else
+                p->eject_max_ms = ms;
+        } else if (strcmp(k, "health_rise") == 0 || strcmp(k, "health_fall") == 0 ||
+                   strcmp(k, "health_status") == 0 || strcmp(k, "eject_after") == 0 ||
+                   strcmp(k, "max_connections") == 0) {
+            long long v, lo = strcmp(k, "health_status") == 0 ? 100
+                            : strncmp(k, "health_", 7) == 0 ? 1 : 0;
+            long long hi = strcmp(k, "health_status") == 0 ? 599
+                         : strcmp(k, "max_connections") == 0 ? 1000000 : 100;
+            if (!cf_is_int(s) || (v = config_setting_get_int64(s)) < lo || v > hi)
+                return cf_fail(x, s, "'%s' must be a number from %lld to %lld", k, lo, hi);
+            if (strcmp(k, "health_rise") == 0)
+                p->health_rise = (unsigned)v;
+            else if (strcmp(k, "health_fall") == 0)
+                p->health_fall = (unsigned)v;
+            else if (strcmp(k, "health_status") == 0)
+                p->health_status = (int)v;
+            else if (strcmp(k, "eject_after") == 0)
+                p->eject_after = (unsigned)v;
+            else
+                p->max_connections = (unsigned)v;
         } else if (strcmp(k, "backends") == 0) {
             if ((m = cf_get_list(x, s, SL_CONF_MAX_RBACKENDS, "backends")) < 0)
                 return -1;
@@ -299,13 +355,22 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
             p->n_backends = (size_t)m;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a pools entry (expected one "
-                           "of: name, balance, hash, backends)", k);
+                           "of: name, balance, hash, backends, health_path, "
+                           "health_interval, health_timeout, health_rise, health_fall, "
+                           "health_status, eject_after, eject_time, eject_max, "
+                           "max_connections)", k);
         }
     }
     if (name == NULL)
         return cf_fail(x, g, "pools entry without 'name'");
     if (p->n_backends == 0)
         return cf_fail(x, g, "pool '%s' has no backends", p->name);
+    if (p->health_timeout_ms > p->health_interval_ms)
+        return cf_fail(x, g, "pool '%s': health_timeout is longer than "
+                       "health_interval", p->name);
+    if (p->eject_max_ms < p->eject_ms)
+        return cf_fail(x, g, "pool '%s': eject_max is shorter than eject_time",
+                       p->name);
     if (hash != NULL && p->algo != SL_PICK_HASH)
         return cf_fail(x, hash, "pool '%s': 'hash' is for balance = \"hash\"", p->name);
     for (i = 0; (size_t)i < p->n_backends; i++)
@@ -601,6 +666,10 @@ int cf_reverse_finish(struct ctx *x)
         cf_seterr(x, "%s: reverse.pools: %s", x->path, strerror(errno));
         return -1;
     }
+    if (r->n_listen == 0 && x->empty_listen != NULL)
+        return cf_fail(x, x->empty_listen, "'listen' is empty (expected at least one "
+                       "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\", unless "
+                       "reverse.listen is set)");
     if (r->n_listen == 0)
         return 0;               /* reverse mode off: nothing else matters */
     if (r->n_vhosts == 0) {

@@ -24,6 +24,8 @@
 #include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 #include "squidlike/net.h"
+#include "squidlike/backend.h"
+#include "squidlike/health.h"
 #include "squidlike/server.h"
 
 #define ACCEPT_BATCH 64
@@ -362,6 +364,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
     srv->conf_generation = 1;
+    srv->health = sl_health_start(srv, conf->reverse.rt);
     sl_status_start(srv);
     sl_timer_set(loop, &srv->mem_timer, MEM_CHECK_MS);
     return srv;
@@ -501,6 +504,11 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if ((rc = srv_refresh_self(srv)) < 0)
         SL_LOG(SL_LOG_WARN, 0, rc, "cannot list this host's addresses: keeping the "
                "%zu known", srv->nself);
+    /* The backends keep what is known of them (health, ejections,
+     * counters); the checks go on against the new pools. */
+    sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    sl_health_stop(srv->health);
+    srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;
     sl_conf_unref(old);         /* connections still using it hold their own */
     srv->conf_generation++;
@@ -687,6 +695,8 @@ void sl_server_drain(struct sl_server *srv)
     srv->accept_fails.failing = 0;  /* no listener left to fail */
     sl_pool_close_idle(srv->pool);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     for (c = srv->clients; c; c = next) {
         next = sl_client_next(c);
         sl_client_drain(c);
@@ -705,6 +715,8 @@ void sl_server_stop(struct sl_server *srv)
     srv->draining = 1;
     srv_close_listeners(srv);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_pool_close_idle(srv->pool);
@@ -753,6 +765,8 @@ void sl_server_free(struct sl_server *srv)
     }
     srv_close_listeners(srv);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);

@@ -30,6 +30,7 @@ struct sl_server;
 struct cfwd_table;
 struct bg;
 struct reload_job;
+struct sl_health;
 
 struct sl_ipcounts;
 struct access_state;
@@ -110,6 +111,7 @@ struct sl_server {
     struct sl_ipcounts *ipcounts;
     struct access_state *access;
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
+    struct sl_health *health;   /* reverse mode's active checks, or NULL */
     struct sl_listener listeners[3 * SL_CONF_MAX_LISTEN];   /* proxy, manager, reverse */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
