@@ -506,6 +506,19 @@ static int cl_idempotent(struct sl_view m)
            sl_view_eq(m, "TRACE");
 }
 
+/* A protocol switch (RFC 9110 7.8; WebSocket's handshake, RFC 6455 4.1):
+ * a GET without a body from an HTTP/1.1 client, with Upgrade named in
+ * Connection. Passed through in both modes; a 101 makes it a tunnel. */
+static int cl_wants_upgrade(const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
+    const struct sl_http_hdr *conn = sl_http_find(m, "Connection");
+
+    return up != NULL && up->value.len > 0 && conn != NULL && m->minor >= 1 &&
+           sl_http_list_has(conn->value, "upgrade") && sl_view_eq(m->method, "GET") &&
+           sl_http_request_body(m) == SL_HTTP_BODY_NONE;
+}
+
 static int cl_wants_keepalive(const struct sl_http_msg *m)
 {
     const struct sl_http_hdr *pc;
@@ -612,6 +625,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->is_head = sl_view_eq(m->method, "HEAD");
     t->is_connect = sl_view_eq(m->method, "CONNECT");
     t->idempotent = (unsigned char)cl_idempotent(m->method);
+    t->upgrade = (unsigned char)(!t->is_connect && cl_wants_upgrade(m));
     t->keep = (unsigned char)(cl_wants_keepalive(m) && !c->draining &&
                               !c->srv->draining);
     t->code = CL_CODE_TCP_MISS;
@@ -991,8 +1005,8 @@ static void cl_on_timer(struct sl_timer *tm)
         return;
     case CL_TUNNEL:
         /* An idle tunnel ending is its normal end, not an abort. */
-        SL_LOG(SL_LOG_INFO, c->id, 0, "CONNECT %s idle for too long",
-               c->txn.key);
+        SL_LOG(SL_LOG_INFO, c->id, 0, "%s %s idle for too long",
+               c->txn.upgrade ? "upgraded connection to" : "CONNECT", c->txn.key);
         cl_txn_done(c);
         break;
     default:

@@ -214,6 +214,7 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     for (;;) {
         size_t mark = sl_buf_len(&c->oreq), have = sl_buf_size(&c->oreq);
         if (flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            (!t->upgrade || fwd_upgrade_fields(m, &c->oreq) == 0) &&
             fill_request_conditionals(c, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, "\r\n", 2) == 0)
             return 0;
@@ -221,6 +222,17 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
         if (have >= limit || sl_buf_reserve(&c->oreq, have, limit) < 0)
             return -ENOSPC;
     }
+}
+
+int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out)
+{
+    const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
+
+    /* the parser let no CR, LF or NUL into a value */
+    if (up == NULL)
+        return 0;
+    return sl_buf_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n",
+                         (int)up->value.len, up->value.base) < 0 ? -ENOSPC : 0;
 }
 
 /* --- finding an origin connection ------------------------------------- */
@@ -643,8 +655,29 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
 
     if (m->status < 200) {
         if (m->status == 101) {
-            fwd_bad_response(c, "protocol switch not supported");
-            return -1;
+            /* Only to a request that asked for it, with what it asked. */
+            if (!t->upgrade || sl_http_find(m, "Upgrade") == NULL) {
+                fwd_bad_response(c, "protocol switch not asked for");
+                return -1;
+            }
+            if (c->reverse)
+                rev_outcome(c, 1);
+            txnlog_keep_ctype(t, m);
+            if (fwd_client_head(c, m, 0) < 0) {
+                fwd_bad_response(c, "response head too large");
+                return -1;
+            }
+            /* fwd_client_head ended the head: put our two fields in
+             * before its blank line */
+            c->out.last -= 2;
+            if (fwd_upgrade_fields(m, &c->out) < 0 ||
+                sl_buf_append(&c->out, "\r\n", 2) < 0) {
+                fwd_bad_response(c, "response head too large");
+                return -1;
+            }
+            sl_buf_consume(&o->in, headlen);
+            tunnel_upgraded(c);
+            return 1;
         }
         /* Interim (100 Continue, 103 Early Hints): HTTP/1.1 clients get it. */
         if (t->minor >= 1 && fwd_client_head(c, m, 0) < 0) {

@@ -415,7 +415,7 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
         return CL_NEXT;
     cc->key_plen = sl_buf_len(&c->ckey);
     if (!(sl_view_eq(m->method, "GET") || t->is_head) ||
-        t->req.kind != SL_HTTP_BODY_NONE)
+        t->req.kind != SL_HTTP_BODY_NONE || t->upgrade)
         return CL_NEXT;         /* the key still serves invalidation */
     if (c->reverse && (rev_route(c) == NULL || !rev_route(c)->cache))
         return CL_NEXT;         /* a route with cache = false: so is this */

@@ -207,6 +207,8 @@ struct cl_txn {
     const char *version;        /* "1.1"/"1.0" (static); NULL: not parsed */
     int minor;                  /* client's HTTP/1.minor */
     unsigned char is_head, is_connect, idempotent;
+    unsigned char upgrade;      /* asks for a protocol switch (WebSocket):
+                                   a 101 turns it into a tunnel */
     unsigned char keep;         /* client connection survives this one */
 
     struct sl_url url_parts;    /* host, port (path view dies with the head) */
@@ -385,6 +387,9 @@ int fwd_run(struct sl_client *c);
 void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
+/* "Connection: upgrade" and the Upgrade field of m (a request asking for
+ * a protocol switch, or the 101 that grants it) into out. 0 or -ENOSPC. */
+int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out);
 
 /* client_hit.c: the cache's step (PURGE, a lookup): CL_DONE when it
  * answered (a hit, 504 only-if-cached, waiting on a collapsed fetch),
@@ -489,6 +494,8 @@ void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
 
 /* client_tunnel.c */
 void tunnel_start(struct sl_client *c);
+/* A 101 went (is going) out in c->out: the connection is a tunnel now. */
+void tunnel_upgraded(struct sl_client *c);
 int tunnel_run(struct sl_client *c);
 
 #endif

@@ -466,6 +466,7 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
             sl_buf_append(&c->oreq, " HTTP/1.1\r\n", 11) == 0 &&
             rev_host_line(c, &c->oreq) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            (!t->upgrade || fwd_upgrade_fields(m, &c->oreq) == 0) &&
             rev_add_fields(c, m, trusted) == 0 &&
             fill_request_conditionals(c, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, "\r\n", 2) == 0)

@@ -501,5 +501,154 @@ def test_shipped_example_runs():
         assert r.header("X-Frame-Options") is None, r.headers
 
 
+# --- WebSocket -------------------------------------------------------------------
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_frame(payload, mask=True, opcode=1):
+    import struct
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack(">Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def ws_read(recv):
+    """One frame from recv(n) (exactly n bytes): (opcode, payload)."""
+    import struct
+    b0, b1 = recv(2)
+    n = b1 & 0x7f
+    if n == 126:
+        n = struct.unpack(">H", recv(2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", recv(8))[0]
+    key = recv(4) if b1 & 0x80 else None
+    data = recv(n)
+    if key:
+        data = bytes(b ^ key[i % 4] for i, b in enumerate(data))
+    return b0 & 0x0f, data
+
+
+def exact_reader(sock, buf=b""):
+    state = {"buf": buf}
+
+    def recv(n):
+        while len(state["buf"]) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("closed after %d of %d bytes" % (len(state["buf"]), n))
+            state["buf"] += chunk
+        out, state["buf"] = state["buf"][:n], state["buf"][n:]
+        return out
+    return recv
+
+
+def ws_echo_server():
+    """A WebSocket server (RFC 6455): says "hello" first, then echoes every
+    text/binary frame upper-cased, answers a close with a close."""
+    import base64
+    import hashlib
+    heads = []
+
+    def conn(sock, serial):
+        sock.settimeout(20)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        head, rest = data.split(b"\r\n\r\n", 1)
+        heads.append(head.decode("latin-1"))
+        key = [ln.split(":", 1)[1].strip() for ln in head.decode("latin-1").split("\r\n")
+               if ln.lower().startswith("sec-websocket-key:")][0]
+        acc = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                      "Server: ws-secret/1\r\n\r\n" % acc).encode()
+                     + ws_frame(b"hello", mask=False))
+        recv = exact_reader(sock, rest)
+        while True:
+            op, data = ws_read(recv)
+            if op == 8:
+                sock.sendall(ws_frame(data, mask=False, opcode=8))
+                return
+            sock.sendall(ws_frame(data.upper(), mask=False, opcode=op))
+    srv = h.TcpServer(conn, name="ws")
+    srv.heads = heads
+    return srv
+
+
+def test_websocket_through_reverse():
+    ws = ws_echo_server()
+    port = h.free_port()
+    conf = rev_conf(port, {"ws": ("round-robin", ["127.0.0.1:%d" % ws.port])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/ws", "pool": "ws"}]}])
+    conf["timeouts.tunnel_idle"] = "2s"
+    with Daemon(conf) as d:
+        import base64
+        key = base64.b64encode(os.urandom(16)).decode()
+        with h.RawConn(port) as c:
+            c.send(("GET /ws/chat HTTP/1.1\r\nHost: app.example\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+            r = c.recv_response(head_only=True)
+            assert r.status == 101, r.brief()
+            assert (r.header("Upgrade") or "").lower() == "websocket", r.headers
+            assert "upgrade" in (r.header("Connection") or "").lower(), r.headers
+            assert r.header("Sec-WebSocket-Accept"), r.headers
+            assert r.header("Server") is None, r.headers       # hidden as ever
+            recv = exact_reader(c.sock, bytes(c.rd.buf))
+            assert ws_read(recv) == (1, b"hello")               # server first
+            for msg in (b"abc", b"x" * 70000, "h\u00e9".encode()):
+                c.sock.sendall(ws_frame(msg))
+                assert ws_read(recv) == (1, msg.upper()), msg[:20]
+            c.sock.sendall(ws_frame(b"\x03\xe8", opcode=8))
+            assert ws_read(recv)[0] == 8
+        head = ws.heads[0]
+        assert head.startswith("GET /ws/chat HTTP/1.1"), head
+        assert "Upgrade: websocket" in head and "Connection: upgrade" in head, head
+        assert "X-Forwarded-For: 127.0.0.1" in head, head
+        d.wait_access("101 ", "/ws/chat")
+        # An idle WebSocket is closed after tunnel_idle.
+        with h.RawConn(port) as c:
+            c.send(("GET /ws/idle HTTP/1.1\r\nHost: app.example\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode())
+            r = c.recv_response(head_only=True)
+            assert r.status == 101
+            assert c.closed(15), "idle upgraded connection still open"
+        # The forward proxy passes a ws:// handshake on the same way.
+        with h.RawConn(d.port) as c:
+            c.send(("GET http://127.0.0.1:%d/fwd HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                    % (ws.port, ws.port, key)).encode())
+            r = c.recv_response(head_only=True)
+            assert r.status == 101, r.brief()
+            recv = exact_reader(c.sock, bytes(c.rd.buf))
+            assert ws_read(recv) == (1, b"hello")
+            c.sock.sendall(ws_frame(b"fwd"))
+            assert ws_read(recv) == (1, b"FWD")
+        # A 101 nobody asked for is a bad response.
+        rogue = ScriptedOrigin(lambda req: b"HTTP/1.1 101 Switching Protocols\r\n"
+                               b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        conf["reverse"]["pools"][0]["backends"] = ["127.0.0.1:%d" % rogue.port]
+        d.write_conf(conf)
+        d.reload()
+        r = get(port, "app.example", "/ws/plain")
+        assert r.status == 502, r.brief()
+
+
 if __name__ == "__main__":
     h.run(globals())
