@@ -36,6 +36,7 @@ struct sl_backends {
     const struct sl_conf_reverse *rev;
     struct pool_rt *pools;
     size_t n;
+    unsigned long long **routes;    /* [vhost][route] requests */
 };
 
 void sl_backends_free(struct sl_backends *b)
@@ -50,6 +51,9 @@ void sl_backends_free(struct sl_backends *b)
         sl_chash_free(b->pools[i].ring);
     }
     free(b->pools);
+    for (i = 0; b->routes != NULL && i < b->rev->n_vhosts; i++)
+        free(b->routes[i]);
+    free(b->routes);
     free(b);
 }
 
@@ -89,6 +93,13 @@ struct sl_backends *sl_backends_new(const struct sl_conf_reverse *rev)
     for (i = 0; i < b->n; i++)
         if (pool_init(&b->pools[i], &b->rev->pools[i]) < 0)
             goto fail;
+    if (rev->n_vhosts > 0 &&
+        (b->routes = calloc(rev->n_vhosts, sizeof(*b->routes))) == NULL)
+        goto fail;
+    for (i = 0; i < rev->n_vhosts; i++)
+        if (rev->vhosts[i].n_routes > 0 &&
+            (b->routes[i] = calloc(rev->vhosts[i].n_routes, sizeof(**b->routes))) == NULL)
+            goto fail;
     return b;
 fail:
     sl_backends_free(b);
@@ -101,6 +112,16 @@ void sl_backends_adopt(struct sl_backends *b, const struct sl_backends *old)
 
     if (b == NULL || old == NULL)
         return;
+    /* Route counters go on for a vhost of the same first name, route by
+     * route in order (routes have no names), as far as both have routes. */
+    for (i = 0; b->routes != NULL && old->routes != NULL && i < b->rev->n_vhosts; i++)
+        for (j = 0; j < old->rev->n_vhosts; j++)
+            if (strcmp(b->rev->vhosts[i].name, old->rev->vhosts[j].name) == 0) {
+                for (k = 0; k < b->rev->vhosts[i].n_routes &&
+                            k < old->rev->vhosts[j].n_routes; k++)
+                    b->routes[i][k] = old->routes[j][k];
+                break;
+            }
     for (i = 0; i < b->n; i++) {
         const struct sl_conf_rpool *np = &b->rev->pools[i];
         for (j = 0; j < old->n; j++) {
@@ -117,6 +138,21 @@ void sl_backends_adopt(struct sl_backends *b, const struct sl_backends *old)
                     }
         }
     }
+}
+
+void sl_backends_route_hit(struct sl_backends *b, int v, int r)
+{
+    if (b != NULL && b->routes != NULL && v >= 0 && (size_t)v < b->rev->n_vhosts &&
+        r >= 0 && (size_t)r < b->rev->vhosts[v].n_routes)
+        b->routes[v][r]++;
+}
+
+unsigned long long sl_backends_route_count(const struct sl_backends *b, int v, int r)
+{
+    if (b != NULL && b->routes != NULL && v >= 0 && (size_t)v < b->rev->n_vhosts &&
+        r >= 0 && (size_t)r < b->rev->vhosts[v].n_routes)
+        return b->routes[v][r];
+    return 0;
 }
 
 /* May backend i be chosen now? */

@@ -75,6 +75,11 @@ const struct sl_conf_rbackend *sl_backends_conf(const struct sl_backends *b,
                                                 int pool, int idx);
 const struct sl_conf_reverse *sl_backends_rev(const struct sl_backends *b);
 
+/* A request took route r of vhost v (counted for the status page and
+ * /metrics); the requests a route has taken. */
+void sl_backends_route_hit(struct sl_backends *b, int v, int r);
+unsigned long long sl_backends_route_count(const struct sl_backends *b, int v, int r);
+
 /* A backend as the status page and /metrics show it. */
 struct sl_backend_info {
     int healthy;                /* active checks say up (or there are none) */

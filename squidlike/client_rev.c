@@ -187,6 +187,8 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
     t->rev.vhost = hit.vhost;
     t->rev.route = hit.route;
     t->rev.routed = 1;
+    if (!t->acl.rerun)
+        sl_backends_route_hit(rc->rt, hit.vhost, hit.route);
     t->rev.path = path;
     /* dst ACLs have no destination to look up here: they never match. */
     t->acl.dst_known = 1;
