@@ -243,6 +243,15 @@ static void fwd_on_origin(struct sl_origin *o)
 }
 
 static void fwd_connect_next(struct sl_client *c);
+static void fwd_find_origin(struct sl_client *c);
+
+/* The name to look up: the URL's host, or a backend's given by name. */
+static const char *fwd_host(const struct sl_client *c)
+{
+    const struct cl_txn *t = &c->txn;
+
+    return c->reverse && t->rev.dns_host ? t->rev.dns_host : t->url_parts.host;
+}
 
 static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
 {
@@ -253,9 +262,22 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
         t->addrs = *res;
     if (res->status != SL_DNS_OK || res->n == 0) {
         t->code = CL_CODE_TCP_MISS;
+        if (c->reverse) {
+            SL_LOG(SL_LOG_WARN, c->id, 0, "backend %s: no address for %s", t->key,
+                   fwd_host(c));
+            if (rev_retry(c, 0)) {
+                cl_run(c);
+                return;
+            }
+            rev_outcome(c, 0);
+        }
         cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
                                                         : SL_ERR_DNS_FAIL,
-                       0, t->url_parts.host);
+                       0, fwd_host(c));
+    } else if (c->reverse && t->rev.dns_host && !t->acl.dst_known) {
+        /* a named backend's addresses now: a pooled connection to one */
+        t->acl.dst_known = 1;
+        fwd_find_origin(c);
     } else {
         t->addr_next = 0;
         fwd_connect_next(c);
@@ -316,9 +338,6 @@ static int fwd_scan_request(struct sl_client *c);
 void fwd_start(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
-    struct sl_server *srv = c->srv;
-    int64_t now = sl_loop_now(srv->loop);
-    struct sl_origin *o;
 
     /* What has come of the body is judged before any origin is asked:
      * a malformed one is refused with nothing sent, not even the head. */
@@ -327,7 +346,24 @@ void fwd_start(struct sl_client *c)
     if (c->reverse && !t->is_connect && rev_pick(c) < 0)
         return;                 /* no backend up: answered */
     t->hier = "HIER_NONE";
-    if (!t->is_connect && !t->no_pool) {
+    fwd_find_origin(c);
+}
+
+/*
+ * An idle pooled connection to t->key, or its addresses (known, an IP
+ * literal, or a lookup) and a new connection. A backend given by name is
+ * looked up first, and only then may the pool serve it, from a connection
+ * to one of the addresses it has now (its name may point elsewhere since).
+ */
+static void fwd_find_origin(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_server *srv = c->srv;
+    int64_t now = sl_loop_now(srv->loop);
+    int named = c->reverse && t->rev.dns_host != NULL;
+    struct sl_origin *o;
+
+    if (!t->is_connect && !t->no_pool && !(named && !t->acl.dst_known)) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
         if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
                   || !to_local_ok(c, &o->peer.sa))) {
@@ -344,7 +380,7 @@ void fwd_start(struct sl_client *c)
             return;
         }
     }
-    if (!t->acl.dst_known && fwd_literal(t)) {
+    if (!t->acl.dst_known && !named && fwd_literal(t)) {
         t->addr_next = 0;
         fwd_connect_next(c);
         return;
@@ -358,7 +394,7 @@ void fwd_start(struct sl_client *c)
         fwd_on_dns(&t->dnsw, &t->addrs);
         return;
     }
-    if (sl_dns_resolve(srv->dns, t->url_parts.host, &t->dnsw, &t->addrs) == 0)
+    if (sl_dns_resolve(srv->dns, fwd_host(c), &t->dnsw, &t->addrs) == 0)
         fwd_on_dns(&t->dnsw, &t->addrs);
 }
 
@@ -374,6 +410,8 @@ static void fwd_connect_next(struct sl_client *c)
         union sl_sockaddr a = t->addrs.addr[t->addr_next++];
         if (!c->reverse)        /* a backend's address has its port */
             sl_net_set_port(&a.sa, t->url_parts.port);
+        else if (t->rev.dns_host)
+            sl_net_set_port(&a.sa, t->rev.dns_port);
         if (!to_local_ok(c, &a.sa)) {
             t->denied_local = 1;
             continue;

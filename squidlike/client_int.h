@@ -187,6 +187,9 @@ struct cl_rev {
     unsigned char failed;       /* ... as a failure */
     unsigned char retried;      /* sent to a second backend (rev_retry) */
     int avoid;                  /* 1 + the backend a retry avoids; 0: none */
+    const char *dns_host;       /* a backend given by name: looked up (in
+                                   the snapshot), port dns_port */
+    unsigned dns_port;
     int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
     struct sl_view path;        /* the target's path and query (in the head) */

@@ -297,13 +297,21 @@ int rev_pick(struct sl_client *c)
     t->rev.sent_us = sl_loop_now_us(c->srv->loop);
     b = sl_backends_conf(rc->rt, route->pool, i);
     memset(&t->addrs, 0, sizeof(t->addrs));
+    t->addr_next = 0;
+    snprintf(t->key, sizeof(t->key), "%s", b->name);
+    if (b->by_name) {
+        /* fwd_start looks it up (the DNS cache answers until the TTL) */
+        t->rev.dns_host = b->host;
+        t->rev.dns_port = b->port;
+        t->acl.dst_known = 0;
+        return 0;
+    }
+    t->rev.dns_host = NULL;
     memcpy(&t->addrs.addr[0], &b->addr, b->addrlen < sizeof(t->addrs.addr[0])
            ? b->addrlen : sizeof(t->addrs.addr[0]));
     t->addrs.n = 1;
     t->addrs.status = SL_DNS_OK;
-    t->addr_next = 0;
     t->acl.dst_known = 1;
-    snprintf(t->key, sizeof(t->key), "%s", b->name);
     return 0;
 }
 

@@ -202,8 +202,13 @@ enum sl_rev_hash {
 struct sl_conf_rbackend {
     char name[80];              /* as written ("10.0.0.1:8080"): its id on
                                    the hash ring, in logs and metrics */
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr;   /* given by address */
     socklen_t addrlen;
+    int by_name;                /* given by name: resolved for each request
+                                   through the DNS cache (so again after
+                                   the answer's TTL), every address tried */
+    char host[64];              /* by_name: the name */
+    unsigned port;
     unsigned weight;            /* 1..SL_PICK_MAX_WEIGHT */
 };
 

@@ -198,13 +198,34 @@ static const char *backend_parse(const char *v, struct sl_conf_rbackend *b)
         if (errno || end == sp + 7 || *end != '\0' || w < 1 || w > SL_PICK_MAX_WEIGHT)
             return "the weight must be a number from 1 to 256";
     }
-    if (sl_conf_parse_listen(addr, &l, &why) < 0)
-        return why;
-    if (strchr(addr, ':') == NULL || strncmp(addr, "[::]", 4) == 0 ||
-        strncmp(addr, "0.0.0.0:", 8) == 0)
+    if (sl_conf_parse_listen(addr, &l, &why) < 0) {
+        /* "name:port": a host name, resolved when used */
+        const char *colon = strrchr(addr, ':');
+        size_t hl = colon ? (size_t)(colon - addr) : 0, i;
+        long port;
+
+        if (colon == NULL || hl == 0 || hl >= sizeof(b->host) || addr[0] == '[')
+            return why;
+        for (i = 0; i < hl; i++)
+            if (!((addr[i] >= 'a' && addr[i] <= 'z') || (addr[i] >= 'A' && addr[i] <= 'Z') ||
+                  (addr[i] >= '0' && addr[i] <= '9') || addr[i] == '-' ||
+                  (addr[i] == '.' && i > 0 && addr[i - 1] != '.')))
+                return "not an address, nor a host name (letters, digits, '-', dots)";
+        errno = 0;
+        port = strtol(colon + 1, &end, 10);
+        if (errno || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+            return "bad port (expected 1 to 65535)";
+        memcpy(b->host, addr, hl);
+        b->host[hl] = '\0';
+        b->port = (unsigned)port;
+        b->by_name = 1;
+    } else if (strchr(addr, ':') == NULL || strncmp(addr, "[::]", 4) == 0 ||
+               strncmp(addr, "0.0.0.0:", 8) == 0) {
         return "a backend needs its address and port (\"10.0.0.1:8080\")";
-    memcpy(&b->addr, &l.addr, sizeof(b->addr));
-    b->addrlen = l.addrlen;
+    } else {
+        memcpy(&b->addr, &l.addr, sizeof(b->addr));
+        b->addrlen = l.addrlen;
+    }
     snprintf(b->name, sizeof(b->name), "%s", addr);
     b->weight = (unsigned)w;
     return NULL;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "squidlike/backend.h"
+#include "squidlike/dns.h"
 #include "squidlike/health.h"
 #include "squidlike/log.h"
 #include "squidlike/loop.h"
@@ -30,6 +31,8 @@ struct hc_probe {
     struct sl_health *h;
     int pool, idx;
     enum hc_state state;
+    struct sl_dns_waiter dnsw;  /* a backend given by name */
+    struct sl_dns_result res;
     struct sl_io io;
     struct sl_timer timer;
     size_t len, sent, reqlen;
@@ -65,6 +68,7 @@ static void hc_done(struct hc_probe *p, int ok, const char *why)
     int64_t now = sl_loop_now(h->srv->loop);
 
     hc_close(p);
+    sl_dns_cancel(&p->dnsw);
     p->state = HC_IDLE;
     if (sl_backends_health(h->rt, p->pool, p->idx, ok, why, now)) {
         if (ok)
@@ -154,16 +158,54 @@ static void hc_on_io(struct sl_io *io, unsigned ev)
         hc_read(p);
 }
 
+static void hc_connect(struct hc_probe *p, const struct sockaddr *sa, socklen_t len);
+
+static void hc_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
+{
+    struct hc_probe *p = w->data;
+    const struct sl_conf_rbackend *b =
+        &sl_backends_rev(p->h->rt)->pools[p->pool].backend[p->idx];
+    union sl_sockaddr a;
+
+    if (res != &p->res)
+        p->res = *res;
+    if (res->status != SL_DNS_OK || res->n == 0) {
+        hc_done(p, 0, res->status == SL_DNS_TIMEOUT ? "DNS timed out"
+                                                    : "DNS: no address");
+        return;
+    }
+    a = res->addr[0];           /* the first, as a request tries first */
+    sl_net_set_port(&a.sa, b->port);
+    hc_connect(p, &a.sa, sl_net_salen(&a.sa));
+}
+
 static void hc_start(struct hc_probe *p)
 {
     struct sl_health *h = p->h;
     const struct sl_conf_rpool *c = &sl_backends_rev(h->rt)->pools[p->pool];
     const struct sl_conf_rbackend *b = &c->backend[p->idx];
+
+    p->len = p->sent = 0;
+    /* the whole check, lookup included, within the timeout */
+    p->state = HC_CONNECT;
+    sl_timer_set(h->srv->loop, &p->timer, c->health_timeout_ms);
+    if (b->by_name) {
+        p->dnsw.cb = hc_on_dns;
+        p->dnsw.data = p;
+        if (sl_dns_resolve(h->srv->dns, b->host, &p->dnsw, &p->res) == 0)
+            hc_on_dns(&p->dnsw, &p->res);
+        return;
+    }
+    hc_connect(p, (const struct sockaddr *)&b->addr, b->addrlen);
+}
+
+static void hc_connect(struct hc_probe *p, const struct sockaddr *sa, socklen_t len)
+{
+    struct sl_health *h = p->h;
     char why[96];
     int fd, rc;
 
-    p->len = p->sent = 0;
-    fd = sl_net_connect((const struct sockaddr *)&b->addr, b->addrlen);
+    fd = sl_net_connect(sa, len);
     if (fd < 0) {
         snprintf(why, sizeof(why), "connect: %s", strerror(-fd));
         hc_done(p, 0, why);
@@ -179,8 +221,6 @@ static void hc_start(struct hc_probe *p)
         hc_done(p, 0, why);
         return;
     }
-    p->state = HC_CONNECT;
-    sl_timer_set(h->srv->loop, &p->timer, c->health_timeout_ms);
 }
 
 static void hc_on_timer(struct sl_timer *t)
@@ -250,6 +290,7 @@ void sl_health_stop(struct sl_health *h)
         return;
     for (i = 0; i < h->n; i++) {
         hc_close(&h->probes[i]);
+        sl_dns_cancel(&h->probes[i].dnsw);
         sl_timer_stop(h->srv->loop, &h->probes[i].timer);
     }
     free(h->probes);

@@ -650,5 +650,49 @@ def test_websocket_through_reverse():
         assert r.status == 502, r.brief()
 
 
+def test_backends_by_name_follow_dns():
+    p = h.free_port()
+    one = ScriptedOrigin(echo("one"), host="127.0.0.1", port=p)
+    two = ScriptedOrigin(echo("two"), host="127.0.0.2", port=p)
+    other = ScriptedOrigin(echo("other"))
+    dns = h.DnsStub({"app1.test": {"A": [("127.0.0.1", 1)]},
+                     "other.test": {"A": [("127.0.0.1", 60)]}}, nxdomain={"gone.test"})
+    port = h.free_port()
+    conf = rev_conf(port, {"named": ("round-robin", ["app1.test:%d" % p]),
+                           "mixed": ("round-robin", ["gone.test:%d" % p,
+                                                     "other.test:%d" % other.port])},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/m/", "pool": "mixed", "cache": False},
+                                 {"prefix": "/", "pool": "named", "cache": False}]}])
+    conf["reverse"]["pools"][0].update(health_path="/hc", health_interval="300ms",
+                                       health_timeout="200ms")
+    with Daemon(conf, dns=dns) as d:
+        with h.RawConn(port) as c:
+            r = get(port, "app.example", "/a", conn=c)
+            assert r.status == 200 and r.body.startswith(b"one GET /a "), r.brief()
+            assert one.requests[-1].header("Host") == "app.example"
+            # The name moves: within its TTL (1 s) and a bit, requests follow
+            # it, on the same client connection (a pooled connection to the
+            # old address is not reused for the new one).
+            dns.set("app1.test", {"A": [("127.0.0.2", 1)]})
+            h.wait_until(lambda: get(port, "app.example", "/b", conn=c).body.startswith(b"two"),
+                         15, interval=0.2, what="requests reaching the new address")
+        h.wait_until(lambda: any(q.target == "/hc" for q in two.requests), 10,
+                     what="health checks by name reaching the new address")
+        assert dns.count("app1.test", "A") >= 2
+        # A name that does not resolve: the request goes to the other backend.
+        for i in range(4):
+            r = get(port, "app.example", "/m/%d" % i)
+            assert r.status == 200 and r.body.startswith(b"other"), r.brief()
+    for bad in ("under_score.test:80", "a..b:80", "name:0", "name:http"):
+        conf["reverse"]["pools"][0]["backends"] = [bad]
+        path = os.path.join(h.tmpdir(), "bad.conf")
+        with open(path, "w") as f:
+            f.write(h.format_libconfig({"reverse": conf["reverse"]}))
+        pr = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                            capture_output=True, text=True, timeout=30)
+        assert pr.returncode != 0 and "bad backend" in pr.stderr, (bad, pr.stderr)
+
+
 if __name__ == "__main__":
     h.run(globals())
