@@ -905,7 +905,19 @@ static int64_t cl_deadline(const struct sl_client *c)
 {
     const struct sl_conf_timeouts *to = &c->conf->timeouts;
     const struct cl_txn *t = &c->txn;
+    const struct sl_conf_rroute *route = rev_route(c);
 
+    /* a reverse route may have its own (a slow report, a quick API) */
+    if (route != NULL && (c->state == CL_CONNECT || c->state == CL_FORWARD)) {
+        int64_t co = route->connect_timeout_ms ? route->connect_timeout_ms : to->connect;
+        int64_t fb = route->response_timeout_ms ? route->response_timeout_ms
+                                                : to->origin_first_byte;
+        int64_t id = route->idle_timeout_ms ? route->idle_timeout_ms : to->origin_idle;
+
+        if (c->state == CL_CONNECT)
+            return c->t_state + co;
+        return c->t_progress + (t->head_done ? id : fb);
+    }
     switch (c->state) {
     case CL_HEAD:
         if (sl_buf_len(&c->in) == 0)

@@ -55,6 +55,13 @@ static int hit_key(struct sl_client *c, struct sl_view path)
         return -ENOMEM;
     sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "%shttp://[%s]" : "%shttp://%s",
                   hit_key_prefix(c), u->host);
+    /* a reverse route may leave the query out of its keys (tracking
+     * parameters on a static site) */
+    if (c->reverse && rev_route(c) != NULL && !rev_route(c)->cache_key_query) {
+        const char *q = memchr(path.base, '?', path.len);
+        if (q != NULL)
+            path.len = (size_t)(q - path.base);
+    }
     if (u->port != 80)
         sl_buf_printf(&c->ckey, ":%u", u->port);
     return sl_buf_append(&c->ckey, path.base, path.len);

@@ -249,6 +249,9 @@ struct sl_conf_rroute {
     int cache;                  /* its responses may be stored and served */
     int64_t cache_ttl;          /* seconds a response without an explicit
                                    lifetime is fresh; 0: refresh_patterns */
+    int cache_key_query;        /* the query is part of the cache key */
+    /* 0: timeouts.connect / origin_first_byte / origin_idle */
+    int64_t connect_timeout_ms, response_timeout_ms, idle_timeout_ms;
 };
 
 struct sl_conf_rvhost {

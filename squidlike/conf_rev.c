@@ -535,6 +535,7 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
         return cf_fail(x, g, "each routes entry must be a group ({ prefix = \"/\"; "
                        "pool = \"app\"; })");
     route->cache = 1;
+    route->cache_key_query = 1;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -567,6 +568,22 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
             if (config_setting_type(s) != CONFIG_TYPE_BOOL)
                 return cf_fail(x, s, "'cache' must be true or false");
             route->cache = config_setting_get_bool(s);
+        } else if (strcmp(k, "cache_key_query") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, s, "'cache_key_query' must be true or false");
+            route->cache_key_query = config_setting_get_bool(s);
+        } else if (strcmp(k, "connect_timeout") == 0 ||
+                   strcmp(k, "response_timeout") == 0 || strcmp(k, "idle_timeout") == 0) {
+            if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ttl) < 0)
+                return -1;
+            if (ttl < 10 || ttl > 24 * 3600 * 1000LL)
+                return cf_fail(x, s, "'%s' is out of range (expected 10ms to 24h)", k);
+            if (k[0] == 'c')
+                route->connect_timeout_ms = ttl;
+            else if (k[0] == 'r')
+                route->response_timeout_ms = ttl;
+            else
+                route->idle_timeout_ms = ttl;
         } else if (strcmp(k, "cache_ttl") == 0) {
             if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ttl) < 0)
                 return -1;
@@ -576,7 +593,8 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
                            "of: prefix, regex, icase, rewrite, pool, request_headers, "
-                           "response_headers, cache, cache_ttl)", k);
+                           "response_headers, cache, cache_ttl, cache_key_query, "
+                           "connect_timeout, response_timeout, idle_timeout)", k);
         }
     }
     if (pattern == NULL)

@@ -694,5 +694,92 @@ def test_backends_by_name_follow_dns():
         assert pr.returncode != 0 and "bad backend" in pr.stderr, (bad, pr.stderr)
 
 
+def test_reverse_collapsed_swr_and_reload_in_flight():
+    n = {"slow": 0, "swr": 0}
+
+    def handler(req):
+        if req.target == "/slow":
+            n["slow"] += 1
+            return Response(200, b"slow body", delay=1.0,
+                            headers=[("Cache-Control", "max-age=60")])
+        if req.target == "/swr":
+            n["swr"] += 1
+            return Response(200, b"swr%d" % n["swr"], headers=[
+                ("Cache-Control", "max-age=1, stale-while-revalidate=60")])
+        if req.target == "/inflight":
+            return Response(200, b"old pool", delay=2.0, headers=[("Cache-Control", "no-store")])
+        return Response(200, b"old pool", headers=[("Cache-Control", "no-store")])
+    old = ScriptedOrigin(handler)
+    new = ScriptedOrigin(lambda req: Response(200, b"new pool",
+                                              headers=[("Cache-Control", "no-store")]))
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % old.port])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/", "pool": "app"}]}])
+    with Daemon(conf) as d:
+        # Collapsed forwarding: five at once, one fetch.
+        out = []
+        ts = [threading.Thread(target=lambda: out.append(get(port, "app.example", "/slow")))
+              for _ in range(5)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert len(out) == 5 and all(r.status == 200 and r.body == b"slow body" for r in out), \
+            [r.brief() for r in out]
+        assert n["slow"] == 1, n
+        # stale-while-revalidate: the stale copy at once, a background
+        # revalidation through the reverse pipeline refreshes it.
+        assert get(port, "app.example", "/swr").body == b"swr1"
+        h.wait_until(lambda: "stale" in (get(port, "app.example", "/swr")
+                                         .header("Cache-Status") or "")
+                     or n["swr"] >= 2, 10, interval=0.3, what="the copy going stale")
+        h.wait_until(lambda: n["swr"] >= 2, 10, what="the background revalidation")
+        h.wait_until(lambda: get(port, "app.example", "/swr").body == b"swr2", 10,
+                     what="the refreshed copy served")
+        # A reload moves the pool to another backend; the request in flight
+        # finishes on the one it started with.
+        res = {}
+        t = threading.Thread(target=lambda: res.update(r=get(port, "app.example", "/inflight")))
+        t.start()
+        h.wait_until(lambda: any(q.target == "/inflight" for q in old.requests), 10,
+                     what="the slow request at the old backend")
+        conf["reverse"]["pools"][0]["backends"] = ["127.0.0.1:%d" % new.port]
+        d.write_conf(conf)
+        d.reload()
+        r = get(port, "app.example", "/after")
+        assert r.body == b"new pool", r.brief()
+        t.join(30)
+        assert res["r"].status == 200 and res["r"].body == b"old pool", res["r"].brief()
+
+
+def test_route_timeouts_and_cache_key_query():
+    def handler(req):
+        if req.target.startswith("/slow"):
+            return Response(200, b"late", delay=3.0, headers=[("Cache-Control", "no-store")])
+        return Response(200, req.target.encode(), headers=[("Cache-Control", "max-age=60")])
+    o = ScriptedOrigin(handler)
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port])},
+                    [{"names": ["app.example"],
+                      "routes": [{"prefix": "/slow/quick", "pool": "app",
+                                  "response_timeout": "500ms"},
+                                 {"prefix": "/static/", "pool": "app", "cache_key_query": False},
+                                 {"prefix": "/", "pool": "app"}]}])
+    with Daemon(conf) as d:
+        t0 = time.monotonic()
+        r = get(port, "app.example", "/slow/quick")
+        took = time.monotonic() - t0
+        assert r.status == 504 and took < 2.5, (r.brief(), took)
+        r = get(port, "app.example", "/slow/patient")
+        assert r.status == 200 and r.body == b"late", r.brief()
+        a = get(port, "app.example", "/static/app.js?utm=1")
+        b = get(port, "app.example", "/static/app.js?utm=2")
+        assert a.body == b.body == b"/static/app.js?utm=1", (a.body, b.body)
+        assert "hit" in (b.header("Cache-Status") or ""), b.headers
+        x = get(port, "app.example", "/page?v=1")
+        y = get(port, "app.example", "/page?v=2")
+        assert (x.body, y.body) == (b"/page?v=1", b"/page?v=2")
+
+
 if __name__ == "__main__":
     h.run(globals())
