@@ -124,7 +124,10 @@ int cache_cc_parse_targeted(const struct sl_http_msg *m,
  * Targeted fields that are not on the list are passed on (2.2, MUST), and
  * in forward mode every field is, as today (nothing is on our list there).
  * Cache-Control and Expires go to the client unchanged in both modes: they
- * are the policy for every other cache and for the browser.
+ * are the policy for every other cache and for the browser. The field is
+ * removed on the way out only (miss and hit alike), never from the stored
+ * head: a 304 refresh recomputes freshness from the stored fields merged
+ * with the 304's (RFC 9111 3.2), and needs it there.
  */
 int cache_targeted_hide(struct sl_view name);
 
