@@ -124,10 +124,13 @@ int cache_cc_parse_targeted(const struct sl_http_msg *m,
  * Targeted fields that are not on the list are passed on (2.2, MUST), and
  * in forward mode every field is, as today (nothing is on our list there).
  * Cache-Control and Expires go to the client unchanged in both modes: they
- * are the policy for every other cache and for the browser. The field is
- * removed on the way out only (miss and hit alike), never from the stored
- * head: a 304 refresh recomputes freshness from the stored fields merged
- * with the 304's (RFC 9111 3.2), and needs it there.
+ * are the policy for every other cache and for the browser. The client
+ * side drops the field from the miss's head and from the stored head (a
+ * hit copies the stored head as it is, without a per-field pass): the
+ * freshness computed from it when the response was stored is kept with
+ * the object, and a 304 that refreshes it is judged by its own targeted
+ * field (origins send their caching fields on 304s: RFC 9111 4.3.4),
+ * else by the stored Cache-Control.
  */
 int cache_targeted_hide(struct sl_view name);
 

@@ -27,6 +27,13 @@ static const char *const conditionals[] = { "If-None-Match",
 
 /* Stored heads lose what is recomputed on every hit. */
 static const char *const not_stored[] = { "Age", "Cache-Status", NULL };
+/* In front of a site: our own targeted field (RFC 9213) is for us alone.
+ * It is used when the response is stored (its freshness is computed
+ * then) and not kept: hits copy the stored head as it is. A 304 that
+ * refreshes the object is judged by its own fields (origins send their
+ * caching fields on 304s too: RFC 9111 4.3.4), else the stored ones. */
+static const char *const not_stored_rev[] = { "Age", "Cache-Status",
+                                              CACHE_TARGETED_OWN, NULL };
 
 /*
  * The heuristic for a response without an explicit lifetime: a reverse
@@ -80,7 +87,7 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
     const char *add = NULL;
 
     memset(&o, 0, sizeof(o));
-    o.drop = not_stored;        /* hop-by-hop, CL and TE go by default */
+    o.drop = c->reverse ? not_stored_rev : not_stored;
     o.access = c->conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &o, &add);     /* a hit hides the backend too */
@@ -176,6 +183,8 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     if (hit_parse_head(c, &c->chead, &merged) < 0)
         goto out;
     cache_cc_parse(&merged, 0, &respcc);
+    if (c->reverse)             /* RFC 9213: addressed to us here */
+        cache_cc_parse_targeted(&merged, cache_target_list, 2, &respcc);
     h = fill_heuristic(c, &ttl);
     cache_fresh_compute(&merged, &respcc, h,
                         cc->request_time, time(NULL), &cc->fresh);
@@ -328,6 +337,8 @@ enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";
     } else {
         cache_cc_parse(m, 0, &respcc);
+        if (c->reverse)
+            cache_cc_parse_targeted(m, cache_target_list, 2, &respcc);
         if (hit_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);

@@ -79,7 +79,8 @@ int hit_status_field(struct sl_client *c, struct sl_buf *out)
 
 static void via_line(struct sl_client *c, struct sl_buf *out)
 {
-    if (c->conf->http.via)
+    /* a site's visitors see Via only when reverse.via says so */
+    if (c->reverse ? c->conf->reverse.via : c->conf->http.via)
         sl_buf_printf(out, "Via: 1.1 %s (squidlike/%s)\r\n",
                       c->conf->visible_hostname, PACKAGE_VERSION);
 }

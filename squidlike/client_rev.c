@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "acl/acl.h"
+#include "cache/policy.h"
 #include "squidlike/backend.h"
 #include "squidlike/chars.h"
 #include "squidlike/client_int.h"
@@ -493,8 +494,12 @@ void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
     const struct sl_conf_reverse *rc = &c->conf->reverse;
     const struct sl_conf_rroute *route = rev_route(c);
 
+    static const char *const own[] = { CACHE_TARGETED_OWN, NULL };
+
     opts->access = rc->hide;
     opts->access2 = route ? route->resp.access : NULL;
+    if (opts->drop == NULL)
+        opts->drop = own;       /* our targeted field is for us alone */
     if (!rc->via)
         opts->via = NULL;
     *add = route ? route->resp.add : NULL;

@@ -10,6 +10,7 @@ untrusted clients replaced), what the clients learn of the backends
 front of the servers (its own key space, per-route cache off and TTL,
 PURGE), a garbage-answering backend, and the config errors -k parse names."""
 
+import collections
 import os
 import subprocess
 import sys
@@ -779,6 +780,46 @@ def test_route_timeouts_and_cache_key_query():
         x = get(port, "app.example", "/page?v=1")
         y = get(port, "app.example", "/page?v=2")
         assert (x.body, y.body) == (b"/page?v=1", b"/page?v=2")
+
+
+def test_targeted_cache_control():
+    """RFC 9213: in front of the servers, Squidlike-Cache-Control then
+    CDN-Cache-Control decide for this cache (Cache-Control and Expires are
+    then ignored), the first passed on, ours removed; the forward proxy
+    ignores both (they are not addressed to it)."""
+    n = collections.Counter()
+
+    def handler(req):
+        n[req.target] += 1
+        body = b"%s #%d" % (req.target.encode(), n[req.target])
+        hdrs = {
+            "/cdn": [("Cache-Control", "no-store"), ("CDN-Cache-Control", "max-age=60")],
+            "/cdn-nostore": [("Cache-Control", "public, max-age=600"),
+                             ("CDN-Cache-Control", "no-store")],
+            "/own": [("Cache-Control", "no-store"), ("CDN-Cache-Control", "no-store"),
+                     ("Squidlike-Cache-Control", "max-age=60")],
+            "/bad": [("Cache-Control", "max-age=60"), ("CDN-Cache-Control", "max-age=60,,")],
+        }[req.target]
+        return Response(200, body, headers=hdrs)
+    o = ScriptedOrigin(handler)
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % o.port])},
+                    [{"names": ["app.example"], "routes": [{"prefix": "/", "pool": "app"}]}])
+    with Daemon(conf) as d:
+        for path, cached in (("/cdn", True), ("/cdn-nostore", False), ("/own", True),
+                             ("/bad", True)):
+            a = get(port, "app.example", path)
+            b = get(port, "app.example", path)
+            assert a.status == b.status == 200, (a.brief(), b.brief())
+            assert (a.body == b.body) == cached, (path, a.body, b.body)
+            assert b.header("Squidlike-Cache-Control") is None, b.headers
+            assert a.header("Squidlike-Cache-Control") is None, a.headers
+        assert get(port, "app.example", "/cdn").header("CDN-Cache-Control") == "max-age=60"
+        # The forward proxy: Cache-Control rules (/cdn: no-store).
+        url = "http://127.0.0.1:%d/cdn" % o.port
+        x = h.proxy_request(d, "GET", url)
+        y = h.proxy_request(d, "GET", url)
+        assert x.body != y.body, (x.body, y.body)
 
 
 if __name__ == "__main__":
