@@ -864,22 +864,31 @@ static int check_readable(struct ctx *x)
  * is bounded as libconfig bounds it.
  */
 #define INCLUDE_DEPTH_MAX 10
-#define INCLUDE_LINE_MAX 4096
 
 static int check_includes(struct ctx *x, const char *path, int depth)
 {
-    char line[INCLUDE_LINE_MAX], name[PATH_MAX], why[128];
+    char name[PATH_MAX], why[128], *line = NULL;
     FILE *f = fopen(path, "r");
+    size_t cap = 0;
     struct stat st;
     int lineno = 0, rc = 0;
+    ssize_t len;
 
     if (f == NULL)
         return 0;               /* libconfig says so, with the line */
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         const char *p = line, *q;
         size_t n;
 
         lineno++;
+        /* A NUL is no character of a configuration: libconfig's scanner
+         * would end a string at it ("etc\0..." names the directory etc,
+         * and exit(2) again: found by fuzz_conf) */
+        if (memchr(line, '\0', (size_t)len) != NULL) {
+            cf_seterr(x, "%s:%d: a NUL byte (this is not a text file)", path, lineno);
+            rc = -1;
+            break;
+        }
         while (sl_is_ows(*p))
             p++;
         if (strncmp(p, "@include", 8) != 0)
@@ -907,6 +916,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
         cf_seterr(x, "%s:%d: @include \"%s\": %s", path, lineno, name, why);
         rc = -1;
     }
+    free(line);
     fclose(f);
     return rc;
 }
