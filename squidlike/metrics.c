@@ -321,8 +321,8 @@ const char *sl_metrics_route_text(const struct sl_conf_reverse *rc, int v, int r
     return buf;
 }
 
-size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t fixed,
-                               size_t mult)
+size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t be_fixed,
+                               size_t be_mult, size_t rt_fixed, size_t rt_mult)
 {
     size_t room = SL_METRICS_REVERSE_ONCE, i, j, names;
 
@@ -330,25 +330,24 @@ size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t fixed,
         return 0;
     for (i = 0; i < rc->n_pools; i++)
         for (j = 0; j < rc->pools[i].n_backends; j++) {
-            names = strlen(rc->pools[i].name) + strlen(rc->pools[i].backend[j].name) +
-                    sizeof(((struct sl_backend_info *)0)->last_check_why);
-            room += fixed + mult * names;
+            names = strlen(rc->pools[i].name) + strlen(rc->pools[i].backend[j].name);
+            room += be_fixed + be_mult * names;
         }
     for (i = 0; i < rc->n_vhosts; i++)
         for (j = 0; j < rc->vhosts[i].n_routes; j++) {
             /* the shown pattern is at most its cap, a prefix and "..." */
             names = strlen(rc->vhosts[i].name) + SL_METRICS_ROUTE_TEXT_MAX +
                     strlen(rc->pools[rc->vhosts[i].routes[j].pool].name);
-            room += fixed + mult * names;
+            room += rt_fixed + rt_mult * names;
         }
     return room;
 }
 
-/* Bytes per row of the exposition beyond its names, twice over (a
- * histogram's 21 lines and 9 more, each under 100 bytes of its own and
- * the names at most twice as long escaped). */
-#define REV_ROW_FIXED (31 * 100)
-#define REV_ROW_MULT (31 * 2)
+/* A backend's rows in the exposition: 9 lines and a histogram's 21, each
+ * under 100 bytes but for the two names, at most twice as long escaped;
+ * a route's one line, the same. */
+#define REV_BE_LINES 30
+#define REV_LINE_MAX 100
 
 /* The backend families: one value of a backend each. */
 enum be_fam {
@@ -480,7 +479,8 @@ void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t 
 
 size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
 {
-    return sl_metrics_reverse_room(rc, REV_ROW_FIXED, REV_ROW_MULT);
+    return sl_metrics_reverse_room(rc, REV_BE_LINES * REV_LINE_MAX, REV_BE_LINES * 2,
+                                   REV_LINE_MAX, 2);
 }
 
 size_t sl_metrics_size(const struct sl_server *srv)

@@ -108,13 +108,14 @@ const char *sl_metrics_backend_state(const struct sl_backend_info *i);
 const char *sl_metrics_route_text(const struct sl_conf_reverse *rc, int v, int r,
                                   char *buf, size_t n);
 
-/* The bytes the rows of rc may take on a page: per backend and per
- * route, fixed bytes plus mult times the bytes of the names it shows
- * (mult: the worst growth of the page's escaping) and of a check's
- * error, and SL_METRICS_REVERSE_ONCE for what a page writes once (titles,
- * HELP lines). 0 when rc has no pools. */
+/* The bytes the rows of rc may take on a page: per backend be_fixed
+ * bytes and be_mult per byte of its pool's and its own name, per route
+ * rt_fixed and rt_mult per byte of its vhost's name, its shown pattern
+ * and its pool's name (a mult: how often a page shows them, times the
+ * worst growth of its escaping); and SL_METRICS_REVERSE_ONCE for what a
+ * page writes once (titles, HELP lines). 0 when rc has no live state. */
 #define SL_METRICS_REVERSE_ONCE 4096
-size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t fixed,
-                               size_t mult);
+size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t be_fixed,
+                               size_t be_mult, size_t rt_fixed, size_t rt_mult);
 
 #endif

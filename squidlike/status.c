@@ -555,14 +555,18 @@ void sl_status_reverse_json(struct sl_bufw *w, const struct sl_backends *b,
     sl_bufw_printf(w, "%s]\n  }", n ? "\n    " : " ");
 }
 
-/* Bytes of a backend's or route's object beyond its names, and the worst
- * growth of a name escaped (\u00XX). */
-#define REV_JSON_FIXED 1024
+/* Bytes of a backend's object (and its pool's, first) beyond its names
+ * and its check's error, and of a route's; the worst growth of a string
+ * escaped (\u00XX). */
+#define REV_JSON_BACKEND 1024
+#define REV_JSON_ROUTE 256
 #define REV_JSON_MULT 6
 
 size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc)
 {
-    return sl_metrics_reverse_room(rc, REV_JSON_FIXED, REV_JSON_MULT);
+    return sl_metrics_reverse_room(rc, REV_JSON_BACKEND + REV_JSON_MULT *
+                                   sizeof(((struct sl_backend_info *)0)->last_check_why),
+                                   REV_JSON_MULT, REV_JSON_ROUTE, REV_JSON_MULT);
 }
 
 size_t sl_status_size(const struct sl_server *srv)

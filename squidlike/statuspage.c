@@ -529,14 +529,18 @@ void sl_status_reverse_html(struct sl_bufw *w, const struct sl_backends *b, int6
     tile_routes(w, b);
 }
 
-/* Bytes of a row beyond its names (a dozen cells with ids), and the worst
- * growth of a name escaped (&quot;). */
-#define REV_HTML_FIXED 1536
+/* Bytes of a backend's row beyond its names and its check's error (a
+ * dozen cells with ids), and of a route's; the worst growth of a name
+ * escaped (&quot;). */
+#define REV_HTML_BACKEND 1536
+#define REV_HTML_ROUTE 256
 #define REV_HTML_MULT 6
 
 size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc)
 {
-    return sl_metrics_reverse_room(rc, REV_HTML_FIXED, REV_HTML_MULT);
+    return sl_metrics_reverse_room(rc, REV_HTML_BACKEND + REV_HTML_MULT *
+                                   sizeof(((struct sl_backend_info *)0)->last_check_why),
+                                   REV_HTML_MULT, REV_HTML_ROUTE, REV_HTML_MULT);
 }
 
 size_t sl_status_html_size(const struct sl_server *srv)

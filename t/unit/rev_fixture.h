@@ -144,24 +144,38 @@ static void rev_fixture_free(struct rev_fixture *f)
 
 /*
  * The longest names and values a configuration allows, every byte of them
- * one the pages escape: a pool and a backend with names at their size,
- * a check error at its size, a vhost of 255 bytes and a route whose
- * pattern is 4096 bytes. What the pages write for it must fit the sizes
- * they announce.
+ * one the pages escape, in as many rows as a pool and a vhost may have:
+ * 64 backends whose pool's and own names are at their size and whose
+ * last checks failed with an error at its size, 64 routes of a vhost
+ * named with 255 bytes, each a pattern of 4096. What the pages write for
+ * it must fit the sizes they announce (the room a page writes once is
+ * small beside this many rows).
  */
-static void rev_fixture_worst(struct rev_fixture *f)
+#define REV_WORST_ROUTES 64
+
+struct rev_worst {
+    struct rev_fixture f;
+    struct sl_conf_rroute routes[REV_WORST_ROUTES];
+};
+
+static void rev_fixture_worst(struct rev_worst *x)
 {
     static const char *const names[] = { "a.test" };
+    struct rev_fixture *f = &x->f;
     char err[256], why[96], pattern[4097];
+    struct sl_conf_rpool *p = &f->pools[0];
     struct sl_backends *b;
+    size_t i;
 
-    memset(f, 0, sizeof(*f));
-    memset(f->pools[0].name, '"', sizeof(f->pools[0].name) - 1);
-    memset(f->pools[0].backend[0].name, '\\', sizeof(f->pools[0].backend[0].name) - 1);
-    f->pools[0].backend[0].weight = 1;
-    f->pools[0].n_backends = 1;
-    snprintf(f->pools[0].health_path, sizeof(f->pools[0].health_path), "/h");
-    f->pools[0].health_fall = 1;
+    memset(x, 0, sizeof(*x));
+    memset(p->name, '"', sizeof(p->name) - 1);
+    for (i = 0; i < SL_CONF_MAX_RBACKENDS; i++) {
+        memset(p->backend[i].name, '\\', sizeof(p->backend[i].name) - 1);
+        p->backend[i].weight = 1;
+    }
+    p->n_backends = SL_CONF_MAX_RBACKENDS;
+    snprintf(p->health_path, sizeof(p->health_path), "/h");
+    p->health_fall = 1;
     f->rc.pools = f->pools;
     f->rc.n_pools = 1;
     f->rc.routes = acl_routes_new();
@@ -169,20 +183,24 @@ static void rev_fixture_worst(struct rev_fixture *f)
     memset(pattern, '"', sizeof(pattern) - 1);
     pattern[0] = '/';
     pattern[sizeof(pattern) - 1] = '\0';
-    rev_route(f, 0, 0, ACL_ROUTE_REGEX, pattern, 1, 0);
+    for (i = 0; i < REV_WORST_ROUTES; i++)
+        ck_assert_int_eq(acl_routes_add_route(f->rc.routes, 0, ACL_ROUTE_REGEX, pattern,
+                                              1, NULL, err, sizeof(err)), (int)i);
     memset(f->vhosts[0].name, '"', sizeof(f->vhosts[0].name) - 1);
-    f->vhosts[0].routes = f->routes;
-    f->vhosts[0].n_routes = 1;
+    f->vhosts[0].routes = x->routes;
+    f->vhosts[0].n_routes = REV_WORST_ROUTES;
     f->rc.vhosts = f->vhosts;
     f->rc.n_vhosts = 1;
     b = f->rc.rt = sl_backends_new(&f->rc);
     ck_assert_ptr_nonnull(b);
     memset(why, '\001', sizeof(why) - 1);
     why[sizeof(why) - 1] = '\0';
-    sl_backends_health(b, 0, 0, 0, why, 5);
-    ck_assert_int_eq(sl_backends_pick(b, 0, NULL, 0, 0, 6, -1), -SL_PICK_NONE_UP);
-    sl_backends_result(b, 0, 0, 1, 7, 12345678901LL);
-    sl_backends_route_hit(b, 0, 0);
+    for (i = 0; i < SL_CONF_MAX_RBACKENDS; i++) {
+        sl_backends_health(b, 0, (int)i, 0, why, 5);
+        sl_backends_result(b, 0, (int)i, 1, 7, 12345678901LL);
+    }
+    for (i = 0; i < REV_WORST_ROUTES; i++)
+        sl_backends_route_hit(b, 0, (int)i);
 }
 
 #endif
