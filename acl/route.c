@@ -155,6 +155,21 @@ size_t acl_routes_nroutes(const struct acl_routes *r, int v)
     return r && v >= 0 && (size_t)v < r->nvh ? r->vh[v].nroutes : 0;
 }
 
+const char *acl_routes_pattern(const struct acl_routes *r, int v, int i,
+                               enum acl_route_kind *kind, int *icase)
+{
+    const struct route *rt;
+
+    if (i < 0 || (size_t)i >= acl_routes_nroutes(r, v))
+        return NULL;
+    rt = &r->vh[v].routes[i];
+    if (kind)
+        *kind = rt->kind;
+    if (icase)
+        *icase = rt->icase;
+    return rt->pat;
+}
+
 /* ---- names ---------------------------------------------------------------- */
 
 /* Rewrite the IPv6 literal buf[0..len) (SL_HTTP_HOST_MAX + 1 bytes) in

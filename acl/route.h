@@ -105,5 +105,10 @@ int acl_routes_rewrite(const struct acl_routes *r, const struct acl_route_hit *h
 /* Counts, for messages and the status page. */
 size_t acl_routes_nvhosts(const struct acl_routes *r);
 size_t acl_routes_nroutes(const struct acl_routes *r, int v);
+/* Route i of vhost v as the ops pages show it: its pattern (a prefix as
+ * it is compared, lowercased when icase) and kind and icase into *kind,
+ * *icase (either may be NULL). NULL when there is no such route. */
+const char *acl_routes_pattern(const struct acl_routes *r, int v, int i,
+                               enum acl_route_kind *kind, int *icase);
 
 #endif

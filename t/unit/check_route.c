@@ -550,6 +550,31 @@ START_TEST(routes_per_vhost)
 }
 END_TEST
 
+/* What the ops pages show of a route: its pattern, kind and icase. */
+START_TEST(route_pattern_shown)
+{
+    struct acl_routes *r = acl_routes_new();
+    enum acl_route_kind kind = ACL_ROUTE_PREFIX;
+    int icase = 0;
+
+    VHOST(r, 0, 0, "a.test");
+    ROUTE(r, 0, 0, ACL_ROUTE_PREFIX, "/Api/", 1, "/");
+    ROUTE(r, 0, 1, ACL_ROUTE_REGEX, "^/U/([0-9]+)$", 0, "/users/$1");
+    ck_assert_str_eq(acl_routes_pattern(r, 0, 0, &kind, &icase), "/api/");
+    ck_assert_int_eq(kind, ACL_ROUTE_PREFIX);
+    ck_assert_int_eq(icase, 1);
+    ck_assert_str_eq(acl_routes_pattern(r, 0, 1, &kind, &icase), "^/U/([0-9]+)$");
+    ck_assert_int_eq(kind, ACL_ROUTE_REGEX);
+    ck_assert_int_eq(icase, 0);
+    ck_assert_str_eq(acl_routes_pattern(r, 0, 1, NULL, NULL), "^/U/([0-9]+)$");
+    ck_assert_ptr_null(acl_routes_pattern(r, 0, 2, &kind, &icase));
+    ck_assert_ptr_null(acl_routes_pattern(r, 0, -1, &kind, &icase));
+    ck_assert_ptr_null(acl_routes_pattern(r, 1, 0, &kind, &icase));
+    ck_assert_ptr_null(acl_routes_pattern(NULL, 0, 0, &kind, &icase));
+    acl_routes_free(r);
+}
+END_TEST
+
 static const struct {
     int v;
     int kind;
@@ -728,6 +753,7 @@ int main(void)
     tcase_add_test(tc, rewrite_bounded);
     tcase_add_test(tc, rewrite_bad_hits);
     tcase_add_test(tc, routes_per_vhost);
+    tcase_add_test(tc, route_pattern_shown);
     tcase_add_test(tc, route_errors);
     tcase_add_test(tc, regex_match_limit);
     tcase_add_test(tc, limits_full_table);
