@@ -269,7 +269,7 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
                 cl_run(c);
                 return;
             }
-            rev_outcome(c, 0);
+            rev_outcome(c, 0, 0);
         }
         cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
                                                         : SL_ERR_DNS_FAIL,
@@ -436,7 +436,7 @@ static void fwd_connect_next(struct sl_client *c)
     if (rev_retry(c, 0))
         return;
     if (c->reverse)
-        rev_outcome(c, 0);
+        rev_outcome(c, 0, 0);
     snprintf(where, sizeof(where), "%s: %s", t->key,
              strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
     cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
@@ -516,7 +516,7 @@ static void fwd_origin_failed(struct sl_client *c, int err)
     if (!t->reused && rev_retry(c, t->oreq_sent > 0))
         return;
     if (c->reverse && !t->reused)
-        rev_outcome(c, 0);
+        rev_outcome(c, 0, 0);
     if (t->bytes_out > 0 || t->head_done) {
         cl_close(c);
         return;
@@ -537,7 +537,7 @@ static void fwd_bad_response(struct sl_client *c, const char *why)
     SL_LOG(SL_LOG_INFO, c->id, 0, "bad response from %s: %s", t->key, why);
     t->origin_keep = 0;
     if (c->reverse)
-        rev_outcome(c, 0);
+        rev_outcome(c, 0, 0);
     if (t->bytes_out > 0) {
         cl_close(c);
         return;
@@ -558,7 +558,7 @@ void fwd_timeout(struct sl_client *c)
         return;
     }
     if (c->reverse)
-        rev_outcome(c, 0);      /* a no-op when its head came */
+        rev_outcome(c, 0, 0);   /* a no-op when its head came */
     if (t->head_done || t->bytes_out > 0) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
@@ -699,7 +699,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
                 return -1;
             }
             if (c->reverse)
-                rev_outcome(c, 1);
+                rev_outcome(c, 1, 1);
             txnlog_keep_ctype(t, m);
             if (fwd_client_head(c, m, 0) < 0) {
                 fwd_bad_response(c, "response head too large");
@@ -726,7 +726,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         return 0;
     }
     if (c->reverse)
-        rev_outcome(c, m->status < 500);
+        rev_outcome(c, m->status < 500, 1);
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
     v = fill_on_head(c, m);

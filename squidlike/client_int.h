@@ -183,6 +183,7 @@ enum cl_code {
 struct cl_rev {
     unsigned char routed;       /* vhost and route are set */
     unsigned char picked;       /* backend is counted in flight (rev_release) */
+    unsigned char chosen;       /* a backend was picked (stays: the log) */
     unsigned char reported;     /* its outcome went to the pool (rev_outcome) */
     unsigned char failed;       /* ... as a failure */
     unsigned char retried;      /* sent to a second backend (rev_retry) */
@@ -485,8 +486,9 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m);
 int rev_pick(struct sl_client *c);
 /* The request left its backend (done, failed, retried elsewhere). */
 void rev_release(struct sl_client *c);
-/* What it found there: ok (a response below 500) or a failure. */
-void rev_outcome(struct sl_client *c, int ok);
+/* What it found there: ok (a response below 500) or a failure; head: a
+ * response head came (its latency counts, 5xx too). */
+void rev_outcome(struct sl_client *c, int ok, int head);
 /* The backend failed before answering (sent: request bytes went out):
  * 1 when the request was sent to another backend instead. */
 int rev_retry(struct sl_client *c, int sent);

@@ -238,7 +238,7 @@ void rev_release(struct sl_client *c)
  * What the request found on its backend (once per pick): ok, or a failure
  * that counts toward ejecting it (backend.h). Logged when it ejects.
  */
-void rev_outcome(struct sl_client *c, int ok)
+void rev_outcome(struct sl_client *c, int ok, int head)
 {
     struct cl_txn *t = &c->txn;
     struct cl_rev *r = &t->rev;
@@ -253,7 +253,7 @@ void rev_outcome(struct sl_client *c, int ok)
         r->failed = 1;
     if (sl_backends_result(rc->rt, route->pool, r->backend, ok,
                            sl_loop_now(c->srv->loop),
-                           ok ? now_us - r->sent_us : -1))
+                           head ? now_us - r->sent_us : -1))
         SL_LOG(SL_LOG_WARN, c->id, 0, "backend %s of pool %s ejected after "
                "failing requests", t->key, rc->pools[route->pool].name);
 }
@@ -294,6 +294,7 @@ int rev_pick(struct sl_client *c)
     }
     t->rev.backend = i;
     t->rev.picked = 1;
+    t->rev.chosen = 1;
     t->rev.reported = 0;
     t->rev.sent_us = sl_loop_now_us(c->srv->loop);
     b = sl_backends_conf(rc->rt, route->pool, i);
@@ -330,7 +331,7 @@ int rev_retry(struct sl_client *c, int sent)
     if (!c->reverse || t->rev.retried || t->resp_started ||
         (sent && !(t->idempotent && t->req.kind == SL_HTTP_BODY_NONE)))
         return 0;
-    rev_outcome(c, 0);
+    rev_outcome(c, 0, 0);
     t->rev.retried = 1;
     t->rev.avoid = t->rev.backend + 1;
     t->oreq_sent = 0;
@@ -400,7 +401,7 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
         (!trusted || !sl_http_find(m, "X-Forwarded-Host")) &&
         sl_buf_printf(out, "X-Forwarded-Host: %s\r\n", t->rev.host) < 0)
         return -ENOSPC;
-    if (id != NULL && id->value.len > 0 && id->value.len < sizeof(t->rev.reqid))
+    if (id != NULL && id->value.len > 0)     /* logged: its first 64 bytes */
         snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%.*s", (int)id->value.len,
                  id->value.base);
     else if (id == NULL && rc->request_id) {

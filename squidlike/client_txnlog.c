@@ -76,8 +76,8 @@ static const char *code_text(const struct cl_txn *t, char *buf, size_t size)
 }
 
 /* Reverse mode's fields: the site and route once routed; the backend
- * once one was chosen (rev_pick stamps sent_us, and t->key then holds its
- * name: a retry's second backend replaces the first); the request id once
+ * once one was chosen (t->rev.chosen; t->key holds its name: a retry's
+ * second backend replaces the first); the request id once
  * the backend's request was built. Nothing of a request the router
  * refused (its vhost is not known for sure) or a hit (no backend). */
 static void txnlog_fill_rev(const struct sl_client *c, struct sl_log_access *a)
@@ -89,7 +89,7 @@ static void txnlog_fill_rev(const struct sl_client *c, struct sl_log_access *a)
         return;
     a->vhost = rc->vhosts[t->rev.vhost].name;
     a->route = t->rev.route;
-    a->backend = t->rev.sent_us != 0 && t->key[0] ? t->key : NULL;
+    a->backend = t->rev.chosen && t->key[0] ? t->key : NULL;
     a->request_id = t->rev.reqid[0] ? t->rev.reqid : NULL;
 }
 
