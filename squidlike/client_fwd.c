@@ -640,6 +640,23 @@ static int fwd_request_complete(const struct sl_client *c)
 
 /* --- response: origin -> client --------------------------------------- */
 
+/* "HTTP/1.1 NNN reason" CRLF (the parser took a 3-digit status). */
+static int status_line(struct sl_buf *out, const struct sl_http_msg *m)
+{
+    char st[13] = "HTTP/1.1 000 ";
+    int v = m->status;
+
+    if (v < 100 || v > 999)
+        return sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status,
+                             (int)m->reason.len, m->reason.base);
+    st[9] = (char)('0' + v / 100);
+    st[10] = (char)('0' + v / 10 % 10);
+    st[11] = (char)('0' + v % 10);
+    return sl_buf_append(out, st, sizeof(st)) < 0 ||
+           sl_buf_append(out, m->reason.base, m->reason.len) < 0 ||
+           sl_buf_append(out, "\r\n", 2) < 0 ? -ENOSPC : 0;
+}
+
 static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
                            int final)
 {
@@ -666,8 +683,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
         rev_resp_opts(c, &opts, &add);
     for (;;) {
         mark = sl_buf_len(&c->out);
-        if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
-                          (int)m->reason.len, m->reason.base) == 0 &&
+        if (status_line(&c->out, m) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&

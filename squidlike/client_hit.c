@@ -28,6 +28,10 @@ void hit_status(struct cl_txn *t, const char *fmt, ...)
 {
     va_list ap;
 
+    if (strchr(fmt, '%') == NULL) {
+        t->cache.status = fmt;  /* a constant: no formatting per request */
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(t->cache.status_buf, sizeof(t->cache.status_buf), fmt, ap);
     va_end(ap);

@@ -26,9 +26,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acl/acl.h"
@@ -37,6 +39,9 @@
 #include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
+
+_Static_assert(sizeof(((struct sl_conf_rbackend *)0)->name) <= SL_ORIGIN_KEY_MAX,
+               "a backend's name is the origin pool's key");
 
 /* The host of a URL when the Host is not a clean name: an empty first
  * label, so it cannot be any Host the router takes (acl/route.h). */
@@ -60,24 +65,44 @@ const struct sl_conf_rroute *rev_route(const struct sl_client *c)
 }
 
 /* 64 random bits: the X-Request-Id and random-two's draws. Seeded from
- * getrandom once per process (and again in a forked one: the pid is in
- * the seed), then splitmix64: not for secrets, only to tell apart. */
+ * getrandom once per process, then splitmix64: not for secrets, only to
+ * tell apart. A forked process (workers, later) seeds again: the fork
+ * handler clears the seed in the child. (Not getpid() per call: it is a
+ * system call, and was 3% of a pass-through request.) */
+static uint64_t rev_state;
+static int rev_seeded;
+
+static void rev_forked(void)
+{
+    rev_seeded = 0;
+}
+
 static uint64_t rev_random(void)
 {
-    static uint64_t state;
-    static pid_t pid;
+    static int handler;
     uint64_t z;
 
-    if (pid != getpid()) {
-        pid = getpid();
-        if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != sizeof(state))
-            state ^= (uint64_t)time(NULL) << 20;
-        state ^= (uint64_t)pid;
+    if (!rev_seeded) {
+        if (!handler && pthread_atfork(NULL, NULL, rev_forked) == 0)
+            handler = 1;
+        if (getrandom(&rev_state, sizeof(rev_state), GRND_NONBLOCK) != sizeof(rev_state))
+            rev_state ^= (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+        rev_seeded = 1;
     }
-    z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (rev_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+/* 64 bits as 16 lowercase hex digits (no printf on the hot path). */
+static void hex64(uint64_t v, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    int i;
+
+    for (i = 15; i >= 0; i--, v >>= 4)
+        out[i] = d[v & 15];
 }
 
 /* host (a Host value, a port maybe) as the URL's host: lowercase, port
@@ -157,7 +182,8 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
         /* the router wants an IPv6 literal in its brackets */
         snprintf(t->rev.host, sizeof(t->rev.host), "[%s]", t->url_parts.host);
     } else {
-        snprintf(t->rev.host, sizeof(t->rev.host), "%.*s", (int)host.len, host.base);
+        memcpy(t->rev.host, host.base, host.len);    /* fits: checked above */
+        t->rev.host[host.len] = '\0';
     }
     host = (struct sl_view){ t->rev.host, strlen(t->rev.host) };
     url_host(host, &t->url_parts);
@@ -169,8 +195,10 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
         return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
     sl_buf_reset(&c->oreq);
     if (sl_buf_reserve(&c->oreq, need, need) < 0 ||
-        sl_buf_printf(&c->oreq, t->url_parts.host_is_ipv6 ? "http://[%s]" : "http://%s",
-                      t->url_parts.host) < 0 ||
+        sl_buf_append(&c->oreq, t->url_parts.host_is_ipv6 ? "http://[" : "http://",
+                      t->url_parts.host_is_ipv6 ? 8 : 7) < 0 ||
+        sl_buf_append(&c->oreq, t->url_parts.host, strlen(t->url_parts.host)) < 0 ||
+        (t->url_parts.host_is_ipv6 && sl_buf_append(&c->oreq, "]", 1) < 0) ||
         sl_buf_append(&c->oreq, path.base, path.len) < 0 ||
         cl_keep_meta(c, m->method, (struct sl_view){ c->oreq.pos, sl_buf_len(&c->oreq) },
                      m) < 0)
@@ -300,7 +328,7 @@ int rev_pick(struct sl_client *c)
     b = sl_backends_conf(rc->rt, route->pool, i);
     memset(&t->addrs, 0, sizeof(t->addrs));
     t->addr_next = 0;
-    snprintf(t->key, sizeof(t->key), "%s", b->name);
+    memcpy(t->key, b->name, strlen(b->name) + 1);  /* 80 < SL_ORIGIN_KEY_MAX */
     if (b->by_name) {
         /* fwd_start looks it up (the DNS cache answers until the TTL) */
         t->rev.dns_host = b->host;
@@ -349,9 +377,11 @@ static int rev_host_line(struct sl_client *c, struct sl_buf *out)
     const struct cl_txn *t = &c->txn;
     const struct sl_conf_reverse *rc = &c->conf->reverse;
 
-    if (rc->preserve_host && t->rev.host[0] != '\0')
-        return sl_buf_printf(out, "Host: %s\r\n", t->rev.host);
-    return sl_buf_printf(out, "Host: %s\r\n", rc->pools[rev_route(c)->pool].name);
+    const char *h = rc->preserve_host && t->rev.host[0] != '\0'
+                  ? t->rev.host : rc->pools[rev_route(c)->pool].name;
+
+    return sl_buf_append(out, "Host: ", 6) < 0 || sl_buf_append(out, h, strlen(h)) < 0 ||
+           sl_buf_append(out, "\r\n", 2) < 0 ? -ENOSPC : 0;
 }
 
 /* "for=" of a Forwarded element (RFC 7239 6): an IPv6 address quoted in
@@ -361,8 +391,11 @@ static int forwarded_line(const struct sl_client *c, struct sl_buf *out)
     const struct cl_txn *t = &c->txn;
     int v6 = c->peer.sa.sa_family == AF_INET6;
 
-    if (sl_buf_printf(out, "Forwarded: for=%s%s%s;proto=http", v6 ? "\"[" : "",
-                      c->peer_str, v6 ? "]\"" : "") < 0)
+    if (sl_buf_append(out, "Forwarded: for=", 15) < 0 ||
+        (v6 && sl_buf_append(out, "\"[", 2) < 0) ||
+        sl_buf_append(out, c->peer_str, strlen(c->peer_str)) < 0 ||
+        (v6 && sl_buf_append(out, "]\"", 2) < 0) ||
+        sl_buf_append(out, ";proto=http", 11) < 0)
         return -ENOSPC;
     /* host= is a quoted-string: the Host passed the parser (no CTL), and
      * a quote or backslash in it is escaped */
@@ -399,15 +432,20 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
         return -ENOSPC;
     if (rc->x_forwarded_host && t->rev.host[0] &&
         (!trusted || !sl_http_find(m, "X-Forwarded-Host")) &&
-        sl_buf_printf(out, "X-Forwarded-Host: %s\r\n", t->rev.host) < 0)
+        (sl_buf_append(out, "X-Forwarded-Host: ", 18) < 0 ||
+         sl_buf_append(out, t->rev.host, strlen(t->rev.host)) < 0 ||
+         sl_buf_append(out, "\r\n", 2) < 0))
         return -ENOSPC;
     if (id != NULL && id->value.len > 0)     /* logged: its first 64 bytes */
         snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%.*s", (int)id->value.len,
                  id->value.base);
     else if (id == NULL && rc->request_id) {
-        snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%016llx%016llx",
-                 (unsigned long long)rev_random(), (unsigned long long)rev_random());
-        if (sl_buf_printf(out, "X-Request-Id: %s\r\n", t->rev.reqid) < 0)
+        hex64(rev_random(), t->rev.reqid);
+        hex64(rev_random(), t->rev.reqid + 16);
+        t->rev.reqid[32] = '\0';
+        if (sl_buf_append(out, "X-Request-Id: ", 14) < 0 ||
+            sl_buf_append(out, t->rev.reqid, 32) < 0 ||
+            sl_buf_append(out, "\r\n", 2) < 0)
             return -ENOSPC;
     }
     if (route->req.add && sl_buf_append(out, route->req.add, strlen(route->req.add)) < 0)
@@ -473,7 +511,8 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
         sl_buf_reset(&c->oreq);
         if (sl_buf_reserve(&c->oreq, t->rev.path.len + 1024, limit) < 0)
             return -ENOSPC;
-        if (sl_buf_printf(&c->oreq, "%.*s ", (int)m->method.len, m->method.base) == 0 &&
+        if (sl_buf_append(&c->oreq, m->method.base, m->method.len) == 0 &&
+            sl_buf_append(&c->oreq, " ", 1) == 0 &&
             acl_routes_rewrite(rc->routes, &hit, t->rev.path, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, " HTTP/1.1\r\n", 11) == 0 &&
             rev_host_line(c, &c->oreq) == 0 &&
