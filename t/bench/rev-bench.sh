@@ -9,6 +9,9 @@ set -e
 port=$1 origin=$2 origin2=$3 dir=$4
 bin=${SQUIDLIKE:-$(dirname "$0")/../../squidlike/squidlike}
 mkdir -p "$dir/var/run" "$dir/var/log" "$dir/cache"
+lean=
+[ -n "$REV_BENCH_LEAN" ] && lean='forwarded_for = false; forwarded = false;
+  x_forwarded_proto = false; x_forwarded_host = false; request_id = false;'
 cat > "$dir/rev.conf" <<CONF
 listen = [ ];
 pid_file = "$dir/var/run/squidlike.pid";
@@ -18,6 +21,7 @@ log_level = "warn";
 cache: { enabled = true; dir = "$dir/cache"; size = "1G"; };
 reverse: {
   listen = [ "127.0.0.1:$port" ];
+  $lean
   pools = ( { name = "app"; balance = "round-robin";
               backends = [ "$origin", "$origin2" ]; } );
   vhosts = ( { names = [ "www.bench.test" ]; default = true;
