@@ -410,16 +410,18 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
     const struct sl_conf *conf = srv->conf;
     size_t i;
 
-    for (i = 0; i < conf->n_listen; i++)
-        if (srv_listen_one(srv, &conf->listen[i], SL_LISTEN_PROXY, err, errlen) < 0)
+    /* The proxy's own ports last: once one accepts, every listener is
+     * bound (a supervisor's or a test's readiness probe may rely on it). */
+    for (i = 0; i < conf->reverse.n_listen; i++)
+        if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
+                           err, errlen) < 0)
             return -1;
     for (i = 0; i < conf->manager.n_listen; i++)
         if (srv_listen_one(srv, &conf->manager.listen[i], SL_LISTEN_MANAGER,
                            err, errlen) < 0)
             return -1;
-    for (i = 0; i < conf->reverse.n_listen; i++)
-        if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
-                           err, errlen) < 0)
+    for (i = 0; i < conf->n_listen; i++)
+        if (srv_listen_one(srv, &conf->listen[i], SL_LISTEN_PROXY, err, errlen) < 0)
             return -1;
     return 0;
 }
