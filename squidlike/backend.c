@@ -25,6 +25,8 @@ struct be_rt {
 };
 
 struct pool_rt {
+    struct sl_backend_waiter *qhead, *qtail;    /* max_pending's queue */
+    unsigned pending;
     struct sl_pick_backend *pick;   /* one per backend, pool order */
     struct be_rt *rt;
     struct sl_chash *ring;          /* balance = "hash" */
@@ -221,12 +223,66 @@ static struct be_rt *rt_of(struct sl_backends *b, int pool, int idx)
 void sl_backends_done(struct sl_backends *b, int pool, int idx)
 {
     struct sl_pick_backend *k;
+    struct sl_backend_waiter *w;
 
     if (rt_of(b, pool, idx) == NULL)
         return;
     k = &b->pools[pool].pick[idx];
     if (k->active > 0)
         k->active--;
+    if ((w = b->pools[pool].qhead) != NULL) {
+        sl_backends_dequeue(b, w);
+        w->wake(w);
+    }
+}
+
+int sl_backends_enqueue(struct sl_backends *b, int pool, struct sl_backend_waiter *w)
+{
+    struct pool_rt *p;
+
+    if (b == NULL || pool < 0 || (size_t)pool >= b->n || w->queued)
+        return -1;
+    p = &b->pools[pool];
+    if (p->pending >= b->rev->pools[pool].max_pending)
+        return -1;
+    w->queued = 1;
+    w->pool = pool;
+    w->next = NULL;
+    w->prev = p->qtail;
+    if (p->qtail)
+        p->qtail->next = w;
+    else
+        p->qhead = w;
+    p->qtail = w;
+    p->pending++;
+    return 0;
+}
+
+void sl_backends_dequeue(struct sl_backends *b, struct sl_backend_waiter *w)
+{
+    struct pool_rt *p;
+
+    if (b == NULL || !w->queued || w->pool < 0 || (size_t)w->pool >= b->n)
+        return;
+    p = &b->pools[w->pool];
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->qhead = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        p->qtail = w->prev;
+    w->next = w->prev = NULL;
+    w->queued = 0;
+    p->pending--;
+}
+
+unsigned sl_backends_pending(const struct sl_backends *b, int pool)
+{
+    if (b == NULL || pool < 0 || (size_t)pool >= b->n)
+        return 0;
+    return b->pools[pool].pending;
 }
 
 int sl_backends_result(struct sl_backends *b, int pool, int idx, int ok,

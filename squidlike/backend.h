@@ -53,8 +53,24 @@ enum sl_pick_fail {
  */
 int sl_backends_pick(struct sl_backends *b, int pool, const void *key,
                      size_t keylen, uint64_t rnd, int64_t now_ms, int avoid);
-/* The request on backend idx of pool is over. */
+/* The request on backend idx of pool is over; a request waiting in the
+ * pool's queue is woken (its wake callback: it picks again). */
 void sl_backends_done(struct sl_backends *b, int pool, int idx);
+
+/* A request waiting for a slot (max_pending): linked into its pool's
+ * queue, first in first woken. wake is called from sl_backends_done, out
+ * of the queue already; it must not pick there and then (post a run). */
+struct sl_backend_waiter {
+    struct sl_backend_waiter *next, *prev;
+    void (*wake)(struct sl_backend_waiter *w);
+    int queued;                 /* 0 (as zeroed): not in a queue */
+    int pool;                   /* the queue's, while queued */
+};
+/* Queue w on pool: 0, or -1 when the queue is full (or there is none). */
+int sl_backends_enqueue(struct sl_backends *b, int pool, struct sl_backend_waiter *w);
+/* Out of the queue (a timeout, a client gone); no-op when not queued. */
+void sl_backends_dequeue(struct sl_backends *b, struct sl_backend_waiter *w);
+unsigned sl_backends_pending(const struct sl_backends *b, int pool);
 /*
  * What a request found on backend idx: ok (a response that is not 5xx)
  * or a failure (connect failure, reset, timeout, 5xx), and how long it

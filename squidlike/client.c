@@ -285,6 +285,8 @@ static int cl_step(struct sl_client *c)
     case CL_WAIT:
     case CL_ACL_WAIT:
         return 0;               /* the leader's progress / DNS wakes us */
+    case CL_QUEUE:
+        return rev_queue_step(c);
     case CL_PEEK:
         return access_peek_step(c);
     case CL_TUNNEL:
@@ -938,6 +940,8 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + to->tunnel_idle;
     case CL_WAIT:
         return c->t_state + to->connect + to->origin_first_byte;
+    case CL_QUEUE:
+        return rev_queue_deadline(c);
     case CL_ACL_WAIT:
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
     case CL_PEEK:
@@ -995,6 +999,9 @@ static void cl_on_timer(struct sl_timer *tm)
     case CL_CONNECT:
     case CL_FORWARD:
         fwd_timeout(c);
+        break;
+    case CL_QUEUE:
+        rev_queue_timeout(c);
         break;
     case CL_WAIT:
         /* The fetch we wait on takes too long: fetch it ourselves. */

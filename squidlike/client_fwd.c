@@ -343,8 +343,8 @@ void fwd_start(struct sl_client *c)
      * a malformed one is refused with nothing sent, not even the head. */
     if (fwd_scan_request(c) < 0)
         return;
-    if (c->reverse && !t->is_connect && rev_pick(c) < 0)
-        return;                 /* no backend up: answered */
+    if (c->reverse && !t->is_connect && rev_pick(c) != 0)
+        return;                 /* queued for a slot, or answered */
     t->hier = "HIER_NONE";
     fwd_find_origin(c);
 }

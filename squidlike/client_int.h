@@ -43,6 +43,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
+#include "squidlike/backend.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
@@ -63,6 +64,7 @@ enum cl_state {
     CL_REPLY,       /* writing a response of our own */
     CL_HIT,         /* writing a response from the cache */
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
+    CL_QUEUE,       /* reverse mode: waiting for a backend's slot (max_pending) */
     CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
     CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
@@ -188,6 +190,8 @@ struct cl_rev {
     unsigned char failed;       /* ... as a failure */
     unsigned char retried;      /* sent to a second backend (rev_retry) */
     int avoid;                  /* 1 + the backend a retry avoids; 0: none */
+    struct sl_backend_waiter qw;    /* in the pool's queue (CL_QUEUE) */
+    unsigned char woken;        /* ... and a slot freed: pick again */
     const char *dns_host;       /* a backend given by name: looked up (in
                                    the snapshot), port dns_port */
     unsigned dns_port;
@@ -481,9 +485,14 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
 const struct sl_conf_rroute *rev_route(const struct sl_client *c);
 /* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */
 int rev_build_request(struct sl_client *c, const struct sl_http_msg *m);
-/* At fwd_start: the backend, into t->addrs and t->key. 0, or -1 when
- * none is up (answered with a 503). */
+/* At fwd_start: the backend, into t->addrs and t->key. 0; 1 when the
+ * request waits in the pool's queue (CL_QUEUE); -1 when none may take
+ * it (answered with a 503). */
 int rev_pick(struct sl_client *c);
+/* CL_QUEUE: a slot freed (pick again), or its time is up (503). */
+int rev_queue_step(struct sl_client *c);
+void rev_queue_timeout(struct sl_client *c);
+int64_t rev_queue_deadline(const struct sl_client *c);
 /* The request left its backend (done, failed, retried elsewhere). */
 void rev_release(struct sl_client *c);
 /* What it found there: ok (a response below 500) or a failure; head: a

@@ -38,6 +38,7 @@ static const char *state_name(enum cl_state s)
     case CL_CONNECT: return "connecting";
     case CL_FORWARD: return "waiting on the origin";
     case CL_WAIT: return "waiting on a collapsed fetch";
+    case CL_QUEUE: return "waiting for a backend";
     case CL_ACL_WAIT: return "waiting on an ACL lookup";
     case CL_HIT: return "being served";
     default: return "waiting";

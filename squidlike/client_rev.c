@@ -26,6 +26,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -256,6 +257,8 @@ void rev_release(struct sl_client *c)
 {
     struct cl_rev *r = &c->txn.rev;
 
+    if (r->qw.queued)
+        sl_backends_dequeue(c->conf->reverse.rt, &r->qw);
     if (!r->picked)
         return;
     r->picked = 0;
@@ -286,6 +289,8 @@ void rev_outcome(struct sl_client *c, int ok, int head)
                "failing requests", t->key, rc->pools[route->pool].name);
 }
 
+static void rev_wake(struct sl_backend_waiter *w);
+
 /*
  * Choose the backend (at fwd_start, and again for a retry, which avoids
  * the one that failed): its address in t->addrs as if a lookup had found
@@ -311,6 +316,15 @@ int rev_pick(struct sl_client *c)
         klen = hash_key(c, &rc->pools[route->pool], key, sizeof(key));
     i = sl_backends_pick(rc->rt, route->pool, key, klen, rev_random(),
                          sl_loop_now(c->srv->loop), t->rev.avoid - 1);
+    t->rev.qw.wake = rev_wake;
+    if (i == -SL_PICK_ALL_BUSY && !c->headless &&
+        sl_backends_enqueue(rc->rt, route->pool, &t->rev.qw) == 0) {
+        /* all busy, but the queue has room: wait for a slot */
+        if (c->state != CL_QUEUE)
+            c->t_state = sl_loop_now(c->srv->loop);
+        c->state = CL_QUEUE;
+        return 1;
+    }
     if (i < 0) {
         SL_LOG(SL_LOG_WARN, c->id, 0, "pool %s: %s for %s", rc->pools[route->pool].name,
                i == -SL_PICK_ALL_BUSY ? "every backend at max_connections"
@@ -343,6 +357,43 @@ int rev_pick(struct sl_client *c)
     t->addrs.status = SL_DNS_OK;
     t->acl.dst_known = 1;
     return 0;
+}
+
+static void rev_wake(struct sl_backend_waiter *w)
+{
+    struct sl_client *c = (struct sl_client *)((char *)w -
+                              offsetof(struct sl_client, txn.rev.qw));
+
+    c->txn.rev.woken = 1;
+    sl_loop_post(c->srv->loop, &c->run_post);
+}
+
+int rev_queue_step(struct sl_client *c)
+{
+    if (!c->txn.rev.woken)
+        return 0;
+    c->txn.rev.woken = 0;
+    fwd_start(c);               /* picks again (or queues again, at the end) */
+    return 1;
+}
+
+int64_t rev_queue_deadline(const struct sl_client *c)
+{
+    const struct sl_conf_rroute *route = rev_route(c);
+
+    /* the time in the queue counts from the first time it queued */
+    return c->t_state + (route ? c->conf->reverse.pools[route->pool].pending_timeout_ms
+                               : 0);
+}
+
+void rev_queue_timeout(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    sl_backends_dequeue(c->conf->reverse.rt, &t->rev.qw);
+    SL_LOG(SL_LOG_INFO, c->id, 0, "%s: no backend slot within pending_timeout", t->url);
+    t->code = CL_CODE_TCP_MISS;
+    cl_reply_error(c, SL_ERR_NO_BACKEND, 0, "the servers are all busy");
 }
 
 /*

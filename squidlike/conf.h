@@ -233,6 +233,11 @@ struct sl_conf_rpool {
      * a pool whose backends are all at theirs answers 503 at once (no
      * queue: a circuit breaker, not a waiting room). 0: no limit. */
     unsigned max_connections;
+    /* ... unless there is room in the pool's queue: up to max_pending
+     * requests wait (first come, first served) for a backend's slot, each
+     * at most pending_timeout, then 503. 0: no queue. */
+    unsigned max_pending;
+    int64_t pending_timeout_ms;
     struct sl_conf_rbackend backend[SL_CONF_MAX_RBACKENDS];
     size_t n_backends;
 };

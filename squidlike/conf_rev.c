@@ -288,6 +288,7 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
     p->eject_after = 3;
     p->eject_ms = 1000;
     p->eject_max_ms = 60000;
+    p->pending_timeout_ms = 2000;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -329,7 +330,7 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
             snprintf(p->health_path, sizeof(p->health_path), "%s", v);
         } else if (strcmp(k, "health_interval") == 0 ||
                    strcmp(k, "health_timeout") == 0 || strcmp(k, "eject_time") == 0 ||
-                   strcmp(k, "eject_max") == 0) {
+                   strcmp(k, "eject_max") == 0 || strcmp(k, "pending_timeout") == 0) {
             long long ms;
             if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ms) < 0)
                 return -1;
@@ -341,15 +342,18 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                 p->health_timeout_ms = ms;
             else if (strcmp(k, "eject_time") == 0)
                 p->eject_ms = ms;
+            else if (strcmp(k, "pending_timeout") == 0)
+                p->pending_timeout_ms = ms;
             else
                 p->eject_max_ms = ms;
         } else if (strcmp(k, "health_rise") == 0 || strcmp(k, "health_fall") == 0 ||
                    strcmp(k, "health_status") == 0 || strcmp(k, "eject_after") == 0 ||
-                   strcmp(k, "max_connections") == 0) {
+                   strcmp(k, "max_connections") == 0 || strcmp(k, "max_pending") == 0) {
             long long v, lo = strcmp(k, "health_status") == 0 ? 100
                             : strncmp(k, "health_", 7) == 0 ? 1 : 0;
             long long hi = strcmp(k, "health_status") == 0 ? 599
-                         : strcmp(k, "max_connections") == 0 ? 1000000 : 100;
+                         : strcmp(k, "max_connections") == 0 ? 1000000
+                         : strcmp(k, "max_pending") == 0 ? 100000 : 100;
             if (!cf_is_int(s) || (v = config_setting_get_int64(s)) < lo || v > hi)
                 return cf_fail(x, s, "'%s' must be a number from %lld to %lld", k, lo, hi);
             if (strcmp(k, "health_rise") == 0)
@@ -360,6 +364,8 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                 p->health_status = (int)v;
             else if (strcmp(k, "eject_after") == 0)
                 p->eject_after = (unsigned)v;
+            else if (strcmp(k, "max_pending") == 0)
+                p->max_pending = (unsigned)v;
             else
                 p->max_connections = (unsigned)v;
         } else if (strcmp(k, "backends") == 0) {
@@ -379,7 +385,7 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                            "of: name, balance, hash, backends, health_path, "
                            "health_interval, health_timeout, health_rise, health_fall, "
                            "health_status, eject_after, eject_time, eject_max, "
-                           "max_connections)", k);
+                           "max_connections, max_pending, pending_timeout)", k);
         }
     }
     if (name == NULL)
@@ -389,6 +395,9 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
     if (p->health_timeout_ms > p->health_interval_ms)
         return cf_fail(x, g, "pool '%s': health_timeout is longer than "
                        "health_interval", p->name);
+    if (p->max_pending > 0 && p->max_connections == 0)
+        return cf_fail(x, g, "pool '%s': max_pending needs max_connections (a "
+                       "queue for backends that are never full)", p->name);
     if (p->eject_max_ms < p->eject_ms)
         return cf_fail(x, g, "pool '%s': eject_max is shorter than eject_time",
                        p->name);

@@ -529,9 +529,11 @@ void sl_status_reverse_json(struct sl_bufw *w, const struct sl_backends *b,
         sl_bufw_printf(w, "%s\n      { ", p ? "," : "");
         put_str(w, "name", pool->name);
         sl_bufw_printf(w, ", \"balance\": \"%s\", \"health_checks\": %s, "
-            "\"max_connections\": %u,\n        \"backends\": [",
+            "\"max_connections\": %u, \"max_pending\": %u, \"pending\": %u,"
+            "\n        \"backends\": [",
             balance_name(pool->algo),
-            pool->health_path[0] ? "true" : "false", pool->max_connections);
+            pool->health_path[0] ? "true" : "false", pool->max_connections,
+            pool->max_pending, sl_backends_pending(b, (int)p));
         for (j = 0; j < pool->n_backends; j++) {
             sl_backends_info(b, (int)p, (int)j, now_ms, &info);
             if (j)

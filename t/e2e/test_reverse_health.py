@@ -7,6 +7,7 @@ stale copy where RFC 5861 allows), the circuit breaker (max_connections:
 503 at once, no queue), retries (connect failure: any method; reset before
 an answer: GET yes, POST never)."""
 
+import json
 import os
 import socket
 import sys
@@ -207,6 +208,76 @@ def test_retries():
         to_other = [q for q in other.requests if q.method == "POST"]
         assert len(sent) == 2 and len(to_other) == 2, (seen, other.requests)
         assert not set(x.split()[1] for x in sent) & set(q.target.encode() for q in to_other)
+
+
+def test_queue_max_pending():
+    """max_connections 1, max_pending 2: the first request holds the slot,
+    two wait in the queue (served in turn as the slot frees), a fourth gets
+    503 at once; a waiter whose pending_timeout runs out gets 503."""
+    gates = {}
+    lock = threading.Lock()
+
+    def handler(req):
+        with lock:
+            g = gates.setdefault(req.target, threading.Event())
+        g.wait(30)
+        return Response(200, req.target.encode(), headers=[("Cache-Control", "no-store")])
+    o = ScriptedOrigin(handler)
+    for p in ("/a", "/b", "/c", "/late"):
+        gates[p] = threading.Event()
+        h.register_cleanup("gate " + p, gates[p].set)
+    port = h.free_port()
+    conf = pool_conf(port, ["127.0.0.1:%d" % o.port], max_connections=1, max_pending=2,
+                     pending_timeout="20s")
+    with Daemon(conf) as d:
+        res = {}
+
+        def one(p):
+            res[p] = get(port, "app.example", p)
+        ta = threading.Thread(target=one, args=("/a",))
+        ta.start()
+        h.wait_until(lambda: len(o.requests) >= 1, 10, what="/a at the backend")
+        def pending():
+            r = h.proxy_request(d, "GET", "/squidlike/status.json")
+            return json.loads(r.body.decode())["reverse"]["pools"][0]["pending"]
+        tb = threading.Thread(target=one, args=("/b",))
+        tb.start()
+        h.wait_until(lambda: pending() == 1, 10, what="/b in the queue")
+        tc = threading.Thread(target=one, args=("/c",))
+        tc.start()
+        h.wait_until(lambda: pending() == 2, 10, what="/c in the queue")
+        t0 = time.monotonic()
+        r = get(port, "app.example", "/d")
+        assert r.status == 503 and b"busy" in r.body, r.brief()
+        assert time.monotonic() - t0 < 2
+        assert [q.target for q in o.requests] == ["/a"], [q.target for q in o.requests]
+        gates["/a"].set()
+        h.wait_until(lambda: len(o.requests) >= 2, 10, what="a queued request let in")
+        second = o.requests[1].target
+        assert second in ("/b", "/c")
+        gates["/b"].set()
+        gates["/c"].set()
+        for t in (ta, tb, tc):
+            t.join(30)
+        assert [res[p].status for p in ("/a", "/b", "/c")] == [200, 200, 200], \
+            {p: r.brief() for p, r in res.items()}
+        assert sorted(q.target for q in o.requests) == ["/a", "/b", "/c"]
+    conf["reverse"]["pools"][0]["pending_timeout"] = "500ms"
+    gates["/a2"] = threading.Event()
+    h.register_cleanup("gate /a2", gates["/a2"].set)
+    with Daemon(conf) as d:
+        res = {}
+        ta = threading.Thread(target=lambda: res.update(a=get(port, "app.example", "/a2")))
+        ta.start()
+        h.wait_until(lambda: any(q.target == "/a2" for q in o.requests), 10, what="/a2 in")
+        t0 = time.monotonic()
+        r = get(port, "app.example", "/late")
+        took = time.monotonic() - t0
+        assert r.status == 503 and 0.4 <= took < 3, (r.brief(), took)
+        gates["/a2"].set()
+        ta.join(30)
+        assert res["a"].status == 200
+        assert not any(q.target == "/late" for q in o.requests)
 
 
 if __name__ == "__main__":

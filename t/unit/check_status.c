@@ -278,7 +278,8 @@ START_TEST(rev_json_values)
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(strncmp(j, "{\"before\":1,\"reverse\":{\"pools\":[{\"name\":\"app\","
         "\"balance\":\"round-robin\",\"health_checks\":true,\"max_connections\":0,"
-        "\"backends\":[{\"name\":\"10.0.0.1:8080\",", 130), 0);
+        "\"max_pending\":0,\"pending\":0,"
+        "\"backends\":[{\"name\":\"10.0.0.1:8080\",", 160), 0);
     HAS(j, "{\"name\":\"10.0.0.1:8080\",\"weight\":1,\"state\":\"down\",\"healthy\":false,"
         "\"ejected\":false,\"ejected_until\":null,\"ejected_seconds_left\":null,"
         "\"active\":0,\"requests\":1,\"failures\":0,\"ejections\":0,\"checks\":3,"
@@ -292,7 +293,8 @@ START_TEST(rev_json_values)
         "\"seconds_ago\":1.000,\"ok\":true,\"error\":null},"
         "\"latency_ms\":{\"count\":1,\"p50\":3.750,\"p90\":4.750,\"p99\":4.975}}");
     HAS(j, "{\"name\":\"api\",\"balance\":\"least-conn\",\"health_checks\":false,"
-        "\"max_connections\":0,\"backends\":[{\"name\":\"[::1]:9000\",\"weight\":1,"
+        "\"max_connections\":0,\"max_pending\":0,\"pending\":0,"
+        "\"backends\":[{\"name\":\"[::1]:9000\",\"weight\":1,"
         "\"state\":\"up\",\"healthy\":true,\"ejected\":false,\"ejected_until\":null,"
         "\"ejected_seconds_left\":null,\"active\":1,\"requests\":1,\"failures\":0,"
         "\"ejections\":0,\"checks\":0,\"check_failures\":0,\"last_check\":null,"
