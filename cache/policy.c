@@ -560,6 +560,9 @@ static int merge_excluded(struct sl_view name, const struct sl_http_msg *upd)
     static const char *const fixed[] = {
         "connection", "keep-alive", "proxy-connection", "te",
         "transfer-encoding", "upgrade", "trailer", "content-length", "age",
+        /* a shared copy never takes one client's cookie (a backend that
+         * sets one on a 304 would hand it to every later reader) */
+        "set-cookie",
     };
     struct sl_view e;
     const char *p;

@@ -117,6 +117,7 @@ struct rw {
     size_t via_end, xff_end;    /* one past the last Via / X-Forwarded-For */
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
+    const char *const *drop2;   /* opts->drop2 */
     const struct flt_hdr_access *access;
     const struct flt_hdr_access *access2;
     int64_t maxfwd;             /* dec_maxfwd: the value to write; < 0: none */
@@ -324,7 +325,8 @@ static int rewrite_one(struct rw *rw, size_t i)
 
     if (h->name.len == 0 || !view_clean(h->name) || !view_clean(h->value))
         return 0;
-    if (rw->drop && in_list(h->name, rw->drop))
+    if ((rw->drop && in_list(h->name, rw->drop)) ||
+        (rw->drop2 && in_list(h->name, rw->drop2)))
         return 0;
     k = classify(h->name, rw->request);
 
@@ -605,6 +607,7 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_cl = opts->keep_cl;
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
+    rw.drop2 = opts->drop2;
     rw.access = opts->access;
     rw.access2 = opts->access2;
     rw.dec_maxfwd = opts->request && opts->dec_max_forwards;

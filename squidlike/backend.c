@@ -188,6 +188,15 @@ int sl_backends_pick(struct sl_backends *b, int pool, const void *key,
         p->pick[j].up = eligible(c, p, j, now_ms, &busy);
         nup += (size_t)p->pick[j].up;
     }
+    /* Every backend the checks call healthy is ejected: ejections were
+     * made to spread load away from a failing one, not to take the whole
+     * site down (panic mode, as Envoy's): they are ignored until one ends. */
+    if (nup == 0 && !busy)
+        for (j = 0; j < p->n; j++)
+            if (p->rt[j].healthy) {
+                p->pick[j].up = 1;
+                nup++;
+            }
     /* A retry goes elsewhere when there is an elsewhere. */
     if (avoid >= 0 && (size_t)avoid < p->n && p->pick[avoid].up && nup > 1)
         p->pick[avoid].up = 0;
@@ -223,13 +232,21 @@ static struct be_rt *rt_of(struct sl_backends *b, int pool, int idx)
 void sl_backends_done(struct sl_backends *b, int pool, int idx)
 {
     struct sl_pick_backend *k;
-    struct sl_backend_waiter *w;
 
     if (rt_of(b, pool, idx) == NULL)
         return;
     k = &b->pools[pool].pick[idx];
     if (k->active > 0)
         k->active--;
+    sl_backends_wake_next(b, pool);
+}
+
+void sl_backends_wake_next(struct sl_backends *b, int pool)
+{
+    struct sl_backend_waiter *w;
+
+    if (b == NULL || pool < 0 || (size_t)pool >= b->n)
+        return;
     if ((w = b->pools[pool].qhead) != NULL) {
         sl_backends_dequeue(b, w);
         w->wake(w);

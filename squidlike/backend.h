@@ -71,6 +71,9 @@ int sl_backends_enqueue(struct sl_backends *b, int pool, struct sl_backend_waite
 /* Out of the queue (a timeout, a client gone); no-op when not queued. */
 void sl_backends_dequeue(struct sl_backends *b, struct sl_backend_waiter *w);
 unsigned sl_backends_pending(const struct sl_backends *b, int pool);
+/* A woken waiter gave up without taking the slot (its time ran out, its
+ * client left): wake the next one in its place. */
+void sl_backends_wake_next(struct sl_backends *b, int pool);
 /*
  * What a request found on backend idx: ok (a response that is not 5xx)
  * or a failure (connect failure, reset, timeout, 5xx), and how long it

@@ -508,15 +508,19 @@ static int cl_idempotent(struct sl_view m)
            sl_view_eq(m, "TRACE");
 }
 
-/* A protocol switch (RFC 9110 7.8; WebSocket's handshake, RFC 6455 4.1):
- * a GET without a body from an HTTP/1.1 client, with Upgrade named in
- * Connection. Passed through in both modes; a 101 makes it a tunnel. */
+/* A protocol switch (RFC 9110 7.8) to WebSocket (RFC 6455 4.1): a GET
+ * without a body from an HTTP/1.1 client, "Upgrade: websocket", Upgrade
+ * named in Connection. Passed through in both modes; a 101 makes it a
+ * tunnel. Nothing else is: "Upgrade: h2c" granted by a backend would open
+ * a tunnel that skips routes and access rules (h2c smuggling), so any
+ * other Upgrade is dropped as the hop-by-hop field it is. */
 static int cl_wants_upgrade(const struct sl_http_msg *m)
 {
     const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
     const struct sl_http_hdr *conn = sl_http_find(m, "Connection");
 
-    return up != NULL && up->value.len > 0 && conn != NULL && m->minor >= 1 &&
+    return up != NULL && sl_view_ieq(up->value, "websocket") && conn != NULL &&
+           m->minor >= 1 &&
            sl_http_list_has(conn->value, "upgrade") && sl_view_eq(m->method, "GET") &&
            sl_http_request_body(m) == SL_HTTP_BODY_NONE;
 }

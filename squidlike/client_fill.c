@@ -81,7 +81,7 @@ int fill_request_conditionals(struct sl_client *c, struct sl_buf *out)
 /* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). The
  * reply header lists apply here too: hits copy the stored head as it is. */
 static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
-                       struct sl_buf *out)
+                       struct sl_buf *out, int with_adds)
 {
     struct flt_hdr_opts o;
     const char *add = NULL;
@@ -91,6 +91,8 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
     o.access = c->conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &o, &add);     /* a hit hides the backend too */
+    if (!with_adds)
+        add = NULL;             /* a refresh: the stored head has them */
     o.via = NULL;
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
                       m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
@@ -124,8 +126,8 @@ static void invalidate_ref(struct sl_client *c, const struct sl_http_msg *m,
 
     if (h == NULL)
         return;
-    sl_buf_append(&out, hit_key_prefix(c), strlen(hit_key_prefix(c)));
-    if (cache_same_origin_url(c->txn.url, h->value, &out) == 1)
+    if (hit_key_prefix(c, &out) == 0 &&
+        cache_same_origin_url(c->txn.url, h->value, &out) == 1)
         cache_store_delete(c->srv->store, out.pos, sl_buf_len(&out));
 }
 
@@ -188,7 +190,17 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     h = fill_heuristic(c, &ttl);
     cache_fresh_compute(&merged, &respcc, h,
                         cc->request_time, time(NULL), &cc->fresh);
+    if (c->reverse) {
+        /* What the 304 brought goes through the filters the stored head
+         * went through: the backends stay hidden on every later hit. */
+        sl_buf_reset(&mb);
+        if (sl_buf_reserve(&mb, sl_buf_len(&c->chead) + 512, limit) < 0 ||
+            stored_head(c, &merged, &mb, 0) < 0)
+            goto out;
+    }
     sl_buf_reset(&c->chead);    /* as stored: without Age */
+    if (sl_buf_reserve(&c->chead, sl_buf_len(&mb) + 2, sl_buf_len(&mb) + 128) < 0)
+        goto out;
     sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
     sl_buf_append(&c->chead, "\r\n", 2);
     cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
@@ -246,7 +258,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     struct cache_fresh fresh;
     int nvary;
 
-    if (stored_head(c, m, &head) < 0 || (nvary = vary_value(m, &vary)) < 0)
+    if (stored_head(c, m, &head, 1) < 0 || (nvary = vary_value(m, &vary)) < 0)
         return;                 /* too large to keep: served, not stored */
     sl_buf_reset(&c->ckey);
     c->ckey.last = c->ckey.pos + cc->key_plen;

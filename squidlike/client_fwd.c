@@ -741,8 +741,11 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         sl_buf_consume(&o->in, headlen);
         return 0;
     }
+    /* A backend fails by what says it is down or overloaded, not by an
+     * application's own 500 or a 501 any client can provoke (else a
+     * client could eject every backend with a few odd requests). */
     if (c->reverse)
-        rev_outcome(c, m->status < 500, 1);
+        rev_outcome(c, m->status != 502 && m->status != 503 && m->status != 504, 1);
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
     v = fill_on_head(c, m);

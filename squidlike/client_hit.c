@@ -39,26 +39,37 @@ void hit_status(struct cl_txn *t, const char *fmt, ...)
 }
 
 /* "GET http://host[:port]/path": one key for GET and HEAD. A reverse
- * route's are "GET rev:http://host/path" (hit_key_prefix): a namespace
- * of their own, so that no forward fetch (which went wherever DNS said)
- * is ever served as the company's site, nor the other way round. */
-const char *hit_key_prefix(const struct sl_client *c)
+ * route's are "GET rev:SITE http://host/path" (hit_key_prefix): a
+ * namespace of their own, so that no forward fetch (which went wherever
+ * DNS said) is ever served as the company's site, nor the other way
+ * round; and SITE, the vhost's first name, keeps one site's objects from
+ * another's even when a reload gives a Host that went to the default
+ * vhost a vhost of its own. */
+int hit_key_prefix(const struct sl_client *c, struct sl_buf *out)
 {
-    return c->reverse ? "GET rev:" : "GET ";
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct cl_rev *r = &c->txn.rev;
+    const char *site;
+
+    if (!c->reverse || !r->routed)
+        return sl_buf_append(out, "GET ", 4);
+    site = rc->vhosts[r->vhost].name;
+    return sl_buf_append(out, "GET rev:", 8) < 0 ||
+           sl_buf_append(out, site, strlen(site)) < 0 ||
+           sl_buf_append(out, " ", 1) < 0 ? -ENOSPC : 0;
 }
 
 static int hit_key(struct sl_client *c, struct sl_view path)
 {
     const struct sl_url *u = &c->txn.url_parts;
-    size_t need = path.len + sizeof(u->host) + 32;
+    size_t need = path.len + 2 * sizeof(u->host) + 48;
 
     if (c->ckey.start == NULL && sl_buf_init(&c->ckey, 512) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->ckey);
-    if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0)
+    if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0 || hit_key_prefix(c, &c->ckey) < 0)
         return -ENOMEM;
-    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "%shttp://[%s]" : "%shttp://%s",
-                  hit_key_prefix(c), u->host);
+    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "http://[%s]" : "http://%s", u->host);
     /* a reverse route may leave the query out of its keys (tracking
      * parameters on a static site) */
     if (c->reverse && rev_route(c) != NULL && !rev_route(c)->cache_key_query) {
@@ -84,7 +95,7 @@ int hit_status_field(struct sl_client *c, struct sl_buf *out)
 static void via_line(struct sl_client *c, struct sl_buf *out)
 {
     /* a site's visitors see Via only when reverse.via says so */
-    if (c->reverse ? c->conf->reverse.via : c->conf->http.via)
+    if (c->conf->http.via && (!c->reverse || c->conf->reverse.via))
         sl_buf_printf(out, "Via: 1.1 %s (squidlike/%s)\r\n",
                       c->conf->visible_hostname, PACKAGE_VERSION);
 }

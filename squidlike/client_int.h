@@ -197,7 +197,6 @@ struct cl_rev {
     unsigned dns_port;
     int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
-    struct sl_view path;        /* the target's path and query (in the head) */
     struct sl_view hash_hdr;    /* a hashing pool's field value (hash_buf) */
     char hash_buf[256];
     char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
@@ -413,8 +412,9 @@ int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
  * something still in use). 0 or -EIO. */
 int hit_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
                      struct sl_http_msg *m);
-/* "GET " (or "GET rev:" for a reverse route) before a key's URL. */
-const char *hit_key_prefix(const struct sl_client *c);
+/* "GET " (or "GET rev:SITE " for a reverse route) before a key's URL,
+ * appended to out. 0 or -ENOSPC. */
+int hit_key_prefix(const struct sl_client *c, struct sl_buf *out);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

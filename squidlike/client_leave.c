@@ -52,6 +52,8 @@ static int waiting(const struct sl_client *c)
     case CL_RESOLVE: case CL_CONNECT: case CL_WAIT: case CL_ACL_WAIT:
     case CL_HIT:
         return 1;
+    case CL_QUEUE:
+        return c->txn.req.done;     /* as CL_FORWARD: a body still coming */
     case CL_FORWARD:
         /* While the body comes in, its read sees the EOF. */
         return c->txn.req.done;

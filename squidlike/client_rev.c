@@ -111,27 +111,40 @@ static void hex64(uint64_t v, char *out)
  * clean name or a bracketed IPv6 literal. */
 static void url_host(struct sl_view h, struct sl_url *u)
 {
-    size_t i, n = 0, end = h.len;
-    int v6 = h.len > 0 && h.base[0] == '[';
+    size_t i, n = 0, end, after;
+    int v6 = h.len > 0 && h.base[0] == '[', ok = 1;
+    const char *cut;
 
+    /* the name ends at "]" (an IPv6 literal) or at ":"; what follows it
+     * must be nothing or ":" and digits, as the router demands (else this
+     * URL would name a host the router did not route by) */
     if (v6) {
-        const char *rb = memchr(h.base, ']', h.len);
-        end = rb ? (size_t)(rb - h.base) + 1 : 0;
+        cut = memchr(h.base, ']', h.len);
+        end = cut ? (size_t)(cut - h.base) + 1 : 0;
     } else {
-        const char *colon = memchr(h.base, ':', h.len);
-        if (colon)
-            end = (size_t)(colon - h.base);
+        cut = memchr(h.base, ':', h.len);
+        end = cut ? (size_t)(cut - h.base) : h.len;
     }
-    if (end > 0 && !v6 && h.base[end - 1] == '.')
+    after = end;
+    if (after < h.len) {
+        ok = h.base[after] == ':' && after + 1 < h.len;
+        for (i = after + 1; ok && i < h.len; i++)
+            ok = h.base[i] >= '0' && h.base[i] <= '9';
+    }
+    if (ok && end > 0 && !v6 && h.base[end - 1] == '.')
         end--;
-    for (i = v6; i < end - v6 && end > 0 && n < SL_HTTP_HOST_MAX; i++) {
+    if (v6 && end < 2)
+        ok = 0;
+    for (i = (size_t)v6; ok && end > 0 && i < end - (size_t)v6; i++) {
         unsigned char ch = (unsigned char)sl_lower((unsigned char)h.base[i]);
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+        if (n >= SL_HTTP_HOST_MAX ||
+            !((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
               ch == '.' || ch == '_' || (v6 && ch == ':')))
-            break;
-        u->host[n++] = (char)ch;
+            ok = 0;
+        else
+            u->host[n++] = (char)ch;
     }
-    if (end == 0 || n == 0 || i != end - v6) {
+    if (!ok || n == 0) {
         snprintf(u->host, sizeof(u->host), "%s", REV_ODD_HOST);
         v6 = 0;
     } else {
@@ -139,6 +152,40 @@ static void url_host(struct sl_view h, struct sl_url *u)
     }
     u->host_is_ipv6 = (unsigned)v6;
     u->port = 80;
+}
+
+/*
+ * Does path (before its query) hold a dot-segment ("." or "..", also
+ * spelled %2e)? A backend resolves them (RFC 3986 5.2.4), the router and
+ * the access rules would not: "/x/../admin" would pass a route or a rule
+ * written for "/admin/" and reach the backend as "/admin". Browsers
+ * resolve them before sending, so a request that has one is refused.
+ */
+static int has_dot_segment(struct sl_view path)
+{
+    size_t i = 0, dots, other;
+
+    while (i < path.len && path.base[i] != '?') {
+        i++;                    /* the '/' */
+        dots = other = 0;
+        while (i < path.len && path.base[i] != '/' && path.base[i] != '?') {
+            if (path.base[i] == '.') {
+                dots++;
+                i++;
+            } else if (path.base[i] == '%' && i + 2 < path.len &&
+                       path.base[i + 1] == '2' &&
+                       (path.base[i + 2] == 'e' || path.base[i + 2] == 'E')) {
+                dots++;
+                i += 3;
+            } else {
+                other++;
+                i++;
+            }
+        }
+        if (other == 0 && (dots == 1 || dots == 2))
+            return 1;
+    }
+    return 0;
 }
 
 /*
@@ -175,6 +222,9 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
         return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0,
                          "a site's path is expected here");
     }
+    if (has_dot_segment(path))
+        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 400,
+                         "a dot-segment in the path");
     if (host.len + 2 >= sizeof(t->rev.host))
         /* no name is that long (253 at most): never route a cut one */
         return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 400,
@@ -219,7 +269,6 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
     t->rev.routed = 1;
     if (!t->acl.rerun)
         sl_backends_route_hit(rc->rt, hit.vhost, hit.route);
-    t->rev.path = path;
     /* dst ACLs have no destination to look up here: they never match. */
     t->acl.dst_known = 1;
     return CL_NEXT;
@@ -259,6 +308,11 @@ void rev_release(struct sl_client *c)
 
     if (r->qw.queued)
         sl_backends_dequeue(c->conf->reverse.rt, &r->qw);
+    if (r->woken) {
+        /* woken for a slot it will not take: the next waiter's then */
+        r->woken = 0;
+        sl_backends_wake_next(c->conf->reverse.rt, rev_route(c)->pool);
+    }
     if (!r->picked)
         return;
     r->picked = 0;
@@ -307,6 +361,7 @@ int rev_pick(struct sl_client *c)
     size_t klen = 0;
     int i;
 
+    t->rev.woken = 0;           /* a wake it had is used here */
     rev_release(c);
     if (route == NULL || rc->rt == NULL) {
         cl_reply_error(c, SL_ERR_NO_BACKEND, 0, NULL);
@@ -372,8 +427,10 @@ int rev_queue_step(struct sl_client *c)
 {
     if (!c->txn.rev.woken)
         return 0;
-    c->txn.rev.woken = 0;
-    fwd_start(c);               /* picks again (or queues again, at the end) */
+    /* picks again (or queues again, at the end); the wake counts as used
+     * once rev_pick took a slot or queued again, and rev_release passes
+     * it on when the request ends before (its body refused, say) */
+    fwd_start(c);
     return 1;
 }
 
@@ -390,7 +447,7 @@ void rev_queue_timeout(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
 
-    sl_backends_dequeue(c->conf->reverse.rt, &t->rev.qw);
+    rev_release(c);             /* out of the queue; a wake it got, passed on */
     SL_LOG(SL_LOG_INFO, c->id, 0, "%s: no backend slot within pending_timeout", t->url);
     t->code = CL_CODE_TCP_MISS;
     cl_reply_error(c, SL_ERR_NO_BACKEND, 0, "the servers are all busy");
@@ -521,6 +578,9 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     struct acl_route_hit hit = { t->rev.vhost, t->rev.route };
     struct flt_hdr_opts opts;
     const struct sl_http_hdr *hh;
+    struct sl_view path;
+    struct sl_url tmp;
+    size_t want;
     int trusted = acl_nets_match(rc->trusted_proxies, rc->n_trusted_proxies,
                                  &c->peer.sa);
     char via[160];
@@ -554,17 +614,26 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     t->req.reframe = m->chunked;
     opts.keep_cl = 1;
     opts.access = route->req.access;
-    fill_request_fields(c, &opts);
-    if (opts.drop == NULL)
-        opts.drop = trusted ? trusted_drop : untrusted_drop;
+    fill_request_fields(c, &opts);      /* a revalidation's drop list */
+    opts.drop2 = trusted ? trusted_drop : untrusted_drop;
+    /* The path from m itself: a collapsed waiter released later builds
+     * this from the head it kept (c->creq), not the one long consumed. */
+    if (m->target.len > 0 && m->target.base[0] == '/') {
+        path = m->target;
+    } else {
+        const char *err;
+        if (sl_http_parse_url(m->target, &tmp, &err) < 0)
+            return -EINVAL;     /* it parsed at rev_target: cannot happen */
+        path = tmp.path;
+    }
+    want = path.len + 1024 < limit ? path.len + 1024 : limit;
     for (;;) {
-        size_t have = sl_buf_size(&c->oreq);
         sl_buf_reset(&c->oreq);
-        if (sl_buf_reserve(&c->oreq, t->rev.path.len + 1024, limit) < 0)
+        if (sl_buf_reserve(&c->oreq, want, limit) < 0)
             return -ENOSPC;
         if (sl_buf_append(&c->oreq, m->method.base, m->method.len) == 0 &&
             sl_buf_append(&c->oreq, " ", 1) == 0 &&
-            acl_routes_rewrite(rc->routes, &hit, t->rev.path, &c->oreq) == 0 &&
+            acl_routes_rewrite(rc->routes, &hit, path, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, " HTTP/1.1\r\n", 11) == 0 &&
             rev_host_line(c, &c->oreq) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
@@ -573,8 +642,9 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
             fill_request_conditionals(c, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, "\r\n", 2) == 0)
             return 0;
-        if (have >= limit || sl_buf_reserve(&c->oreq, have * 2, limit) < 0)
+        if (want >= limit)
             return -ENOSPC;
+        want = want * 2 < limit ? want * 2 : limit;
     }
 }
 

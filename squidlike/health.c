@@ -45,6 +45,8 @@ struct sl_health {
     struct sl_backends *rt;
     struct hc_probe *probes;
     size_t n;
+    struct sl_post free_post;   /* freed after the batch: an event of this
+                                   batch may still name a probe's sl_io */
 };
 
 static void hc_close(struct hc_probe *p)
@@ -282,6 +284,14 @@ struct sl_health *sl_health_start(struct sl_server *srv, struct sl_backends *rt)
     return h;
 }
 
+static void hc_free(struct sl_post *p)
+{
+    struct sl_health *h = p->data;
+
+    free(h->probes);
+    free(h);
+}
+
 void sl_health_stop(struct sl_health *h)
 {
     size_t i;
@@ -289,10 +299,11 @@ void sl_health_stop(struct sl_health *h)
     if (h == NULL)
         return;
     for (i = 0; i < h->n; i++) {
-        hc_close(&h->probes[i]);
+        hc_close(&h->probes[i]);   /* io.fd -1: the loop skips its events */
         sl_dns_cancel(&h->probes[i].dnsw);
         sl_timer_stop(h->srv->loop, &h->probes[i].timer);
     }
-    free(h->probes);
-    free(h);
+    h->free_post.cb = hc_free;
+    h->free_post.data = h;
+    sl_loop_post(h->srv->loop, &h->free_post);
 }

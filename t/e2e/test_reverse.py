@@ -822,5 +822,88 @@ def test_targeted_cache_control():
         assert x.body != y.body, (x.body, y.body)
 
 
+def test_hostile_requests_cannot_poison_or_bypass():
+    """What a client could try against the cache and the rules in front of
+    the servers (found in review): forged forwarding fields on a
+    revalidation, a Host with a bad port landing in a named site's cache,
+    ejecting every backend with odd requests, backend fields coming back
+    with a 304, an h2c upgrade, dot-segments past a route."""
+    seen = []
+
+    def handler(req):
+        seen.append(req)
+        if req.method == "FOO":
+            return Response(501, b"no")
+        if req.target == "/boom":
+            return Response(503, b"down")
+        if req.target == "/h2c":
+            return b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+        if req.header("If-None-Match") == '"v1"':
+            return Response(304, b"", headers=[("ETag", '"v1"'), ("Cache-Control", "max-age=1"),
+                                               ("Server", "Leaky/1.0"), ("X-Powered-By", "PHP"),
+                                               ("Set-Cookie", "sid=secret")])
+        return Response(200, b"site " + req.header("Host", "").encode(),
+                        headers=[("ETag", '"v1"'), ("Cache-Control", "max-age=1")])
+    a, b = ScriptedOrigin(handler), ScriptedOrigin(handler)
+    port = h.free_port()
+    conf = rev_conf(port, {"app": ("round-robin", ["127.0.0.1:%d" % a.port,
+                                                   "127.0.0.1:%d" % b.port]),
+                           "other": ("round-robin", ["127.0.0.1:%d" % b.port])},
+                    [{"names": ["a.example"],
+                      "routes": [{"prefix": "/admin/", "pool": "other"},
+                                 {"prefix": "/", "pool": "app"}]},
+                     {"names": ["z.example"], "default": True,
+                      "routes": [{"prefix": "/", "pool": "other"}]}])
+    conf["reverse"]["pools"][0]["eject_after"] = 1
+    with Daemon(conf) as d:
+        # a revalidation carries our forwarding fields, never the client's
+        assert get(port, "a.example", "/page").status == 200
+        time.sleep(1.1)
+        r = get(port, "a.example", "/page", [("Cache-Control", "no-cache"),
+                                             ("X-Forwarded-Host", "evil.example"),
+                                             ("Forwarded", "for=1.2.3.4;host=evil.example"),
+                                             ("X-Real-IP", "1.2.3.4")])
+        assert r.status == 200, r.brief()
+        q = seen[-1]
+        assert q.header("If-None-Match") == '"v1"', q.headers
+        assert q.header("X-Forwarded-Host") == "a.example", q.headers
+        assert "evil" not in str(q.headers) and q.header("X-Real-IP") is None, q.headers
+        # ... and what the 304 brought stays hidden on every hit after
+        r = get(port, "a.example", "/page")
+        for f in ("Server", "X-Powered-By", "Set-Cookie"):
+            assert r.header(f) is None, (f, r.headers)
+        # a Host with a bad port goes to the default site and is cached as
+        # that, never under the named site's key
+        r = get(port, "a.example:x", "/other")
+        assert r.body == b"site a.example:x", r.brief()
+        r = get(port, "a.example", "/other")
+        assert r.body == b"site a.example", r.brief()
+        # dot-segments: refused, not routed past /admin/
+        for path in ("/x/../admin/", "/%2e%2E/admin/", "/.", "/a/./b"):
+            assert get(port, "a.example", path).status == 400, path
+        assert get(port, "a.example", "/.well-known/x").status == 200
+        assert get(port, "a.example", "/...").status == 200
+        # odd methods (501) never eject; a pool whose backends all fail
+        # (503) is not taken down by its ejections (panic mode)
+        for i in range(6):
+            assert get(port, "a.example", "/f%d" % i, method="FOO").status == 501
+        got = {get(port, "a.example", "/n%d" % i).status for i in range(4)}
+        assert got == {200}, got
+        for i in range(4):
+            get(port, "a.example", "/boom")
+        assert "ejected" in d.error_log()
+        n = len(seen)
+        r = get(port, "a.example", "/boom")
+        assert r.status == 503 and r.body == b"down", r.brief()    # the backend's
+        assert len(seen) == n + 1
+        # only WebSocket may switch protocols: an h2c upgrade is dropped
+        with h.RawConn(port) as c:
+            c.send(b"GET /h2c HTTP/1.1\r\nHost: a.example\r\nUpgrade: h2c\r\n"
+                   b"Connection: Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAA\r\n\r\n")
+            r = c.recv_response()
+        assert r.status == 502, r.brief()
+        assert seen[-1].header("Upgrade") is None, seen[-1].headers
+
+
 if __name__ == "__main__":
     h.run(globals())
