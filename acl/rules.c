@@ -56,12 +56,16 @@ struct acl_rule {
     char *text;                 /* normalised: single blanks */
 };
 
+struct acl_rlist {
+    struct acl_rule *rules;
+    size_t nrules;
+};
+
 struct acl_set {
     struct acl **acls;
     size_t nacls;
     struct acl_sset names;      /* name -> index in acls */
-    struct acl_rule *rules;
-    size_t nrules;
+    struct acl_rlist lists[ACL_LISTS];  /* http_access, reverse mode's */
     /* Shared by every regex list of the set (see acl_rx_match): built with
      * the set, written only while a pattern runs, so matching stays
      * allocation-free and, on one thread, reentrant. */
@@ -449,18 +453,20 @@ static void acl_free(struct acl *a)
 
 void acl_set_free(struct acl_set *s)
 {
-    size_t i;
+    size_t i, l;
 
     if (!s)
         return;
     for (i = 0; i < s->nacls; i++)
         acl_free(s->acls[i]);
-    for (i = 0; i < s->nrules; i++) {
-        free(s->rules[i].t);
-        free(s->rules[i].text);
+    for (l = 0; l < ACL_LISTS; l++) {
+        for (i = 0; i < s->lists[l].nrules; i++) {
+            free(s->lists[l].rules[i].t);
+            free(s->lists[l].rules[i].text);
+        }
+        free(s->lists[l].rules);
     }
     free(s->acls);
-    free(s->rules);
     acl_sset_free(&s->names);
     pcre2_match_context_free(s->rx_mctx);
     pcre2_jit_stack_free(s->rx_jstack);
@@ -491,9 +497,14 @@ int acl_set_has_type(const struct acl_set *s, const char *type)
     return 0;
 }
 
+size_t acl_set_nrules_in(const struct acl_set *s, enum acl_list list)
+{
+    return s->lists[list].nrules;
+}
+
 size_t acl_set_nrules(const struct acl_set *s)
 {
-    return s->nrules;
+    return acl_set_nrules_in(s, ACL_LIST_HTTP);
 }
 
 static int name_check(const char *name, char *err, size_t errlen)
@@ -842,8 +853,8 @@ static int rule_terms(struct acl_set *s, char **w, int n, const char *text,
 }
 
 /* w[0] is the action, w[1..n) the ACL names. */
-static int rule_add(struct acl_set *s, char **w, int n, char *err,
-                    size_t errlen)
+static int rule_add(struct acl_set *s, struct acl_rlist *l, char **w, int n,
+                    char *err, size_t errlen)
 {
     struct acl_term *t = calloc((size_t)n - 1, sizeof(*t));
     char *text = join_words(w, n);
@@ -852,13 +863,13 @@ static int rule_add(struct acl_set *s, char **w, int n, char *err,
     if (t && text && rule_terms(s, w + 1, n - 1, text, t, err, errlen) < 0)
         goto out;
     if (t && text)
-        nv = realloc(s->rules, (s->nrules + 1) * sizeof(*nv));
+        nv = realloc(l->rules, (l->nrules + 1) * sizeof(*nv));
     if (!nv) {
         fail(err, errlen, "out of memory");
         goto out;
     }
-    s->rules = nv;
-    nv[s->nrules++] = (struct acl_rule){ strcmp(w[0], "deny") == 0,
+    l->rules = nv;
+    nv[l->nrules++] = (struct acl_rule){ strcmp(w[0], "deny") == 0,
                                          (size_t)n - 1, t, text };
     return 0;
 out:
@@ -869,6 +880,13 @@ out:
 
 int acl_set_rule(struct acl_set *s, const char *text, char *err, size_t errlen)
 {
+    return acl_set_rule_in(s, ACL_LIST_HTTP, text, err, errlen);
+}
+
+int acl_set_rule_in(struct acl_set *s, enum acl_list list, const char *text,
+                    char *err, size_t errlen)
+{
+    struct acl_rlist *l = &s->lists[list];
     char *w[RULE_ACLS_MAX + 1], *buf = strdup(text);
     int n, rc;
 
@@ -882,10 +900,10 @@ int acl_set_rule(struct acl_set *s, const char *text, char *err, size_t errlen)
         rc = fail(err, errlen, "rule \"%s\" must start with allow or deny", text);
     else if (n == 1)
         rc = fail(err, errlen, "rule \"%s\" names no ACL", text);
-    else if (s->nrules >= RULE_MAX)
+    else if (l->nrules >= RULE_MAX)
         rc = fail(err, errlen, "too many rules (at most %d)", RULE_MAX);
     else
-        rc = rule_add(s, w, n, err, errlen);
+        rc = rule_add(s, l, w, n, err, errlen);
     free(buf);
     return rc;
 }
@@ -921,17 +939,24 @@ static int rule_eval(const struct acl_rule *ru, const struct acl_request *r,
 enum acl_verdict acl_check(const struct acl_set *s, const struct acl_request *r,
                            struct acl_result *res)
 {
+    return acl_check_in(s, ACL_LIST_HTTP, r, res);
+}
+
+enum acl_verdict acl_check_in(const struct acl_set *s, enum acl_list list,
+                              const struct acl_request *r, struct acl_result *res)
+{
+    const struct acl_rlist *l = &s->lists[list];
     struct acl_result dummy;
     size_t i;
     int v;
 
     if (!res)
         res = &dummy;
-    for (i = 0; i < s->nrules; i++) {
-        v = rule_eval(&s->rules[i], r, res);
+    for (i = 0; i < l->nrules; i++) {
+        v = rule_eval(&l->rules[i], r, res);
         if (v >= 0) {
             res->rule = (int)i;
-            res->rule_text = s->rules[i].text;
+            res->rule_text = l->rules[i].text;
             return (enum acl_verdict)v;
         }
     }
@@ -939,9 +964,9 @@ enum acl_verdict acl_check(const struct acl_set *s, const struct acl_request *r,
     res->rule_text = "(default)";
     res->acl = NULL;
     res->note = NULL;
-    if (s->nrules == 0)
+    if (l->nrules == 0)
         return ACL_DENY;
-    return s->rules[s->nrules - 1].deny ? ACL_ALLOW : ACL_DENY;
+    return l->rules[l->nrules - 1].deny ? ACL_ALLOW : ACL_DENY;
 }
 
 int acl_match_name(const struct acl_set *s, const char *name,

@@ -118,10 +118,25 @@ int acl_set_define_external(struct acl_set *s, const char *name,
                             acl_external_cb match, void *data,
                             void (*free_cb)(void *), char *err, size_t errlen);
 
+/*
+ * A set holds its ACLs and lists of rules over them: the forward proxy's
+ * http_access, and the reverse listeners' own (reverse.http_access), which
+ * use the same ACLs.
+ */
+enum acl_list {
+    ACL_LIST_HTTP = 0,          /* http_access */
+    ACL_LIST_REVERSE,           /* reverse.http_access */
+    ACL_LISTS
+};
+
 /* Append an http_access rule: "allow NAME [!NAME]...", "deny ...". Unknown
  * names are errors. Returns 0 or -1 with err. */
 int acl_set_rule(struct acl_set *s, const char *text, char *err, size_t errlen);
+/* The same, to another list. */
+int acl_set_rule_in(struct acl_set *s, enum acl_list list, const char *text,
+                    char *err, size_t errlen);
 size_t acl_set_nrules(const struct acl_set *s);
+size_t acl_set_nrules_in(const struct acl_set *s, enum acl_list list);
 /* Is there an ACL of this name? */
 int acl_set_has(const struct acl_set *s, const char *name);
 /* Is there an ACL of this type ("proxy_auth")? */
@@ -138,6 +153,9 @@ struct acl_result {
 /* Evaluate http_access for r (see the top of this file). */
 enum acl_verdict acl_check(const struct acl_set *s, const struct acl_request *r,
                            struct acl_result *res);
+/* The same over another list of rules. */
+enum acl_verdict acl_check_in(const struct acl_set *s, enum acl_list list,
+                              const struct acl_request *r, struct acl_result *res);
 
 /* Does a single named ACL match r (for deny_info, header rules)? -1 when
  * the name is unknown or it needs a fact not known yet. */

@@ -2,4 +2,5 @@
 libsquidlike_a_SOURCES += %reldir%/store.c %reldir%/store_open.c %reldir%/store_pause.c \
 	%reldir%/store.h %reldir%/store_int.h
 libsquidlike_a_SOURCES += %reldir%/refresh.c %reldir%/refresh.h
-libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h %reldir%/date.c %reldir%/url.c
+libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h %reldir%/date.c %reldir%/url.c \
+	%reldir%/targeted.c

@@ -297,9 +297,11 @@ const char *cache_storable(const char *method, const struct sl_http_msg *req,
     if (sl_http_find(resp, "set-cookie") && !respcc->public_
         && respcc->s_maxage < 0)
         return "set-cookie";
-    /* 3: explicit freshness, public, or a heuristically cacheable status. */
+    /* 3: explicit freshness, public, or a heuristically cacheable status;
+     * Expires does not count beside a targeted field (RFC 9213 2.2). */
     if (respcc->max_age < 0 && respcc->s_maxage < 0 && !respcc->public_
-        && sl_http_find(resp, "expires") == NULL && !heuristic_status(st))
+        && (respcc->targeted || sl_http_find(resp, "expires") == NULL)
+        && !heuristic_status(st))
         return "no freshness";
     return NULL;
 }
@@ -360,7 +362,8 @@ static int64_t lifetime(const struct sl_http_msg *resp,
         return cc->s_maxage;
     if (cc->max_age >= 0)
         return cc->max_age;
-    if ((exp = sl_http_find(resp, "expires")) != NULL) {
+    /* RFC 9213 2.2: a targeted field replaces Expires as well. */
+    if (!cc->targeted && (exp = sl_http_find(resp, "expires")) != NULL) {
         /* 5.3: an invalid date (notably "0") means already expired. */
         int64_t t = cache_date_parse(exp->value);
         return t < 0 ? 0 : max64(0, sat_sub(t, date));
@@ -557,6 +560,9 @@ static int merge_excluded(struct sl_view name, const struct sl_http_msg *upd)
     static const char *const fixed[] = {
         "connection", "keep-alive", "proxy-connection", "te",
         "transfer-encoding", "upgrade", "trailer", "content-length", "age",
+        /* a shared copy never takes one client's cookie (a backend that
+         * sets one on a 304 would hand it to every later reader) */
+        "set-cookie",
     };
     struct sl_view e;
     const char *p;

@@ -38,6 +38,9 @@ struct cache_cc {
     unsigned no_transform:1;
     unsigned immutable:1;
     unsigned pragma_no_cache:1; /* requests: Pragma: no-cache and no Cache-Control */
+    unsigned targeted:1;        /* responses: read from a targeted field (RFC
+                                   9213), so Expires is ignored; set only by
+                                   cache_cc_parse_targeted */
 };
 
 /*
@@ -49,6 +52,87 @@ struct cache_cc {
  */
 void cache_cc_parse(const struct sl_http_msg *m, int is_request,
                     struct cache_cc *cc);
+
+/*
+ * Targeted cache control (RFC 9213), for the reverse mode, where this cache
+ * is the origin's own gateway. The target list (RFC 9213 2.2: "an ordered
+ * list of the targeted field names that it uses for caching policy") is
+ * ours, then the standard one: "Squidlike-Cache-Control", "CDN-Cache-
+ * Control". The forward mode has no target list: there the fields are
+ * addressed to some CDN, not to us, and "Targeted fields that are not on a
+ * cache's target list MUST NOT change that cache's behavior and MUST be
+ * passed through" (2.2), so it never calls this.
+ *
+ * Call it after cache_cc_parse(m, 0, cc) on the same response. It takes
+ * the first name of names[0..n) (NULL entries skipped) whose field is
+ * present, valid and non-empty: RFC 9213 2.2, "the cache MUST select the
+ * first (in target-list order) field with a valid, non-empty value and use
+ * its value to determine the caching policy for the response, and it MUST
+ * ignore the Cache-Control and Expires header fields in that response".
+ * Then cc is rebuilt from that field alone (Cache-Control's no-transform
+ * is kept: it is about transformations, not caching) with cc->targeted
+ * set, which makes cache_storable and cache_fresh_compute ignore Expires;
+ * returns 1. When no field qualifies, returns 0 and cc is untouched: the
+ * caller goes on with Cache-Control and Expires (2.2 "falls back").
+ *
+ * The rules, for hostile input:
+ * - A targeted field is an SF Dictionary (RFC 8941 3.2), parsed strictly
+ *   by RFC 8941 4.2: lowercase keys, integers of at most 15 digits,
+ *   decimals of at most 12.3, strings of printable ASCII, no empty member,
+ *   no trailing comma, nothing but ASCII. Any error voids the whole field
+ *   (RFC 9213 2.1: "that field MUST be ignored by the cache"), and so does
+ *   an empty one; the next name on the list is tried.
+ * - Several lines of one name are one dictionary (RFC 8941 4.2: combined
+ *   "into one comma-separated field-value", RFC 9110 5.3), read in place
+ *   as if joined by ", "; lines with an empty value add nothing. A key met
+ *   twice takes its last value (RFC 8941 4.2.2: "overwrite its value").
+ * - Members are Cache-Control response directives (RFC 9111 5.2.2, RFC
+ *   5861, RFC 8246); parameters are ignored (RFC 9213 2.1), as are unknown
+ *   and request-only directives. A value of the wrong type is not consumed
+ *   (2.1 "SHOULD NOT consume values that violate these inferred
+ *   constraints"), which leaves each directive's strictest reading, as in
+ *   cache_cc_parse: max-age / s-maxage other than an Integer >= 0 (a
+ *   decimal, a token, "60", a negative) -> 0, stale (RFC 9111 4.2.1);
+ *   stale-while-revalidate / stale-if-error -> absent; public and immutable
+ *   only as Boolean true; no-store, no-cache, private, must-revalidate,
+ *   proxy-revalidate and no-transform by their presence, whatever the
+ *   value (even ?0: erring towards not storing / revalidating). Numbers
+ *   saturate at 2^31 (RFC 9111 1.2.2). So "max-age=abc", a valid Token,
+ *   still selects the field and reads as stale, while "max-age=1abc" is a
+ *   syntax error and falls through to the next field.
+ *
+ * Forwarding the fields to the client (reverse mode): see
+ * cache_targeted_hide.
+ */
+#define CACHE_TARGETED_OWN "Squidlike-Cache-Control"
+#define CACHE_TARGETED_CDN "CDN-Cache-Control"
+extern const char *const cache_target_list[2];  /* { OWN, CDN } */
+
+int cache_cc_parse_targeted(const struct sl_http_msg *m,
+                            const char *const *names, size_t n,
+                            struct cache_cc *cc);
+
+/*
+ * Does the response field named name stay out of what the reverse proxy
+ * sends to its client? 1 for Squidlike-Cache-Control only: it is addressed
+ * to this gateway alone, is used up here, and would show clients (and any
+ * cache between, none of which acts on it) the site's internal cache
+ * policy. CDN-Cache-Control is passed on: RFC 9213 3, "CDN caches that use
+ * CDN-Cache-Control will typically forward this header so that downstream
+ * CDN caches can use it as well. However, they MAY remove it when this is
+ * undesirable"; a CDN in front of the gateway is such a downstream cache.
+ * Targeted fields that are not on the list are passed on (2.2, MUST), and
+ * in forward mode every field is, as today (nothing is on our list there).
+ * Cache-Control and Expires go to the client unchanged in both modes: they
+ * are the policy for every other cache and for the browser. The client
+ * side drops the field from the miss's head and from the stored head (a
+ * hit copies the stored head as it is, without a per-field pass): the
+ * freshness computed from it when the response was stored is kept with
+ * the object, and a 304 that refreshes it is judged by its own targeted
+ * field (origins send their caching fields on 304s: RFC 9111 4.3.4),
+ * else by the stored Cache-Control.
+ */
+int cache_targeted_hide(struct sl_view name);
 
 /* HTTP-date (IMF-fixdate, RFC 850, asctime; RFC 9110 5.6.7) -> epoch
  * seconds, or -1 when malformed. */
@@ -77,7 +161,8 @@ struct cache_heuristic {
  * shared cache must not hand one user's cookie to another), and responses
  * with neither explicit freshness (max-age, s-maxage, Expires, public) nor
  * a heuristically cacheable status (200, 203, 204, 300, 301, 308, 404, 405,
- * 410, 414, 501). Returns a short static reason ("no-store", ...).
+ * 410, 414, 501); Expires does not count when respcc->targeted (RFC 9213
+ * 2.2). Returns a short static reason ("no-store", ...).
  */
 const char *cache_storable(const char *method, const struct sl_http_msg *req,
                            const struct cache_cc *reqcc,
@@ -105,7 +190,8 @@ struct cache_fresh {
 
 /*
  * Fill f for a response that has just arrived. The lifetime is explicit
- * (s-maxage, max-age, Expires - Date) or else heuristic from h (NULL: min
+ * (s-maxage, max-age, Expires - Date; Expires not when respcc->targeted,
+ * RFC 9213 2.2) or else heuristic from h (NULL: min
  * 0, 10%, max one day) for a heuristically cacheable status or a public
  * response, but never for an error (4xx, 5xx other than 410 Gone), which
  * then has none (Squid's refresh_pattern and negative_ttl 0).

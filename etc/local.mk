@@ -1,7 +1,7 @@
 # etc/: the sample configuration, the logrotate rules and the systemd unit.
 # Installed with system paths in place of the checkout's relative var/
 # (which resolves against the working dir) and of the @...@ names.
-EXTRA_DIST += %reldir%/squidlike.conf %reldir%/errors %reldir%/blocklists \
+EXTRA_DIST += %reldir%/squidlike.conf %reldir%/reverse.conf.example %reldir%/errors %reldir%/blocklists \
 	%reldir%/logrotate.d/squidlike %reldir%/squidlike.service
 sl_sed_paths = sed \
 	-e 's|"var/run/|"$(localstatedir)/run/squidlike/|' \

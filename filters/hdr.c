@@ -117,7 +117,9 @@ struct rw {
     size_t via_end, xff_end;    /* one past the last Via / X-Forwarded-For */
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
+    const char *const *drop2;   /* opts->drop2 */
     const struct flt_hdr_access *access;
+    const struct flt_hdr_access *access2;
     int64_t maxfwd;             /* dec_maxfwd: the value to write; < 0: none */
     unsigned request:1, keep_te:1, keep_cl:1, keep_host:1, dec_maxfwd:1;
 };
@@ -323,7 +325,8 @@ static int rewrite_one(struct rw *rw, size_t i)
 
     if (h->name.len == 0 || !view_clean(h->name) || !view_clean(h->value))
         return 0;
-    if (rw->drop && in_list(h->name, rw->drop))
+    if ((rw->drop && in_list(h->name, rw->drop)) ||
+        (rw->drop2 && in_list(h->name, rw->drop2)))
         return 0;
     k = classify(h->name, rw->request);
 
@@ -375,12 +378,18 @@ static int rewrite_one(struct rw *rw, size_t i)
         return put_joined(rw->out, rw->msg, xff_name, i,
                           rw->xff == XFF_JOIN ? rw->xff_end : i, rw->xff_tail);
     }
-    if (rw->access && k != HDR_VIA) {
+    if (k != HDR_VIA) {
+        /* Both lists must let it pass; the first that denies it decides
+         * its replacement. */
+        const struct flt_hdr_access *lists[2] = { rw->access, rw->access2 };
         const char *repl = NULL;
-        if (!access_allows(rw->access, h->name, &repl))
-            return repl ? put_field(rw->out, h->name,
-                                    (struct sl_view){ repl, strlen(repl) })
-                        : 0;
+        int j;
+
+        for (j = 0; j < 2; j++)
+            if (lists[j] && !access_allows(lists[j], h->name, &repl))
+                return repl ? put_field(rw->out, h->name,
+                                        (struct sl_view){ repl, strlen(repl) })
+                            : 0;
     }
     return put_field(rw->out, h->name, h->value);
 }
@@ -598,7 +607,9 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_cl = opts->keep_cl;
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
+    rw.drop2 = opts->drop2;
     rw.access = opts->access;
+    rw.access2 = opts->access2;
     rw.dec_maxfwd = opts->request && opts->dec_max_forwards;
     rw.maxfwd = -1;
     if (rw.dec_maxfwd && flt_hdr_max_forwards(msg, &rw.maxfwd) == 1)

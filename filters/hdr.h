@@ -73,7 +73,11 @@ struct flt_hdr_opts {
     unsigned keep_host:1;       /* keep Host (else dropped: the caller writes its own) */
     unsigned dec_max_forwards:1;    /* requests: Max-Forwards less one (OPTIONS, TRACE) */
     const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
+    const char *const *drop2;   /* and a second such list (two callers' own) */
     const struct flt_hdr_access *access;    /* allow/deny lists, or NULL */
+    const struct flt_hdr_access *access2;   /* a second one a field must also
+                                               pass (a route's edits beside
+                                               the fields hidden from all) */
 };
 
 /*

@@ -159,14 +159,15 @@ void cl_link(struct sl_client *c)
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only)
+                     const struct sockaddr *peer, socklen_t peerlen, int kind)
 {
     struct sl_client *c = cl_new(srv, fd);
     int one = 1, rc = -ENOMEM;
 
     if (c == NULL)
         goto fail;
-    c->mgr_only = (unsigned char)mgr_only;
+    c->mgr_only = kind == SL_LISTEN_MANAGER;
+    c->reverse = kind == SL_LISTEN_REVERSE;
     if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
         goto fail;
     /* Heads and bodies go out in whole writes; Nagle would only add delay. */
@@ -215,6 +216,7 @@ void cl_close(struct sl_client *c)
         return;
     txnlog_aborted(c);
     c->state = CL_CLOSED;
+    rev_release(c);
     fill_abort(c);
     cfwd_detach(c);
     if (t->origin) {
@@ -283,6 +285,8 @@ static int cl_step(struct sl_client *c)
     case CL_WAIT:
     case CL_ACL_WAIT:
         return 0;               /* the leader's progress / DNS wakes us */
+    case CL_QUEUE:
+        return rev_queue_step(c);
     case CL_PEEK:
         return access_peek_step(c);
     case CL_TUNNEL:
@@ -440,7 +444,7 @@ static size_t cl_acl_url(struct sl_view url, char *out)
 
 /* m: the request, for the log's other fields (client_txnlog.c); NULL for a
  * placeholder of our own ("NONE error:invalid-request"). */
-static int cl_keep_meta(struct sl_client *c, struct sl_view method,
+int cl_keep_meta(struct sl_client *c, struct sl_view method,
                         struct sl_view url, const struct sl_http_msg *m)
 {
     struct cl_txn *t = &c->txn;
@@ -504,6 +508,23 @@ static int cl_idempotent(struct sl_view m)
            sl_view_eq(m, "TRACE");
 }
 
+/* A protocol switch (RFC 9110 7.8) to WebSocket (RFC 6455 4.1): a GET
+ * without a body from an HTTP/1.1 client, "Upgrade: websocket", Upgrade
+ * named in Connection. Passed through in both modes; a 101 makes it a
+ * tunnel. Nothing else is: "Upgrade: h2c" granted by a backend would open
+ * a tunnel that skips routes and access rules (h2c smuggling), so any
+ * other Upgrade is dropped as the hop-by-hop field it is. */
+static int cl_wants_upgrade(const struct sl_http_msg *m)
+{
+    const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
+    const struct sl_http_hdr *conn = sl_http_find(m, "Connection");
+
+    return up != NULL && sl_view_ieq(up->value, "websocket") && conn != NULL &&
+           m->minor >= 1 &&
+           sl_http_list_has(conn->value, "upgrade") && sl_view_eq(m->method, "GET") &&
+           sl_http_request_body(m) == SL_HTTP_BODY_NONE;
+}
+
 static int cl_wants_keepalive(const struct sl_http_msg *m)
 {
     const struct sl_http_hdr *pc;
@@ -559,6 +580,12 @@ static enum cl_verdict cl_target(struct sl_client *c, const struct sl_http_msg *
     enum cl_verdict v;
     int rc;
 
+    if (c->reverse) {
+        /* a site's request: its pages are its own (no manager pages) */
+        if ((v = rev_target(c, m)) != CL_NEXT)
+            return v;
+        goto loop;
+    }
     if ((c->mgr_only || (!t->is_connect && m->target.len > 0 && m->target.base[0] == '/'))
         && (v = mgr_begin(c, m)) != CL_NEXT)
         return v;
@@ -576,6 +603,7 @@ static enum cl_verdict cl_target(struct sl_client *c, const struct sl_http_msg *
     if (t->minor == 1 && m->host_count == 0)
         return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 0,
                          "HTTP/1.1 request without Host");
+loop:
     if (cl_is_loop(c, m))
         return cl_refuse(t, CL_CODE_TCP_DENIED, SL_ERR_FORWARD_LOOP, 0, t->url);
     cl_make_key(t);
@@ -603,6 +631,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->is_head = sl_view_eq(m->method, "HEAD");
     t->is_connect = sl_view_eq(m->method, "CONNECT");
     t->idempotent = (unsigned char)cl_idempotent(m->method);
+    t->upgrade = (unsigned char)(!t->is_connect && cl_wants_upgrade(m));
     t->keep = (unsigned char)(cl_wants_keepalive(m) && !c->draining &&
                               !c->srv->draining);
     t->code = CL_CODE_TCP_MISS;
@@ -756,6 +785,10 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
         return;
     }
     snprintf(t->ctype, sizeof(t->ctype), "text/html");
+    /* In front of a company's servers the page never names a backend
+     * (nor its address in a connect error): the client sees the site. */
+    if (c->reverse && e >= SL_ERR_DNS_FAIL && e <= SL_ERR_ZERO_SIZE_OBJECT)
+        detail = NULL;
     if (cl_out_room(c, 4096) < 0) {
         cl_close(c);
         return;
@@ -845,6 +878,7 @@ void cl_txn_done(struct sl_client *c)
     struct sl_server *srv = c->srv;
     struct cl_txn *t = &c->txn;
 
+    rev_release(c);             /* before c->conf may change below */
     txnlog_end(c);
     fill_abort(c);              /* a no-op when the store has it */
     cfwd_detach(c);
@@ -877,7 +911,19 @@ static int64_t cl_deadline(const struct sl_client *c)
 {
     const struct sl_conf_timeouts *to = &c->conf->timeouts;
     const struct cl_txn *t = &c->txn;
+    const struct sl_conf_rroute *route = rev_route(c);
 
+    /* a reverse route may have its own (a slow report, a quick API) */
+    if (route != NULL && (c->state == CL_CONNECT || c->state == CL_FORWARD)) {
+        int64_t co = route->connect_timeout_ms ? route->connect_timeout_ms : to->connect;
+        int64_t fb = route->response_timeout_ms ? route->response_timeout_ms
+                                                : to->origin_first_byte;
+        int64_t id = route->idle_timeout_ms ? route->idle_timeout_ms : to->origin_idle;
+
+        if (c->state == CL_CONNECT)
+            return c->t_state + co;
+        return c->t_progress + (t->head_done ? id : fb);
+    }
     switch (c->state) {
     case CL_HEAD:
         if (sl_buf_len(&c->in) == 0)
@@ -898,6 +944,8 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + to->tunnel_idle;
     case CL_WAIT:
         return c->t_state + to->connect + to->origin_first_byte;
+    case CL_QUEUE:
+        return rev_queue_deadline(c);
     case CL_ACL_WAIT:
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
     case CL_PEEK:
@@ -956,6 +1004,9 @@ static void cl_on_timer(struct sl_timer *tm)
     case CL_FORWARD:
         fwd_timeout(c);
         break;
+    case CL_QUEUE:
+        rev_queue_timeout(c);
+        break;
     case CL_WAIT:
         /* The fetch we wait on takes too long: fetch it ourselves. */
         cfwd_detach(c);
@@ -977,8 +1028,8 @@ static void cl_on_timer(struct sl_timer *tm)
         return;
     case CL_TUNNEL:
         /* An idle tunnel ending is its normal end, not an abort. */
-        SL_LOG(SL_LOG_INFO, c->id, 0, "CONNECT %s idle for too long",
-               c->txn.key);
+        SL_LOG(SL_LOG_INFO, c->id, 0, "%s %s idle for too long",
+               c->txn.upgrade ? "upgraded connection to" : "CONNECT", c->txn.key);
         cl_txn_done(c);
         break;
     default:

@@ -13,9 +13,10 @@ struct sl_server;
 struct sl_client;
 struct access_state;
 
-/* Take over an accepted socket. Returns 0 or -errno (fd closed then). */
+/* Take over a socket accepted on a listener of kind (enum sl_listen_kind,
+ * server.h). Returns 0 or -errno (fd closed then). */
 int sl_client_accept(struct sl_server *srv, int fd,
-                     const struct sockaddr *peer, socklen_t peerlen, int mgr_only);
+                     const struct sockaddr *peer, socklen_t peerlen, int kind);
 
 /* The access step's own state, one per server (the password-hash limiter,
  * the test clock of SQUIDLIKE_TEST_NOW): client_access.c owns its layout.

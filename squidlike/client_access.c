@@ -495,6 +495,8 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
                              size_t headlen)
 {
     const struct sl_conf_policy *p = &c->conf->policy;
+    /* A reverse listener has its own rules over the same ACLs. */
+    enum acl_list list = c->reverse ? ACL_LIST_REVERSE : ACL_LIST_HTTP;
     struct acl_request r;
     struct acl_result res;
     int guard;
@@ -506,11 +508,14 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
     memset(&res, 0, sizeof(res));
     res.rule = -1;
     res.rule_text = "(undecided)";
-    authenticate(c, m);
+    /* Proxy credentials are for a proxy: a site's visitor has none (a
+     * proxy_auth ACL in reverse.http_access denies; see the manual). */
+    if (!c->reverse)
+        authenticate(c, m);
     /* Each fact is found out at most once; anything unexpected denies. */
     for (guard = 0; guard < 3; guard++) {
         fill_request(c, m, &r);
-        switch (acl_check(p->acls, &r, &res)) {
+        switch (acl_check_in(p->acls, list, &r, &res)) {
         case ACL_ALLOW:
             c->txn.acl.rule = res.rule_text;
             c->txn.acl.category = res.note;
@@ -518,6 +523,8 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
         case ACL_DENY:
             break;
         case ACL_NEED_AUTH:
+            if (c->reverse)
+                break;
             if (c->txn.acl.peeked) {
                 /* Our 200 is out: a 407 now would land inside the
                  * tunnel. auth_before_peek() makes this rare. */
@@ -570,7 +577,7 @@ enum cl_verdict access_to_localhost(struct sl_client *c, size_t headlen)
     enum acl_to_localhost mode = c->conf->access.to_localhost;
     size_t i, ok = 0;
 
-    if (c->internal || t->is_connect || mode == ACL_TOLOCAL_ALLOW ||
+    if (c->internal || c->reverse || t->is_connect || mode == ACL_TOLOCAL_ALLOW ||
         (mode == ACL_TOLOCAL_LOCAL_CLIENTS &&
          acl_addr_on_host(&c->peer.sa, srv->self, srv->nself)))
         return CL_NEXT;

@@ -128,7 +128,7 @@ static ssize_t bg_request(char *buf, size_t size, const char *url,
 
 /* An internal client on one end of a socket pair: it passes the source
  * check and logs as "internal". 0 or -errno. */
-static int accept_internal(struct sl_server *srv, int fd)
+static int accept_internal(struct sl_server *srv, int fd, int kind)
 {
     struct sockaddr_in lo;
     struct sl_client *c;
@@ -137,7 +137,7 @@ static int accept_internal(struct sl_server *srv, int fd)
     memset(&lo, 0, sizeof(lo));
     lo.sin_family = AF_INET;
     lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), 0);
+    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), kind);
     if (rc < 0)
         return rc;
     c = srv->clients;           /* just linked first */
@@ -149,7 +149,7 @@ static int accept_internal(struct sl_server *srv, int fd)
 }
 
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
-                     size_t klen, const struct sl_http_msg *req)
+                     size_t klen, const struct sl_http_msg *req, int reverse)
 {
     uint32_t h = sl_fnv32(key, klen) | 1;   /* 0 marks a free slot */
     struct bg *b;
@@ -189,7 +189,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     srv->bg = b;
     srv->nbg++;
     sl_timer_set(srv->loop, &b->timer, BG_TIMEOUT_MS);
-    if (accept_internal(srv, sv[1]) < 0) {
+    if (accept_internal(srv, sv[1], reverse ? SL_LISTEN_REVERSE : SL_LISTEN_PROXY) < 0) {
         bg_close(b);
         return 0;
     }
@@ -213,7 +213,8 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
  * fetches without a client already).
  */
 static int bg_start_clientless(struct sl_server *srv, const char *req, size_t len,
-                               const union sl_sockaddr *client, uint64_t range_fetch)
+                               const union sl_sockaddr *client, uint64_t range_fetch,
+                               int reverse)
 {
     struct sl_client *c;
 
@@ -234,6 +235,7 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
     c->internal = 1;
     c->headless = 1;            /* nobody to answer: it fills the cache */
     c->range_fetch = range_fetch;
+    c->reverse = (unsigned char)reverse;
     cl_link(c);
     c->wr = 1;
     cl_run(c);
@@ -242,12 +244,12 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
 
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
                      const struct sl_http_msg *req, const union sl_sockaddr *client,
-                     uint64_t limit)
+                     uint64_t limit, int reverse)
 {
     char buf[BG_REQ_MAX];
     ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
 
-    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit) < 0)
+    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit, reverse) < 0)
         return 0;
     srv->stats.range_fetches++;
     SL_DEBUG(0, "fetching all of %s for a range", url);

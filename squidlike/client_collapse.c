@@ -72,11 +72,35 @@ struct cfwd_entry {
     char key[];
 };
 
+/*
+ * URLs whose last fetch could not be shared (not storable, or no length to
+ * read along): for CFWD_PASS_MS their misses neither lead nor wait, they go
+ * forward at once, side by side (Varnish's hit-for-miss). Without this,
+ * concurrent requests for an uncacheable URL (an API, a no-store page)
+ * would queue behind one another: each wave waits for a leader's answer
+ * only to be released and fetch anyway, doubling their latency. One slot
+ * per hash bucket, direct-mapped: a collision only costs a collapse.
+ */
+#define CFWD_PASS_SLOTS 1024
+#define CFWD_PASS_MS 60000
+
 struct cfwd_table {
     struct cfwd_entry *buckets[CFWD_BUCKETS];
     struct cfwd_entry *ended;
     struct sl_loop *loop;
+    struct {
+        uint32_t hash;
+        int64_t until;          /* loop ms; 0: free */
+    } pass[CFWD_PASS_SLOTS];
 };
+
+static int pass_recent(const struct cfwd_table *tab, uint32_t h)
+{
+    const int64_t until = tab->pass[h % CFWD_PASS_SLOTS].until;
+
+    return until != 0 && tab->pass[h % CFWD_PASS_SLOTS].hash == h &&
+           sl_loop_now(tab->loop) < until;
+}
 
 struct cfwd_table *cfwd_table_new(struct sl_loop *loop)
 {
@@ -193,6 +217,8 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
     for (e = tab->buckets[h % CFWD_BUCKETS]; e; e = e->hnext)
         if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
             break;
+    if ((e == NULL || e->state == CFWD_PENDING) && pass_recent(tab, h))
+        return 0;               /* its answers are not shared: go ahead */
     if (e && e->state == CFWD_PENDING) {
         /* Somebody fetches it already: wait for the answer. */
         add_waiter(e, c);
@@ -259,7 +285,11 @@ void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
     if (cc->w == NULL || length < 0 || (e->head = malloc(head_len + 2)) == NULL ||
         (e->vkey = malloc(sl_buf_len(&c->ckey))) == NULL ||
         (vary.len && (e->vary = malloc(vary.len)) == NULL)) {
-        /* No new waiters from now on: later misses forward (or hit). */
+        /* No new waiters from now on: later misses forward (or hit),
+         * and for a while they do not wait on each other either. */
+        e->tab->pass[e->hash % CFWD_PASS_SLOTS].hash = e->hash;
+        e->tab->pass[e->hash % CFWD_PASS_SLOTS].until =
+            sl_loop_now(e->tab->loop) + CFWD_PASS_MS;
         entry_unlink(e);
         e->state = CFWD_FAILED;
         release_waiters(e);

@@ -27,6 +27,38 @@ static const char *const conditionals[] = { "If-None-Match",
 
 /* Stored heads lose what is recomputed on every hit. */
 static const char *const not_stored[] = { "Age", "Cache-Status", NULL };
+/* In front of a site: our own targeted field (RFC 9213) is for us alone.
+ * It is used when the response is stored (its freshness is computed
+ * then) and not kept: hits copy the stored head as it is. A 304 that
+ * refreshes the object is judged by its own fields (origins send their
+ * caching fields on 304s too: RFC 9111 4.3.4), else the stored ones. */
+static const char *const not_stored_rev[] = { "Age", "Cache-Status",
+                                              CACHE_TARGETED_OWN, NULL };
+
+/*
+ * The heuristic for a response without an explicit lifetime: a reverse
+ * route's cache_ttl (all of it fresh, then revalidated), else the first
+ * refresh_pattern that matches the URL, else the fallback. ttl: room
+ * for the route's. The range_fetch of the pattern stays either way.
+ */
+const struct cache_heuristic *fill_heuristic(const struct sl_client *c,
+                                             struct cache_heuristic *ttl)
+{
+    const struct sl_conf_cache *cf = &c->conf->cache;
+    const struct cl_txn *t = &c->txn;
+    const struct cache_heuristic *h = cache_refresh_match(cf->refresh, t->url,
+                                                          strlen(t->url));
+    const struct sl_conf_rroute *route = rev_route(c);
+
+    if (h == NULL)
+        h = &cf->fallback;
+    if (route == NULL || route->cache_ttl <= 0)
+        return h;
+    ttl->min = ttl->max = route->cache_ttl;
+    ttl->percent = 0;
+    ttl->range_fetch = h->range_fetch;
+    return ttl;
+}
 
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts)
 {
@@ -49,17 +81,24 @@ int fill_request_conditionals(struct sl_client *c, struct sl_buf *out)
 /* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). The
  * reply header lists apply here too: hits copy the stored head as it is. */
 static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
-                       struct sl_buf *out)
+                       struct sl_buf *out, int with_adds)
 {
     struct flt_hdr_opts o;
+    const char *add = NULL;
 
     memset(&o, 0, sizeof(o));
-    o.drop = not_stored;        /* hop-by-hop, CL and TE go by default */
+    o.drop = c->reverse ? not_stored_rev : not_stored;
     o.access = c->conf->policy.resp_headers;
+    if (c->reverse)
+        rev_resp_opts(c, &o, &add);     /* a hit hides the backend too */
+    if (!with_adds)
+        add = NULL;             /* a refresh: the stored head has them */
+    o.via = NULL;
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
-                      m->reason.base) < 0)
+                      m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
+        (add != NULL && sl_buf_append(out, add, strlen(add)) < 0))
         return -ENOSPC;
-    return flt_hdr_rewrite(m, &o, out);
+    return 0;
 }
 
 /* Every Vary line of m joined: "Accept-Encoding, User-Agent". */
@@ -87,8 +126,8 @@ static void invalidate_ref(struct sl_client *c, const struct sl_http_msg *m,
 
     if (h == NULL)
         return;
-    sl_buf_append(&out, "GET ", 4);
-    if (cache_same_origin_url(c->txn.url, h->value, &out) == 1)
+    if (hit_key_prefix(c, &out) == 0 &&
+        cache_same_origin_url(c->txn.url, h->value, &out) == 1)
         cache_store_delete(c->srv->store, out.pos, sl_buf_len(&out));
 }
 
@@ -114,6 +153,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     const struct sl_http_hdr *age;
     struct cache_cc respcc;
     const struct cache_heuristic *h;
+    struct cache_heuristic ttl;
     struct sl_buf mb = { 0 };
     size_t limit = conf->http.max_response_head + 8192;
     int rc = -ENOMEM;
@@ -145,10 +185,22 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     if (hit_parse_head(c, &c->chead, &merged) < 0)
         goto out;
     cache_cc_parse(&merged, 0, &respcc);
-    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
-    cache_fresh_compute(&merged, &respcc, h ? h : &conf->cache.fallback,
+    if (c->reverse)             /* RFC 9213: addressed to us here */
+        cache_cc_parse_targeted(&merged, cache_target_list, 2, &respcc);
+    h = fill_heuristic(c, &ttl);
+    cache_fresh_compute(&merged, &respcc, h,
                         cc->request_time, time(NULL), &cc->fresh);
+    if (c->reverse) {
+        /* What the 304 brought goes through the filters the stored head
+         * went through: the backends stay hidden on every later hit. */
+        sl_buf_reset(&mb);
+        if (sl_buf_reserve(&mb, sl_buf_len(&c->chead) + 512, limit) < 0 ||
+            stored_head(c, &merged, &mb, 0) < 0)
+            goto out;
+    }
     sl_buf_reset(&c->chead);    /* as stored: without Age */
+    if (sl_buf_reserve(&c->chead, sl_buf_len(&mb) + 2, sl_buf_len(&mb) + 128) < 0)
+        goto out;
     sl_buf_append(&c->chead, mb.pos, sl_buf_len(&mb));
     sl_buf_append(&c->chead, "\r\n", 2);
     cache_store_update(c->srv->store, c->ckey.pos, sl_buf_len(&c->ckey), cc->id,
@@ -196,9 +248,9 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
 {
     struct cl_txn *t = &c->txn;
     struct cl_cache *cc = &t->cache;
-    const struct sl_conf *conf = c->conf;
     struct cache_store *st = c->srv->store;
     const struct cache_heuristic *h;
+    struct cache_heuristic ttl;
     struct sl_http_msg req;
     char hb[8192], vb[1024];
     struct sl_buf head = { hb, hb + sizeof(hb), hb, hb };
@@ -206,7 +258,7 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     struct cache_fresh fresh;
     int nvary;
 
-    if (stored_head(c, m, &head) < 0 || (nvary = vary_value(m, &vary)) < 0)
+    if (stored_head(c, m, &head, 1) < 0 || (nvary = vary_value(m, &vary)) < 0)
         return;                 /* too large to keep: served, not stored */
     sl_buf_reset(&c->ckey);
     c->ckey.last = c->ckey.pos + cc->key_plen;
@@ -219,8 +271,8 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
                            &c->ckey) != 0)
             return;
     }
-    h = cache_refresh_match(conf->cache.refresh, t->url, strlen(t->url));
-    cache_fresh_compute(m, respcc, h ? h : &conf->cache.fallback,
+    h = fill_heuristic(c, &ttl);
+    cache_fresh_compute(m, respcc, h,
                         cc->request_time, time(NULL), &fresh);
     cc->w = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey),
                                     &fresh, sizeof(fresh), head.pos,
@@ -297,6 +349,8 @@ enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";
     } else {
         cache_cc_parse(m, 0, &respcc);
+        if (c->reverse)
+            cache_cc_parse_targeted(m, cache_target_list, 2, &respcc);
         if (hit_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);

@@ -178,6 +178,8 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     struct flt_hdr_opts opts;
     char via[160];
 
+    if (c->reverse)
+        return rev_build_request(c, m);     /* a backend's request */
     if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->oreq);
@@ -212,6 +214,7 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     for (;;) {
         size_t mark = sl_buf_len(&c->oreq), have = sl_buf_size(&c->oreq);
         if (flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
+            (!t->upgrade || fwd_upgrade_fields(m, &c->oreq) == 0) &&
             fill_request_conditionals(c, &c->oreq) == 0 &&
             sl_buf_append(&c->oreq, "\r\n", 2) == 0)
             return 0;
@@ -219,6 +222,17 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
         if (have >= limit || sl_buf_reserve(&c->oreq, have, limit) < 0)
             return -ENOSPC;
     }
+}
+
+int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out)
+{
+    const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
+
+    /* the parser let no CR, LF or NUL into a value */
+    if (up == NULL)
+        return 0;
+    return sl_buf_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n",
+                         (int)up->value.len, up->value.base) < 0 ? -ENOSPC : 0;
 }
 
 /* --- finding an origin connection ------------------------------------- */
@@ -229,6 +243,15 @@ static void fwd_on_origin(struct sl_origin *o)
 }
 
 static void fwd_connect_next(struct sl_client *c);
+static void fwd_find_origin(struct sl_client *c);
+
+/* The name to look up: the URL's host, or a backend's given by name. */
+static const char *fwd_host(const struct sl_client *c)
+{
+    const struct cl_txn *t = &c->txn;
+
+    return c->reverse && t->rev.dns_host ? t->rev.dns_host : t->url_parts.host;
+}
 
 static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
 {
@@ -239,9 +262,22 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
         t->addrs = *res;
     if (res->status != SL_DNS_OK || res->n == 0) {
         t->code = CL_CODE_TCP_MISS;
+        if (c->reverse) {
+            SL_LOG(SL_LOG_WARN, c->id, 0, "backend %s: no address for %s", t->key,
+                   fwd_host(c));
+            if (rev_retry(c, 0)) {
+                cl_run(c);
+                return;
+            }
+            rev_outcome(c, 0, 0);
+        }
         cl_reply_error(c, res->status == SL_DNS_TIMEOUT ? SL_ERR_DNS_TIMEOUT
                                                         : SL_ERR_DNS_FAIL,
-                       0, t->url_parts.host);
+                       0, fwd_host(c));
+    } else if (c->reverse && t->rev.dns_host && !t->acl.dst_known) {
+        /* a named backend's addresses now: a pooled connection to one */
+        t->acl.dst_known = 1;
+        fwd_find_origin(c);
     } else {
         t->addr_next = 0;
         fwd_connect_next(c);
@@ -274,6 +310,8 @@ static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
 {
     const struct sl_server *srv = c->srv;
 
+    if (c->reverse)
+        return 1;               /* the backends are the admin's own choice */
     return acl_to_localhost_ok(c->conf->access.to_localhost, &c->peer.sa, dst,
                                srv->self, srv->nself);
 }
@@ -300,16 +338,32 @@ static int fwd_scan_request(struct sl_client *c);
 void fwd_start(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
-    struct sl_server *srv = c->srv;
-    int64_t now = sl_loop_now(srv->loop);
-    struct sl_origin *o;
 
     /* What has come of the body is judged before any origin is asked:
      * a malformed one is refused with nothing sent, not even the head. */
     if (fwd_scan_request(c) < 0)
         return;
+    if (c->reverse && !t->is_connect && rev_pick(c) != 0)
+        return;                 /* queued for a slot, or answered */
     t->hier = "HIER_NONE";
-    if (!t->is_connect && !t->no_pool) {
+    fwd_find_origin(c);
+}
+
+/*
+ * An idle pooled connection to t->key, or its addresses (known, an IP
+ * literal, or a lookup) and a new connection. A backend given by name is
+ * looked up first, and only then may the pool serve it, from a connection
+ * to one of the addresses it has now (its name may point elsewhere since).
+ */
+static void fwd_find_origin(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_server *srv = c->srv;
+    int64_t now = sl_loop_now(srv->loop);
+    int named = c->reverse && t->rev.dns_host != NULL;
+    struct sl_origin *o;
+
+    if (!t->is_connect && !t->no_pool && !(named && !t->acl.dst_known)) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
         if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
                   || !to_local_ok(c, &o->peer.sa))) {
@@ -326,7 +380,7 @@ void fwd_start(struct sl_client *c)
             return;
         }
     }
-    if (!t->acl.dst_known && fwd_literal(t)) {
+    if (!t->acl.dst_known && !named && fwd_literal(t)) {
         t->addr_next = 0;
         fwd_connect_next(c);
         return;
@@ -340,7 +394,7 @@ void fwd_start(struct sl_client *c)
         fwd_on_dns(&t->dnsw, &t->addrs);
         return;
     }
-    if (sl_dns_resolve(srv->dns, t->url_parts.host, &t->dnsw, &t->addrs) == 0)
+    if (sl_dns_resolve(srv->dns, fwd_host(c), &t->dnsw, &t->addrs) == 0)
         fwd_on_dns(&t->dnsw, &t->addrs);
 }
 
@@ -354,7 +408,10 @@ static void fwd_connect_next(struct sl_client *c)
 
     while (t->addr_next < t->addrs.n) {
         union sl_sockaddr a = t->addrs.addr[t->addr_next++];
-        sl_net_set_port(&a.sa, t->url_parts.port);
+        if (!c->reverse)        /* a backend's address has its port */
+            sl_net_set_port(&a.sa, t->url_parts.port);
+        else if (t->rev.dns_host)
+            sl_net_set_port(&a.sa, t->rev.dns_port);
         if (!to_local_ok(c, &a.sa)) {
             t->denied_local = 1;
             continue;
@@ -375,6 +432,11 @@ static void fwd_connect_next(struct sl_client *c)
         cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
         return;
     }
+    /* reverse mode: nothing was sent, another backend may take it */
+    if (rev_retry(c, 0))
+        return;
+    if (c->reverse)
+        rev_outcome(c, 0, 0);
     snprintf(where, sizeof(where), "%s: %s", t->key,
              strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
     cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
@@ -449,6 +511,12 @@ static void fwd_origin_failed(struct sl_client *c, int err)
         fwd_start(c);
         return;
     }
+    /* reverse mode: a backend that failed on a fresh connection; the
+     * request goes to another when it safely can (client_rev.c) */
+    if (!t->reused && rev_retry(c, t->oreq_sent > 0))
+        return;
+    if (c->reverse && !t->reused)
+        rev_outcome(c, 0, 0);
     if (t->bytes_out > 0 || t->head_done) {
         cl_close(c);
         return;
@@ -468,6 +536,8 @@ static void fwd_bad_response(struct sl_client *c, const char *why)
 
     SL_LOG(SL_LOG_INFO, c->id, 0, "bad response from %s: %s", t->key, why);
     t->origin_keep = 0;
+    if (c->reverse)
+        rev_outcome(c, 0, 0);
     if (t->bytes_out > 0) {
         cl_close(c);
         return;
@@ -487,6 +557,8 @@ void fwd_timeout(struct sl_client *c)
         fwd_connect_next(c);
         return;
     }
+    if (c->reverse)
+        rev_outcome(c, 0, 0);   /* a no-op when its head came */
     if (t->head_done || t->bytes_out > 0) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
@@ -568,6 +640,23 @@ static int fwd_request_complete(const struct sl_client *c)
 
 /* --- response: origin -> client --------------------------------------- */
 
+/* "HTTP/1.1 NNN reason" CRLF (the parser took a 3-digit status). */
+static int status_line(struct sl_buf *out, const struct sl_http_msg *m)
+{
+    char st[13] = "HTTP/1.1 000 ";
+    int v = m->status;
+
+    if (v < 100 || v > 999)
+        return sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status,
+                             (int)m->reason.len, m->reason.base);
+    st[9] = (char)('0' + v / 100);
+    st[10] = (char)('0' + v / 10 % 10);
+    st[11] = (char)('0' + v % 10);
+    return sl_buf_append(out, st, sizeof(st)) < 0 ||
+           sl_buf_append(out, m->reason.base, m->reason.len) < 0 ||
+           sl_buf_append(out, "\r\n", 2) < 0 ? -ENOSPC : 0;
+}
+
 static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
                            int final)
 {
@@ -575,6 +664,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     const struct sl_conf *conf = c->conf;
     size_t limit = conf->http.max_response_head + 8192;
     struct flt_hdr_opts opts;
+    const char *add = NULL;
     char via[160];
     size_t mark;
 
@@ -589,11 +679,13 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     /* chunked stays chunked (framed by us), except to an HTTP/1.0 client */
     opts.keep_te = !(t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe);
     opts.access = conf->policy.resp_headers;
+    if (c->reverse)
+        rev_resp_opts(c, &opts, &add);
     for (;;) {
         mark = sl_buf_len(&c->out);
-        if (sl_buf_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", m->status,
-                          (int)m->reason.len, m->reason.base) == 0 &&
+        if (status_line(&c->out, m) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
+            (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
@@ -617,8 +709,29 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
 
     if (m->status < 200) {
         if (m->status == 101) {
-            fwd_bad_response(c, "protocol switch not supported");
-            return -1;
+            /* Only to a request that asked for it, with what it asked. */
+            if (!t->upgrade || sl_http_find(m, "Upgrade") == NULL) {
+                fwd_bad_response(c, "protocol switch not asked for");
+                return -1;
+            }
+            if (c->reverse)
+                rev_outcome(c, 1, 1);
+            txnlog_keep_ctype(t, m);
+            if (fwd_client_head(c, m, 0) < 0) {
+                fwd_bad_response(c, "response head too large");
+                return -1;
+            }
+            /* fwd_client_head ended the head: put our two fields in
+             * before its blank line */
+            c->out.last -= 2;
+            if (fwd_upgrade_fields(m, &c->out) < 0 ||
+                sl_buf_append(&c->out, "\r\n", 2) < 0) {
+                fwd_bad_response(c, "response head too large");
+                return -1;
+            }
+            sl_buf_consume(&o->in, headlen);
+            tunnel_upgraded(c);
+            return 1;
         }
         /* Interim (100 Continue, 103 Early Hints): HTTP/1.1 clients get it. */
         if (t->minor >= 1 && fwd_client_head(c, m, 0) < 0) {
@@ -628,6 +741,11 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         sl_buf_consume(&o->in, headlen);
         return 0;
     }
+    /* A backend fails by what says it is down or overloaded, not by an
+     * application's own 500 or a 501 any client can provoke (else a
+     * client could eject every backend with a few odd requests). */
+    if (c->reverse)
+        rev_outcome(c, m->status != 502 && m->status != 503 && m->status != 504, 1);
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
     v = fill_on_head(c, m);

@@ -28,25 +28,55 @@ void hit_status(struct cl_txn *t, const char *fmt, ...)
 {
     va_list ap;
 
+    if (strchr(fmt, '%') == NULL) {
+        t->cache.status = fmt;  /* a constant: no formatting per request */
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(t->cache.status_buf, sizeof(t->cache.status_buf), fmt, ap);
     va_end(ap);
     t->cache.status = t->cache.status_buf;
 }
 
-/* "GET http://host[:port]/path": one key for GET and HEAD. */
+/* "GET http://host[:port]/path": one key for GET and HEAD. A reverse
+ * route's are "GET rev:SITE http://host/path" (hit_key_prefix): a
+ * namespace of their own, so that no forward fetch (which went wherever
+ * DNS said) is ever served as the company's site, nor the other way
+ * round; and SITE, the vhost's first name, keeps one site's objects from
+ * another's even when a reload gives a Host that went to the default
+ * vhost a vhost of its own. */
+int hit_key_prefix(const struct sl_client *c, struct sl_buf *out)
+{
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    const struct cl_rev *r = &c->txn.rev;
+    const char *site;
+
+    if (!c->reverse || !r->routed)
+        return sl_buf_append(out, "GET ", 4);
+    site = rc->vhosts[r->vhost].name;
+    return sl_buf_append(out, "GET rev:", 8) < 0 ||
+           sl_buf_append(out, site, strlen(site)) < 0 ||
+           sl_buf_append(out, " ", 1) < 0 ? -ENOSPC : 0;
+}
+
 static int hit_key(struct sl_client *c, struct sl_view path)
 {
     const struct sl_url *u = &c->txn.url_parts;
-    size_t need = path.len + sizeof(u->host) + 32;
+    size_t need = path.len + 2 * sizeof(u->host) + 48;
 
     if (c->ckey.start == NULL && sl_buf_init(&c->ckey, 512) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->ckey);
-    if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0)
+    if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0 || hit_key_prefix(c, &c->ckey) < 0)
         return -ENOMEM;
-    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "GET http://[%s]" : "GET http://%s",
-                  u->host);
+    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "http://[%s]" : "http://%s", u->host);
+    /* a reverse route may leave the query out of its keys (tracking
+     * parameters on a static site) */
+    if (c->reverse && rev_route(c) != NULL && !rev_route(c)->cache_key_query) {
+        const char *q = memchr(path.base, '?', path.len);
+        if (q != NULL)
+            path.len = (size_t)(q - path.base);
+    }
     if (u->port != 80)
         sl_buf_printf(&c->ckey, ":%u", u->port);
     return sl_buf_append(&c->ckey, path.base, path.len);
@@ -64,7 +94,8 @@ int hit_status_field(struct sl_client *c, struct sl_buf *out)
 
 static void via_line(struct sl_client *c, struct sl_buf *out)
 {
-    if (c->conf->http.via)
+    /* a site's visitors see Via only when reverse.via says so */
+    if (c->conf->http.via && (!c->reverse || c->conf->reverse.via))
         sl_buf_printf(out, "Via: 1.1 %s (squidlike/%s)\r\n",
                       c->conf->visible_hostname, PACKAGE_VERSION);
 }
@@ -325,6 +356,7 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     struct cl_txn *t = &c->txn;
     const struct sl_conf_cache *cf = &c->conf->cache;
     const struct cache_heuristic *h;
+    struct cache_heuristic ttl;
     uint64_t limit;
 
     /* Only a range of a plain GET of nothing stored: one that could not
@@ -333,13 +365,13 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     if (c->internal || t->cache.stale || !sl_http_find(m, "Range") ||
         !cfwd_may_wait(m, CFWD_RANGE))
         return 0;
-    h = cache_refresh_match(cf->refresh, t->url, strlen(t->url));
-    if (h == NULL || h->range_fetch == 0)
+    h = fill_heuristic(c, &ttl);
+    if (h->range_fetch == 0)
         return 0;
     if (cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 1;
     limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
-    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit) ||
+    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit, c->reverse) ||
         !cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 0;
     t->cache.range_started = 1;
@@ -406,8 +438,10 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
         return CL_NEXT;
     cc->key_plen = sl_buf_len(&c->ckey);
     if (!(sl_view_eq(m->method, "GET") || t->is_head) ||
-        t->req.kind != SL_HTTP_BODY_NONE)
+        t->req.kind != SL_HTTP_BODY_NONE || t->upgrade)
         return CL_NEXT;         /* the key still serves invalidation */
+    if (c->reverse && (rev_route(c) == NULL || !rev_route(c)->cache))
+        return CL_NEXT;         /* a route with cache = false: so is this */
     cache_cc_parse(m, 1, &cc->reqcc);
     cc->mode = CC_MISS;
     cc->may_store = !t->is_head && !cc->reqcc.no_store;
@@ -428,7 +462,8 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
             hit_found(c, m, &obj, v == CACHE_STALE_SERVE)) {
             cache_store_release(st);
             if (swr)
-                sl_bgfetch_start(c->srv, t->url, c->ckey.pos, cc->key_plen, m);
+                sl_bgfetch_start(c->srv, t->url, c->ckey.pos, cc->key_plen, m,
+                                 c->reverse);
             return CL_DONE;
         }
         if (v == CACHE_REVALIDATE) {

@@ -18,6 +18,9 @@
  *   client_tunnel.c    CONNECT byte relay
  *   client_leave.c     clients that leave while they wait
  *   client_txnlog.c    the access-log record and the counters of the end
+ *   client_rev.c       reverse mode (a reverse.listen client): the site and
+ *                      route in place of the target step, the backend in
+ *                      place of DNS, the headers each side may see
  *
  * Not for use outside them (status.c and the rest read client numbers
  * through client.h).
@@ -40,6 +43,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
+#include "squidlike/backend.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
@@ -60,6 +64,7 @@ enum cl_state {
     CL_REPLY,       /* writing a response of our own */
     CL_HIT,         /* writing a response from the cache */
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
+    CL_QUEUE,       /* reverse mode: waiting for a backend's slot (max_pending) */
     CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
     CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
@@ -176,6 +181,28 @@ enum cl_code {
     CL_CODE_N
 };
 
+/* Reverse mode's part of a transaction (client_rev.c). */
+struct cl_rev {
+    unsigned char routed;       /* vhost and route are set */
+    unsigned char picked;       /* backend is counted in flight (rev_release) */
+    unsigned char chosen;       /* a backend was picked (stays: the log) */
+    unsigned char reported;     /* its outcome went to the pool (rev_outcome) */
+    unsigned char failed;       /* ... as a failure */
+    unsigned char retried;      /* sent to a second backend (rev_retry) */
+    int avoid;                  /* 1 + the backend a retry avoids; 0: none */
+    struct sl_backend_waiter qw;    /* in the pool's queue (CL_QUEUE) */
+    unsigned char woken;        /* ... and a slot freed: pick again */
+    const char *dns_host;       /* a backend given by name: looked up (in
+                                   the snapshot), port dns_port */
+    unsigned dns_port;
+    int64_t sent_us;            /* when the backend was picked (latency) */
+    int vhost, route, backend;  /* indices in c->conf->reverse */
+    struct sl_view hash_hdr;    /* a hashing pool's field value (hash_buf) */
+    char hash_buf[256];
+    char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
+    char reqid[65];             /* X-Request-Id, sent or made; "" if none */
+};
+
 struct cl_txn {
     int64_t t_start;            /* loop ms */
     int64_t t_start_us;         /* the same, in microseconds (service time) */
@@ -187,6 +214,8 @@ struct cl_txn {
     const char *version;        /* "1.1"/"1.0" (static); NULL: not parsed */
     int minor;                  /* client's HTTP/1.minor */
     unsigned char is_head, is_connect, idempotent;
+    unsigned char upgrade;      /* asks for a protocol switch (WebSocket):
+                                   a 101 turns it into a tunnel */
     unsigned char keep;         /* client connection survives this one */
 
     struct sl_url url_parts;    /* host, port (path view dies with the head) */
@@ -230,6 +259,7 @@ struct cl_txn {
     unsigned char peer_waits;   /* a hang-up seen, but more to read (client_leave.c) */
     struct cl_cache cache;
     struct cl_acl acl;
+    struct cl_rev rev;
 };
 
 struct sl_client {
@@ -259,6 +289,7 @@ struct sl_client {
     unsigned char draining;
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
+    unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char headless;     /* the client left; its fetch goes on
                                    (client_leave.c) */
@@ -321,6 +352,9 @@ ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
                  unsigned char *ready);
 
 void cl_rerun(struct sl_client *c);
+/* Keep "METHOD\0URL\0" (and the log's other fields of m) in t->meta. */
+int cl_keep_meta(struct sl_client *c, struct sl_view method, struct sl_view url,
+                 const struct sl_http_msg *m);
 
 /* A step refuses the request: the code to log (CL_CODE_UNSET: keep the one
  * set), the error page and its detail. Returns CL_REFUSE. */
@@ -360,6 +394,9 @@ int fwd_run(struct sl_client *c);
 void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
+/* "Connection: upgrade" and the Upgrade field of m (a request asking for
+ * a protocol switch, or the 101 that grants it) into out. 0 or -ENOSPC. */
+int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out);
 
 /* client_hit.c: the cache's step (PURGE, a lookup): CL_DONE when it
  * answered (a hit, 504 only-if-cached, waiting on a collapsed fetch),
@@ -375,6 +412,9 @@ int hit_parse_head(struct sl_client *c, const struct sl_buf *b,
  * something still in use). 0 or -EIO. */
 int hit_request_again(struct sl_client *c, struct sl_http_hdr *hdrs,
                      struct sl_http_msg *m);
+/* "GET " (or "GET rev:SITE " for a reverse route) before a key's URL,
+ * appended to out. 0 or -ENOSPC. */
+int hit_key_prefix(const struct sl_client *c, struct sl_buf *out);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -399,6 +439,8 @@ int mgr_send_page(struct sl_client *c, const char *ctype, const char *cache,
                  const char *extra);
 
 /* client_fill.c */
+const struct cache_heuristic *fill_heuristic(const struct sl_client *c,
+                                             struct cache_heuristic *ttl);
 void fill_request_fields(struct sl_client *c, struct flt_hdr_opts *opts);
 int fill_request_conditionals(struct sl_client *c, struct sl_buf *out);
 /* A final response head: CL_DONE when the client is answered from the
@@ -436,8 +478,38 @@ int leave_before_forward(struct sl_client *c);
 /* A headless fetch nobody wants any more is closed: 1 when it was. */
 int leave_recheck(struct sl_client *c);
 
+/* client_rev.c: reverse mode (a client of a reverse.listen address) */
+/* Step 1: the vhost and route of the request (CL_NEXT, or CL_REFUSE). */
+enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
+/* The route of the transaction, NULL when it has none (or not reverse). */
+const struct sl_conf_rroute *rev_route(const struct sl_client *c);
+/* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */
+int rev_build_request(struct sl_client *c, const struct sl_http_msg *m);
+/* At fwd_start: the backend, into t->addrs and t->key. 0; 1 when the
+ * request waits in the pool's queue (CL_QUEUE); -1 when none may take
+ * it (answered with a 503). */
+int rev_pick(struct sl_client *c);
+/* CL_QUEUE: a slot freed (pick again), or its time is up (503). */
+int rev_queue_step(struct sl_client *c);
+void rev_queue_timeout(struct sl_client *c);
+int64_t rev_queue_deadline(const struct sl_client *c);
+/* The request left its backend (done, failed, retried elsewhere). */
+void rev_release(struct sl_client *c);
+/* What it found there: ok (a response below 500) or a failure; head: a
+ * response head came (its latency counts, 5xx too). */
+void rev_outcome(struct sl_client *c, int ok, int head);
+/* The backend failed before answering (sent: request bytes went out):
+ * 1 when the request was sent to another backend instead. */
+int rev_retry(struct sl_client *c, int sent);
+/* The response's fields for the client: what the backends hide, the
+ * route's edits; *add: lines to add ("Name: value\r\n"...), or NULL. */
+void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
+                   const char **add);
+
 /* client_tunnel.c */
 void tunnel_start(struct sl_client *c);
+/* A 101 went (is going) out in c->out: the connection is a tunnel now. */
+void tunnel_upgraded(struct sl_client *c);
 int tunnel_run(struct sl_client *c);
 
 #endif

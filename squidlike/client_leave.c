@@ -38,6 +38,7 @@ static const char *state_name(enum cl_state s)
     case CL_CONNECT: return "connecting";
     case CL_FORWARD: return "waiting on the origin";
     case CL_WAIT: return "waiting on a collapsed fetch";
+    case CL_QUEUE: return "waiting for a backend";
     case CL_ACL_WAIT: return "waiting on an ACL lookup";
     case CL_HIT: return "being served";
     default: return "waiting";
@@ -51,6 +52,8 @@ static int waiting(const struct sl_client *c)
     case CL_RESOLVE: case CL_CONNECT: case CL_WAIT: case CL_ACL_WAIT:
     case CL_HIT:
         return 1;
+    case CL_QUEUE:
+        return c->txn.req.done;     /* as CL_FORWARD: a body still coming */
     case CL_FORWARD:
         /* While the body comes in, its read sees the EOF. */
         return c->txn.req.done;

@@ -271,15 +271,16 @@ enum cl_verdict mgr_begin(struct sl_client *c, const struct sl_http_msg *m)
     t->code = CL_CODE_NONE;
     switch (p) {
     case P_JSON:
-        rc = serve_page(c, SL_STATUS_MAX, sl_status_write, "application/json",
-                        "application/json", NULL);
+        rc = serve_page(c, sl_status_size(c->srv), sl_status_write,
+                        "application/json", "application/json", NULL);
         break;
     case P_HTML:
-        rc = serve_page(c, SL_STATUS_HTML_MAX, sl_status_html, "text/html; charset=utf-8",
-                        "text/html", SL_STATUS_HTML_HEADERS);
+        rc = serve_page(c, sl_status_html_size(c->srv), sl_status_html,
+                        "text/html; charset=utf-8", "text/html", SL_STATUS_HTML_HEADERS);
         break;
     case P_METRICS:
-        rc = serve_page(c, SL_METRICS_MAX, sl_metrics_write, METRICS_TYPE, "text/plain", NULL);
+        rc = serve_page(c, sl_metrics_size(c->srv), sl_metrics_write, METRICS_TYPE,
+                        "text/plain", NULL);
         break;
     default:
         rc = serve_pac(c, m);

@@ -43,11 +43,32 @@ void tunnel_start(struct sl_client *c)
     c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
 }
 
+/*
+ * A protocol switch was granted (101, client_fwd.c): from here on the
+ * bytes are the new protocol's (WebSocket frames), relayed as a CONNECT
+ * tunnel's are, with its idle timeout and half-close. c->out holds the
+ * 101 head; client->in what the client sent after its request, origin->in
+ * what the origin sent after its 101.
+ */
+void tunnel_upgraded(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+
+    t->status = 101;
+    t->keep = 0;
+    t->origin_keep = 0;
+    t->head_done = 1;
+    c->srv->stats.tunnels++;
+    c->state = CL_TUNNEL;
+    c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
+}
+
 static void tunnel_end(struct sl_client *c, int err)
 {
     struct cl_txn *t = &c->txn;
 
-    SL_LOG(SL_LOG_INFO, c->id, err, "CONNECT %s closed: %lld bytes up, %lld down",
+    SL_LOG(SL_LOG_INFO, c->id, err, "%s %s closed: %lld bytes up, %lld down",
+           t->upgrade ? "upgraded connection to" : "CONNECT",
            t->key, (long long)t->bytes_up, (long long)t->bytes_out);
     cl_txn_done(c);
 }

@@ -75,6 +75,24 @@ static const char *code_text(const struct cl_txn *t, char *buf, size_t size)
     return buf;
 }
 
+/* Reverse mode's fields: the site and route once routed; the backend
+ * once one was chosen (t->rev.chosen; t->key holds its name: a retry's
+ * second backend replaces the first); the request id once
+ * the backend's request was built. Nothing of a request the router
+ * refused (its vhost is not known for sure) or a hit (no backend). */
+static void txnlog_fill_rev(const struct sl_client *c, struct sl_log_access *a)
+{
+    const struct cl_txn *t = &c->txn;
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+
+    if (!t->rev.routed || t->rev.vhost < 0 || (size_t)t->rev.vhost >= rc->n_vhosts)
+        return;
+    a->vhost = rc->vhosts[t->rev.vhost].name;
+    a->route = t->rev.route;
+    a->backend = t->rev.chosen && t->key[0] ? t->key : NULL;
+    a->request_id = t->rev.reqid[0] ? t->rev.reqid : NULL;
+}
+
 static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a,
                         char *code, size_t code_size)
 {
@@ -104,6 +122,8 @@ static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a,
     a->sni = t->acl.sni[0] ? t->acl.sni : NULL;
     a->referer = t->referer;
     a->user_agent = t->user_agent;
+    if (c->reverse)
+        txnlog_fill_rev(c, a);
 }
 
 /* Its end is now, read afresh: a page built in this wakeup may have

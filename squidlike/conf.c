@@ -604,9 +604,10 @@ static int k_listen(struct ctx *x, const config_setting_t *s)
 {
     int n = cf_each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_listen);
 
+    /* No forward proxy at all is fine for a reverse proxy alone: judged
+     * once the reverse group is read (cf_reverse_finish). */
     if (n == 0)
-        return cf_fail(x, s, "'listen' is empty (expected at least one "
-                    "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\")");
+        x->empty_listen = s;
     x->c->n_listen = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
 }
@@ -738,13 +739,23 @@ static const struct key manager_keys[] = {
     { .name = "listen", .kind = K_FUNC, .fn = cf_k_manager_listen }, END
 };
 
+#define RFUNC(n) { .name = #n, .kind = K_FUNC, .fn = cf_k_reverse_##n }
+static const struct key reverse_keys[] = {
+    RFUNC(listen), RFUNC(unknown_host), BOOL(reverse, preserve_host),
+    RFUNC(http_access), BOOL(reverse, forwarded_for), BOOL(reverse, forwarded),
+    BOOL(reverse, x_forwarded_proto), BOOL(reverse, x_forwarded_host),
+    BOOL(reverse, request_id), RFUNC(trusted_proxies),
+    RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
+    END
+};
+
 static const struct key top_keys[] = {
     FUNC(listen), FUNC(visible_hostname), STR(pid_file, "none"),
     STR(access_log, "none"), FUNC(access_log_format), STR(error_log, "stderr"),
     FUNC(log_level), GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns),
     GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), GROUP(pac), GROUP(manager), END
+    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -789,7 +800,8 @@ static int set_defaults(struct sl_conf *c)
     c->access.to_localhost = ACL_TOLOCAL_LOCAL_CLIENTS;
     c->limits = (struct sl_conf_limits){ .max_connections = 4096,
                                          .buffer_size = 16 * KIB };
-    if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0)
+    if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0 ||
+        cf_reverse_defaults(&c->reverse) < 0)
         return -1;
     return c->visible_hostname && c->pid_file && c->access_log &&
            c->error_log ? 0 : -1;
@@ -852,22 +864,31 @@ static int check_readable(struct ctx *x)
  * is bounded as libconfig bounds it.
  */
 #define INCLUDE_DEPTH_MAX 10
-#define INCLUDE_LINE_MAX 4096
 
 static int check_includes(struct ctx *x, const char *path, int depth)
 {
-    char line[INCLUDE_LINE_MAX], name[PATH_MAX], why[128];
+    char name[PATH_MAX], why[128], *line = NULL;
     FILE *f = fopen(path, "r");
+    size_t cap = 0;
     struct stat st;
     int lineno = 0, rc = 0;
+    ssize_t len;
 
     if (f == NULL)
         return 0;               /* libconfig says so, with the line */
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+    while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         const char *p = line, *q;
         size_t n;
 
         lineno++;
+        /* A NUL is no character of a configuration: libconfig's scanner
+         * would end a string at it ("etc\0..." names the directory etc,
+         * and exit(2) again: found by fuzz_conf) */
+        if (memchr(line, '\0', (size_t)len) != NULL) {
+            cf_seterr(x, "%s:%d: a NUL byte (this is not a text file)", path, lineno);
+            rc = -1;
+            break;
+        }
         while (sl_is_ows(*p))
             p++;
         if (strncmp(p, "@include", 8) != 0)
@@ -895,13 +916,14 @@ static int check_includes(struct ctx *x, const char *path, int depth)
         cf_seterr(x, "%s:%d: @include \"%s\": %s", path, lineno, name, why);
         rc = -1;
     }
+    free(line);
     fclose(f);
     return rc;
 }
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL };
     config_t cf;
     int ok = 0;
 
@@ -930,9 +952,11 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
         goto out;
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
-         check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0;
+         check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
+         cf_reverse_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
+    cf_reverse_stash_free(&x);
     config_destroy(&cf);
     if (!ok) {
         sl_conf_unref(x.c);
@@ -961,6 +985,7 @@ void sl_conf_unref(struct sl_conf *c)
     cache_refresh_free(c->cache.refresh);
     cf_policy_free(c);
     cf_pac_free(&c->pac);
+    cf_reverse_free(&c->reverse);
     free(c);
 }
 

@@ -22,11 +22,13 @@
 
 #include "acl/acl.h"
 #include "acl/auth.h"
+#include "acl/route.h"
 #include "acl/rules.h"
 #include "cache/refresh.h"
 #include "filters/blocklist.h"
 #include "filters/hdr.h"
 #include "filters/pac.h"
+#include "squidlike/backend_pick.h"
 
 #define SL_CONF_MAX_LISTEN 16
 #define SL_CONF_MAX_NETS 256
@@ -177,6 +179,119 @@ struct sl_conf_manager {
     size_t n_listen;
 };
 
+/*
+ * The reverse group: listeners that put the proxy in front of a company's
+ * own servers, their virtual hosts and routes (acl/route.h), the backend
+ * pools, and what the backends and the clients learn of each other.
+ * Loaded by conf_rev.c; read by the client side's route step and the
+ * backend pools.
+ */
+struct sl_backends;
+
+#define SL_CONF_MAX_RPOOLS 64
+#define SL_CONF_MAX_RBACKENDS 64        /* per pool */
+#define SL_CONF_MAX_RADD 32             /* header lines a route adds */
+
+/* What a hashing pool hashes (balance = "hash"). */
+enum sl_rev_hash {
+    SL_REV_HASH_CLIENT = 0,     /* the client's address */
+    SL_REV_HASH_URI,            /* the path and query */
+    SL_REV_HASH_HEADER          /* a request header's value */
+};
+
+struct sl_conf_rbackend {
+    char name[80];              /* as written ("10.0.0.1:8080"): its id on
+                                   the hash ring, in logs and metrics */
+    struct sockaddr_storage addr;   /* given by address */
+    socklen_t addrlen;
+    int by_name;                /* given by name: resolved for each request
+                                   through the DNS cache (so again after
+                                   the answer's TTL), every address tried */
+    char host[64];              /* by_name: the name */
+    unsigned port;
+    unsigned weight;            /* 1..SL_PICK_MAX_WEIGHT */
+};
+
+struct sl_conf_rpool {
+    char name[64];
+    enum sl_pick_algo algo;
+    enum sl_rev_hash hash_by;
+    char hash_header[64];       /* SL_REV_HASH_HEADER */
+    /* Active health checks: GET health_path of each backend every
+     * interval; health_fall failures in a row take it out, health_rise
+     * successes bring it back. health_path "": no checks (always up). */
+    char health_path[256];
+    int64_t health_interval_ms, health_timeout_ms;
+    unsigned health_rise, health_fall;
+    int health_status;          /* the status expected; 0: any 2xx or 3xx */
+    /* Passive: eject_after failures in a row (connect failure, reset,
+     * 5xx) eject a backend for eject_ms, doubled at each ejection in a
+     * row up to eject_max_ms; 0: never. */
+    unsigned eject_after;
+    int64_t eject_ms, eject_max_ms;
+    /* Requests in flight per backend; at the limit it is not chosen, and
+     * a pool whose backends are all at theirs answers 503 at once (no
+     * queue: a circuit breaker, not a waiting room). 0: no limit. */
+    unsigned max_connections;
+    /* ... unless there is room in the pool's queue: up to max_pending
+     * requests wait (first come, first served) for a backend's slot, each
+     * at most pending_timeout, then 503. 0: no queue. */
+    unsigned max_pending;
+    int64_t pending_timeout_ms;
+    struct sl_conf_rbackend backend[SL_CONF_MAX_RBACKENDS];
+    size_t n_backends;
+};
+
+/* Header edits of one direction of a route. */
+struct sl_conf_redit {
+    struct flt_hdr_access *access;  /* remove (deny) and replace, or NULL */
+    char *add;                  /* "Name: value\r\n" lines added, or NULL */
+};
+
+struct sl_conf_rroute {
+    int pool;                   /* index in reverse.pools */
+    struct sl_conf_redit req, resp;
+    int cache;                  /* its responses may be stored and served */
+    int64_t cache_ttl;          /* seconds a response without an explicit
+                                   lifetime is fresh; 0: refresh_patterns */
+    int cache_key_query;        /* the query is part of the cache key */
+    /* 0: timeouts.connect / origin_first_byte / origin_idle */
+    int64_t connect_timeout_ms, response_timeout_ms, idle_timeout_ms;
+};
+
+struct sl_conf_rvhost {
+    char name[256];             /* its first name ("default" when none) */
+    struct sl_conf_rroute *routes;
+    size_t n_routes;
+};
+
+struct sl_conf_reverse {
+    struct sl_conf_listen listen[SL_CONF_MAX_LISTEN];
+    size_t n_listen;
+    int unknown_host;           /* status for a Host no vhost takes: 421/404 */
+    int preserve_host;          /* the backend gets the client's Host */
+    struct acl_routes *routes;  /* vhost names and route patterns */
+    struct sl_conf_rvhost *vhosts;      /* in acl_routes' vhost order */
+    size_t n_vhosts;
+    struct sl_conf_rpool *pools;
+    size_t n_pools;
+    /* The client, for the backends. An incoming X-Forwarded-For or
+     * Forwarded is kept (and added to) only from trusted_proxies; from
+     * anybody else it is replaced by what the proxy saw. */
+    int forwarded_for;          /* X-Forwarded-For */
+    int forwarded;              /* Forwarded (RFC 7239) */
+    int x_forwarded_proto;
+    int x_forwarded_host;
+    int request_id;             /* X-Request-Id when the request has none */
+    struct acl_net trusted_proxies[SL_CONF_MAX_NETS];
+    size_t n_trusted_proxies;
+    /* The backends, hidden from the clients. */
+    struct flt_hdr_access *hide;    /* response fields not passed on */
+    int via;                    /* Via on responses */
+    struct sl_backends *rt;     /* the pools' live state (backend.h), built
+                                   with the snapshot and freed with it */
+};
+
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
@@ -205,6 +320,7 @@ struct sl_conf {
     struct sl_conf_limits limits;
     struct sl_conf_pac pac;
     struct sl_conf_manager manager;
+    struct sl_conf_reverse reverse;
 };
 
 /* Where the loader reports what it skipped (bad list lines): set once by

@@ -2,7 +2,7 @@
  * conf_int.h - what the files of the configuration loader share (conf.c:
  * the generic machinery and most settings; conf_acl.c: access rules,
  * blocklists, authentication, block pages, header lists; conf_pac.c: the
- * pac group). Only these
+ * pac group; conf_rev.c: the reverse group). Only these
  * files touch libconfig.
  */
 #ifndef SL_CONF_INT_H
@@ -39,6 +39,8 @@ struct ctx {
     char what[128];             /* scratch for describe() */
     char why[128];              /* scratch for list element reasons */
     void *stash;                /* conf_acl.c's, until the policy is built */
+    const config_setting_t *empty_listen;   /* listen = [ ] (conf_rev.c) */
+    void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
@@ -114,5 +116,19 @@ void cf_pac_free(struct sl_conf_pac *p);
 /* ... and the manager group's lists. */
 int cf_k_manager_allow_sources(struct ctx *x, const config_setting_t *s);
 int cf_k_manager_listen(struct ctx *x, const config_setting_t *s);
+
+/* conf_rev.c: the reverse group. */
+int cf_k_reverse_listen(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_unknown_host(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_http_access(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_trusted_proxies(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_hide_response_headers(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_pools(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_vhosts(struct ctx *x, const config_setting_t *s);
+/* After the walk and the policy: pool names, reverse.http_access. */
+int cf_reverse_finish(struct ctx *x);
+void cf_reverse_stash_free(struct ctx *x);
+int cf_reverse_defaults(struct sl_conf_reverse *r);
+void cf_reverse_free(struct sl_conf_reverse *r);
 
 #endif

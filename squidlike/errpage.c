@@ -61,6 +61,10 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "Authentication Required", "This proxy needs your user name and password" },
     [SL_ERR_BLOCKED] = { "ERR_ACCESS_DENIED", 403, "Access Denied",
         "The request is blocked by the access policy" },
+    [SL_ERR_NO_SITE] = { "ERR_NO_SITE", 421, "Misdirected Request",
+        "This server does not serve that site or page" },
+    [SL_ERR_NO_BACKEND] = { "ERR_NO_BACKEND", 503, "Service Unavailable",
+        "No server is available to answer; try again later" },
 };
 
 static const char *reason_phrase(int status)
@@ -70,10 +74,12 @@ static const char *reason_phrase(int status)
     case 400: return "Bad Request";
     case 302: return "Found";
     case 403: return "Forbidden";
+    case 404: return "Not Found";
     case 407: return "Proxy Authentication Required";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 421: return "Misdirected Request";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";

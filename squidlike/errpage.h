@@ -31,6 +31,8 @@ enum sl_err {
     SL_ERR_ONLY_IF_CACHED,      /* 504: only-if-cached and nothing usable */
     SL_ERR_CACHE_ACCESS_DENIED, /* 407: proxy authentication required */
     SL_ERR_BLOCKED,             /* 403: a blocklist category or deny rule */
+    SL_ERR_NO_SITE,             /* 421 (or 404): reverse mode, no vhost or route */
+    SL_ERR_NO_BACKEND,          /* 503: reverse mode, no backend of the pool up */
     SL_ERR_COUNT
 };
 

@@ -83,6 +83,14 @@ struct sl_log_access {
     const char *sni;            /* TLS server name seen in a tunnel, or NULL */
     const char *referer;        /* request's Referer, or NULL */
     const char *user_agent;     /* request's User-Agent, or NULL */
+    /* Reverse mode: the site and its route, the backend chosen last (the
+     * one that answered, or failed), the X-Request-Id it was sent. NULL
+     * for a forward request, and for what never reached them (unknown
+     * Host: no vhost; a cache hit: no backend). */
+    const char *vhost;          /* the vhost's first name */
+    int route;                  /* its index in the vhost (when vhost is set) */
+    const char *backend;        /* "ADDR:PORT" as configured */
+    const char *request_id;
 };
 
 /* Write one line in a->format (see log.c for each format's fields). */

@@ -30,9 +30,11 @@
 #define CAP_URL 8192            /* escaped URL; Squid cuts at 8 KiB too */
 #define CAP_HDR (6 * SL_LOGFMT_HDR_KEEP + 2)    /* worst case: all \u00XX */
 #define CAP_FIELD 1024          /* any other value */
-#define N_FIELDS 16             /* strings in the longest (JSON) line */
+#define N_FIELDS 20             /* values in the longest (JSON) line */
 
-_Static_assert(CAP_URL + 2 * CAP_HDR + (N_FIELDS - 3) * CAP_FIELD + 1024
+/* The URL, the two header fields, one number (route: the slack, with the
+ * keys and the numbers before them) and CAP_FIELD strings. */
+_Static_assert(CAP_URL + 2 * CAP_HDR + (N_FIELDS - 4) * CAP_FIELD + 1024
                <= SL_LOGFMT_LINE_MAX, "the caps must fit one line");
 
 /* The line being built; size keeps one byte back for the final '\n'. */
@@ -331,10 +333,18 @@ static void fmt_httpd(struct line *l, const struct sl_log_access *a,
  *   host          target host (the CONNECT host), or null
  *   sni           TLS server name seen in a CONNECT, or null
  *   referer, user_agent   request headers (first 512 bytes), or null
+ *   vhost         reverse mode: the site's first name, or null (a forward
+ *                 request, or a Host no site takes)
+ *   route         integer, the route's index in the vhost, or null
+ *   backend       "ADDR:PORT" of the backend chosen last (it answered, or
+ *                 failed), or null (a cache hit, nothing up)
+ *   request_id    the X-Request-Id sent to the backend, or null
  * Strings in the JSON line are cut at their caps like the others.
  */
 static void fmt_json(struct line *l, const struct sl_log_access *a)
 {
+    char route[24];
+    /* cap 0: a number, as it is (null when v is NULL) */
     const struct { const char *key; const char *v; size_t cap; } f[] = {
         { "client", a->client, CAP_FIELD }, { "code", a->code, CAP_FIELD },
         { "method", a->method, CAP_FIELD }, { "url", a->url, CAP_URL },
@@ -346,10 +356,15 @@ static void fmt_json(struct line *l, const struct sl_log_access *a)
         { "host", a->host, CAP_FIELD }, { "sni", a->sni, CAP_FIELD },
         { "referer", a->referer, CAP_HDR },
         { "user_agent", a->user_agent, CAP_HDR },
+        { "vhost", a->vhost, CAP_FIELD },
+        { "route", a->vhost ? route : NULL, 0 },
+        { "backend", a->backend, CAP_FIELD },
+        { "request_id", a->request_id, CAP_FIELD },
     };
     size_t i;
 
     _Static_assert(sizeof(f) / sizeof(f[0]) == N_FIELDS, "N_FIELDS");
+    snprintf(route, sizeof(route), "%d", a->route);
     put_fmt(l, "{\"time\":%lld.%03d,\"elapsed_ms\":%lld,\"status\":%d,"
             "\"bytes\":%lld", (long long)(a->time_ms / 1000),
             (int)(a->time_ms % 1000), (long long)a->elapsed_ms, a->status,
@@ -358,7 +373,10 @@ static void fmt_json(struct line *l, const struct sl_log_access *a)
         put(l, ",\"", 2);
         put_str(l, f[i].key);
         put(l, "\":", 2);
-        put_json(l, f[i].v, f[i].cap);
+        if (f[i].cap == 0 && f[i].v != NULL)
+            put_str(l, f[i].v);
+        else
+            put_json(l, f[i].v, f[i].cap);
     }
     put(l, "}", 1);
 }

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl/route.h"
 #include "cache/store.h"
+#include "squidlike/backend.h"
 #include "squidlike/dns.h"
 #include "squidlike/metrics.h"
 #include "squidlike/server.h"
@@ -269,6 +271,223 @@ static void accept_failures(struct sl_bufw *w, const struct sl_server *srv)
         a->failing && (a->why == SL_ACCEPT_PROC_FDS || a->why == SL_ACCEPT_SYS_FDS));
 }
 
+/* --- reverse mode ------------------------------------------------------- */
+
+const char *sl_metrics_backend_state(const struct sl_backend_info *i)
+{
+    return !i->healthy ? "down" : i->ejected ? "ejected" : "up";
+}
+
+const char *sl_metrics_route_text(const struct sl_conf_reverse *rc, int v, int r,
+                                  char *buf, size_t n)
+{
+    enum acl_route_kind kind = ACL_ROUTE_PREFIX;
+    int icase = 0;
+    const char *p = acl_routes_pattern(rc->routes, v, r, &kind, &icase);
+    size_t o = 0, k;
+
+    buf[0] = '\0';
+    if (p == NULL)
+        return buf;
+    if (kind == ACL_ROUTE_REGEX)
+        o = (size_t)snprintf(buf, n, "%s", icase ? "~*" : "~");
+    /* o + a sequence of up to 4 bytes + "..." + NUL must fit */
+    for (k = 0; *p && k < SL_METRICS_ROUTE_SHOWN && o + 8 < n; ) {
+        unsigned char ch = (unsigned char)*p;
+        size_t u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)p) : 1;
+
+        if (ch >= 0x80 && u == 0) {
+            buf[o++] = '?';         /* not UTF-8: one byte at a time */
+            p++;
+            k++;
+            continue;
+        }
+        if (k + u > SL_METRICS_ROUTE_SHOWN)
+            break;
+        if (u == 1) {
+            buf[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+        } else {
+            memcpy(buf + o, p, u);
+            o += u;
+        }
+        p += u;
+        k += u;
+    }
+    if (*p && o + 4 <= n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o < n ? o : n - 1] = '\0';
+    return buf;
+}
+
+size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t be_fixed,
+                               size_t be_mult, size_t rt_fixed, size_t rt_mult)
+{
+    size_t room = SL_METRICS_REVERSE_ONCE, i, j, names;
+
+    if (rc == NULL || rc->rt == NULL)
+        return 0;
+    for (i = 0; i < rc->n_pools; i++)
+        for (j = 0; j < rc->pools[i].n_backends; j++) {
+            names = strlen(rc->pools[i].name) + strlen(rc->pools[i].backend[j].name);
+            room += be_fixed + be_mult * names;
+        }
+    for (i = 0; i < rc->n_vhosts; i++)
+        for (j = 0; j < rc->vhosts[i].n_routes; j++) {
+            /* the shown pattern is at most its cap, a prefix and "..." */
+            names = strlen(rc->vhosts[i].name) + SL_METRICS_ROUTE_TEXT_MAX +
+                    strlen(rc->pools[rc->vhosts[i].routes[j].pool].name);
+            room += rt_fixed + rt_mult * names;
+        }
+    return room;
+}
+
+/* A backend's rows in the exposition: 9 lines and a histogram's 21, each
+ * under 100 bytes but for the two names, at most twice as long escaped;
+ * a route's one line, the same. */
+#define REV_BE_LINES 30
+#define REV_LINE_MAX 100
+
+/* The backend families: one value of a backend each. */
+enum be_fam {
+    BE_UP, BE_HEALTHY, BE_EJECTED, BE_ACTIVE, BE_REQUESTS, BE_FAILURES,
+    BE_EJECTIONS, BE_CHECKS, BE_CHECK_FAILURES, BE_NFAM
+};
+
+static const struct {
+    const char *name, *type, *help;
+} be_fams[BE_NFAM] = {
+    [BE_UP] = { "squidlike_backend_up", "gauge",
+        "1 when the backend may be chosen: healthy and not ejected (its pool's "
+        "max_connections aside)." },
+    [BE_HEALTHY] = { "squidlike_backend_healthy", "gauge",
+        "1 unless the active health checks took the backend out (1 without checks)." },
+    [BE_EJECTED] = { "squidlike_backend_ejected", "gauge",
+        "1 while the backend is ejected after failed requests (eject_after)." },
+    [BE_ACTIVE] = { "squidlike_backend_active", "gauge",
+        "Requests in flight on the backend." },
+    [BE_REQUESTS] = { "squidlike_backend_requests_total", "counter",
+        "Requests sent to the backend (a retry counts on each backend it tried)." },
+    [BE_FAILURES] = { "squidlike_backend_failures_total", "counter",
+        "Requests the backend failed: connect failure, reset, timeout or a 5xx." },
+    [BE_EJECTIONS] = { "squidlike_backend_ejections_total", "counter",
+        "Times the backend was ejected after failed requests." },
+    [BE_CHECKS] = { "squidlike_backend_checks_total", "counter",
+        "Active health checks of the backend." },
+    [BE_CHECK_FAILURES] = { "squidlike_backend_check_failures_total", "counter",
+        "Active health checks the backend failed." },
+};
+
+static unsigned long long be_value(enum be_fam f, const struct sl_backend_info *i)
+{
+    switch (f) {
+    case BE_UP:             return i->healthy && !i->ejected;
+    case BE_HEALTHY:        return i->healthy != 0;
+    case BE_EJECTED:        return i->ejected != 0;
+    case BE_ACTIVE:         return i->active;
+    case BE_REQUESTS:       return i->requests;
+    case BE_FAILURES:       return i->failures;
+    case BE_EJECTIONS:      return i->ejections;
+    case BE_CHECKS:         return i->checks;
+    case BE_CHECK_FAILURES: return i->check_failures;
+    default:                return 0;
+    }
+}
+
+/* v escaped as label() does, into buf (n > 0), cut before an escape
+ * that would not fit. */
+static void label_into(char *buf, size_t n, const char *v)
+{
+    size_t o = 0;
+
+    for (; *v; v++) {
+        const char *e = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+        size_t k = e ? 2 : 1;
+
+        if (o + k >= n)
+            break;
+        if (e)
+            memcpy(buf + o, e, 2);
+        else
+            buf[o] = *v;
+        o += k;
+    }
+    buf[o] = '\0';
+}
+
+/* "pool=\"app\",backend=\"10.0.0.1:8080\"," for backend j of pool p. */
+static void be_labels(char *buf, size_t n, const struct sl_conf_rpool *p, size_t j)
+{
+    char pool[2 * sizeof(p->name)], be[2 * sizeof(p->backend[0].name)];
+
+    label_into(pool, sizeof(pool), p->name);
+    label_into(be, sizeof(be), p->backend[j].name);
+    snprintf(buf, n, "pool=\"%s\",backend=\"%s\",", pool, be);
+}
+
+void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
+{
+    const struct sl_conf_reverse *rc;
+    struct sl_backend_info info;
+    char labels[2 * (sizeof(rc->pools[0].name) + sizeof(rc->pools[0].backend[0].name)) + 32];
+    char text[SL_METRICS_ROUTE_TEXT_MAX];
+    size_t f, p, j;
+
+    if (b == NULL)
+        return;
+    rc = sl_backends_rev(b);
+    /* A family's samples together (the format wants them grouped): the
+     * pools are walked once per family. */
+    for (f = 0; f < BE_NFAM; f++) {
+        family(w, be_fams[f].name, be_fams[f].type, be_fams[f].help);
+        for (p = 0; p < rc->n_pools; p++)
+            for (j = 0; j < rc->pools[p].n_backends; j++) {
+                sl_backends_info(b, (int)p, (int)j, now_ms, &info);
+                be_labels(labels, sizeof(labels), &rc->pools[p], j);
+                /* the labels without their trailing comma */
+                sl_bufw_printf(w, "%s{%.*s} %llu\n", be_fams[f].name,
+                               (int)strlen(labels) - 1, labels,
+                               be_value((enum be_fam)f, &info));
+            }
+    }
+    family(w, "squidlike_backend_latency_seconds", "histogram",
+           "Time from choosing the backend to its response head, for responses "
+           "that were not failures (not 5xx).");
+    for (p = 0; p < rc->n_pools; p++)
+        for (j = 0; j < rc->pools[p].n_backends; j++) {
+            sl_backends_info(b, (int)p, (int)j, now_ms, &info);
+            be_labels(labels, sizeof(labels), &rc->pools[p], j);
+            hist(w, "squidlike_backend_latency_seconds", labels, &info.latency);
+        }
+    family(w, "squidlike_route_requests_total", "counter",
+           "Requests that took a route: route is its index in its vhost's routes, "
+           "pattern its prefix or ~regex.");
+    for (p = 0; p < rc->n_vhosts; p++)
+        for (j = 0; j < rc->vhosts[p].n_routes; j++) {
+            const struct sl_conf_rroute *r = &rc->vhosts[p].routes[j];
+
+            sl_bufw_printf(w, "squidlike_route_requests_total{vhost=\"");
+            label(w, rc->vhosts[p].name);
+            sl_bufw_printf(w, "\",route=\"%zu\",pattern=\"", j);
+            label(w, sl_metrics_route_text(rc, (int)p, (int)j, text, sizeof(text)));
+            sl_bufw_printf(w, "\",pool=\"");
+            label(w, rc->pools[r->pool].name);
+            sl_bufw_printf(w, "\"} %llu\n", sl_backends_route_count(b, (int)p, (int)j));
+        }
+}
+
+size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
+{
+    return sl_metrics_reverse_room(rc, REV_BE_LINES * REV_LINE_MAX, REV_BE_LINES * 2,
+                                   REV_LINE_MAX, 2);
+}
+
+size_t sl_metrics_size(const struct sl_server *srv)
+{
+    return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse);
+}
+
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
 {
     const struct sl_metrics *m = &srv->metrics;
@@ -367,5 +586,6 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     family(&w, "squidlike_dns_query_seconds", "histogram",
            "Time from a query to the name servers to its answer or failure.");
     hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
+    sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
     return w.rc;
 }

@@ -69,10 +69,53 @@ enum sl_metrics_kind sl_metrics_kind_of(const char *code);
 
 /*
  * Append the whole exposition for srv to out (which has room or fails:
- * out is sized by the caller, at least SL_METRICS_MAX bytes of space).
- * Returns 0, or -ENOSPC.
+ * out is sized by the caller, at least sl_metrics_size(srv) bytes of
+ * space). Returns 0, or -ENOSPC.
  */
 #define SL_METRICS_MAX (128 * 1024)
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv);
+/* The room the exposition of srv needs: SL_METRICS_MAX, and the reverse
+ * mode rows of its configuration. */
+size_t sl_metrics_size(const struct sl_server *srv);
+
+/*
+ * Reverse mode on the pages (/metrics here; status.json and the HTML
+ * page in status.c, statuspage.c): a row per backend of each pool of b
+ * (its live state at loop time now_ms, backend.h) and per route of each
+ * vhost. Pure: the unit tests build b from a configuration of their own.
+ *
+ * sl_metrics_reverse appends the squidlike_backend_* and
+ * squidlike_route_* families to w (nothing when b is NULL).
+ */
+struct sl_backends;
+struct sl_backend_info;
+struct sl_conf_reverse;
+void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms);
+/* The most bytes sl_metrics_reverse writes for the live state of rc. */
+size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc);
+
+/* A backend's state in one word: "down" (the health checks say so),
+ * "ejected" (passively, for a while) or "up" (it may be chosen). */
+const char *sl_metrics_backend_state(const struct sl_backend_info *i);
+
+/* Route r of vhost v as the pages show it, into buf (n > 0): a prefix as
+ * it is ("/api/"), a regex after "~" ("~^/u/([0-9]+)$"; "~*" without
+ * case), nginx's notation. At most SL_METRICS_ROUTE_SHOWN bytes of the
+ * pattern, then "..."; bytes that are not printable ASCII or UTF-8 are
+ * '?', so that every page may show it as it is once escaped. */
+#define SL_METRICS_ROUTE_SHOWN 128
+#define SL_METRICS_ROUTE_TEXT_MAX (SL_METRICS_ROUTE_SHOWN + 16)     /* n enough */
+const char *sl_metrics_route_text(const struct sl_conf_reverse *rc, int v, int r,
+                                  char *buf, size_t n);
+
+/* The bytes the rows of rc may take on a page: per backend be_fixed
+ * bytes and be_mult per byte of its pool's and its own name, per route
+ * rt_fixed and rt_mult per byte of its vhost's name, its shown pattern
+ * and its pool's name (a mult: how often a page shows them, times the
+ * worst growth of its escaping); and SL_METRICS_REVERSE_ONCE for what a
+ * page writes once (titles, HELP lines). 0 when rc has no live state. */
+#define SL_METRICS_REVERSE_ONCE 4096
+size_t sl_metrics_reverse_room(const struct sl_conf_reverse *rc, size_t be_fixed,
+                               size_t be_mult, size_t rt_fixed, size_t rt_mult);
 
 #endif

@@ -24,6 +24,8 @@
 #include "squidlike/client_collapse.h"
 #include "squidlike/log.h"
 #include "squidlike/net.h"
+#include "squidlike/backend.h"
+#include "squidlike/health.h"
 #include "squidlike/server.h"
 
 #define ACCEPT_BATCH 64
@@ -231,7 +233,7 @@ static void srv_on_accept(struct sl_io *io, unsigned ev)
             sl_timer_set(srv->loop, &srv->accept_timer, ACCEPT_RETRY_MS);
             return;
         }
-        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, l->manager);
+        sl_client_accept(srv, fd, (struct sockaddr *)&ss, len, (int)l->kind);
         if (srv->nclients > srv->clients_peak)
             srv->clients_peak = srv->nclients;
     }
@@ -362,6 +364,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
     srv->conf_generation = 1;
+    srv->health = sl_health_start(srv, conf->reverse.rt);
     sl_status_start(srv);
     sl_timer_set(loop, &srv->mem_timer, MEM_CHECK_MS);
     return srv;
@@ -375,22 +378,24 @@ fail:
 }
 
 static int srv_listen_one(struct sl_server *srv, const struct sl_conf_listen *a,
-                          int manager, char *err, size_t errlen)
+                          enum sl_listen_kind kind, char *err, size_t errlen)
 {
+    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)" };
     struct sl_listener *l = &srv->listeners[srv->nlisteners];
     int fd, rc;
 
     fd = sl_net_listen((const struct sockaddr *)&a->addr, a->addrlen);
     if (fd < 0) {
         snprintf(err, errlen, "cannot listen on %s%s: %s", a->text,
-                 manager ? " (manager.listen)" : "", strerror(-fd));
+                 what[kind], strerror(-fd));
         return -1;
     }
     l->io.fd = fd;
     l->io.cb = srv_on_accept;
     l->io.data = l;
     l->srv = srv;
-    l->manager = manager;
+    l->kind = kind;
+    l->manager = kind == SL_LISTEN_MANAGER;
     snprintf(l->text, sizeof(l->text), "%s", a->text);
     srv->nlisteners++;
     if ((rc = sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0)) < 0) {
@@ -405,11 +410,18 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
     const struct sl_conf *conf = srv->conf;
     size_t i;
 
-    for (i = 0; i < conf->n_listen; i++)
-        if (srv_listen_one(srv, &conf->listen[i], 0, err, errlen) < 0)
+    /* The proxy's own ports last: once one accepts, every listener is
+     * bound (a supervisor's or a test's readiness probe may rely on it). */
+    for (i = 0; i < conf->reverse.n_listen; i++)
+        if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
+                           err, errlen) < 0)
             return -1;
     for (i = 0; i < conf->manager.n_listen; i++)
-        if (srv_listen_one(srv, &conf->manager.listen[i], 1, err, errlen) < 0)
+        if (srv_listen_one(srv, &conf->manager.listen[i], SL_LISTEN_MANAGER,
+                           err, errlen) < 0)
+            return -1;
+    for (i = 0; i < conf->n_listen; i++)
+        if (srv_listen_one(srv, &conf->listen[i], SL_LISTEN_PROXY, err, errlen) < 0)
             return -1;
     return 0;
 }
@@ -466,6 +478,11 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         SL_LOG(SL_LOG_WARN, 0, 0, "manager.listen changes at restart only");
     memcpy(nc->manager.listen, old->manager.listen, sizeof(nc->manager.listen));
     nc->manager.n_listen = old->manager.n_listen;
+    if (!addrs_same(old->reverse.listen, old->reverse.n_listen,
+                    nc->reverse.listen, nc->reverse.n_listen))
+        SL_LOG(SL_LOG_WARN, 0, 0, "reverse.listen changes at restart only");
+    memcpy(nc->reverse.listen, old->reverse.listen, sizeof(nc->reverse.listen));
+    nc->reverse.n_listen = old->reverse.n_listen;
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);
@@ -489,6 +506,11 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if ((rc = srv_refresh_self(srv)) < 0)
         SL_LOG(SL_LOG_WARN, 0, rc, "cannot list this host's addresses: keeping the "
                "%zu known", srv->nself);
+    /* The backends keep what is known of them (health, ejections,
+     * counters); the checks go on against the new pools. */
+    sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    sl_health_stop(srv->health);
+    srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;
     sl_conf_unref(old);         /* connections still using it hold their own */
     srv->conf_generation++;
@@ -675,6 +697,8 @@ void sl_server_drain(struct sl_server *srv)
     srv->accept_fails.failing = 0;  /* no listener left to fail */
     sl_pool_close_idle(srv->pool);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     for (c = srv->clients; c; c = next) {
         next = sl_client_next(c);
         sl_client_drain(c);
@@ -693,6 +717,8 @@ void sl_server_stop(struct sl_server *srv)
     srv->draining = 1;
     srv_close_listeners(srv);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_pool_close_idle(srv->pool);
@@ -741,6 +767,8 @@ void sl_server_free(struct sl_server *srv)
     }
     srv_close_listeners(srv);
     sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
     sl_timer_stop(srv->loop, &srv->drain_timer);

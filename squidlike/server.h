@@ -30,14 +30,23 @@ struct sl_server;
 struct cfwd_table;
 struct bg;
 struct reload_job;
+struct sl_health;
 
 struct sl_ipcounts;
 struct access_state;
 
+/* What a listener's connections are for (client.h). */
+enum sl_listen_kind {
+    SL_LISTEN_PROXY = 0,        /* listen: the forward proxy */
+    SL_LISTEN_MANAGER,          /* manager.listen: the manager pages and the PAC only */
+    SL_LISTEN_REVERSE           /* reverse.listen: in front of the company's servers */
+};
+
 struct sl_listener {
     struct sl_io io;
     struct sl_server *srv;
-    int manager;                /* serves the manager pages and the PAC only */
+    int manager;                /* kind == SL_LISTEN_MANAGER */
+    enum sl_listen_kind kind;
     int failing;                /* its last accept failed (sl_accept_fails) */
     char text[64];
 };
@@ -102,7 +111,8 @@ struct sl_server {
     struct sl_ipcounts *ipcounts;
     struct access_state *access;
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
-    struct sl_listener listeners[2 * SL_CONF_MAX_LISTEN];   /* proxy, manager */
+    struct sl_health *health;   /* reverse mode's active checks, or NULL */
+    struct sl_listener listeners[3 * SL_CONF_MAX_LISTEN];   /* proxy, manager, reverse */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;

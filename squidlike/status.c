@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cache/store.h"
+#include "squidlike/backend.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/status.h"
@@ -448,6 +449,141 @@ static void accept_state(struct sl_bufw *w, struct sl_server *srv)
                    (double)(sl_loop_now(srv->loop) - a->since_ms) / 1000.0, a->run);
 }
 
+/* --- reverse mode ------------------------------------------------------ */
+
+/* A pool's balance as the configuration spells it (conf_rev.c). */
+static const char *balance_name(enum sl_pick_algo a)
+{
+    switch (a) {
+    case SL_PICK_WRR:       return "round-robin";
+    case SL_PICK_LEASTCONN: return "least-conn";
+    case SL_PICK_HASH:      return "hash";
+    case SL_PICK_P2C:       return "random-two";
+    default:                return "?";
+    }
+}
+
+/* Loop time t_ms as wall-clock seconds, by the two clocks read at one
+ * instant (now_ms, wall_ms). */
+static double wall_of(int64_t t_ms, int64_t now_ms, int64_t wall_ms)
+{
+    return (double)(wall_ms - (now_ms - t_ms)) / 1000.0;
+}
+
+/* One backend's object. */
+static void backend_json(struct sl_bufw *w, const struct sl_conf_rpool *p, size_t j,
+                         const struct sl_backend_info *i, int64_t now_ms, int64_t wall_ms)
+{
+    sl_bufw_printf(w, "\n          { ");
+    put_str(w, "name", p->backend[j].name);
+    sl_bufw_printf(w, ", \"weight\": %u, \"state\": \"%s\", \"healthy\": %s, \"ejected\": %s, ",
+        p->backend[j].weight, sl_metrics_backend_state(i), i->healthy ? "true" : "false",
+        i->ejected ? "true" : "false");
+    if (i->ejected)
+        sl_bufw_printf(w, "\"ejected_until\": %.3f, \"ejected_seconds_left\": %.3f,\n",
+            wall_of(i->ejected_until_ms, now_ms, wall_ms),
+            (double)(i->ejected_until_ms - now_ms) / 1000.0);
+    else
+        sl_bufw_printf(w, "\"ejected_until\": null, \"ejected_seconds_left\": null,\n");
+    sl_bufw_printf(w, "            \"active\": %u, \"requests\": %llu, \"failures\": %llu, "
+        "\"ejections\": %llu, \"checks\": %llu, \"check_failures\": %llu,\n"
+        "            \"last_check\": ", i->active, i->requests, i->failures,
+        i->ejections, i->checks, i->check_failures);
+    if (i->last_check_ms == 0) {
+        sl_bufw_printf(w, "null");
+    } else {
+        sl_bufw_printf(w, "{ \"time\": %.3f, \"seconds_ago\": %.3f, \"ok\": %s, ",
+            wall_of(i->last_check_ms, now_ms, wall_ms),
+            (double)(now_ms - i->last_check_ms) / 1000.0, i->last_check_ok ? "true" : "false");
+        if (i->last_check_ok)
+            sl_bufw_printf(w, "\"error\": null }");
+        else {
+            put_str(w, "error", i->last_check_why);
+            sl_bufw_printf(w, " }");
+        }
+    }
+    sl_bufw_printf(w, ",\n            \"latency_ms\": { \"count\": %llu, ", i->latency.count);
+    put_ms(w, "p50", sl_hist_quantile(&i->latency, 0.50));
+    sl_bufw_printf(w, ", ");
+    put_ms(w, "p90", sl_hist_quantile(&i->latency, 0.90));
+    sl_bufw_printf(w, ", ");
+    put_ms(w, "p99", sl_hist_quantile(&i->latency, 0.99));
+    sl_bufw_printf(w, " } }");
+}
+
+void sl_status_reverse_json(struct sl_bufw *w, const struct sl_backends *b,
+                            int64_t now_ms, int64_t wall_ms)
+{
+    const struct sl_conf_reverse *rc;
+    struct sl_backend_info info;
+    char text[SL_METRICS_ROUTE_TEXT_MAX];
+    size_t p, j, n = 0;
+
+    if (b == NULL)
+        return;
+    rc = sl_backends_rev(b);
+    sl_bufw_printf(w, ",\n  \"reverse\": {\n    \"pools\": [");
+    for (p = 0; p < rc->n_pools; p++) {
+        const struct sl_conf_rpool *pool = &rc->pools[p];
+
+        sl_bufw_printf(w, "%s\n      { ", p ? "," : "");
+        put_str(w, "name", pool->name);
+        sl_bufw_printf(w, ", \"balance\": \"%s\", \"health_checks\": %s, "
+            "\"max_connections\": %u, \"max_pending\": %u, \"pending\": %u,"
+            "\n        \"backends\": [",
+            balance_name(pool->algo),
+            pool->health_path[0] ? "true" : "false", pool->max_connections,
+            pool->max_pending, sl_backends_pending(b, (int)p));
+        for (j = 0; j < pool->n_backends; j++) {
+            sl_backends_info(b, (int)p, (int)j, now_ms, &info);
+            if (j)
+                sl_bufw_printf(w, ",");
+            backend_json(w, pool, j, &info, now_ms, wall_ms);
+        }
+        sl_bufw_printf(w, "%s] }", j ? "\n        " : " ");
+    }
+    sl_bufw_printf(w, "%s],\n    \"routes\": [", p ? "\n    " : " ");
+    for (p = 0; p < rc->n_vhosts; p++)
+        for (j = 0; j < rc->vhosts[p].n_routes; j++, n++) {
+            sl_bufw_printf(w, "%s\n      { ", n ? "," : "");
+            put_str(w, "vhost", rc->vhosts[p].name);
+            sl_bufw_printf(w, ", \"route\": %zu, ", j);
+            put_str(w, "pattern", sl_metrics_route_text(rc, (int)p, (int)j, text, sizeof(text)));
+            sl_bufw_printf(w, ", ");
+            put_str(w, "pool", rc->pools[rc->vhosts[p].routes[j].pool].name);
+            sl_bufw_printf(w, ", \"requests\": %llu }",
+                           sl_backends_route_count(b, (int)p, (int)j));
+        }
+    sl_bufw_printf(w, "%s]\n  }", n ? "\n    " : " ");
+}
+
+/* Bytes of a backend's object (and its pool's, first) beyond its names
+ * and its check's error, and of a route's; the worst growth of a string
+ * escaped (\u00XX). */
+#define REV_JSON_BACKEND 1024
+#define REV_JSON_ROUTE 256
+#define REV_JSON_MULT 6
+
+size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc)
+{
+    return sl_metrics_reverse_room(rc, REV_JSON_BACKEND + REV_JSON_MULT *
+                                   sizeof(((struct sl_backend_info *)0)->last_check_why),
+                                   REV_JSON_MULT, REV_JSON_ROUTE, REV_JSON_MULT);
+}
+
+size_t sl_status_size(const struct sl_server *srv)
+{
+    return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse);
+}
+
+static int64_t wall_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -513,7 +649,9 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     top(&w, "by_requests", "requests", &m->top_requests);
     sl_bufw_printf(&w, ",\n");
     top(&w, "by_bytes", "bytes", &m->top_bytes);
-    sl_bufw_printf(&w, "\n  },\n  \"windows\": {\n");
+    sl_bufw_printf(&w, "\n  }");
+    sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
+    sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);
         sl_bufw_printf(&w, i + 1 < SL_STATUS_NWIN ? ",\n" : "\n");

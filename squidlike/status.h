@@ -22,6 +22,8 @@
 #include "squidlike/loop.h"
 
 struct sl_server;
+struct sl_backends;
+struct sl_conf_reverse;
 
 #define SL_STATUS_RING 360              /* one hour of samples */
 #define SL_STATUS_INTERVAL_MS 10000
@@ -128,14 +130,34 @@ double sl_status_ratio(double num, double den);
 
 /*
  * Append the JSON document for srv to out (sized by the caller: at least
- * SL_STATUS_MAX bytes of space). Returns 0, or -ENOSPC.
+ * sl_status_size(srv) bytes of space). Returns 0, or -ENOSPC.
  */
 #define SL_STATUS_MAX (128 * 1024)
 int sl_status_write(struct sl_buf *out, struct sl_server *srv);
+/* SL_STATUS_MAX and the room of srv's reverse mode rows. */
+size_t sl_status_size(const struct sl_server *srv);
 
-/* The HTML dashboard (statuspage.c), same contract, SL_STATUS_HTML_MAX. */
+/* The HTML dashboard (statuspage.c), same contract, sl_status_html_size. */
 #define SL_STATUS_HTML_MAX (192 * 1024)
 int sl_status_html(struct sl_buf *out, struct sl_server *srv);
+size_t sl_status_html_size(const struct sl_server *srv);
+
+/*
+ * Reverse mode's part of the pages (metrics.h says what the rows are):
+ * status.json's "reverse" member (its pools with their backends, its
+ * routes; ",\n" first, the caller's object goes on after it), and the
+ * HTML page's Backends and Routes tiles. b: the live state of a
+ * configuration (nothing is written when NULL); now_ms its loop time;
+ * wall_ms the wall clock at the same instant (check and ejection times
+ * are shown as wall-clock times and ages). Pure: no server, no clock.
+ */
+void sl_status_reverse_json(struct sl_bufw *w, const struct sl_backends *b,
+                            int64_t now_ms, int64_t wall_ms);
+void sl_status_reverse_html(struct sl_bufw *w, const struct sl_backends *b,
+                            int64_t now_ms);
+/* The most bytes each of them writes for the live state of rc. */
+size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc);
+size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc);
 
 /* Security headers of the HTML page: nothing may load from anywhere. */
 #define SL_STATUS_HTML_HEADERS \

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "squidlike/backend.h"
 #include "squidlike/server.h"
 #include "squidlike/status.h"
 
@@ -410,6 +411,143 @@ static void tile_process(struct sl_bufw *w, struct sl_server *srv,
     tile_end(w);
 }
 
+/* --- reverse mode ------------------------------------------------------- */
+
+/* The state cell of a backend, coloured when it is not up. */
+static void be_state(struct sl_bufw *w, const char *id, const struct sl_backend_info *i,
+                     int64_t now_ms)
+{
+    const char *st = sl_metrics_backend_state(i);
+
+    sl_bufw_printf(w, "<td id=\"%s\" data-value=\"%s\"%s>%s", id, st,
+                   !i->healthy ? " style=\"color:#b00020\"" :
+                   i->ejected ? " style=\"color:#d9822b\"" : "", st);
+    if (i->healthy && i->ejected)
+        sl_bufw_printf(w, " <small>(%lld&nbsp;s left)</small>",
+                       (long long)(i->ejected_until_ms - now_ms + 999) / 1000);
+    sl_bufw_printf(w, "</td>");
+}
+
+/* The last check cell: data-value "off" (no checks), "never", "ok" or
+ * "failed" (with why, escaped: a backend's answer can be in it). */
+static void be_check(struct sl_bufw *w, const char *id, const struct sl_conf_rpool *p,
+                     const struct sl_backend_info *i, int64_t now_ms)
+{
+    if (p->health_path[0] == '\0') {
+        sl_bufw_printf(w, "<td id=\"%s\" data-value=\"off\">no checks</td>", id);
+        return;
+    }
+    if (i->last_check_ms == 0) {
+        sl_bufw_printf(w, "<td id=\"%s\" data-value=\"never\">not yet</td>", id);
+        return;
+    }
+    if (i->last_check_ok) {
+        sl_bufw_printf(w, "<td id=\"%s\" data-value=\"ok\">ok", id);
+    } else {
+        sl_bufw_printf(w, "<td id=\"%s\" data-value=\"failed\">", id);
+        sl_bufw_html(w, i->last_check_why);
+    }
+    sl_bufw_printf(w, ", %.1f&nbsp;s ago</td>", (double)(now_ms - i->last_check_ms) / 1000.0);
+}
+
+/* "be_<pool>_<backend>_<what>": the id of a backend's cell. */
+#define BE_ID_MAX 80
+static const char *be_id(char *id, size_t p, size_t j, const char *what)
+{
+    snprintf(id, BE_ID_MAX, "be_%zu_%zu_%s", p, j, what);
+    return id;
+}
+
+static void tile_backends(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
+{
+    const struct sl_conf_reverse *rc = sl_backends_rev(b);
+    struct sl_backend_info info;
+    char id[BE_ID_MAX];
+    size_t p, j;
+
+    sl_bufw_printf(w, "<section class=\"wide\"><h2>Backends</h2>\n<table id=\"backends\">"
+        "<tr><th>pool</th><th>backend</th><th>state</th><td>active</td><td>requests</td>"
+        "<td>failures</td><td>ejections</td><td>p50&nbsp;ms</td><td>p99&nbsp;ms</td>"
+        "<td>last check</td></tr>\n");
+    for (p = 0; p < rc->n_pools; p++)
+        for (j = 0; j < rc->pools[p].n_backends; j++) {
+            sl_backends_info(b, (int)p, (int)j, now_ms, &info);
+            sl_bufw_printf(w, "<tr id=\"be_%zu_%zu\"><th>", p, j);
+            sl_bufw_html(w, rc->pools[p].name);
+            sl_bufw_printf(w, "</th><th>");
+            sl_bufw_html(w, rc->pools[p].backend[j].name);
+            sl_bufw_printf(w, "</th>");
+            be_state(w, be_id(id, p, j, "state"), &info, now_ms);
+            sl_bufw_printf(w, "<td>");
+            count(w, be_id(id, p, j, "active"), info.active);
+            sl_bufw_printf(w, "</td><td>");
+            count(w, be_id(id, p, j, "requests"), info.requests);
+            sl_bufw_printf(w, "</td><td>");
+            count(w, be_id(id, p, j, "failures"), info.failures);
+            sl_bufw_printf(w, "</td><td>");
+            count(w, be_id(id, p, j, "ejections"), info.ejections);
+            sl_bufw_printf(w, "</td>");
+            ms(w, be_id(id, p, j, "p50"), sl_hist_quantile(&info.latency, 0.50));
+            ms(w, be_id(id, p, j, "p99"), sl_hist_quantile(&info.latency, 0.99));
+            be_check(w, be_id(id, p, j, "check"), &rc->pools[p], &info, now_ms);
+            sl_bufw_printf(w, "</tr>\n");
+        }
+    sl_bufw_printf(w, "</table>\n");
+    tile_end(w);
+}
+
+static void tile_routes(struct sl_bufw *w, const struct sl_backends *b)
+{
+    const struct sl_conf_reverse *rc = sl_backends_rev(b);
+    char id[48], text[SL_METRICS_ROUTE_TEXT_MAX];
+    size_t v, r;
+
+    sl_bufw_printf(w, "<section class=\"wide\"><h2>Routes</h2>\n<table id=\"routes\">"
+        "<tr><th>site</th><td>#</td><th>pattern</th><th>pool</th><td>requests</td></tr>\n");
+    for (v = 0; v < rc->n_vhosts; v++)
+        for (r = 0; r < rc->vhosts[v].n_routes; r++) {
+            sl_bufw_printf(w, "<tr><th>");
+            sl_bufw_html(w, rc->vhosts[v].name);
+            sl_bufw_printf(w, "</th><td>%zu</td><th><code>", r);
+            sl_bufw_html(w, sl_metrics_route_text(rc, (int)v, (int)r, text, sizeof(text)));
+            sl_bufw_printf(w, "</code></th><th>");
+            sl_bufw_html(w, rc->pools[rc->vhosts[v].routes[r].pool].name);
+            sl_bufw_printf(w, "</th><td>");
+            snprintf(id, sizeof(id), "route_%zu_%zu", v, r);
+            count(w, id, sl_backends_route_count(b, (int)v, (int)r));
+            sl_bufw_printf(w, "</td></tr>\n");
+        }
+    sl_bufw_printf(w, "</table>\n");
+    tile_end(w);
+}
+
+void sl_status_reverse_html(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
+{
+    if (b == NULL)
+        return;
+    tile_backends(w, b, now_ms);
+    tile_routes(w, b);
+}
+
+/* Bytes of a backend's row beyond its names and its check's error (a
+ * dozen cells with ids), and of a route's; the worst growth of a name
+ * escaped (&quot;). */
+#define REV_HTML_BACKEND 1536
+#define REV_HTML_ROUTE 256
+#define REV_HTML_MULT 6
+
+size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc)
+{
+    return sl_metrics_reverse_room(rc, REV_HTML_BACKEND + REV_HTML_MULT *
+                                   sizeof(((struct sl_backend_info *)0)->last_check_why),
+                                   REV_HTML_MULT, REV_HTML_ROUTE, REV_HTML_MULT);
+}
+
+size_t sl_status_html_size(const struct sl_server *srv)
+{
+    return SL_STATUS_HTML_MAX + sl_status_reverse_html_size(&srv->conf->reverse);
+}
+
 /* --- graphs ------------------------------------------------------------- */
 
 /* What one graph plots of a point; < 0: nothing to plot. */
@@ -535,7 +673,8 @@ static const char style[] =
     "polyline{fill:none;stroke-width:1.5;vector-effect:non-scaling-stroke}"
     ".a{stroke:#2a6fdb}.b{stroke:#d9822b}.axis{stroke:#bbb}"
     ".scale{display:flex;justify-content:space-between;color:#777;font-size:12px}"
-    "small{color:#777}footer{margin-top:1em;color:#777;font-size:12px}";
+    "small{color:#777}footer{margin-top:1em;color:#777;font-size:12px}"
+    ".wide{grid-column:1/-1}";
 
 int sl_status_html(struct sl_buf *out, struct sl_server *srv)
 {
@@ -571,6 +710,7 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
           s_out, s_in, "B/s", 0);
     tile_times(&w, &v);
     tiles_state(&w, srv, &v);
+    sl_status_reverse_html(&w, srv->conf->reverse.rt, v.now.t_ms);
     tile_blocked(&w, &srv->metrics);
     tile_top(&w, "Top destinations, by requests", "top_requests",
              &srv->metrics.top_requests, 0);

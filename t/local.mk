@@ -8,7 +8,11 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 	t/unit/check_acl t/unit/check_loop t/unit/check_store t/unit/check_policy \
 	t/unit/check_rules t/unit/check_auth t/unit/check_sni t/unit/check_page \
 	t/unit/check_blocklist t/unit/check_pac t/unit/check_status \
-	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool
+	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool \
+	t/unit/check_pick t/unit/check_route t/unit/check_targeted
+# rev_fixture.h: a reverse-mode configuration and its live state for the
+# pages' tests (check_metrics, check_status).
+EXTRA_DIST += t/unit/rev_fixture.h
 if SL_HAVE_CHECK
 check_PROGRAMS += $(sl_unit_tests)
 TESTS += $(sl_unit_tests)
@@ -32,7 +36,8 @@ endif
 #  - t/fuzz/fuzz_<name> (make fuzz): the target linked with libFuzzer by
 #    $(FUZZ_CC), against the library built again with its instrumentation.
 sl_fuzz_replays = t/fuzz/replay_http t/fuzz/replay_policy t/fuzz/replay_blocklist \
-	t/fuzz/replay_sni t/fuzz/replay_logfmt t/fuzz/replay_conf t/fuzz/replay_rules
+	t/fuzz/replay_sni t/fuzz/replay_logfmt t/fuzz/replay_conf t/fuzz/replay_rules \
+	t/fuzz/replay_route
 check_PROGRAMS += $(sl_fuzz_replays)
 t_fuzz_replay_http_SOURCES = t/fuzz/fuzz_http.c t/fuzz/replay.c
 t_fuzz_replay_policy_SOURCES = t/fuzz/fuzz_policy.c t/fuzz/replay.c
@@ -41,6 +46,7 @@ t_fuzz_replay_sni_SOURCES = t/fuzz/fuzz_sni.c t/fuzz/replay.c
 t_fuzz_replay_logfmt_SOURCES = t/fuzz/fuzz_logfmt.c t/fuzz/replay.c
 t_fuzz_replay_conf_SOURCES = t/fuzz/fuzz_conf.c t/fuzz/replay.c
 t_fuzz_replay_rules_SOURCES = t/fuzz/fuzz_rules.c t/fuzz/replay.c
+t_fuzz_replay_route_SOURCES = t/fuzz/fuzz_route.c t/fuzz/replay.c
 EXTRA_DIST += t/fuzz/corpus
 
 sl_e2e_tests =

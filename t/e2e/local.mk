@@ -24,6 +24,9 @@ sl_e2e_tests += \
 	t/e2e/test_client_abort.py \
 	t/e2e/test_range_fetch.py \
 	t/e2e/test_apt.py \
+	t/e2e/test_reverse.py \
+	t/e2e/test_reverse_health.py \
+	t/e2e/test_reverse_ops.py \
 	t/e2e/test_cache_full.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \

@@ -206,6 +206,32 @@ def test_unknown_length_releases_waiters():
     h.log("chunked: %d origin requests for %d clients" % (n, N))
 
 
+def test_after_an_uncacheable_answer_misses_go_side_by_side():
+    """Once a URL's answer could not be shared (no-store), its next misses
+    do not wait on each other for a while (hit-for-miss): N requests held
+    at the origin together, all N reach it while none is answered. A
+    proxy that collapsed them again would send one and hold N - 1."""
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def handler(req):
+        if req.headers and dict((k.lower(), v) for k, v in req.headers).get("x-wave") == "2":
+            gate.wait(30)
+        return Response(200, b"api", headers=[("Cache-Control", "no-store")])
+    o = RoutedOrigin({"/api": handler})
+    with Daemon() as d:
+        url = o.url("/api")
+        r = h.proxy_request(d, "GET", url)
+        assert r.status == 200 and o.count("/api") == 1
+        cs = start_clients(d, o, url, headers=[("X-Wave", "2")])
+        h.wait_until(lambda: o.count("/api") >= N + 1, 10,
+                     what="all %d misses at the origin at once" % N)
+        gate.set()
+        finish(cs)
+        assert all(c.resp.status == 200 for c in cs)
+        assert o.count("/api") == N + 1, o.count("/api")
+
+
 def _streaming_origin(path, size, extra_headers=(), cut=False):
     """An origin whose body for path comes in two halves: the first at
     once, the second when .rest is set (or, with cut, the connection is

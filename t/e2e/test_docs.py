@@ -35,6 +35,7 @@ paragraph's setting (acls -> name gives acls.name). See the top of
 doc/squidlike.conf.5.
 """
 
+import itertools
 import os
 import re
 import shutil
@@ -286,6 +287,17 @@ def direct_keys(body):
     return names
 
 
+NESTED_RE = re.compile(r"/\*\s*conf-entries:\s*([\w ]+?)\s*\*/\s*"
+                       r"(?:static\s+)?[\w\s\*]*?\b(\w+)\s*\(")
+
+
+def read_nested(text):
+    """{function: [setting, ...]} for the functions marked with a
+    "/* conf-entries: K1 K2 */" comment right before them: each reads the
+    entries (or the group) of those settings of its caller's group."""
+    return {m.group(2): m.group(1).split() for m in NESTED_RE.finditer(text)}
+
+
 def extract_loader_keys():
     """(keys, groups, problems): keys {path: where}, groups {path or "":
     set of names} (what each group accepts, for the daemon cross-check),
@@ -296,8 +308,10 @@ def extract_loader_keys():
     conf = clean_c(src("squidlike/conf.c"))
     tables = read_tables(conf, defs)
     funcs = {}
+    nested = {}
     for f in LOADER_FILES:
         funcs.update(read_functions(clean_c(src(f))))
+        nested.update(read_nested(src(f)))
 
     problems = []
     for fn, body in sorted(funcs.items()):
@@ -309,14 +323,25 @@ def extract_loader_keys():
                                 "the names %s" % (fn, ", ".join(sorted(s)),
                                                   ", ".join(sorted(got)) or "none"))
 
-    def fn_keys(fn, seen):
+    def fn_keys(fn, seen, path=None):
+        # A callee marked "conf-entries: K" reads the entries of the
+        # setting K of fn's group: its names are the group path.K, not
+        # fn's (a list of groups inside a list entry).
         if fn in seen or fn not in funcs:
             return set()
         seen.add(fn)
         names = direct_keys(funcs[fn])
         for callee in set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", funcs[fn])):
-            if callee in funcs and callee != fn:
-                names |= fn_keys(callee, seen)
+            if callee not in funcs or callee == fn:
+                continue
+            if callee in nested and path is not None:
+                for k in nested[callee]:
+                    sub = fn_keys(callee, set(), path + "." + k)
+                    groups[path + "." + k] = set(sub)
+                    for n in sub:
+                        keys[path + "." + k + "." + n] = "%s()" % callee
+            elif callee not in nested:
+                names |= fn_keys(callee, seen, path)
         return names
 
     subs = {e["sub"] for t in tables.values() for e in t if e["sub"]}
@@ -339,7 +364,7 @@ def extract_loader_keys():
             elif e["fn"]:
                 assert e["fn"] in funcs, ("%s: function %s not found in the "
                                           "loader files" % (path, e["fn"]))
-                sub = fn_keys(e["fn"], set())
+                sub = fn_keys(e["fn"], set(), path)
                 if sub:
                     groups[path] = set(sub)
                 for n in sub:
@@ -498,6 +523,11 @@ def test_every_setting_documented():
            "\n".join("  %s   (%s)" % (k, keys[k]) for k in missing)))
 
 
+# What an entry of a list of groups needs before the loader reads the
+# nested settings a probe puts in it.
+PROBE_CONTEXT = {"reverse.vhosts": "default = true;"}
+
+
 def probe(binary, text, d):
     path = os.path.join(d, "probe.conf")
     with open(path, "w") as f:
@@ -539,11 +569,17 @@ def test_the_daemon_accepts_what_was_extracted():
         else:
             as_group = "%s: { %s };" % (parts[-1], inner)
             as_list = "%s = ( { %s } );" % (parts[-1], inner)
-            for leaf in (as_group, as_list):
-                t = leaf
-                for p in reversed(parts[:-1]):
-                    t = "%s: { %s };" % (p, t)
-                shapes.append(t)
+            # each part above may be a group or a list of groups (with
+            # what an entry needs before its nested lists are read)
+            for forms in itertools.product((0, 1), repeat=len(parts) - 1):
+                for leaf in (as_group, as_list):
+                    t = leaf
+                    for i in reversed(range(len(parts) - 1)):
+                        p = parts[i]
+                        ctx = PROBE_CONTEXT.get(".".join(parts[:i + 1]), "")
+                        t = ("%s = ( { %s %s } );" if forms[i] else "%s: { %s %s };") \
+                            % (p, ctx, t)
+                    shapes.append(t)
         said, truncated, outs = None, False, []
         for text in shapes:
             said, truncated, out = probe(binary, text + "\n", d)

@@ -237,7 +237,8 @@ def _check_text(run, lines):
 
 JSON_KEYS = ["time", "elapsed_ms", "status", "bytes", "client", "code", "method",
              "url", "version", "user", "hier", "peer", "type", "rule", "category",
-             "cache_status", "host", "sni", "referer", "user_agent"]
+             "cache_status", "host", "sni", "referer", "user_agent",
+             "vhost", "route", "backend", "request_id"]
 
 
 def _check_json(run, lines):
@@ -255,6 +256,8 @@ def _check_json(run, lines):
         assert o["bytes"] == run.sent[i], "line %d: bytes %s, client got %d" % (
             i + 1, o["bytes"], run.sent[i])
         assert o["client"] == "127.0.0.1" and o["user"] is None, ln
+        # reverse mode's fields: a forward request has none of them
+        assert [o[k] for k in JSON_KEYS[-4:]] == [None] * 4, ln
         for k, v in e.items():
             if k == "cache_status" and v is not None:
                 assert o[k] is not None and re.fullmatch(v, o[k]), \

@@ -27,7 +27,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define NSTR 12
+#define NSTR 14
 
 static size_t fields(const char *p, size_t n)
 {
@@ -133,6 +133,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     a.sni = s[10];
     a.referer = s[11];
     a.user_agent = s[11] ? s[11] + strlen(s[11]) / 2 : NULL;
+    a.vhost = s[12];
+    a.route = (int)data[1] - 128;
+    a.backend = s[12] ? s[12] + strlen(s[12]) / 2 : NULL;
+    a.request_id = s[13];
     check(&a, SL_LOGFMT_LINE_MAX, 1);
     check(&a, sz < SL_LOGFMT_LINE_MAX ? sz : SL_LOGFMT_LINE_MAX, 0);
     free(buf);

@@ -534,6 +534,33 @@ START_TEST(access_lists)
 }
 END_TEST
 
+/* A second list: a field must pass both; the first that denies it gives
+ * its replacement (the fields a reverse listener hides, and a route's). */
+START_TEST(access_two_lists)
+{
+    static struct flt_hdr_access a, b;
+    struct flt_hdr_opts o = req_opts(FLT_XFF_DELETE);
+    const char *err = NULL;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    o.request = 0;
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny Server", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&a, "deny X-Powered-By", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&b, "deny Set-Cookie", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rule(&b, "deny X-Frame-Options", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_replace(&b, "X-Frame-Options: DENY", &err), 0);
+    o.access = &a;
+    o.access2 = &b;
+    ck_assert_str_eq(rewrite("Server: nginx/1.2\r\nA: 1\r\nSet-Cookie: s=1\r\n"
+                             "X-Powered-By: PHP\r\nX-Frame-Options: ALLOW\r\n", &o),
+                     "A: 1\r\nX-Frame-Options: DENY\r\n");
+    o.access = NULL;
+    ck_assert_str_eq(rewrite("Server: nginx\r\nSet-Cookie: s=1\r\n", &o),
+                     "Server: nginx\r\n");
+}
+END_TEST
+
 /* "all" in any case, as Squid reads it: "deny All" is not a field. */
 START_TEST(access_all_any_case)
 {
@@ -945,6 +972,7 @@ int main(void)
     tcase_add_test(tc, keep_flags);
     tcase_add_test(tc, drop_list);
     tcase_add_test(tc, access_lists);
+    tcase_add_test(tc, access_two_lists);
     tcase_add_test(tc, access_all_any_case);
     tcase_add_test(tc, keep_flags_response);
     tcase_add_test(tc, response_keeps_client_fields);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,48 @@ START_TEST(test_json)
                      "\"cache_status\":\"fwd=miss; stored\","
                      "\"host\":\"example.com\",\"sni\":null,"
                      "\"referer\":\"http://example.com/\","
-                     "\"user_agent\":\"curl/7.88.1\"}\n");
+                     "\"user_agent\":\"curl/7.88.1\",\"vhost\":null,"
+                     "\"route\":null,\"backend\":null,\"request_id\":null}\n");
+}
+END_TEST
+
+/* A reverse-mode transaction: JSON names its site, route, backend and
+ * request id (escaped like any value: a client chose the id); the other
+ * formats are Squid's and stay as they are, the backend's address in the
+ * hierarchy field. */
+START_TEST(test_reverse_fields)
+{
+    static const enum sl_log_format f[] = { SL_LOG_FMT_SQUID,
+        SL_LOG_FMT_COMMON, SL_LOG_FMT_COMBINED };
+    char plain[SL_LOGFMT_LINE_MAX];
+    struct sl_log_access a = rec(SL_LOG_FMT_JSON);
+    size_t i;
+
+    a.vhost = "www.example.com";
+    a.route = 3;
+    a.backend = "10.0.0.7:8080";
+    a.request_id = "id\"1\n";
+    fmt(&a);
+    ck_assert_ptr_nonnull(strstr(line, ",\"user_agent\":\"curl/7.88.1\","
+        "\"vhost\":\"www.example.com\",\"route\":3,"
+        "\"backend\":\"10.0.0.7:8080\",\"request_id\":\"id\\\"1\\n\"}\n"));
+    /* route 0 is a route; without a vhost there is none */
+    a.route = 0;
+    fmt(&a);
+    ck_assert_ptr_nonnull(strstr(line, ",\"route\":0,"));
+    a.vhost = NULL;
+    fmt(&a);
+    ck_assert_ptr_nonnull(strstr(line, ",\"vhost\":null,\"route\":null,"));
+    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        a = rec(f[i]);
+        fmt(&a);
+        strcpy(plain, line);
+        a.vhost = "www.example.com";
+        a.route = 3;
+        a.backend = "10.0.0.7:8080";
+        a.request_id = "abc";
+        ck_assert_str_eq(fmt(&a), plain);
+    }
 }
 END_TEST
 
@@ -163,7 +205,7 @@ START_TEST(test_hostile_values)
     a.user_agent = HOSTILE;
     fmt(&a);
     ck_assert_ptr_nonnull(strstr(line, ",\"user_agent\":\"a\\\"b\\\\c\\td\\re\\nf"
-                                 "\\u0001g\\u007fh\\u00ffi j\"}\n"));
+                                 "\\u0001g\\u007fh\\u00ffi j\",\"vhost\":null,"));
 }
 END_TEST
 
@@ -177,7 +219,7 @@ START_TEST(test_json_utf8)
     fmt(&a);
     ck_assert_ptr_nonnull(strstr(line, ",\"user_agent\":\"\xc3\xa9\xe2\x82\xac"
         "\xf0\x9f\x98\x80|\\u00c0\\u0080|\\u00ed\\u00a0\\u0080|"
-        "\\u00f5\\u0080\\u0080\\u0080|\\u00e2\\u0082\"}\n"));
+        "\\u00f5\\u0080\\u0080\\u0080|\\u00e2\\u0082\",\"vhost\":null,"));
     a = rec(SL_LOG_FMT_COMBINED);           /* quoted: all \xhh */
     a.user_agent = "\xc3\xa9";
     fmt(&a);
@@ -217,7 +259,7 @@ START_TEST(test_long_url_cut)
             break;
         case SL_LOG_FMT_JSON:
             ck_assert_ptr_nonnull(strstr(line, "x\",\"version\":\"1.1\""));
-            ck_assert_ptr_nonnull(strstr(line, "x\"}\n"));
+            ck_assert_ptr_nonnull(strstr(line, "x\",\"vhost\":null,"));
             break;
         }
     }
@@ -238,10 +280,13 @@ START_TEST(test_worst_case_fits)
         .code = big, .method = big, .url = big, .version = big, .user = big,
         .hier = big, .peer = big, .type = big, .rule = big, .category = big,
         .cache_status = big, .host = big, .sni = big, .referer = big,
-        .user_agent = big };
+        .user_agent = big, .vhost = big, .route = INT_MIN, .backend = big,
+        .request_id = big };
     fmt(&a);
     n = strlen(line);
     ck_assert_str_eq(line + n - 3, "\"}\n");
+    ck_assert_ptr_nonnull(strstr(line, "\",\"route\":-2147483648,\"backend\":\"\\u0001"));
+    ck_assert_ptr_nonnull(strstr(line, "\",\"request_id\":\"\\u0001"));
     p = strstr(line, ",\"url\":\"");
     ck_assert_ptr_nonnull(p);
     for (p += 8, n = 0; strncmp(p, "\\u0001", 6) == 0; p += 6)
@@ -279,6 +324,7 @@ static Suite *logfmt_suite(void)
     tcase_add_test(t, test_common);
     tcase_add_test(t, test_combined);
     tcase_add_test(t, test_json);
+    tcase_add_test(t, test_reverse_fields);
     tcase_add_test(t, test_hostile_values);
     tcase_add_test(t, test_json_utf8);
     tcase_add_test(t, test_long_url_cut);

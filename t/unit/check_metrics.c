@@ -4,7 +4,10 @@
  * quantiles), the weighted Space-Saving top-k (squidlike/top.c: exact
  * while the table has room, merging, cutting, listing, and its error
  * bounds on a long stream) and the per-transaction tables
- * (squidlike/metrics.c: sl_metrics_observe, sl_metrics_kind_of).
+ * (squidlike/metrics.c: sl_metrics_observe, sl_metrics_kind_of), and
+ * reverse mode's families (sl_metrics_reverse, over the live state of a
+ * configuration built by hand: rev_fixture.h): exact values, the format's
+ * grouping and escaping, the room it announces. The rest of
  * sl_metrics_write needs a whole server and is left to the e2e tests.
  */
 #include "config.h"
@@ -19,6 +22,7 @@
 #include "squidlike/hist.h"
 #include "squidlike/metrics.h"
 #include "squidlike/top.h"
+#include "rev_fixture.h"
 
 /* --- hist ---------------------------------------------------------------- */
 
@@ -636,11 +640,285 @@ START_TEST(metrics_top_by_host)
 }
 END_TEST
 
+/* --- reverse mode ------------------------------------------------------ */
+
+static struct rev_fixture fx;
+static struct sl_buf page;
+
+static void rev_setup(void)
+{
+    rev_fixture_init(&fx);
+    ck_assert_int_eq(sl_buf_init(&page, 1 << 20), 0);
+}
+
+static void rev_teardown(void)
+{
+    rev_fixture_free(&fx);
+    sl_buf_free(&page);
+}
+
+/* What sl_metrics_reverse writes for b at now, as a string; its rc. */
+static const char *rev_metrics(const struct sl_backends *b, int64_t now, int *rc)
+{
+    struct sl_bufw w = { &page, 0 };
+
+    sl_buf_reset(&page);
+    sl_metrics_reverse(&w, b, now);
+    if (w.rc == 0)
+        w.rc = sl_buf_append(&page, "", 1);
+    *rc = w.rc;
+    return page.pos;
+}
+
+/* text holds line as a whole line. */
+static int has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    const char *p;
+
+    for (p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            return 1;
+    return 0;
+}
+
+#define LINE(text, ...) do {                                                \
+        char l_[512];                                                       \
+        snprintf(l_, sizeof(l_), __VA_ARGS__);                              \
+        if (!has_line(text, l_))                                            \
+            fprintf(stderr, "%s", text);                                    \
+        ck_assert_msg(has_line(text, l_), "no line \"%s\" (page on stderr)", l_); \
+    } while (0)
+
+#define APP0 "pool=\"app\",backend=\"10.0.0.1:8080\""
+#define APP1 "pool=\"app\",backend=\"10.0.0.2:8080\""
+#define API0 "pool=\"api\",backend=\"[::1]:9000\""
+
+START_TEST(rev_metrics_values)
+{
+    int rc;
+    const char *t = rev_metrics(fx.rc.rt, REV_NOW, &rc);
+
+    ck_assert_int_eq(rc, 0);
+    /* 0 down, 1 ejected, the api backend up with a request in flight */
+    LINE(t, "squidlike_backend_up{" APP0 "} 0");
+    LINE(t, "squidlike_backend_up{" APP1 "} 0");
+    LINE(t, "squidlike_backend_up{" API0 "} 1");
+    LINE(t, "squidlike_backend_healthy{" APP0 "} 0");
+    LINE(t, "squidlike_backend_healthy{" APP1 "} 1");
+    LINE(t, "squidlike_backend_healthy{" API0 "} 1");
+    LINE(t, "squidlike_backend_ejected{" APP0 "} 0");
+    LINE(t, "squidlike_backend_ejected{" APP1 "} 1");
+    LINE(t, "squidlike_backend_active{" API0 "} 1");
+    LINE(t, "squidlike_backend_active{" APP1 "} 0");
+    LINE(t, "squidlike_backend_requests_total{" APP0 "} 1");
+    LINE(t, "squidlike_backend_requests_total{" APP1 "} 2");
+    LINE(t, "squidlike_backend_requests_total{" API0 "} 1");
+    LINE(t, "squidlike_backend_failures_total{" APP0 "} 0");
+    LINE(t, "squidlike_backend_failures_total{" APP1 "} 1");
+    LINE(t, "squidlike_backend_ejections_total{" APP1 "} 1");
+    LINE(t, "squidlike_backend_checks_total{" APP0 "} 3");
+    LINE(t, "squidlike_backend_checks_total{" APP1 "} 3");
+    LINE(t, "squidlike_backend_checks_total{" API0 "} 0");
+    LINE(t, "squidlike_backend_check_failures_total{" APP0 "} 1");
+    LINE(t, "squidlike_backend_check_failures_total{" APP1 "} 0");
+    /* latency: 800 us on 0, 3 ms on 1 (its failure has none), nothing yet
+     * on the api backend; buckets are cumulative */
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" APP0 ",le=\"0.0005\"} 0");
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" APP0 ",le=\"0.001\"} 1");
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" APP0 ",le=\"+Inf\"} 1");
+    LINE(t, "squidlike_backend_latency_seconds_sum{" APP0 "} 0.000800");
+    LINE(t, "squidlike_backend_latency_seconds_count{" APP0 "} 1");
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" APP1 ",le=\"0.0025\"} 0");
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" APP1 ",le=\"0.005\"} 1");
+    LINE(t, "squidlike_backend_latency_seconds_sum{" APP1 "} 0.003000");
+    LINE(t, "squidlike_backend_latency_seconds_count{" APP1 "} 1");
+    LINE(t, "squidlike_backend_latency_seconds_bucket{" API0 ",le=\"+Inf\"} 0");
+    LINE(t, "squidlike_backend_latency_seconds_count{" API0 "} 0");
+    /* routes, by index; the regex's pattern escaped as a label value */
+    LINE(t, "squidlike_route_requests_total{vhost=\"www.example.com\",route=\"0\","
+            "pattern=\"/api/\",pool=\"api\"} 1");
+    LINE(t, "squidlike_route_requests_total{vhost=\"www.example.com\",route=\"1\","
+            "pattern=\"~*^/q/\\\"<x>&\\\\\\\\\",pool=\"app\"} 0");
+    LINE(t, "squidlike_route_requests_total{vhost=\"www.example.com\",route=\"2\","
+            "pattern=\"/\",pool=\"app\"} 3");
+    LINE(t, "squidlike_route_requests_total{vhost=\"default\",route=\"0\","
+            "pattern=\"/\",pool=\"app\"} 2");
+}
+END_TEST
+
+/* An ejection ends with its time: the backend is up again by itself. */
+START_TEST(rev_metrics_ejection_ends)
+{
+    int rc;
+    const char *t = rev_metrics(fx.rc.rt, 11000, &rc);
+
+    ck_assert_int_eq(rc, 0);
+    LINE(t, "squidlike_backend_ejected{" APP1 "} 0");
+    LINE(t, "squidlike_backend_up{" APP1 "} 1");
+    LINE(t, "squidlike_backend_ejections_total{" APP1 "} 1");
+    t = rev_metrics(fx.rc.rt, 10999, &rc);
+    LINE(t, "squidlike_backend_up{" APP1 "} 0");
+}
+END_TEST
+
+/* Every family once, HELP before TYPE, its samples together after them
+ * and named after it; the samples' count: 9 families of 3 backends, a
+ * histogram of 21 lines each, 4 routes. */
+START_TEST(rev_metrics_format)
+{
+    static const char *const fams[] = {
+        "squidlike_backend_up gauge", "squidlike_backend_healthy gauge",
+        "squidlike_backend_ejected gauge", "squidlike_backend_active gauge",
+        "squidlike_backend_requests_total counter",
+        "squidlike_backend_failures_total counter",
+        "squidlike_backend_ejections_total counter",
+        "squidlike_backend_checks_total counter",
+        "squidlike_backend_check_failures_total counter",
+        "squidlike_backend_latency_seconds histogram",
+        "squidlike_route_requests_total counter",
+    };
+    char fam[128] = "";
+    const char *t, *p, *e;
+    size_t i, nfam = 0, nsamples = 0;
+    int rc;
+
+    t = rev_metrics(fx.rc.rt, REV_NOW, &rc);
+    ck_assert_int_eq(rc, 0);
+    for (p = t; *p; p = e + 1) {
+        e = strchr(p, '\n');
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_gt(e - p, 0);
+        if (strncmp(p, "# HELP ", 7) == 0) {
+            const char *sp = strchr(p + 7, ' ');
+            ck_assert_ptr_nonnull(sp);
+            ck_assert_uint_lt(nfam, sizeof(fams) / sizeof(fams[0]));
+            snprintf(fam, sizeof(fam), "%.*s", (int)(sp - p - 7), p + 7);
+            ck_assert_int_eq(strncmp(fams[nfam], fam, strlen(fam)), 0);
+            ck_assert_int_eq(fams[nfam][strlen(fam)], ' ');
+            e = strchr(e + 1, '\n');    /* its TYPE line */
+            ck_assert_int_eq(strncmp(strchr(p, '\n') + 1, "# TYPE ", 7), 0);
+            ck_assert_int_eq(strncmp(strchr(p, '\n') + 8, fams[nfam], strlen(fams[nfam])), 0);
+            nfam++;
+            continue;
+        }
+        ck_assert_msg(fam[0] && strncmp(p, fam, strlen(fam)) == 0 &&
+                      (p[strlen(fam)] == '{' || p[strlen(fam)] == '_'),
+                      "%.*s outside its family %s", (int)(e - p), p, fam);
+        nsamples++;
+    }
+    ck_assert_uint_eq(nfam, sizeof(fams) / sizeof(fams[0]));
+    ck_assert_uint_eq(nsamples, 9 * 3 + 3 * (SL_HIST_N + 3) + 4);
+    for (i = 0; i < sizeof(fams) / sizeof(fams[0]); i++) {
+        char type[128];
+        snprintf(type, sizeof(type), "# TYPE %s", fams[i]);
+        ck_assert_msg(has_line(t, type), "no %s", type);
+    }
+    /* no live state, no rows */
+    t = rev_metrics(NULL, REV_NOW, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(t, "");
+}
+END_TEST
+
+START_TEST(rev_states)
+{
+    struct sl_backend_info i;
+
+    sl_backends_info(fx.rc.rt, 0, 0, REV_NOW, &i);
+    ck_assert_str_eq(sl_metrics_backend_state(&i), "down");
+    sl_backends_info(fx.rc.rt, 0, 1, REV_NOW, &i);
+    ck_assert_str_eq(sl_metrics_backend_state(&i), "ejected");
+    sl_backends_info(fx.rc.rt, 1, 0, REV_NOW, &i);
+    ck_assert_str_eq(sl_metrics_backend_state(&i), "up");
+}
+END_TEST
+
+/* A route shown: nginx's notation, cut at its cap, only printable bytes. */
+START_TEST(rev_route_text)
+{
+    char buf[SL_METRICS_ROUTE_TEXT_MAX], want[SL_METRICS_ROUTE_TEXT_MAX];
+    char err[256], long_re[300];
+    struct acl_routes *save = fx.rc.routes;
+    struct acl_routes *r = acl_routes_new();
+    static const char *const names[] = { "t.test" };
+
+    ck_assert_str_eq(sl_metrics_route_text(&fx.rc, 0, 0, buf, sizeof(buf)), "/api/");
+    ck_assert_str_eq(sl_metrics_route_text(&fx.rc, 0, 1, buf, sizeof(buf)),
+                     "~*" REV_REGEX);
+    ck_assert_str_eq(sl_metrics_route_text(&fx.rc, 1, 0, buf, sizeof(buf)), "/");
+    ck_assert_str_eq(sl_metrics_route_text(&fx.rc, 0, 3, buf, sizeof(buf)), "");
+    ck_assert_str_eq(sl_metrics_route_text(&fx.rc, 2, 0, buf, sizeof(buf)), "");
+
+    ck_assert_int_eq(acl_routes_add_vhost(r, names, 1, 0, err, sizeof(err)), 0);
+    memset(long_re, 'a', sizeof(long_re) - 1);
+    long_re[sizeof(long_re) - 1] = '\0';
+    ck_assert_int_eq(acl_routes_add_route(r, 0, ACL_ROUTE_REGEX, long_re, 0, NULL,
+                                          err, sizeof(err)), 0);
+    /* a control byte, a byte that is not UTF-8, an e acute, a euro sign
+     * cut by the cap */
+    memset(long_re, 'b', sizeof(long_re) - 1);
+    memcpy(long_re, "\001\377\xc3\xa9", 4);
+    memcpy(long_re + SL_METRICS_ROUTE_SHOWN - 1, "\xe2\x82\xac", 3);
+    ck_assert_int_eq(acl_routes_add_route(r, 0, ACL_ROUTE_REGEX, long_re, 0, NULL,
+                                          err, sizeof(err)), 1);
+    fx.rc.routes = r;
+    memset(want, 'a', SL_METRICS_ROUTE_SHOWN);
+    snprintf(want + SL_METRICS_ROUTE_SHOWN, 4, "...");
+    sl_metrics_route_text(&fx.rc, 0, 0, buf, sizeof(buf));
+    ck_assert_str_eq(buf + 1, want);
+    ck_assert_int_eq(buf[0], '~');
+    sl_metrics_route_text(&fx.rc, 0, 1, buf, sizeof(buf));
+    ck_assert_int_eq(strncmp(buf, "~??\xc3\xa9" "bbb", 8), 0);
+    ck_assert_uint_eq(strlen(buf), 1 + SL_METRICS_ROUTE_SHOWN - 1 + 3);
+    ck_assert_str_eq(buf + strlen(buf) - 4, "b...");
+    /* a small buffer: cut, still a string */
+    sl_metrics_route_text(&fx.rc, 0, 0, buf, 12);
+    ck_assert_uint_lt(strlen(buf), 12);
+    fx.rc.routes = save;
+    acl_routes_free(r);
+}
+END_TEST
+
+/* The exposition fits the room it announces, for the fixture and for
+ * the longest names, every byte escaped. */
+START_TEST(rev_metrics_room)
+{
+    struct rev_worst worst;
+    struct sl_buf exact;
+    struct sl_bufw w = { &exact, 0 };
+    size_t room;
+
+    ck_assert_uint_eq(sl_metrics_reverse_room(NULL, 1, 1, 1, 1), 0);
+    room = sl_metrics_reverse_size(&fx.rc);
+    ck_assert_int_eq(sl_buf_init(&exact, room), 0);
+    sl_metrics_reverse(&w, fx.rc.rt, REV_NOW);
+    ck_assert_int_eq(w.rc, 0);
+    sl_buf_free(&exact);
+
+    rev_fixture_worst(&worst);
+    room = sl_metrics_reverse_size(&worst.f.rc);
+    ck_assert_int_eq(sl_buf_init(&exact, room), 0);
+    w.rc = 0;
+    sl_metrics_reverse(&w, worst.f.rc.rt, 10);
+    ck_assert_int_eq(w.rc, 0);
+    fprintf(stderr, "metrics, the longest names: %zu bytes of %zu\n", sl_buf_len(&exact), room);
+    /* ... and the room is not wasted */
+    ck_assert_uint_gt(sl_buf_len(&exact), room / 2);
+    sl_buf_free(&exact);
+    /* without live state there is no room to take */
+    sl_backends_free(worst.f.rc.rt);
+    worst.f.rc.rt = NULL;
+    ck_assert_uint_eq(sl_metrics_reverse_size(&worst.f.rc), 0);
+    rev_fixture_free(&worst.f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
     TCase *th = tcase_create("hist"), *tt = tcase_create("top"),
-          *tm = tcase_create("metrics");
+          *tm = tcase_create("metrics"), *tr = tcase_create("reverse");
     SRunner *sr;
     int failed;
 
@@ -671,6 +949,15 @@ int main(void)
     tcase_add_test(tm, metrics_blocked_long_and_overflow);
     tcase_add_test(tm, metrics_top_by_host);
     suite_add_tcase(s, tm);
+
+    tcase_add_checked_fixture(tr, rev_setup, rev_teardown);
+    tcase_add_test(tr, rev_metrics_values);
+    tcase_add_test(tr, rev_metrics_ejection_ends);
+    tcase_add_test(tr, rev_metrics_format);
+    tcase_add_test(tr, rev_states);
+    tcase_add_test(tr, rev_route_text);
+    tcase_add_test(tr, rev_metrics_room);
+    suite_add_tcase(s, tr);
 
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -187,6 +187,37 @@ START_TEST(src_match)
 }
 END_TEST
 
+/* The reverse listeners' rules are a list of their own over the same
+ * ACLs: neither list sees the other's rules, and each has its implicit
+ * last rule. */
+START_TEST(rule_lists)
+{
+    struct acl_set *s = acl_set_new();
+    struct acl_request r = req();
+    struct acl_result res;
+    char e[256];
+
+    DEF(s, "lan", "src", 0, "10.0.0.0/8");
+    DEF(s, "any", "src", 0, "all");
+    RULE(s, "allow lan");
+    RULE(s, "deny any");
+    ck_assert_int_eq(acl_set_rule_in(s, ACL_LIST_REVERSE, "deny lan", e, sizeof(e)), 0);
+    ck_assert_int_eq(acl_set_rule_in(s, ACL_LIST_REVERSE, "allow nosuch", e, sizeof(e)), -1);
+    ck_assert_uint_eq(acl_set_nrules(s), 2);
+    ck_assert_uint_eq(acl_set_nrules_in(s, ACL_LIST_REVERSE), 1);
+    set_addr(&cli_ss, "10.1.2.3");
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_ALLOW);
+    ck_assert_int_eq(acl_check_in(s, ACL_LIST_REVERSE, &r, &res), ACL_DENY);
+    ck_assert_str_eq(res.rule_text, "deny lan");
+    set_addr(&cli_ss, "192.0.2.1");
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    /* the reverse list's implicit last rule: the opposite of "deny" */
+    ck_assert_int_eq(acl_check_in(s, ACL_LIST_REVERSE, &r, &res), ACL_ALLOW);
+    ck_assert_int_eq(res.rule, -1);
+    acl_set_free(s);
+}
+END_TEST
+
 START_TEST(dst_match)
 {
     struct acl_set *s = acl_set_new();
@@ -1305,6 +1336,7 @@ int main(void)
     setenv("TZ", "UTC", 1);
     tzset();
     tcase_add_test(tc, src_match);
+    tcase_add_test(tc, rule_lists);
     tcase_add_test(tc, dst_match);
     tcase_add_test(tc, dstdomain_exact_suffix);
     tcase_add_test(tc, server_name_match);

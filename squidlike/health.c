@@ -1,0 +1,309 @@
+/*
+ * health.c - active health checks of reverse mode's backends (health.h).
+ *
+ * Each backend has one probe: a timer that starts a check, a non-blocking
+ * connect, one request written whole (it is small), and a read of the
+ * status line, all bounded by health_timeout. A probe never holds more
+ * than its 512-byte buffer, and a check in progress is never started
+ * twice: the next one is timed from when this one ends.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "squidlike/backend.h"
+#include "squidlike/dns.h"
+#include "squidlike/health.h"
+#include "squidlike/log.h"
+#include "squidlike/loop.h"
+#include "squidlike/net.h"
+#include "squidlike/server.h"
+
+#define HC_BUF 512
+
+enum hc_state { HC_IDLE = 0, HC_CONNECT, HC_READ };
+
+struct hc_probe {
+    struct sl_health *h;
+    int pool, idx;
+    enum hc_state state;
+    struct sl_dns_waiter dnsw;  /* a backend given by name */
+    struct sl_dns_result res;
+    struct sl_io io;
+    struct sl_timer timer;
+    size_t len, sent, reqlen;
+    char req[HC_BUF];
+    char buf[HC_BUF];
+};
+
+struct sl_health {
+    struct sl_server *srv;
+    struct sl_backends *rt;
+    struct hc_probe *probes;
+    size_t n;
+    struct sl_post free_post;   /* freed after the batch: an event of this
+                                   batch may still name a probe's sl_io */
+};
+
+static void hc_close(struct hc_probe *p)
+{
+    int fd;
+
+    if (p->io.fd >= 0) {
+        fd = sl_loop_del(p->h->srv->loop, &p->io);
+        if (fd >= 0)
+            close(fd);
+        p->io.fd = -1;
+    }
+}
+
+/* The check is over: its verdict, then the next one in an interval. */
+static void hc_done(struct hc_probe *p, int ok, const char *why)
+{
+    struct sl_health *h = p->h;
+    const struct sl_conf_rpool *c = &sl_backends_rev(h->rt)->pools[p->pool];
+    const char *name = c->backend[p->idx].name;
+    int64_t now = sl_loop_now(h->srv->loop);
+
+    hc_close(p);
+    sl_dns_cancel(&p->dnsw);
+    p->state = HC_IDLE;
+    if (sl_backends_health(h->rt, p->pool, p->idx, ok, why, now)) {
+        if (ok)
+            SL_LOG(SL_LOG_WARN, 0, 0, "backend %s of pool %s is up (health "
+                   "checks passed)", name, c->name);
+        else
+            SL_LOG(SL_LOG_WARN, 0, 0, "backend %s of pool %s is down: %s", name,
+                   c->name, why);
+    }
+    sl_timer_set(h->srv->loop, &p->timer, c->health_interval_ms);
+}
+
+/* "HTTP/1.x NNN" at the start of buf: the status, or -1. */
+static int status_of(const char *b, size_t n)
+{
+    if (n < 12 || memcmp(b, "HTTP/1.", 7) != 0 || (b[7] != '0' && b[7] != '1') ||
+        b[8] != ' ' || b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' ||
+        b[11] < '0' || b[11] > '9')
+        return -1;
+    return (b[9] - '0') * 100 + (b[10] - '0') * 10 + (b[11] - '0');
+}
+
+static void hc_read(struct hc_probe *p)
+{
+    const struct sl_conf_rpool *c = &sl_backends_rev(p->h->rt)->pools[p->pool];
+    char why[96];
+    ssize_t n;
+    int st;
+
+    for (;;) {
+        n = read(p->io.fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0)
+            break;
+        p->len += (size_t)n;
+        if (memchr(p->buf, '\n', p->len) != NULL || p->len == sizeof(p->buf) - 1)
+            break;
+    }
+    if (n < 0) {
+        snprintf(why, sizeof(why), "read: %s", strerror(errno));
+        hc_done(p, 0, why);
+        return;
+    }
+    if ((st = status_of(p->buf, p->len)) < 0) {
+        hc_done(p, 0, p->len ? "not an HTTP response" : "closed without answering");
+        return;
+    }
+    if (c->health_status ? st != c->health_status : (st < 200 || st > 399)) {
+        snprintf(why, sizeof(why), "status %d", st);
+        hc_done(p, 0, why);
+        return;
+    }
+    hc_done(p, 1, "");
+}
+
+static void hc_on_io(struct sl_io *io, unsigned ev)
+{
+    struct hc_probe *p = io->data;
+    char why[96];
+    ssize_t n;
+    int rc;
+
+    if (p->state == HC_CONNECT && (ev & (SL_IO_WRITE | SL_IO_ERR | SL_IO_HUP))) {
+        if ((rc = sl_net_connect_result(io->fd)) < 0) {
+            snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
+            hc_done(p, 0, why);
+            return;
+        }
+        do
+            n = write(io->fd, p->req + p->sent, p->reqlen - p->sent);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN) {
+            snprintf(why, sizeof(why), "write: %s", strerror(errno));
+            hc_done(p, 0, why);
+            return;
+        }
+        if (n > 0)
+            p->sent += (size_t)n;
+        if (p->sent < p->reqlen)
+            return;             /* the rest at the next writable edge */
+        p->state = HC_READ;
+    }
+    if (p->state == HC_READ && (ev & (SL_IO_READ | SL_IO_HUP | SL_IO_ERR)))
+        hc_read(p);
+}
+
+static void hc_connect(struct hc_probe *p, const struct sockaddr *sa, socklen_t len);
+
+static void hc_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
+{
+    struct hc_probe *p = w->data;
+    const struct sl_conf_rbackend *b =
+        &sl_backends_rev(p->h->rt)->pools[p->pool].backend[p->idx];
+    union sl_sockaddr a;
+
+    if (res != &p->res)
+        p->res = *res;
+    if (res->status != SL_DNS_OK || res->n == 0) {
+        hc_done(p, 0, res->status == SL_DNS_TIMEOUT ? "DNS timed out"
+                                                    : "DNS: no address");
+        return;
+    }
+    a = res->addr[0];           /* the first, as a request tries first */
+    sl_net_set_port(&a.sa, b->port);
+    hc_connect(p, &a.sa, sl_net_salen(&a.sa));
+}
+
+static void hc_start(struct hc_probe *p)
+{
+    struct sl_health *h = p->h;
+    const struct sl_conf_rpool *c = &sl_backends_rev(h->rt)->pools[p->pool];
+    const struct sl_conf_rbackend *b = &c->backend[p->idx];
+
+    p->len = p->sent = 0;
+    /* the whole check, lookup included, within the timeout */
+    p->state = HC_CONNECT;
+    sl_timer_set(h->srv->loop, &p->timer, c->health_timeout_ms);
+    if (b->by_name) {
+        p->dnsw.cb = hc_on_dns;
+        p->dnsw.data = p;
+        if (sl_dns_resolve(h->srv->dns, b->host, &p->dnsw, &p->res) == 0)
+            hc_on_dns(&p->dnsw, &p->res);
+        return;
+    }
+    hc_connect(p, (const struct sockaddr *)&b->addr, b->addrlen);
+}
+
+static void hc_connect(struct hc_probe *p, const struct sockaddr *sa, socklen_t len)
+{
+    struct sl_health *h = p->h;
+    char why[96];
+    int fd, rc;
+
+    fd = sl_net_connect(sa, len);
+    if (fd < 0) {
+        snprintf(why, sizeof(why), "connect: %s", strerror(-fd));
+        hc_done(p, 0, why);
+        return;
+    }
+    p->io.fd = fd;
+    p->io.cb = hc_on_io;
+    p->io.data = p;
+    if ((rc = sl_loop_add_et(h->srv->loop, &p->io)) < 0) {
+        close(fd);
+        p->io.fd = -1;
+        snprintf(why, sizeof(why), "epoll: %s", strerror(-rc));
+        hc_done(p, 0, why);
+        return;
+    }
+}
+
+static void hc_on_timer(struct sl_timer *t)
+{
+    struct hc_probe *p = t->data;
+
+    if (p->state == HC_IDLE)
+        hc_start(p);
+    else
+        hc_done(p, 0, "timed out");
+}
+
+struct sl_health *sl_health_start(struct sl_server *srv, struct sl_backends *rt)
+{
+    const struct sl_conf_reverse *rev;
+    struct sl_health *h;
+    size_t i, j, n = 0, k = 0;
+    int len;
+
+    if (rt == NULL)
+        return NULL;
+    rev = sl_backends_rev(rt);
+    for (i = 0; i < rev->n_pools; i++)
+        if (rev->pools[i].health_path[0] != '\0')
+            n += rev->pools[i].n_backends;
+    if (n == 0)
+        return NULL;
+    if ((h = calloc(1, sizeof(*h))) == NULL ||
+        (h->probes = calloc(n, sizeof(*h->probes))) == NULL) {
+        free(h);
+        SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "health checks not started: out of memory");
+        return NULL;
+    }
+    h->srv = srv;
+    h->rt = rt;
+    h->n = n;
+    for (i = 0; i < rev->n_pools; i++) {
+        const struct sl_conf_rpool *c = &rev->pools[i];
+        if (c->health_path[0] == '\0')
+            continue;
+        for (j = 0; j < c->n_backends; j++, k++) {
+            struct hc_probe *p = &h->probes[k];
+            p->h = h;
+            p->pool = (int)i;
+            p->idx = (int)j;
+            p->io.fd = -1;
+            p->timer.cb = hc_on_timer;
+            p->timer.data = p;
+            /* path and pool name were checked by the loader: no CR/LF */
+            len = snprintf(p->req, sizeof(p->req), "GET %s HTTP/1.1\r\nHost: %s\r\n"
+                           "User-Agent: squidlike-health/%s\r\nConnection: close\r\n\r\n",
+                           c->health_path, c->name, PACKAGE_VERSION);
+            p->reqlen = len > 0 && (size_t)len < sizeof(p->req) ? (size_t)len : 0;
+            /* The first checks go out at once, spread over a few ms, so
+             * that a backend already down is known within one timeout. */
+            sl_timer_set(srv->loop, &p->timer, (int64_t)(k % 50));
+        }
+    }
+    return h;
+}
+
+static void hc_free(struct sl_post *p)
+{
+    struct sl_health *h = p->data;
+
+    free(h->probes);
+    free(h);
+}
+
+void sl_health_stop(struct sl_health *h)
+{
+    size_t i;
+
+    if (h == NULL)
+        return;
+    for (i = 0; i < h->n; i++) {
+        hc_close(&h->probes[i]);   /* io.fd -1: the loop skips its events */
+        sl_dns_cancel(&h->probes[i].dnsw);
+        sl_timer_stop(h->srv->loop, &h->probes[i].timer);
+    }
+    h->free_post.cb = hc_free;
+    h->free_post.data = h;
+    sl_loop_post(h->srv->loop, &h->free_post);
+}
