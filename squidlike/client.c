@@ -638,7 +638,8 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     t->req.kind = t->is_connect ? SL_HTTP_BODY_NONE : sl_http_request_body(m);
     t->req.left = m->content_length;
     sl_chunk_init(&t->req.ck);
-    if (cl_keep_meta(c, m->method, m->target, m) < 0)
+    /* (a reverse listener's request is known by the URL rev_target makes) */
+    if (!c->reverse && cl_keep_meta(c, m->method, m->target, m) < 0)
         v = cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
 
     /* 1. the target: our own pages, the URL, Host, forwarding loops */

@@ -169,6 +169,27 @@ static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
              PACKAGE_VERSION);
 }
 
+void fwd_request_opts(struct sl_client *c, const struct sl_http_msg *m,
+                      struct flt_hdr_opts *opts, char *via, size_t vialen)
+{
+    const struct sl_conf *conf = c->conf;
+
+    memset(opts, 0, sizeof(*opts));
+    opts->client_addr = c->peer_str;
+    if (conf->http.via) {
+        via_text(via, vialen, m->minor, conf);
+        opts->via = via;
+    }
+    opts->request = 1;
+    /* maxfwd_begin has answered a 0 and refused a bad value */
+    opts->dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
+                             sl_view_eq(m->method, "TRACE");
+    opts->keep_te = m->chunked;
+    c->txn.req.reframe = m->chunked;    /* HTTP/1.1 to the origin: framed by us */
+    opts->keep_cl = 1;
+    fill_request_fields(c, opts);       /* a revalidation's drop list */
+}
+
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
 {
     const struct sl_conf *conf = c->conf;
@@ -193,22 +214,9 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
         sl_buf_printf(&c->oreq, ":%u", u->port);
     if (sl_buf_append(&c->oreq, "\r\n", 2) < 0)
         return -ENOSPC;
-    memset(&opts, 0, sizeof(opts));
+    fwd_request_opts(c, m, &opts, via, sizeof(via));
     opts.xff = conf->http.forwarded_for;
-    opts.client_addr = c->peer_str;
-    if (conf->http.via) {
-        via_text(via, sizeof(via), m->minor, conf);
-        opts.via = via;
-    }
-    opts.request = 1;
-    /* maxfwd_begin has answered a 0 and refused a bad value */
-    opts.dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
-                            sl_view_eq(m->method, "TRACE");
-    opts.keep_te = m->chunked;
-    c->txn.req.reframe = m->chunked;    /* HTTP/1.1 to the origin: framed by us */
-    opts.keep_cl = 1;
     opts.access = conf->policy.req_headers;
-    fill_request_fields(c, &opts);
     /* Heads are mostly small: try the buffer we have, grow if it is not
      * enough (the rewrite leaves partial output behind: cut it off). */
     for (;;) {

@@ -394,6 +394,11 @@ int fwd_run(struct sl_client *c);
 void fwd_timeout(struct sl_client *c);
 void fwd_release_origin(struct sl_client *c, int reusable);
 int fwd_build_request(struct sl_client *c, const struct sl_http_msg *req);
+/* What every request to an origin or backend gets (Via into via, hop-by-
+ * hop framing, Max-Forwards, a revalidation's drops); the caller sets
+ * xff, access and its own drops. */
+void fwd_request_opts(struct sl_client *c, const struct sl_http_msg *m,
+                      struct flt_hdr_opts *opts, char *via, size_t vialen);
 /* "Connection: upgrade" and the Upgrade field of m (a request asking for
  * a protocol switch, or the 101 that grants it) into out. 0 or -ENOSPC. */
 int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out);

@@ -53,8 +53,6 @@ _Static_assert(sizeof(((struct sl_conf_rbackend *)0)->name) <= SL_ORIGIN_KEY_MAX
 static const char *const untrusted_drop[] = { "Forwarded", "X-Real-IP",
     "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
     "X-Forwarded-Server", "X-Client-IP", "Client-IP", "True-Client-IP", NULL };
-/* From a trusted proxy they pass; ours are added only when it sent none. */
-static const char *const trusted_drop[] = { NULL };
 
 const struct sl_conf_rroute *rev_route(const struct sl_client *c)
 {
@@ -188,6 +186,15 @@ static int has_dot_segment(struct sl_view path)
     return 0;
 }
 
+/* A refusal before rev_target knows the URL: the log gets the target as
+ * sent (cl_begin leaves the meta to rev_target on reverse listeners). */
+static enum cl_verdict early(struct sl_client *c, const struct sl_http_msg *m,
+                             enum cl_verdict v)
+{
+    cl_keep_meta(c, m->method, m->target, m);
+    return v;
+}
+
 /*
  * Step 1 on a reverse listener: the site and the route. CL_NEXT with
  * t->url_parts (the URL's host and path), t->url ("http://host/path" for
@@ -204,31 +211,32 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
     int rc2;
 
     if (t->is_connect)
-        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_UNSUP_REQ, 405,
-                         "CONNECT is not served here");
+        return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_UNSUP_REQ, 405,
+                                     "CONNECT is not served here"));
     if (m->target.len > 0 && m->target.base[0] == '/') {
         if (t->minor == 1 && m->host_count == 0)
-            return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 0,
-                             "HTTP/1.1 request without Host");
+            return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ,
+                                         0, "HTTP/1.1 request without Host"));
         host = m->host_count ? m->host : SL_VIEW_LIT("");
         path = m->target;
     } else if (m->target.len > 0 && m->target.base[0] != '*') {
         /* absolute-form: its authority is the Host (RFC 9112 3.2.2) */
         if (sl_http_parse_url(m->target, &t->url_parts, &err) < 0)
-            return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0, err);
+            return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL,
+                                         0, err));
         host = (struct sl_view){ t->url_parts.host, strlen(t->url_parts.host) };
         path = t->url_parts.path;
     } else {
-        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0,
-                         "a site's path is expected here");
+        return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 0,
+                                     "a site's path is expected here"));
     }
     if (has_dot_segment(path))
-        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 400,
-                         "a dot-segment in the path");
+        return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_URL, 400,
+                                     "a dot-segment in the path"));
     if (host.len + 2 >= sizeof(t->rev.host))
         /* no name is that long (253 at most): never route a cut one */
-        return cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 400,
-                         "Host too long");
+        return early(c, m, cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_INVALID_REQ, 400,
+                                     "Host too long"));
     if (t->url_parts.host_is_ipv6) {
         /* the router wants an IPv6 literal in its brackets */
         snprintf(t->rev.host, sizeof(t->rev.host), "[%s]", t->url_parts.host);
@@ -561,12 +569,6 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
     return 0;
 }
 
-static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
-{
-    snprintf(buf, n, "1.%d %s (squidlike/%s)", minor, conf->visible_hostname,
-             PACKAGE_VERSION);
-}
-
 /* The request head for the backend into c->oreq. 0, -ENOMEM, -ENOSPC. */
 int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
 {
@@ -599,23 +601,13 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
         memcpy(t->rev.hash_buf, hh->value.base, k);
         t->rev.hash_hdr = (struct sl_view){ t->rev.hash_buf, k };
     }
-    memset(&opts, 0, sizeof(opts));
+    fwd_request_opts(c, m, &opts, via, sizeof(via));
     opts.xff = !rc->forwarded_for ? FLT_XFF_DELETE
              : trusted ? FLT_XFF_ON : FLT_XFF_TRUNCATE;
-    opts.client_addr = c->peer_str;
-    if (conf->http.via) {
-        via_text(via, sizeof(via), m->minor, conf);
-        opts.via = via;
-    }
-    opts.request = 1;
-    opts.dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
-                            sl_view_eq(m->method, "TRACE");
-    opts.keep_te = m->chunked;
-    t->req.reframe = m->chunked;
-    opts.keep_cl = 1;
     opts.access = route->req.access;
-    fill_request_fields(c, &opts);      /* a revalidation's drop list */
-    opts.drop2 = trusted ? trusted_drop : untrusted_drop;
+    /* from a trusted proxy its fields pass: ours are added only when it
+     * sent none (rev_add_fields) */
+    opts.drop2 = trusted ? NULL : untrusted_drop;
     /* The path from m itself: a collapsed waiter released later builds
      * this from the head it kept (c->creq), not the one long consumed. */
     if (m->target.len > 0 && m->target.base[0] == '/') {
