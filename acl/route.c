@@ -22,7 +22,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +39,9 @@
 #define PATTERN_MAX 4096        /* bytes of a prefix or a regex */
 #define REWRITE_MAX 4096        /* bytes of a rewrite text or template */
 #define RX_OVEC 10              /* capture pairs kept: $0..$9 */
-/* The limits of acl/rules.c and filters/bl_expr.c (see there why): the
- * work of one pattern on one path is bounded; a pattern that reaches a
+/* The match context (limits, JIT stack) is acl/rules.c's (acl_rx_context):
+ * the work of one pattern on one path is bounded; a pattern that reaches a
  * limit does not match (route.h), and the next route is tried. */
-#define RX_MATCH_LIMIT 200000
-#define RX_DEPTH_LIMIT 10000    /* the interpreter's backtracking depth */
-#define RX_JIT_STACK_START (32 * 1024)
-#define RX_JIT_STACK_MAX (512 * 1024)
 
 struct route {
     enum acl_route_kind kind;
@@ -77,44 +72,17 @@ struct acl_routes {
     pcre2_match_data *md;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 struct acl_routes *acl_routes_new(void)
 {
     struct acl_routes *r = calloc(1, sizeof(*r));
-    uint32_t jit = 0;
 
     if (!r)
         return NULL;
     r->dflt = -1;
-    r->mctx = pcre2_match_context_create(NULL);
     r->md = pcre2_match_data_create(RX_OVEC, NULL);
-    if (!r->mctx || !r->md)
+    if (!r->md || acl_rx_context(&r->mctx, &r->jstack) < 0)
         goto fail;
-    /* Without the JIT the interpreter runs and needs no stack; with it,
-     * the default 32 KiB stack is what fails on long paths. */
-    if (pcre2_config(PCRE2_CONFIG_JIT, &jit) == 0 && jit) {
-        r->jstack = pcre2_jit_stack_create(RX_JIT_STACK_START,
-                                           RX_JIT_STACK_MAX, NULL);
-        if (!r->jstack)
-            goto fail;
-        pcre2_jit_stack_assign(r->mctx, NULL, r->jstack);
-    }
-    pcre2_set_match_limit(r->mctx, RX_MATCH_LIMIT);
-    pcre2_set_depth_limit(r->mctx, RX_DEPTH_LIMIT);
     return r;
 fail:
     acl_routes_free(r);
@@ -233,7 +201,7 @@ static size_t name_norm(const char *name, char *out, int *wild, char *err,
     if (len && s[len - 1] == '.')
         len--;
     if (len > NAME_MAX_LEN) {
-        fail(err, errlen, "bad name \"%.64s...\": longer than %d bytes",
+        acl_fail(err, errlen, "bad name \"%.64s...\": longer than %d bytes",
              name, NAME_MAX_LEN);
         return 0;
     }
@@ -243,11 +211,11 @@ static size_t name_norm(const char *name, char *out, int *wild, char *err,
     if (v6 || (!*wild && memchr(out, ':', len))) {
         len = v6_canon(out, len);
         if (len == 0)
-            fail(err, errlen, "bad name \"%s\": not an IPv6 address", name);
+            acl_fail(err, errlen, "bad name \"%s\": not an IPv6 address", name);
         return len;
     }
     if (!labels_ok(out, len, 0)) {
-        fail(err, errlen, "bad name \"%s\": a name is letters, digits, '-' "
+        acl_fail(err, errlen, "bad name \"%s\": a name is letters, digits, '-' "
              "and '.' (\"*.\" first for a wildcard, an IPv6 address in "
              "brackets or not)", name);
         return 0;
@@ -266,25 +234,25 @@ int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
     int v, rc = -1;
 
     if (!r)
-        return fail(err, errlen, "no route table");
+        return acl_fail(err, errlen, "no route table");
     if (r->nvh >= ACL_ROUTES_MAX_VHOSTS)
-        return fail(err, errlen, "more than %d vhosts", ACL_ROUTES_MAX_VHOSTS);
+        return acl_fail(err, errlen, "more than %d vhosts", ACL_ROUTES_MAX_VHOSTS);
     if (n > ACL_ROUTES_MAX_NAMES)
-        return fail(err, errlen, "a vhost with %zu names: at most %d",
+        return acl_fail(err, errlen, "a vhost with %zu names: at most %d",
                     n, ACL_ROUTES_MAX_NAMES);
     if (n == 0 && !is_default)
-        return fail(err, errlen, "a vhost with no name that is not the default");
+        return acl_fail(err, errlen, "a vhost with no name that is not the default");
     if (n && !names)
-        return fail(err, errlen, "no names");
+        return acl_fail(err, errlen, "no names");
     if (is_default && r->dflt >= 0)
-        return fail(err, errlen, "a second default vhost (vhost %d is the "
+        return acl_fail(err, errlen, "a second default vhost (vhost %d is the "
                     "default)", r->dflt);
     v = (int)r->nvh;
     norm = malloc((n ? n : 1) * sizeof(*norm));
     len = malloc((n ? n : 1) * sizeof(*len));
     wild = malloc((n ? n : 1) * sizeof(*wild));
     if (!norm || !len || !wild) {
-        fail(err, errlen, "out of memory");
+        acl_fail(err, errlen, "out of memory");
         goto out;
     }
     /* Check every name before adding any: a refused vhost leaves the
@@ -294,7 +262,7 @@ int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
         struct acl_sset *t;
 
         if (!names[i]) {
-            fail(err, errlen, "name %zu of the vhost is missing", i);
+            acl_fail(err, errlen, "name %zu of the vhost is missing", i);
             goto out;
         }
         len[i] = name_norm(names[i], norm[i], &wild[i], err, errlen);
@@ -303,21 +271,21 @@ int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
         t = wild[i] ? &r->wild : &r->exact;
         e = acl_sset_find(t, norm[i], len[i], acl_hash(norm[i], len[i]));
         if (e) {
-            fail(err, errlen, "name %s%s is already vhost %u's",
+            acl_fail(err, errlen, "name %s%s is already vhost %u's",
                  wild[i] ? "*." : "", norm[i], (unsigned)e->val);
             goto out;
         }
         for (j = 0; j < i; j++)
             if (wild[j] == wild[i] && len[j] == len[i] &&
                 memcmp(norm[j], norm[i], len[i]) == 0) {
-                fail(err, errlen, "name %s%s is listed twice",
+                acl_fail(err, errlen, "name %s%s is listed twice",
                      wild[i] ? "*." : "", norm[i]);
                 goto out;
             }
     }
     nv = realloc(r->vh, (r->nvh + 1) * sizeof(*nv));
     if (!nv) {
-        fail(err, errlen, "out of memory");
+        acl_fail(err, errlen, "out of memory");
         goto out;
     }
     r->vh = nv;
@@ -332,7 +300,7 @@ int acl_routes_add_vhost(struct acl_routes *r, const char *const *names,
     for (i = 0; i < n; i++)
         if (acl_sset_add(wild[i] ? &r->wild : &r->exact, norm[i], len[i],
                          (uint32_t)v) < 0) {
-            rc = fail(err, errlen, "out of memory");
+            rc = acl_fail(err, errlen, "out of memory");
             break;
         }
 out:
@@ -447,7 +415,7 @@ static int target_bytes(const char *what, const char *text, size_t len,
 
     for (i = 0; i < len; i++)
         if (!(sl_cls(text[i]) & SL_C_TARGET) || text[i] == '#')
-            return fail(err, errlen, "%s \"%s\": byte 0x%02x at offset %zu "
+            return acl_fail(err, errlen, "%s \"%s\": byte 0x%02x at offset %zu "
                         "cannot be in a request target", what, text,
                         (unsigned char)text[i], i);
     return 0;
@@ -467,10 +435,10 @@ static int template_check(const char *t, size_t len, uint32_t ngroups,
             continue;
         }
         if (i + 1 == len || !sl_is_digit(t[i + 1]))
-            return fail(err, errlen, "rewrite \"%s\": \"$\" at offset %zu is "
+            return acl_fail(err, errlen, "rewrite \"%s\": \"$\" at offset %zu is "
                         "not followed by a digit or \"$\"", t, i);
         if ((uint32_t)(t[i + 1] - '0') > ngroups)
-            return fail(err, errlen, "rewrite \"%s\": $%c but the regex has "
+            return acl_fail(err, errlen, "rewrite \"%s\": $%c but the regex has "
                         "%u group%s", t, t[i + 1], (unsigned)ngroups,
                         ngroups == 1 ? "" : "s");
         i++;
@@ -490,7 +458,7 @@ static pcre2_code *rx_compile(const char *pattern, int icase, uint32_t *ngroups,
                        icase ? PCRE2_CASELESS : 0, &ec, &off, NULL);
     if (!re) {
         pcre2_get_error_message(ec, msg, sizeof(msg));
-        fail(err, errlen, "bad regex \"%s\": %s at offset %zu", pattern,
+        acl_fail(err, errlen, "bad regex \"%s\": %s at offset %zu", pattern,
              (const char *)msg, (size_t)off);
         return NULL;
     }
@@ -510,30 +478,30 @@ int acl_routes_add_route(struct acl_routes *r, int v, enum acl_route_kind kind,
     size_t i;
 
     if (!r || v < 0 || (size_t)v >= r->nvh)
-        return fail(err, errlen, "no vhost %d", v);
+        return acl_fail(err, errlen, "no vhost %d", v);
     vh = &r->vh[v];
     if (vh->nroutes >= ACL_ROUTES_MAX_ROUTES)
-        return fail(err, errlen, "more than %d routes in vhost %d",
+        return acl_fail(err, errlen, "more than %d routes in vhost %d",
                     ACL_ROUTES_MAX_ROUTES, v);
     if (kind != ACL_ROUTE_PREFIX && kind != ACL_ROUTE_REGEX)
-        return fail(err, errlen, "unknown route kind %d", (int)kind);
+        return acl_fail(err, errlen, "unknown route kind %d", (int)kind);
     if (!pattern || !*pattern)
-        return fail(err, errlen, "empty route pattern");
+        return acl_fail(err, errlen, "empty route pattern");
     rt.patlen = strlen(pattern);
     if (rt.patlen > PATTERN_MAX)
-        return fail(err, errlen, "route pattern longer than %d bytes",
+        return acl_fail(err, errlen, "route pattern longer than %d bytes",
                     PATTERN_MAX);
     if (rewrite) {
         rt.rwlen = strlen(rewrite);
         if (rt.rwlen > REWRITE_MAX)
-            return fail(err, errlen, "rewrite longer than %d bytes",
+            return acl_fail(err, errlen, "rewrite longer than %d bytes",
                         REWRITE_MAX);
     }
     if (kind == ACL_ROUTE_PREFIX) {
         /* A path (origin-form) starts with "/": a prefix that does not
          * could never match, which is a mistake worth saying. */
         if (pattern[0] != '/')
-            return fail(err, errlen, "prefix \"%s\" does not start with \"/\"",
+            return acl_fail(err, errlen, "prefix \"%s\" does not start with \"/\"",
                         pattern);
         if (target_bytes("prefix", pattern, rt.patlen, err, errlen) < 0 ||
             (rewrite && target_bytes("rewrite", rewrite, rt.rwlen, err,
@@ -553,7 +521,7 @@ int acl_routes_add_route(struct acl_routes *r, int v, enum acl_route_kind kind,
     if (nr)
         vh->routes = nr;
     if (!rt.pat || (rewrite && !rt.rw) || !nr) {
-        fail(err, errlen, "out of memory");
+        acl_fail(err, errlen, "out of memory");
         goto fail;
     }
     for (i = 0; i < rt.patlen; i++)

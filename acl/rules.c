@@ -73,10 +73,7 @@ struct acl_set {
     pcre2_jit_stack *rx_jstack;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int acl_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -87,6 +84,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     }
     return -1;
 }
+
 
 /* ---- string sets (ACL names here; domains and words in match.c) ----------- */
 
@@ -186,7 +184,7 @@ int acl_rx_check(const char *v, int icase, char *why, size_t whylen)
     int ec;
 
     if (*v == '\0')
-        return fail(why, whylen, "empty regex");
+        return acl_fail(why, whylen, "empty regex");
     c = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
                       icase ? PCRE2_CASELESS : 0, &ec, &off, NULL);
     if (c) {
@@ -194,7 +192,7 @@ int acl_rx_check(const char *v, int icase, char *why, size_t whylen)
         return 0;
     }
     pcre2_get_error_message(ec, msg, sizeof(msg));
-    return fail(why, whylen, "bad regex \"%s\": %s at offset %zu", v,
+    return acl_fail(why, whylen, "bad regex \"%s\": %s at offset %zu", v,
                 (const char *)msg, (size_t)off);
 }
 
@@ -420,28 +418,37 @@ void acl_rx_free(struct acl_rxlist *l)
 struct acl_set *acl_set_new(void)
 {
     struct acl_set *s = calloc(1, sizeof(*s));
-    uint32_t jit = 0;
 
     if (!s)
         return NULL;
-    s->rx_mctx = pcre2_match_context_create(NULL);
-    if (!s->rx_mctx)
-        goto fail;
+    if (acl_rx_context(&s->rx_mctx, &s->rx_jstack) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int acl_rx_context(pcre2_match_context **mctx, pcre2_jit_stack **jstack)
+{
+    uint32_t jit = 0;
+
+    *jstack = NULL;
+    if ((*mctx = pcre2_match_context_create(NULL)) == NULL)
+        return -ENOMEM;
     /* Without the JIT (not built in) the interpreter runs and needs no
      * stack; with it, the default 32 KiB stack is what fails on long URLs. */
     if (pcre2_config(PCRE2_CONFIG_JIT, &jit) == 0 && jit) {
-        s->rx_jstack = pcre2_jit_stack_create(RX_JIT_STACK_START,
-                                              RX_JIT_STACK_MAX, NULL);
-        if (!s->rx_jstack)
-            goto fail;
-        pcre2_jit_stack_assign(s->rx_mctx, NULL, s->rx_jstack);
+        *jstack = pcre2_jit_stack_create(RX_JIT_STACK_START, RX_JIT_STACK_MAX, NULL);
+        if (*jstack == NULL) {
+            pcre2_match_context_free(*mctx);
+            *mctx = NULL;
+            return -ENOMEM;
+        }
+        pcre2_jit_stack_assign(*mctx, NULL, *jstack);
     }
-    pcre2_set_match_limit(s->rx_mctx, RX_MATCH_LIMIT);
-    pcre2_set_depth_limit(s->rx_mctx, RX_DEPTH_LIMIT);
-    return s;
-fail:
-    acl_set_free(s);
-    return NULL;
+    pcre2_set_match_limit(*mctx, RX_MATCH_LIMIT);
+    pcre2_set_depth_limit(*mctx, RX_DEPTH_LIMIT);
+    return 0;
 }
 
 static void acl_free(struct acl *a)
@@ -512,13 +519,13 @@ static int name_check(const char *name, char *err, size_t errlen)
     const char *p;
 
     if (strlen(name) > ACL_NAME_MAX)
-        return fail(err, errlen, "ACL name \"%s\" longer than %d", name,
+        return acl_fail(err, errlen, "ACL name \"%s\" longer than %d", name,
                     ACL_NAME_MAX);
     for (p = name; *p; p++)
         if ((unsigned char)*p <= ' ' || *p == 0x7f)
             break;
     if (*name == '\0' || *name == '!' || *p != '\0')
-        return fail(err, errlen, "bad ACL name \"%s\"", name);
+        return acl_fail(err, errlen, "bad ACL name \"%s\"", name);
     return 0;
 }
 
@@ -534,19 +541,19 @@ static struct acl *acl_get(struct acl_set *s, const char *name,
 
     *fresh = NULL;
     if (a && a->type != t) {
-        fail(err, errlen, "ACL \"%s\" already defined with type %s", name,
+        acl_fail(err, errlen, "ACL \"%s\" already defined with type %s", name,
              a->type->name);
         return NULL;
     }
     if (a)
         return a;
     if (s->nacls >= ACL_MAX) {
-        fail(err, errlen, "too many ACLs (at most %d)", ACL_MAX);
+        acl_fail(err, errlen, "too many ACLs (at most %d)", ACL_MAX);
         return NULL;
     }
     a = calloc(1, sizeof(*a));
     if (!a) {
-        fail(err, errlen, "out of memory");
+        acl_fail(err, errlen, "out of memory");
         return NULL;
     }
     strcpy(a->name, name);
@@ -562,11 +569,11 @@ static int acl_register(struct acl_set *s, struct acl *a, char *err,
     struct acl **nv = realloc(s->acls, (s->nacls + 1) * sizeof(*nv));
 
     if (!nv)
-        return fail(err, errlen, "out of memory");
+        return acl_fail(err, errlen, "out of memory");
     s->acls = nv;
     if (acl_sset_add(&s->names, a->name, strlen(a->name),
                      (uint32_t)s->nacls) < 0)
-        return fail(err, errlen, "out of memory");
+        return acl_fail(err, errlen, "out of memory");
     s->acls[s->nacls++] = a;
     return 0;
 }
@@ -579,14 +586,14 @@ static int acl_values(struct acl *a, int icase, const char *const *v,
     size_t i;
 
     if ((t->flags & ACL_TF_NOVALUES) && n)
-        return fail(err, errlen, "ACL \"%s\": type %s takes no values",
+        return acl_fail(err, errlen, "ACL \"%s\": type %s takes no values",
                     a->name, t->name);
     if ((t->flags & ACL_TF_ONEVALUE) && (n != 1 || a->u.maxconn.set))
-        return fail(err, errlen, "ACL \"%s\": type %s takes one value",
+        return acl_fail(err, errlen, "ACL \"%s\": type %s takes one value",
                     a->name, t->name);
     for (i = 0; !checked && i < n; i++)
         if (!v[i] || t->check(v[i], icase, err, errlen) < 0)
-            return v[i] ? -1 : fail(err, errlen, "ACL \"%s\": NULL value",
+            return v[i] ? -1 : acl_fail(err, errlen, "ACL \"%s\": NULL value",
                                     a->name);
     return n ? t->add(a, v, n, icase, err, errlen) : 0;
 }
@@ -636,7 +643,7 @@ static const struct acl_type *type_get(const char *name, const char *type,
     if (name_check(name, err, errlen) < 0)
         return NULL;
     if (!t)
-        fail(err, errlen, "unknown ACL type \"%s\"", type);
+        acl_fail(err, errlen, "unknown ACL type \"%s\"", type);
     return t;
 }
 
@@ -660,9 +667,9 @@ int acl_set_define_external(struct acl_set *s, const char *name,
     if (name_check(name, err, errlen) < 0)
         return -1;
     if (!match)
-        return fail(err, errlen, "external ACL \"%s\" without a function", name);
+        return acl_fail(err, errlen, "external ACL \"%s\" without a function", name);
     if ((a = acl_find(s, name)) != NULL)
-        return fail(err, errlen, "ACL \"%s\" already defined with type %s",
+        return acl_fail(err, errlen, "ACL \"%s\" already defined with type %s",
                     name, a->type->name);
     if (define(s, name, &acl_type_external, 0, NULL, 0, 1, err, errlen) < 0)
         return -1;
@@ -780,15 +787,15 @@ int acl_set_define_file(struct acl_set *s, const char *name, const char *type,
         return -1;
     a = acl_find(s, name);
     if (a && a->type != t)
-        return fail(err, errlen, "ACL \"%s\" already defined with type %s",
+        return acl_fail(err, errlen, "ACL \"%s\" already defined with type %s",
                     name, a->type->name);
     f = fopen(path, "r");
     if (!f)
-        return fail(err, errlen, "cannot open \"%s\": %s", path, strerror(errno));
+        return acl_fail(err, errlen, "cannot open \"%s\": %s", path, strerror(errno));
     rc = read_lines(f, path, t, icase, warn, warn_data, &l);
     fclose(f);
     if (rc < 0)
-        rc = fail(err, errlen, "cannot read \"%s\": %s", path, strerror(-rc));
+        rc = acl_fail(err, errlen, "cannot read \"%s\": %s", path, strerror(-rc));
     else
         rc = define(s, name, t, icase, (const char *const *)l.v, l.n, 1, err,
                     errlen);
@@ -842,11 +849,11 @@ static int rule_terms(struct acl_set *s, char **w, int n, const char *text,
         t[i].neg = w[i][0] == '!';
         nm = w[i] + t[i].neg;
         if (*nm == '\0' || *nm == '!')
-            return fail(err, errlen, "bad ACL name \"%s\" in rule \"%s\"",
+            return acl_fail(err, errlen, "bad ACL name \"%s\" in rule \"%s\"",
                         w[i], text);
         t[i].acl = acl_find(s, nm);
         if (!t[i].acl)
-            return fail(err, errlen, "unknown ACL \"%s\" in rule \"%s\"", nm,
+            return acl_fail(err, errlen, "unknown ACL \"%s\" in rule \"%s\"", nm,
                         text);
     }
     return 0;
@@ -865,7 +872,7 @@ static int rule_add(struct acl_set *s, struct acl_rlist *l, char **w, int n,
     if (t && text)
         nv = realloc(l->rules, (l->nrules + 1) * sizeof(*nv));
     if (!nv) {
-        fail(err, errlen, "out of memory");
+        acl_fail(err, errlen, "out of memory");
         goto out;
     }
     l->rules = nv;
@@ -891,17 +898,17 @@ int acl_set_rule_in(struct acl_set *s, enum acl_list list, const char *text,
     int n, rc;
 
     if (!buf)
-        return fail(err, errlen, "out of memory");
+        return acl_fail(err, errlen, "out of memory");
     n = split_words(buf, w, RULE_ACLS_MAX + 1);
     if (n < 0)
-        rc = fail(err, errlen, "more than %d ACLs in rule \"%s\"",
+        rc = acl_fail(err, errlen, "more than %d ACLs in rule \"%s\"",
                   RULE_ACLS_MAX, text);
     else if (n == 0 || (strcmp(w[0], "allow") != 0 && strcmp(w[0], "deny") != 0))
-        rc = fail(err, errlen, "rule \"%s\" must start with allow or deny", text);
+        rc = acl_fail(err, errlen, "rule \"%s\" must start with allow or deny", text);
     else if (n == 1)
-        rc = fail(err, errlen, "rule \"%s\" names no ACL", text);
+        rc = acl_fail(err, errlen, "rule \"%s\" names no ACL", text);
     else if (l->nrules >= RULE_MAX)
-        rc = fail(err, errlen, "too many rules (at most %d)", RULE_MAX);
+        rc = acl_fail(err, errlen, "too many rules (at most %d)", RULE_MAX);
     else
         rc = rule_add(s, l, w, n, err, errlen);
     free(buf);

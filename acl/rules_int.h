@@ -64,6 +64,15 @@ struct acl_rxlist {
     pcre2_match_context *mctx;
 };
 
+/* A match context with acl/'s bounds on the work of one pattern on one
+ * subject (rules.c says why: match and depth limits, a JIT stack when the
+ * JIT is built in): 0, or -ENOMEM with nothing left allocated. Shared by
+ * the ACL sets and the route table (route.c). */
+int acl_rx_context(pcre2_match_context **mctx, pcre2_jit_stack **jstack);
+/* err (errlen bytes) gets the message; returns -1. */
+int acl_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Compile one pattern to validate it: 0, or -1 with why ("bad regex ..."). */
 int acl_rx_check(const char *v, int icase, char *why, size_t whylen);
 /* Add n checked patterns to l: 0 or -ENOMEM. */
