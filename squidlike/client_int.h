@@ -4,7 +4,8 @@
  *
  *   client.c           accept, the readiness loop, the request head and the
  *                      pipeline (cl_begin), our error replies, the end of a
- *                      transaction, timeouts
+ *                      transaction
+ *   client_timeout.c   the deadline of each state and what its timer does
  *   client_buf.c       what a connection holds while a request moves
  *   client_access.c    who is asking and may they: auth, http_access,
  *                      to_localhost, the CONNECT peek at the server name
@@ -143,6 +144,9 @@ struct cl_acl {
 /* Fetches going on without a client (whose client left, or of our own),
  * at most: each holds an origin connection and a store writer. */
 #define SL_HEADLESS_MAX 256
+
+/* How long a closing client may keep sending (cl_linger). */
+#define CL_LINGER_MS 2000
 
 /* How long the peek waits for a ClientHello (or request_head if less). */
 #define CL_PEEK_TIMEOUT_MS 3000
@@ -346,6 +350,10 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
 void cl_txn_done(struct sl_client *c);
 void cl_close(struct sl_client *c);
 void cl_arm_timer(struct sl_client *c);
+/* client_timeout.c: the connection's timer (c->timer's callback). */
+void cl_on_timer(struct sl_timer *t);
+/* A transaction starts: its clocks, HTTP/1.1 and keep-alive assumed. */
+void cl_txn_init(struct sl_client *c);
 ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup);
 ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
