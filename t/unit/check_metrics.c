@@ -642,20 +642,6 @@ END_TEST
 
 /* --- reverse mode ------------------------------------------------------ */
 
-static struct rev_fixture fx;
-static struct sl_buf page;
-
-static void rev_setup(void)
-{
-    rev_fixture_init(&fx);
-    ck_assert_int_eq(sl_buf_init(&page, 1 << 20), 0);
-}
-
-static void rev_teardown(void)
-{
-    rev_fixture_free(&fx);
-    sl_buf_free(&page);
-}
 
 /* What sl_metrics_reverse writes for b at now, as a string; its rc. */
 static const char *rev_metrics(const struct sl_backends *b, int64_t now, int *rc)

@@ -195,21 +195,7 @@ END_TEST
 
 #define WALL 1795800000000LL    /* the wall clock at REV_NOW */
 
-static struct rev_fixture fx;
-static struct sl_buf page;
 static char flat[1 << 16];
-
-static void rev_setup(void)
-{
-    rev_fixture_init(&fx);
-    ck_assert_int_eq(sl_buf_init(&page, 1 << 20), 0);
-}
-
-static void rev_teardown(void)
-{
-    rev_fixture_free(&fx);
-    sl_buf_free(&page);
-}
 
 /*
  * A JSON text without its blanks outside strings, into flat, checking it

@@ -203,4 +203,20 @@ static void rev_fixture_worst(struct rev_worst *x)
         sl_backends_route_hit(b, 0, (int)i);
 }
 
+/* The fixture and a page buffer for one test (Check's checked fixture). */
+static struct rev_fixture fx;
+static struct sl_buf page;
+
+static void rev_setup(void)
+{
+    rev_fixture_init(&fx);
+    ck_assert_int_eq(sl_buf_init(&page, 1 << 20), 0);
+}
+
+static void rev_teardown(void)
+{
+    rev_fixture_free(&fx);
+    sl_buf_free(&page);
+}
+
 #endif
