@@ -191,7 +191,6 @@ struct cl_rev {
     unsigned char picked;       /* backend is counted in flight (rev_release) */
     unsigned char chosen;       /* a backend was picked (stays: the log) */
     unsigned char reported;     /* its outcome went to the pool (rev_outcome) */
-    unsigned char failed;       /* ... as a failure */
     unsigned char retried;      /* sent to a second backend (rev_retry) */
     int avoid;                  /* 1 + the backend a retry avoids; 0: none */
     struct sl_backend_waiter qw;    /* in the pool's queue (CL_QUEUE) */
@@ -201,8 +200,8 @@ struct cl_rev {
     unsigned dns_port;
     int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
-    struct sl_view hash_hdr;    /* a hashing pool's field value (hash_buf) */
-    char hash_buf[256];
+    size_t hash_len;            /* a hashing pool's field value, kept in */
+    char hash_buf[256];         /* ... hash_buf (0: no such field) */
     char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
     char reqid[65];             /* X-Request-Id, sent or made; "" if none */
 };

@@ -292,9 +292,9 @@ static size_t hash_key(const struct sl_client *c, const struct sl_conf_rpool *p,
     case SL_REV_HASH_URI:
         return (size_t)snprintf(key, n, "%s", t->url) < n ? strlen(key) : n - 1;
     case SL_REV_HASH_HEADER:
-        if (t->rev.hash_hdr.len > 0) {
-            size_t k = t->rev.hash_hdr.len < n ? t->rev.hash_hdr.len : n;
-            memcpy(key, t->rev.hash_hdr.base, k);
+        if (t->rev.hash_len > 0) {
+            size_t k = t->rev.hash_len < n ? t->rev.hash_len : n;
+            memcpy(key, t->rev.hash_buf, k);
             return k;
         }
         /* no such field: by client, so that it still spreads */
@@ -342,8 +342,6 @@ void rev_outcome(struct sl_client *c, int ok, int head)
     if (!r->picked || r->reported || route == NULL)
         return;
     r->reported = 1;
-    if (!ok)
-        r->failed = 1;
     if (sl_backends_result(rc->rt, route->pool, r->backend, ok,
                            sl_loop_now(c->srv->loop),
                            head ? now_us - r->sent_us : -1))
@@ -592,14 +590,14 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
         return -ENOMEM;
     /* the hashed field's value is kept now: the head goes after this */
-    t->rev.hash_hdr = (struct sl_view){ NULL, 0 };
+    t->rev.hash_len = 0;
     if (rc->pools[route->pool].algo == SL_PICK_HASH &&
         rc->pools[route->pool].hash_by == SL_REV_HASH_HEADER &&
         (hh = sl_http_find(m, rc->pools[route->pool].hash_header)) != NULL) {
         size_t k = hh->value.len < sizeof(t->rev.hash_buf) ? hh->value.len
                                                             : sizeof(t->rev.hash_buf);
         memcpy(t->rev.hash_buf, hh->value.base, k);
-        t->rev.hash_hdr = (struct sl_view){ t->rev.hash_buf, k };
+        t->rev.hash_len = k;
     }
     fwd_request_opts(c, m, &opts, via, sizeof(via));
     opts.xff = !rc->forwarded_for ? FLT_XFF_DELETE
