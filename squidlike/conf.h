@@ -295,6 +295,7 @@ struct sl_conf_reverse {
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
+    size_t busy_poll_us;        /* loop.h sl_loop_set_busy_poll; 0: off */
 };
 
 struct sl_conf {

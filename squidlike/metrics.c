@@ -496,6 +496,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };
     struct sl_status_gauges g;
+    struct sl_loop_stats ls;
     unsigned long long denied = 0;
     int64_t up = sl_loop_now(srv->loop) - m->start_ms;
     size_t mi;
@@ -579,6 +580,16 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         "Objects evicted to make room.", (unsigned long long)cs.evicted);
     if (srv->store != NULL)
         store_writes(&w, &cs);
+    sl_loop_get_stats(srv->loop, &ls);
+    one(&w, "squidlike_busy_poll_waits_total", "counter",
+        "Waits that polled before sleeping (limits.busy_poll_us).", ls.spins);
+    one(&w, "squidlike_busy_poll_caught_total", "counter",
+        "Of those, waits that found an event while polling.", ls.spins_caught);
+    family(&w, "squidlike_busy_poll_seconds_total", "counter",
+           "Time spent polling instead of sleeping.");
+    sl_bufw_printf(&w, "squidlike_busy_poll_seconds_total %llu.%06llu\n",
+        (unsigned long long)(ls.spin_us / 1000000),
+        (unsigned long long)(ls.spin_us % 1000000));
     family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
     sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));

@@ -512,6 +512,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     sl_health_stop(srv->health);
     srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;
+    sl_loop_set_busy_poll(srv->loop, (unsigned)nc->limits.busy_poll_us);
     sl_conf_unref(old);         /* connections still using it hold their own */
     srv->conf_generation++;
     snprintf(srv->reload_result, sizeof(srv->reload_result), "ok");

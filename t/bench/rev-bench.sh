@@ -4,7 +4,9 @@
 #     squidlike=cmd:'exec t/bench/rev-bench.sh {port} {origin} {origin2} {dir}'
 # Listens on 127.0.0.1:PORT for www.bench.test (any Host: the default
 # vhost), round-robin over the two backends, the cache in DIR/cache, no
-# forward proxy, no access log (as the anchors run).
+# forward proxy, no access log (as the anchors run). REV_BENCH_LEAN=1 turns
+# the identity headers off; REV_BENCH_BUSY_POLL_US=N sets limits.busy_poll_us
+# (off by default, as HAProxy's busy-polling).
 set -e
 port=$1 origin=$2 origin2=$3 dir=$4
 bin=${SQUIDLIKE:-$(dirname "$0")/../../squidlike/squidlike}
@@ -19,6 +21,7 @@ access_log = "none";
 error_log = "$dir/var/log/error.log";
 log_level = "warn";
 cache: { enabled = true; dir = "$dir/cache"; size = "1G"; };
+limits: { busy_poll_us = ${REV_BENCH_BUSY_POLL_US:-0}; };
 reverse: {
   listen = [ "127.0.0.1:$port" ];
   $lean
