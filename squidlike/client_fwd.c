@@ -105,7 +105,7 @@ static int flow_sent(const struct cl_flow *f)
  * write; -EAGAIN or -errno. The write may stop anywhere: the encoder keeps
  * the framing it cut for next time.
  */
-static ssize_t flow_send(int fd, const char *h, size_t hl, struct sl_buf *b,
+static ssize_t flow_send(int fd, SSL *ssl, const char *h, size_t hl, struct sl_buf *b,
                          struct cl_flow *f, unsigned char *wready,
                          size_t *hsent)
 {
@@ -134,19 +134,26 @@ static ssize_t flow_send(int fd, const char *h, size_t hl, struct sl_buf *b,
     }
     if (n == 0)
         return 0;
-    do
-        r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
-                   : writev(fd, iov, n);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *wready = 0;
-            return -EAGAIN;
+    if (ssl) {
+        /* TLS takes a record at a time: only WANT_WRITE says the socket
+         * is full (tls.h). */
+        if ((r = sl_tls_writev(ssl, iov, n, wready)) < 0)
+            return r;
+    } else {
+        do
+            r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
+                       : writev(fd, iov, n);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                *wready = 0;
+                return -EAGAIN;
+            }
+            return -errno;
         }
-        return -errno;
+        if ((size_t)r < want)
+            *wready = 0;
     }
-    if ((size_t)r < want)
-        *wready = 0;
     *hsent = k = (size_t)r < hl ? (size_t)r : hl;
     k = (size_t)r - k;          /* what went of the body and its framing */
     if (f && f->reframe) {
@@ -610,7 +617,7 @@ static int fwd_send_request(struct sl_client *c)
     ssize_t n;
 
     if (!t->req.done && c->rd && room(&c->in) > 0) {
-        n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
+        n = cl_read(c->io.fd, c->ssl, &c->in, &c->rd, c->hup);
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             cl_close(c);        /* client gone mid-body */
             return 1;
@@ -624,7 +631,7 @@ static int fwd_send_request(struct sl_client *c)
     if (fwd_scan_request(c) < 0)
         return 1;
     if (o->wr) {
-        n = flow_send(o->io.fd, c->oreq.pos + t->oreq_sent, hl, &c->in,
+        n = flow_send(o->io.fd, NULL, c->oreq.pos + t->oreq_sent, hl, &c->in,
                       &t->req, &o->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             fwd_origin_failed(c, (int)n);
@@ -695,6 +702,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
+            (!final || rev_tls_fields(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
              sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&
@@ -830,7 +838,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_bad_response(c, "response head too large");
             return 1;
         }
-        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, NULL, &o->in, &o->rd, o->hup);
         if (n == -EAGAIN)
             return progress;
         if (n <= 0) {
@@ -876,7 +884,7 @@ static int fwd_move_body(struct sl_client *c)
         t->resp.tr_ready = 0;
         progress = hl || bl;
     } else if (c->wr) {
-        n = flow_send(c->io.fd, c->out.pos, hl, &o->in,
+        n = flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
                       t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             leave_now(c, (int)n);   /* the client went away */
@@ -890,7 +898,7 @@ static int fwd_move_body(struct sl_client *c)
         }
     }
     if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
-        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, NULL, &o->in, &o->rd, o->hup);
         if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
             t->resp.done = 1;
             t->origin_keep = 0;

@@ -193,6 +193,8 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
     via_line(c, &c->out);
     if (rc == 0)
         rc = hit_status_field(c, &c->out);
+    if (rc == 0)
+        rc = rev_tls_fields(c, &c->out);
     if (rc == 0 && !t->keep)
         rc = sl_buf_append(&c->out, "Connection: close\r\n", 19);
     else if (rc == 0 && t->minor == 0)
@@ -215,7 +217,7 @@ static int hit_send_inline(struct sl_client *c, const char *body)
     ssize_t n = 0;
 
     if (c->wr) {
-        n = cl_send2(c->io.fd, c->out.pos, hl, body + cc->off, bl, &c->wr);
+        n = cl_send2(c->io.fd, c->ssl, c->out.pos, hl, body + cc->off, bl, &c->wr);
         if (n < 0 && n != -EAGAIN)
             return (int)n;
         if (n < 0)
@@ -680,9 +682,21 @@ int hit_run(struct sl_client *c)
         }
         niov = rc;
     }
-    do
-        n = writev(c->io.fd, iov, niov);
-    while (n < 0 && errno == EINTR);
+    if (c->ssl) {
+        n = sl_tls_writev(c->ssl, iov, niov, &c->wr);
+        if (n == -EAGAIN) {
+            cache_store_release(st);
+            return 0;           /* the flag it waits for is cleared */
+        }
+        if (n < 0)
+            errno = (int)-n;
+    } else {
+        do
+            n = writev(c->io.fd, iov, niov);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0 && (size_t)n < total)
+            c->wr = 0;
+    }
     cache_store_release(st);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->wr = 0;
@@ -692,8 +706,6 @@ int hit_run(struct sl_client *c)
         leave_now(c, -errno);   /* the client went away */
         return 1;
     }
-    if ((size_t)n < total)
-        c->wr = 0;
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);

@@ -44,6 +44,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
+#include "squidlike/tls.h"
 #include "squidlike/backend.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/dns.h"
@@ -58,7 +59,8 @@
 #include "squidlike/server.h"
 
 enum cl_state {
-    CL_HEAD,        /* waiting for / reading a request head */
+    CL_HEAD,        /* waiting for / reading a request head (0: calloc's) */
+    CL_TLS,         /* reverse.tls_listen: the TLS handshake */
     CL_RESOLVE,     /* DNS */
     CL_CONNECT,     /* TCP connect to the origin */
     CL_FORWARD,     /* request out, response back */
@@ -293,6 +295,7 @@ struct sl_client {
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
+    SSL *ssl;                   /* on a reverse.tls_listen address (tls.h) */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char headless;     /* the client left; its fetch goes on
                                    (client_leave.c) */
@@ -348,15 +351,19 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
                     const char *detail);
 void cl_txn_done(struct sl_client *c);
 void cl_close(struct sl_client *c);
+void cl_tls_end(struct sl_client *c);
 void cl_arm_timer(struct sl_client *c);
 /* client_timeout.c: the connection's timer (c->timer's callback). */
 void cl_on_timer(struct sl_timer *t);
 /* A transaction starts: its clocks, HTTP/1.1 and keep-alive assumed. */
 void cl_txn_init(struct sl_client *c);
-ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
+/* Read into b / write a head and a body, through TLS when ssl is set
+ * (tls.h: a TLS write that takes less than offered says nothing about the
+ * socket, so only WANT_WRITE clears *ready). */
+ssize_t cl_read(int fd, SSL *ssl, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup);
-ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
-                 unsigned char *ready);
+ssize_t cl_send2(int fd, SSL *ssl, const char *h, size_t hl, const char *b,
+                 size_t bl, unsigned char *ready);
 
 void cl_rerun(struct sl_client *c);
 /* Keep "METHOD\0URL\0" (and the log's other fields of m) in t->meta. */
@@ -493,6 +500,8 @@ int leave_recheck(struct sl_client *c);
 /* client_rev.c: reverse mode (a client of a reverse.listen address) */
 /* Step 1: the vhost and route of the request (CL_NEXT, or CL_REFUSE). */
 enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
+/* Fields of a TLS connection's responses (HSTS): 0 or -ENOSPC. */
+int rev_tls_fields(const struct sl_client *c, struct sl_buf *out);
 /* The route of the transaction, NULL when it has none (or not reverse). */
 const struct sl_conf_rroute *rev_route(const struct sl_client *c);
 /* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */

@@ -747,7 +747,7 @@ static const struct key reverse_keys[] = {
     BOOL(reverse, x_forwarded_proto), BOOL(reverse, x_forwarded_host),
     BOOL(reverse, request_id), RFUNC(trusted_proxies),
     RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
-    END
+    RFUNC(tls_listen), RFUNC(tls), END
 };
 
 static const struct key top_keys[] = {
@@ -954,7 +954,7 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
          check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
-         cf_reverse_finish(&x) == 0;
+         cf_reverse_finish(&x) == 0 && cf_tls_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
     cf_reverse_stash_free(&x);

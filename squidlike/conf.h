@@ -187,6 +187,7 @@ struct sl_conf_manager {
  * backend pools.
  */
 struct sl_backends;
+struct sl_tls;
 
 #define SL_CONF_MAX_RPOOLS 64
 #define SL_CONF_MAX_RBACKENDS 64        /* per pool */
@@ -263,11 +264,46 @@ struct sl_conf_rvhost {
     char name[256];             /* its first name ("default" when none) */
     struct sl_conf_rroute *routes;
     size_t n_routes;
+    int https_redirect;         /* plain HTTP gets 308 to https:// */
+    unsigned https_port;        /* ... on this port (443: not written) */
+    char *hsts;                 /* Strict-Transport-Security over TLS, or NULL */
+};
+
+#define SL_CONF_MAX_CERTS 64
+#define SL_CONF_MAX_TICKET_KEYS 4
+
+/* One certificate of reverse.tls.certificates. */
+struct sl_conf_cert {
+    char *cert;                 /* PEM: the certificate, then its chain */
+    char *key;                  /* PEM private key */
+    char *ocsp;                 /* DER OCSP response to staple, or NULL */
+    char where[160];            /* "FILE:LINE" of the entry, for errors */
+};
+
+struct sl_conf_tls {
+    struct sl_conf_cert certs[SL_CONF_MAX_CERTS];   /* [0]: the default */
+    size_t n_certs;
+    int min_version;            /* TLS1_2_VERSION or TLS1_3_VERSION */
+    char *ciphers;              /* TLS 1.2 cipher list (OpenSSL syntax) */
+    char *ciphersuites;         /* TLS 1.3 */
+    int session_tickets;
+    char *ticket_key_files[SL_CONF_MAX_TICKET_KEYS];  /* [0] encrypts */
+    size_t n_ticket_key_files;
+    char ticket_where[160];
+    int64_t ticket_key_lifetime;    /* ms: rotation of generated keys */
+    size_t session_cache;       /* TLS 1.2 session IDs kept; 0: none */
+    int64_t session_timeout;    /* ms: how long a session may be resumed */
+    int64_t handshake_timeout;  /* ms */
+    struct sl_tls *rt;          /* the contexts (tls.h), built with the
+                                   snapshot and freed with it */
 };
 
 struct sl_conf_reverse {
     struct sl_conf_listen listen[SL_CONF_MAX_LISTEN];
     size_t n_listen;
+    struct sl_conf_listen tls_listen[SL_CONF_MAX_LISTEN];  /* HTTPS */
+    size_t n_tls_listen;
+    struct sl_conf_tls tls;
     int unknown_host;           /* status for a Host no vhost takes: 421/404 */
     int preserve_host;          /* the backend gets the client's Host */
     struct acl_routes *routes;  /* vhost names and route patterns */

@@ -2,7 +2,7 @@
  * conf_int.h - what the files of the configuration loader share (conf.c:
  * the generic machinery and most settings; conf_acl.c: access rules,
  * blocklists, authentication, block pages, header lists; conf_pac.c: the
- * pac group; conf_rev.c: the reverse group). Only these
+ * pac group; conf_rev.c: the reverse group; conf_tls.c: its TLS). Only these
  * files touch libconfig.
  */
 #ifndef SL_CONF_INT_H
@@ -130,5 +130,13 @@ int cf_reverse_finish(struct ctx *x);
 void cf_reverse_stash_free(struct ctx *x);
 int cf_reverse_defaults(struct sl_conf_reverse *r);
 void cf_reverse_free(struct sl_conf_reverse *r);
+
+/* conf_tls.c: reverse.tls_listen and reverse.tls; the contexts are built
+ * after the walk (the files are read then). */
+int cf_k_reverse_tls_listen(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_tls(struct ctx *x, const config_setting_t *s);
+int cf_tls_finish(struct ctx *x);
+int cf_tls_defaults(struct sl_conf_tls *t);
+void cf_tls_free(struct sl_conf_tls *t);
 
 #endif

@@ -617,6 +617,28 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
     return 0;
 }
 
+/* The value of Strict-Transport-Security: "max-age=N" and the optional
+ * directives, no bytes a field value may not hold. */
+static int vhost_hsts(struct ctx *x, const config_setting_t *s, struct sl_conf_rvhost *vh)
+{
+    const char *v = cf_get_string(x, s);
+    size_t i;
+
+    if (v == NULL)
+        return -1;
+    if (strncasecmp(v, "max-age=", 8) != 0 || strlen(v) > 200)
+        return cf_fail(x, s, "'hsts' must be a Strict-Transport-Security value, "
+                       "\"max-age=SECONDS\" then optional \"; includeSubDomains\" "
+                       "or \"; preload\" (at most 200 bytes)");
+    for (i = 0; v[i]; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return cf_fail(x, s, "'hsts' has a control byte");
+    free(vh->hsts);
+    if ((vh->hsts = strdup(v)) == NULL)
+        return cf_fail(x, s, "out of memory");
+    return 0;
+}
+
 static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rvhost *vh)
 {
     const config_setting_t *s, *names = NULL, *routes = NULL;
@@ -627,6 +649,7 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
     if (!config_setting_is_group(g))
         return cf_fail(x, g, "each vhosts entry must be a group ({ names = [ "
                        "\"www.example.com\" ]; routes = ( ... ); })");
+    vh->https_port = 443;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -641,9 +664,22 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
             is_default = config_setting_get_bool(s);
         } else if (strcmp(k, "routes") == 0) {
             routes = s;
+        } else if (strcmp(k, "https_redirect") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, s, "'https_redirect' must be true or false");
+            vh->https_redirect = config_setting_get_bool(s);
+        } else if (strcmp(k, "https_port") == 0) {
+            if (!cf_is_int(s) || config_setting_get_int64(s) < 1 ||
+                config_setting_get_int64(s) > 65535)
+                return cf_fail(x, s, "'https_port' must be a port, 1 to 65535");
+            vh->https_port = (unsigned)config_setting_get_int64(s);
+        } else if (strcmp(k, "hsts") == 0) {
+            if (vhost_hsts(x, s, vh) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a vhosts entry (expected one "
-                           "of: names, default, routes)", k);
+                           "of: names, default, routes, https_redirect, https_port, "
+                           "hsts)", k);
         }
     }
     if (m == 0 && !is_default)
@@ -714,15 +750,15 @@ int cf_reverse_finish(struct ctx *x)
         cf_seterr(x, "%s: reverse.pools: %s", x->path, strerror(errno));
         return -1;
     }
-    if (r->n_listen == 0 && x->empty_listen != NULL)
+    if (r->n_listen == 0 && r->n_tls_listen == 0 && x->empty_listen != NULL)
         return cf_fail(x, x->empty_listen, "'listen' is empty (expected at least one "
                        "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\", unless "
-                       "reverse.listen is set)");
-    if (r->n_listen == 0)
+                       "reverse.listen or reverse.tls_listen is set)");
+    if (r->n_listen == 0 && r->n_tls_listen == 0)
         return 0;               /* reverse mode off: nothing else matters */
     if (r->n_vhosts == 0) {
-        cf_seterr(x, "%s: reverse.listen is set but there are no reverse.vhosts",
-                  x->path);
+        cf_seterr(x, "%s: reverse.%s is set but there are no reverse.vhosts",
+                  x->path, r->n_listen ? "listen" : "tls_listen");
         return -1;
     }
     for (i = 0; st != NULL && i < st->nrules; i++)
@@ -772,7 +808,7 @@ int cf_reverse_defaults(struct sl_conf_reverse *r)
     r->request_id = 1;
     r->routes = acl_routes_new();
     r->hide = calloc(1, sizeof(*r->hide));
-    if (r->routes == NULL || r->hide == NULL)
+    if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0)
         return -1;
     for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
         snprintf(line, sizeof(line), "deny %s", hide[i]);
@@ -798,8 +834,10 @@ void cf_reverse_free(struct sl_conf_reverse *r)
             edit_free(&r->vhosts[i].routes[j].resp);
         }
         free(r->vhosts[i].routes);
+        free(r->vhosts[i].hsts);
     }
     sl_backends_free(r->rt);
+    cf_tls_free(&r->tls);
     free(r->vhosts);
     free(r->pools);
     free(r->hide);

@@ -73,6 +73,7 @@ static const char *reason_phrase(int status)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 302: return "Found";
+    case 308: return "Permanent Redirect";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 407: return "Proxy Authentication Required";

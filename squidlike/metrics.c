@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl/route.h"
 #include "cache/store.h"
@@ -20,6 +21,7 @@
 #include "squidlike/dns.h"
 #include "squidlike/metrics.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 
 struct code_row {
     const char *name;
@@ -426,6 +428,35 @@ static void be_labels(char *buf, size_t n, const struct sl_conf_rpool *p, size_t
     snprintf(buf, n, "pool=\"%s\",backend=\"%s\",", pool, be);
 }
 
+/* HTTPS listeners: handshakes, and how long each certificate has left
+ * (negative once expired: alert on it before that). */
+static void tls_rows(struct sl_bufw *w, const struct sl_tls *t)
+{
+    struct sl_tls_stats st;
+    struct sl_tls_cert_info ci;
+    char file[600], names[1100];
+    int64_t now = (int64_t)time(NULL);
+    size_t i;
+
+    sl_tls_get_stats(&st);
+    family(w, "squidlike_tls_handshakes_total", "counter",
+           "TLS handshakes on HTTPS listeners: full, resumed (a ticket or a session id), failed.");
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"full\"} %llu\n",
+                   st.handshakes - st.resumed);
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"resumed\"} %llu\n", st.resumed);
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"failed\"} %llu\n", st.failed);
+    family(w, "squidlike_tls_cert_expiry_seconds", "gauge",
+           "Seconds until a certificate of reverse.tls expires (negative: expired).");
+    for (i = 0; i < sl_tls_ncerts(t); i++) {
+        sl_tls_cert(t, i, &ci);
+        label_into(file, sizeof(file), ci.file);
+        label_into(names, sizeof(names), ci.names);
+        sl_bufw_printf(w, "squidlike_tls_cert_expiry_seconds{file=\"%s\",names=\"%s\","
+                       "key=\"%s\"} %lld\n", file, names, ci.key_type,
+                       (long long)(ci.not_after - now));
+    }
+}
+
 void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
 {
     const struct sl_conf_reverse *rc;
@@ -485,7 +516,11 @@ size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
 
 size_t sl_metrics_size(const struct sl_server *srv)
 {
-    return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse);
+    const struct sl_tls *t = srv->conf->reverse.tls.rt;
+
+    /* a certificate's line: its file and names escaped (tls_rows) */
+    return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse) +
+           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0);
 }
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
@@ -598,5 +633,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
            "Time from a query to the name servers to its answer or failure.");
     hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
     sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
+    if (srv->conf->reverse.tls.rt != NULL)
+        tls_rows(&w, srv->conf->reverse.tls.rt);
     return w.rc;
 }

@@ -380,7 +380,8 @@ fail:
 static int srv_listen_one(struct sl_server *srv, const struct sl_conf_listen *a,
                           enum sl_listen_kind kind, char *err, size_t errlen)
 {
-    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)" };
+    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)",
+                                        " (reverse.tls_listen)" };
     struct sl_listener *l = &srv->listeners[srv->nlisteners];
     int fd, rc;
 
@@ -414,6 +415,10 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
      * bound (a supervisor's or a test's readiness probe may rely on it). */
     for (i = 0; i < conf->reverse.n_listen; i++)
         if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
+                           err, errlen) < 0)
+            return -1;
+    for (i = 0; i < conf->reverse.n_tls_listen; i++)
+        if (srv_listen_one(srv, &conf->reverse.tls_listen[i], SL_LISTEN_REVERSE_TLS,
                            err, errlen) < 0)
             return -1;
     for (i = 0; i < conf->manager.n_listen; i++)
@@ -483,6 +488,20 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         SL_LOG(SL_LOG_WARN, 0, 0, "reverse.listen changes at restart only");
     memcpy(nc->reverse.listen, old->reverse.listen, sizeof(nc->reverse.listen));
     nc->reverse.n_listen = old->reverse.n_listen;
+    if (!addrs_same(old->reverse.tls_listen, old->reverse.n_tls_listen,
+                    nc->reverse.tls_listen, nc->reverse.n_tls_listen))
+        SL_LOG(SL_LOG_WARN, 0, 0, "reverse.tls_listen changes at restart only");
+    if (old->reverse.n_tls_listen > 0 && nc->reverse.tls.rt == NULL) {
+        snprintf(err, sizeof(err), "the HTTPS listeners stay open until a restart: "
+                 "the new configuration needs reverse.tls_listen and its certificates");
+        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
+               "configuration)", path, err);
+        snprintf(srv->reload_result, sizeof(srv->reload_result), "failed: %.200s", err);
+        sl_conf_unref(nc);
+        return -1;
+    }
+    memcpy(nc->reverse.tls_listen, old->reverse.tls_listen, sizeof(nc->reverse.tls_listen));
+    nc->reverse.n_tls_listen = old->reverse.n_tls_listen;
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);

@@ -39,7 +39,8 @@ struct access_state;
 enum sl_listen_kind {
     SL_LISTEN_PROXY = 0,        /* listen: the forward proxy */
     SL_LISTEN_MANAGER,          /* manager.listen: the manager pages and the PAC only */
-    SL_LISTEN_REVERSE           /* reverse.listen: in front of the company's servers */
+    SL_LISTEN_REVERSE,          /* reverse.listen: in front of the company's servers */
+    SL_LISTEN_REVERSE_TLS       /* reverse.tls_listen: the same, over TLS */
 };
 
 struct sl_listener {
