@@ -696,6 +696,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         v = access_begin(c, m, headlen);
     if (v == CL_NEXT)
         v = access_to_localhost(c, headlen);
+    /* 2b. reverse mode: the rate limits of the site and the route */
+    if (v == CL_NEXT && c->reverse)
+        v = rev_limit(c, m);
     /* 3. OPTIONS and TRACE with Max-Forwards; then the cache: PURGE, or a
      * lookup that may answer at once (client_maxfwd.c, client_hit.c) */
     if (v == CL_NEXT && !t->is_connect)

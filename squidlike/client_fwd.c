@@ -702,7 +702,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
-            (!final || rev_tls_fields(c, &c->out) == 0) &&
+            (!final || rev_resp_fields(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
              sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&

@@ -194,7 +194,7 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
     if (rc == 0)
         rc = hit_status_field(c, &c->out);
     if (rc == 0)
-        rc = rev_tls_fields(c, &c->out);
+        rc = rev_resp_fields(c, &c->out);
     if (rc == 0 && !t->keep)
         rc = sl_buf_append(&c->out, "Connection: close\r\n", 19);
     else if (rc == 0 && t->minor == 0)

@@ -202,6 +202,10 @@ struct cl_rev {
     unsigned dns_port;
     int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
+    unsigned char rl_done;      /* the rate limits were taken (client_limit.c) */
+    int rl_idx;                 /* 1 + the tightest limit met; 0: none */
+    uint64_t rl_remaining;      /* ... its tokens left */
+    int64_t rl_reset_ms;        /* ... until it is full (refused: a token) */
     size_t hash_len;            /* a hashing pool's field value, kept in */
     char hash_buf[256];         /* ... hash_buf (0: no such field) */
     char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
@@ -500,8 +504,14 @@ int leave_recheck(struct sl_client *c);
 /* client_rev.c: reverse mode (a client of a reverse.listen address) */
 /* Step 1: the vhost and route of the request (CL_NEXT, or CL_REFUSE). */
 enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
-/* Fields of a TLS connection's responses (HSTS): 0 or -ENOSPC. */
-int rev_tls_fields(const struct sl_client *c, struct sl_buf *out);
+/* Our fields on the site's responses: RateLimit (client_limit.c), HSTS over
+ * TLS. 0 or -ENOSPC. */
+int rev_resp_fields(const struct sl_client *c, struct sl_buf *out);
+/* client_limit.c: after access, the rate limits of the vhost and route:
+ * CL_NEXT, or CL_DONE with a 429 under way. */
+enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m);
+/* RateLimit-Policy / RateLimit when reverse.rate_limit_headers: 0 or -ENOSPC. */
+int rev_limit_fields(const struct sl_client *c, struct sl_buf *out);
 /* The route of the transaction, NULL when it has none (or not reverse). */
 const struct sl_conf_rroute *rev_route(const struct sl_client *c);
 /* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */

@@ -228,11 +228,13 @@ static enum cl_verdict rev_redirect(struct sl_client *c, const struct sl_conf_rv
     return CL_DONE;
 }
 
-int rev_tls_fields(const struct sl_client *c, struct sl_buf *out)
+int rev_resp_fields(const struct sl_client *c, struct sl_buf *out)
 {
     const struct cl_txn *t = &c->txn;
     const char *v;
 
+    if (rev_limit_fields(c, out) < 0)
+        return -ENOSPC;
     if (c->ssl == NULL || !t->rev.routed)
         return 0;
     v = c->conf->reverse.vhosts[t->rev.vhost].hsts;

@@ -22,6 +22,7 @@
 
 #include "acl/acl.h"
 #include "acl/auth.h"
+#include "acl/ratelimit.h"
 #include "acl/route.h"
 #include "acl/rules.h"
 #include "cache/refresh.h"
@@ -188,6 +189,8 @@ struct sl_conf_manager {
  */
 struct sl_backends;
 struct sl_tls;
+#define SL_CONF_LIMITS_PER 4    /* rate limits per vhost, per route */
+#define SL_CONF_MAX_LIMITS 64
 
 #define SL_CONF_MAX_RPOOLS 64
 #define SL_CONF_MAX_RBACKENDS 64        /* per pool */
@@ -258,6 +261,8 @@ struct sl_conf_rroute {
     int cache_key_query;        /* the query is part of the cache key */
     /* 0: timeouts.connect / origin_first_byte / origin_idle */
     int64_t connect_timeout_ms, response_timeout_ms, idle_timeout_ms;
+    int limits[SL_CONF_LIMITS_PER];     /* indices in reverse.limits */
+    size_t n_limits;
 };
 
 struct sl_conf_rvhost {
@@ -267,6 +272,21 @@ struct sl_conf_rvhost {
     int https_redirect;         /* plain HTTP gets 308 to https:// */
     unsigned https_port;        /* ... on this port (443: not written) */
     char *hsts;                 /* Strict-Transport-Security over TLS, or NULL */
+    int limits[SL_CONF_LIMITS_PER];     /* on all its routes */
+    size_t n_limits;
+};
+
+/* One of reverse.rate_limits: a token bucket per key (acl/ratelimit.h). */
+#define SL_RL_KEY_CLIENT 0x1u   /* the client's address, masked */
+#define SL_RL_KEY_ROUTE 0x2u
+#define SL_RL_KEY_HOST 0x4u
+#define SL_RL_KEY_HEADER 0x8u   /* a field's value; absent: no limit */
+struct sl_conf_rlimit {
+    char name[64];
+    unsigned key;               /* SL_RL_KEY_* */
+    char header[64];
+    unsigned v4_prefix, v6_prefix;
+    struct acl_rl_policy policy;
 };
 
 #define SL_CONF_MAX_CERTS 64
@@ -304,6 +324,10 @@ struct sl_conf_reverse {
     struct sl_conf_listen tls_listen[SL_CONF_MAX_LISTEN];  /* HTTPS */
     size_t n_tls_listen;
     struct sl_conf_tls tls;
+    struct sl_conf_rlimit *limits;
+    size_t n_limits;
+    size_t limit_table;         /* buckets kept (all limits together) */
+    int rate_limit_headers;     /* RateLimit / RateLimit-Policy fields */
     int unknown_host;           /* status for a Host no vhost takes: 421/404 */
     int preserve_host;          /* the backend gets the client's Host */
     struct acl_routes *routes;  /* vhost names and route patterns */

@@ -599,11 +599,15 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
             if (ttl < 1000 || ttl > 365LL * MS_D)
                 return cf_fail(x, s, "'cache_ttl' is out of range (expected 1s to 365d)");
             route->cache_ttl = ttl / 1000;
+        } else if (strcmp(k, "rate_limits") == 0) {
+            if (cf_limit_refs(x, s, route->limits, &route->n_limits) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
                            "of: prefix, regex, icase, rewrite, pool, request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
-                           "connect_timeout, response_timeout, idle_timeout)", k);
+                           "connect_timeout, response_timeout, idle_timeout, "
+                           "rate_limits)", k);
         }
     }
     if (pattern == NULL)
@@ -676,10 +680,13 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
         } else if (strcmp(k, "hsts") == 0) {
             if (vhost_hsts(x, s, vh) < 0)
                 return -1;
+        } else if (strcmp(k, "rate_limits") == 0) {
+            if (cf_limit_refs(x, s, vh->limits, &vh->n_limits) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a vhosts entry (expected one "
                            "of: names, default, routes, https_redirect, https_port, "
-                           "hsts)", k);
+                           "hsts, rate_limits)", k);
         }
     }
     if (m == 0 && !is_default)
@@ -806,6 +813,7 @@ int cf_reverse_defaults(struct sl_conf_reverse *r)
     r->x_forwarded_proto = 1;
     r->x_forwarded_host = 1;
     r->request_id = 1;
+    r->limit_table = 65536;
     r->routes = acl_routes_new();
     r->hide = calloc(1, sizeof(*r->hide));
     if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0)
@@ -838,6 +846,7 @@ void cf_reverse_free(struct sl_conf_reverse *r)
     }
     sl_backends_free(r->rt);
     cf_tls_free(&r->tls);
+    free(r->limits);
     free(r->vhosts);
     free(r->pools);
     free(r->hide);

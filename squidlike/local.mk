@@ -2,7 +2,7 @@
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
-	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_int.h \
+	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \
 	%reldir%/net.c %reldir%/net.h \
@@ -15,7 +15,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_leave.c %reldir%/client_txnlog.c %reldir%/client_timeout.c \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
-	%reldir%/client_mgr.c %reldir%/client_rev.c \
+	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c \
 	%reldir%/server.c %reldir%/server.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \

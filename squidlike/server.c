@@ -363,6 +363,10 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->cfwd = cfwd_table_new(loop);
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
+    if (rl_state_apply(&srv->ratelimit, conf) < 0) {
+        snprintf(err, errlen, "reverse.rate_limit_table: out of memory");
+        goto fail;
+    }
     srv->conf_generation = 1;
     srv->health = sl_health_start(srv, conf->reverse.rt);
     sl_status_start(srv);
@@ -528,6 +532,9 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     /* The backends keep what is known of them (health, ejections,
      * counters); the checks go on against the new pools. */
     sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    if (rl_state_apply(&srv->ratelimit, nc) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
+               "keeping the old one", nc->reverse.limit_table);
     sl_health_stop(srv->health);
     srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;
@@ -804,6 +811,7 @@ void sl_server_free(struct sl_server *srv)
     cfwd_table_free(srv->cfwd);
     sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
+    rl_state_free(srv->ratelimit);
     sl_conf_unref(srv->conf);
     free(srv);
 }

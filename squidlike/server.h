@@ -111,9 +111,11 @@ struct sl_server {
      * limiter and the test clock of the access step (client.h). */
     struct sl_ipcounts *ipcounts;
     struct access_state *access;
+    struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     struct sl_health *health;   /* reverse mode's active checks, or NULL */
-    struct sl_listener listeners[3 * SL_CONF_MAX_LISTEN];   /* proxy, manager, reverse */
+    struct sl_listener listeners[4 * SL_CONF_MAX_LISTEN];   /* proxy, manager,
+                                                               reverse, reverse TLS */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;
