@@ -92,7 +92,6 @@ static int count(struct ctx *x, const config_setting_t *s, long long lo, long lo
     return 0;
 }
 
-/* conf-entries: rate_limits */
 static int one_limit(struct ctx *x, const config_setting_t *g, struct sl_conf_rlimit *l)
 {
     const config_setting_t *s, *key = NULL;

@@ -18,6 +18,7 @@
 #include "acl/route.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
+#include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/metrics.h"
 #include "squidlike/server.h"
@@ -457,6 +458,30 @@ static void tls_rows(struct sl_bufw *w, const struct sl_tls *t)
     }
 }
 
+/* Rate limits: refusals per limit name, and the bucket table. */
+static void limit_rows(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct rl_count *rc;
+    size_t n = rl_state_counts(srv->ratelimit, &rc), i, used, cap;
+    unsigned long long evicted;
+    char name[160];
+
+    family(w, "squidlike_rate_limited_total", "counter",
+           "Requests refused with 429 by a rate limit of reverse mode.");
+    for (i = 0; i < n; i++) {
+        label_into(name, sizeof(name), rc[i].name);
+        sl_bufw_printf(w, "squidlike_rate_limited_total{limit=\"%s\"} %llu\n", name,
+                       rc[i].limited);
+    }
+    rl_state_table(srv->ratelimit, &used, &cap, &evicted);
+    one(w, "squidlike_rate_limit_buckets", "gauge",
+        "Slots of the rate limit table in use (of reverse.rate_limit_table).",
+        (unsigned long long)used);
+    one(w, "squidlike_rate_limit_evictions_total", "counter",
+        "Buckets dropped before they were full, for want of room: the table is too small.",
+        evicted);
+}
+
 void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
 {
     const struct sl_conf_reverse *rc;
@@ -520,7 +545,7 @@ size_t sl_metrics_size(const struct sl_server *srv)
 
     /* a certificate's line: its file and names escaped (tls_rows) */
     return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0);
+           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0) + 128 * 256;
 }
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
@@ -635,5 +660,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
     if (srv->conf->reverse.tls.rt != NULL)
         tls_rows(&w, srv->conf->reverse.tls.rt);
+    if (srv->ratelimit != NULL)
+        limit_rows(&w, srv);
     return w.rc;
 }

@@ -578,7 +578,7 @@ size_t sl_status_size(const struct sl_server *srv)
 
     /* a certificate's object: names and file, JSON-escaped (tls_json) */
     return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0);
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 128 * 256;
 }
 
 static int64_t wall_now_ms(void)
@@ -615,6 +615,26 @@ static void tls_json(struct sl_bufw *w, const struct sl_tls *t)
                        (long long)ci.not_after, (long long)(ci.not_after - now));
     }
     sl_bufw_printf(w, " ] }");
+}
+
+/* Rate limits: refusals per limit, the bucket table. */
+static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct rl_count *rc;
+    size_t n = rl_state_counts(srv->ratelimit, &rc), i, used, cap;
+    unsigned long long evicted;
+
+    if (srv->ratelimit == NULL)
+        return;
+    rl_state_table(srv->ratelimit, &used, &cap, &evicted);
+    sl_bufw_printf(w, ",\n  \"rate_limits\": { \"buckets\": %zu, \"capacity\": %zu, "
+                   "\"evictions\": %llu, \"refused\": {", used, cap, evicted);
+    for (i = 0; i < n; i++) {
+        sl_bufw_printf(w, "%s ", i ? "," : "");
+        put_json(w, rc[i].name);
+        sl_bufw_printf(w, ": %llu", rc[i].limited);
+    }
+    sl_bufw_printf(w, " } }");
 }
 
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
@@ -685,6 +705,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     sl_bufw_printf(&w, "\n  }");
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
     tls_json(&w, srv->conf->reverse.tls.rt);
+    limits_json(&w, srv);
     sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);
