@@ -452,11 +452,48 @@ static void fwd_connect_next(struct sl_client *c)
         return;
     if (c->reverse)
         rev_outcome(c, 0, 0);
-    snprintf(where, sizeof(where), "%s: %s", t->key,
-             strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
+    if (t->connect_err == -EPROTO && t->tls_why != NULL)
+        snprintf(where, sizeof(where), "%s: TLS: %s", t->key, t->tls_why);
+    else
+        snprintf(where, sizeof(where), "%s: %s", t->key,
+                 strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
     cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
                                                    : SL_ERR_CONNECT_FAIL,
                    0, where);
+}
+
+/* A TLS pool: the handshake on the new connection, the backend's
+ * certificate verified. 1 done, 0 again at the next edge, -1 failed (the
+ * next address or backend is tried). */
+static int fwd_tls(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    const struct sl_conf_rpool *p = &c->conf->reverse.pools[rev_route(c)->pool];
+    const char *why = NULL;
+    int r;
+
+    if (o->ssl == NULL) {
+        const char *name = p->tls_name[0] ? p->tls_name :
+                           t->rev.dns_host ? t->rev.dns_host : o->peer_str;
+        if ((o->ssl = sl_tls_connect(p->tls_ctx, o->io.fd, name)) == NULL) {
+            t->tls_why = "out of memory";
+            return -1;
+        }
+    }
+    r = sl_tls_handshake(o->ssl, &o->rd, &o->wr, &why);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        t->tls_why = sl_tls_verify_why(o->ssl);
+        if (t->tls_why == NULL)
+            t->tls_why = why;
+        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS to backend %s (%s) failed: %s", t->key,
+               o->peer_str, t->tls_why);
+        return -1;
+    }
+    o->tls_ready = 1;
+    return 1;
 }
 
 static int fwd_connected(struct sl_client *c)
@@ -465,17 +502,32 @@ static int fwd_connected(struct sl_client *c)
     struct sl_origin *o = t->origin;
     int rc;
 
-    if (!o->wr && !o->hup)
+    if (o->ssl == NULL) {       /* TCP first */
+        if (!o->wr && !o->hup)
+            return 0;
+        rc = sl_net_connect_result(o->io.fd);
+        if (rc < 0) {
+            SL_LOG(SL_LOG_DEBUG, c->id, rc, "connect to %s failed", o->peer_str);
+            t->connect_err = rc;
+            sl_origin_close(o);
+            t->origin = NULL;
+            fwd_connect_next(c);
+            return 1;
+        }
+        if (!(c->reverse && t->rev.routed &&
+              c->conf->reverse.pools[rev_route(c)->pool].tls))
+            goto connected;
+    }
+    if ((rc = fwd_tls(c)) == 0)
         return 0;
-    rc = sl_net_connect_result(o->io.fd);
     if (rc < 0) {
-        SL_LOG(SL_LOG_DEBUG, c->id, rc, "connect to %s failed", o->peer_str);
-        t->connect_err = rc;
+        t->connect_err = -EPROTO;
         sl_origin_close(o);
         t->origin = NULL;
         fwd_connect_next(c);
         return 1;
     }
+connected:
     t->hier = "HIER_DIRECT";
     snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
     if (t->is_connect) {
@@ -631,7 +683,7 @@ static int fwd_send_request(struct sl_client *c)
     if (fwd_scan_request(c) < 0)
         return 1;
     if (o->wr) {
-        n = flow_send(o->io.fd, NULL, c->oreq.pos + t->oreq_sent, hl, &c->in,
+        n = flow_send(o->io.fd, o->ssl, c->oreq.pos + t->oreq_sent, hl, &c->in,
                       &t->req, &o->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             fwd_origin_failed(c, (int)n);
@@ -838,7 +890,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_bad_response(c, "response head too large");
             return 1;
         }
-        n = cl_read(o->io.fd, NULL, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, o->ssl, &o->in, &o->rd, o->hup);
         if (n == -EAGAIN)
             return progress;
         if (n <= 0) {
@@ -898,7 +950,7 @@ static int fwd_move_body(struct sl_client *c)
         }
     }
     if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
-        n = cl_read(o->io.fd, NULL, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, o->ssl, &o->in, &o->rd, o->hup);
         if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
             t->resp.done = 1;
             t->origin_keep = 0;

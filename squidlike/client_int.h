@@ -237,6 +237,7 @@ struct cl_txn {
     struct sl_dns_result addrs;
     size_t addr_next;
     int connect_err;            /* last connect failure, -errno */
+    const char *tls_why;        /* ... or why TLS to the backend failed */
     unsigned char denied_local; /* an address was refused by to_localhost */
     unsigned char reused;       /* origin came from the pool */
     unsigned char retried;

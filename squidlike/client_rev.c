@@ -462,7 +462,13 @@ int rev_pick(struct sl_client *c)
     b = sl_backends_conf(rc->rt, route->pool, i);
     memset(&t->addrs, 0, sizeof(t->addrs));
     t->addr_next = 0;
-    memcpy(t->key, b->name, strlen(b->name) + 1);  /* 80 < SL_ORIGIN_KEY_MAX */
+    /* A TLS pool's connections are its own: another pool may verify
+     * another name, trust another CA or present another certificate to
+     * the same address. */
+    if (rc->pools[route->pool].tls)
+        snprintf(t->key, sizeof(t->key), "tls:%s@%s", rc->pools[route->pool].name, b->name);
+    else
+        memcpy(t->key, b->name, strlen(b->name) + 1);  /* 80 < SL_ORIGIN_KEY_MAX */
     if (b->by_name) {
         /* fwd_start looks it up (the DNS cache answers until the TTL) */
         t->rev.dns_host = b->host;

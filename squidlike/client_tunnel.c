@@ -139,13 +139,15 @@ int tunnel_run(struct sl_client *c)
     int p = 0, r, err = 0;
 
     /* up: client -> origin */
-    if ((r = tunnel_push(o->io.fd, NULL, NULL, &c->in, &o->wr, &t->bytes_up,
+    if ((r = tunnel_push(o->io.fd, o->ssl, NULL, &c->in, &o->wr, &t->bytes_up,
                          &st->bytes_from_clients, &err)) < 0 ||
         (p |= r, r = tunnel_pull(c->io.fd, c->ssl, &c->in, &c->rd, c->hup, &t->c_eof,
                                  NULL, &err)) < 0)
         goto fail;
     p |= r;
     if (t->c_eof && !t->up_shut && sl_buf_len(&c->in) == 0) {
+        if (o->ssl)
+            sl_tls_shutdown(o->ssl);
         shutdown(o->io.fd, SHUT_WR);
         t->up_shut = 1;
         p = 1;
@@ -153,7 +155,7 @@ int tunnel_run(struct sl_client *c)
     /* down: origin -> client, our 200 line first */
     if ((r = tunnel_push(c->io.fd, c->ssl, &c->out, &o->in, &c->wr, &t->bytes_out,
                          &st->bytes_to_clients, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(o->io.fd, NULL, &o->in, &o->rd, o->hup, &t->o_eof,
+        (p |= r, r = tunnel_pull(o->io.fd, o->ssl, &o->in, &o->rd, o->hup, &t->o_eof,
                                  &st->bytes_from_origins, &err)) < 0)
         goto fail;
     p |= r;

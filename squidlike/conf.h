@@ -242,6 +242,13 @@ struct sl_conf_rpool {
      * at most pending_timeout, then 503. 0: no queue. */
     unsigned max_pending;
     int64_t pending_timeout_ms;
+    /* TLS to the backends: verified against tls_ca (NULL: the system's
+     * store) for tls_name (empty: each backend's host), with a client
+     * certificate when tls_cert is set. */
+    int tls, tls_verify;
+    char *tls_ca, *tls_cert, *tls_key;
+    char tls_name[256];
+    struct ssl_ctx_st *tls_ctx; /* built with the snapshot, freed with it */
     struct sl_conf_rbackend backend[SL_CONF_MAX_RBACKENDS];
     size_t n_backends;
 };

@@ -28,6 +28,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/chars.h"
 #include "squidlike/conf_int.h"
+#include "squidlike/tls.h"
 
 #define MAX_RULES 1024
 
@@ -289,6 +290,7 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
     p->eject_ms = 1000;
     p->eject_max_ms = 60000;
     p->pending_timeout_ms = 2000;
+    p->tls_verify = 1;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -380,12 +382,32 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                     return cf_fail(x, e, "bad backend %s: %s", cf_describe(x, e), why);
             }
             p->n_backends = (size_t)m;
+        } else if (strcmp(k, "tls") == 0 || strcmp(k, "tls_verify") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, s, "'%s' must be true or false", k);
+            *(k[3] ? &p->tls_verify : &p->tls) = config_setting_get_bool(s);
+        } else if (strcmp(k, "tls_ca") == 0 || strcmp(k, "tls_cert") == 0 ||
+                   strcmp(k, "tls_key") == 0) {
+            char **f = strcmp(k, "tls_ca") == 0 ? &p->tls_ca :
+                       strcmp(k, "tls_cert") == 0 ? &p->tls_cert : &p->tls_key;
+            if (cf_set_string(x, s, f, NULL) < 0)
+                return -1;
+        } else if (strcmp(k, "tls_name") == 0) {
+            const char *v = cf_get_string(x, s);
+            if (v == NULL)
+                return -1;
+            if (v[0] == '\0' || strlen(v) >= sizeof(p->tls_name) ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789.-:") != strlen(v))
+                return cf_fail(x, s, "'tls_name' must be a host name or an address");
+            snprintf(p->tls_name, sizeof(p->tls_name), "%s", v);
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a pools entry (expected one "
                            "of: name, balance, hash, backends, health_path, "
                            "health_interval, health_timeout, health_rise, health_fall, "
                            "health_status, eject_after, eject_time, eject_max, "
-                           "max_connections, max_pending, pending_timeout)", k);
+                           "max_connections, max_pending, pending_timeout, tls, "
+                           "tls_verify, tls_ca, tls_cert, tls_key, tls_name)", k);
         }
     }
     if (name == NULL)
@@ -403,6 +425,17 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                        p->name);
     if (hash != NULL && p->algo != SL_PICK_HASH)
         return cf_fail(x, hash, "pool '%s': 'hash' is for balance = \"hash\"", p->name);
+    if ((p->tls_ca || p->tls_cert || p->tls_key || p->tls_name[0]) && !p->tls)
+        return cf_fail(x, g, "pool '%s': tls_* settings without tls = true", p->name);
+    if (!p->tls_cert != !p->tls_key)
+        return cf_fail(x, g, "pool '%s': tls_cert and tls_key go together", p->name);
+    if (p->tls) {
+        char err[512];
+        p->tls_ctx = sl_tls_client_ctx(p->tls_ca, p->tls_verify, p->tls_cert,
+                                       p->tls_key, err, sizeof(err));
+        if (p->tls_ctx == NULL)
+            return cf_fail(x, g, "pool '%s': %s", p->name, err);
+    }
     for (i = 0; (size_t)i < p->n_backends; i++)
         for (j = 0; j < i; j++)
             if (strcmp(p->backend[i].name, p->backend[j].name) == 0)
@@ -418,15 +451,15 @@ int cf_k_reverse_pools(struct ctx *x, const config_setting_t *s)
 
     if (n < 0)
         return -1;
-    free(r->pools);
-    r->n_pools = 0;
+    if (r->n_pools > 0)
+        return cf_fail(x, s, "a second 'pools' list");
     if (n > 0 && (r->pools = calloc((size_t)n, sizeof(*r->pools))) == NULL)
         return cf_fail(x, s, "out of memory");
     for (i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+        r->n_pools = (size_t)i + 1;     /* freed with what it holds so far */
         if (one_pool(x, g, &r->pools[i]) < 0)
             return -1;
-        r->n_pools = (size_t)i + 1;
         for (j = 0; j < i; j++)
             if (strcmp(r->pools[i].name, r->pools[j].name) == 0)
                 return cf_fail(x, g, "a second pool named '%s'", r->pools[i].name);
@@ -843,6 +876,12 @@ void cf_reverse_free(struct sl_conf_reverse *r)
         }
         free(r->vhosts[i].routes);
         free(r->vhosts[i].hsts);
+    }
+    for (i = 0; i < r->n_pools; i++) {
+        SSL_CTX_free(r->pools[i].tls_ctx);
+        free(r->pools[i].tls_ca);
+        free(r->pools[i].tls_cert);
+        free(r->pools[i].tls_key);
     }
     sl_backends_free(r->rt);
     cf_tls_free(&r->tls);

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -565,6 +566,80 @@ SSL *sl_tls_accept(struct sl_tls *t, int fd)
     }
     SSL_set_accept_state(s);
     return s;
+}
+
+SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
+                           const char *key, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    unsigned long e;
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "cannot make a TLS context (out of memory)");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    if (verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
+                : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+            e = ERR_peek_last_error();
+            snprintf(err, errlen, "tls_ca %s: %s", ca ? ca : "(the system's)",
+                     e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+                                                     : "unusable");
+            goto fail;
+        }
+    }
+    if (cert != NULL && (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+                         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+                         SSL_CTX_check_private_key(ctx) != 1)) {
+        e = ERR_peek_last_error();
+        snprintf(err, errlen, "tls_cert %s / tls_key %s: %s", cert, key,
+                 e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+                                                 : "the key does not match");
+        goto fail;
+    }
+    ERR_clear_error();
+    return ctx;
+fail:
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+SSL *sl_tls_connect(SSL_CTX *ctx, int fd, const char *name)
+{
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    SSL *s = SSL_new(ctx);
+
+    if (s == NULL)
+        return NULL;
+    if (SSL_set_fd(s, fd) != 1)
+        goto fail;
+    SSL_set_connect_state(s);
+    if (is_ip) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name) != 1)
+            goto fail;
+    } else if (name[0] != '\0') {
+        if (SSL_set_tlsext_host_name(s, name) != 1 || SSL_set1_host(s, name) != 1)
+            goto fail;
+    }
+    return s;
+fail:
+    ERR_clear_error();
+    SSL_free(s);
+    return NULL;
+}
+
+const char *sl_tls_verify_why(SSL *ssl)
+{
+    long v = SSL_get_verify_result(ssl);
+
+    return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
 }
 
 size_t sl_tls_ncerts(const struct sl_tls *t)

@@ -57,6 +57,20 @@ ssize_t sl_tls_writev(SSL *ssl, const struct iovec *iov, int n,
 /* Send close_notify, without waiting for the peer's (best effort). */
 void sl_tls_shutdown(SSL *ssl);
 
+/*
+ * TLS to backends (a pool's tls settings): a client context that verifies
+ * against ca (NULL: the system's store) unless verify is 0, and presents
+ * cert/key when given (mTLS). NULL with err set naming the file.
+ */
+SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
+                           const char *key, char *err, size_t errlen);
+/* A client SSL on connected socket fd: SNI name (not for an IP address),
+ * and the certificate must name it (a DNS name, or an IP address in its
+ * subjectAltName). NULL when out of memory. */
+SSL *sl_tls_connect(SSL_CTX *ctx, int fd, const char *name);
+/* Why a backend's handshake failed, for the log and the error page. */
+const char *sl_tls_verify_why(SSL *ssl);
+
 /* What the status page and /metrics show of each certificate. */
 struct sl_tls_cert_info {
     const char *file;
