@@ -324,8 +324,11 @@ static SSL_CTX *new_ctx(struct sl_tls *t, const struct sl_conf_tls *c,
     if (ctx == NULL)
         goto fail;
     SSL_CTX_set_min_proto_version(ctx, c->min_version);
+    /* A client that closes without close_notify (most browsers, on an
+     * idle connection) has ended the connection, not attacked it: HTTP's
+     * own framing tells a cut response (nginx does the same). */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                        SSL_OP_NO_COMPRESSION);
+                        SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     if (c->ciphers && SSL_CTX_set_cipher_list(ctx, c->ciphers) != 1) {
@@ -581,7 +584,8 @@ SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                        SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL)

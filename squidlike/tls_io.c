@@ -111,7 +111,8 @@ ssize_t sl_tls_writev(SSL *ssl, const struct iovec *iov, int n,
 
 void sl_tls_shutdown(SSL *ssl)
 {
-    if (SSL_is_init_finished(ssl))
+    /* once: a second call would wait for the peer's close_notify */
+    if (SSL_is_init_finished(ssl) && !(SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN))
         (void)SSL_shutdown(ssl);
     ERR_clear_error();
 }
