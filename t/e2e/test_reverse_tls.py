@@ -298,6 +298,36 @@ def test_sni_picks_certificate():
         pass
 
 
+def test_sni_every_name_of_a_certificate():
+    """All of a certificate's names select it, not only those that fit the
+    status page's list (60 SANs of 20 bytes)."""
+    www, api = www_api()
+    names = ["host-%02d.example.test" % i for i in range(60)]
+    many = Cert(names)
+    s = Site({"app": ScriptedOrigin(echo)}, [vhost(SITE_NAMES)], [www, many])
+    anyone = client_ctx(verify=False)
+    wrong = [n for n in names[::7] + names[-1:]
+             if tls_get(s.tls_port, anyone, n, host="www.test")[1].der != many.der()]
+    assert wrong == [], "these names got the default certificate: %s" % wrong
+
+
+def test_rsa_and_ecdsa_pair_whatever_the_san_order():
+    """An RSA and an ECDSA certificate for the same names pair up even when
+    their SANs come in another order (certificates issued apart)."""
+    ec = Cert(["www.test", "*.apps.test"])
+    rsa = Cert(["*.apps.test", "www.test"], "rsa")
+    s = Site({"app": ScriptedOrigin(echo)}, [vhost(SITE_NAMES)], [ec, rsa])
+    for cipher, want in (("ECDHE-RSA-AES128-GCM-SHA256", rsa),
+                         ("ECDHE-ECDSA-AES128-GCM-SHA256", ec)):
+        ctx = client_ctx(ec, rsa, maxv=V12)
+        ctx.set_ciphers(cipher)
+        try:
+            r, c = tls_get(s.tls_port, ctx, "x.apps.test", host="www.test")
+        except ssl.SSLError as e:
+            raise AssertionError("a client taking only %s: %s" % (cipher, e))
+        assert r.status == 200 and c.der == want.der(), cipher
+
+
 # --- 3. ALPN -----------------------------------------------------------------------
 
 def test_alpn_http11_only():
