@@ -278,7 +278,9 @@ void sl_client_drain(struct sl_client *c)
         cl_close(c);            /* a fetch nobody waits for: not worth a delay */
         return;
     }
-    if (c->state == CL_HEAD && sl_buf_len(&c->in) == 0)
+    /* Idle, or still in its TLS handshake (no request yet: waiting for
+     * it would let a silent client hold the exit for handshake_timeout). */
+    if ((c->state == CL_HEAD && sl_buf_len(&c->in) == 0) || c->state == CL_TLS)
         cl_close(c);
 }
 

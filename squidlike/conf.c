@@ -925,7 +925,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL, NULL };
     config_t cf;
     int ok = 0;
 

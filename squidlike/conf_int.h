@@ -42,6 +42,7 @@ struct ctx {
     const config_setting_t *empty_listen;   /* listen = [ ] (conf_rev.c) */
     void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
     void *limit_stash;          /* conf_limit.c's, until limit names are resolved */
+    const config_setting_t *tls_listen;     /* its line, for cf_tls_finish */
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };

@@ -48,6 +48,7 @@ int cf_k_reverse_tls_listen(struct ctx *x, const config_setting_t *s)
 {
     int n = cf_each_string(x, s, SL_CONF_MAX_LISTEN, "address", e_tls_listen);
 
+    x->tls_listen = s;
     x->c->reverse.n_tls_listen = n < 0 ? 0 : (size_t)n;
     return n < 0 ? -1 : 0;
 }
@@ -219,11 +220,9 @@ int cf_tls_finish(struct ctx *x)
 
     if (r->n_tls_listen == 0)
         return 0;               /* certificates without a listener: unused */
-    if (r->tls.n_certs == 0) {
-        cf_seterr(x, "%s: reverse.tls_listen is set but reverse.tls.certificates "
-                  "is empty", x->path);
-        return -1;
-    }
+    if (r->tls.n_certs == 0)    /* named at tls_listen's line */
+        return cf_fail(x, x->tls_listen, "reverse.tls_listen is set but "
+                       "reverse.tls.certificates is empty");
     if ((r->tls.rt = sl_tls_new(&r->tls, err, sizeof(err))) == NULL) {
         cf_seterr(x, "%s", err);
         return -1;
