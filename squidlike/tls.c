@@ -19,7 +19,9 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "squidlike/chars.h"
 #include "squidlike/conf.h"
+#include "squidlike/hash.h"
 #include "squidlike/tls.h"
 
 #define MAX_NAMES_PER_CERT 100  /* SANs looked at per certificate */
@@ -39,6 +41,7 @@ struct cert {
     char names[512];            /* for the status page */
     int64_t not_after;
     const char *key_type;
+    uint64_t set;               /* its names, as a set (names_set) */
     unsigned char *ocsp;        /* DER to staple */
     long ocsp_len;
     size_t ctx;                 /* index in t->ctxs */
@@ -106,39 +109,95 @@ static int add_name(struct sl_tls *t, const char *n, size_t len, size_t ctx)
     return 0;
 }
 
-/* The DNS names of x (its SANs; the CN only when it has none), into
- * buf comma-separated. */
-static void cert_names(X509 *x, char *buf, size_t n)
+/* The DNS names of a certificate, lowercase, in its order (as set, they
+ * decide which certificates share a context: names_set). */
+struct names {
+    char *v[MAX_NAMES_PER_CERT];
+    size_t n;
+};
+
+static void names_free(struct names *nl)
+{
+    while (nl->n > 0)
+        free(nl->v[--nl->n]);
+}
+
+static int names_add(struct names *nl, const char *d, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > 253 || memchr(d, '\0', len) || memchr(d, ',', len) ||
+        nl->n == MAX_NAMES_PER_CERT)
+        return 0;               /* not a name (or past the 100 we look at) */
+    if ((nl->v[nl->n] = strndup(d, len)) == NULL)
+        return -1;
+    for (i = 0; i < len; i++)
+        nl->v[nl->n][i] = (char)sl_lower((unsigned char)nl->v[nl->n][i]);
+    nl->n++;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* x's DNS subjectAltNames, or its commonName when it has none. */
+static int cert_names(X509 *x, struct names *nl)
 {
     GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    size_t used = 0;
-    int i, k = 0;
+    int i, rc = 0;
 
-    buf[0] = '\0';
-    for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans) && k < MAX_NAMES_PER_CERT; i++) {
+    for (i = 0; sans != NULL && i < sk_GENERAL_NAME_num(sans) && rc == 0; i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
-        const unsigned char *d;
-        int len;
 
-        if (g->type != GEN_DNS)
-            continue;
-        d = ASN1_STRING_get0_data(g->d.dNSName);
-        len = ASN1_STRING_length(g->d.dNSName);
-        if (len <= 0 || memchr(d, ',', (size_t)len) || memchr(d, '\0', (size_t)len) ||
-            used + (size_t)len + 2 > n)
-            continue;
-        used += (size_t)snprintf(buf + used, n - used, "%s%.*s", k ? "," : "", len, d);
-        k++;
+        if (g->type == GEN_DNS && ASN1_STRING_length(g->d.dNSName) > 0)
+            rc = names_add(nl, (const char *)ASN1_STRING_get0_data(g->d.dNSName),
+                           (size_t)ASN1_STRING_length(g->d.dNSName));
     }
     GENERAL_NAMES_free(sans);
-    if (k == 0) {
-        X509_NAME *sub = X509_get_subject_name(x);
+    if (rc == 0 && nl->n == 0) {
         char cn[256];
-
-        if (X509_NAME_get_text_by_NID(sub, NID_commonName, cn, sizeof(cn)) > 0 &&
-            strchr(cn, ',') == NULL)
-            snprintf(buf, n, "%s", cn);
+        int len = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+                                            cn, sizeof(cn));
+        if (len > 0)
+            rc = names_add(nl, cn, (size_t)len);
     }
+    return rc;
+}
+
+/* For the status pages: the names joined, cut with "..." to fit. */
+static void names_text(const struct names *nl, char *buf, size_t n)
+{
+    size_t used = 0, i, k;
+
+    buf[0] = '\0';
+    for (i = 0; i < nl->n; i++) {
+        k = strlen(nl->v[i]);
+        if (used + k + 5 > n) {
+            snprintf(buf + used, n - used, "%s...", used ? "," : "");
+            return;
+        }
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? "," : "", nl->v[i]);
+    }
+}
+
+/* A hash of the names as a set: the same whatever their order. */
+static uint64_t names_set(const struct names *nl)
+{
+    char *v[MAX_NAMES_PER_CERT];
+    uint64_t h = SL_FNV64_INIT;
+    size_t i;
+    const char *p;
+
+    memcpy(v, nl->v, nl->n * sizeof(v[0]));
+    qsort(v, nl->n, sizeof(v[0]), cmp_name);
+    for (i = 0; i < nl->n; i++) {
+        for (p = v[i]; *p; p++)
+            h = sl_fnv64_step(h, (unsigned char)*p);
+        h = sl_fnv64_step(h, ',');
+    }
+    return h;
 }
 
 /* ------------------------------------------------------------ tickets */
@@ -418,11 +477,11 @@ static int load_cert(struct sl_tls *t, const struct sl_conf_tls *c, size_t i,
 {
     const struct sl_conf_cert *cc = &c->certs[i];
     struct cert *ce = &t->certs[t->ncerts];
+    struct names nl = { { NULL }, 0 };
     SSL_CTX *ctx;
     X509 *x;
     size_t j, k;
-    const char *p, *e;
-    int id;
+    int id, rc = -1;
 
     /* Read the leaf alone first, to learn its names. */
     {
@@ -441,19 +500,25 @@ static int load_cert(struct sl_tls *t, const struct sl_conf_tls *c, size_t i,
         }
     }
     ce->conf = cc;
-    cert_names(x, ce->names, sizeof(ce->names));
+    if (cert_names(x, &nl) < 0) {
+        X509_free(x);
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    names_text(&nl, ce->names, sizeof(ce->names));
+    ce->set = names_set(&nl);
     ce->not_after = asn1_unix(X509_get0_notAfter(x));
     id = EVP_PKEY_get_base_id(X509_get0_pubkey(x));
     ce->key_type = id == EVP_PKEY_RSA ? "RSA" : id == EVP_PKEY_EC ? "EC" :
                    id == EVP_PKEY_ED25519 ? "ED25519" : "other";
     X509_free(x);
-    if (ce->names[0] == '\0') {
+    if (nl.n == 0) {
         snprintf(err, errlen, "%s: reverse.tls.certificates: cert %s names no host "
                  "(no DNS subjectAltName, no commonName)", cc->where, cc->cert);
-        return -1;
+        goto out;
     }
     for (j = 0; j < t->ncerts; j++)
-        if (strcasecmp(t->certs[j].names, ce->names) == 0)
+        if (t->certs[j].set == ce->set)
             break;
     if (j < t->ncerts) {
         ce->ctx = t->certs[j].ctx;
@@ -462,43 +527,42 @@ static int load_cert(struct sl_tls *t, const struct sl_conf_tls *c, size_t i,
                 snprintf(err, errlen, "%s: reverse.tls.certificates: cert %s: a second %s "
                          "certificate for %s (one per key type)", cc->where, cc->cert,
                          ce->key_type, ce->names);
-                return -1;
+                goto out;
             }
     } else {
         if ((ctx = new_ctx(t, c, err, errlen)) == NULL)
-            return -1;
+            goto out;
         ce->ctx = t->nctx;
         t->ctxs[t->nctx++] = ctx;
     }
     ctx = t->ctxs[ce->ctx];
     if (SSL_CTX_use_certificate_chain_file(ctx, cc->cert) != 1) {
         ssl_err(err, errlen, cc->where, "cert", cc->cert);
-        return -1;
+        goto out;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
         ssl_err(err, errlen, cc->where, "key", cc->key);
-        return -1;
+        goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
         snprintf(err, errlen, "%s: reverse.tls.certificates: key %s does not match "
                  "cert %s", cc->where, cc->key, cc->cert);
         ERR_clear_error();
-        return -1;
+        goto out;
     }
     ce->x509 = SSL_CTX_get0_certificate(ctx);
     if (cc->ocsp && read_ocsp(ce, err, errlen) < 0)
-        return -1;
+        goto out;
     t->ncerts++;
-    for (p = ce->names; *p; p = *e ? e + 1 : e) {
-        e = strchr(p, ',');
-        if (e == NULL)
-            e = p + strlen(p);
-        if (add_name(t, p, (size_t)(e - p), ce->ctx) < 0) {
+    for (j = 0; j < nl.n; j++)
+        if (add_name(t, nl.v[j], strlen(nl.v[j]), ce->ctx) < 0) {
             snprintf(err, errlen, "out of memory");
-            return -1;
+            goto out;
         }
-    }
-    return 0;
+    rc = 0;
+out:
+    names_free(&nl);
+    return rc;
 }
 
 struct sl_tls *sl_tls_new(const struct sl_conf_tls *c, char *err, size_t errlen)

@@ -104,6 +104,7 @@ static void setup(void)
     make_cert("a", "EC", "DNS:a.test,DNS:*.b.test", 30);
     make_cert("a-rsa", "RSA", "DNS:a.test,DNS:*.b.test", 30);
     make_cert("a2", "EC", "DNS:a.test,DNS:*.b.test", 30);
+    make_cert("a2-rev", "EC", "DNS:*.b.test,DNS:A.test", 30);
     make_cert("c", "RSA", "DNS:c.test", 90);
     make_cert("anon", "EC", NULL, 30);
     reset();
@@ -212,6 +213,16 @@ START_TEST(two_of_one_key_type)
 }
 END_TEST
 
+START_TEST(names_are_a_set)
+{
+    /* The same names in another order and case: the same site, so a
+     * second EC certificate for it is refused. */
+    add_entry("a.pem", "a.key", "x.conf:11");
+    add_entry("a2-rev.pem", "a2-rev.key", "x.conf:12");
+    load_fails("x.conf:12: ", "a second EC certificate");
+}
+END_TEST
+
 START_TEST(ticket_key_file_size)
 {
     FILE *f = fopen(path("short.key"), "w");
@@ -253,6 +264,7 @@ int main(void)
     tcase_add_test(tc, not_pem);
     tcase_add_test(tc, no_names);
     tcase_add_test(tc, two_of_one_key_type);
+    tcase_add_test(tc, names_are_a_set);
     tcase_add_test(tc, ticket_key_file_size);
     tcase_add_test(tc, bad_cipher_list);
     suite_add_tcase(s, tc);
