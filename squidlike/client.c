@@ -175,6 +175,7 @@ int sl_client_accept(struct sl_server *srv, int fd,
         if ((c->ssl = sl_tls_accept(c->conf->reverse.tls.rt, fd)) == NULL)
             goto fail;
         c->state = CL_TLS;
+        c->https = 1;
     }
     if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
         goto fail;
@@ -477,6 +478,9 @@ static size_t cl_acl_url(struct sl_view url, char *out)
     if (url.len >= 7 && strncasecmp(url.base, "http://", 7) == 0) {
         memcpy(out, "http://", 7);
         i = n = 7;
+    } else if (url.len >= 8 && strncasecmp(url.base, "https://", 8) == 0) {
+        memcpy(out, "https://", 8);     /* a site asked over TLS */
+        i = n = 8;
     }
     for (auth_end = i; auth_end < url.len && url.base[auth_end] != '/'
          && url.base[auth_end] != '?' && url.base[auth_end] != '#'; auth_end++)
@@ -485,6 +489,8 @@ static size_t cl_acl_url(struct sl_view url, char *out)
         out[n++] = (char)sl_lower((unsigned char)url.base[i]);
     if (n >= 10 && memcmp(out, "http://", 7) == 0 && memcmp(out + n - 3, ":80", 3) == 0)
         n -= 3;
+    else if (n >= 12 && memcmp(out, "https://", 8) == 0 && memcmp(out + n - 4, ":443", 4) == 0)
+        n -= 4;
     memcpy(out + n, url.base + auth_end, url.len - auth_end);
     return n + url.len - auth_end;
 }

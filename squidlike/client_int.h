@@ -301,6 +301,9 @@ struct sl_client {
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
     SSL *ssl;                   /* on a reverse.tls_listen address (tls.h) */
+    unsigned char https;        /* the site is asked over TLS (ssl, or a
+                                   background fetch for such a request): its
+                                   URL, cache keys and X-Forwarded-Proto */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char headless;     /* the client left; its fetch goes on
                                    (client_leave.c) */

@@ -311,8 +311,8 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
         return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
     sl_buf_reset(&c->oreq);
     if (sl_buf_reserve(&c->oreq, need, need) < 0 ||
-        sl_buf_append(&c->oreq, t->url_parts.host_is_ipv6 ? "http://[" : "http://",
-                      t->url_parts.host_is_ipv6 ? 8 : 7) < 0 ||
+        sl_buf_append(&c->oreq, c->https ? "https://" : "http://", c->https ? 8 : 7) < 0 ||
+        (t->url_parts.host_is_ipv6 && sl_buf_append(&c->oreq, "[", 1) < 0) ||
         sl_buf_append(&c->oreq, t->url_parts.host, strlen(t->url_parts.host)) < 0 ||
         (t->url_parts.host_is_ipv6 && sl_buf_append(&c->oreq, "]", 1) < 0) ||
         sl_buf_append(&c->oreq, path.base, path.len) < 0 ||
@@ -334,7 +334,7 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
     t->rev.routed = 1;
     if (!t->acl.rerun)
         sl_backends_route_hit(rc->rt, hit.vhost, hit.route);
-    if (rc->vhosts[hit.vhost].https_redirect && c->ssl == NULL && !c->internal)
+    if (rc->vhosts[hit.vhost].https_redirect && !c->https && !c->internal)
         return rev_redirect(c, &rc->vhosts[hit.vhost], path);
     /* dst ACLs have no destination to look up here: they never match. */
     t->acl.dst_known = 1;
@@ -574,7 +574,7 @@ static int forwarded_line(const struct sl_client *c, struct sl_buf *out)
         (v6 && sl_buf_append(out, "\"[", 2) < 0) ||
         sl_buf_append(out, c->peer_str, strlen(c->peer_str)) < 0 ||
         (v6 && sl_buf_append(out, "]\"", 2) < 0) ||
-        (c->ssl ? sl_buf_append(out, ";proto=https", 12)
+        (c->https ? sl_buf_append(out, ";proto=https", 12)
                 : sl_buf_append(out, ";proto=http", 11)) < 0)
         return -ENOSPC;
     /* host= is a quoted-string: the Host passed the parser (no CTL), and
@@ -608,7 +608,7 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
         forwarded_line(c, out) < 0)
         return -ENOSPC;
     if (rc->x_forwarded_proto && (!trusted || !sl_http_find(m, "X-Forwarded-Proto")) &&
-        (c->ssl ? sl_buf_append(out, "X-Forwarded-Proto: https\r\n", 26)
+        (c->https ? sl_buf_append(out, "X-Forwarded-Proto: https\r\n", 26)
                 : sl_buf_append(out, "X-Forwarded-Proto: http\r\n", 25)) < 0)
         return -ENOSPC;
     if (rc->x_forwarded_host && t->rev.host[0] &&
