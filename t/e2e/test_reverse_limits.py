@@ -2,13 +2,14 @@
 """Reverse mode's rate limits (issue 12): token buckets that stop a client
 before it reaches the backends. A burst beyond the bucket gets 429 with
 Retry-After and a body naming the limit, the backend sees exactly the
-allowed requests, and a token comes back after the wait it announced;
-clients by their address (127.0.0.2 apart from 127.0.0.3 at /32, together
-at /24; IPv6 addresses of one /64 together at /64, apart at /128, in a
-network namespace); a field's value as the key (a request without it is
-not limited), client+route, a vhost's limit and a route's both applying;
-RateLimit-Policy / RateLimit fields counting down (and none when the
-option is off); buckets kept across a reload, a new table or a renamed
+allowed requests, and a token comes back after the wait it announced; a
+cache hit costs a token too; buckets by the client's address (127.0.0.2
+apart from 127.0.0.3 at /32, together at /24; IPv6 addresses of one /64
+together at /64, apart at /128, in a network namespace), by a field's
+value (a request without it is not limited), by Host (however spelt),
+by client+route, a vhost's limit and a route's both applying;
+RateLimit-Policy / RateLimit fields counting down (none when the option
+is off); buckets kept across a reload, a new table size or a renamed
 limit starting afresh; /metrics and status.json counting every 429; the
 config errors -k parse names with file:line; and a table of 64 buckets
 under 2,000 keys staying 64 buckets (evictions counted, every request
@@ -69,14 +70,14 @@ def site(port, o, vhosts, limits, **extra):
                     rate_limits=limits, **extra)
 
 
-def req(port, host, path, headers=(), bind=None, conn=None, host_addr="127.0.0.1"):
+def req(port, host, path, headers=(), bind=None, conn=None):
     """One request to the reverse listener: on conn (keep-alive), else on a
     fresh connection from bind (a source address)."""
     hdrs = [("Host", host)] + list(headers)
     if conn is not None:
         conn.send(h.build_request("GET", path, hdrs))
         return conn.recv_response()
-    with h.RawConn(port, host=host_addr, bind=bind) as c:
+    with h.RawConn(port, bind=bind) as c:
         c.send(h.build_request("GET", path, hdrs + [("Connection", "close")]))
         return c.recv_response()
 
@@ -171,6 +172,26 @@ def test_burst_refused_then_allowed_after_retry_after():
         # A token comes 0.5 s after the last one taken, never sooner.
         assert t_again - t_ok >= 0.45, t_again - t_ok
         assert targets(o, "/fast/") == ["/fast/a%d" % k for k in range(i)] + ["/fast/b"]
+
+
+def test_cache_hit_costs_a_token_head_refused_too():
+    """The limit comes before the cache: a hit takes a token too; a HEAD
+    is refused as a GET is, and the connection stays open."""
+    o = ScriptedOrigin(Response(200, b"cached", headers=[("Cache-Control", "max-age=600")]))
+    port = h.free_port()
+    conf = site(port, o, [vhost("app.example", [route("/", "c")])], [limit("c", burst=2)])
+    with Daemon(conf):
+        with h.RawConn(port) as c:
+            rs = [req(port, "app.example", "/same", conn=c) for _ in range(2)]
+            assert [r.status for r in rs] == [200, 200] and rs[1].body == b"cached"
+            assert h.cache_status_params(rs[1]).get("hit") is True, rs[1].headers
+            refused(req(port, "app.example", "/same", conn=c), "c")
+            c.send(h.build_request("HEAD", "/same", [("Host", "app.example")]))
+            r = c.recv_response("HEAD")
+            assert r.status == 429 and r.header("Retry-After") and r.body == b"", r.brief()
+            # the connection stays: a request without a body was refused whole
+            refused(req(port, "app.example", "/other", conn=c), "c")
+        assert len(o.requests) == 1
 
 
 def test_clients_apart_by_ipv4_prefix():
@@ -329,15 +350,15 @@ def ratelimit_fields(r):
 def test_ratelimit_fields_and_without_them():
     o = backend()
     port = h.free_port()
-    # hq: a token every 6 s, 3 at most; site5: the vhost's, looser
-    conf = site(port, o, [vhost("app.example", [route("/hq/", "hq"), route("/")], "site5")],
-                [limit("hq", rate=10, per="60s", burst=3), limit("site5", rate=10, burst=10)],
+    # hq: a token every 6 s, 3 at most; sitewide: the vhost's, looser (10)
+    conf = site(port, o, [vhost("app.example", [route("/hq/", "hq"), route("/")], "sitewide")],
+                [limit("hq", rate=10, per="60s", burst=3), limit("sitewide", rate=10, burst=10)],
                 rate_limit_headers=True)
     with Daemon(conf) as d:
         r = req(port, "app.example", "/open")
         assert r.status == 200
-        assert r.header("RateLimit-Policy") == '"site5";q=10;w=60', r.headers
-        assert r.header("RateLimit") == '"site5";r=9;t=6', r.headers
+        assert r.header("RateLimit-Policy") == '"sitewide";q=10;w=60', r.headers
+        assert r.header("RateLimit") == '"sitewide";r=9;t=6', r.headers
         # The fields speak of the tightest limit met: hq from here on.
         t0 = time.monotonic()
         with h.RawConn(port) as c:
