@@ -120,7 +120,8 @@ void acl_rl_take(struct acl_rl *t, const struct acl_rl_policy *p,
     struct slot *s;
 
     /* The interval between two tokens, at least 1 ns; the config bounds
-     * rate and period so burst * T fits easily. */
+     * burst * period / rate to 100 years, so burst * T (and now + it)
+     * fits easily. */
     T = p->rate ? (int64_t)((p->period_ms * NS_MS) / (int64_t)p->rate) : p->period_ms * NS_MS;
     if (T < 1)
         T = 1;

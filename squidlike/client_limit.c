@@ -160,12 +160,16 @@ static size_t limit_key(const struct sl_client *c, const struct sl_http_msg *m,
     if (l->key & SL_RL_KEY_ROUTE)
         n += (size_t)snprintf((char *)buf + n, 24, "r%d.%d", t->rev.vhost, t->rev.route);
     if (l->key & SL_RL_KEY_HOST) {
-        k = strlen(t->rev.host);
+        /* The name as the router took it (rev_target: lowercase, no port,
+         * no trailing dot), not as sent: "a.example:1" .. ":65535" and
+         * "a.example." reach the same site and must not each get a
+         * bucket of their own. */
+        k = strlen(t->url_parts.host);
         if (k > 80)
             k = 80;
         buf[n++] = 'H';
         for (i = 0; i < k; i++)
-            buf[n++] = (unsigned char)sl_lower((unsigned char)t->rev.host[i]);
+            buf[n++] = (unsigned char)t->url_parts.host[i];
     }
     return n;
 }

@@ -158,6 +158,14 @@ static int one_limit(struct ctx *x, const config_setting_t *g, struct sl_conf_rl
         return cf_fail(x, g, "rate limit %s has no 'rate'", l->name);
     if (l->policy.burst == 0)
         l->policy.burst = l->policy.rate;
+    /* acl/ratelimit.c keeps a bucket as nanoseconds in an int64_t: the
+     * time an empty one takes to fill (burst * per / rate) must fit with
+     * room to spare. 100 years does (2^63 ns is 292); 1000000 at 1 a day
+     * (2,700) would not. Both products stay below 2^63. */
+    if (l->policy.burst * (uint64_t)l->policy.period_ms >
+        l->policy.rate * (uint64_t)(100 * 365 * MS_D))
+        return cf_fail(x, g, "rate limit %s: a bucket must fill within 100 years "
+                       "(burst * per / rate)", l->name);
     /* Its buckets outlive a reload when its name stays. */
     l->policy.id = sl_fnv32(l->name, strlen(l->name));
     return 0;
