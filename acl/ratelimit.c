@@ -112,7 +112,7 @@ static struct slot *find(struct acl_rl *t, uint64_t h, int64_t now)
 }
 
 void acl_rl_take(struct acl_rl *t, const struct acl_rl_policy *p,
-                 const void *key, size_t keylen, int64_t now_ms,
+                 const void *key, size_t keylen, int64_t now_ms, int commit,
                  struct acl_rl_verdict *v)
 {
     int64_t now = now_ms * NS_MS, T, cap, tat, debt;
@@ -130,7 +130,8 @@ void acl_rl_take(struct acl_rl *t, const struct acl_rl_policy *p,
     tat = s->tat > now ? s->tat : now;
     debt = tat + T - now;
     if (debt <= cap) {
-        s->tat = tat + T;
+        if (commit)
+            s->tat = tat + T;
         v->allowed = 1;
         v->remaining = (uint64_t)((cap - debt) / T);
         v->retry_after_ms = 0;

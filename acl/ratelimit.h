@@ -53,9 +53,11 @@ struct acl_rl_stats {
 struct acl_rl *acl_rl_new(size_t entries, uint64_t seed);
 void acl_rl_free(struct acl_rl *t);
 
-/* Take one token for key under p at time now_ms (monotonic). */
+/* Take one token for key under p at time now_ms (monotonic). With
+ * commit 0, only say what taking would do (nothing is taken): a request
+ * that several limits judge takes from each only when all let it pass. */
 void acl_rl_take(struct acl_rl *t, const struct acl_rl_policy *p,
-                 const void *key, size_t keylen, int64_t now_ms,
+                 const void *key, size_t keylen, int64_t now_ms, int commit,
                  struct acl_rl_verdict *v);
 
 void acl_rl_get_stats(const struct acl_rl *t, struct acl_rl_stats *st);

@@ -211,8 +211,10 @@ static enum cl_verdict refuse(struct sl_client *c, const struct sl_conf_rlimit *
     return CL_DONE;
 }
 
-/* Take from one limit; refuse (CL_DONE) when it is out. */
-static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, int li)
+/* Judge one limit (commit: take its token); refuse (CL_DONE) when it is
+ * out. */
+static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, int li,
+                            int commit)
 {
     const struct sl_conf_rlimit *l = &c->conf->reverse.limits[li];
     struct rl_state *s = c->srv->ratelimit;
@@ -223,7 +225,9 @@ static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, in
 
     if (n == 0)
         return CL_NEXT;
-    acl_rl_take(s->table, &l->policy, key, n, sl_loop_now(c->srv->loop), &v);
+    acl_rl_take(s->table, &l->policy, key, n, sl_loop_now(c->srv->loop), commit, &v);
+    if (!commit && v.allowed)
+        return CL_NEXT;
     /* The fields speak of the tightest limit. */
     if (r->rl_idx == 0 || !v.allowed || v.remaining < r->rl_remaining) {
         r->rl_idx = li + 1;
@@ -253,10 +257,21 @@ enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
     r->rl_done = 1;             /* once per request, whatever decides it again */
     vh = &rc->vhosts[r->vhost];
     route = &vh->routes[r->route];
+    /* All or nothing (nginx's limit_req): a request one limit refuses
+     * takes no token from the others. So judge them all first, then take
+     * from each. */
+    if (vh->n_limits + route->n_limits > 1) {
+        for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
+            v = take(c, m, vh->limits[i], 0);
+        for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
+            v = take(c, m, route->limits[i], 0);
+        if (v != CL_NEXT)
+            return v;
+    }
     for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
-        v = take(c, m, vh->limits[i]);
+        v = take(c, m, vh->limits[i], 1);
     for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
-        v = take(c, m, route->limits[i]);
+        v = take(c, m, route->limits[i], 1);
     return v;
 }
 

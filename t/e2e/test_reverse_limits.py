@@ -326,6 +326,11 @@ def test_keys_header_client_route_and_both_levels():
         refused(req(port, "both.example", "/loose/x"), "site")
         expect(port, "both.example", "/tight/x", [200], bind="127.0.0.2")
         refused(req(port, "both.example", "/tight/x", bind="127.0.0.2"), "tight")
+        refused(req(port, "both.example", "/tight/x", bind="127.0.0.2"), "tight")
+        # all or nothing (nginx's limit_req): the two refusals took no token
+        # of the vhost's limit, which has one left for this client
+        expect(port, "both.example", "/loose/y", [200], bind="127.0.0.2")
+        refused(req(port, "both.example", "/loose/y", bind="127.0.0.2"), "site")
 
         # the Host: one bucket per name however it is spelt (case, port,
         # a trailing dot: all the same site to the router), whoever asks
@@ -338,7 +343,7 @@ def test_keys_header_client_route_and_both_levels():
         expect(port, "www.host.example", "/h/www", [200])
 
         want = ["/k/A"] * 2 + ["/k/B"] * 2 + ["/k/none"] * 6 + ["/k/empty"] * 3 + \
-            ["/r1/x"] * 2 + ["/r2/x"] * 2 + ["/r1/y"] * 2 + ["/loose/x"] * 2 + ["/tight/x"] + \
+            ["/r1/x"] * 2 + ["/r2/x"] * 2 + ["/r1/y"] * 2 + ["/loose/x"] * 2 + ["/tight/x"] + ["/loose/y"] + \
             ["/h/x"] * 2 + ["/h/www"]
         assert targets(o) == want, targets(o)
 

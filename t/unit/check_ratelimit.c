@@ -17,7 +17,7 @@ static const struct acl_rl_policy ten_per_s = { 1, 10, 1000, 5 };
 static int take(struct acl_rl *t, const struct acl_rl_policy *p, const char *key,
                 int64_t now, struct acl_rl_verdict *v)
 {
-    acl_rl_take(t, p, key, strlen(key), now, v);
+    acl_rl_take(t, p, key, strlen(key), now, 1, v);
     return v->allowed;
 }
 
@@ -143,6 +143,26 @@ START_TEST(more_keys_than_slots)
 }
 END_TEST
 
+START_TEST(a_dry_run_takes_nothing)
+{
+    struct acl_rl *t = acl_rl_new(64, 11);
+    struct acl_rl_verdict v;
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        acl_rl_take(t, &ten_per_s, "k", 1, 0, 0, &v);
+        ck_assert(v.allowed);
+        ck_assert_uint_eq(v.remaining, 4);
+    }
+    for (i = 0; i < 5; i++)
+        ck_assert(take(t, &ten_per_s, "k", 0, &v));
+    acl_rl_take(t, &ten_per_s, "k", 1, 0, 0, &v);
+    ck_assert(!v.allowed);
+    ck_assert_int_eq(v.retry_after_ms, 100);
+    acl_rl_free(t);
+}
+END_TEST
+
 START_TEST(seed_changes_placement)
 {
     /* Same keys, two seeds: the refusals follow the key, not the slot. */
@@ -173,6 +193,7 @@ int main(void)
     tcase_add_test(tc, keys_and_policies_apart);
     tcase_add_test(tc, slow_rate_keeps_its_precision);
     tcase_add_test(tc, more_keys_than_slots);
+    tcase_add_test(tc, a_dry_run_takes_nothing);
     tcase_add_test(tc, seed_changes_placement);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
