@@ -532,18 +532,21 @@ def test_reload_tightened_verify_not_bypassed_by_pool():
     conf = site(port, pool("app", [be(selfs)], tls_verify=False, tls_name="backend.test"),
                 other)
     with Daemon(conf) as d:
-        with h.RawConn(port) as cc:
-            assert echo_of(get(port, "app.example", "/echo", conn=cc))["sni"] == "backend.test"
-            assert get(port, "other.example", "/who", conn=cc).body == b"good"
-            # The admin turns verification on: the self-signed backend must
-            # be refused now, also on the connection that sits in the pool.
-            d.write_conf(site(port, pool("app", [be(selfs)], tls_ca=ca,
-                                         tls_name="backend.test"), other))
-            assert d.reload() == "reloaded", d.last_reload_line
-            r = get(port, "app.example", "/after-reload", conn=cc)
-            assert r.status == 502, "a connection verified under the old settings " \
-                "was reused: %s %r" % (r.brief(), selfs.rows())
-            assert get(port, "other.example", "/who", conn=cc).body == b"good"
+        first = echo_of(get(port, "app.example", "/echo"))["conn"]
+        assert echo_of(get(port, "app.example", "/echo"))["conn"] == first   # pooled
+        assert get(port, "other.example", "/who").body == b"good"
+        # The admin turns verification on: the self-signed backend must be
+        # refused now, also on the connection that sits in the pool. (A
+        # request on a fresh client connection: one kept alive across the
+        # reload runs its next request under the snapshot it had.)
+        d.write_conf(site(port, pool("app", [be(selfs)], tls_ca=ca,
+                                     tls_name="backend.test"), other))
+        assert d.reload() == "reloaded", d.last_reload_line
+        r = get(port, "app.example", "/after-reload")
+        assert r.status == 502, "a connection made under the old settings was " \
+            "reused: %s %r" % (r.brief(), selfs.rows())
+        # the other pool, whose settings did not change, still works
+        assert get(port, "other.example", "/who").body == b"good"
         assert selfs.rows("/after-reload") == [], selfs.rows()
         h.wait_until(lambda: tls_failures(d, be(selfs)), 10, what="the TLS failure logged")
         assert "self-signed certificate" in tls_failures(d, be(selfs))[0]
