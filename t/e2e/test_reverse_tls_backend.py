@@ -230,10 +230,25 @@ def status_backend(d, pool_name, backend):
     raise h.TestFailure("no backend %s in pool %s in status.json" % (backend, pool_name))
 
 
-def tls_failures(d, backend):
-    """The error log's "TLS to backend ... failed: WHY" lines for an address."""
-    return [ln for ln in d.error_log().splitlines()
-            if "TLS to backend" in ln and "(127.0.0.1)" in ln and backend in ln]
+def tls_failures(d, pool_name, o):
+    """The error log's "TLS to backend KEY (ADDR) failed: WHY" lines for
+    backend o of a pool. (A request to a pool of one may log two: its one
+    retry goes to the same backend.)"""
+    what = "TLS to backend tls:%s@%s (127.0.0.1) failed: " % (pool_name, be(o))
+    return [ln for ln in d.error_log().splitlines() if what in ln]
+
+
+def wait_failure(d, pool_name, o):
+    """The first such line, once it is in the log (the log writer is a thread)."""
+    return h.wait_until(lambda: tls_failures(d, pool_name, o), 10,
+                        what="TLS to %s of %s logged" % (be(o), pool_name))[0]
+
+
+def wait_rows(o, n, path=None):
+    """nginx writes its log line after the response went out: wait for n."""
+    h.wait_until(lambda: len(o.rows(path)) >= n, 10,
+                 what="%d line(s) in %s's log: %r" % (n, o.dir, o.rows()))
+    return o.rows(path)
 
 
 def echo_of(r):
@@ -262,7 +277,7 @@ def test_tls_backend_bodies_and_sni():
         assert h.sha256(r.body) == h.sha256(data), "1 MiB body changed on its way"
         r = get(port, "app.example", "/nothing-here")
         assert r.status == 404, r.brief()
-        assert [x["sni"] for x in ng.rows()] == ["backend.test"] * 4, ng.rows()
+        assert [x["sni"] for x in wait_rows(ng, 4)] == ["backend.test"] * 4, ng.rows()
         # request bodies up: a small one, 1 MiB, and a chunked one
         for body, hdrs in ((b"a=1&b=2", ()), (data, ()),
                            (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
@@ -288,7 +303,7 @@ def test_keepalive_reuses_tls_connections():
                      for _ in range(n)]
         # and from fresh client connections, the pooled one is reused too
         conns += [echo_of(get(port, "app.example", "/echo"))["conn"] for _ in range(10)]
-        rows = ng.rows("/echo")
+        rows = wait_rows(ng, n + 10, "/echo")
         h.log("%d requests over %d TLS connections" % (len(conns), len(set(conns))))
         assert len(rows) == n + 10 and [x["conn"] for x in rows] == conns, rows
         assert len(set(conns)) <= 2, "a TLS connection per request? %r" % conns
@@ -313,12 +328,13 @@ def test_ip_backend_ip_san_no_sni_and_by_name():
         # a backend given by name: that name is the SNI and what is verified
         e = echo_of(get(port, "byname.example", "/echo"))
         assert e["sni"] == "backend.test", e
-        assert [x["sni"] for x in ng.rows("/echo")] == ["", "backend.test"], ng.rows()
+        assert [x["sni"] for x in wait_rows(ng, 2, "/echo")] == ["", "backend.test"], \
+            ng.rows()
         # a certificate that has the address only as its CN: refused
         r = get(port, "noipsan.example", "/echo")
         assert r.status == 502, r.brief()
-        h.wait_until(lambda: tls_failures(d, be(dnsonly)), 10, what="the TLS failure logged")
-        assert "IP address mismatch" in tls_failures(d, be(dnsonly))[0], tls_failures(d, be(dnsonly))
+        line = wait_failure(d, "noipsan", dnsonly)
+        assert line.endswith("failed: IP address mismatch"), line
         assert dnsonly.rows() == [], dnsonly.rows()
 
 
@@ -349,21 +365,18 @@ def test_refused_certificates_502_and_why():
     with Daemon(conf) as d:
         for p, o, why in cases:
             path = "/echo-%s" % p["name"]
-            n0 = len(tls_failures(d, be(o)))
             r = get(port, p["name"] + ".example", path)
             assert r.status == 502, (p["name"], r.brief())
             page = r.raw_head.decode("latin-1") + r.body.decode("latin-1")
             assert "ERR_CONNECT_FAIL" in page and str(o.port) not in page, page
-            h.wait_until(lambda: len(tls_failures(d, be(o))) > n0, 10,
-                         what="%s: the TLS failure logged" % p["name"])
-            line = tls_failures(d, be(o))[n0]
-            assert "tls:%s@%s" % (p["name"], be(o)) in line and why in line, (why, line)
+            line = wait_failure(d, p["name"], o)
+            assert line.endswith("failed: " + why), (why, line)
             assert o.rows(path) == [], (p["name"], "the backend got it", o.rows(path))
         # tls_verify = false: the insecure opt-out. The self-signed backend
         # answers: anyone on the path to the backends would be trusted.
         e = echo_of(get(port, "insecure.example", "/echo"))
         assert e["sni"] == "backend.test", e
-        assert [x["path"] for x in selfs.rows()] == ["/echo"], selfs.rows()
+        assert [x["path"] for x in wait_rows(selfs, 1)] == ["/echo"], selfs.rows()
 
 
 # --- 5: pools never share a connection ------------------------------------------------
@@ -384,9 +397,9 @@ def test_pools_never_share_connections():
                 assert r.status == 502, r.brief()
                 # ... and is still the one the good pool uses
                 assert echo_of(get(port, "good.example", "/echo", conn=cc))["conn"] == first
-        assert [x["path"] for x in ng.rows()] == ["/echo"] * 4, ng.rows()
-        h.wait_until(lambda: len(tls_failures(d, be(ng))) >= 3, 10, what="3 TLS failures")
-        assert all("hostname mismatch" in ln for ln in tls_failures(d, be(ng)))
+        assert [x["path"] for x in wait_rows(ng, 4)] == ["/echo"] * 4, ng.rows()
+        assert wait_failure(d, "bad", ng).endswith("failed: hostname mismatch")
+        assert not tls_failures(d, "good", ng), tls_failures(d, "good", ng)
 
 
 # --- 6: mutual TLS ------------------------------------------------------------------
@@ -403,10 +416,10 @@ def test_mtls_client_certificate():
         r = get(port, "nocert.example", "/echo")
         # nginx answers 400 ("No required SSL certificate was sent")
         assert r.status != 200 and r.status in (400, 502), r.brief()
-        assert all(x["dn"] == "" for x in ng.rows()), ng.rows()
+        assert [(x["status"], x["dn"]) for x in wait_rows(ng, 1)] == [(400, "")], ng.rows()
         e = echo_of(get(port, "cert.example", "/echo"))
         assert "CN=client.test" in e["dn"] and "O=squidlike tests" in e["dn"], e
-        assert ng.rows("/echo")[-1]["status"] == 200, ng.rows()
+        assert wait_rows(ng, 2)[-1]["status"] == 200, ng.rows()
 
 
 # --- 7: health checks over TLS -----------------------------------------------------
@@ -464,10 +477,12 @@ def test_config_errors_named():
         ('tls_name = "backend.test";', "without tls = true"),
         ('tls = true; tls_cert = "%s";' % good, "tls_cert and tls_key go together"),
         ('tls = true; tls_key = "%s";' % gkey, "tls_cert and tls_key go together"),
-        ('tls = true; tls_ca = "%s/missing-ca.pem";' % d, "missing-ca.pem"),
+        ('tls = true; tls_ca = "%s/missing-ca.pem";' % d,
+         "missing-ca.pem: No such file or directory"),
         ('tls = true; tls_cert = "%s"; tls_key = "%s";' % (good, c["client"][1]),
-         "tls_key %s" % c["client"][1]),
-        ('tls = true; tls_cert = "%s/none.pem"; tls_key = "%s";' % (d, gkey), "none.pem"),
+         "tls_key %s: key values mismatch" % c["client"][1]),
+        ('tls = true; tls_cert = "%s/none.pem"; tls_key = "%s";' % (d, gkey),
+         "none.pem / tls_key %s: No such file or directory" % gkey),
         ('tls = "yes";', "true or false"),
         ('tls = true; tls_name = "a b";', "tls_name"),
     ]
@@ -513,12 +528,12 @@ def test_failover_past_bad_certificate():
         want = [(405, "POST") if i % 4 == 3 else (200, b"good") for i in range(n)]
         assert got == want, [g for g, w in zip(got, want) if g != w]
         assert bad.rows() == [], bad.rows()
-        fails = tls_failures(d, be(bad))
         # round-robin would send it every other request (20); three
         # failures in a row eject it for 30 s
-        assert len(fails) == 3, fails
         x = status_backend(d, "app", be(bad))
         assert x["state"] == "ejected" and x["failures"] == 3, x
+        h.wait_until(lambda: len(tls_failures(d, "app", bad)) >= 3, 10, what="3 lines")
+        assert len(tls_failures(d, "app", bad)) == 3, tls_failures(d, "app", bad)
 
 
 # --- 10: a reload's TLS settings apply to pooled connections too ----------------------
@@ -548,8 +563,7 @@ def test_reload_tightened_verify_not_bypassed_by_pool():
         # the other pool, whose settings did not change, still works
         assert get(port, "other.example", "/who").body == b"good"
         assert selfs.rows("/after-reload") == [], selfs.rows()
-        h.wait_until(lambda: tls_failures(d, be(selfs)), 10, what="the TLS failure logged")
-        assert "self-signed certificate" in tls_failures(d, be(selfs))[0]
+        assert wait_failure(d, "app", selfs).endswith("failed: self-signed certificate")
 
 
 # --- 11: hostile backends -------------------------------------------------------------
@@ -571,7 +585,7 @@ def test_hostile_backends():
         # plain HTTP where TLS is expected: a 502 at once, never a request
         r = get(port, "plain.example", "/p")
         assert r.status == 502 and plain.requests("/p") == [], (r.brief(), plain.requests())
-        h.wait_until(lambda: tls_failures(d, be(plain)), 10, what="the TLS failure logged")
+        h.log("plain HTTP backend: %s" % wait_failure(d, "plain", plain))
         # a backend that takes the connection and never answers the
         # ClientHello: bounded by the route's connect_timeout
         t0 = time.monotonic()
