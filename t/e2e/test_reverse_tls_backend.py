@@ -11,15 +11,17 @@ test must see a request body or change the certificate under a running
 daemon, a Python ScriptedOrigin wrapped in TLS (TlsScripted).
 
 What is asserted: answers and bodies intact over TLS both ways (1 MiB each
-way by sha256), the SNI sent (the name, or none for an address), backend
-connections kept alive and reused (connections < requests), every refused
-certificate a 502 whose reason is in the error log while the backend never
-sees the request (wrong name, self-signed, expired, unknown CA, no IP SAN),
-tls_verify = false as the insecure opt-out, pools never sharing a
-connection, mutual TLS, health checks over TLS (a certificate that stops
-verifying takes the backend down, "TLS: ..." its reason), failover past a
-bad certificate with no client failure, hostile backends (plain HTTP, one
-that never answers the handshake), and the config errors -k parse names."""
+way by sha256; 32 MiB to a client that stops reading, then resumes), the
+SNI sent (the name, or none for an address), backend connections kept
+alive and reused (connections < requests), every refused certificate a 502
+whose reason is in the error log while the backend never sees the request
+(wrong name, self-signed, expired, unknown CA, no IP SAN), tls_verify =
+false as the insecure opt-out, pools never sharing a connection, mutual
+TLS, health checks over TLS (a certificate that stops verifying takes the
+backend down, "TLS: ..." its reason), failover past a bad certificate with
+no client failure, a reload's TLS settings applied to pooled connections,
+hostile backends (plain HTTP, one that never answers the handshake), and
+the config errors -k parse names."""
 
 import json
 import os
@@ -258,7 +260,7 @@ def echo_of(r):
     return {"sni": m.group(1).decode(), "conn": int(m.group(2)), "dn": m.group(3).decode()}
 
 
-# --- 1, 2: it works, and connections are kept ----------------------------------
+# --- 1, 2: it works, under backpressure too, and connections are kept -----------
 
 def test_tls_backend_bodies_and_sni():
     c = certs()
@@ -289,6 +291,41 @@ def test_tls_backend_bodies_and_sni():
         assert py.requests[0].body == b"a=1&b=2", py.requests[0].body
         assert set(py.sni.values()) == {"backend.test"}, py.sni
         d.wait_access("POST http://py.example/p")
+
+
+def test_slow_client_backpressure_and_resume():
+    """A client that stops reading: the proxy stops reading the backend
+    (bytes wait in the kernel for it), and when the client reads again the
+    transfer resumes to the last byte - over TLS a record's rest may wait
+    inside OpenSSL with no new edge on the socket."""
+    c = certs()
+    size = 32 * MIB
+    ng = TlsNginx(c["good"], "big")
+    with open(os.path.join(ng.docroot, "big.bin"), "wb") as f:
+        for piece in h.pattern_body(size):
+            f.write(piece)
+    port = h.free_port()
+    conf = site(port, pool("app", [be(ng)], tls_ca=c["ca"][0], tls_name="backend.test"))
+    with Daemon(conf) as d:
+        with h.RawConn(port, timeout=60) as cc:
+            cc.send(h.build_request("GET", "/big.bin", [("Host", "app.example")]))
+            cc.rd.fill()
+
+            seen = []
+
+            def stalled():      # nginx's bytes wait unread in the proxy's socket
+                seen.append(sum(rx for _, remote, st, rx in d._tcp_rows()
+                                if remote == ng.port and st == "01"))
+                return len(seen) > 1 and seen[-1] == seen[-2] > 0   # and stay
+            h.wait_until(stalled, 30, interval=0.2, what="the proxy to stop reading nginx")
+            digest, n = h.hashlib.sha256(), [0]
+
+            def sink(b):
+                digest.update(b)
+                n[0] += len(b)
+            r = cc.recv_response(sink=sink, timeout=60)
+        assert r.status == 200 and n[0] == size, (r.brief(), n[0])
+        assert digest.hexdigest() == h.pattern_sha256(size), "the body changed"
 
 
 def test_keepalive_reuses_tls_connections():
@@ -579,7 +616,10 @@ def test_hostile_backends():
     port = h.free_port()
     ca = c["ca"][0]
     conf = site(port, pool("plain", [be(plain)], tls_ca=ca, tls_name="backend.test"),
-                pool("silent", [be(silent)], tls_ca=ca, tls_name="backend.test"))
+                pool("silent", [be(silent)], tls_ca=ca, tls_name="backend.test"),
+                pool("silenthc", [be(silent)], tls_ca=ca, tls_name="backend.test",
+                     health_path="/h", health_interval="1s", health_timeout="500ms",
+                     health_fall=1))
     conf["reverse"]["vhosts"][1]["routes"][0]["connect_timeout"] = "1s"
     with Daemon(conf) as d:
         # plain HTTP where TLS is expected: a 502 at once, never a request
@@ -591,7 +631,13 @@ def test_hostile_backends():
         t0 = time.monotonic()
         r = get(port, "silent.example", "/s")
         dt = time.monotonic() - t0
+        # (a pool of one: its one retry waits as long again)
         assert r.status == 504 and 0.8 < dt < 10, (r.brief(), dt)
+        # and a health check's handshake is bounded by health_timeout
+        x = h.wait_until(lambda: (lambda x: x["state"] == "down" and x)(
+            status_backend(d, "silenthc", be(silent))), 20, interval=0.2, what="down")
+        h.log("silent backend's check: %r" % x["last_check"])
+        assert x["last_check"]["ok"] is False and x["last_check"]["error"] == "timed out", x
 
 
 h.run(globals())
