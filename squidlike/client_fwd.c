@@ -398,7 +398,7 @@ static void fwd_find_origin(struct sl_client *c)
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
         if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
                   || !to_local_ok(c, &o->peer.sa) || !fwd_tls_current(c, o))) {
-            sl_origin_close(o);     /* the lookup path will refuse it */
+            sl_origin_close(o);     /* refused by the lookup path, or made anew */
             o = NULL;
         }
         if (o) {
