@@ -365,6 +365,22 @@ void fwd_start(struct sl_client *c)
 }
 
 /*
+ * A pooled TLS connection is reused only under the TLS settings it was
+ * made with: after a reload that turned verification on, changed the CA,
+ * the name or the client certificate, it would carry requests to a peer
+ * the new settings refuse. Each snapshot builds its own context, and a
+ * pooled SSL holds a reference to the one that made it, so a stale
+ * connection's context is never at the address of the current one.
+ */
+static int fwd_tls_current(struct sl_client *c, const struct sl_origin *o)
+{
+    if (o->ssl == NULL)
+        return 1;
+    return c->reverse && c->txn.rev.routed &&
+           SSL_get_SSL_CTX(o->ssl) == c->conf->reverse.pools[rev_route(c)->pool].tls_ctx;
+}
+
+/*
  * An idle pooled connection to t->key, or its addresses (known, an IP
  * literal, or a lookup) and a new connection. A backend given by name is
  * looked up first, and only then may the pool serve it, from a connection
@@ -381,8 +397,8 @@ static void fwd_find_origin(struct sl_client *c)
     if (!t->is_connect && !t->no_pool && !(named && !t->acl.dst_known)) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
         if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
-                  || !to_local_ok(c, &o->peer.sa))) {
-            sl_origin_close(o);     /* the lookup path will refuse it */
+                  || !to_local_ok(c, &o->peer.sa) || !fwd_tls_current(c, o))) {
+            sl_origin_close(o);     /* refused by the lookup path, or made anew */
             o = NULL;
         }
         if (o) {

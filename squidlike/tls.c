@@ -635,11 +635,29 @@ SSL *sl_tls_accept(struct sl_tls *t, int fd)
     return s;
 }
 
+/* Why loading a file failed, from OpenSSL's error queue (emptied): a
+ * system error (a file missing or unreadable) in strerror's words, which
+ * its last entry ("system lib") would hide, else that last reason. */
+static const char *load_why(const char *dflt)
+{
+    unsigned long e, last = 0;
+    const char *why;
+
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_SYSTEM_ERROR(e)) {
+            ERR_clear_error();
+            return strerror(ERR_GET_REASON(e));
+        }
+        last = e;
+    }
+    why = last ? ERR_reason_error_string(last) : NULL;
+    return why ? why : dflt;
+}
+
 SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
                            const char *key, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    unsigned long e;
 
     if (ctx == NULL) {
         snprintf(err, errlen, "cannot make a TLS context (out of memory)");
@@ -654,20 +672,16 @@ SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
                 : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-            e = ERR_peek_last_error();
             snprintf(err, errlen, "tls_ca %s: %s", ca ? ca : "(the system's)",
-                     e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-                                                     : "unusable");
+                     load_why("unusable"));
             goto fail;
         }
     }
     if (cert != NULL && (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
                          SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
                          SSL_CTX_check_private_key(ctx) != 1)) {
-        e = ERR_peek_last_error();
         snprintf(err, errlen, "tls_cert %s / tls_key %s: %s", cert, key,
-                 e && ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-                                                 : "the key does not match");
+                 load_why("the key does not match"));
         goto fail;
     }
     ERR_clear_error();
