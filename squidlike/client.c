@@ -391,9 +391,22 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
                      size_t headlen);
 static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
 
+/* A connection that waited across a reload takes the newest configuration
+ * for its next request, as one that was busy does when its request ends
+ * (cl_txn_done): a reload that turns a check on applies to every request
+ * that starts after it. */
+static const struct sl_conf *cl_newest_conf(struct sl_client *c)
+{
+    if (c->conf != c->srv->conf && sl_buf_len(&c->in) == 0) {
+        sl_conf_unref(c->conf);
+        c->conf = sl_conf_ref(c->srv->conf);
+    }
+    return c->conf;
+}
+
 static int cl_head(struct sl_client *c)
 {
-    const struct sl_conf *conf = c->conf;
+    const struct sl_conf *conf = cl_newest_conf(c);
     struct sl_http_limits lim = { conf->http.max_request_line,
                                   conf->http.max_request_head };
     size_t limit = conf->limits.buffer_size > lim.head_max + 1

@@ -587,19 +587,26 @@ def test_reload_tightened_verify_not_bypassed_by_pool():
         first = echo_of(get(port, "app.example", "/echo"))["conn"]
         assert echo_of(get(port, "app.example", "/echo"))["conn"] == first   # pooled
         assert get(port, "other.example", "/who").body == b"good"
+        # a client connection that stays open across the reload
+        kept = h.RawConn(port)
+        assert echo_of(get(port, "app.example", "/echo", conn=kept))["conn"] == first
         # The admin turns verification on: the self-signed backend must be
-        # refused now, also on the connection that sits in the pool. (A
-        # request on a fresh client connection: one kept alive across the
-        # reload runs its next request under the snapshot it had.)
+        # refused now, also on the connection that sits in the pool, and
+        # for the next request of a client connection opened before.
         d.write_conf(site(port, pool("app", [be(selfs)], tls_ca=ca,
                                      tls_name="backend.test"), other))
         assert d.reload() == "reloaded", d.last_reload_line
         r = get(port, "app.example", "/after-reload")
         assert r.status == 502, "a connection made under the old settings was " \
             "reused: %s %r" % (r.brief(), selfs.rows())
+        r = get(port, "app.example", "/after-reload-kept", conn=kept)
+        assert r.status == 502, "a client connection opened before the reload ran " \
+            "its next request under the old settings: %s %r" % (r.brief(), selfs.rows())
+        kept.close()
         # the other pool, whose settings did not change, still works
         assert get(port, "other.example", "/who").body == b"good"
         assert selfs.rows("/after-reload") == [], selfs.rows()
+        assert selfs.rows("/after-reload-kept") == [], selfs.rows()
         assert wait_failure(d, "app", selfs).endswith("failed: self-signed certificate")
 
 
