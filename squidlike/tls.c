@@ -361,17 +361,30 @@ static int ocsp_cb(SSL *s, void *arg)
 
 /* ------------------------------------------------------------ building */
 
+/* Why OpenSSL could not use a file: the system's error when it had one
+ * (No such file or directory, Permission denied), else its last reason;
+ * the error queue is left empty. */
+static const char *load_why(const char *dflt)
+{
+    unsigned long e, last = 0;
+    const char *why;
+
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_SYSTEM_ERROR(e)) {
+            ERR_clear_error();
+            return strerror(ERR_GET_REASON(e));
+        }
+        last = e;
+    }
+    why = last ? ERR_reason_error_string(last) : NULL;
+    return why ? why : dflt;
+}
+
 static void ssl_err(char *err, size_t errlen, const char *where, const char *what,
                     const char *file)
 {
-    unsigned long e = ERR_peek_last_error();
-    char buf[200];
-
-    ERR_error_string_n(e, buf, sizeof(buf));
     snprintf(err, errlen, "%s: reverse.tls.certificates: %s %s: %s", where, what,
-             file, e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : buf
-                     : "unusable");
-    ERR_clear_error();
+             file, load_why("unusable"));
 }
 
 static SSL_CTX *new_ctx(struct sl_tls *t, const struct sl_conf_tls *c,
@@ -638,22 +651,6 @@ SSL *sl_tls_accept(struct sl_tls *t, int fd)
 /* Why loading a file failed, from OpenSSL's error queue (emptied): a
  * system error (a file missing or unreadable) in strerror's words, which
  * its last entry ("system lib") would hide, else that last reason. */
-static const char *load_why(const char *dflt)
-{
-    unsigned long e, last = 0;
-    const char *why;
-
-    while ((e = ERR_get_error()) != 0) {
-        if (ERR_SYSTEM_ERROR(e)) {
-            ERR_clear_error();
-            return strerror(ERR_GET_REASON(e));
-        }
-        last = e;
-    }
-    why = last ? ERR_reason_error_string(last) : NULL;
-    return why ? why : dflt;
-}
-
 SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
                            const char *key, char *err, size_t errlen)
 {
