@@ -34,12 +34,14 @@ static void cl_step_post(struct sl_post *p);
 
 /* --- I/O helpers shared by client_fwd.c and client_tunnel.c ----------- */
 
-ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
+ssize_t cl_read(int fd, SSL *ssl, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup)
 {
     size_t space = sl_buf_space(b);
     ssize_t n;
 
+    if (ssl)
+        return sl_tls_read(ssl, b, ready);
     do
         n = read(fd, b->last, space);
     while (n < 0 && errno == EINTR);
@@ -61,8 +63,8 @@ ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
     return -errno;
 }
 
-ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
-                 unsigned char *ready)
+ssize_t cl_send2(int fd, SSL *ssl, const char *h, size_t hl, const char *b,
+                 size_t bl, unsigned char *ready)
 {
     struct iovec iov[2];
     int n = 0;
@@ -76,6 +78,8 @@ ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
         iov[n].iov_base = (void *)b;
         iov[n++].iov_len = bl;
     }
+    if (ssl)
+        return n ? sl_tls_writev(ssl, iov, n, ready) : 0;
     do
         w = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
                    : writev(fd, iov, n);
@@ -109,6 +113,7 @@ static void cl_on_io(struct sl_io *io, unsigned ev)
 
 void cl_destroy(struct sl_client *c)
 {
+    SSL_free(c->ssl);
     cl_free_bufs(c);
     sl_conf_unref(c->conf);
     free(c);
@@ -165,7 +170,13 @@ int sl_client_accept(struct sl_server *srv, int fd,
     if (c == NULL)
         goto fail;
     c->mgr_only = kind == SL_LISTEN_MANAGER;
-    c->reverse = kind == SL_LISTEN_REVERSE;
+    c->reverse = kind == SL_LISTEN_REVERSE || kind == SL_LISTEN_REVERSE_TLS;
+    if (kind == SL_LISTEN_REVERSE_TLS) {
+        if ((c->ssl = sl_tls_accept(c->conf->reverse.tls.rt, fd)) == NULL)
+            goto fail;
+        c->state = CL_TLS;
+        c->https = 1;
+    }
     if ((rc = sl_loop_add_et(srv->loop, &c->io)) < 0)
         goto fail;
     /* Heads and bodies go out in whole writes; Nagle would only add delay. */
@@ -204,6 +215,17 @@ void sl_client_count(const struct sl_server *srv, size_t *tunnels,
     }
 }
 
+/* The TLS side of a connection that ends: close_notify (best effort,
+ * nginx's way), then the session goes. */
+void cl_tls_end(struct sl_client *c)
+{
+    if (c->ssl == NULL)
+        return;
+    sl_tls_shutdown(c->ssl);
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+}
+
 void cl_close(struct sl_client *c)
 {
     struct sl_server *srv = c->srv;
@@ -223,6 +245,7 @@ void cl_close(struct sl_client *c)
     }
     sl_dns_cancel(&t->dnsw);
     sl_timer_stop(srv->loop, &c->timer);
+    cl_tls_end(c);
     fd = sl_loop_del(srv->loop, &c->io);
     if (fd >= 0)
         close(fd);
@@ -256,7 +279,9 @@ void sl_client_drain(struct sl_client *c)
         cl_close(c);            /* a fetch nobody waits for: not worth a delay */
         return;
     }
-    if (c->state == CL_HEAD && sl_buf_len(&c->in) == 0)
+    /* Idle, or still in its TLS handshake (no request yet: waiting for
+     * it would let a silent client hold the exit for handshake_timeout). */
+    if ((c->state == CL_HEAD && sl_buf_len(&c->in) == 0) || c->state == CL_TLS)
         cl_close(c);
 }
 
@@ -264,6 +289,29 @@ void sl_client_drain(struct sl_client *c)
 
 static int cl_head(struct sl_client *c);
 static int cl_reply_step(struct sl_client *c);
+
+/* CL_TLS: the handshake, then the first request head. */
+static int cl_tls_step(struct sl_client *c)
+{
+    const char *why = NULL;
+    int r;
+
+    if (!c->rd && !c->wr)
+        return 0;
+    r = sl_tls_handshake(c->ssl, &c->rd, &c->wr, &why);
+    if (r == 0)
+        return 0;
+    sl_tls_count(c->ssl, r > 0);
+    if (r < 0) {
+        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS handshake with %s failed: %s",
+               c->peer_str, why);
+        cl_close(c);
+        return 1;
+    }
+    c->state = CL_HEAD;
+    c->t_state = c->t_head = sl_loop_now(c->srv->loop);
+    return 1;
+}
 static int cl_linger_step(struct sl_client *c);
 
 static int cl_step(struct sl_client *c)
@@ -271,6 +319,8 @@ static int cl_step(struct sl_client *c)
     switch (c->state) {
     case CL_HEAD:
         return cl_head(c);
+    case CL_TLS:
+        return cl_tls_step(c);
     case CL_RESOLVE:
         return 0;               /* the DNS callback moves us on */
     case CL_CONNECT:
@@ -341,9 +391,22 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
                      size_t headlen);
 static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
 
+/* A connection that waited across a reload takes the newest configuration
+ * for its next request, as one that was busy does when its request ends
+ * (cl_txn_done): a reload that turns a check on applies to every request
+ * that starts after it. */
+static const struct sl_conf *cl_newest_conf(struct sl_client *c)
+{
+    if (c->conf != c->srv->conf && sl_buf_len(&c->in) == 0) {
+        sl_conf_unref(c->conf);
+        c->conf = sl_conf_ref(c->srv->conf);
+    }
+    return c->conf;
+}
+
 static int cl_head(struct sl_client *c)
 {
-    const struct sl_conf *conf = c->conf;
+    const struct sl_conf *conf = cl_newest_conf(c);
     struct sl_http_limits lim = { conf->http.max_request_line,
                                   conf->http.max_request_head };
     size_t limit = conf->limits.buffer_size > lim.head_max + 1
@@ -390,7 +453,7 @@ static int cl_head(struct sl_client *c)
         }
         {
             int was_empty = sl_buf_len(&c->in) == 0;
-            ssize_t n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
+            ssize_t n = cl_read(c->io.fd, c->ssl, &c->in, &c->rd, c->hup);
             if (n == -EAGAIN) {
                 cl_unlend_in(c);    /* nothing came after all: wait without it */
                 return 0;
@@ -428,6 +491,9 @@ static size_t cl_acl_url(struct sl_view url, char *out)
     if (url.len >= 7 && strncasecmp(url.base, "http://", 7) == 0) {
         memcpy(out, "http://", 7);
         i = n = 7;
+    } else if (url.len >= 8 && strncasecmp(url.base, "https://", 8) == 0) {
+        memcpy(out, "https://", 8);     /* a site asked over TLS */
+        i = n = 8;
     }
     for (auth_end = i; auth_end < url.len && url.base[auth_end] != '/'
          && url.base[auth_end] != '?' && url.base[auth_end] != '#'; auth_end++)
@@ -436,6 +502,8 @@ static size_t cl_acl_url(struct sl_view url, char *out)
         out[n++] = (char)sl_lower((unsigned char)url.base[i]);
     if (n >= 10 && memcmp(out, "http://", 7) == 0 && memcmp(out + n - 3, ":80", 3) == 0)
         n -= 3;
+    else if (n >= 12 && memcmp(out, "https://", 8) == 0 && memcmp(out + n - 4, ":443", 4) == 0)
+        n -= 4;
     memcpy(out + n, url.base + auth_end, url.len - auth_end);
     return n + url.len - auth_end;
 }
@@ -649,6 +717,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         v = access_begin(c, m, headlen);
     if (v == CL_NEXT)
         v = access_to_localhost(c, headlen);
+    /* 2b. reverse mode: the rate limits of the site and the route */
+    if (v == CL_NEXT && c->reverse)
+        v = rev_limit(c, m);
     /* 3. OPTIONS and TRACE with Max-Forwards; then the cache: PURGE, or a
      * lookup that may answer at once (client_maxfwd.c, client_hit.c) */
     if (v == CL_NEXT && !t->is_connect)
@@ -817,7 +888,7 @@ static int cl_reply_step(struct sl_client *c)
     }
     if (!c->wr)
         return 0;
-    n = cl_send2(c->io.fd, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
+    n = cl_send2(c->io.fd, c->ssl, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
     if (n == -EAGAIN)
         return 0;
     if (n < 0) {
@@ -838,6 +909,8 @@ static void cl_linger(struct sl_client *c)
      * destroy the response still in flight: shut our side, read and
      * discard what the client still sends, close on its EOF (or after
      * CL_LINGER_MS). nginx's lingering close. */
+    if (c->ssl)
+        sl_tls_shutdown(c->ssl);    /* close_notify, then the FIN */
     shutdown(c->io.fd, SHUT_WR);
     sl_buf_reset(&c->in);
     cl_release_bufs(c);         /* what comes now is read into the stack */
@@ -853,7 +926,7 @@ static int cl_linger_step(struct sl_client *c)
 
     if (!c->rd)
         return 0;
-    n = cl_read(c->io.fd, &b, &c->rd, c->hup);
+    n = cl_read(c->io.fd, NULL, &b, &c->rd, c->hup);   /* raw: discarded */
     if (n == -EAGAIN)
         return 0;
     if (n <= 0) {

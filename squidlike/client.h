@@ -12,6 +12,8 @@
 struct sl_server;
 struct sl_client;
 struct access_state;
+struct rl_state;
+struct sl_conf;
 
 /* Take over a socket accepted on a listener of kind (enum sl_listen_kind,
  * server.h). Returns 0 or -errno (fd closed then). */
@@ -23,6 +25,22 @@ int sl_client_accept(struct sl_server *srv, int fd,
  * NULL when out of memory; _free(NULL) is a no-op. */
 struct access_state *access_state_new(void);
 void access_state_free(struct access_state *a);
+
+/* The rate limits' buckets and counters, one per server (client_limit.c).
+ * apply: make *s fit conf (a table of reverse.limit_table buckets; kept
+ * across a reload of the same size, so clients keep their buckets); 0 or
+ * -ENOMEM (*s unchanged). */
+int rl_state_apply(struct rl_state **s, const struct sl_conf *conf);
+void rl_state_free(struct rl_state *s);
+/* Requests refused by the limit named name since start. */
+struct rl_count {
+    char name[64];
+    unsigned long long limited;
+};
+size_t rl_state_counts(const struct rl_state *s, const struct rl_count **out);
+/* Buckets in use, the table's size, buckets dropped before they were full. */
+void rl_state_table(const struct rl_state *s, size_t *used, size_t *cap,
+                    unsigned long long *evicted);
 
 /* Open tunnels and client connections using an origin connection now,
  * for the status numbers (the walk is the client side's). */

@@ -426,7 +426,7 @@ int access_peek_step(struct sl_client *c)
     int rc;
 
     if (sl_buf_len(&c->out) && c->wr) {
-        n = cl_send2(c->io.fd, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
+        n = cl_send2(c->io.fd, c->ssl, c->out.pos, sl_buf_len(&c->out), NULL, 0, &c->wr);
         if (n < 0 && n != -EAGAIN) {
             cl_close(c);
             return 1;
@@ -446,7 +446,7 @@ int access_peek_step(struct sl_client *c)
             sl_buf_reserve(&c->in, 4096, a->headlen + FLT_SNI_MAX_HELLO + 4096) < 0) {
             rc = FLT_SNI_NOT_TLS;
         } else {
-            n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
+            n = cl_read(c->io.fd, c->ssl, &c->in, &c->rd, c->hup);
             if (n == -EAGAIN)
                 return 0;
             if (n <= 0) {

@@ -106,7 +106,13 @@ static ssize_t bg_request(char *buf, size_t size, const char *url,
     size_t i;
     const char *const *s;
 
-    if (sl_buf_printf(&out, "GET %s HTTP/1.1\r\n", url) < 0)
+    /* The internal client parses http:// URLs: it knows a site asked
+     * over TLS by its flag (SL_BG_HTTPS), and writes https:// again. */
+    if (strncmp(url, "https://", 8) == 0 &&
+        sl_buf_printf(&out, "GET http://%s HTTP/1.1\r\n", url + 8) < 0)
+        return -ENOSPC;
+    if (strncmp(url, "https://", 8) != 0 &&
+        sl_buf_printf(&out, "GET %s HTTP/1.1\r\n", url) < 0)
         return -ENOSPC;
     if (host && sl_buf_printf(&out, "Host: %.*s\r\n", (int)host->value.len,
                               host->value.base) < 0)
@@ -128,7 +134,7 @@ static ssize_t bg_request(char *buf, size_t size, const char *url,
 
 /* An internal client on one end of a socket pair: it passes the source
  * check and logs as "internal". 0 or -errno. */
-static int accept_internal(struct sl_server *srv, int fd, int kind)
+static int accept_internal(struct sl_server *srv, int fd, int flags)
 {
     struct sockaddr_in lo;
     struct sl_client *c;
@@ -137,19 +143,21 @@ static int accept_internal(struct sl_server *srv, int fd, int kind)
     memset(&lo, 0, sizeof(lo));
     lo.sin_family = AF_INET;
     lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo), kind);
+    rc = sl_client_accept(srv, fd, (struct sockaddr *)&lo, sizeof(lo),
+                         (flags & SL_BG_REVERSE) ? SL_LISTEN_REVERSE : SL_LISTEN_PROXY);
     if (rc < 0)
         return rc;
     c = srv->clients;           /* just linked first */
     if (c && c->io.fd == fd) {
         c->internal = 1;
+        c->https = (flags & SL_BG_HTTPS) != 0;  /* its request comes later */
         snprintf(c->peer_str, sizeof(c->peer_str), "internal");
     }
     return 0;
 }
 
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
-                     size_t klen, const struct sl_http_msg *req, int reverse)
+                     size_t klen, const struct sl_http_msg *req, int flags)
 {
     uint32_t h = sl_fnv32(key, klen) | 1;   /* 0 marks a free slot */
     struct bg *b;
@@ -189,7 +197,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     srv->bg = b;
     srv->nbg++;
     sl_timer_set(srv->loop, &b->timer, BG_TIMEOUT_MS);
-    if (accept_internal(srv, sv[1], reverse ? SL_LISTEN_REVERSE : SL_LISTEN_PROXY) < 0) {
+    if (accept_internal(srv, sv[1], flags) < 0) {
         bg_close(b);
         return 0;
     }
@@ -214,7 +222,7 @@ void sl_bgfetch_stop_all(struct sl_server *srv)
  */
 static int bg_start_clientless(struct sl_server *srv, const char *req, size_t len,
                                const union sl_sockaddr *client, uint64_t range_fetch,
-                               int reverse)
+                               int flags)
 {
     struct sl_client *c;
 
@@ -235,7 +243,8 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
     c->internal = 1;
     c->headless = 1;            /* nobody to answer: it fills the cache */
     c->range_fetch = range_fetch;
-    c->reverse = (unsigned char)reverse;
+    c->reverse = (flags & SL_BG_REVERSE) != 0;
+    c->https = (flags & SL_BG_HTTPS) != 0;
     cl_link(c);
     c->wr = 1;
     cl_run(c);
@@ -244,12 +253,12 @@ static int bg_start_clientless(struct sl_server *srv, const char *req, size_t le
 
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
                      const struct sl_http_msg *req, const union sl_sockaddr *client,
-                     uint64_t limit, int reverse)
+                     uint64_t limit, int flags)
 {
     char buf[BG_REQ_MAX];
     ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
 
-    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit, reverse) < 0)
+    if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit, flags) < 0)
         return 0;
     srv->stats.range_fetches++;
     SL_DEBUG(0, "fetching all of %s for a range", url);

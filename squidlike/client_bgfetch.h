@@ -23,12 +23,14 @@ struct sl_server;
  * Revalidate url in the background with the fields of req that select its
  * variant (everything but conditionals, ranges, cache and hop-by-hop
  * fields). At most one per key at a time; silently skipped when too many
- * run. reverse: the fetch goes through reverse mode's pipeline (url's
- * authority names the site), as the request it refreshes did. Returns 1
- * when started.
+ * run. flags: SL_BG_REVERSE, the fetch goes through reverse mode's
+ * pipeline (url's authority names the site), as the request it refreshes
+ * did; SL_BG_HTTPS, that request came over TLS. Returns 1 when started.
  */
+#define SL_BG_REVERSE 0x1     /* reverse mode's pipeline */
+#define SL_BG_HTTPS 0x2       /* ... for a site asked over TLS */
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
-                     size_t klen, const struct sl_http_msg *req, int reverse);
+                     size_t klen, const struct sl_http_msg *req, int flags);
 /*
  * Fetch all of url in the background for a Range miss (Squid's
  * range_offset_limit), with the fields of req that select its variant: a
@@ -36,11 +38,11 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
  * collapsed-forwarding entry of the URL, so that range requests can read
  * their part as it arrives. Stored only when the body is at most limit.
  * client: who asked (to_localhost judges the fetch as that client's).
- * reverse: as for sl_bgfetch_start. Returns 1 when started.
+ * flags: as for sl_bgfetch_start. Returns 1 when started.
  */
 int sl_bgfetch_whole(struct sl_server *srv, const char *url,
                      const struct sl_http_msg *req, const union sl_sockaddr *client,
-                     uint64_t limit, int reverse);
+                     uint64_t limit, int flags);
 /* Stop every background fetch (shutdown). */
 void sl_bgfetch_stop_all(struct sl_server *srv);
 

@@ -105,7 +105,7 @@ static int flow_sent(const struct cl_flow *f)
  * write; -EAGAIN or -errno. The write may stop anywhere: the encoder keeps
  * the framing it cut for next time.
  */
-static ssize_t flow_send(int fd, const char *h, size_t hl, struct sl_buf *b,
+static ssize_t flow_send(int fd, SSL *ssl, const char *h, size_t hl, struct sl_buf *b,
                          struct cl_flow *f, unsigned char *wready,
                          size_t *hsent)
 {
@@ -134,19 +134,26 @@ static ssize_t flow_send(int fd, const char *h, size_t hl, struct sl_buf *b,
     }
     if (n == 0)
         return 0;
-    do
-        r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
-                   : writev(fd, iov, n);
-    while (r < 0 && errno == EINTR);
-    if (r < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            *wready = 0;
-            return -EAGAIN;
+    if (ssl) {
+        /* TLS takes a record at a time: only WANT_WRITE says the socket
+         * is full (tls.h). */
+        if ((r = sl_tls_writev(ssl, iov, n, wready)) < 0)
+            return r;
+    } else {
+        do
+            r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
+                       : writev(fd, iov, n);
+        while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                *wready = 0;
+                return -EAGAIN;
+            }
+            return -errno;
         }
-        return -errno;
+        if ((size_t)r < want)
+            *wready = 0;
     }
-    if ((size_t)r < want)
-        *wready = 0;
     *hsent = k = (size_t)r < hl ? (size_t)r : hl;
     k = (size_t)r - k;          /* what went of the body and its framing */
     if (f && f->reframe) {
@@ -358,6 +365,22 @@ void fwd_start(struct sl_client *c)
 }
 
 /*
+ * A pooled TLS connection is reused only under the TLS settings it was
+ * made with: after a reload that turned verification on, changed the CA,
+ * the name or the client certificate, it would carry requests to a peer
+ * the new settings refuse. Each snapshot builds its own context, and a
+ * pooled SSL holds a reference to the one that made it, so a stale
+ * connection's context is never at the address of the current one.
+ */
+static int fwd_tls_current(struct sl_client *c, const struct sl_origin *o)
+{
+    if (o->ssl == NULL)
+        return 1;
+    return c->reverse && c->txn.rev.routed &&
+           SSL_get_SSL_CTX(o->ssl) == c->conf->reverse.pools[rev_route(c)->pool].tls_ctx;
+}
+
+/*
  * An idle pooled connection to t->key, or its addresses (known, an IP
  * literal, or a lookup) and a new connection. A backend given by name is
  * looked up first, and only then may the pool serve it, from a connection
@@ -374,8 +397,8 @@ static void fwd_find_origin(struct sl_client *c)
     if (!t->is_connect && !t->no_pool && !(named && !t->acl.dst_known)) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
         if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
-                  || !to_local_ok(c, &o->peer.sa))) {
-            sl_origin_close(o);     /* the lookup path will refuse it */
+                  || !to_local_ok(c, &o->peer.sa) || !fwd_tls_current(c, o))) {
+            sl_origin_close(o);     /* refused by the lookup path, or made anew */
             o = NULL;
         }
         if (o) {
@@ -445,11 +468,48 @@ static void fwd_connect_next(struct sl_client *c)
         return;
     if (c->reverse)
         rev_outcome(c, 0, 0);
-    snprintf(where, sizeof(where), "%s: %s", t->key,
-             strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
+    if (t->connect_err == -EPROTO && t->tls_why != NULL)
+        snprintf(where, sizeof(where), "%s: TLS: %s", t->key, t->tls_why);
+    else
+        snprintf(where, sizeof(where), "%s: %s", t->key,
+                 strerror(t->connect_err ? -t->connect_err : EHOSTUNREACH));
     cl_reply_error(c, t->connect_err == -ETIMEDOUT ? SL_ERR_CONNECT_TIMEOUT
                                                    : SL_ERR_CONNECT_FAIL,
                    0, where);
+}
+
+/* A TLS pool: the handshake on the new connection, the backend's
+ * certificate verified. 1 done, 0 again at the next edge, -1 failed (the
+ * next address or backend is tried). */
+static int fwd_tls(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct sl_origin *o = t->origin;
+    const struct sl_conf_rpool *p = &c->conf->reverse.pools[rev_route(c)->pool];
+    const char *why = NULL;
+    int r;
+
+    if (o->ssl == NULL) {
+        const char *name = p->tls_name[0] ? p->tls_name :
+                           t->rev.dns_host ? t->rev.dns_host : o->peer_str;
+        if ((o->ssl = sl_tls_connect(p->tls_ctx, o->io.fd, name)) == NULL) {
+            t->tls_why = "out of memory";
+            return -1;
+        }
+    }
+    r = sl_tls_handshake(o->ssl, &o->rd, &o->wr, &why);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        t->tls_why = sl_tls_verify_why(o->ssl);
+        if (t->tls_why == NULL)
+            t->tls_why = why;
+        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS to backend %s (%s) failed: %s", t->key,
+               o->peer_str, t->tls_why);
+        return -1;
+    }
+    o->tls_ready = 1;
+    return 1;
 }
 
 static int fwd_connected(struct sl_client *c)
@@ -458,17 +518,32 @@ static int fwd_connected(struct sl_client *c)
     struct sl_origin *o = t->origin;
     int rc;
 
-    if (!o->wr && !o->hup)
+    if (o->ssl == NULL) {       /* TCP first */
+        if (!o->wr && !o->hup)
+            return 0;
+        rc = sl_net_connect_result(o->io.fd);
+        if (rc < 0) {
+            SL_LOG(SL_LOG_DEBUG, c->id, rc, "connect to %s failed", o->peer_str);
+            t->connect_err = rc;
+            sl_origin_close(o);
+            t->origin = NULL;
+            fwd_connect_next(c);
+            return 1;
+        }
+        if (!(c->reverse && t->rev.routed &&
+              c->conf->reverse.pools[rev_route(c)->pool].tls))
+            goto connected;
+    }
+    if ((rc = fwd_tls(c)) == 0)
         return 0;
-    rc = sl_net_connect_result(o->io.fd);
     if (rc < 0) {
-        SL_LOG(SL_LOG_DEBUG, c->id, rc, "connect to %s failed", o->peer_str);
-        t->connect_err = rc;
+        t->connect_err = -EPROTO;
         sl_origin_close(o);
         t->origin = NULL;
         fwd_connect_next(c);
         return 1;
     }
+connected:
     t->hier = "HIER_DIRECT";
     snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
     if (t->is_connect) {
@@ -610,7 +685,7 @@ static int fwd_send_request(struct sl_client *c)
     ssize_t n;
 
     if (!t->req.done && c->rd && room(&c->in) > 0) {
-        n = cl_read(c->io.fd, &c->in, &c->rd, c->hup);
+        n = cl_read(c->io.fd, c->ssl, &c->in, &c->rd, c->hup);
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             cl_close(c);        /* client gone mid-body */
             return 1;
@@ -624,7 +699,7 @@ static int fwd_send_request(struct sl_client *c)
     if (fwd_scan_request(c) < 0)
         return 1;
     if (o->wr) {
-        n = flow_send(o->io.fd, c->oreq.pos + t->oreq_sent, hl, &c->in,
+        n = flow_send(o->io.fd, o->ssl, c->oreq.pos + t->oreq_sent, hl, &c->in,
                       &t->req, &o->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             fwd_origin_failed(c, (int)n);
@@ -695,6 +770,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
+            (!final || rev_resp_fields(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
             (!final || !t->keep || t->minor ||
              sl_buf_append(&c->out, "Connection: keep-alive\r\n", 24) == 0) &&
@@ -830,7 +906,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_bad_response(c, "response head too large");
             return 1;
         }
-        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, o->ssl, &o->in, &o->rd, o->hup);
         if (n == -EAGAIN)
             return progress;
         if (n <= 0) {
@@ -876,7 +952,7 @@ static int fwd_move_body(struct sl_client *c)
         t->resp.tr_ready = 0;
         progress = hl || bl;
     } else if (c->wr) {
-        n = flow_send(c->io.fd, c->out.pos, hl, &o->in,
+        n = flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
                       t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             leave_now(c, (int)n);   /* the client went away */
@@ -890,7 +966,7 @@ static int fwd_move_body(struct sl_client *c)
         }
     }
     if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
-        n = cl_read(o->io.fd, &o->in, &o->rd, o->hup);
+        n = cl_read(o->io.fd, o->ssl, &o->in, &o->rd, o->hup);
         if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
             t->resp.done = 1;
             t->origin_keep = 0;

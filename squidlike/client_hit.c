@@ -59,6 +59,12 @@ int hit_key_prefix(const struct sl_client *c, struct sl_buf *out)
            sl_buf_append(out, " ", 1) < 0 ? -ENOSPC : 0;
 }
 
+/* A background fetch goes through the pipeline the request came by. */
+static int bg_flags(const struct sl_client *c)
+{
+    return (c->reverse ? SL_BG_REVERSE : 0) | (c->https ? SL_BG_HTTPS : 0);
+}
+
 static int hit_key(struct sl_client *c, struct sl_view path)
 {
     const struct sl_url *u = &c->txn.url_parts;
@@ -69,7 +75,11 @@ static int hit_key(struct sl_client *c, struct sl_view path)
     sl_buf_reset(&c->ckey);
     if (sl_buf_reserve(&c->ckey, need, need + 4096) < 0 || hit_key_prefix(c, &c->ckey) < 0)
         return -ENOMEM;
-    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "http://[%s]" : "http://%s", u->host);
+    /* A site over TLS has its own objects: a backend may answer plain
+     * HTTP with a redirect to HTTPS (cacheable), which HTTPS clients must
+     * never get. */
+    sl_buf_printf(&c->ckey, u->host_is_ipv6 ? "%s://[%s]" : "%s://%s",
+                  c->https ? "https" : "http", u->host);
     /* a reverse route may leave the query out of its keys (tracking
      * parameters on a static site) */
     if (c->reverse && rev_route(c) != NULL && !rev_route(c)->cache_key_query) {
@@ -193,6 +203,8 @@ static int hit_head(struct sl_client *c, const struct sl_http_msg *req,
     via_line(c, &c->out);
     if (rc == 0)
         rc = hit_status_field(c, &c->out);
+    if (rc == 0)
+        rc = rev_resp_fields(c, &c->out);
     if (rc == 0 && !t->keep)
         rc = sl_buf_append(&c->out, "Connection: close\r\n", 19);
     else if (rc == 0 && t->minor == 0)
@@ -215,7 +227,7 @@ static int hit_send_inline(struct sl_client *c, const char *body)
     ssize_t n = 0;
 
     if (c->wr) {
-        n = cl_send2(c->io.fd, c->out.pos, hl, body + cc->off, bl, &c->wr);
+        n = cl_send2(c->io.fd, c->ssl, c->out.pos, hl, body + cc->off, bl, &c->wr);
         if (n < 0 && n != -EAGAIN)
             return (int)n;
         if (n < 0)
@@ -371,7 +383,7 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     if (cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 1;
     limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
-    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit, c->reverse) ||
+    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit, bg_flags(c)) ||
         !cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 0;
     t->cache.range_started = 1;
@@ -463,7 +475,7 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
             cache_store_release(st);
             if (swr)
                 sl_bgfetch_start(c->srv, t->url, c->ckey.pos, cc->key_plen, m,
-                                 c->reverse);
+                                 bg_flags(c));
             return CL_DONE;
         }
         if (v == CACHE_REVALIDATE) {
@@ -680,9 +692,21 @@ int hit_run(struct sl_client *c)
         }
         niov = rc;
     }
-    do
-        n = writev(c->io.fd, iov, niov);
-    while (n < 0 && errno == EINTR);
+    if (c->ssl) {
+        n = sl_tls_writev(c->ssl, iov, niov, &c->wr);
+        if (n == -EAGAIN) {
+            cache_store_release(st);
+            return 0;           /* the flag it waits for is cleared */
+        }
+        if (n < 0)
+            errno = (int)-n;
+    } else {
+        do
+            n = writev(c->io.fd, iov, niov);
+        while (n < 0 && errno == EINTR);
+        if (n >= 0 && (size_t)n < total)
+            c->wr = 0;
+    }
     cache_store_release(st);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->wr = 0;
@@ -692,8 +716,6 @@ int hit_run(struct sl_client *c)
         leave_now(c, -errno);   /* the client went away */
         return 1;
     }
-    if ((size_t)n < total)
-        c->wr = 0;
     k = (size_t)n < hl ? (size_t)n : hl;
     sl_buf_consume(&c->out, k);
     cc->off += (int64_t)((size_t)n - k);

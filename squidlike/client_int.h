@@ -44,6 +44,7 @@
 #include "cache/store.h"
 #include "squidlike/buf.h"
 #include "squidlike/client.h"
+#include "squidlike/tls.h"
 #include "squidlike/backend.h"
 #include "squidlike/client_collapse.h"
 #include "squidlike/dns.h"
@@ -58,7 +59,8 @@
 #include "squidlike/server.h"
 
 enum cl_state {
-    CL_HEAD,        /* waiting for / reading a request head */
+    CL_HEAD,        /* waiting for / reading a request head (0: calloc's) */
+    CL_TLS,         /* reverse.tls_listen: the TLS handshake */
     CL_RESOLVE,     /* DNS */
     CL_CONNECT,     /* TCP connect to the origin */
     CL_FORWARD,     /* request out, response back */
@@ -200,6 +202,10 @@ struct cl_rev {
     unsigned dns_port;
     int64_t sent_us;            /* when the backend was picked (latency) */
     int vhost, route, backend;  /* indices in c->conf->reverse */
+    unsigned char rl_done;      /* the rate limits were taken (client_limit.c) */
+    int rl_idx;                 /* 1 + the tightest limit met; 0: none */
+    uint64_t rl_remaining;      /* ... its tokens left */
+    int64_t rl_reset_ms;        /* ... until it is full (refused: a token) */
     size_t hash_len;            /* a hashing pool's field value, kept in */
     char hash_buf[256];         /* ... hash_buf (0: no such field) */
     char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
@@ -231,6 +237,7 @@ struct cl_txn {
     struct sl_dns_result addrs;
     size_t addr_next;
     int connect_err;            /* last connect failure, -errno */
+    const char *tls_why;        /* ... or why TLS to the backend failed */
     unsigned char denied_local; /* an address was refused by to_localhost */
     unsigned char reused;       /* origin came from the pool */
     unsigned char retried;
@@ -293,6 +300,10 @@ struct sl_client {
     unsigned char internal;     /* a background fetch of our own */
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
+    SSL *ssl;                   /* on a reverse.tls_listen address (tls.h) */
+    unsigned char https;        /* the site is asked over TLS (ssl, or a
+                                   background fetch for such a request): its
+                                   URL, cache keys and X-Forwarded-Proto */
     unsigned char in_run;       /* cl_run on the stack: no recursion */
     unsigned char headless;     /* the client left; its fetch goes on
                                    (client_leave.c) */
@@ -348,15 +359,19 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
                     const char *detail);
 void cl_txn_done(struct sl_client *c);
 void cl_close(struct sl_client *c);
+void cl_tls_end(struct sl_client *c);
 void cl_arm_timer(struct sl_client *c);
 /* client_timeout.c: the connection's timer (c->timer's callback). */
 void cl_on_timer(struct sl_timer *t);
 /* A transaction starts: its clocks, HTTP/1.1 and keep-alive assumed. */
 void cl_txn_init(struct sl_client *c);
-ssize_t cl_read(int fd, struct sl_buf *b, unsigned char *ready,
+/* Read into b / write a head and a body, through TLS when ssl is set
+ * (tls.h: a TLS write that takes less than offered says nothing about the
+ * socket, so only WANT_WRITE clears *ready). */
+ssize_t cl_read(int fd, SSL *ssl, struct sl_buf *b, unsigned char *ready,
                 unsigned char hup);
-ssize_t cl_send2(int fd, const char *h, size_t hl, const char *b, size_t bl,
-                 unsigned char *ready);
+ssize_t cl_send2(int fd, SSL *ssl, const char *h, size_t hl, const char *b,
+                 size_t bl, unsigned char *ready);
 
 void cl_rerun(struct sl_client *c);
 /* Keep "METHOD\0URL\0" (and the log's other fields of m) in t->meta. */
@@ -493,6 +508,14 @@ int leave_recheck(struct sl_client *c);
 /* client_rev.c: reverse mode (a client of a reverse.listen address) */
 /* Step 1: the vhost and route of the request (CL_NEXT, or CL_REFUSE). */
 enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
+/* Our fields on the site's responses: RateLimit (client_limit.c), HSTS over
+ * TLS. 0 or -ENOSPC. */
+int rev_resp_fields(const struct sl_client *c, struct sl_buf *out);
+/* client_limit.c: after access, the rate limits of the vhost and route:
+ * CL_NEXT, or CL_DONE with a 429 under way. */
+enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m);
+/* RateLimit-Policy / RateLimit when reverse.rate_limit_headers: 0 or -ENOSPC. */
+int rev_limit_fields(const struct sl_client *c, struct sl_buf *out);
 /* The route of the transaction, NULL when it has none (or not reverse). */
 const struct sl_conf_rroute *rev_route(const struct sl_client *c);
 /* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */

@@ -94,6 +94,7 @@ static void go_headless(struct sl_client *c)
     int fd;
 
     txnlog_aborted(c);
+    cl_tls_end(c);
     fd = sl_loop_del(srv->loop, &c->io);
     if (fd >= 0)
         close(fd);

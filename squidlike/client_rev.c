@@ -186,6 +186,63 @@ static int has_dot_segment(struct sl_view path)
     return 0;
 }
 
+/*
+ * A vhost with https_redirect, asked over plain HTTP: 308 to the same
+ * host (its port replaced by https_port) and target, method and body kept
+ * by the client (RFC 9110 15.4.9).
+ */
+static enum cl_verdict rev_redirect(struct sl_client *c, const struct sl_conf_rvhost *vh,
+                                    struct sl_view path)
+{
+    static const char body[] = "This site is served over HTTPS.\n";
+    struct cl_txn *t = &c->txn;
+    const char *h = t->rev.host, *colon = strrchr(h, ':'), *br = strrchr(h, ']');
+    size_t hl = colon != NULL && (br == NULL || colon > br) ? (size_t)(colon - h) : strlen(h);
+    size_t blen = sizeof(body) - 1;
+    int rc;
+
+    t->keep = t->keep && t->req.kind == SL_HTTP_BODY_NONE;
+    t->status = 308;
+    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    if (cl_lend_out(c) < 0 || sl_buf_reserve(&c->out, hl + path.len + 512,
+                                             hl + path.len + 1024) < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    sl_buf_reset(&c->out);
+    rc = sl_page_head(&c->out, 308, "text/plain; charset=utf-8", blen, "no-store",
+                      t->keep, t->minor, NULL);
+    if (rc == 0)
+        rc = sl_buf_printf(&c->out, "Location: https://%.*s", (int)hl, h);
+    if (rc == 0 && vh->https_port != 443)
+        rc = sl_buf_printf(&c->out, ":%u", vh->https_port);
+    if (rc == 0)
+        rc = sl_buf_append(&c->out, path.base, path.len);
+    if (rc == 0)
+        rc = sl_buf_append(&c->out, "\r\n\r\n", 4);
+    if (rc == 0 && !t->is_head)
+        rc = sl_buf_append(&c->out, body, blen);
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    t->code = CL_CODE_NONE_NONE;
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return CL_DONE;
+}
+
+int rev_resp_fields(const struct sl_client *c, struct sl_buf *out)
+{
+    const struct cl_txn *t = &c->txn;
+    const char *v;
+
+    if (rev_limit_fields(c, out) < 0)
+        return -ENOSPC;
+    if (c->ssl == NULL || !t->rev.routed)
+        return 0;
+    v = c->conf->reverse.vhosts[t->rev.vhost].hsts;
+    if (v == NULL)
+        return 0;
+    return sl_buf_printf(out, "Strict-Transport-Security: %s\r\n", v) < 0 ? -ENOSPC : 0;
+}
+
 /* A refusal before rev_target knows the URL: the log gets the target as
  * sent (cl_begin leaves the meta to rev_target on reverse listeners). */
 static enum cl_verdict early(struct sl_client *c, const struct sl_http_msg *m,
@@ -254,8 +311,8 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
         return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
     sl_buf_reset(&c->oreq);
     if (sl_buf_reserve(&c->oreq, need, need) < 0 ||
-        sl_buf_append(&c->oreq, t->url_parts.host_is_ipv6 ? "http://[" : "http://",
-                      t->url_parts.host_is_ipv6 ? 8 : 7) < 0 ||
+        sl_buf_append(&c->oreq, c->https ? "https://" : "http://", c->https ? 8 : 7) < 0 ||
+        (t->url_parts.host_is_ipv6 && sl_buf_append(&c->oreq, "[", 1) < 0) ||
         sl_buf_append(&c->oreq, t->url_parts.host, strlen(t->url_parts.host)) < 0 ||
         (t->url_parts.host_is_ipv6 && sl_buf_append(&c->oreq, "]", 1) < 0) ||
         sl_buf_append(&c->oreq, path.base, path.len) < 0 ||
@@ -277,6 +334,8 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m)
     t->rev.routed = 1;
     if (!t->acl.rerun)
         sl_backends_route_hit(rc->rt, hit.vhost, hit.route);
+    if (rc->vhosts[hit.vhost].https_redirect && !c->https && !c->internal)
+        return rev_redirect(c, &rc->vhosts[hit.vhost], path);
     /* dst ACLs have no destination to look up here: they never match. */
     t->acl.dst_known = 1;
     return CL_NEXT;
@@ -403,7 +462,13 @@ int rev_pick(struct sl_client *c)
     b = sl_backends_conf(rc->rt, route->pool, i);
     memset(&t->addrs, 0, sizeof(t->addrs));
     t->addr_next = 0;
-    memcpy(t->key, b->name, strlen(b->name) + 1);  /* 80 < SL_ORIGIN_KEY_MAX */
+    /* A TLS pool's connections are its own: another pool may verify
+     * another name, trust another CA or present another certificate to
+     * the same address. */
+    if (rc->pools[route->pool].tls)
+        snprintf(t->key, sizeof(t->key), "tls:%s@%s", rc->pools[route->pool].name, b->name);
+    else
+        memcpy(t->key, b->name, strlen(b->name) + 1);  /* 80 < SL_ORIGIN_KEY_MAX */
     if (b->by_name) {
         /* fwd_start looks it up (the DNS cache answers until the TTL) */
         t->rev.dns_host = b->host;
@@ -509,7 +574,8 @@ static int forwarded_line(const struct sl_client *c, struct sl_buf *out)
         (v6 && sl_buf_append(out, "\"[", 2) < 0) ||
         sl_buf_append(out, c->peer_str, strlen(c->peer_str)) < 0 ||
         (v6 && sl_buf_append(out, "]\"", 2) < 0) ||
-        sl_buf_append(out, ";proto=http", 11) < 0)
+        (c->https ? sl_buf_append(out, ";proto=https", 12)
+                : sl_buf_append(out, ";proto=http", 11)) < 0)
         return -ENOSPC;
     /* host= is a quoted-string: the Host passed the parser (no CTL), and
      * a quote or backslash in it is escaped */
@@ -542,7 +608,8 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
         forwarded_line(c, out) < 0)
         return -ENOSPC;
     if (rc->x_forwarded_proto && (!trusted || !sl_http_find(m, "X-Forwarded-Proto")) &&
-        sl_buf_append(out, "X-Forwarded-Proto: http\r\n", 25) < 0)
+        (c->https ? sl_buf_append(out, "X-Forwarded-Proto: https\r\n", 26)
+                : sl_buf_append(out, "X-Forwarded-Proto: http\r\n", 25)) < 0)
         return -ENOSPC;
     if (rc->x_forwarded_host && t->rev.host[0] &&
         (!trusted || !sl_http_find(m, "X-Forwarded-Host")) &&

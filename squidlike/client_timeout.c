@@ -29,6 +29,8 @@ static int64_t cl_deadline(const struct sl_client *c)
         return c->t_progress + (t->head_done ? id : fb);
     }
     switch (c->state) {
+    case CL_TLS:
+        return c->t_state + c->conf->reverse.tls.handshake_timeout;
     case CL_HEAD:
         if (sl_buf_len(&c->in) == 0)
             return c->t_state + to->client_idle;
@@ -108,6 +110,12 @@ void cl_on_timer(struct sl_timer *tm)
     case CL_FORWARD:
         fwd_timeout(c);
         break;
+    case CL_TLS:
+        /* A client that stops mid-handshake (or never starts one). */
+        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS handshake with %s timed out", c->peer_str);
+        sl_tls_count(c->ssl, 0);
+        cl_close(c);
+        return;
     case CL_QUEUE:
         rev_queue_timeout(c);
         break;

@@ -76,7 +76,7 @@ static void tunnel_end(struct sl_client *c, int err)
 /* Move bytes from one socket's buffer to the other socket; count them in
  * the transaction (count) and, as they move, in the server's total (so a
  * tunnel that ends by a timeout or a reset is counted too). */
-static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
+static int tunnel_push(int fd, SSL *ssl, struct sl_buf *pre, struct sl_buf *b,
                        unsigned char *wr, int64_t *count,
                        unsigned long long *total, int *err)
 {
@@ -85,7 +85,7 @@ static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
 
     if (!(hl || bl) || !*wr)
         return 0;
-    n = cl_send2(fd, pre ? pre->pos : NULL, hl, b->pos, bl, wr);
+    n = cl_send2(fd, ssl, pre ? pre->pos : NULL, hl, b->pos, bl, wr);
     if (n == -EAGAIN)
         return 0;
     if (n < 0) {
@@ -103,7 +103,7 @@ static int tunnel_push(int fd, struct sl_buf *pre, struct sl_buf *b,
 
 /* Read into b; what came is added to *total (bytes from origins, or
  * NULL). */
-static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
+static int tunnel_pull(int fd, SSL *ssl, struct sl_buf *b, unsigned char *rd,
                        unsigned char hup, unsigned char *eof,
                        unsigned long long *total, int *err)
 {
@@ -115,7 +115,7 @@ static int tunnel_pull(int fd, struct sl_buf *b, unsigned char *rd,
         sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
     if (sl_buf_space(b) == 0)
         return 0;               /* full: the other side must drain first */
-    n = cl_read(fd, b, rd, hup);
+    n = cl_read(fd, ssl, b, rd, hup);
     if (n == -EAGAIN)
         return 0;
     if (n == 0) {
@@ -139,26 +139,30 @@ int tunnel_run(struct sl_client *c)
     int p = 0, r, err = 0;
 
     /* up: client -> origin */
-    if ((r = tunnel_push(o->io.fd, NULL, &c->in, &o->wr, &t->bytes_up,
+    if ((r = tunnel_push(o->io.fd, o->ssl, NULL, &c->in, &o->wr, &t->bytes_up,
                          &st->bytes_from_clients, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(c->io.fd, &c->in, &c->rd, c->hup, &t->c_eof,
+        (p |= r, r = tunnel_pull(c->io.fd, c->ssl, &c->in, &c->rd, c->hup, &t->c_eof,
                                  NULL, &err)) < 0)
         goto fail;
     p |= r;
     if (t->c_eof && !t->up_shut && sl_buf_len(&c->in) == 0) {
+        if (o->ssl)
+            sl_tls_shutdown(o->ssl);
         shutdown(o->io.fd, SHUT_WR);
         t->up_shut = 1;
         p = 1;
     }
     /* down: origin -> client, our 200 line first */
-    if ((r = tunnel_push(c->io.fd, &c->out, &o->in, &c->wr, &t->bytes_out,
+    if ((r = tunnel_push(c->io.fd, c->ssl, &c->out, &o->in, &c->wr, &t->bytes_out,
                          &st->bytes_to_clients, &err)) < 0 ||
-        (p |= r, r = tunnel_pull(o->io.fd, &o->in, &o->rd, o->hup, &t->o_eof,
+        (p |= r, r = tunnel_pull(o->io.fd, o->ssl, &o->in, &o->rd, o->hup, &t->o_eof,
                                  &st->bytes_from_origins, &err)) < 0)
         goto fail;
     p |= r;
     if (t->o_eof && !t->down_shut && sl_buf_len(&o->in) == 0 &&
         sl_buf_len(&c->out) == 0) {
+        if (c->ssl)
+            sl_tls_shutdown(c->ssl);
         shutdown(c->io.fd, SHUT_WR);
         t->down_shut = 1;
         p = 1;

@@ -724,7 +724,8 @@ static const struct key cache_keys[] = {
 
 static const struct key limits_keys[] = {
     NUM(K_COUNT, limits, max_connections, 1, 1000000),
-    NUM(K_SIZE, limits, buffer_size, 4 * KIB, 16 * MIB), END
+    NUM(K_SIZE, limits, buffer_size, 4 * KIB, 16 * MIB),
+    NUM(K_COUNT, limits, busy_poll_us, 0, 1000), END
 };
 
 static const struct key pac_keys[] = {
@@ -746,7 +747,8 @@ static const struct key reverse_keys[] = {
     BOOL(reverse, x_forwarded_proto), BOOL(reverse, x_forwarded_host),
     BOOL(reverse, request_id), RFUNC(trusted_proxies),
     RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
-    END
+    RFUNC(tls_listen), RFUNC(tls), RFUNC(rate_limits), RFUNC(rate_limit_table),
+    BOOL(reverse, rate_limit_headers), END
 };
 
 static const struct key top_keys[] = {
@@ -923,7 +925,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL, NULL };
     config_t cf;
     int ok = 0;
 
@@ -953,10 +955,12 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
     }
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
          check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
-         cf_reverse_finish(&x) == 0;
+         cf_reverse_finish(&x) == 0 && cf_tls_finish(&x) == 0 &&
+         cf_limit_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
     cf_reverse_stash_free(&x);
+    cf_limit_stash_free(&x);
     config_destroy(&cf);
     if (!ok) {
         sl_conf_unref(x.c);

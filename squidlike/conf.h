@@ -22,6 +22,7 @@
 
 #include "acl/acl.h"
 #include "acl/auth.h"
+#include "acl/ratelimit.h"
 #include "acl/route.h"
 #include "acl/rules.h"
 #include "cache/refresh.h"
@@ -187,6 +188,9 @@ struct sl_conf_manager {
  * backend pools.
  */
 struct sl_backends;
+struct sl_tls;
+#define SL_CONF_LIMITS_PER 4    /* rate limits per vhost, per route */
+#define SL_CONF_MAX_LIMITS 64
 
 #define SL_CONF_MAX_RPOOLS 64
 #define SL_CONF_MAX_RBACKENDS 64        /* per pool */
@@ -238,6 +242,13 @@ struct sl_conf_rpool {
      * at most pending_timeout, then 503. 0: no queue. */
     unsigned max_pending;
     int64_t pending_timeout_ms;
+    /* TLS to the backends: verified against tls_ca (NULL: the system's
+     * store) for tls_name (empty: each backend's host), with a client
+     * certificate when tls_cert is set. */
+    int tls, tls_verify;
+    char *tls_ca, *tls_cert, *tls_key;
+    char tls_name[256];
+    struct ssl_ctx_st *tls_ctx; /* built with the snapshot, freed with it */
     struct sl_conf_rbackend backend[SL_CONF_MAX_RBACKENDS];
     size_t n_backends;
 };
@@ -257,17 +268,73 @@ struct sl_conf_rroute {
     int cache_key_query;        /* the query is part of the cache key */
     /* 0: timeouts.connect / origin_first_byte / origin_idle */
     int64_t connect_timeout_ms, response_timeout_ms, idle_timeout_ms;
+    int limits[SL_CONF_LIMITS_PER];     /* indices in reverse.limits */
+    size_t n_limits;
 };
 
 struct sl_conf_rvhost {
     char name[256];             /* its first name ("default" when none) */
     struct sl_conf_rroute *routes;
     size_t n_routes;
+    int https_redirect;         /* plain HTTP gets 308 to https:// */
+    unsigned https_port;        /* ... on this port (443: not written) */
+    char *hsts;                 /* Strict-Transport-Security over TLS, or NULL */
+    int limits[SL_CONF_LIMITS_PER];     /* on all its routes */
+    size_t n_limits;
+};
+
+/* One of reverse.rate_limits: a token bucket per key (acl/ratelimit.h). */
+#define SL_RL_KEY_CLIENT 0x1u   /* the client's address, masked */
+#define SL_RL_KEY_ROUTE 0x2u
+#define SL_RL_KEY_HOST 0x4u
+#define SL_RL_KEY_HEADER 0x8u   /* a field's value; absent: no limit */
+struct sl_conf_rlimit {
+    char name[64];
+    unsigned key;               /* SL_RL_KEY_* */
+    char header[64];
+    unsigned v4_prefix, v6_prefix;
+    struct acl_rl_policy policy;
+};
+
+#define SL_CONF_MAX_CERTS 64
+#define SL_CONF_MAX_TICKET_KEYS 4
+
+/* One certificate of reverse.tls.certificates. */
+struct sl_conf_cert {
+    char *cert;                 /* PEM: the certificate, then its chain */
+    char *key;                  /* PEM private key */
+    char *ocsp;                 /* DER OCSP response to staple, or NULL */
+    char where[160];            /* "FILE:LINE" of the entry, for errors */
+};
+
+struct sl_conf_tls {
+    struct sl_conf_cert certs[SL_CONF_MAX_CERTS];   /* [0]: the default */
+    size_t n_certs;
+    int min_version;            /* TLS1_2_VERSION or TLS1_3_VERSION */
+    char *ciphers;              /* TLS 1.2 cipher list (OpenSSL syntax) */
+    char *ciphersuites;         /* TLS 1.3 */
+    int session_tickets;
+    char *ticket_key_files[SL_CONF_MAX_TICKET_KEYS];  /* [0] encrypts */
+    size_t n_ticket_key_files;
+    char ticket_where[160];
+    int64_t ticket_key_lifetime;    /* ms: rotation of generated keys */
+    size_t session_cache;       /* TLS 1.2 session IDs kept; 0: none */
+    int64_t session_timeout;    /* ms: how long a session may be resumed */
+    int64_t handshake_timeout;  /* ms */
+    struct sl_tls *rt;          /* the contexts (tls.h), built with the
+                                   snapshot and freed with it */
 };
 
 struct sl_conf_reverse {
     struct sl_conf_listen listen[SL_CONF_MAX_LISTEN];
     size_t n_listen;
+    struct sl_conf_listen tls_listen[SL_CONF_MAX_LISTEN];  /* HTTPS */
+    size_t n_tls_listen;
+    struct sl_conf_tls tls;
+    struct sl_conf_rlimit *limits;
+    size_t n_limits;
+    size_t limit_table;         /* buckets kept (all limits together) */
+    int rate_limit_headers;     /* RateLimit / RateLimit-Policy fields */
     int unknown_host;           /* status for a Host no vhost takes: 421/404 */
     int preserve_host;          /* the backend gets the client's Host */
     struct acl_routes *routes;  /* vhost names and route patterns */
@@ -295,6 +362,7 @@ struct sl_conf_reverse {
 struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
+    size_t busy_poll_us;        /* loop.h sl_loop_set_busy_poll; 0: off */
 };
 
 struct sl_conf {

@@ -2,7 +2,7 @@
  * conf_int.h - what the files of the configuration loader share (conf.c:
  * the generic machinery and most settings; conf_acl.c: access rules,
  * blocklists, authentication, block pages, header lists; conf_pac.c: the
- * pac group; conf_rev.c: the reverse group). Only these
+ * pac group; conf_rev.c: the reverse group; conf_tls.c: its TLS). Only these
  * files touch libconfig.
  */
 #ifndef SL_CONF_INT_H
@@ -41,6 +41,8 @@ struct ctx {
     void *stash;                /* conf_acl.c's, until the policy is built */
     const config_setting_t *empty_listen;   /* listen = [ ] (conf_rev.c) */
     void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
+    void *limit_stash;          /* conf_limit.c's, until limit names are resolved */
+    const config_setting_t *tls_listen;     /* its line, for cf_tls_finish */
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
@@ -130,5 +132,21 @@ int cf_reverse_finish(struct ctx *x);
 void cf_reverse_stash_free(struct ctx *x);
 int cf_reverse_defaults(struct sl_conf_reverse *r);
 void cf_reverse_free(struct sl_conf_reverse *r);
+
+/* conf_limit.c: reverse.rate_limits; vhosts and routes name them
+ * (cf_limit_refs), resolved after the walk. */
+int cf_k_reverse_rate_limits(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_rate_limit_table(struct ctx *x, const config_setting_t *s);
+int cf_limit_refs(struct ctx *x, const config_setting_t *s, int *out, size_t *n);
+int cf_limit_finish(struct ctx *x);
+void cf_limit_stash_free(struct ctx *x);
+
+/* conf_tls.c: reverse.tls_listen and reverse.tls; the contexts are built
+ * after the walk (the files are read then). */
+int cf_k_reverse_tls_listen(struct ctx *x, const config_setting_t *s);
+int cf_k_reverse_tls(struct ctx *x, const config_setting_t *s);
+int cf_tls_finish(struct ctx *x);
+int cf_tls_defaults(struct sl_conf_tls *t);
+void cf_tls_free(struct sl_conf_tls *t);
 
 #endif

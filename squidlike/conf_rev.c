@@ -28,6 +28,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/chars.h"
 #include "squidlike/conf_int.h"
+#include "squidlike/tls.h"
 
 #define MAX_RULES 1024
 
@@ -289,6 +290,7 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
     p->eject_ms = 1000;
     p->eject_max_ms = 60000;
     p->pending_timeout_ms = 2000;
+    p->tls_verify = 1;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -380,12 +382,32 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                     return cf_fail(x, e, "bad backend %s: %s", cf_describe(x, e), why);
             }
             p->n_backends = (size_t)m;
+        } else if (strcmp(k, "tls") == 0 || strcmp(k, "tls_verify") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, s, "'%s' must be true or false", k);
+            *(k[3] ? &p->tls_verify : &p->tls) = config_setting_get_bool(s);
+        } else if (strcmp(k, "tls_ca") == 0 || strcmp(k, "tls_cert") == 0 ||
+                   strcmp(k, "tls_key") == 0) {
+            char **f = strcmp(k, "tls_ca") == 0 ? &p->tls_ca :
+                       strcmp(k, "tls_cert") == 0 ? &p->tls_cert : &p->tls_key;
+            if (cf_set_string(x, s, f, NULL) < 0)
+                return -1;
+        } else if (strcmp(k, "tls_name") == 0) {
+            const char *v = cf_get_string(x, s);
+            if (v == NULL)
+                return -1;
+            if (v[0] == '\0' || strlen(v) >= sizeof(p->tls_name) ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789.-:") != strlen(v))
+                return cf_fail(x, s, "'tls_name' must be a host name or an address");
+            snprintf(p->tls_name, sizeof(p->tls_name), "%s", v);
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a pools entry (expected one "
                            "of: name, balance, hash, backends, health_path, "
                            "health_interval, health_timeout, health_rise, health_fall, "
                            "health_status, eject_after, eject_time, eject_max, "
-                           "max_connections, max_pending, pending_timeout)", k);
+                           "max_connections, max_pending, pending_timeout, tls, "
+                           "tls_verify, tls_ca, tls_cert, tls_key, tls_name)", k);
         }
     }
     if (name == NULL)
@@ -403,6 +425,17 @@ static int one_pool(struct ctx *x, const config_setting_t *g, struct sl_conf_rpo
                        p->name);
     if (hash != NULL && p->algo != SL_PICK_HASH)
         return cf_fail(x, hash, "pool '%s': 'hash' is for balance = \"hash\"", p->name);
+    if ((p->tls_ca || p->tls_cert || p->tls_key || p->tls_name[0]) && !p->tls)
+        return cf_fail(x, g, "pool '%s': tls_* settings without tls = true", p->name);
+    if (!p->tls_cert != !p->tls_key)
+        return cf_fail(x, g, "pool '%s': tls_cert and tls_key go together", p->name);
+    if (p->tls) {
+        char err[512];
+        p->tls_ctx = sl_tls_client_ctx(p->tls_ca, p->tls_verify, p->tls_cert,
+                                       p->tls_key, err, sizeof(err));
+        if (p->tls_ctx == NULL)
+            return cf_fail(x, g, "pool '%s': %s", p->name, err);
+    }
     for (i = 0; (size_t)i < p->n_backends; i++)
         for (j = 0; j < i; j++)
             if (strcmp(p->backend[i].name, p->backend[j].name) == 0)
@@ -418,15 +451,15 @@ int cf_k_reverse_pools(struct ctx *x, const config_setting_t *s)
 
     if (n < 0)
         return -1;
-    free(r->pools);
-    r->n_pools = 0;
+    if (r->n_pools > 0)
+        return cf_fail(x, s, "a second 'pools' list");
     if (n > 0 && (r->pools = calloc((size_t)n, sizeof(*r->pools))) == NULL)
         return cf_fail(x, s, "out of memory");
     for (i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+        r->n_pools = (size_t)i + 1;     /* freed with what it holds so far */
         if (one_pool(x, g, &r->pools[i]) < 0)
             return -1;
-        r->n_pools = (size_t)i + 1;
         for (j = 0; j < i; j++)
             if (strcmp(r->pools[i].name, r->pools[j].name) == 0)
                 return cf_fail(x, g, "a second pool named '%s'", r->pools[i].name);
@@ -599,11 +632,15 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
             if (ttl < 1000 || ttl > 365LL * MS_D)
                 return cf_fail(x, s, "'cache_ttl' is out of range (expected 1s to 365d)");
             route->cache_ttl = ttl / 1000;
+        } else if (strcmp(k, "rate_limits") == 0) {
+            if (cf_limit_refs(x, s, route->limits, &route->n_limits) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
                            "of: prefix, regex, icase, rewrite, pool, request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
-                           "connect_timeout, response_timeout, idle_timeout)", k);
+                           "connect_timeout, response_timeout, idle_timeout, "
+                           "rate_limits)", k);
         }
     }
     if (pattern == NULL)
@@ -617,6 +654,28 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
     return 0;
 }
 
+/* The value of Strict-Transport-Security: "max-age=N" and the optional
+ * directives, no bytes a field value may not hold. */
+static int vhost_hsts(struct ctx *x, const config_setting_t *s, struct sl_conf_rvhost *vh)
+{
+    const char *v = cf_get_string(x, s);
+    size_t i;
+
+    if (v == NULL)
+        return -1;
+    if (strncasecmp(v, "max-age=", 8) != 0 || strlen(v) > 200)
+        return cf_fail(x, s, "'hsts' must be a Strict-Transport-Security value, "
+                       "\"max-age=SECONDS\" then optional \"; includeSubDomains\" "
+                       "or \"; preload\" (at most 200 bytes)");
+    for (i = 0; v[i]; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+            return cf_fail(x, s, "'hsts' has a control byte");
+    free(vh->hsts);
+    if ((vh->hsts = strdup(v)) == NULL)
+        return cf_fail(x, s, "out of memory");
+    return 0;
+}
+
 static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rvhost *vh)
 {
     const config_setting_t *s, *names = NULL, *routes = NULL;
@@ -627,6 +686,7 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
     if (!config_setting_is_group(g))
         return cf_fail(x, g, "each vhosts entry must be a group ({ names = [ "
                        "\"www.example.com\" ]; routes = ( ... ); })");
+    vh->https_port = 443;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -641,9 +701,25 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
             is_default = config_setting_get_bool(s);
         } else if (strcmp(k, "routes") == 0) {
             routes = s;
+        } else if (strcmp(k, "https_redirect") == 0) {
+            if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, s, "'https_redirect' must be true or false");
+            vh->https_redirect = config_setting_get_bool(s);
+        } else if (strcmp(k, "https_port") == 0) {
+            if (!cf_is_int(s) || config_setting_get_int64(s) < 1 ||
+                config_setting_get_int64(s) > 65535)
+                return cf_fail(x, s, "'https_port' must be a port, 1 to 65535");
+            vh->https_port = (unsigned)config_setting_get_int64(s);
+        } else if (strcmp(k, "hsts") == 0) {
+            if (vhost_hsts(x, s, vh) < 0)
+                return -1;
+        } else if (strcmp(k, "rate_limits") == 0) {
+            if (cf_limit_refs(x, s, vh->limits, &vh->n_limits) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a vhosts entry (expected one "
-                           "of: names, default, routes)", k);
+                           "of: names, default, routes, https_redirect, https_port, "
+                           "hsts, rate_limits)", k);
         }
     }
     if (m == 0 && !is_default)
@@ -714,15 +790,15 @@ int cf_reverse_finish(struct ctx *x)
         cf_seterr(x, "%s: reverse.pools: %s", x->path, strerror(errno));
         return -1;
     }
-    if (r->n_listen == 0 && x->empty_listen != NULL)
+    if (r->n_listen == 0 && r->n_tls_listen == 0 && x->empty_listen != NULL)
         return cf_fail(x, x->empty_listen, "'listen' is empty (expected at least one "
                        "\"ADDR:PORT\", \"[V6]:PORT\" or \"PORT\", unless "
-                       "reverse.listen is set)");
-    if (r->n_listen == 0)
+                       "reverse.listen or reverse.tls_listen is set)");
+    if (r->n_listen == 0 && r->n_tls_listen == 0)
         return 0;               /* reverse mode off: nothing else matters */
     if (r->n_vhosts == 0) {
-        cf_seterr(x, "%s: reverse.listen is set but there are no reverse.vhosts",
-                  x->path);
+        cf_seterr(x, "%s: reverse.%s is set but there are no reverse.vhosts",
+                  x->path, r->n_listen ? "listen" : "tls_listen");
         return -1;
     }
     for (i = 0; st != NULL && i < st->nrules; i++)
@@ -770,9 +846,10 @@ int cf_reverse_defaults(struct sl_conf_reverse *r)
     r->x_forwarded_proto = 1;
     r->x_forwarded_host = 1;
     r->request_id = 1;
+    r->limit_table = 65536;
     r->routes = acl_routes_new();
     r->hide = calloc(1, sizeof(*r->hide));
-    if (r->routes == NULL || r->hide == NULL)
+    if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0)
         return -1;
     for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
         snprintf(line, sizeof(line), "deny %s", hide[i]);
@@ -798,8 +875,17 @@ void cf_reverse_free(struct sl_conf_reverse *r)
             edit_free(&r->vhosts[i].routes[j].resp);
         }
         free(r->vhosts[i].routes);
+        free(r->vhosts[i].hsts);
+    }
+    for (i = 0; i < r->n_pools; i++) {
+        SSL_CTX_free(r->pools[i].tls_ctx);
+        free(r->pools[i].tls_ca);
+        free(r->pools[i].tls_cert);
+        free(r->pools[i].tls_key);
     }
     sl_backends_free(r->rt);
+    cf_tls_free(&r->tls);
+    free(r->limits);
     free(r->vhosts);
     free(r->pools);
     free(r->hide);

@@ -73,6 +73,7 @@ static const char *reason_phrase(int status)
     case 200: return "OK";
     case 400: return "Bad Request";
     case 302: return "Found";
+    case 308: return "Permanent Redirect";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 407: return "Proxy Authentication Required";
@@ -80,6 +81,7 @@ static const char *reason_phrase(int status)
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 421: return "Misdirected Request";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";

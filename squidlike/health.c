@@ -5,7 +5,8 @@
  * connect, one request written whole (it is small), and a read of the
  * status line, all bounded by health_timeout. A probe never holds more
  * than its 512-byte buffer, and a check in progress is never started
- * twice: the next one is timed from when this one ends.
+ * twice: the next one is timed from when this one ends. A TLS pool's
+ * checks go over TLS, its certificate verified as a request's would be.
  */
 #include "config.h"
 
@@ -22,10 +23,11 @@
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 
 #define HC_BUF 512
 
-enum hc_state { HC_IDLE = 0, HC_CONNECT, HC_READ };
+enum hc_state { HC_IDLE = 0, HC_CONNECT, HC_TLS, HC_READ };
 
 struct hc_probe {
     struct sl_health *h;
@@ -34,6 +36,8 @@ struct hc_probe {
     struct sl_dns_waiter dnsw;  /* a backend given by name */
     struct sl_dns_result res;
     struct sl_io io;
+    SSL *ssl;                   /* a TLS pool's */
+    unsigned char rd, wr;       /* edges, for the TLS handshake */
     struct sl_timer timer;
     size_t len, sent, reqlen;
     char req[HC_BUF];
@@ -53,6 +57,8 @@ static void hc_close(struct hc_probe *p)
 {
     int fd;
 
+    SSL_free(p->ssl);
+    p->ssl = NULL;
     if (p->io.fd >= 0) {
         fd = sl_loop_del(p->h->srv->loop, &p->io);
         if (fd >= 0)
@@ -101,7 +107,19 @@ static void hc_read(struct hc_probe *p)
     int st;
 
     for (;;) {
-        n = read(p->io.fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+        if (p->ssl) {
+            struct sl_buf b = { p->buf, p->buf + sizeof(p->buf) - 1, p->buf,
+                                p->buf + p->len };
+            n = sl_tls_read(p->ssl, &b, &p->rd);
+            if (n == -EAGAIN)
+                return;
+            if (n < 0) {
+                errno = (int)-n;
+                break;
+            }
+        } else {
+            n = read(p->io.fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -129,9 +147,68 @@ static void hc_read(struct hc_probe *p)
     hc_done(p, 1, "");
 }
 
+/* What the backend's certificate must name: tls_name, else its host
+ * name, else its address. */
+static const char *hc_tls_name(struct hc_probe *p)
+{
+    const struct sl_conf_rpool *c = &sl_backends_rev(p->h->rt)->pools[p->pool];
+    const struct sl_conf_rbackend *b = &c->backend[p->idx];
+    union sl_sockaddr a;
+
+    if (c->tls_name[0])
+        return c->tls_name;
+    if (b->by_name)
+        return b->host;
+    memcpy(&a, &b->addr, sizeof(a) < sizeof(b->addr) ? sizeof(a) : sizeof(b->addr));
+    return sl_net_ntop(&a.sa, p->buf, sizeof(p->buf));
+}
+
+/* HC_TLS: the handshake, then the request in one record. */
+static void hc_tls(struct hc_probe *p, unsigned ev)
+{
+    const char *why = NULL;
+    char msg[128];
+    struct iovec iov;
+    ssize_t n;
+    int r;
+
+    if (ev & (SL_IO_READ | SL_IO_HUP | SL_IO_ERR))
+        p->rd = 1;
+    if (ev & (SL_IO_WRITE | SL_IO_HUP | SL_IO_ERR))
+        p->wr = 1;
+    if (!SSL_is_init_finished(p->ssl)) {
+        r = sl_tls_handshake(p->ssl, &p->rd, &p->wr, &why);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            snprintf(msg, sizeof(msg), "TLS: %s",
+                     sl_tls_verify_why(p->ssl) ? sl_tls_verify_why(p->ssl) : why);
+            hc_done(p, 0, msg);
+            return;
+        }
+    }
+    iov.iov_base = p->req + p->sent;
+    iov.iov_len = p->reqlen - p->sent;
+    n = sl_tls_writev(p->ssl, &iov, 1, &p->wr);
+    if (n == -EAGAIN)
+        return;
+    if (n < 0) {
+        snprintf(msg, sizeof(msg), "TLS write: %s", strerror((int)-n));
+        hc_done(p, 0, msg);
+        return;
+    }
+    p->sent += (size_t)n;
+    if (p->sent < p->reqlen)
+        return;
+    p->len = 0;
+    p->state = HC_READ;
+    hc_read(p);
+}
+
 static void hc_on_io(struct sl_io *io, unsigned ev)
 {
     struct hc_probe *p = io->data;
+    const struct sl_conf_rpool *c = &sl_backends_rev(p->h->rt)->pools[p->pool];
     char why[96];
     ssize_t n;
     int rc;
@@ -140,6 +217,16 @@ static void hc_on_io(struct sl_io *io, unsigned ev)
         if ((rc = sl_net_connect_result(io->fd)) < 0) {
             snprintf(why, sizeof(why), "connect: %s", strerror(-rc));
             hc_done(p, 0, why);
+            return;
+        }
+        if (c->tls) {
+            if ((p->ssl = sl_tls_connect(c->tls_ctx, io->fd, hc_tls_name(p))) == NULL) {
+                hc_done(p, 0, "TLS: out of memory");
+                return;
+            }
+            p->state = HC_TLS;
+            p->rd = p->wr = 1;
+            hc_tls(p, ev);
             return;
         }
         do
@@ -155,6 +242,10 @@ static void hc_on_io(struct sl_io *io, unsigned ev)
         if (p->sent < p->reqlen)
             return;             /* the rest at the next writable edge */
         p->state = HC_READ;
+    }
+    if (p->state == HC_TLS) {
+        hc_tls(p, ev);
+        return;
     }
     if (p->state == HC_READ && (ev & (SL_IO_READ | SL_IO_HUP | SL_IO_ERR)))
         hc_read(p);

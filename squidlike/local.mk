@@ -2,7 +2,7 @@
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
-	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_int.h \
+	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_int.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \
 	%reldir%/net.c %reldir%/net.h \
@@ -15,12 +15,13 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_leave.c %reldir%/client_txnlog.c %reldir%/client_timeout.c \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
-	%reldir%/client_mgr.c %reldir%/client_rev.c \
+	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c \
 	%reldir%/server.c %reldir%/server.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
-	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h
+	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
+	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c

@@ -25,6 +25,9 @@ struct sl_loop {
     struct sl_post *posts, **posts_tail;
     void (*idle_fn)(void *);
     void *idle_data;
+    int64_t busy_us;            /* busy-poll window; 0: off */
+    int credit;                 /* > 0: recent idle gaps fit the window */
+    struct sl_loop_stats stats;
     struct epoll_event events[SL_LOOP_EVENTS];
 };
 
@@ -266,6 +269,64 @@ void sl_loop_set_idle_hook(struct sl_loop *loop, void (*fn)(void *), void *data)
     loop->idle_data = data;
 }
 
+void sl_loop_set_busy_poll(struct sl_loop *loop, unsigned us)
+{
+    loop->busy_us = us;
+    if (us == 0)
+        loop->credit = 0;
+}
+
+void sl_loop_get_stats(const struct sl_loop *loop, struct sl_loop_stats *st)
+{
+    *st = loop->stats;
+}
+
+int sl_loop_spin_credit(int credit, int64_t gap_us, int64_t busy_us, int caught)
+{
+    if (caught && gap_us <= busy_us)
+        return credit < SL_LOOP_CREDIT_MAX ? credit + 1 : credit;
+    return credit > 0 ? credit - 1 : 0;
+}
+
+/*
+ * Wait for events. With busy polling on (sl_loop_set_busy_poll), poll
+ * without blocking for up to the window first, but only while the recent
+ * idle gaps were that short: the credit rises when a wait ended within the
+ * window, falls when it did not, so a quiet proxy sleeps at once and one
+ * under load keeps its CPU awake between events. Timers may fire up to the
+ * window late (at most 1 ms, their own granularity).
+ */
+static int loop_wait(struct sl_loop *loop, int timeout)
+{
+    int64_t start, spent, until;
+    int n = 0, spun = 0;
+
+    if (loop->busy_us == 0 || timeout == 0)
+        return epoll_wait(loop->epfd, loop->events, SL_LOOP_EVENTS, timeout);
+    start = sl_mono_us();
+    if (loop->credit > 0) {
+        spun = 1;
+        until = start + loop->busy_us;
+        do
+            n = epoll_wait(loop->epfd, loop->events, SL_LOOP_EVENTS, 0);
+        while (n == 0 && sl_mono_us() < until);
+    }
+    if (n == 0)
+        n = epoll_wait(loop->epfd, loop->events, SL_LOOP_EVENTS, timeout);
+    if (n < 0)
+        return n;
+    spent = sl_mono_us() - start;
+    if (spun) {
+        loop->stats.spins++;
+        if (n > 0 && spent <= loop->busy_us)
+            loop->stats.spins_caught++;
+        loop->stats.spin_us += (uint64_t)(spent < loop->busy_us ? spent
+                                                                 : loop->busy_us);
+    }
+    loop->credit = sl_loop_spin_credit(loop->credit, spent, loop->busy_us, n > 0);
+    return n;
+}
+
 int64_t sl_loop_now(const struct sl_loop *loop) { return loop->now; }
 int64_t sl_loop_now_us(const struct sl_loop *loop) { return loop->now_us; }
 void sl_loop_update_time(struct sl_loop *loop) { tick(loop); }
@@ -282,7 +343,7 @@ int sl_loop_run(struct sl_loop *loop)
             int64_t d = loop->heap[0]->when - loop->now;
             timeout = d <= 0 ? 0 : (d > 60000 ? 60000 : (int)d);
         }
-        n = epoll_wait(loop->epfd, loop->events, SL_LOOP_EVENTS, timeout);
+        n = loop_wait(loop, timeout);
         if (n < 0 && errno != EINTR)
             return -errno;
         tick(loop);

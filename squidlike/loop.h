@@ -84,6 +84,29 @@ void sl_loop_run_posts(struct sl_loop *loop);
 /* Withdraw a post that has not run yet. */
 void sl_loop_unpost(struct sl_loop *loop, struct sl_post *p);
 
+/*
+ * Busy polling: before sleeping, poll without blocking for up to us
+ * microseconds (0: off, the default), while recent idle gaps were that
+ * short. Waking an idle CPU costs the waker an interrupt to this CPU (in a
+ * virtual machine, an exit to the hypervisor), paid on the CPU of the
+ * client or origin that sent the bytes: under load, spinning trades this
+ * CPU's idle time for theirs. HAProxy's "busy-polling" is the same idea.
+ */
+void sl_loop_set_busy_poll(struct sl_loop *loop, unsigned us);
+
+struct sl_loop_stats {
+    uint64_t spins;             /* waits that polled before sleeping */
+    uint64_t spins_caught;      /* ... and found an event in the window */
+    uint64_t spin_us;           /* time spent polling */
+};
+void sl_loop_get_stats(const struct sl_loop *loop, struct sl_loop_stats *st);
+
+/* The credit rule (pure, for tests): a wait that ended with an event
+ * within the window adds one (up to SL_LOOP_CREDIT_MAX), any other takes
+ * one away (down to 0). The loop polls while the credit is above 0. */
+#define SL_LOOP_CREDIT_MAX 8
+int sl_loop_spin_credit(int credit, int64_t gap_us, int64_t busy_us, int caught);
+
 /* Called at the end of every iteration (log flushing). One hook. */
 void sl_loop_set_idle_hook(struct sl_loop *loop, void (*fn)(void *), void *data);
 

@@ -282,6 +282,7 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
         goto fail;
     }
     sl_loop_set_idle_hook(loop, sl_server_idle, srv);
+    sl_loop_set_busy_poll(loop, (unsigned)conf->limits.busy_poll_us);
     if ((r = sl_log_start_writer()) < 0)
         SL_LOG(SL_LOG_WARN, 0, r, "no log writer thread: logs are written "
                "from the event loop");

@@ -13,13 +13,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl/route.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
+#include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/metrics.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 
 struct code_row {
     const char *name;
@@ -426,6 +429,59 @@ static void be_labels(char *buf, size_t n, const struct sl_conf_rpool *p, size_t
     snprintf(buf, n, "pool=\"%s\",backend=\"%s\",", pool, be);
 }
 
+/* HTTPS listeners: handshakes, and how long each certificate has left
+ * (negative once expired: alert on it before that). */
+static void tls_rows(struct sl_bufw *w, const struct sl_tls *t)
+{
+    struct sl_tls_stats st;
+    struct sl_tls_cert_info ci;
+    char file[600], names[1100];
+    int64_t now = (int64_t)time(NULL);
+    size_t i;
+
+    sl_tls_get_stats(&st);
+    family(w, "squidlike_tls_handshakes_total", "counter",
+           "TLS handshakes on HTTPS listeners: full, resumed (a ticket or a session id), failed.");
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"full\"} %llu\n",
+                   st.handshakes - st.resumed);
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"resumed\"} %llu\n", st.resumed);
+    sl_bufw_printf(w, "squidlike_tls_handshakes_total{kind=\"failed\"} %llu\n", st.failed);
+    family(w, "squidlike_tls_cert_expiry_seconds", "gauge",
+           "Seconds until a certificate of reverse.tls expires (negative: expired).");
+    for (i = 0; i < sl_tls_ncerts(t); i++) {
+        sl_tls_cert(t, i, &ci);
+        label_into(file, sizeof(file), ci.file);
+        label_into(names, sizeof(names), ci.names);
+        sl_bufw_printf(w, "squidlike_tls_cert_expiry_seconds{file=\"%s\",names=\"%s\","
+                       "key=\"%s\"} %lld\n", file, names, ci.key_type,
+                       (long long)(ci.not_after - now));
+    }
+}
+
+/* Rate limits: refusals per limit name, and the bucket table. */
+static void limit_rows(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct rl_count *rc;
+    size_t n = rl_state_counts(srv->ratelimit, &rc), i, used, cap;
+    unsigned long long evicted;
+    char name[160];
+
+    family(w, "squidlike_rate_limited_total", "counter",
+           "Requests refused with 429 by a rate limit of reverse mode.");
+    for (i = 0; i < n; i++) {
+        label_into(name, sizeof(name), rc[i].name);
+        sl_bufw_printf(w, "squidlike_rate_limited_total{limit=\"%s\"} %llu\n", name,
+                       rc[i].limited);
+    }
+    rl_state_table(srv->ratelimit, &used, &cap, &evicted);
+    one(w, "squidlike_rate_limit_buckets", "gauge",
+        "Slots of the rate limit table in use (of reverse.rate_limit_table).",
+        (unsigned long long)used);
+    one(w, "squidlike_rate_limit_evictions_total", "counter",
+        "Buckets dropped before they were full, for want of room: the table is too small.",
+        evicted);
+}
+
 void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
 {
     const struct sl_conf_reverse *rc;
@@ -485,7 +541,11 @@ size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
 
 size_t sl_metrics_size(const struct sl_server *srv)
 {
-    return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse);
+    const struct sl_tls *t = srv->conf->reverse.tls.rt;
+
+    /* a certificate's line: its file and names escaped (tls_rows) */
+    return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse) +
+           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0) + 128 * 256;
 }
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
@@ -496,6 +556,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };
     struct sl_status_gauges g;
+    struct sl_loop_stats ls;
     unsigned long long denied = 0;
     int64_t up = sl_loop_now(srv->loop) - m->start_ms;
     size_t mi;
@@ -579,6 +640,16 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         "Objects evicted to make room.", (unsigned long long)cs.evicted);
     if (srv->store != NULL)
         store_writes(&w, &cs);
+    sl_loop_get_stats(srv->loop, &ls);
+    one(&w, "squidlike_busy_poll_waits_total", "counter",
+        "Waits that polled before sleeping (limits.busy_poll_us).", ls.spins);
+    one(&w, "squidlike_busy_poll_caught_total", "counter",
+        "Of those, waits that found an event while polling.", ls.spins_caught);
+    family(&w, "squidlike_busy_poll_seconds_total", "counter",
+           "Time spent polling instead of sleeping.");
+    sl_bufw_printf(&w, "squidlike_busy_poll_seconds_total %llu.%06llu\n",
+        (unsigned long long)(ls.spin_us / 1000000),
+        (unsigned long long)(ls.spin_us % 1000000));
     family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
     sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));
@@ -587,5 +658,9 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
            "Time from a query to the name servers to its answer or failure.");
     hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
     sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
+    if (srv->conf->reverse.tls.rt != NULL)
+        tls_rows(&w, srv->conf->reverse.tls.rt);
+    if (srv->ratelimit != NULL)
+        limit_rows(&w, srv);
     return w.rc;
 }

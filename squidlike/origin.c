@@ -13,6 +13,7 @@
 #include "squidlike/hash.h"
 #include "squidlike/log.h"
 #include "squidlike/origin.h"
+#include "squidlike/tls.h"
 
 #define POOL_BUCKETS 1024       /* power of two */
 
@@ -69,6 +70,12 @@ void sl_origin_close(struct sl_origin *o)
 
     idle_unlink(o);
     sl_timer_stop(o->pool->loop, &o->timer);
+    if (o->ssl != NULL) {
+        if (o->tls_ready)
+            sl_tls_shutdown(o->ssl);    /* close_notify, best effort */
+        SSL_free(o->ssl);
+        o->ssl = NULL;
+    }
     fd = sl_loop_del(o->pool->loop, &o->io);
     if (fd >= 0)
         close(fd);

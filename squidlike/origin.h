@@ -39,6 +39,8 @@ struct sl_origin {
     uint64_t id;
     unsigned nreq;              /* requests sent on this connection */
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
+    unsigned char tls_ready;    /* ssl's handshake is done */
+    struct ssl_st *ssl;         /* TLS to a backend (tls.h), or NULL */
     struct sl_timer timer;      /* idle timeout while pooled */
     struct sl_post free_post;
     struct sl_origin *hnext, *hprev;    /* pool bucket, idle only */

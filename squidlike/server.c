@@ -363,6 +363,10 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->cfwd = cfwd_table_new(loop);
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
+    if (rl_state_apply(&srv->ratelimit, conf) < 0) {
+        snprintf(err, errlen, "reverse.rate_limit_table: out of memory");
+        goto fail;
+    }
     srv->conf_generation = 1;
     srv->health = sl_health_start(srv, conf->reverse.rt);
     sl_status_start(srv);
@@ -380,7 +384,8 @@ fail:
 static int srv_listen_one(struct sl_server *srv, const struct sl_conf_listen *a,
                           enum sl_listen_kind kind, char *err, size_t errlen)
 {
-    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)" };
+    static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)",
+                                        " (reverse.tls_listen)" };
     struct sl_listener *l = &srv->listeners[srv->nlisteners];
     int fd, rc;
 
@@ -414,6 +419,10 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
      * bound (a supervisor's or a test's readiness probe may rely on it). */
     for (i = 0; i < conf->reverse.n_listen; i++)
         if (srv_listen_one(srv, &conf->reverse.listen[i], SL_LISTEN_REVERSE,
+                           err, errlen) < 0)
+            return -1;
+    for (i = 0; i < conf->reverse.n_tls_listen; i++)
+        if (srv_listen_one(srv, &conf->reverse.tls_listen[i], SL_LISTEN_REVERSE_TLS,
                            err, errlen) < 0)
             return -1;
     for (i = 0; i < conf->manager.n_listen; i++)
@@ -483,6 +492,20 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         SL_LOG(SL_LOG_WARN, 0, 0, "reverse.listen changes at restart only");
     memcpy(nc->reverse.listen, old->reverse.listen, sizeof(nc->reverse.listen));
     nc->reverse.n_listen = old->reverse.n_listen;
+    if (!addrs_same(old->reverse.tls_listen, old->reverse.n_tls_listen,
+                    nc->reverse.tls_listen, nc->reverse.n_tls_listen))
+        SL_LOG(SL_LOG_WARN, 0, 0, "reverse.tls_listen changes at restart only");
+    if (old->reverse.n_tls_listen > 0 && nc->reverse.tls.rt == NULL) {
+        snprintf(err, sizeof(err), "the HTTPS listeners stay open until a restart: "
+                 "the new configuration needs reverse.tls_listen and its certificates");
+        SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
+               "configuration)", path, err);
+        snprintf(srv->reload_result, sizeof(srv->reload_result), "failed: %.200s", err);
+        sl_conf_unref(nc);
+        return -1;
+    }
+    memcpy(nc->reverse.tls_listen, old->reverse.tls_listen, sizeof(nc->reverse.tls_listen));
+    nc->reverse.n_tls_listen = old->reverse.n_tls_listen;
     if (sl_dns_configure(srv->dns, &nc->dns, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed: %s: %s (keeping the running "
                "configuration)", path, err);
@@ -509,9 +532,13 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     /* The backends keep what is known of them (health, ejections,
      * counters); the checks go on against the new pools. */
     sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    if (rl_state_apply(&srv->ratelimit, nc) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
+               "keeping the old one", nc->reverse.limit_table);
     sl_health_stop(srv->health);
     srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;
+    sl_loop_set_busy_poll(srv->loop, (unsigned)nc->limits.busy_poll_us);
     sl_conf_unref(old);         /* connections still using it hold their own */
     srv->conf_generation++;
     snprintf(srv->reload_result, sizeof(srv->reload_result), "ok");
@@ -784,6 +811,7 @@ void sl_server_free(struct sl_server *srv)
     cfwd_table_free(srv->cfwd);
     sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
+    rl_state_free(srv->ratelimit);
     sl_conf_unref(srv->conf);
     free(srv);
 }

@@ -39,7 +39,8 @@ struct access_state;
 enum sl_listen_kind {
     SL_LISTEN_PROXY = 0,        /* listen: the forward proxy */
     SL_LISTEN_MANAGER,          /* manager.listen: the manager pages and the PAC only */
-    SL_LISTEN_REVERSE           /* reverse.listen: in front of the company's servers */
+    SL_LISTEN_REVERSE,          /* reverse.listen: in front of the company's servers */
+    SL_LISTEN_REVERSE_TLS       /* reverse.tls_listen: the same, over TLS */
 };
 
 struct sl_listener {
@@ -110,9 +111,11 @@ struct sl_server {
      * limiter and the test clock of the access step (client.h). */
     struct sl_ipcounts *ipcounts;
     struct access_state *access;
+    struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     struct sl_health *health;   /* reverse mode's active checks, or NULL */
-    struct sl_listener listeners[3 * SL_CONF_MAX_LISTEN];   /* proxy, manager, reverse */
+    struct sl_listener listeners[4 * SL_CONF_MAX_LISTEN];   /* proxy, manager,
+                                                               reverse, reverse TLS */
     size_t nlisteners;
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;

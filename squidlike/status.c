@@ -27,6 +27,7 @@
 #include "squidlike/dns.h"
 #include "squidlike/status.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 
 #define FD_COUNT_MAX 1000000    /* stop counting open fds there */
 
@@ -573,7 +574,11 @@ size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc)
 
 size_t sl_status_size(const struct sl_server *srv)
 {
-    return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse);
+    const struct sl_tls *t = srv->conf->reverse.tls.rt;
+
+    /* a certificate's object: names and file, JSON-escaped (tls_json) */
+    return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse) +
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 128 * 256;
 }
 
 static int64_t wall_now_ms(void)
@@ -582,6 +587,54 @@ static int64_t wall_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* HTTPS listeners: handshakes, and each certificate's expiry. */
+static void tls_json(struct sl_bufw *w, const struct sl_tls *t)
+{
+    struct sl_tls_cert_info ci;
+    struct sl_tls_stats st;
+    int64_t now = (int64_t)time(NULL);
+    size_t i;
+
+    if (t == NULL)
+        return;
+    sl_tls_get_stats(&st);
+    sl_bufw_printf(w, ",\n  \"tls\": { \"handshakes\": { \"full\": %llu, \"resumed\": %llu, "
+        "\"failed\": %llu },\n    \"certificates\": [", st.handshakes - st.resumed,
+        st.resumed, st.failed);
+    for (i = 0; i < sl_tls_ncerts(t); i++) {
+        sl_tls_cert(t, i, &ci);
+        sl_bufw_printf(w, "%s\n      { ", i ? "," : "");
+        put_str(w, "file", ci.file);
+        sl_bufw_printf(w, ", ");
+        put_str(w, "names", ci.names);
+        sl_bufw_printf(w, ", ");
+        put_str(w, "key", ci.key_type);
+        sl_bufw_printf(w, ", \"not_after\": %lld, \"expires_in_seconds\": %lld }",
+                       (long long)ci.not_after, (long long)(ci.not_after - now));
+    }
+    sl_bufw_printf(w, " ] }");
+}
+
+/* Rate limits: refusals per limit, the bucket table. */
+static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct rl_count *rc;
+    size_t n = rl_state_counts(srv->ratelimit, &rc), i, used, cap;
+    unsigned long long evicted;
+
+    if (srv->ratelimit == NULL)
+        return;
+    rl_state_table(srv->ratelimit, &used, &cap, &evicted);
+    sl_bufw_printf(w, ",\n  \"rate_limits\": { \"buckets\": %zu, \"capacity\": %zu, "
+                   "\"evictions\": %llu, \"refused\": {", used, cap, evicted);
+    for (i = 0; i < n; i++) {
+        sl_bufw_printf(w, "%s ", i ? "," : "");
+        put_json(w, rc[i].name);
+        sl_bufw_printf(w, ": %llu", rc[i].limited);
+    }
+    sl_bufw_printf(w, " } }");
 }
 
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
@@ -651,6 +704,8 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     top(&w, "by_bytes", "bytes", &m->top_bytes);
     sl_bufw_printf(&w, "\n  }");
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
+    tls_json(&w, srv->conf->reverse.tls.rt);
+    limits_json(&w, srv);
     sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);

@@ -22,6 +22,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/server.h"
 #include "squidlike/status.h"
+#include "squidlike/tls.h"
 
 #define REFRESH_S 10
 #define TOP_SHOWN 10
@@ -521,6 +522,46 @@ static void tile_routes(struct sl_bufw *w, const struct sl_backends *b)
     tile_end(w);
 }
 
+/* HTTPS listeners: each certificate and when it expires. */
+static void tile_tls(struct sl_bufw *w, const struct sl_tls *t)
+{
+    struct sl_tls_cert_info ci;
+    struct sl_tls_stats st;
+    char when[32], id[32];
+    int64_t now = (int64_t)time(NULL);
+    struct tm tm;
+    time_t na;
+    size_t i;
+
+    sl_tls_get_stats(&st);
+    sl_bufw_printf(w, "<section class=\"wide\"><h2>Certificates</h2>\n<table id=\"tls\">"
+        "<tr><th>names</th><th>key</th><th>file</th><th>expires (UTC)</th><td>days left</td></tr>\n");
+    for (i = 0; i < sl_tls_ncerts(t); i++) {
+        sl_tls_cert(t, i, &ci);
+        na = (time_t)ci.not_after;
+        if (gmtime_r(&na, &tm) == NULL || strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm) == 0)
+            snprintf(when, sizeof(when), "?");
+        sl_bufw_printf(w, "<tr><th>");
+        sl_bufw_html(w, ci.names);
+        sl_bufw_printf(w, "</th><th>%s</th><th><code>", ci.key_type);
+        sl_bufw_html(w, ci.file);
+        snprintf(id, sizeof(id), "cert_%zu_days", i);
+        sl_bufw_printf(w, "</code></th><th>%s</th><td id=\"%s\"%s>%.1f</td></tr>\n", when, id,
+                       ci.not_after - now < 14 * 86400 ? " class=\"bad\"" : "",
+                       (double)(ci.not_after - now) / 86400.0);
+    }
+    sl_bufw_printf(w, "</table>\n<p>TLS handshakes: <span id=\"tls_full\">%llu</span> full, "
+        "<span id=\"tls_resumed\">%llu</span> resumed, <span id=\"tls_failed\">%llu</span> "
+        "failed</p>\n", st.handshakes - st.resumed, st.resumed, st.failed);
+    tile_end(w);
+}
+
+static void status_tls_html(struct sl_bufw *w, const struct sl_tls *t)
+{
+    if (t != NULL)
+        tile_tls(w, t);
+}
+
 void sl_status_reverse_html(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
 {
     if (b == NULL)
@@ -545,7 +586,11 @@ size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc)
 
 size_t sl_status_html_size(const struct sl_server *srv)
 {
-    return SL_STATUS_HTML_MAX + sl_status_reverse_html_size(&srv->conf->reverse);
+    const struct sl_tls *t = srv->conf->reverse.tls.rt;
+
+    /* a certificate's row: names and file, HTML-escaped (tile_tls) */
+    return SL_STATUS_HTML_MAX + sl_status_reverse_html_size(&srv->conf->reverse) +
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0);
 }
 
 /* --- graphs ------------------------------------------------------------- */
@@ -711,6 +756,7 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     tile_times(&w, &v);
     tiles_state(&w, srv, &v);
     sl_status_reverse_html(&w, srv->conf->reverse.rt, v.now.t_ms);
+    status_tls_html(&w, srv->conf->reverse.tls.rt);
     tile_blocked(&w, &srv->metrics);
     tile_top(&w, "Top destinations, by requests", "top_requests",
              &srv->metrics.top_requests, 0);

@@ -119,6 +119,9 @@ FAMILIES = {
     "squidlike_accept_failures_total": "counter",
     "squidlike_accept_paused": "gauge",
     "squidlike_descriptors_exhausted": "gauge",
+    "squidlike_busy_poll_waits_total": "counter",
+    "squidlike_busy_poll_caught_total": "counter",
+    "squidlike_busy_poll_seconds_total": "counter",
 }
 
 
@@ -232,6 +235,28 @@ def test_format_and_counts():
     assert m1.get("squidlike_uptime_seconds") > m0.get("squidlike_uptime_seconds") >= 0
     s = m1.get("squidlike_service_seconds_sum", kind="miss")
     assert 0 <= s < 60, "miss service time sum %r" % s
+
+
+def test_busy_poll_counted():
+    # Off (the default): the loop never polls. On, with the widest window:
+    # a hundred requests, each a few events close together, make it poll,
+    # and polling finds most of them.
+    for us in (0, 1000):
+        conf = {"limits": {"busy_poll_us": us}} if us else {}
+        with Daemon(conf) as d:
+            for _ in range(100):
+                r = h.proxy_request(d, "GET", "/metrics")
+                assert r.status == 200, r.brief()
+            m = scrape(d)
+        waits = m.get("squidlike_busy_poll_waits_total")
+        caught = m.get("squidlike_busy_poll_caught_total")
+        secs = m.get("squidlike_busy_poll_seconds_total")
+        if us == 0:
+            assert (waits, caught, secs) == (0, 0, 0), (waits, caught, secs)
+            continue
+        h.log("busy poll: %d waits polled, %d caught, %.6f s" % (waits, caught, secs))
+        assert 0 < caught <= waits, (waits, caught)
+        assert 0 <= secs <= waits * us / 1e6 + 1e-6, (waits, secs)
 
 
 def test_auth_failure_counted():

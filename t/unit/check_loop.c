@@ -1,6 +1,7 @@
 /*
  * check_loop.c - the event loop: timer order, re-arming, stopping, posts,
- * and edge-triggered readiness on a socket pair.
+ * edge-triggered readiness on a socket pair, and busy polling (its credit
+ * rule, that it polls while events keep coming and stops when they do not).
  */
 #include "config.h"
 
@@ -157,6 +158,112 @@ START_TEST(edge_triggered_io)
 }
 END_TEST
 
+START_TEST(spin_credit_rule)
+{
+    /* An event within the window earns one, up to the cap. */
+    ck_assert_int_eq(sl_loop_spin_credit(0, 10, 50, 1), 1);
+    ck_assert_int_eq(sl_loop_spin_credit(3, 50, 50, 1), 4);
+    ck_assert_int_eq(sl_loop_spin_credit(SL_LOOP_CREDIT_MAX, 1, 50, 1),
+                     SL_LOOP_CREDIT_MAX);
+    /* Too late, or no event (a timer's turn): one less, never below 0. */
+    ck_assert_int_eq(sl_loop_spin_credit(3, 51, 50, 1), 2);
+    ck_assert_int_eq(sl_loop_spin_credit(3, 10, 50, 0), 2);
+    ck_assert_int_eq(sl_loop_spin_credit(0, 5000, 50, 1), 0);
+}
+END_TEST
+
+/* Busy phase: each read sends itself one more byte, so an event is always
+ * ready when the loop waits. Idle phase: only a timer, every 2 ms. */
+static int ping_left, idle_left, sv_bp[2];
+static struct sl_loop_stats after_busy, after_credit;
+static struct sl_timer idle_t;
+
+static void on_idle(struct sl_timer *t)
+{
+    if (--idle_left == 12)
+        sl_loop_get_stats(L, &after_credit);
+    if (idle_left == 0) {
+        sl_loop_stop(L);
+        return;
+    }
+    sl_timer_set(L, t, 2);
+}
+
+static void on_ping(struct sl_io *io, unsigned ev)
+{
+    char b[16];
+
+    if (!(ev & SL_IO_READ) || ping_left == 0)
+        return;
+    while (read(io->fd, b, sizeof(b)) > 0)
+        ;
+    if (--ping_left > 0) {
+        ck_assert_int_eq(write(sv_bp[1], "p", 1), 1);
+        return;
+    }
+    sl_loop_get_stats(L, &after_busy);
+    idle_t.cb = on_idle;
+    sl_timer_set(L, &idle_t, 2);
+}
+
+static void run_busy_poll(unsigned us)
+{
+    struct sl_io io;
+
+    L = sl_loop_new();
+    if (us)
+        sl_loop_set_busy_poll(L, us);   /* 0: the default, untouched */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv_bp), 0);
+    memset(&io, 0, sizeof(io));
+    memset(&idle_t, 0, sizeof(idle_t));
+    io.fd = sv_bp[0];
+    io.cb = on_ping;
+    ck_assert_int_eq(sl_loop_add_et(L, &io), 0);
+    ping_left = 40;
+    idle_left = 24;
+    ck_assert_int_eq(write(sv_bp[1], "p", 1), 1);
+    ck_assert_int_eq(sl_loop_run(L), 0);
+    ck_assert_int_eq(ping_left, 0);
+    ck_assert_int_eq(idle_left, 0);
+    sl_loop_del(L, &io);
+    close(sv_bp[0]);
+    close(sv_bp[1]);
+}
+
+START_TEST(busy_poll_follows_the_load)
+{
+    struct sl_loop_stats end;
+
+    run_busy_poll(1000);
+    sl_loop_get_stats(L, &end);
+    /* Events kept coming: it polled, and polling found them (a wait can
+     * miss its window only when this process was not scheduled). */
+    ck_assert_uint_gt(after_busy.spins_caught, 0);
+    ck_assert_uint_le(after_busy.spins_caught, after_busy.spins);
+    ck_assert_uint_le(after_busy.spins, 40);
+    /* Idle: only timers. Each poll that finds nothing costs one credit,
+     * so it stops after at most SL_LOOP_CREDIT_MAX of them... */
+    ck_assert_uint_le(after_credit.spins - after_busy.spins, SL_LOOP_CREDIT_MAX);
+    ck_assert_uint_eq(after_credit.spins_caught, after_busy.spins_caught);
+    /* ... and sleeps from then on. */
+    ck_assert_uint_eq(end.spins, after_credit.spins);
+    ck_assert_uint_le(end.spin_us, (uint64_t)end.spins * 1000);
+    sl_loop_free(L);
+}
+END_TEST
+
+START_TEST(busy_poll_off_by_default)
+{
+    struct sl_loop_stats end;
+
+    run_busy_poll(0);
+    sl_loop_get_stats(L, &end);
+    ck_assert_uint_eq(end.spins, 0);
+    ck_assert_uint_eq(end.spin_us, 0);
+    sl_loop_free(L);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loop");
@@ -168,6 +275,9 @@ int main(void)
     tcase_add_test(tc, timer_stop_and_rearm);
     tcase_add_test(tc, posts_run_once_and_unpost);
     tcase_add_test(tc, edge_triggered_io);
+    tcase_add_test(tc, spin_credit_rule);
+    tcase_add_test(tc, busy_poll_follows_the_load);
+    tcase_add_test(tc, busy_poll_off_by_default);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

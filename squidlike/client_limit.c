@@ -1,0 +1,295 @@
+/*
+ * client_limit.c - reverse mode's rate limits: the step after access that
+ * takes a token from each limit of the vhost and the route, and answers
+ * 429 when one is out (acl/ratelimit.h has the buckets).
+ *
+ * A limit's key is built from the request: the client's address with its
+ * host bits cleared (ipv4_prefix, ipv6_prefix: an IPv6 client usually
+ * owns a whole /64), the route, the Host, a field's value (absent: the
+ * limit does not apply, as nginx's limit_req with an empty key). The
+ * buckets live in one table per process, sized by rate_limit_table, and
+ * survive reloads that keep its size.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "squidlike/chars.h"
+#include "squidlike/client_int.h"
+#include "squidlike/errpage.h"
+
+#define KEY_MAX 320
+#define MAX_COUNTS 128
+
+struct rl_state {
+    struct acl_rl *table;
+    size_t size;                /* as configured */
+    struct rl_count counts[MAX_COUNTS];
+    size_t ncounts;
+};
+
+int rl_state_apply(struct rl_state **sp, const struct sl_conf *conf)
+{
+    struct rl_state *s = *sp;
+    uint64_t seed;
+    struct acl_rl *t;
+
+    if (conf->reverse.n_limits == 0)
+        return 0;               /* kept as it is: a later reload may want it */
+    if (s == NULL) {
+        if ((s = calloc(1, sizeof(*s))) == NULL)
+            return -ENOMEM;
+        *sp = s;
+    }
+    if (s->table != NULL && s->size == conf->reverse.limit_table)
+        return 0;
+    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+        seed = (uint64_t)sl_mono_us() * 0x9e3779b97f4a7c15ULL;
+    if ((t = acl_rl_new(conf->reverse.limit_table, seed)) == NULL)
+        return -ENOMEM;
+    if (s->table != NULL)
+        SL_LOG(SL_LOG_INFO, 0, 0, "rate limits: a table of %zu buckets, the old "
+               "one's counts forgotten", conf->reverse.limit_table);
+    acl_rl_free(s->table);
+    s->table = t;
+    s->size = conf->reverse.limit_table;
+    return 0;
+}
+
+void rl_state_free(struct rl_state *s)
+{
+    if (s == NULL)
+        return;
+    acl_rl_free(s->table);
+    free(s);
+}
+
+size_t rl_state_counts(const struct rl_state *s, const struct rl_count **out)
+{
+    *out = s ? s->counts : NULL;
+    return s ? s->ncounts : 0;
+}
+
+void rl_state_table(const struct rl_state *s, size_t *used, size_t *cap,
+                    unsigned long long *evicted)
+{
+    struct acl_rl_stats st = { 0, 0, 0 };
+
+    if (s != NULL && s->table != NULL)
+        acl_rl_get_stats(s->table, &st);
+    *used = st.entries;
+    *cap = st.capacity;
+    *evicted = st.evicted;
+}
+
+static void count_refusal(struct rl_state *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->ncounts; i++)
+        if (strcmp(s->counts[i].name, name) == 0)
+            break;
+    if (i == s->ncounts) {
+        if (s->ncounts == MAX_COUNTS)
+            return;             /* 128 names seen since start: enough */
+        snprintf(s->counts[i].name, sizeof(s->counts[i].name), "%s", name);
+        s->ncounts++;
+    }
+    s->counts[i].limited++;
+}
+
+/* The client's address with the bits past the prefix cleared. */
+static size_t masked_addr(const struct sl_client *c, const struct sl_conf_rlimit *l,
+                          unsigned char *out)
+{
+    const unsigned char *a;
+    unsigned bits, i;
+    size_t n;
+
+    if (c->peer.sa.sa_family == AF_INET6) {
+        a = c->peer.in6.sin6_addr.s6_addr;
+        /* an IPv4 client on a dual-stack socket is an IPv4 client */
+        if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+            a += 12;
+            n = 4;
+            bits = l->v4_prefix;
+        } else {
+            n = 16;
+            bits = l->v6_prefix;
+        }
+    } else {
+        a = (const unsigned char *)&c->peer.in.sin_addr;
+        n = 4;
+        bits = l->v4_prefix;
+    }
+    out[0] = (unsigned char)n;
+    for (i = 0; i < n; i++) {
+        unsigned keep = bits >= 8 * (i + 1) ? 8 : bits > 8 * i ? bits - 8 * i : 0;
+        out[1 + i] = (unsigned char)(a[i] & (0xff00u >> keep));
+    }
+    return n + 1;
+}
+
+/* The key of limit l for this request into buf; 0 when it does not apply. */
+static size_t limit_key(const struct sl_client *c, const struct sl_http_msg *m,
+                        const struct sl_conf_rlimit *l, unsigned char *buf)
+{
+    const struct cl_txn *t = &c->txn;
+    size_t n = 0, k, i;
+
+    if (l->key & SL_RL_KEY_HEADER) {
+        const struct sl_http_hdr *hd = sl_http_find(m, l->header);
+
+        if (hd == NULL || hd->value.len == 0)
+            return 0;
+        k = hd->value.len < 200 ? hd->value.len : 200;
+        buf[n++] = 'h';
+        memcpy(buf + n, hd->value.base, k);
+        n += k;
+        buf[n++] = 0;
+    }
+    if (l->key & SL_RL_KEY_CLIENT) {
+        buf[n++] = 'c';
+        n += masked_addr(c, l, buf + n);
+    }
+    if (l->key & SL_RL_KEY_ROUTE)
+        n += (size_t)snprintf((char *)buf + n, 24, "r%d.%d", t->rev.vhost, t->rev.route);
+    if (l->key & SL_RL_KEY_HOST) {
+        /* The name as the router took it (rev_target: lowercase, no port,
+         * no trailing dot), not as sent: "a.example:1" .. ":65535" and
+         * "a.example." reach the same site and must not each get a
+         * bucket of their own. */
+        k = strlen(t->url_parts.host);
+        if (k > 80)
+            k = 80;
+        buf[n++] = 'H';
+        for (i = 0; i < k; i++)
+            buf[n++] = (unsigned char)t->url_parts.host[i];
+    }
+    return n;
+}
+
+/* 429, with when to come back (RFC 6585 4, RFC 9110 10.2.3). */
+static enum cl_verdict refuse(struct sl_client *c, const struct sl_conf_rlimit *l,
+                              int64_t retry_ms)
+{
+    struct cl_txn *t = &c->txn;
+    char body[160];
+    long long secs = (retry_ms + 999) / 1000;
+    int blen, rc;
+
+    if (secs < 1)
+        secs = 1;
+    blen = snprintf(body, sizeof(body), "Too many requests (limit %s): retry in %lld s.\n",
+                    l->name, secs);
+    t->keep = t->keep && t->req.kind == SL_HTTP_BODY_NONE;
+    t->status = 429;
+    t->code = CL_CODE_TCP_DENIED;
+    snprintf(t->ctype, sizeof(t->ctype), "text/plain");
+    if (cl_lend_out(c) < 0 || sl_buf_reserve(&c->out, 1024, 2048) < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    sl_buf_reset(&c->out);
+    rc = sl_page_head(&c->out, 429, "text/plain; charset=utf-8", (size_t)blen, "no-store",
+                      t->keep, t->minor, NULL);
+    if (rc == 0)
+        rc = sl_buf_printf(&c->out, "Retry-After: %lld\r\n", secs);
+    if (rc == 0)
+        rc = rev_limit_fields(c, &c->out);
+    if (rc == 0)
+        rc = sl_buf_append(&c->out, "\r\n", 2);
+    if (rc == 0 && !t->is_head)
+        rc = sl_buf_append(&c->out, body, (size_t)blen);
+    if (rc < 0)
+        return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
+    c->state = CL_REPLY;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return CL_DONE;
+}
+
+/* Judge one limit (commit: take its token); refuse (CL_DONE) when it is
+ * out. */
+static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, int li,
+                            int commit)
+{
+    const struct sl_conf_rlimit *l = &c->conf->reverse.limits[li];
+    struct rl_state *s = c->srv->ratelimit;
+    struct cl_rev *r = &c->txn.rev;
+    unsigned char key[KEY_MAX];
+    struct acl_rl_verdict v;
+    size_t n = limit_key(c, m, l, key);
+
+    if (n == 0)
+        return CL_NEXT;
+    acl_rl_take(s->table, &l->policy, key, n, sl_loop_now(c->srv->loop), commit, &v);
+    if (!commit && v.allowed)
+        return CL_NEXT;
+    /* The fields speak of the tightest limit. */
+    if (r->rl_idx == 0 || !v.allowed || v.remaining < r->rl_remaining) {
+        r->rl_idx = li + 1;
+        r->rl_remaining = v.remaining;
+        r->rl_reset_ms = v.allowed ? v.full_in_ms : v.retry_after_ms;
+    }
+    if (v.allowed)
+        return CL_NEXT;
+    count_refusal(s, l->name);
+    SL_LOG(SL_LOG_DEBUG, c->id, 0, "rate limit %s: %s refused, retry in %lld ms",
+           l->name, c->peer_str, (long long)v.retry_after_ms);
+    return refuse(c, l, v.retry_after_ms);
+}
+
+enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
+{
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    struct cl_rev *r = &c->txn.rev;
+    const struct sl_conf_rvhost *vh;
+    const struct sl_conf_rroute *route;
+    enum cl_verdict v = CL_NEXT;
+    size_t i;
+
+    if (!r->routed || r->rl_done || c->internal || c->srv->ratelimit == NULL ||
+        c->srv->ratelimit->table == NULL)
+        return CL_NEXT;
+    r->rl_done = 1;             /* once per request, whatever decides it again */
+    vh = &rc->vhosts[r->vhost];
+    route = &vh->routes[r->route];
+    /* All or nothing (nginx's limit_req): a request one limit refuses
+     * takes no token from the others. So judge them all first, then take
+     * from each. */
+    if (vh->n_limits + route->n_limits > 1) {
+        for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
+            v = take(c, m, vh->limits[i], 0);
+        for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
+            v = take(c, m, route->limits[i], 0);
+        if (v != CL_NEXT)
+            return v;
+    }
+    for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
+        v = take(c, m, vh->limits[i], 1);
+    for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
+        v = take(c, m, route->limits[i], 1);
+    return v;
+}
+
+int rev_limit_fields(const struct sl_client *c, struct sl_buf *out)
+{
+    const struct cl_rev *r = &c->txn.rev;
+    const struct sl_conf_rlimit *l;
+
+    if (!c->reverse || r->rl_idx == 0 || !c->conf->reverse.rate_limit_headers)
+        return 0;
+    l = &c->conf->reverse.limits[r->rl_idx - 1];
+    /* draft-ietf-httpapi-ratelimit-headers: the policy (quota per window
+     * of seconds: rate per 'per') and where this client stands (requests
+     * left now, burst included; seconds until its bucket is whole). */
+    return sl_buf_printf(out, "RateLimit-Policy: \"%s\";q=%llu;w=%lld\r\n"
+                         "RateLimit: \"%s\";r=%llu;t=%lld\r\n", l->name,
+                         (unsigned long long)l->policy.rate,
+                         (long long)(l->policy.period_ms / 1000),
+                         l->name, (unsigned long long)r->rl_remaining,
+                         (long long)(r->rl_reset_ms + 999) / 1000) < 0 ? -ENOSPC : 0;
+}
