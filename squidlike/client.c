@@ -391,6 +391,30 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
                      size_t headlen);
 static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
 
+/*
+ * limits.client_bandwidth: what one client address may receive per second,
+ * shared by its connections. The kernel paces each socket (TCP's own
+ * pacing, SO_MAX_PACING_RATE), so hits, misses and tunnels all keep to it
+ * with no timer of ours; each connection gets an equal share, set again
+ * at each request as the client opens and closes connections.
+ */
+static void cl_pace(struct sl_client *c)
+{
+    size_t rate = c->conf->limits.client_bandwidth;
+    unsigned n = c->ipc ? sl_ipcount_n(c->ipc) : 1;
+    unsigned long long share;
+
+    if (c->io.fd < 0 || c->internal || (rate == 0 && !c->paced))
+        return;
+    share = rate ? (unsigned long long)rate / (n ? n : 1) : ~0ULL;
+    if (rate && share < 1024)
+        share = 1024;           /* a floor: a crowd of connections still moves */
+    if (share == c->paced)
+        return;
+    if (setsockopt(c->io.fd, SOL_SOCKET, SO_MAX_PACING_RATE, &share, sizeof(share)) == 0)
+        c->paced = rate ? share : 0;
+}
+
 /* A connection that waited across a reload takes the newest configuration
  * for its next request, as one that was busy does when its request ends
  * (cl_txn_done): a reload that turns a check on applies to every request
@@ -692,6 +716,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (!t->acl.rerun) {
         cl_txn_init(c);
         c->nreq++;
+        cl_pace(c);
     }
     t->minor = m->minor;
     t->is_head = sl_view_eq(m->method, "HEAD");

@@ -301,6 +301,7 @@ struct sl_client {
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
     SSL *ssl;                   /* on a reverse.tls_listen address (tls.h) */
+    unsigned long long paced;   /* the pacing rate set on the socket; 0: none */
     unsigned char https;        /* the site is asked over TLS (ssl, or a
                                    background fetch for such a request): its
                                    URL, cache keys and X-Forwarded-Proto */
