@@ -32,70 +32,6 @@
 
 static void cl_step_post(struct sl_post *p);
 
-/* --- I/O helpers shared by client_fwd.c and client_tunnel.c ----------- */
-
-ssize_t cl_read(int fd, SSL *ssl, struct sl_buf *b, unsigned char *ready,
-                unsigned char hup)
-{
-    size_t space = sl_buf_space(b);
-    ssize_t n;
-
-    if (ssl)
-        return sl_tls_read(ssl, b, ready);
-    do
-        n = read(fd, b->last, space);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->last += n;
-        /* A short read drained the socket: the next edge tells us more -
-         * unless the peer's FIN came with the same edge (EPOLLRDHUP), in
-         * which case no edge will follow and the EOF is still to be read. */
-        if ((size_t)n < space && !hup)
-            *ready = 0;
-        return n;
-    }
-    if (n == 0)
-        return 0;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        *ready = 0;
-        return -EAGAIN;
-    }
-    return -errno;
-}
-
-ssize_t cl_send2(int fd, SSL *ssl, const char *h, size_t hl, const char *b,
-                 size_t bl, unsigned char *ready)
-{
-    struct iovec iov[2];
-    int n = 0;
-    ssize_t w;
-
-    if (hl) {
-        iov[n].iov_base = (void *)h;
-        iov[n++].iov_len = hl;
-    }
-    if (bl) {
-        iov[n].iov_base = (void *)b;
-        iov[n++].iov_len = bl;
-    }
-    if (ssl)
-        return n ? sl_tls_writev(ssl, iov, n, ready) : 0;
-    do
-        w = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
-                   : writev(fd, iov, n);
-    while (w < 0 && errno == EINTR);
-    if (w >= 0) {
-        if ((size_t)w < hl + bl)
-            *ready = 0;
-        return w;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        *ready = 0;
-        return -EAGAIN;
-    }
-    return -errno;
-}
-
 /* --- lifecycle -------------------------------------------------------- */
 
 static void cl_on_io(struct sl_io *io, unsigned ev)
@@ -390,6 +326,30 @@ static void cl_step_post(struct sl_post *p)
 static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
                      size_t headlen);
 static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
+
+/*
+ * limits.client_bandwidth: what one client address may receive per second,
+ * shared by its connections. The kernel paces each socket (TCP's own
+ * pacing, SO_MAX_PACING_RATE), so hits, misses and tunnels all keep to it
+ * with no timer of ours; each connection gets an equal share, set again
+ * at each request as the client opens and closes connections.
+ */
+static void cl_pace(struct sl_client *c)
+{
+    size_t rate = c->conf->limits.client_bandwidth;
+    unsigned n = c->ipc ? sl_ipcount_n(c->ipc) : 1;
+    unsigned long long share;
+
+    if (c->io.fd < 0 || c->internal || (rate == 0 && !c->paced))
+        return;
+    share = rate ? (unsigned long long)rate / (n ? n : 1) : ~0ULL;
+    if (rate && share < 1024)
+        share = 1024;           /* a floor: a crowd of connections still moves */
+    if (share == c->paced)
+        return;
+    if (setsockopt(c->io.fd, SOL_SOCKET, SO_MAX_PACING_RATE, &share, sizeof(share)) == 0)
+        c->paced = rate ? share : 0;
+}
 
 /* A connection that waited across a reload takes the newest configuration
  * for its next request, as one that was busy does when its request ends
@@ -692,6 +652,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (!t->acl.rerun) {
         cl_txn_init(c);
         c->nreq++;
+        cl_pace(c);
     }
     t->minor = m->minor;
     t->is_head = sl_view_eq(m->method, "HEAD");

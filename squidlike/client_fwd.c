@@ -27,147 +27,6 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
-/* --- body flows ------------------------------------------------------- */
-
-/*
- * Scan bytes that arrived after the ready ones. 0, or -1 if malformed.
- * *span / *span_n: the body data that became ready (a chunked body's
- * decoded data, without its trailer lines): what the cache stores.
- */
-static int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span,
-                     size_t *span_n)
-{
-    char *p = b->pos + f->ready;
-    size_t avail = (size_t)(b->last - p), out;
-    ssize_t r;
-
-    *span = p;
-    *span_n = 0;
-    if (f->done || avail == 0)
-        return 0;
-    switch (f->kind) {
-    case SL_HTTP_BODY_NONE:
-        f->done = 1;
-        break;
-    case SL_HTTP_BODY_LENGTH:
-        if ((int64_t)avail >= f->left) {
-            avail = (size_t)f->left;
-            f->done = 1;
-        }
-        f->left -= (int64_t)avail;
-        f->ready += avail;
-        *span_n = avail;
-        break;
-    case SL_HTTP_BODY_CLOSE:
-        f->ready += avail;
-        *span_n = avail;
-        break;
-    case SL_HTTP_BODY_CHUNKED:
-        r = sl_chunk_feed(&f->ck, p, avail, f->reframe ? SL_CHUNK_DATA_TRAILERS
-                                                       : SL_CHUNK_DATA, &out);
-        if (r < 0)
-            return -1;
-        /* The output was compacted to p; close the gap the framing left
-         * before what follows the body (a pipelined request). */
-        if ((size_t)r < avail && out < (size_t)r)
-            memmove(p + out, p + r, avail - (size_t)r);
-        b->last = p + out + (avail - (size_t)r);
-        f->ready += out;
-        f->tr_ready += f->ck.tr_out;
-        *span_n = out - f->ck.tr_out;
-        if (f->ck.done)
-            f->done = 1;
-        break;
-    }
-    return 0;
-}
-
-/* Free space at the end of b, compacting first when there is none. */
-static size_t room(struct sl_buf *b)
-{
-    if (sl_buf_space(b) == 0 && b->pos > b->start)
-        sl_buf_reserve(b, (size_t)(b->pos - b->start), sl_buf_size(b));
-    return sl_buf_space(b);
-}
-
-/* Has all of the body gone out, our framing included? */
-static int flow_sent(const struct cl_flow *f)
-{
-    return f->done && f->ready == 0 &&
-           (!f->reframe || sl_chunk_enc_done(&f->enc));
-}
-
-/*
- * Write hl bytes of head h, then what flow f (NULL: none) has ready at
- * b->pos - framed by us when f->reframe (chunk.h) - in one writev; consume
- * from b and f what was written. *hsent: how much of the head went.
- * Returns the bytes written, framing included; 0 when there was nothing to
- * write; -EAGAIN or -errno. The write may stop anywhere: the encoder keeps
- * the framing it cut for next time.
- */
-static ssize_t flow_send(int fd, SSL *ssl, const char *h, size_t hl, struct sl_buf *b,
-                         struct cl_flow *f, unsigned char *wready,
-                         size_t *hsent)
-{
-    struct iovec iov[1 + SL_CHUNK_IOV];
-    struct sl_chunk_out co;
-    size_t want = hl, dsent, tsent, k;
-    int n = 0, i;
-    ssize_t r;
-
-    *hsent = 0;
-    if (hl) {
-        iov[n].iov_base = (void *)h;
-        iov[n++].iov_len = hl;
-    }
-    if (f && f->reframe) {
-        sl_chunk_enc_iov(&f->enc, b->pos, f->ready - f->tr_ready, f->tr_ready,
-                         f->ck.last, f->done, &co);
-        for (i = 0; i < co.n; i++) {
-            iov[n++] = co.iov[i];
-            want += co.iov[i].iov_len;
-        }
-    } else if (f && f->ready) {
-        iov[n].iov_base = b->pos;
-        iov[n++].iov_len = f->ready;
-        want += f->ready;
-    }
-    if (n == 0)
-        return 0;
-    if (ssl) {
-        /* TLS takes a record at a time: only WANT_WRITE says the socket
-         * is full (tls.h). */
-        if ((r = sl_tls_writev(ssl, iov, n, wready)) < 0)
-            return r;
-    } else {
-        do
-            r = n == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
-                       : writev(fd, iov, n);
-        while (r < 0 && errno == EINTR);
-        if (r < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                *wready = 0;
-                return -EAGAIN;
-            }
-            return -errno;
-        }
-        if ((size_t)r < want)
-            *wready = 0;
-    }
-    *hsent = k = (size_t)r < hl ? (size_t)r : hl;
-    k = (size_t)r - k;          /* what went of the body and its framing */
-    if (f && f->reframe) {
-        sl_chunk_enc_wrote(&f->enc, &co, k, &dsent, &tsent);
-        sl_buf_consume(b, dsent + tsent);
-        f->ready -= dsent + tsent;
-        f->tr_ready -= tsent;
-    } else if (f && k) {
-        sl_buf_consume(b, k);
-        f->ready -= k;
-    }
-    return r;
-}
-
 /* --- the origin request head ------------------------------------------ */
 
 static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
@@ -684,7 +543,7 @@ static int fwd_send_request(struct sl_client *c)
     int progress = 0;
     ssize_t n;
 
-    if (!t->req.done && c->rd && room(&c->in) > 0) {
+    if (!t->req.done && c->rd && flow_room(&c->in) > 0) {
         n = cl_read(c->io.fd, c->ssl, &c->in, &c->rd, c->hup);
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             cl_close(c);        /* client gone mid-body */
@@ -965,7 +824,7 @@ static int fwd_move_body(struct sl_client *c)
             progress = 1;
         }
     }
-    if (t->head_done && !t->resp.done && o->rd && room(&o->in) > 0) {
+    if (t->head_done && !t->resp.done && o->rd && flow_room(&o->in) > 0) {
         n = cl_read(o->io.fd, o->ssl, &o->in, &o->rd, o->hup);
         if (n == 0 && t->resp.kind == SL_HTTP_BODY_CLOSE) {
             t->resp.done = 1;

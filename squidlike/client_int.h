@@ -301,6 +301,7 @@ struct sl_client {
     unsigned char mgr_only;     /* accepted on a manager.listen address */
     unsigned char reverse;      /* on a reverse.listen address (client_rev.c) */
     SSL *ssl;                   /* on a reverse.tls_listen address (tls.h) */
+    unsigned long long paced;   /* the pacing rate set on the socket; 0: none */
     unsigned char https;        /* the site is asked over TLS (ssl, or a
                                    background fetch for such a request): its
                                    URL, cache keys and X-Forwarded-Proto */
@@ -407,6 +408,19 @@ void access_tls_refuse(struct sl_client *c, int status);
  * one less), CL_DONE (answered here), CL_REFUSE. */
 enum cl_verdict maxfwd_begin(struct sl_client *c, const struct sl_http_msg *m,
                              size_t headlen);
+
+/* client_flow.c: bodies on their way through. Scan what arrived after
+ * the ready bytes (0, or -1 if malformed; *span: the body data that became
+ * ready, what the cache stores); free space at b's end (compacting); has
+ * all of f gone out, our framing included; write hl bytes of head h and
+ * what f (NULL: none) has ready at b->pos in one writev, through TLS when
+ * ssl (the bytes written, 0 when nothing was to write, -EAGAIN, -errno;
+ * *hsent: how much of the head went). */
+int flow_scan(struct cl_flow *f, struct sl_buf *b, char **span, size_t *span_n);
+size_t flow_room(struct sl_buf *b);
+int flow_sent(const struct cl_flow *f);
+ssize_t flow_send(int fd, SSL *ssl, const char *h, size_t hl, struct sl_buf *b,
+                  struct cl_flow *f, unsigned char *wready, size_t *hsent);
 
 /* client_fwd.c */
 void fwd_start(struct sl_client *c);

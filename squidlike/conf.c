@@ -725,7 +725,8 @@ static const struct key cache_keys[] = {
 static const struct key limits_keys[] = {
     NUM(K_COUNT, limits, max_connections, 1, 1000000),
     NUM(K_SIZE, limits, buffer_size, 4 * KIB, 16 * MIB),
-    NUM(K_COUNT, limits, busy_poll_us, 0, 1000), END
+    NUM(K_COUNT, limits, busy_poll_us, 0, 1000),
+    NUM(K_SIZE, limits, client_bandwidth, 0, 10 * GIB), END
 };
 
 static const struct key pac_keys[] = {

@@ -363,6 +363,7 @@ struct sl_conf_limits {
     size_t max_connections;
     size_t buffer_size;
     size_t busy_poll_us;        /* loop.h sl_loop_set_busy_poll; 0: off */
+    size_t client_bandwidth;    /* bytes/s to one client address; 0: any */
 };
 
 struct sl_conf {

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -607,6 +608,77 @@ def test_https_redirect_and_hsts():
     r = plain_get(plain_port, "open.test", "/o2")
     assert r.status == 200 and r.header("Strict-Transport-Security") is None, r.headers
 
+
+
+# --- OCSP stapling ----------------------------------------------------------------
+
+def ocsp_files():
+    """A CA, a leaf for www.test it signed, and a DER OCSP response saying
+    the leaf is good (made offline by `openssl ocsp` as a responder)."""
+    d = h.subdir("ocsp")
+
+    def run(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=d, capture_output=True, timeout=60,
+                           env=h.child_env())
+        assert r.returncode == 0, "openssl %s: %s" % (args[0], r.stderr.decode(errors="replace"))
+        return r.stdout.decode()
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-days", "30", "-subj", "/CN=Test OCSP CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-subj", "/CN=www.test", "-keyout", "leaf.key", "-out", "leaf.csr")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:www.test\n")
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "20", "-extfile", "ext.cnf", "-out", "leaf.pem")
+    serial = run("x509", "-in", "leaf.pem", "-noout", "-serial").strip().split("=")[1]
+    expiry = time.strftime("%y%m%d%H%M%SZ", time.gmtime(time.time() + 20 * 86400))
+    with open(os.path.join(d, "index.txt"), "w") as f:
+        f.write("V\t%s\t\t%s\tunknown\t/CN=www.test\n" % (expiry, serial))
+    run("ocsp", "-index", "index.txt", "-rsigner", "ca.pem", "-rkey", "ca.key", "-CA", "ca.pem",
+        "-issuer", "ca.pem", "-cert", "leaf.pem", "-respout", "resp.der", "-ndays", "1")
+    return {k: os.path.join(d, v) for k, v in (("ca", "ca.pem"), ("cert", "leaf.pem"),
+                                               ("key", "leaf.key"), ("resp", "resp.der"))}
+
+
+def s_client_status(port):
+    """What `openssl s_client -status` prints of the stapled response."""
+    r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-servername", "www.test", "-status"], input=b"",
+                       capture_output=True, timeout=60, env=h.child_env())
+    return r.stdout.decode(errors="replace")
+
+
+def test_ocsp_stapled_from_the_file():
+    """A certificate entry with ocsp = FILE staples it to clients that ask
+    (status_request); one without staples nothing; a file that is not a
+    DER OCSP response fails the load, naming the entry's line."""
+    f = ocsp_files()
+    o = ScriptedOrigin(echo, name="backend")
+    cert = types.SimpleNamespace(cert=f["cert"], key=f["key"])
+    site = Site({"app": o}, [vhost(["www.test"], default=True)], [cert])
+    site.conf["reverse"]["tls"]["certificates"][0]["ocsp"] = f["resp"]
+    site.d.write_conf(site.conf)
+    assert site.d.reload() == "reloaded", site.d.last_reload_line
+    out = s_client_status(site.tls_port)
+    assert "OCSP Response Status: successful" in out, out[-2000:]
+    assert "Cert Status: good" in out, out[-2000:]
+    # the HTTP side is untouched
+    ctx = ssl.create_default_context(cafile=f["ca"])
+    r, _ = tls_get(site.tls_port, ctx, "www.test", "/o")
+    assert r.status == 200 and r.body == b"GET /o", r.brief()
+    # without the setting: nothing stapled
+    del site.conf["reverse"]["tls"]["certificates"][0]["ocsp"]
+    site.d.write_conf(site.conf)
+    assert site.d.reload() == "reloaded", site.d.last_reload_line
+    out = s_client_status(site.tls_port)
+    assert "OCSP response: no response sent" in out, out[-2000:]
+    # not an OCSP response: refused, the running one kept
+    site.conf["reverse"]["tls"]["certificates"][0]["ocsp"] = f["cert"]
+    site.d.write_conf(site.conf)
+    assert site.d.reload() == "reload failed", site.d.last_reload_line
+    assert "not a DER OCSP response" in site.d.last_reload_line, site.d.last_reload_line
+    r, _ = tls_get(site.tls_port, ctx, "www.test", "/p")
+    assert r.status == 200, r.brief()
 
 # --- 7. certificates replaced by a reload --------------------------------------
 
