@@ -403,10 +403,6 @@ static SSL_CTX *new_ctx(struct sl_tls *t, const struct sl_conf_tls *c,
                         SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-    /* Read what the socket has, not a record's header then its body: one
-     * read(2) per record instead of two (what is read beyond a record
-     * waits in OpenSSL's buffer, and the owners read until WANT_READ). */
-    SSL_CTX_set_read_ahead(ctx, 1);
     if (c->ciphers && SSL_CTX_set_cipher_list(ctx, c->ciphers) != 1) {
         snprintf(err, errlen, "reverse.tls.ciphers: no usable cipher in \"%s\"", c->ciphers);
         goto fail_ctx;
@@ -669,7 +665,6 @@ SSL_CTX *sl_tls_client_ctx(const char *ca, int verify, const char *cert,
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                         SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_read_ahead(ctx, 1);     /* as the listeners' (new_ctx) */
     if (verify) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
         if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL)
