@@ -246,6 +246,10 @@ static int cl_tls_step(struct sl_client *c)
     }
     c->state = CL_HEAD;
     c->t_state = c->t_head = sl_loop_now(c->srv->loop);
+    /* The handshake may have read the first request ahead (read-ahead),
+     * on an edge it consumed: look for it now. */
+    if (SSL_has_pending(c->ssl))
+        c->rd = 1;
     return 1;
 }
 static int cl_linger_step(struct sl_client *c);

@@ -403,6 +403,10 @@ static SSL_CTX *new_ctx(struct sl_tls *t, const struct sl_conf_tls *c,
                         SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    /* One read(2) per record, not a header then a body; what is read
+     * beyond a record waits in OpenSSL's buffer (tls_io.c keeps the ready
+     * flag while it does). */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (c->ciphers && SSL_CTX_set_cipher_list(ctx, c->ciphers) != 1) {
         snprintf(err, errlen, "reverse.tls.ciphers: no usable cipher in \"%s\"", c->ciphers);
         goto fail_ctx;

@@ -22,7 +22,10 @@ static ssize_t fail(SSL *ssl, int r, unsigned char *rd, unsigned char *wr)
 
     switch (e) {
     case SSL_ERROR_WANT_READ:
-        if (rd)
+        /* With read-ahead, whole records may wait in OpenSSL's buffer,
+         * the socket's edge long consumed: only an empty buffer waits
+         * for the next edge. */
+        if (rd && !SSL_has_pending(ssl))
             *rd = 0;
         return -EAGAIN;
     case SSL_ERROR_WANT_WRITE:
