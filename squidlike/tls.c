@@ -85,25 +85,22 @@ int sl_tls_name_match(const char *p, const char *h)
     return strcasecmp(p, h) == 0;
 }
 
-static int add_name(struct sl_tls *t, const char *n, size_t len, size_t ctx)
+/* Name n (lowercase already: names_add) now selects context ctx, unless
+ * an earlier certificate has it. */
+static int add_name(struct sl_tls *t, const char *n, size_t ctx)
 {
     struct name *nn;
     size_t i;
 
-    if (len == 0 || len > 253)
-        return 0;
     for (i = 0; i < t->nnames; i++)
-        if (strlen(t->names[i].name) == len &&
-            strncasecmp(t->names[i].name, n, len) == 0)
+        if (strcmp(t->names[i].name, n) == 0)
             return 0;           /* the first certificate that has it wins */
     nn = realloc(t->names, (t->nnames + 1) * sizeof(*nn));
     if (nn == NULL)
         return -1;
     t->names = nn;
-    if ((nn[t->nnames].name = strndup(n, len)) == NULL)
+    if ((nn[t->nnames].name = strdup(n)) == NULL)
         return -1;
-    for (i = 0; i < len; i++)
-        nn[t->nnames].name[i] = (char)(nn[t->nnames].name[i] | 0x20 * (n[i] >= 'A' && n[i] <= 'Z'));
     nn[t->nnames].ctx = ctx;
     t->nnames++;
     return 0;
@@ -572,7 +569,7 @@ static int load_cert(struct sl_tls *t, const struct sl_conf_tls *c, size_t i,
         goto out;
     t->ncerts++;
     for (j = 0; j < nl.n; j++)
-        if (add_name(t, nl.v[j], strlen(nl.v[j]), ce->ctx) < 0) {
+        if (add_name(t, nl.v[j], ce->ctx) < 0) {
             snprintf(err, errlen, "out of memory");
             goto out;
         }
