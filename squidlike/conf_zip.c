@@ -3,8 +3,8 @@
  *
  *   reverse: {
  *     compression: { codings = [ "br", "gzip" ]; types = [ "text/html" ];
- *                    min_length = 256; gzip_level = 6; brotli_level = 5;
- *                    max_streams = 64; };
+ *                    min_length = 256; gzip_level = 6; brotli_level = 4;
+ *                    max_streams = 32; };
  *     vhosts = ( { ...; compress = false;
  *                  routes = ( { ...; compress = true; } ); } );
  *   };
@@ -150,8 +150,8 @@ int cf_zip_defaults(struct sl_conf_zip *z)
     z->n_codings = 2;
     z->min_length = 256;
     z->gzip_level = 6;
-    z->brotli_level = 5;
-    z->max_streams = 64;
+    z->brotli_level = 4;
+    z->max_streams = 32;
     for (i = 0; default_types[i]; i++) {
         if ((z->types[i] = strdup(default_types[i])) == NULL)
             return -1;

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ares.h>
+#include <brotli/encode.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -20,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "squidlike/conf.h"
 #include "squidlike/log.h"
@@ -58,6 +60,7 @@ static void usage(FILE *f)
 static void version(void)
 {
     int maj, min, pat;
+    uint32_t br;
     char pcre[32] = "?";
 
     mdb_version(&maj, &min, &pat);
@@ -65,10 +68,14 @@ static void version(void)
     printf("squidlike %s\n", PACKAGE_VERSION);
     printf("features: epoll edge-triggered loop, HTTP/1.1 forward proxy, "
            "CONNECT tunnels, async DNS, RFC 9111 cache (LMDB), Squid ACLs, "
-           "UT1 blocklists, SNI peek, Basic proxy auth (crypt)\n");
-    printf("libraries: c-ares %s, %s, LMDB %d.%d.%d, PCRE2 %s, libconfig %d.%d\n",
+           "UT1 blocklists, SNI peek, Basic proxy auth (crypt), reverse proxy "
+           "(TLS, gzip and Brotli compression, rate limits)\n");
+    br = BrotliEncoderVersion();
+    printf("libraries: c-ares %s, %s, LMDB %d.%d.%d, PCRE2 %s, libconfig %d.%d, "
+           "zlib %s, Brotli %u.%u.%u\n",
            ares_version(NULL), OpenSSL_version(OPENSSL_VERSION), maj, min, pat,
-           pcre, LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR);
+           pcre, LIBCONFIG_VER_MAJOR, LIBCONFIG_VER_MINOR, zlibVersion(),
+           br >> 24, (br >> 12) & 0xfff, br & 0xfff);
 }
 
 /* --- pid file --------------------------------------------------------- */
