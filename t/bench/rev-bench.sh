@@ -5,7 +5,8 @@
 # (the last three for the rev_tls_* scenarios: an HTTPS listener with that
 # certificate)
 # Listens on 127.0.0.1:PORT for www.bench.test (any Host: the default
-# vhost), round-robin over the two backends, the cache in DIR/cache, no
+# vhost), round-robin over the two backends, compression on (its
+# defaults), the cache in DIR/cache, no
 # forward proxy, no access log (as the anchors run). REV_BENCH_LEAN=1 turns
 # the identity headers off; REV_BENCH_BUSY_POLL_US=N sets limits.busy_poll_us
 # (off by default, as HAProxy's busy-polling).
@@ -31,6 +32,7 @@ reverse: {
   listen = [ "127.0.0.1:$port" ];
   $tls
   $lean
+  compression: { };
   pools = ( { name = "app"; balance = "round-robin";
               backends = [ "$origin", "$origin2" ]; } );
   vhosts = ( { names = [ "www.bench.test" ]; default = true;

@@ -235,7 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < r.nhdrs; i++) {
             char d[30];
             struct sl_buf o2 = { urlbuf, urlbuf + sizeof(urlbuf), urlbuf, urlbuf };
-            (void)cache_vary_key(r.hdrs[i].value, &q, &out); sl_buf_reset(&out);
+            (void)cache_vary_key(r.hdrs[i].value, &q, &out, i & 1 ? CACHE_VARY_RANGE_IDENTITY : 0);
+            sl_buf_reset(&out);
             (void)cache_same_origin_url("http://example.com/a/b?c", r.hdrs[i].value, &o2);
             (void)cache_targeted_hide(r.hdrs[i].name);
             t = cache_date_parse(r.hdrs[i].value);
