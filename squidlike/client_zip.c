@@ -113,8 +113,12 @@ int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
                const struct zip_was *was, int client,
                struct flt_hdr_opts *opts, struct sl_buf *add)
 {
-    static const char *const drop_ranges_etag[] = { "Accept-Ranges", "ETag", NULL };
-    static const char *const drop_ranges[] = { "Accept-Ranges", NULL };
+    /* What speaks of the identity bytes: ranges of them, their digests,
+     * an "identity" coding line (ours replaces it), a strong ETag. */
+    static const char *const drop_ranges_etag[] = { "Accept-Ranges",
+        "Content-Encoding", "Content-MD5", "Digest", "Repr-Digest", "ETag", NULL };
+    static const char *const drop_ranges[] = { "Accept-Ranges",
+        "Content-Encoding", "Content-MD5", "Digest", "Repr-Digest", NULL };
     static const char *const drop_etag[] = { "ETag", NULL };
     const struct cl_txn *t = &c->txn;
     const struct sl_http_hdr *et = sl_http_find(m, "ETag");

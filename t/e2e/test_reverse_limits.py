@@ -11,9 +11,10 @@ by client+route, a vhost's limit and a route's both applying;
 RateLimit-Policy / RateLimit fields counting down (none when the option
 is off); buckets kept across a reload, a new table size or a renamed
 limit starting afresh; /metrics and status.json counting every 429; the
-config errors -k parse names with file:line; and a table of 64 buckets
+config errors -k parse names with file:line; a table of 64 buckets
 under 2,000 keys staying 64 buckets (evictions counted, every request
-answered).
+answered); and the concurrency limit per client address (the maxconn
+ACL in reverse.http_access).
 
 Timing: the exact counts use limits whose tokens come back once a minute
 or slower, so that a slow machine cannot let a refill in; only the
@@ -546,6 +547,34 @@ def test_table_stays_bounded_under_many_keys():
         # still serving
         assert req(port, "app.example", "/after", headers=[("X-Api-Key", "fresh")]).status == 200
 
+
+
+def test_concurrent_connections_per_client():
+    """Reverse mode's per-client concurrency limit is the maxconn ACL in
+    reverse.http_access: a client address holding 2 connections gets 403
+    on a third (the backend never sees it), another address is not
+    affected, and a new connection is allowed once one closes."""
+    o = backend()
+    port = h.free_port()
+    conf = site(port, o, [vhost("app.example", [route("/", "none")])], [limit("none", rate=1000)],
+                http_access=["deny toomany", "allow all"])
+    conf["acls"] = [{"name": "toomany", "type": "maxconn", "values": ["2"]}]
+    with Daemon(conf):
+        held = []
+        for i in range(2):
+            c = h.RawConn(port, bind="127.0.0.3")
+            held.append(c)
+            r = req(port, "app.example", "/held%d" % i, conn=c)
+            assert r.status == 200, r.brief()
+        r = req(port, "app.example", "/third", bind="127.0.0.3")
+        assert r.status == 403, r.brief()
+        assert req(port, "app.example", "/other-ip", bind="127.0.0.4").status == 200
+        held[0].close()
+        h.wait_until(lambda: req(port, "app.example", "/later", bind="127.0.0.3").status == 200,
+                     10, interval=0.05, what="a connection allowed after a close")
+        held[1].close()
+    assert "/third" not in targets(o), targets(o)
+    assert "/held0" in targets(o) and "/other-ip" in targets(o)
 
 if __name__ == "__main__":
     h.run(globals())
