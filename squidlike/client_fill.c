@@ -86,8 +86,6 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
 {
     struct flt_hdr_opts o;
     const char *add = NULL;
-    char zb[1024];
-    struct sl_buf zadd = { zb, zb + sizeof(zb), zb, zb };
 
     memset(&o, 0, sizeof(o));
     o.drop = c->reverse ? not_stored_rev : not_stored;
@@ -98,12 +96,12 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
         add = NULL;             /* a refresh: the stored head has them */
     o.via = NULL;
     /* a coded variant is stored as it was sent (client_zip.c) */
-    if (c->reverse && zip_fields(c, m, old, 0, &o, &zadd) < 0)
-        return -ENOSPC;
+    if (c->reverse)
+        zip_opts(c, m, old, 0, &o);
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
                       m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
         (add != NULL && sl_buf_append(out, add, strlen(add)) < 0) ||
-        sl_buf_append(out, zadd.pos, sl_buf_len(&zadd)) < 0)
+        (c->reverse && zip_lines(c, m, old, 0, out) < 0))
         return -ENOSPC;
     return 0;
 }

@@ -607,8 +607,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     size_t limit = conf->http.max_response_head + 8192;
     struct flt_hdr_opts opts;
     const char *add = NULL;
-    char via[160], zb[1024];
-    struct sl_buf zadd = { zb, zb + sizeof(zb), zb, zb };
+    char via[160];
     size_t mark;
 
     if (cl_lend_out(c) < 0)
@@ -624,16 +623,14 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     opts.access = conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &opts, &add);
-    /* our coding's fields (client_zip.c): a few short lines */
-    if (final && (t->zip_coding || t->zip_vary) &&
-        zip_fields(c, m, NULL, 1, &opts, &zadd) < 0)
-        return -ENOSPC;
+    if (final)
+        zip_opts(c, m, NULL, 1, &opts);     /* our coding's (client_zip.c) */
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (status_line(&c->out, m) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
-            sl_buf_append(&c->out, zadd.pos, sl_buf_len(&zadd)) == 0 &&
+            (!final || zip_lines(c, m, NULL, 1, &c->out) == 0) &&
             (!final || hit_status_field(c, &c->out) == 0) &&
             (!final || rev_resp_fields(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&

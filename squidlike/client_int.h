@@ -590,12 +590,14 @@ struct zip_was {
     struct sl_view etag;
     int vary_ae;
 };
-/* The head's fields our coding changes: opts->drop2 (and keep_cl), and
- * lines into add. was: the stored head a 304 refreshes, or NULL. client:
- * the head for the client (our framing). 0 or -ENOSPC. */
-int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
-               const struct zip_was *was, int client,
-               struct flt_hdr_opts *opts, struct sl_buf *add);
+/* The head's fields our coding changes: zip_opts sets opts->drop2 (and
+ * keep_cl, keep_te) for the rewrite of m, zip_lines writes our lines after
+ * it. was: the stored head a 304 refreshes, or NULL. client: the head for
+ * the client (our framing). zip_lines: 0 or -ENOSPC. */
+void zip_opts(const struct sl_client *c, const struct sl_http_msg *m,
+              const struct zip_was *was, int client, struct flt_hdr_opts *opts);
+int zip_lines(const struct sl_client *c, const struct sl_http_msg *m,
+              const struct zip_was *was, int client, struct sl_buf *out);
 /* Move the body through the coder: what t->resp has ready in origin->in
  * in, coded bytes out (and to the store). 1 on progress, 0 none, -1 when
  * the coder failed. */

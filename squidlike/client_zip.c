@@ -109,9 +109,25 @@ static int is_weak(struct sl_view etag)
     return etag.len >= 2 && etag.base[0] == 'W' && etag.base[1] == '/';
 }
 
-int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
-               const struct zip_was *was, int client,
-               struct flt_hdr_opts *opts, struct sl_buf *add)
+/* Does our coding make the ETag of m weak? A strong one of a coded
+ * response (RFC 9110 8.8.3: the coded bytes are not the ones it names; a
+ * weak one still matches If-None-Match), or the origin's strong one on a
+ * 304 refreshing a stored variant whose ETag we made weak. */
+static int weakens(const struct sl_client *c, const struct sl_http_msg *m,
+                   const struct zip_was *was)
+{
+    const struct sl_http_hdr *et = sl_http_find(m, "ETag");
+
+    if (et == NULL || is_weak(et->value))
+        return 0;
+    if (c->txn.zip_coding)
+        return 1;
+    return was != NULL && is_weak(was->etag) && was->etag.len == et->value.len + 2 &&
+           memcmp(was->etag.base + 2, et->value.base, et->value.len) == 0;
+}
+
+void zip_opts(const struct sl_client *c, const struct sl_http_msg *m,
+              const struct zip_was *was, int client, struct flt_hdr_opts *opts)
 {
     /* What speaks of the identity bytes: ranges of them, their digests,
      * an "identity" coding line (ours replaces it), a strong ETag. */
@@ -120,23 +136,9 @@ int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
     static const char *const drop_ranges[] = { "Accept-Ranges",
         "Content-Encoding", "Content-MD5", "Digest", "Repr-Digest", NULL };
     static const char *const drop_etag[] = { "ETag", NULL };
-    const struct cl_txn *t = &c->txn;
-    const struct sl_http_hdr *et = sl_http_find(m, "ETag");
-    int weaken = 0, vary = t->zip_vary;
+    int weaken = weakens(c, m, was);
 
-    if (t->zip_coding) {
-        /* RFC 9110 8.8.3: the coded bytes are not the ones a strong
-         * validator names; a weak one still matches If-None-Match. */
-        weaken = et != NULL && !is_weak(et->value);
-    } else if (was != NULL) {
-        /* A 304 refreshing a coded variant brings the origin's strong
-         * ETag: ours stays weak. And its Vary keeps Accept-Encoding. */
-        weaken = et != NULL && is_weak(was->etag) && !is_weak(et->value) &&
-                 was->etag.len == et->value.len + 2 &&
-                 memcmp(was->etag.base + 2, et->value.base, et->value.len) == 0;
-        vary = was->vary_ae;
-    }
-    if (t->zip_coding) {
+    if (c->txn.zip_coding) {
         opts->keep_cl = 0;
         if (client)
             opts->keep_te = 0;
@@ -144,17 +146,29 @@ int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
     } else if (weaken) {
         opts->drop2 = drop_etag;
     }
-    if (weaken && sl_buf_printf(add, "ETag: W/%.*s\r\n", (int)et->value.len,
-                                et->value.base) < 0)
+}
+
+int zip_lines(const struct sl_client *c, const struct sl_http_msg *m,
+              const struct zip_was *was, int client, struct sl_buf *out)
+{
+    const struct cl_txn *t = &c->txn;
+    const struct sl_http_hdr *et = sl_http_find(m, "ETag");
+    /* a 304's Vary must not lose the Accept-Encoding of the variant */
+    int vary = t->zip_coding || was == NULL ? t->zip_vary : was->vary_ae;
+
+    if (weakens(c, m, was) &&
+        (sl_buf_append(out, "ETag: W/", 8) < 0 ||
+         sl_buf_append(out, et->value.base, et->value.len) < 0 ||
+         sl_buf_append(out, "\r\n", 2) < 0))
         return -ENOSPC;
-    if (t->zip_coding && sl_buf_printf(add, "Content-Encoding: %s\r\n",
+    if (t->zip_coding && sl_buf_printf(out, "Content-Encoding: %s\r\n",
                                        flt_enc_name(t->zip_coding)) < 0)
         return -ENOSPC;
     if (vary && !flt_vary_has_ae(m) &&
-        sl_buf_append(add, "Vary: Accept-Encoding\r\n", 23) < 0)
+        sl_buf_append(out, "Vary: Accept-Encoding\r\n", 23) < 0)
         return -ENOSPC;
     if (client && t->zip && t->zip->flow.reframe &&
-        sl_buf_append(add, "Transfer-Encoding: chunked\r\n", 28) < 0)
+        sl_buf_append(out, "Transfer-Encoding: chunked\r\n", 28) < 0)
         return -ENOSPC;
     return 0;
 }
