@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cache/policy.h"
+#include "filters/encoding.h"
 #include "squidlike/chars.h"
 
 /* RFC 9111 1.2.2: delta-seconds too large to represent become 2^31. */
@@ -850,7 +851,7 @@ static int put_norm(struct sl_buf *out, struct sl_view v, char *prev)
 /* "name: v1,v2\n" for every line of name in req; "name:\n" when absent,
  * so that an absent field never matches an empty one (4.1). */
 static int vary_line(struct sl_buf *out, struct sl_view name,
-                     const struct sl_http_msg *req)
+                     const struct sl_http_msg *req, unsigned flags)
 {
     char prev = ' ';
     int any = 0;
@@ -863,6 +864,18 @@ static int vary_line(struct sl_buf *out, struct sl_view name,
     }
     if (put(out, ":", 1) < 0)
         return -ENOSPC;
+    if (sl_view_ieq(name, "Accept-Encoding")) {
+        struct flt_ae ae;
+        char key[48];
+        int n;
+
+        flt_ae_parse(req, &ae);
+        if ((flags & CACHE_VARY_RANGE_IDENTITY) && sl_http_find(req, "Range"))
+            ae.present = 0;
+        if ((n = flt_ae_key(&ae, key, sizeof(key))) < 0 || put(out, key, (size_t)n) < 0)
+            return -ENOSPC;
+        return put(out, "\n", 1);
+    }
     for (i = 0; i < req->nhdrs; i++) {
         if (!sl_view_ieq_view(req->hdrs[i].name, name))
             continue;
@@ -877,7 +890,7 @@ static int vary_line(struct sl_buf *out, struct sl_view name,
 }
 
 int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
-                   struct sl_buf *out)
+                   struct sl_buf *out, unsigned flags)
 {
     char *mark = out->last;
     const char *p;
@@ -891,7 +904,7 @@ int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
             return 1;
     p = vary.base;
     while (sl_list_next(&p, sl_view_end(vary), &e)) {
-        if (e.len && vary_line(out, e, req) < 0) {
+        if (e.len && vary_line(out, e, req, flags) < 0) {
             out->last = mark;
             return -ENOSPC;
         }

@@ -273,11 +273,17 @@ int cache_range(const struct sl_http_msg *req, const struct sl_http_msg *stored,
  * Secondary cache key for Vary (RFC 9111 4.1). vary is the stored Vary
  * value; writes a normalised "name: values\n" line per listed field of req
  * (names lowercased, values with runs of whitespace collapsed, absent
- * fields as empty) to out. Returns 0, 1 when Vary contains "*" (never
- * matches: do not store / do not use), or -ENOSPC.
+ * fields as empty) to out. Accept-Encoding is keyed by what it accepts
+ * (filters/encoding.h flt_ae_key: the set of codings, whatever the order,
+ * weights and spelling), so that browsers of one kind share a variant.
+ * flags: CACHE_VARY_RANGE_IDENTITY, a request with Range is keyed as one
+ * without Accept-Encoding (the caller forwards it so: a range is served
+ * from the identity representation). Returns 0, 1 when Vary contains "*"
+ * (never matches: do not store / do not use), or -ENOSPC.
  */
+#define CACHE_VARY_RANGE_IDENTITY 0x1u
 int cache_vary_key(struct sl_view vary, const struct sl_http_msg *req,
-                   struct sl_buf *out);
+                   struct sl_buf *out, unsigned flags);
 
 /*
  * Squid's quick_abort: the client of a fetch that is being stored went

@@ -99,7 +99,7 @@ static void bg_on_timer(struct sl_timer *t)
 /* The request: our URL, the variant-selecting fields; a revalidation
  * adds no-cache. Returns its length or -ENOSPC. */
 static ssize_t bg_request(char *buf, size_t size, const char *url,
-                          const struct sl_http_msg *req, int revalidate)
+                          const struct sl_http_msg *req, int revalidate, int flags)
 {
     struct sl_buf out = { buf, buf + size, buf, buf };
     const struct sl_http_hdr *host = sl_http_find(req, "Host");
@@ -121,6 +121,8 @@ static ssize_t bg_request(char *buf, size_t size, const char *url,
         const struct sl_http_hdr *h = &req->hdrs[i];
         for (s = skip; *s && !sl_view_ieq(h->name, *s); s++)
             ;
+        if ((flags & SL_BG_IDENTITY) && sl_view_ieq(h->name, "Accept-Encoding"))
+            continue;
         if (*s == NULL &&
             sl_buf_printf(&out, "%.*s: %.*s\r\n", (int)h->name.len, h->name.base,
                           (int)h->value.len, h->value.base) < 0)
@@ -172,7 +174,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return 0;
-    if ((n = bg_request(b->req, sizeof(b->req), url, req, 1)) < 0 ||
+    if ((n = bg_request(b->req, sizeof(b->req), url, req, 1, flags)) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
         free(b);
         return 0;
@@ -256,7 +258,7 @@ int sl_bgfetch_whole(struct sl_server *srv, const char *url,
                      uint64_t limit, int flags)
 {
     char buf[BG_REQ_MAX];
-    ssize_t n = bg_request(buf, sizeof(buf), url, req, 0);
+    ssize_t n = bg_request(buf, sizeof(buf), url, req, 0, flags);
 
     if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit, flags) < 0)
         return 0;

@@ -29,6 +29,8 @@ struct sl_server;
  */
 #define SL_BG_REVERSE 0x1     /* reverse mode's pipeline */
 #define SL_BG_HTTPS 0x2       /* ... for a site asked over TLS */
+#define SL_BG_IDENTITY 0x4    /* without Accept-Encoding: the identity
+                                 variant (a range's whole object) */
 int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
                      size_t klen, const struct sl_http_msg *req, int flags);
 /*

@@ -177,7 +177,8 @@ int cfwd_may_wait(const struct sl_http_msg *m, int flags)
  */
 #define CFWD_MARKER_LEN 18        /* "\n%016llx\n" between the key parts */
 
-static int variant_matches(const struct cfwd_entry *e, const struct sl_http_msg *req)
+static int variant_matches(const struct cfwd_entry *e, const struct sl_http_msg *req,
+                           unsigned flags)
 {
     char buf[2048];
     struct sl_buf out = { buf, buf + sizeof(buf), buf, buf };
@@ -186,7 +187,7 @@ static int variant_matches(const struct cfwd_entry *e, const struct sl_http_msg 
     if (e->vary == NULL)
         return 1;
     if (e->vklen < skip ||
-        cache_vary_key((struct sl_view){ e->vary, e->vary_len }, req, &out) != 0)
+        cache_vary_key((struct sl_view){ e->vary, e->vary_len }, req, &out, flags) != 0)
         return 0;
     return sl_buf_len(&out) == e->vklen - skip &&
            memcmp(out.pos, e->vkey + skip, e->vklen - skip) == 0;
@@ -228,7 +229,7 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
     }
     if (e && (e->state == CFWD_STREAMING || e->state == CFWD_ENDED)) {
         /* A late joiner: read along from what is there already. */
-        if (!variant_matches(e, m))
+        if (!variant_matches(e, m, zip_vary_flags(c)))
             return 0;           /* another variant: fetch it (not stored) */
         add_waiter(e, c);
         if (hit_serve_collapsed(c, e->head, e->head_len, &e->fresh, e->total) < 0) {
@@ -316,7 +317,7 @@ void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
         next = w->cfwd_next;
         if (w->state != CL_WAIT)
             continue;
-        if (hit_request_again(w, w->hdrs, &req) < 0 || !variant_matches(e, &req)) {
+        if (hit_request_again(w, w->hdrs, &req) < 0 || !variant_matches(e, &req, zip_vary_flags(w))) {
             cfwd_detach(w);       /* another variant: it fetches its own */
             cl_forward_released(w);
             continue;

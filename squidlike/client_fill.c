@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cache/refresh.h"
+#include "filters/encoding.h"
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
@@ -81,28 +82,35 @@ int fill_request_conditionals(struct sl_client *c, struct sl_buf *out)
 /* "HTTP/1.1 %d reason\r\n" + fields for storage (no final CRLF). The
  * reply header lists apply here too: hits copy the stored head as it is. */
 static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
-                       struct sl_buf *out, int with_adds)
+                       struct sl_buf *out, const struct zip_was *old)
 {
     struct flt_hdr_opts o;
     const char *add = NULL;
+    char zb[1024];
+    struct sl_buf zadd = { zb, zb + sizeof(zb), zb, zb };
 
     memset(&o, 0, sizeof(o));
     o.drop = c->reverse ? not_stored_rev : not_stored;
     o.access = c->conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &o, &add);     /* a hit hides the backend too */
-    if (!with_adds)
+    if (old != NULL)
         add = NULL;             /* a refresh: the stored head has them */
     o.via = NULL;
+    /* a coded variant is stored as it was sent (client_zip.c) */
+    if (c->reverse && zip_fields(c, m, old, 0, &o, &zadd) < 0)
+        return -ENOSPC;
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
                       m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
-        (add != NULL && sl_buf_append(out, add, strlen(add)) < 0))
+        (add != NULL && sl_buf_append(out, add, strlen(add)) < 0) ||
+        sl_buf_append(out, zadd.pos, sl_buf_len(&zadd)) < 0)
         return -ENOSPC;
     return 0;
 }
 
-/* Every Vary line of m joined: "Accept-Encoding, User-Agent". */
-static int vary_value(const struct sl_http_msg *m, struct sl_buf *out)
+/* Every Vary line of m joined: "Accept-Encoding, User-Agent"; with the
+ * one our compression adds (zip: a compressible response). */
+static int vary_value(const struct sl_http_msg *m, int zip, struct sl_buf *out)
 {
     size_t i;
     int n = 0;
@@ -114,6 +122,10 @@ static int vary_value(const struct sl_http_msg *m, struct sl_buf *out)
             sl_buf_append(out, m->hdrs[i].value.base, m->hdrs[i].value.len) < 0)
             return -ENOSPC;
     }
+    if (zip && !flt_vary_has_ae(m) &&
+        ((n++ && sl_buf_append(out, ", ", 2) < 0) ||
+         sl_buf_append(out, "Accept-Encoding", 15) < 0))
+        return -ENOSPC;
     return n;
 }
 
@@ -150,7 +162,9 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     struct cl_cache *cc = &t->cache;
     const struct sl_conf *conf = c->conf;
     struct sl_http_msg stored, merged;
-    const struct sl_http_hdr *age;
+    const struct sl_http_hdr *age, *etag;
+    struct zip_was was = { { NULL, 0 }, 0 };
+    char eb[256];
     struct cache_cc respcc;
     const struct cache_heuristic *h;
     struct cache_heuristic ttl;
@@ -161,6 +175,13 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
     if (sl_buf_init(&mb, sl_buf_len(&c->chead) + 4096) < 0 ||
         hit_parse_head(c, &c->chead, &stored) < 0)
         goto out;
+    /* what our compression made of the stored head, for the new one */
+    etag = sl_http_find(&stored, "ETag");
+    if (etag != NULL && etag->value.len <= sizeof(eb)) {
+        memcpy(eb, etag->value.base, etag->value.len);
+        was.etag = (struct sl_view){ eb, etag->value.len };
+    }
+    was.vary_ae = flt_vary_has_ae(&stored);
     sl_buf_printf(&mb, "HTTP/1.1 %d %.*s\r\n", stored.status,
                   (int)stored.reason.len, stored.reason.base);
     while (cache_merge_headers(&stored, m, &mb) < 0) {
@@ -195,7 +216,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
          * went through: the backends stay hidden on every later hit. */
         sl_buf_reset(&mb);
         if (sl_buf_reserve(&mb, sl_buf_len(&c->chead) + 512, limit) < 0 ||
-            stored_head(c, &merged, &mb, 0) < 0)
+            stored_head(c, &merged, &mb, &was) < 0)
             goto out;
     }
     sl_buf_reset(&c->chead);    /* as stored: without Age */
@@ -256,9 +277,11 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     struct sl_buf head = { hb, hb + sizeof(hb), hb, hb };
     struct sl_buf vary = { vb, vb + sizeof(vb), vb, vb };
     struct cache_fresh fresh;
+    int64_t length;
     int nvary;
 
-    if (stored_head(c, m, &head, 1) < 0 || (nvary = vary_value(m, &vary)) < 0)
+    if (stored_head(c, m, &head, NULL) < 0 ||
+        (nvary = vary_value(m, t->zip_vary, &vary)) < 0)
         return;                 /* too large to keep: served, not stored */
     sl_buf_reset(&c->ckey);
     c->ckey.last = c->ckey.pos + cc->key_plen;
@@ -268,25 +291,26 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
             (gen = vary_marker(c, vary.pos, sl_buf_len(&vary))) == 0 ||
             sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)gen) < 0 ||
             cache_vary_key((struct sl_view){ vary.pos, sl_buf_len(&vary) }, &req,
-                           &c->ckey) != 0)
+                           &c->ckey, zip_vary_flags(c)) != 0)
             return;
     }
     h = fill_heuristic(c, &ttl);
     cache_fresh_compute(m, respcc, h,
                         cc->request_time, time(NULL), &fresh);
+    /* a coded body's length is known at its end */
+    length = t->zip ? -1 : t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
+             t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1;
     cc->w = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey),
                                     &fresh, sizeof(fresh), head.pos,
                                     sl_buf_len(&head),
-                                    t->resp.kind == SL_HTTP_BODY_LENGTH ?
-                                    m->content_length : -1, 0);
+                                    length >= 0 && t->resp.kind != SL_HTTP_BODY_NONE ?
+                                    length : -1, 0);
     if (cc->w == NULL)
         return;
     cc->fresh = fresh;          /* what collapsed readers are served with */
     cc->stored_bytes = 0;
     cfwd_head(c, head.pos, sl_buf_len(&head),
-            (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 },
-            t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
-            t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1);
+            (struct sl_view){ vary.pos, nvary > 0 ? sl_buf_len(&vary) : 0 }, length);
 }
 
 static const char *status3(int status)
@@ -354,6 +378,8 @@ enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         if (hit_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
+        if (why == NULL && t->zip_busy)
+            why = "compression busy";   /* a later request gets it coded */
         if (why == NULL && c->range_fetch &&
             (t->resp.kind != SL_HTTP_BODY_LENGTH ||
              (uint64_t)m->content_length > c->range_fetch))
@@ -407,6 +433,8 @@ void fill_body(struct sl_client *c, const char *p, size_t n)
 void fill_finish(struct sl_client *c, int complete)
 {
     struct cl_cache *cc = &c->txn.cache;
+
+    zip_end(c);                 /* the response is over, one way or another */
 
     cfwd_end(c, complete && cc->w != NULL);
     if (cc->w == NULL)

@@ -607,7 +607,8 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     size_t limit = conf->http.max_response_head + 8192;
     struct flt_hdr_opts opts;
     const char *add = NULL;
-    char via[160];
+    char via[160], zb[1024];
+    struct sl_buf zadd = { zb, zb + sizeof(zb), zb, zb };
     size_t mark;
 
     if (cl_lend_out(c) < 0)
@@ -623,11 +624,16 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     opts.access = conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &opts, &add);
+    /* our coding's fields (client_zip.c): a few short lines */
+    if (final && (t->zip_coding || t->zip_vary) &&
+        zip_fields(c, m, NULL, 1, &opts, &zadd) < 0)
+        return -ENOSPC;
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (status_line(&c->out, m) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->out) == 0 &&
             (add == NULL || sl_buf_append(&c->out, add, strlen(add)) == 0) &&
+            sl_buf_append(&c->out, zadd.pos, sl_buf_len(&zadd)) == 0 &&
             (!final || hit_status_field(c, &c->out) == 0) &&
             (!final || rev_resp_fields(c, &c->out) == 0) &&
             (!final || t->keep || sl_buf_append(&c->out, "Connection: close\r\n", 19) == 0) &&
@@ -691,6 +697,7 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         rev_outcome(c, m->status != 502 && m->status != 503 && m->status != 504, 1);
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
+    zip_on_head(c, m);          /* before the store sees the head */
     v = fill_on_head(c, m);
     if (v != CL_NEXT) {
         /* Answered from the store (a 304 refreshed it, or stale-if-error),
@@ -711,8 +718,11 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     t->resp.reframe = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor >= 1;
     t->origin_keep = (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
                      t->resp.kind != SL_HTTP_BODY_CLOSE;
+    if (t->zip)
+        t->resp.reframe = 0;    /* decoded into the coder; framed after it */
     /* Without a length the client can only learn the end from the close. */
-    if (t->resp.kind == SL_HTTP_BODY_CLOSE ||
+    if (t->zip ? !t->zip->flow.reframe :
+        t->resp.kind == SL_HTTP_BODY_CLOSE ||
         (t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe))
         t->keep = 0;
     txnlog_keep_ctype(t, m);
@@ -793,8 +803,13 @@ static int fwd_move_body(struct sl_client *c)
         fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
         return 1;
     }
-    if (t->head_done)
+    if (t->head_done && t->zip == NULL)
         fill_body(c, span, span_n);    /* data only: stored de-chunked */
+    if (t->head_done && t->zip && (progress = zip_pump(c)) < 0) {
+        t->origin_keep = 0;
+        cl_close(c);            /* cut short: the client must see it */
+        return 1;
+    }
     if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
         /* Bytes after the end of the response: a confused origin. */
         t->origin_keep = 0;
@@ -803,15 +818,24 @@ static int fwd_move_body(struct sl_client *c)
     if (c->headless) {
         /* Its client left: the bytes only go to the store (no framing
          * of ours to finish either). */
-        size_t bl = t->head_done ? t->resp.ready : 0;
+        size_t bl = t->head_done && !t->zip ? t->resp.ready : 0;
         t->resp.reframe = 0;
+        if (t->zip) {           /* coded and stored: nobody to send to */
+            sl_buf_consume(&t->zip->out, t->zip->flow.ready);
+            progress |= t->zip->flow.ready > 0;
+            t->zip->flow.ready = 0;
+            t->zip->flow.reframe = 0;
+        }
         sl_buf_consume(&c->out, hl);
         sl_buf_consume(&o->in, bl);
         t->resp.ready -= bl;
         t->resp.tr_ready = 0;
-        progress = hl || bl;
+        progress |= hl || bl;
     } else if (c->wr) {
-        n = flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
+        n = t->head_done && t->zip
+          ? flow_send(c->io.fd, c->ssl, c->out.pos, hl, &t->zip->out,
+                      &t->zip->flow, &c->wr, &k)
+          : flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
                       t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
             leave_now(c, (int)n);   /* the client went away */
@@ -881,7 +905,8 @@ int fwd_run(struct sl_client *c)
     progress |= fwd_move_body(c);
     if (c->state != CL_FORWARD)
         return 1;
-    if (t->head_done && flow_sent(&t->resp) && sl_buf_len(&c->out) == 0) {
+    if (t->head_done && flow_sent(&t->resp) && (t->zip == NULL || zip_sent(c)) &&
+        sl_buf_len(&c->out) == 0) {
         fwd_finish(c);
         return 1;
     }

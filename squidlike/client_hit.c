@@ -296,7 +296,7 @@ static int hit_lookup(struct sl_client *c, const struct sl_http_msg *req,
         /* Variants are keyed under their marker's id: a new marker (PURGE,
          * invalidation, a changed Vary) makes all older variants unreachable. */
         if (sl_buf_printf(&c->ckey, "\n%016llx\n", (unsigned long long)obj->id) < 0 ||
-            cache_vary_key(vary, req, &c->ckey) != 0)
+            cache_vary_key(vary, req, &c->ckey, zip_vary_flags(c)) != 0)
             return -ENOENT;     /* Vary: * or too long: never a match */
         rc = cache_store_lookup(st, c->ckey.pos, sl_buf_len(&c->ckey), obj);
         if (rc == 0 && (obj->flags & CACHE_OBJ_MARKER))
@@ -383,7 +383,9 @@ static int hit_range_fetch(struct sl_client *c, const struct sl_http_msg *m)
     if (cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 1;
     limit = h->range_fetch < cf->max_object ? h->range_fetch : cf->max_object;
-    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit, bg_flags(c)) ||
+    /* where we compress, a range is cut from the identity variant */
+    if (!sl_bgfetch_whole(c->srv, t->url, m, &c->peer, limit, bg_flags(c) |
+                          (zip_route(c) ? SL_BG_IDENTITY : 0)) ||
         !cfwd_lead_or_join(c, m, CFWD_RANGE | CFWD_JOIN_ONLY))
         return 0;
     t->cache.range_started = 1;

@@ -57,6 +57,7 @@
 #include "squidlike/net.h"
 #include "squidlike/origin.h"
 #include "squidlike/server.h"
+#include "squidlike/zip.h"
 
 enum cl_state {
     CL_HEAD,        /* waiting for / reading a request head (0: calloc's) */
@@ -212,6 +213,16 @@ struct cl_rev {
     char reqid[65];             /* X-Request-Id, sent or made; "" if none */
 };
 
+/* Reverse mode's compression of one response body (client_zip.c): the
+ * origin's decoded body goes in, the coded bytes wait in out, framed by
+ * flow (chunked to HTTP/1.1 clients, bare to 1.0 ones), and are stored. */
+struct cl_zip {
+    struct sl_zip *z;
+    struct sl_buf out;
+    struct cl_flow flow;
+    int64_t in, made;           /* identity bytes taken, coded bytes made */
+};
+
 struct cl_txn {
     int64_t t_start;            /* loop ms */
     int64_t t_start_us;         /* the same, in microseconds (service time) */
@@ -270,6 +281,13 @@ struct cl_txn {
     struct cl_cache cache;
     struct cl_acl acl;
     struct cl_rev rev;
+    /* Compression (client_zip.c): what the client would get, decided at
+     * the request (0: none, or a Range); what this response gets. */
+    unsigned zip_want;
+    unsigned zip_coding;        /* FLT_ENC_* of the response (HEAD: its head) */
+    unsigned char zip_vary;     /* compressible: Vary: Accept-Encoding */
+    unsigned char zip_busy;     /* would have been, but max_streams ran */
+    struct cl_zip *zip;         /* the stream; NULL: none */
 };
 
 struct sl_client {
@@ -554,6 +572,38 @@ int rev_retry(struct sl_client *c, int sent);
  * route's edits; *add: lines to add ("Name: value\r\n"...), or NULL. */
 void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
                    const char **add);
+
+/* client_zip.c: reverse mode's compression. */
+/* Is it on for the transaction's route? */
+int zip_route(const struct sl_client *c);
+/* cache_vary_key's flags for c (a range keyed as identity where we
+ * compress). */
+unsigned zip_vary_flags(const struct sl_client *c);
+/* At the request (reverse mode): what the client would get, into t->zip_want. */
+void zip_on_request(struct sl_client *c, const struct sl_http_msg *m);
+/* A final response head (before the cache sees it): compressible? in
+ * what coding? The stream is made here (counted against max_streams). */
+void zip_on_head(struct sl_client *c, const struct sl_http_msg *m);
+/* What a stored head said that a 304 refreshing it must not undo: its
+ * ETag (a weak one of ours stays weak) and a Vary naming Accept-Encoding. */
+struct zip_was {
+    struct sl_view etag;
+    int vary_ae;
+};
+/* The head's fields our coding changes: opts->drop2 (and keep_cl), and
+ * lines into add. was: the stored head a 304 refreshes, or NULL. client:
+ * the head for the client (our framing). 0 or -ENOSPC. */
+int zip_fields(const struct sl_client *c, const struct sl_http_msg *m,
+               const struct zip_was *was, int client,
+               struct flt_hdr_opts *opts, struct sl_buf *add);
+/* Move the body through the coder: what t->resp has ready in origin->in
+ * in, coded bytes out (and to the store). 1 on progress, 0 none, -1 when
+ * the coder failed. */
+int zip_pump(struct sl_client *c);
+/* Has all of the coded body gone out? */
+int zip_sent(const struct sl_client *c);
+/* Free the stream (the end of the response, or of the client). */
+void zip_end(struct sl_client *c);
 
 /* client_tunnel.c */
 void tunnel_start(struct sl_client *c);

@@ -53,6 +53,13 @@ _Static_assert(sizeof(((struct sl_conf_rbackend *)0)->name) <= SL_ORIGIN_KEY_MAX
 static const char *const untrusted_drop[] = { "Forwarded", "X-Real-IP",
     "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
     "X-Forwarded-Server", "X-Client-IP", "Client-IP", "True-Client-IP", NULL };
+/* A range where we compress asks for the identity representation: the
+ * cache keys it so (zip_vary_flags), and the backend must answer so. */
+static const char *const untrusted_drop_ae[] = { "Forwarded", "X-Real-IP",
+    "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
+    "X-Forwarded-Server", "X-Client-IP", "Client-IP", "True-Client-IP",
+    "Accept-Encoding", NULL };
+static const char *const drop_ae[] = { "Accept-Encoding", NULL };
 
 const struct sl_conf_rroute *rev_route(const struct sl_client *c)
 {
@@ -673,6 +680,9 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     /* from a trusted proxy its fields pass: ours are added only when it
      * sent none (rev_add_fields) */
     opts.drop2 = trusted ? NULL : untrusted_drop;
+    zip_on_request(c, m);
+    if (zip_route(c) && sl_http_find(m, "Range"))
+        opts.drop2 = trusted ? drop_ae : untrusted_drop_ae;
     /* The path from m itself: a collapsed waiter released later builds
      * this from the head it kept (c->creq), not the one long consumed. */
     if (m->target.len > 0 && m->target.base[0] == '/') {

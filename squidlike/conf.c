@@ -748,7 +748,7 @@ static const struct key reverse_keys[] = {
     BOOL(reverse, x_forwarded_proto), BOOL(reverse, x_forwarded_host),
     BOOL(reverse, request_id), RFUNC(trusted_proxies),
     RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
-    RFUNC(tls_listen), RFUNC(tls), RFUNC(rate_limits), RFUNC(rate_limit_table),
+    RFUNC(tls_listen), RFUNC(tls), RFUNC(compression), RFUNC(rate_limits), RFUNC(rate_limit_table),
     BOOL(reverse, rate_limit_headers), END
 };
 

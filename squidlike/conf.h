@@ -270,6 +270,8 @@ struct sl_conf_rroute {
     int64_t connect_timeout_ms, response_timeout_ms, idle_timeout_ms;
     int limits[SL_CONF_LIMITS_PER];     /* indices in reverse.limits */
     size_t n_limits;
+    int compress;               /* reverse.compression applies (its own
+                                   compress, else its vhost's) */
 };
 
 struct sl_conf_rvhost {
@@ -279,6 +281,7 @@ struct sl_conf_rvhost {
     int https_redirect;         /* plain HTTP gets 308 to https:// */
     unsigned https_port;        /* ... on this port (443: not written) */
     char *hsts;                 /* Strict-Transport-Security over TLS, or NULL */
+    int compress;               /* its routes' default (true) */
     int limits[SL_CONF_LIMITS_PER];     /* on all its routes */
     size_t n_limits;
 };
@@ -294,6 +297,19 @@ struct sl_conf_rlimit {
     char header[64];
     unsigned v4_prefix, v6_prefix;
     struct acl_rl_policy policy;
+};
+
+/* reverse.compression (conf_zip.c, client_zip.c). */
+#define SL_CONF_MAX_ZIP_TYPES 64
+struct sl_conf_zip {
+    int on;                     /* the group is there: compress where routes say */
+    unsigned codings[2];        /* FLT_ENC_BR / FLT_ENC_GZIP, preferred first */
+    size_t n_codings;
+    char *types[SL_CONF_MAX_ZIP_TYPES];     /* "text/html", or a whole type: "text/" "*" */
+    size_t n_types;
+    int64_t min_length;         /* a smaller Content-Length passes as it is */
+    int gzip_level, brotli_level;
+    size_t max_streams;         /* compressing at once; past it: identity */
 };
 
 #define SL_CONF_MAX_CERTS 64
@@ -331,6 +347,7 @@ struct sl_conf_reverse {
     struct sl_conf_listen tls_listen[SL_CONF_MAX_LISTEN];  /* HTTPS */
     size_t n_tls_listen;
     struct sl_conf_tls tls;
+    struct sl_conf_zip zip;
     struct sl_conf_rlimit *limits;
     size_t n_limits;
     size_t limit_table;         /* buckets kept (all limits together) */

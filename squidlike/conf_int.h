@@ -143,6 +143,12 @@ void cf_limit_stash_free(struct ctx *x);
 
 /* conf_tls.c: reverse.tls_listen and reverse.tls; the contexts are built
  * after the walk (the files are read then). */
+/* conf_zip.c: reverse.compression; a vhost's or route's compress flag. */
+int cf_k_reverse_compression(struct ctx *x, const config_setting_t *s);
+int cf_zip_defaults(struct sl_conf_zip *z);
+void cf_zip_free(struct sl_conf_zip *z);
+int cf_zip_flag(struct ctx *x, const config_setting_t *s, int *out);
+
 int cf_k_reverse_tls_listen(struct ctx *x, const config_setting_t *s);
 int cf_k_reverse_tls(struct ctx *x, const config_setting_t *s);
 int cf_tls_finish(struct ctx *x);

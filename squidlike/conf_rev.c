@@ -635,12 +635,15 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
         } else if (strcmp(k, "rate_limits") == 0) {
             if (cf_limit_refs(x, s, route->limits, &route->n_limits) < 0)
                 return -1;
+        } else if (strcmp(k, "compress") == 0) {
+            if (cf_zip_flag(x, s, &route->compress) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
                            "of: prefix, regex, icase, rewrite, pool, request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
                            "connect_timeout, response_timeout, idle_timeout, "
-                           "rate_limits)", k);
+                           "rate_limits, compress)", k);
         }
     }
     if (pattern == NULL)
@@ -687,6 +690,7 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
         return cf_fail(x, g, "each vhosts entry must be a group ({ names = [ "
                        "\"www.example.com\" ]; routes = ( ... ); })");
     vh->https_port = 443;
+    vh->compress = 1;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -716,10 +720,13 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
         } else if (strcmp(k, "rate_limits") == 0) {
             if (cf_limit_refs(x, s, vh->limits, &vh->n_limits) < 0)
                 return -1;
+        } else if (strcmp(k, "compress") == 0) {
+            if (cf_zip_flag(x, s, &vh->compress) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a vhosts entry (expected one "
                            "of: names, default, routes, https_redirect, https_port, "
-                           "hsts, rate_limits)", k);
+                           "hsts, rate_limits, compress)", k);
         }
     }
     if (m == 0 && !is_default)
@@ -742,9 +749,12 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
         return cf_fail(x, routes, "out of memory");
     for (i = 0; i < n; i++) {
         vh->n_routes = (size_t)i + 1;
+        vh->routes[i].compress = -1;    /* unset: the vhost's */
         if (one_route(x, config_setting_get_elem(routes, (unsigned)i), v,
                       &vh->routes[i]) < 0)
             return -1;
+        if (vh->routes[i].compress < 0)
+            vh->routes[i].compress = vh->compress;
     }
     return 0;
 }
@@ -849,7 +859,8 @@ int cf_reverse_defaults(struct sl_conf_reverse *r)
     r->limit_table = 65536;
     r->routes = acl_routes_new();
     r->hide = calloc(1, sizeof(*r->hide));
-    if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0)
+    if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0 ||
+        cf_zip_defaults(&r->zip) < 0)
         return -1;
     for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
         snprintf(line, sizeof(line), "deny %s", hide[i]);
@@ -885,6 +896,7 @@ void cf_reverse_free(struct sl_conf_reverse *r)
     }
     sl_backends_free(r->rt);
     cf_tls_free(&r->tls);
+    cf_zip_free(&r->zip);
     free(r->limits);
     free(r->vhosts);
     free(r->pools);

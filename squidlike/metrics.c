@@ -482,6 +482,32 @@ static void limit_rows(struct sl_bufw *w, struct sl_server *srv)
         evicted);
 }
 
+/* reverse.compression: what was coded, and what went identity for want
+ * of a stream. */
+static void zip_rows(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_stats *s = &srv->stats;
+
+    family(w, "squidlike_compress_responses_total", "counter",
+           "Responses compressed (reverse.compression); hits of a stored "
+           "compressed variant are not counted: they are sent as stored.");
+    sl_bufw_printf(w, "squidlike_compress_responses_total{coding=\"gzip\"} %llu\n",
+                   s->zip_responses[0]);
+    sl_bufw_printf(w, "squidlike_compress_responses_total{coding=\"br\"} %llu\n",
+                   s->zip_responses[1]);
+    one(w, "squidlike_compress_bytes_in_total", "counter",
+        "Body bytes given to the compressors.", s->zip_in);
+    one(w, "squidlike_compress_bytes_out_total", "counter",
+        "Compressed bytes they made.", s->zip_out);
+    family(w, "squidlike_compress_skipped_total", "counter",
+           "Responses sent uncompressed (and not stored) because "
+           "reverse.compression.max_streams were running.");
+    sl_bufw_printf(w, "squidlike_compress_skipped_total{reason=\"busy\"} %llu\n",
+                   s->zip_busy);
+    one(w, "squidlike_compress_streams", "gauge",
+        "Responses being compressed now.", (unsigned long long)srv->zip_streams);
+}
+
 void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t now_ms)
 {
     const struct sl_conf_reverse *rc;
@@ -662,5 +688,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         tls_rows(&w, srv->conf->reverse.tls.rt);
     if (srv->ratelimit != NULL)
         limit_rows(&w, srv);
+    if (srv->conf->reverse.zip.on)
+        zip_rows(&w, srv);
     return w.rc;
 }

@@ -95,6 +95,10 @@ struct sl_stats {
     unsigned long long range_fetches;   /* whole objects fetched for ranges */
     unsigned long long auth_failures;
     unsigned long long client_aborts;   /* clients that left mid-request */
+    /* reverse.compression (client_zip.c): responses compressed, per
+     * coding (gzip, br); identity bytes in and compressed bytes out;
+     * responses sent identity because max_streams were running. */
+    unsigned long long zip_responses[2], zip_in, zip_out, zip_busy;
 };
 
 struct sl_server {
@@ -120,6 +124,7 @@ struct sl_server {
     struct sl_client *clients;  /* all open client connections */
     size_t nclients;
     size_t nheadless;           /* of which fetches whose client left */
+    size_t zip_streams;         /* responses being compressed (client_zip.c) */
     size_t clients_peak;        /* most open at once since the last trim */
     uint64_t next_id;
     struct sockaddr_storage self[SL_SERVER_MAX_SELF];

@@ -637,6 +637,19 @@ static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
     sl_bufw_printf(w, " } }");
 }
 
+/* reverse.compression: responses coded per coding, bytes, busy skips. */
+static void zip_json(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_stats *s = &srv->stats;
+
+    if (!srv->conf->reverse.zip.on)
+        return;
+    sl_bufw_printf(w, ",\n  \"compression\": { \"gzip\": %llu, \"br\": %llu, "
+                   "\"bytes_in\": %llu, \"bytes_out\": %llu, \"skipped_busy\": %llu, "
+                   "\"streams\": %zu }", s->zip_responses[0], s->zip_responses[1],
+                   s->zip_in, s->zip_out, s->zip_busy, srv->zip_streams);
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -706,6 +719,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
     tls_json(&w, srv->conf->reverse.tls.rt);
     limits_json(&w, srv);
+    zip_json(&w, srv);
     sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);

@@ -1179,7 +1179,7 @@ static const char *key(const char *vary, struct sl_http_msg *req, int *rc)
     char *o = out[i++ % 2];
 
     ck_assert_int_eq(sl_buf_init(&b, 256), 0);
-    *rc = cache_vary_key(v, req, &b);
+    *rc = cache_vary_key(v, req, &b, 0);
     memcpy(o, b.pos, sl_buf_len(&b));
     o[sl_buf_len(&b)] = '\0';
     sl_buf_free(&b);
@@ -1235,7 +1235,7 @@ START_TEST(vary_nospace)
 
     ck_assert_int_eq(sl_buf_init(&b, 30), 0);
     ck_assert_int_eq(sl_buf_append(&b, "K", 1), 0);
-    ck_assert_int_eq(cache_vary_key(v, REQ("Accept-Encoding: gzip\r\nUser-Agent: u\r\n"), &b),
+    ck_assert_int_eq(cache_vary_key(v, REQ("Accept-Encoding: gzip\r\nUser-Agent: u\r\n"), &b, 0),
                      -ENOSPC);
     buf_is(&b, "K");
     sl_buf_free(&b);
