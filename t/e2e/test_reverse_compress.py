@@ -22,11 +22,13 @@ Most cases share one daemon (one reverse listener, a scripted backend
 `app` and an nginx backend `ng`); each uses its own paths, so that the
 cache of one never answers another."""
 
+import base64
 import gzip
 import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +42,7 @@ from harness import Daemon, NginxOrigin, Response, RoutedOrigin  # noqa: E402
 from test_metrics import Metrics, promtool_check  # noqa: E402
 from test_reverse import get, rev_conf  # noqa: E402
 from test_reverse_limits import manager_page  # noqa: E402
+from test_reverse_tls import tx_queue  # noqa: E402
 
 HOST = "www.example.test"
 NOZIP = "nozip.example.test"       # a vhost with compress = false
@@ -285,9 +288,14 @@ def test_gzip_json_from_nginx():
             ratio = len(r.body) / len(data)
             h.log("%s: %d -> %d bytes gzip (%.2f)" % (path, len(data), len(r.body), ratio))
             assert ratio < 0.5, "%s: gzip kept %.2f of the JSON" % (path, ratio)
-        # the connection is still good after two chunked bodies
-        r = s.ask("/ng/api/list.json", "gzip", conn=c)
-        compressed(r, "gzip", docs["/ng/api/list.json"], "third on the connection")
+        # the connection is still good after two chunked bodies, also for
+        # requests pipelined: coded, identity and coded again, in order
+        c.send(b"".join(h.build_request("GET", "/ng/api/list.json", [("Host", HOST)] + (
+            [("Accept-Encoding", ae)] if ae else [])) for ae in ("gzip", None, "x-gzip")))
+        data = docs["/ng/api/list.json"]
+        compressed(c.recv_response(), "gzip", data, "pipelined 1")
+        identity(c.recv_response(), data, "pipelined 2")
+        compressed(c.recv_response(), "gzip", data, "pipelined 3")
 
 
 def test_br():
@@ -494,7 +502,6 @@ def test_cached_variants_compress_nothing_on_hits():
         ("gzip", "gzip", False, 1),
         ("gzip", "gzip", True, 1),
         (None, None, False, 2),           # its own variant
-        ("identity", None, True, 2),      # accepts none of ours: the same one
         ("br", "br", False, 3),
         ("br", "br", True, 3),
         ("gzip, br", "br", False, 4),
@@ -502,6 +509,9 @@ def test_cached_variants_compress_nothing_on_hits():
         ("gzip", "gzip", True, 4),        # every variant kept
         (None, None, True, 4),
     ]
+    # (No field and "identity" may be two variants: a request without
+    # Accept-Encoding takes any coding (RFC 9110 12.5.3), one origin may
+    # answer it coded; the spec does not make them one.)
     for i, (ae, coding, hit, backend) in enumerate(steps, 1):
         before = zstats(s.d)
         r = s.ask(path, ae)
@@ -524,26 +534,73 @@ def test_cached_variants_compress_nothing_on_hits():
         if hit:
             assert moved["in"] == moved["out"] == 0, (what, moved)
         assert s.app.count(path) == backend, (what, s.app.count(path))
+    # HEAD finds the coded variant too
+    r = s.ask(path, "gzip", method="HEAD")
+    assert r.status == 200 and r.header_all("Content-Encoding") == ["gzip"], r.brief()
+    assert r.header("ETag") == 'W/"v9"' and vary_ae(r) == 1, r.brief()
+    assert h.cache_status_params(r).get("hit"), r.header("Cache-Status")
+    # a client revalidating its copy: the weak tag matches (RFC 9110
+    # 13.1.2: If-None-Match compares weakly), answered from the store
+    for ae, tag in (("gzip", 'W/"v9"'), ("br", 'W/"v9"'), (None, '"v9"')):
+        r = s.ask(path, ae, headers=[("If-None-Match", tag)])
+        ctx = (ae, tag, r.brief()[:300])
+        assert r.status == 304 and r.body == b"", ctx
+        assert r.header("ETag") == tag and vary_ae(r) == 1, ctx
+    assert s.app.count(path) == 4, s.app.count(path)
+
+
+def test_revalidated_variant_served_as_stored():
+    """A coded variant the cache must revalidate (no-cache): the origin's
+    304 refreshes it; the client gets the stored coded bytes, still with
+    the weak tag, and nothing is compressed again."""
+    s = site()
+    data = json_doc(24 * 1024, 23)
+
+    def handler(req):
+        if req.header("If-None-Match") in ('"r1"', 'W/"r1"'):
+            return Response(304, b"", headers=[("ETag", '"r1"'), ("Cache-Control", "no-cache")])
+        return Response(200, data, headers=[JSON, ("Cache-Control", "no-cache"),
+                                            ("ETag", '"r1"')])
+    s.app.routes["/reval"] = handler
+    for i, ae in enumerate(("gzip", "gzip", "br", "br"), 1):
+        before = zstats(s.d)
+        r = s.ask("/reval", ae)
+        h.access_entries(s.d, "GET", s.url("/reval"), n=i)
+        moved = delta(before, zstats(s.d))
+        what = "request %d (%s)" % (i, ae)
+        again = i % 2 == 0
+        compressed(r, ae, data, what, framing=not again)
+        assert r.header("ETag") == 'W/"r1"', (what, r.headers)
+        assert moved[ae] == (0 if again else 1), (what, moved)
+        assert s.app.count("/reval") == i, (what, s.app.count("/reval"))
+        if again:
+            sent = s.app.reqs("/reval")[-1].header("If-None-Match")
+            assert sent in ('"r1"', 'W/"r1"'), (what, sent)
 
 
 # --- 10, 11: HTTP/1.0 and HEAD ----------------------------------------------------------
 
 def test_http10_client_close_delimited():
+    """The coded length is not known before the end, and HTTP/1.0 has no
+    chunked: the body ends with the connection, also when the client
+    asked to keep it alive."""
     s = site()
     data = json_doc(24 * 1024, 15)
     s.app.routes["/h10"] = Response(200, data, headers=[JSON, NO_STORE])
-    out = h.raw(s.port, ("GET /h10 HTTP/1.0\r\nHost: %s\r\nAccept-Encoding: gzip\r\n\r\n"
-                         % HOST).encode(), timeout=30)
-    head, sep, body = out.partition(b"\r\n\r\n")
-    assert sep, out[:300]
-    lines = head.decode("latin-1").split("\r\n")
-    r = h.HttpResponse()
-    r.status = int(lines[0].split(" ")[1])
-    r.headers = [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]]
-    r.body = body
-    assert r.header("Transfer-Encoding") is None and r.header("Content-Length") is None, lines
-    assert (r.header("Connection") or "").lower() == "close", lines
-    compressed(r, "gzip", data, "HTTP/1.0", framing=False)
+    for extra in ("", "Connection: keep-alive\r\n"):
+        out = h.raw(s.port, ("GET /h10 HTTP/1.0\r\nHost: %s\r\nAccept-Encoding: gzip\r\n%s\r\n"
+                             % (HOST, extra)).encode(), timeout=30)
+        head, sep, body = out.partition(b"\r\n\r\n")
+        assert sep, out[:300]
+        lines = head.decode("latin-1").split("\r\n")
+        r = h.HttpResponse()
+        r.status = int(lines[0].split(" ")[1])
+        r.headers = [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]]
+        r.body = body
+        assert r.header("Transfer-Encoding") is None and r.header("Content-Length") is None, \
+            (extra, lines)
+        assert [v.lower() for v in r.header_all("Connection")] == ["close"], (extra, lines)
+        compressed(r, "gzip", data, "HTTP/1.0 " + extra.strip(), framing=False)
 
 
 def test_head_same_head_no_body():
@@ -700,6 +757,107 @@ def test_busy_sent_identity_not_stored():
         m = Metrics(manager_page(d, "/metrics"))
         assert m.types.get(SKIPPED) == "counter", m.types.get(SKIPPED)
         assert m.get(SKIPPED, reason="busy") == 1 and m.get(RESPONSES, coding="gzip") == 2
+
+
+def test_abnormal_ends_free_the_stream():
+    """With max_streams = 1, a coded response that ends badly (the backend
+    cuts it short, chunked or with a length; the client leaves) must give
+    its stream back, and must not look whole to its client."""
+    data = json_doc(64 * 1024, 25)
+    small = json_doc(8 * 1024, 26)
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+    release = threading.Event()
+    h.register_cleanup("release the held backend", release.set)
+
+    def held(req):
+        def gen():
+            yield data[:48 * 1024]
+            release.wait(60)
+            yield data[48 * 1024:]
+        return Response(200, gen(), headers=[JSON, NO_STORE], chunked=True)
+    app = RoutedOrigin({
+        "/cut-chunked": Response(raw=(head + "Transfer-Encoding: chunked\r\n\r\n").encode()
+                                 + b"%x\r\n%s\r\n" % (30000, data[:30000])),
+        "/cut-length": Response(raw=(head + "Content-Length: %d\r\n\r\n" % len(data)).encode()
+                                + data[:30000]),
+        "/held": held,
+        "/ok": Response(200, small, headers=[JSON, NO_STORE]),
+    }, name="app-ends")
+    port = h.free_port()
+    conf = site_conf(port, app, compression=dict(COMPRESSION, max_streams=1))
+    with Daemon(conf, name="squidlike-ends") as d:
+        for path in ("/cut-chunked", "/cut-length"):
+            for ae in ("gzip", "br", None):
+                try:
+                    r = get(port, HOST, path, [("Accept-Encoding", ae)] if ae else [])
+                    raise AssertionError("%s %r: a cut body passed as whole: %s"
+                                         % (path, ae, r.brief()[:300]))
+                except h.ConnectionClosed:
+                    pass
+            compressed(get(port, HOST, "/ok", [("Accept-Encoding", "gzip")]), "gzip", small,
+                       "after %s" % path)
+        with h.RawConn(port) as c:
+            c.send(h.build_request("GET", "/held", [("Host", HOST), ("Accept-Encoding", "br")]))
+            r = c.recv_response(head_only=True)
+            assert r.header("Content-Encoding") == "br", r.brief()
+        release.set()
+        h.access_entries(d, "GET", "http://%s/held" % HOST, n=1, timeout=30)
+        compressed(get(port, HOST, "/ok", [("Accept-Encoding", "br")]), "br", small,
+                   "after a client left")
+        assert d.alive() and zstats(d)["busy"] == 0, zstats(d)
+
+
+def dechunk(b):
+    """The body of a chunked message body b (no trailers)."""
+    out, i = bytearray(), 0
+    while True:
+        j = b.index(b"\r\n", i)
+        size = int(b[i:j].split(b";")[0], 16)
+        i = j + 2
+        if size == 0:
+            assert b[i:] == b"\r\n", b[i:i + 100]
+            return bytes(out)
+        out += b[i:i + size]
+        assert b[i + size:i + size + 2] == b"\r\n", "chunk of %d not ended" % size
+        i += size + 2
+
+
+def test_big_body_to_a_slow_reader():
+    """3 MiB of coded bytes to a client with a small window that stops
+    reading until the daemon's sends back up, twice: every byte arrives."""
+    s = site()
+    data = base64.encodebytes(random.Random(27).randbytes(3 << 20))     # 4 MiB of text
+    s.app.routes["/big.txt"] = Response(200, data, headers=[TEXT, NO_STORE])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    h.register_cleanup("slow reader", sock.close)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", s.port))
+    me = sock.getsockname()[1]
+    sock.sendall(h.build_request("GET", "/big.txt", [("Host", HOST), ("Accept-Encoding", "gzip"),
+                                                     ("Connection", "close")]))
+    got, n, pauses = [], 0, 0
+    deadline = time.monotonic() + 180
+    for _ in range(1000000):
+        assert time.monotonic() < deadline, "%d bytes after 180 s" % n
+        if n >= (pauses + 1) * (1 << 20) and pauses < 2:
+            h.wait_until(lambda: tx_queue(s.port, me) >= 16384, 30,
+                         what="the daemon's sends backing up")
+            pauses += 1
+        b = sock.recv(4096)
+        if not b:
+            break
+        got.append(b)
+        n += len(b)
+    sock.close()
+    raw = b"".join(got)
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    assert sep and b"\r\ncontent-encoding: gzip\r\n" in head.lower() + b"\r\n", head[:400]
+    assert b"\r\ntransfer-encoding: chunked" in head.lower(), head[:400]
+    body = gunzip(dechunk(body))
+    same(body, data, "slow reader")
+    assert pauses == 2, (pauses, n)
+    h.log("slow reader: %d bytes -> %d on the wire" % (len(data), n))
 
 
 # --- 15: configuration -------------------------------------------------------------------------
