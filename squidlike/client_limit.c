@@ -3,7 +3,8 @@
  * takes a token from each limit of the vhost and the route, and answers
  * 429 when one is out (acl/ratelimit.h has the buckets).
  *
- * A limit's key is built from the request: the client's address with its
+ * A limit's key is built from the request: the client's address (behind
+ * a trusted proxy, from X-Forwarded-For) with its
  * host bits cleared (ipv4_prefix, ipv6_prefix: an IPv6 client usually
  * owns a whole /64), the route, the Host, a field's value (absent: the
  * limit does not apply, as nginx's limit_req with an empty key). The
@@ -12,6 +13,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,16 +105,85 @@ static void count_refusal(struct rl_state *s, const char *name)
     s->counts[i].limited++;
 }
 
-/* The client's address with the bits past the prefix cleared. */
-static size_t masked_addr(const struct sl_client *c, const struct sl_conf_rlimit *l,
+/* An address as written in X-Forwarded-For ("192.0.2.1", "2001:db8::1",
+ * "[2001:db8::1]"), into *a. 0, or -1 when it is none. */
+static int xff_addr(struct sl_view v, union sl_sockaddr *a)
+{
+    char buf[64];
+
+    if (v.len >= 2 && v.base[0] == '[' && v.base[v.len - 1] == ']') {
+        v.base++;
+        v.len -= 2;
+    }
+    if (v.len == 0 || v.len >= sizeof(buf))
+        return -1;
+    memcpy(buf, v.base, v.len);
+    buf[v.len] = '\0';
+    memset(a, 0, sizeof(*a));
+    if (inet_pton(AF_INET, buf, &a->in.sin_addr) == 1) {
+        a->in.sin_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, buf, &a->in6.sin6_addr) == 1) {
+        a->in6.sin6_family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * The client's address for its buckets: the connection's; behind one of
+ * reverse.trusted_proxies (a load balancer), the last X-Forwarded-For
+ * entry that is not a trusted proxy, read from the right (nginx's
+ * real_ip_recursive). A client cannot take a fresh bucket per request by
+ * writing X-Forwarded-For itself: only what trusted proxies appended is
+ * read, and an entry that is not an address stops the walk at the last
+ * trusted hop.
+ */
+static void client_addr(const struct sl_client *c, const struct sl_http_msg *m,
+                        union sl_sockaddr *out)
+{
+    const struct sl_conf_reverse *rc = &c->conf->reverse;
+    union sl_sockaddr a;
+    size_t i;
+
+    *out = c->peer;
+    if (rc->n_trusted_proxies == 0 ||
+        !acl_nets_match(rc->trusted_proxies, rc->n_trusted_proxies, &c->peer.sa))
+        return;
+    for (i = m->nhdrs; i-- > 0;) {
+        const char *b = m->hdrs[i].value.base, *e = b + m->hdrs[i].value.len, *p;
+
+        if (!sl_view_ieq(m->hdrs[i].name, "X-Forwarded-For"))
+            continue;
+        while (e > b) {
+            struct sl_view el;
+
+            for (p = e; p > b && p[-1] != ','; p--)
+                ;
+            el = sl_view_trim(sl_view_from(p, e));
+            e = p > b ? p - 1 : b;
+            if (el.len == 0)
+                continue;
+            if (xff_addr(el, &a) < 0)
+                return;
+            *out = a;
+            if (!acl_nets_match(rc->trusted_proxies, rc->n_trusted_proxies, &a.sa))
+                return;         /* the client */
+        }
+    }
+}
+
+/* The address with the bits past the prefix cleared. */
+static size_t masked_addr(const union sl_sockaddr *sa, const struct sl_conf_rlimit *l,
                           unsigned char *out)
 {
     const unsigned char *a;
     unsigned bits, i;
     size_t n;
 
-    if (c->peer.sa.sa_family == AF_INET6) {
-        a = c->peer.in6.sin6_addr.s6_addr;
+    if (sa->sa.sa_family == AF_INET6) {
+        a = sa->in6.sin6_addr.s6_addr;
         /* an IPv4 client on a dual-stack socket is an IPv4 client */
         if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
             a += 12;
@@ -123,7 +194,7 @@ static size_t masked_addr(const struct sl_client *c, const struct sl_conf_rlimit
             bits = l->v6_prefix;
         }
     } else {
-        a = (const unsigned char *)&c->peer.in.sin_addr;
+        a = (const unsigned char *)&sa->in.sin_addr;
         n = 4;
         bits = l->v4_prefix;
     }
@@ -154,8 +225,11 @@ static size_t limit_key(const struct sl_client *c, const struct sl_http_msg *m,
         buf[n++] = 0;
     }
     if (l->key & SL_RL_KEY_CLIENT) {
+        union sl_sockaddr sa;
+
+        client_addr(c, m, &sa);
         buf[n++] = 'c';
-        n += masked_addr(c, l, buf + n);
+        n += masked_addr(&sa, l, buf + n);
     }
     if (l->key & SL_RL_KEY_ROUTE)
         n += (size_t)snprintf((char *)buf + n, 24, "r%d.%d", t->rev.vhost, t->rev.route);

@@ -13,8 +13,9 @@ is off); buckets kept across a reload, a new table size or a renamed
 limit starting afresh; /metrics and status.json counting every 429; the
 config errors -k parse names with file:line; a table of 64 buckets
 under 2,000 keys staying 64 buckets (evictions counted, every request
-answered); and the concurrency limit per client address (the maxconn
-ACL in reverse.http_access).
+answered); the client behind a trusted proxy keyed by X-Forwarded-For;
+and the concurrency limit per client address (the maxconn ACL in
+reverse.http_access).
 
 Timing: the exact counts use limits whose tokens come back once a minute
 or slower, so that a slow machine cannot let a refill in; only the
@@ -548,6 +549,43 @@ def test_table_stays_bounded_under_many_keys():
         assert req(port, "app.example", "/after", headers=[("X-Api-Key", "fresh")]).status == 200
 
 
+
+
+def test_client_behind_trusted_proxy_keyed_by_forwarded_for():
+    """Behind a trusted proxy (reverse.trusted_proxies) a client key is the
+    last X-Forwarded-For address that is not a trusted proxy, read from the
+    right; what a client writes itself to the left is never read, and an
+    untrusted peer's X-Forwarded-For is ignored."""
+    o = backend()
+    port = h.free_port()
+    conf = site(port, o, [vhost("app.example", [route("/", "one")])], [limit("one", burst=1)],
+                trusted_proxies=["127.0.0.1/32"])
+
+    def st(xff, bind="127.0.0.1", lines=None):
+        hdrs = [("X-Forwarded-For", v) for v in (lines or [xff])] if (xff or lines) else []
+        return req(port, "app.example", "/x", headers=hdrs, bind=bind).status
+
+    with Daemon(conf):
+        assert st("203.0.113.5") == 200
+        assert st("203.0.113.5") == 429
+        assert st("203.0.113.6") == 200             # another client, its own bucket
+        # a client's own entry on the left is not read: the proxy's last one is
+        assert st("198.51.100.9, 203.0.113.5") == 429
+        # trusted hops on the right are skipped (and IPv6 is read)
+        assert st("203.0.113.7, 127.0.0.1") == 200
+        assert st("2001:db8::7, 127.0.0.1") == 200
+        assert st("[2001:db8::7]") == 429
+        # several field lines: the last one's last entry
+        assert st(None, lines=["203.0.113.10", "203.0.113.11"]) == 200
+        assert st("203.0.113.11") == 429
+        # not an address: the last trusted hop (the peer) is the key
+        assert st("unknown") == 200
+        assert st("garbage, 127.0.0.1") == 429
+        assert st(None) == 429                      # no field: the peer itself
+        # an untrusted peer: its own address, whatever it writes
+        assert st("203.0.113.8", bind="127.0.0.3") == 200
+        assert st("203.0.113.9", bind="127.0.0.3") == 429
+    assert len(o.requests) == 7, [q.target for q in o.requests]
 
 def test_concurrent_connections_per_client():
     """Reverse mode's per-client concurrency limit is the maxconn ACL in
