@@ -618,6 +618,20 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     blocked(&w, m);
     one(&w, "squidlike_auth_failures_total", "counter",
         "Proxy-Authorization credentials rejected.", s->auth_failures);
+    if (srv->conf->policy.negotiate != NULL || s->gss_checks > 0) {
+        family(&w, "squidlike_auth_negotiate_total", "counter",
+               "Negotiate (Kerberos) credentials: accepted, rejected, or refused "
+               "with 503 because the checks were all busy or too slow.");
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"ok\"} %llu\n",
+                       s->negotiate_ok);
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"failed\"} %llu\n",
+                       s->negotiate_failed);
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"busy\"} %llu\n",
+                       s->negotiate_busy);
+        one(&w, "squidlike_auth_gss_checks_total", "counter",
+            "GSS-API ticket checks run (one per connection that signs in: "
+            "later requests on it keep its user).", s->gss_checks);
+    }
     one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
     one(&w, "squidlike_client_connections_accepted_total", "counter",
         "Client connections accepted.", s->accepted);
