@@ -58,6 +58,10 @@ static void gss_why(OM_uint32 major, OM_uint32 minor, char *why, size_t whylen)
 
         if (type == 1 && minor == 0)
             break;
+        /* "Unspecified GSS failure. Minor code may provide more
+         * information": it does; say only that. */
+        if (type == 0 && major == GSS_S_FAILURE && minor != 0)
+            continue;
         ctx = 0;
         for (rounds = 0; rounds < 8; rounds++) {    /* bounded: a library loop */
             msg.length = 0;
