@@ -45,9 +45,9 @@ const char *acl_negotiate_principal(const struct acl_negotiate *n);
 
 /*
  * Is value a Negotiate credential? 1 with the token decoded into tok (cap
- * bytes at least ACL_NEGOTIATE_TOKEN_MAX) and its length in *len; 0 when
- * it is another scheme; -1 when it is Negotiate but malformed (no token,
- * bad base64, too long).
+ * bytes) and its length in *len; 0 when it is another scheme; -1 when it
+ * is Negotiate but malformed (no token, bad base64, longer than
+ * ACL_NEGOTIATE_TOKEN_MAX or than cap).
  */
 int acl_negotiate_token(struct sl_view value, unsigned char *tok, size_t cap,
                         size_t *len);

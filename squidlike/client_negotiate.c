@@ -106,16 +106,22 @@ enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t head
     struct sl_server *srv = c->srv;
     struct cl_acl *a = &c->txn.acl;
     struct neg_job *j;
+    size_t cap;
     int rc;
 
     if (srv->workq == NULL)     /* cannot happen: made with the snapshot */
         return cl_refuse(&c->txn, CL_CODE_TCP_DENIED, SL_ERR_AUTH_BUSY, 0,
                          "no worker threads for Kerberos");
-    j = malloc(sizeof(*j) + ACL_NEGOTIATE_TOKEN_MAX);
+    /* room for what the base64 can decode to, at most the token limit
+     * (acl_negotiate_token refuses longer ones) */
+    cap = value.len / 4 * 3 + 3;
+    if (cap > ACL_NEGOTIATE_TOKEN_MAX)
+        cap = ACL_NEGOTIATE_TOKEN_MAX;
+    j = malloc(sizeof(*j) + cap);
     if (j == NULL)
         return cl_refuse(&c->txn, CL_CODE_TCP_DENIED, SL_ERR_NO_MEMORY, 0, NULL);
     memset(j, 0, sizeof(*j));
-    rc = acl_negotiate_token(value, j->tok, ACL_NEGOTIATE_TOKEN_MAX, &j->len);
+    rc = acl_negotiate_token(value, j->tok, cap, &j->len);
     if (rc <= 0) {
         free(j);
         a->auth_done = 1;
@@ -125,12 +131,6 @@ enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t head
         srv->stats.negotiate_failed++;
         srv->stats.auth_failures++;
         return CL_NEXT;
-    }
-    /* Only the token's bytes are kept while the job waits. */
-    {
-        struct neg_job *small = realloc(j, sizeof(*j) + j->len);
-        if (small != NULL)
-            j = small;
     }
     j->w.run = neg_run;
     j->w.done = neg_done;

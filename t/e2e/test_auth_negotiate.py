@@ -41,7 +41,7 @@ import base64
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
-from harness import Daemon, RawConn, ScriptedOrigin  # noqa: E402
+from harness import Daemon, RawConn, ScriptedOrigin, TlsOrigin  # noqa: E402
 
 REALM = "TEST.REALM"
 USER, USER_PW = "alice", "alice-kerberos-pw"
@@ -303,6 +303,21 @@ def test_good_ticket_200_and_user_logged():
         assert m['squidlike_auth_negotiate_total{result="ok"}'] == 1, m
         assert m["squidlike_auth_gss_checks_total"] == 1, m
         assert m["squidlike_worker_threads"] == 2, m
+    # CONNECT (HTTPS through the proxy) signs in the same way
+    t = TlsOrigin()
+    conf = _conf(realm)
+    conf["access.connect_ports"] = [t.port]
+    with Daemon(conf, env=realm.daemon_env()) as d:
+        url = "https://127.0.0.1:%d/" % t.port
+        assert realm.curl("proxy.test", d.port, url, extra=["-k"]) == [200]
+        a = d.wait_access("CONNECT", "127.0.0.1:%d" % t.port)
+        assert (a.code, a.user) == ("TCP_TUNNEL", USER + "@" + REALM), a.raw
+        with RawConn(d.port) as c:
+            c.send("CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                   % (t.port, t.port))
+            r = c.recv_response("CONNECT")
+            assert r.status == 407 and r.header_all("Proxy-Authenticate") == ["Negotiate"], \
+                r.brief()
     # strip_realm: the user is the name alone, and a proxy_auth list of
     # names matches it
     staff = {"name": "staff", "type": "proxy_auth", "values": [USER]}
