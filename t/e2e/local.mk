@@ -42,4 +42,4 @@ sl_e2e_tests += \
 	t/e2e/test_docs.py \
 	t/e2e/test_logs.py \
 	t/e2e/test_install.py
-EXTRA_DIST += t/e2e/README.md t/e2e/browser.py
+EXTRA_DIST += t/e2e/README.md t/e2e/browser.py t/e2e/krb5realm.py
