@@ -486,7 +486,6 @@ static int str_same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* A new snapshot was loaded (by the reload thread): put it in place. */
 /*
  * The worker pool, as conf asks: made the first time a configuration has
  * auth.negotiate (none is made for a proxy without it), tuned by later
@@ -513,6 +512,7 @@ static int srv_workq(struct sl_server *srv, const struct sl_conf *conf,
     return 0;
 }
 
+/* A new snapshot was loaded (by the reload thread): put it in place. */
 static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path)
 {
     char err[SL_CONF_ERR_MAX];
