@@ -506,7 +506,7 @@ static int b64_val(unsigned char c)
  * the end, unused bits zero. Returns the decoded length, or -1 when
  * malformed or longer than outmax.
  */
-static long b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
+long acl_b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
 {
     size_t i, o = 0;
 
@@ -586,7 +586,7 @@ enum acl_auth_result acl_auth_check(struct acl_auth *a, struct sl_view value,
         return ACL_AUTH_NONE;
     if (value.len < 6 || value.base[5] != ' ' || value.len - 6 > AUTH_B64_MAX)
         return ACL_AUTH_BAD;
-    n = b64_decode(value.base + 6, value.len - 6, cred, AUTH_CRED_MAX);
+    n = acl_b64_decode(value.base + 6, value.len - 6, cred, AUTH_CRED_MAX);
     if (n < 0)
         goto done;
     if (memchr(cred, '\0', (size_t)n) != NULL)      /* crypt would cut there */

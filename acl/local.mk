@@ -1,5 +1,5 @@
 # acl/: access rules (pure).
 libsquidlike_a_SOURCES += %reldir%/acl.c %reldir%/acl.h \
-	%reldir%/auth.c %reldir%/auth.h %reldir%/auth_int.h \
+	%reldir%/auth.c %reldir%/auth.h %reldir%/auth_int.h %reldir%/negotiate.c %reldir%/negotiate.h \
 	%reldir%/rules.c %reldir%/rules.h %reldir%/rules_int.h %reldir%/match.c \
 	%reldir%/route.c %reldir%/route.h %reldir%/ratelimit.c %reldir%/ratelimit.h

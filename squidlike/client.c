@@ -180,6 +180,7 @@ void cl_close(struct sl_client *c)
         t->origin = NULL;
     }
     sl_dns_cancel(&t->dnsw);
+    neg_cancel(c);
     sl_timer_stop(srv->loop, &c->timer);
     cl_tls_end(c);
     fd = sl_loop_del(srv->loop, &c->io);
@@ -272,7 +273,8 @@ static int cl_step(struct sl_client *c)
         return hit_run(c);
     case CL_WAIT:
     case CL_ACL_WAIT:
-        return 0;               /* the leader's progress / DNS wakes us */
+    case CL_AUTH_WAIT:
+        return 0;               /* the leader's progress / DNS / the pool wakes us */
     case CL_QUEUE:
         return rev_queue_step(c);
     case CL_PEEK:

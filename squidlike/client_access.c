@@ -194,19 +194,45 @@ static int hash_budget(void *data)
     return 1;
 }
 
-/* Proxy-Authorization, checked once per request (not again on a re-run). */
-static void authenticate(struct sl_client *c, const struct sl_http_msg *m)
+/*
+ * Proxy-Authorization, checked once per request (not again on a re-run).
+ * Basic is checked here, at once (a bounded hash budget); a Negotiate
+ * ticket goes to the worker pool (CL_AGAIN) and the request is decided
+ * again when it is known. A request without the field on a connection
+ * whose Negotiate ticket was verified is that user (Negotiate is
+ * connection-oriented; Basic is not: a Basic user holds for its request).
+ * CL_NEXT, CL_AGAIN, or CL_REFUSE (the Kerberos checks are all busy).
+ */
+static enum cl_verdict authenticate(struct sl_client *c, const struct sl_http_msg *m,
+                                    size_t headlen)
 {
     struct cl_acl *a = &c->txn.acl;
     const struct sl_conf_policy *p = &c->conf->policy;
     const struct sl_http_hdr *h;
 
-    if (a->auth_done || p->auth == NULL)
-        return;
+    if (a->neg_slow) {
+        if (c->txn.req.kind == SL_HTTP_BODY_NONE)
+            c->txn.req.done = 1;    /* nothing stands before the next request */
+        return cl_refuse(&c->txn, CL_CODE_TCP_DENIED, SL_ERR_AUTH_BUSY, 0,
+                         "the sign-in check took too long");
+    }
+    if (a->auth_done || (p->auth == NULL && p->negotiate == NULL))
+        return CL_NEXT;
     h = sl_http_find(m, "Proxy-Authorization");
-    if (h == NULL)
-        return;                 /* not tried: a proxy_auth rule asks (407) */
+    if (h == NULL) {
+        /* not tried: the connection's user if any, else a proxy_auth rule
+         * asks (407) */
+        if (p->negotiate != NULL && c->conn_user[0])
+            snprintf(a->user, sizeof(a->user), "%s", c->conn_user);
+        return CL_NEXT;
+    }
+    if (p->negotiate != NULL && h->value.len >= 9 &&
+        sl_view_ieq((struct sl_view){ h->value.base, 9 }, "negotiate") &&
+        (h->value.len == 9 || h->value.base[9] == ' ' || h->value.base[9] == '\t'))
+        return neg_begin(c, h->value, headlen);
     a->auth_done = 1;
+    if (p->auth == NULL)
+        return CL_NEXT;         /* Basic without a user file: no user */
     acl_auth_set_budget(p->auth, hash_budget, c);
     switch (acl_auth_check(p->auth, h->value, time(NULL), a->user, sizeof(a->user))) {
     case ACL_AUTH_OK:
@@ -225,6 +251,7 @@ static void authenticate(struct sl_client *c, const struct sl_http_msg *m)
         a->user[0] = '\0';
         break;
     }
+    return CL_NEXT;
 }
 
 /* --- answers ----------------------------------------------------------- */
@@ -364,8 +391,14 @@ static void challenge(struct sl_client *c)
      * connection, the browser answers on it (Squid does the same). */
     if (t->req.kind == SL_HTTP_BODY_NONE)
         t->req.done = 1;
-    snprintf(t->acl.extra, sizeof(t->acl.extra),
-             "Proxy-Authenticate: Basic realm=\"%s\"\r\n", c->conf->policy.realm);
+    /* Negotiate first, Basic after it: a browser takes the first scheme it
+     * can do, so domain machines sign in silently and others get a
+     * password prompt. */
+    snprintf(t->acl.extra, sizeof(t->acl.extra), "%s%s%s%s",
+             c->conf->policy.negotiate ? "Proxy-Authenticate: Negotiate\r\n" : "",
+             c->conf->policy.auth ? "Proxy-Authenticate: Basic realm=\"" : "",
+             c->conf->policy.auth ? c->conf->policy.realm : "",
+             c->conf->policy.auth ? "\"\r\n" : "");
     cl_reply_error(c, SL_ERR_CACHE_ACCESS_DENIED, 407, NULL);
 }
 
@@ -481,7 +514,8 @@ static int auth_before_peek(struct sl_client *c, const struct acl_request *r)
     struct acl_request look = *r;
     struct acl_result res;
 
-    if (c->conf->policy.auth == NULL || r->user != NULL)
+    if ((c->conf->policy.auth == NULL && c->conf->policy.negotiate == NULL) ||
+        r->user != NULL)
         return 0;
     look.sni_known = 1;
     look.sni = NULL;
@@ -510,8 +544,12 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
     res.rule_text = "(undecided)";
     /* Proxy credentials are for a proxy: a site's visitor has none (a
      * proxy_auth ACL in reverse.http_access denies; see the manual). */
-    if (!c->reverse)
-        authenticate(c, m);
+    if (!c->reverse) {
+        enum cl_verdict v = authenticate(c, m, headlen);
+
+        if (v != CL_NEXT)
+            return v;
+    }
     /* Each fact is found out at most once; anything unexpected denies. */
     for (guard = 0; guard < 3; guard++) {
         fill_request(c, m, &r);

@@ -7,6 +7,8 @@
  *                      transaction
  *   client_timeout.c   the deadline of each state and what its timer does
  *   client_buf.c       what a connection holds while a request moves
+ *   client_negotiate.c Negotiate (Kerberos) tickets checked on the worker
+ *                      pool, the user kept for the connection
  *   client_access.c    who is asking and may they: auth, http_access,
  *                      to_localhost, the CONNECT peek at the server name
  *   client_maxfwd.c    OPTIONS and TRACE with Max-Forwards
@@ -70,6 +72,8 @@ enum cl_state {
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
     CL_QUEUE,       /* reverse mode: waiting for a backend's slot (max_pending) */
     CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
+    CL_AUTH_WAIT,   /* a Negotiate ticket checked on the worker pool; the
+                       head stays in c->in (client_negotiate.c) */
     CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
@@ -130,6 +134,7 @@ struct cl_cache {
 struct cl_acl {
     unsigned char rerun;        /* cl_begin runs again for this request */
     unsigned char auth_done;    /* Proxy-Authorization was checked */
+    unsigned char neg_slow;     /* its Kerberos check timed out (503) */
     unsigned char dst_known, sni_known, peeked;
     char user[65];              /* authenticated user, "" if none */
     /* dst_known: the addresses are in txn.addrs, and the forward connects
@@ -333,6 +338,10 @@ struct sl_client {
     int64_t t_progress;         /* last byte moved */
     int64_t t_head;             /* first byte of the current head */
     unsigned nreq;
+    /* Negotiate is connection-oriented: the user whose ticket was verified
+     * on this connection ("" if none), and the check under way. */
+    char conn_user[65];
+    struct neg_job *neg_job;
     struct cl_txn txn;
 };
 
@@ -421,6 +430,18 @@ int access_peek_step(struct sl_client *c);
 enum cl_verdict access_to_localhost(struct sl_client *c, size_t headlen);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
+
+/* client_negotiate.c. neg_begin: a Negotiate credential (value) of the
+ * request whose head (headlen bytes) is in c->in: CL_AGAIN while the
+ * ticket is checked (cl_rerun decides the request again with the user
+ * set, or none), CL_NEXT when it was malformed (no user; logged),
+ * CL_REFUSE when the checks are all busy (503). */
+enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t headlen);
+/* The client goes away, or waited too long: its check is given up. */
+void neg_cancel(struct sl_client *c);
+void neg_timeout(struct sl_client *c);
+/* How long a check may take before the client gets 503. */
+#define CL_NEG_TIMEOUT_MS 30000
 
 /* client_maxfwd.c: OPTIONS and TRACE, Max-Forwards: CL_NEXT (forward,
  * one less), CL_DONE (answered here), CL_REFUSE. */

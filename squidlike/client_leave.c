@@ -40,6 +40,7 @@ static const char *state_name(enum cl_state s)
     case CL_WAIT: return "waiting on a collapsed fetch";
     case CL_QUEUE: return "waiting for a backend";
     case CL_ACL_WAIT: return "waiting on an ACL lookup";
+    case CL_AUTH_WAIT: return "waiting on a Kerberos check";
     case CL_HIT: return "being served";
     default: return "waiting";
     }
@@ -50,7 +51,7 @@ static int waiting(const struct sl_client *c)
 {
     switch (c->state) {
     case CL_RESOLVE: case CL_CONNECT: case CL_WAIT: case CL_ACL_WAIT:
-    case CL_HIT:
+    case CL_AUTH_WAIT: case CL_HIT:
         return 1;
     case CL_QUEUE:
         return c->txn.req.done;     /* as CL_FORWARD: a body still coming */
@@ -154,7 +155,8 @@ int leave_check(struct sl_client *c)
 
     if (!c->hup || c->headless || c->io.fd < 0 || c->txn.peer_waits || !waiting(c))
         return 0;
-    if (sl_buf_len(&c->in) > (c->state == CL_ACL_WAIT ? c->txn.acl.headlen : 0))
+    if (sl_buf_len(&c->in) > (c->state == CL_ACL_WAIT || c->state == CL_AUTH_WAIT
+                              ? c->txn.acl.headlen : 0))
         return 0;               /* it sent more (pipelined): it waits for answers */
     switch (peer_gone(c->io.fd, &err)) {
     case 0:

@@ -54,6 +54,8 @@ static int64_t cl_deadline(const struct sl_client *c)
         return rev_queue_deadline(c);
     case CL_ACL_WAIT:
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
+    case CL_AUTH_WAIT:
+        return c->t_state + CL_NEG_TIMEOUT_MS;
     case CL_PEEK:
         /* A client speaks first in TLS, right after our 200: a protocol
          * where the server speaks first must not wait request_head. */
@@ -131,6 +133,9 @@ void cl_on_timer(struct sl_timer *tm)
         memset(&c->txn.addrs, 0, sizeof(c->txn.addrs));
         c->txn.addrs.status = SL_DNS_TIMEOUT;
         cl_rerun(c);
+        return;
+    case CL_AUTH_WAIT:
+        neg_timeout(c);
         return;
     case CL_PEEK:
         /* No ClientHello in time: decide without a server name. */

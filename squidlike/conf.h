@@ -22,6 +22,7 @@
 
 #include "acl/acl.h"
 #include "acl/auth.h"
+#include "acl/negotiate.h"
 #include "acl/ratelimit.h"
 #include "acl/route.h"
 #include "acl/rules.h"
@@ -138,8 +139,14 @@ struct sl_conf_deny_info {
 struct sl_conf_policy {
     struct acl_set *acls;
     struct flt_bl *bl;          /* NULL: no blocklists */
-    struct acl_auth *auth;      /* NULL: no proxy authentication */
+    struct acl_auth *auth;      /* NULL: no Basic proxy authentication */
     char *realm;
+    /* Negotiate (Kerberos), NULL: none. Its checks run on the server's
+     * worker pool (workq.h) of negotiate_threads threads and a queue of
+     * negotiate_queue jobs. */
+    struct acl_negotiate *negotiate;
+    unsigned negotiate_threads;
+    size_t negotiate_queue;
     struct sl_conf_deny_info deny_info[SL_CONF_MAX_DENY_INFO];
     size_t n_deny_info;
     char *block_page;           /* default block page template, NULL: built-in */

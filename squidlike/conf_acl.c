@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "squidlike/conf_int.h"
+#include "squidlike/workq.h"
 
 #define MAX_RULES 4096
 #define MAX_CAT_ACLS 256
@@ -105,6 +106,9 @@ struct policy_stash {
     size_t auth_cache;
     long long auth_ttl_ms;
     const config_setting_t *auth_setting;
+    const config_setting_t *neg_setting;    /* auth.negotiate; NULL: none */
+    char *neg_keytab, *neg_principal;
+    int neg_strip;
     const config_setting_t *deny_setting[SL_CONF_MAX_DENY_INFO];
     /* The first proxy_auth ACL, named when there is no 'auth' group. */
     const config_setting_t *user_acl;
@@ -135,6 +139,8 @@ void cf_policy_stash_free(struct ctx *x)
     }
     free(ps->bl_dir);
     free(ps->auth_file);
+    free(ps->neg_keytab);
+    free(ps->neg_principal);
     free(ps);
     x->stash = NULL;
 }
@@ -336,6 +342,64 @@ int cf_k_blocklists(struct ctx *x, const config_setting_t *s)
     return 0;
 }
 
+/* Worker pool defaults for the GSS-API checks (workq.h). */
+#define NEG_THREADS 2
+#define NEG_QUEUE 256
+
+/* auth.negotiate: keytab, principal, strip_realm, threads, queue. The
+ * keytab is opened in cf_policy_finish, once the default principal
+ * (HTTP/visible_hostname) is known. */
+/* conf-entries: negotiate */
+static int negotiate_group(struct ctx *x, struct policy_stash *ps,
+                           const config_setting_t *g)
+{
+    struct sl_conf_policy *p = &x->c->policy;
+    int i;
+
+    if (!config_setting_is_group(g))
+        return cf_fail(x, g, "'negotiate' must be a group (negotiate: { keytab = "
+                       "\"...\"; principal = \"HTTP/proxy.example.com\"; };)");
+    ps->neg_setting = g;
+    for (i = 0; i < config_setting_length(g); i++) {
+        const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+        const char *name = config_setting_name(e), *v;
+        long long n;
+
+        if (strcmp(name, "keytab") == 0 || strcmp(name, "principal") == 0) {
+            char **field = name[0] == 'k' ? &ps->neg_keytab : &ps->neg_principal;
+
+            if ((v = cf_get_string(x, e)) == NULL)
+                return -1;
+            if (v[0] == '\0' || strlen(v) > 1024)
+                return cf_fail(x, e, "'%s' must be 1 to 1024 characters", name);
+            free(*field);
+            if ((*field = strdup(v)) == NULL)
+                return -1;
+        } else if (strcmp(name, "strip_realm") == 0) {
+            if (config_setting_type(e) != CONFIG_TYPE_BOOL)
+                return cf_fail(x, e, "'strip_realm' must be true or false");
+            ps->neg_strip = config_setting_get_bool(e);
+        } else if (strcmp(name, "threads") == 0 || strcmp(name, "queue") == 0) {
+            long long max = name[0] == 't' ? SL_WORKQ_MAX_THREADS : SL_WORKQ_MAX_QUEUE;
+            long long min = name[0] == 't' ? 1 : 0;
+
+            n = cf_is_int(e) ? config_setting_get_int64(e) : -1;
+            if (n < min || n > max)
+                return cf_fail(x, e, "'%s' must be an integer from %lld to %lld",
+                               name, min, max);
+            if (name[0] == 't')
+                p->negotiate_threads = (unsigned)n;
+            else
+                p->negotiate_queue = (size_t)n;
+        } else {
+            return cf_fail(x, e, "unknown setting '%s' in group 'auth.negotiate' "
+                           "(expected one of: keytab, principal, strip_realm, "
+                           "threads, queue)", name);
+        }
+    }
+    return 0;
+}
+
 int cf_k_auth(struct ctx *x, const config_setting_t *s)
 {
     struct policy_stash *ps = stash_of(x);
@@ -349,6 +413,8 @@ int cf_k_auth(struct ctx *x, const config_setting_t *s)
         return cf_fail(x, s, "'auth' must be a group");
     ps->auth_cache = 10000;
     ps->auth_ttl_ms = 300000;
+    x->c->policy.negotiate_threads = NEG_THREADS;
+    x->c->policy.negotiate_queue = NEG_QUEUE;
     for (i = 0; i < config_setting_length(s); i++) {
         const char *name;
         e = config_setting_get_elem(s, (unsigned)i);
@@ -379,13 +445,18 @@ int cf_k_auth(struct ctx *x, const config_setting_t *s)
             if (cf_get_scaled(x, e, cf_ms_units, 1000, DURATION_MSG, &v) < 0)
                 return -1;
             ps->auth_ttl_ms = v;
+        } else if (strcmp(name, "negotiate") == 0) {
+            if (negotiate_group(x, ps, e) < 0)
+                return -1;
         } else {
             return cf_fail(x, e, "unknown setting '%s' in group 'auth' "
-                           "(expected one of: file, realm, cache_size, ttl)", name);
+                           "(expected one of: file, realm, cache_size, ttl, "
+                           "negotiate)", name);
         }
     }
-    if (ps->auth_file == NULL)
-        return cf_fail(x, s, "'auth' without 'file'");
+    if (ps->auth_file == NULL && ps->neg_setting == NULL)
+        return cf_fail(x, s, "'auth' needs 'file' (Basic), 'negotiate' (Kerberos), "
+                       "or both");
     return 0;
 }
 
@@ -670,14 +741,30 @@ int cf_policy_finish(struct ctx *x)
     /* Without a user list no credentials can ever be checked: every
      * request reaching the ACL would get a 407 no client can answer.
      * Squid refuses such a configuration too. */
-    if (ps->auth_file == NULL && acl_set_has_type(p->acls, "proxy_auth")) {
+    if (ps->auth_file == NULL && ps->neg_setting == NULL &&
+        acl_set_has_type(p->acls, "proxy_auth")) {
         if (ps->user_acl == NULL) {
             cf_seterr(x, "%s: a proxy_auth acl needs an 'auth' group with a "
-                      "'file' of users", x->path);
+                      "'file' of users or 'negotiate'", x->path);
             return -1;
         }
         return cf_fail(x, ps->user_acl, "acl '%s' of type proxy_auth needs an "
-                       "'auth' group with a 'file' of users", ps->user_acl_name);
+                       "'auth' group with a 'file' of users or 'negotiate'",
+                       ps->user_acl_name);
+    }
+    if (ps->neg_setting) {
+        char principal[1100], nerr[1400];
+
+        /* Squid's negotiate_kerberos_auth defaults to HTTP/<this host's
+         * name>; ours is the name the proxy goes by, visible_hostname. */
+        snprintf(principal, sizeof(principal), "%s", ps->neg_principal
+                 ? ps->neg_principal : "");
+        if (ps->neg_principal == NULL)
+            snprintf(principal, sizeof(principal), "HTTP/%s", x->c->visible_hostname);
+        p->negotiate = acl_negotiate_new(ps->neg_keytab, principal, ps->neg_strip,
+                                         nerr, sizeof(nerr));
+        if (p->negotiate == NULL)
+            return cf_fail(x, ps->neg_setting, "auth.negotiate: %s", nerr);
     }
     if (ps->auth_file) {
         struct warn_cap w = { .file = "" };
@@ -708,6 +795,7 @@ void cf_policy_free(struct sl_conf *c)
     acl_set_free(p->acls);
     flt_bl_free(p->bl);
     acl_auth_free(p->auth);
+    acl_negotiate_free(p->negotiate);
     free(p->realm);
     for (i = 0; i < p->n_deny_info; i++) {
         free(p->deny_info[i].acl);

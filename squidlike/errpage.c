@@ -65,6 +65,8 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "This server does not serve that site or page" },
     [SL_ERR_NO_BACKEND] = { "ERR_NO_BACKEND", 503, "Service Unavailable",
         "No server is available to answer; try again later" },
+    [SL_ERR_AUTH_BUSY] = { "ERR_AUTH_BUSY", 503, "Service Unavailable",
+        "The proxy is busy checking sign-ins; try again in a moment" },
 };
 
 static const char *reason_phrase(int status)

@@ -33,6 +33,7 @@ enum sl_err {
     SL_ERR_BLOCKED,             /* 403: a blocklist category or deny rule */
     SL_ERR_NO_SITE,             /* 421 (or 404): reverse mode, no vhost or route */
     SL_ERR_NO_BACKEND,          /* 503: reverse mode, no backend of the pool up */
+    SL_ERR_AUTH_BUSY,           /* 503: Negotiate checks all busy, or too slow */
     SL_ERR_COUNT
 };
 

@@ -22,7 +22,8 @@ libsquidlike_a_SOURCES += \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
-	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c
+	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \
+	%reldir%/workq.c %reldir%/workq.h %reldir%/client_negotiate.c
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c

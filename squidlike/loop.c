@@ -369,5 +369,6 @@ int sl_loop_run(struct sl_loop *loop)
         if (loop->idle_fn)
             loop->idle_fn(loop->idle_data);
     }
+    loop->stop = 0;             /* a later run runs (tests drive it in rounds) */
     return 0;
 }

@@ -119,7 +119,8 @@ int64_t sl_mono_us(void);
 /* Refresh the cached time (after something slow such as a reload). */
 void sl_loop_update_time(struct sl_loop *loop);
 
-/* Run until sl_loop_stop(). Returns 0, or -errno if epoll fails. */
+/* Run until sl_loop_stop() (which then holds for this run only). Returns
+ * 0, or -errno if epoll fails. */
 int sl_loop_run(struct sl_loop *loop);
 void sl_loop_stop(struct sl_loop *loop);
 

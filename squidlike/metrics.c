@@ -21,6 +21,7 @@
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/metrics.h"
+#include "squidlike/workq.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
 
@@ -618,6 +619,33 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     blocked(&w, m);
     one(&w, "squidlike_auth_failures_total", "counter",
         "Proxy-Authorization credentials rejected.", s->auth_failures);
+    if (srv->conf->policy.negotiate != NULL || s->gss_checks > 0) {
+        family(&w, "squidlike_auth_negotiate_total", "counter",
+               "Negotiate (Kerberos) credentials: accepted, rejected, or refused "
+               "with 503 because the checks were all busy or too slow.");
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"ok\"} %llu\n",
+                       s->negotiate_ok);
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"failed\"} %llu\n",
+                       s->negotiate_failed);
+        sl_bufw_printf(&w, "squidlike_auth_negotiate_total{result=\"busy\"} %llu\n",
+                       s->negotiate_busy);
+        one(&w, "squidlike_auth_gss_checks_total", "counter",
+            "GSS-API ticket checks run (one per connection that signs in: "
+            "later requests on it keep its user).", s->gss_checks);
+    }
+    if (srv->workq != NULL) {
+        struct sl_workq_stats ws;
+
+        sl_workq_get_stats(srv->workq, &ws);
+        one(&w, "squidlike_worker_threads", "gauge",
+            "Threads for blocking calls (Kerberos checks).", ws.threads);
+        family(&w, "squidlike_worker_jobs", "gauge",
+               "Jobs on the worker threads now: waiting for one, or running.");
+        sl_bufw_printf(&w, "squidlike_worker_jobs{state=\"queued\"} %zu\n", ws.queued);
+        sl_bufw_printf(&w, "squidlike_worker_jobs{state=\"running\"} %zu\n", ws.running);
+        one(&w, "squidlike_worker_rejected_total", "counter",
+            "Jobs refused because the queue was full (answered 503).", ws.rejected);
+    }
     one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
     one(&w, "squidlike_client_connections_accepted_total", "counter",
         "Client connections accepted.", s->accepted);

@@ -27,6 +27,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/health.h"
 #include "squidlike/server.h"
+#include "squidlike/workq.h"
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
@@ -70,6 +71,8 @@ static void srv_set_accept(struct sl_server *srv, int on, int mgr_too)
 }
 
 static void srv_on_accept(struct sl_io *io, unsigned ev);
+static int srv_workq(struct sl_server *srv, const struct sl_conf *conf,
+                     char *err, size_t errlen);
 
 static void srv_on_accept_timer(struct sl_timer *t)
 {
@@ -367,6 +370,20 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         snprintf(err, errlen, "reverse.rate_limit_table: out of memory");
         goto fail;
     }
+    {
+        char werr[256];
+
+        if (srv_workq(srv, conf, werr, sizeof(werr)) < 0) {
+            snprintf(err, errlen, "auth.negotiate: %s", werr);
+            goto fail;
+        }
+    }
+    {
+        const char *d = getenv("SQUIDLIKE_TEST_GSS_DELAY_MS");
+
+        if (d != NULL)
+            srv->test_gss_delay_ms = (unsigned)strtoul(d, NULL, 10) % 60001;
+    }
     srv->conf_generation = 1;
     srv->health = sl_health_start(srv, conf->reverse.rt);
     sl_status_start(srv);
@@ -469,6 +486,32 @@ static int str_same(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+/*
+ * The worker pool, as conf asks: made the first time a configuration has
+ * auth.negotiate (none is made for a proxy without it), tuned by later
+ * ones. Returns 0, or -1 with err (at start: the daemon does not start;
+ * at a reload: the running pool stays as it was).
+ */
+static int srv_workq(struct sl_server *srv, const struct sl_conf *conf,
+                     char *err, size_t errlen)
+{
+    const struct sl_conf_policy *p = &conf->policy;
+    int rc;
+
+    if (p->negotiate == NULL)
+        return 0;
+    if (srv->workq == NULL) {
+        srv->workq = sl_workq_new(srv->loop, p->negotiate_threads,
+                                  p->negotiate_queue, err, errlen);
+        return srv->workq ? 0 : -1;
+    }
+    if ((rc = sl_workq_tune(srv->workq, p->negotiate_threads, p->negotiate_queue)) < 0) {
+        snprintf(err, errlen, "worker pool: %s", strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* A new snapshot was loaded (by the reload thread): put it in place. */
 static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path)
 {
@@ -532,6 +575,8 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     /* The backends keep what is known of them (health, ejections,
      * counters); the checks go on against the new pools. */
     sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    if (srv_workq(srv, nc, err, sizeof(err)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, 0, "auth.negotiate: %s (keeping the running pool)", err);
     if (rl_state_apply(&srv->ratelimit, nc) < 0)
         SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
                "keeping the old one", nc->reverse.limit_table);
@@ -798,6 +843,10 @@ void sl_server_free(struct sl_server *srv)
     srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
+    /* The clients gave up their jobs: the threads finish what they run and
+     * every job is handed back (and freed) here. */
+    sl_workq_free(srv->workq);
+    srv->workq = NULL;
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_timer_stop(srv->loop, &srv->store_timer);

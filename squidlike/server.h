@@ -94,6 +94,10 @@ struct sl_stats {
     unsigned long long late_joins;  /* misses that read along a fetch */
     unsigned long long range_fetches;   /* whole objects fetched for ranges */
     unsigned long long auth_failures;
+    /* Negotiate (client_negotiate.c): tickets accepted, rejected (also in
+     * auth_failures), refused for a full queue; GSS-API checks run (one per
+     * connection that authenticates: the user stays with the connection). */
+    unsigned long long negotiate_ok, negotiate_failed, negotiate_busy, gss_checks;
     unsigned long long client_aborts;   /* clients that left mid-request */
     /* reverse.compression (client_zip.c): responses compressed, per
      * coding (gzip, br); identity bytes in and compressed bytes out;
@@ -118,6 +122,11 @@ struct sl_server {
     struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     struct sl_health *health;   /* reverse mode's active checks, or NULL */
+    /* Threads for the calls that may block (GSS-API), made when the
+     * configuration first asks for them (srv_workq); NULL: none yet. */
+    struct sl_workq *workq;
+    unsigned test_gss_delay_ms; /* SQUIDLIKE_TEST_GSS_DELAY_MS: each ticket
+                                   check first sleeps this long (tests only) */
     struct sl_listener listeners[4 * SL_CONF_MAX_LISTEN];   /* proxy, manager,
                                                                reverse, reverse TLS */
     size_t nlisteners;

@@ -34,6 +34,7 @@ sl_e2e_tests += \
 	t/e2e/test_cache_full.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \
+	t/e2e/test_auth_negotiate.py \
 	t/e2e/test_pac.py \
 	t/e2e/test_dashboard.py \
 	t/e2e/test_metrics.py \
@@ -41,4 +42,4 @@ sl_e2e_tests += \
 	t/e2e/test_docs.py \
 	t/e2e/test_logs.py \
 	t/e2e/test_install.py
-EXTRA_DIST += t/e2e/README.md t/e2e/browser.py
+EXTRA_DIST += t/e2e/README.md t/e2e/browser.py t/e2e/krb5realm.py
