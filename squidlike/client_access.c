@@ -554,6 +554,8 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
             }
             c->txn.acl.sni_known = 1;
             continue;
+        case ACL_NEED_GROUP:
+            break;              /* not wired yet */
         }
         break;
     }
