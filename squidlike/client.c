@@ -180,6 +180,7 @@ void cl_close(struct sl_client *c)
         t->origin = NULL;
     }
     sl_dns_cancel(&t->dnsw);
+    sl_ldap_cancel(&t->ldapw);
     sl_timer_stop(srv->loop, &c->timer);
     cl_tls_end(c);
     fd = sl_loop_del(srv->loop, &c->io);

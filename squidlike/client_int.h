@@ -52,6 +52,7 @@
 #include "filters/hdr.h"
 #include "squidlike/http.h"
 #include "squidlike/ipcount.h"
+#include "squidlike/ldapq.h"
 #include "squidlike/logfmt.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
@@ -69,7 +70,8 @@ enum cl_state {
     CL_HIT,         /* writing a response from the cache */
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
     CL_QUEUE,       /* reverse mode: waiting for a backend's slot (max_pending) */
-    CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
+    CL_ACL_WAIT,    /* DNS for a dst ACL, a directory lookup for an
+                       ldap_group ACL; the head stays in c->in */
     CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
@@ -131,6 +133,7 @@ struct cl_acl {
     unsigned char rerun;        /* cl_begin runs again for this request */
     unsigned char auth_done;    /* Proxy-Authorization was checked */
     unsigned char dst_known, sni_known, peeked;
+    unsigned char group_rounds; /* directory lookups waited for (ldap_group) */
     char user[65];              /* authenticated user, "" if none */
     /* dst_known: the addresses are in txn.addrs, and the forward connects
      * to exactly those (no second lookup that could answer otherwise). */
@@ -245,6 +248,7 @@ struct cl_txn {
     size_t oreq_sent;           /* bytes of client->oreq written */
     struct sl_origin *origin;
     struct sl_dns_waiter dnsw;
+    struct sl_ldap_waiter ldapw;    /* CL_ACL_WAIT on a group lookup */
     struct sl_dns_result addrs;
     size_t addr_next;
     int connect_err;            /* last connect failure, -errno */

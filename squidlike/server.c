@@ -26,6 +26,7 @@
 #include "squidlike/net.h"
 #include "squidlike/backend.h"
 #include "squidlike/health.h"
+#include "squidlike/ldapq.h"
 #include "squidlike/server.h"
 
 #define ACCEPT_BATCH 64
@@ -342,7 +343,9 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->pool = sl_pool_new(loop);
     srv->ipcounts = sl_ipcounts_new();
     srv->access = access_state_new();
-    if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL) {
+    srv->ldap = sl_ldap_new(loop);
+    if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL ||
+        srv->ldap == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -376,6 +379,7 @@ fail:
     sl_pool_free(srv->pool);
     sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
+    sl_ldap_free(srv->ldap);
     sl_conf_unref(srv->conf);
     free(srv);
     return NULL;
@@ -748,6 +752,8 @@ void sl_server_stop(struct sl_server *srv)
     srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
+    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
+    srv->ldap = NULL;
     sl_pool_close_idle(srv->pool);
     sl_loop_stop(srv->loop);
 }
