@@ -456,4 +456,54 @@ def test_hostile_user_name():
         assert not any("memberUid=*" in f for f in found), found
 
 
+def test_parse_errors():
+    """-k parse names the file, the line and what is wrong."""
+    d = h.subdir("parse")
+    secret = _secret()
+    good = ('auth: { file = "%s"; };\n'
+            'ldap: {\n'
+            '  uri = [ "ldap://127.0.0.1:1/", "ldaps://dc2.corp.test/" ];\n'
+            '  base_dn = "dc=corp,dc=test";\n'
+            '  bind_dn = "cn=proxy,dc=corp,dc=test";\n'
+            '  bind_password_file = "%s";\n'
+            '  group_filter = "(&(objectClass=group)(cn=%%g)(member=%%u_dn))";\n'
+            '};\n'
+            'acls = ( { name = "staff"; type = "ldap_group"; values = [ "Staff" ]; } );\n'
+            'http_access = [ "allow staff" ];\n' % (_htpasswd(), secret))
+    bad = [
+        (good.replace('"ldaps://dc2', '"http://dc2'), 3, "ldap://HOST"),
+        (good.replace("(member=%u_dn))", "(member=%u_dn)"), 7, "unbalanced"),
+        (good.replace("(cn=%g)", "(cn=%x)"), 7, "unknown placeholder"),
+        (good.replace("(cn=%g)", "(cn=staff)"), 7, "does not use %g"),
+        (good.replace(secret, "/nonexistent/secret"), 6, "/nonexistent/secret"),
+        (good.replace('  base_dn = "dc=corp,dc=test";\n', ""), 2, "without 'base_dn'"),
+        (good.replace('  bind_dn = "cn=proxy,dc=corp,dc=test";\n', ""), 2,
+         "go together"),
+        (good.replace("ldap: {", "ldap: {\n  start_tls = true;"), 2, "start_tls"),
+        (good.replace("ldap: {", "ldap: {\n  threads = 0;"), 3, "'threads'"),
+        (good.replace("ldap: {", "ldap: {\n  user_filter = \"(dn=%u_dn)\";"), 3,
+         "cannot use %u_dn"),
+        (good.replace("ldap: {", "ldap: {\n  colour = 1;"), 3, "unknown setting 'colour'"),
+        (good.replace('values = [ "Staff" ]', 'values = [ "a\\tb" ]'), 9, "bad group name"),
+        (good[good.index("acls"):], 1, "needs an 'ldap' group"),
+        (good[good.index("ldap:"):], 8, "needs an 'auth' group"),
+    ]
+    for i, (text, line, what) in enumerate(bad):
+        path = os.path.join(d, "bad%d.conf" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        p = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                           capture_output=True, text=True, timeout=30)
+        err = p.stderr + p.stdout
+        assert p.returncode != 0, (what, err)
+        want = "%s:%d:" % (path, line)
+        assert want in err and what in err, (what, want, err)
+    path = os.path.join(d, "good.conf")
+    with open(path, "w") as f:
+        f.write(good)
+    p = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+
+
 h.run(globals(), requires=("curl",))
