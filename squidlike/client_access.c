@@ -603,8 +603,6 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
             c->txn.acl.sni_known = 1;
             continue;
         case ACL_NEED_GROUP:
-            if (c->txn.acl.peeked)
-                break;          /* asked before the peek, or not at all */
             if (find_groups(c, res.acl, headlen))
                 return CL_AGAIN;
             continue;           /* decided with the answers unknown */
