@@ -752,8 +752,6 @@ void sl_server_stop(struct sl_server *srv)
     srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
-    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
-    srv->ldap = NULL;
     sl_pool_close_idle(srv->pool);
     sl_loop_stop(srv->loop);
 }
@@ -804,6 +802,8 @@ void sl_server_free(struct sl_server *srv)
     srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
+    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
+    srv->ldap = NULL;
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_timer_stop(srv->loop, &srv->store_timer);
