@@ -25,7 +25,10 @@ The rules (the issue's "staff may, interns never"):
   leaves while its lookup runs is closed at once, the lookup's end
   touches nobody;
 * a hostile user name ("*)(memberUid=*") cannot widen the posixGroup
-  filter: slapd receives it escaped, and it is not a member.
+  filter: slapd receives it escaped, and it is not a member;
+* LDAPS and StartTLS verified against ldap.ca_file (another CA's
+  certificate: unavailable, no search sent);
+* -k parse errors name file:line.
 
 Needs slapd and ldap-utils (debian-packages, test section); skipped
 without them.
@@ -92,13 +95,21 @@ class Slapd:
     """slapd in the foreground (-d stats: every operation on stderr, into
     a log file we count searches in), on a free loopback port."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.dir = h.subdir("slapd")
         self.port = h.free_port()
         self.uri = "ldap://127.0.0.1:%d/" % self.port
+        self.listen = self.uri
         self.log_path = os.path.join(self.dir, "slapd.log")
         os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
-        conf = ["include /etc/ldap/schema/%s.schema" % s for s in SCHEMAS] + [
+        conf = []
+        if tls:     # (ca, cert, key): ldaps:// beside ldap:// (StartTLS)
+            self.tls_port = h.free_port()
+            self.tls_uri = "ldaps://127.0.0.1:%d/" % self.tls_port
+            self.listen += " " + self.tls_uri
+            conf += ["TLSCACertificateFile %s" % tls[0], "TLSCertificateFile %s" % tls[1],
+                     "TLSCertificateKeyFile %s" % tls[2]]
+        conf += ["include /etc/ldap/schema/%s.schema" % s for s in SCHEMAS] + [
             "modulepath /usr/lib/ldap",
             "moduleload back_mdb",
             "pidfile %s/slapd.pid" % self.dir,
@@ -130,7 +141,7 @@ class Slapd:
 
     def start(self):
         self._logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([SLAPD, "-h", self.uri, "-f", self.conf_path,
+        self.proc = subprocess.Popen([SLAPD, "-h", self.listen, "-f", self.conf_path,
                                       "-d", "stats"], stdout=self._logf,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         h.wait_until(lambda: self.proc.poll() is None and _connects(self.port), 30,
@@ -454,6 +465,63 @@ def test_hostile_user_name():
         want = "(&(objectClass=posixGroup)(cn=pstaff)(memberUid=\\2A\\29\\28memberUid=\\2A))"
         assert any(f.lower() == want.lower() for f in found), found
         assert not any("memberUid=*" in f for f in found), found
+
+
+def _openssl(*args):
+    r = subprocess.run(["openssl"] + list(args), capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+
+
+def _ca(d, name):
+    """A CA (name.pem, name.key) in d."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+             os.path.join(d, name + ".key"), "-out", os.path.join(d, name + ".pem"),
+             "-days", "2", "-subj", "/CN=" + name)
+    return os.path.join(d, name + ".pem")
+
+
+def _server_cert(d, ca):
+    key, csr, pem, ext = (os.path.join(d, "srv." + x) for x in ("key", "csr", "pem", "ext"))
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=127.0.0.1")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca + ".pem", "-CAkey", ca + ".key",
+             "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext)
+    return pem, key
+
+
+def test_tls():
+    """LDAPS and StartTLS, the directory's certificate verified against
+    ldap.ca_file; a certificate from another CA: the directory counts as
+    unavailable (never spoken to in the clear)."""
+    _need_tools()
+    d = h.subdir("pki")
+    ca = _ca(d, "corp-ca")
+    other = _ca(d, "other-ca")
+    cert, key = _server_cert(d, os.path.join(d, "corp-ca"))
+    s = Slapd(tls=(ca, cert, key))
+    o = ScriptedOrigin()
+    with Daemon(_conf([s.tls_uri], ca_file=ca), dns=_dns()) as p:
+        _expect(p, o, [("alice", "intranet.test", "/ldaps", 200),
+                       ("bob", "intranet.test", "/ldaps-bob", 403)])
+        assert _metric(p, "squidlike_ldap_errors_total") == 0
+    with Daemon(_conf([s.uri], ca_file=ca, start_tls=True), dns=_dns(),
+                name="starttls") as p:
+        _expect(p, o, [("alice", "intranet.test", "/starttls", 200)])
+        assert _metric(p, "squidlike_ldap_errors_total") == 0
+    before = len(s.searches())
+    for name, uri, more in (("wrong-ca", s.tls_uri, {}),
+                            ("wrong-ca-starttls", s.uri, {"start_tls": True})):
+        with Daemon(_conf([uri], ca_file=other, error_ttl="1h", **more), dns=_dns(),
+                    name=name) as p:
+            _expect(p, o, [("alice", "intranet.test", "/%s" % name, 403),
+                           ("alice", "work.test", "/%s-work" % name, 200)])
+            assert _metric(p, "squidlike_ldap_errors_total") >= 1
+            warn = [ln for ln in p.error_log().splitlines() if "directory unavailable" in ln]
+            assert len(warn) == 1 and uri.rstrip("/") in warn[0], warn
+            h.log("%s: %s" % (name, warn[0][warn[0].index("directory"):][:160]))
+    assert len(s.searches()) == before, "a search went out over an unverified connection"
 
 
 def test_parse_errors():
