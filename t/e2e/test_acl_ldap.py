@@ -26,6 +26,8 @@ The rules (the issue's "staff may, interns never"):
   touches nobody;
 * a hostile user name ("*)(memberUid=*") cannot widen the posixGroup
   filter: slapd receives it escaped, and it is not a member;
+* a reload: the cache starts afresh; a lookup in flight across it ends
+  for its client;
 * LDAPS and StartTLS verified against ldap.ca_file (another CA's
   certificate: unavailable, no search sent);
 * -k parse errors name file:line.
@@ -522,6 +524,38 @@ def test_tls():
             assert len(warn) == 1 and uri.rstrip("/") in warn[0], warn
             h.log("%s: %s" % (name, warn[0][warn[0].index("directory"):][:160]))
     assert len(s.searches()) == before, "a search went out over an unverified connection"
+
+
+def test_reload():
+    """A reload starts with no answers (the new snapshot's cache), and a
+    lookup in flight across it ends for its client on the old one."""
+    _need_tools()
+    s = Slapd()
+    silent = SilentServer()
+    o = ScriptedOrigin()
+    with Daemon(_conf([s.uri]), dns=_dns()) as d:
+        _expect(d, o, [("alice", "intranet.test", "/r1", 200)])
+        assert _metric(d, "squidlike_ldap_lookups_total") == 2
+        assert d.reload() == "reloaded", d.last_reload_line
+        _expect(d, o, [("alice", "intranet.test", "/r2", 200)])
+        assert _metric(d, "squidlike_ldap_lookups_total") == 4
+        # now a directory that hangs, and a reload while a client waits
+        d.write_conf(_conf(["ldap://127.0.0.1:%d/" % silent.port], timeout="2s"))
+        assert d.reload() == "reloaded", d.last_reload_line
+        box = {}
+        th = threading.Thread(target=lambda: box.update(
+            r=_get(d, o, "work.test", "/r3", "carol")))
+        th.start()
+        h.wait_until(lambda: _metric(d, "squidlike_ldap_lookups_in_flight") == 1, 10,
+                     what="carol's lookup under way")
+        d.write_conf(_conf([s.uri]))
+        assert d.reload() == "reloaded", d.last_reload_line
+        # a new request takes the new snapshot (slapd) at once
+        _expect(d, o, [("bob", "intranet.test", "/r4", 403)])
+        th.join(60)
+        assert box["r"].status == 200, box["r"].brief()      # unknown: allow authed
+        h.wait_until(lambda: _metric(d, "squidlike_ldap_lookups_in_flight") == 0, 30,
+                     what="the old snapshot's lookups ended")
 
 
 def test_parse_errors():
