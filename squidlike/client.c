@@ -173,6 +173,7 @@ void cl_close(struct sl_client *c)
     txnlog_aborted(c);
     c->state = CL_CLOSED;
     rev_release(c);
+    sl_ldap_cancel(&t->ldapw);  /* a group lookup goes on without it */
     fill_abort(c);
     cfwd_detach(c);
     if (t->origin) {
@@ -180,7 +181,6 @@ void cl_close(struct sl_client *c)
         t->origin = NULL;
     }
     sl_dns_cancel(&t->dnsw);
-    sl_ldap_cancel(&t->ldapw);
     sl_timer_stop(srv->loop, &c->timer);
     cl_tls_end(c);
     fd = sl_loop_del(srv->loop, &c->io);

@@ -90,7 +90,8 @@ static const unsigned char tls_denied[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 
 static const unsigned char tls_failed[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50 };
 
 /* Directory lookups one request may wait for (one per ldap_group ACL it
- * reaches); past them a missing answer is unknown. */
+ * reaches); past them a missing answer is unknown. access_begin's guard
+ * counts them with the other facts. */
 #define GROUP_ROUNDS 4
 
 static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
@@ -559,8 +560,7 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
      * proxy_auth ACL in reverse.http_access denies; see the manual). */
     if (!c->reverse)
         authenticate(c, m);
-    /* Each fact is found out at most once (groups: GROUP_ROUNDS times);
-     * anything unexpected denies. */
+    /* Each fact is found out at most once; anything unexpected denies. */
     for (guard = 0; guard < 4 + GROUP_ROUNDS; guard++) {
         fill_request(c, m, &r);
         switch (acl_check_in(p->acls, list, &r, &res)) {

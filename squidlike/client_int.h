@@ -70,8 +70,7 @@ enum cl_state {
     CL_HIT,         /* writing a response from the cache */
     CL_WAIT,        /* waiting on another client's fetch (collapsed) */
     CL_QUEUE,       /* reverse mode: waiting for a backend's slot (max_pending) */
-    CL_ACL_WAIT,    /* DNS for a dst ACL, a directory lookup for an
-                       ldap_group ACL; the head stays in c->in */
+    CL_ACL_WAIT,    /* DNS for a dst ACL; the head stays in c->in */
     CL_PEEK,        /* CONNECT: 200 sent, reading the ClientHello (SNI) */
     CL_TUNNEL,      /* CONNECT byte relay */
     CL_LINGER,      /* write side shut, discarding input before close */
@@ -133,8 +132,9 @@ struct cl_acl {
     unsigned char rerun;        /* cl_begin runs again for this request */
     unsigned char auth_done;    /* Proxy-Authorization was checked */
     unsigned char dst_known, sni_known, peeked;
-    unsigned char group_rounds; /* directory lookups waited for (ldap_group) */
     char user[65];              /* authenticated user, "" if none */
+    unsigned char group_rounds; /* directory lookups waited for (ldap_group:
+                                   CL_ACL_WAIT too, on txn.ldapw) */
     /* dst_known: the addresses are in txn.addrs, and the forward connects
      * to exactly those (no second lookup that could answer otherwise). */
     const struct sockaddr *dst_ptr[SL_DNS_MAX_ADDRS];

@@ -678,6 +678,13 @@ int cf_policy_finish(struct ctx *x)
                 cf_seterr(x, "%s: default http_access: %s", x->path, err);
                 return -1;
             }
+    /* A group ACL asks a directory about a user: it needs both. */
+    if (ps->group_acl != NULL && x->c->ldap.n_uris == 0)
+        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
+                       "'ldap' group (the directory to ask)", ps->group_acl_name);
+    if (ps->group_acl != NULL && ps->auth_file == NULL)
+        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
+                       "'auth' group (users to look up)", ps->group_acl_name);
     for (i = 0; i < p->n_deny_info; i++)
         if (!acl_set_has(p->acls, p->deny_info[i].acl))
             return cf_fail(x, ps->deny_setting[i], "deny_info names unknown acl '%s'",
@@ -694,13 +701,6 @@ int cf_policy_finish(struct ctx *x)
         return cf_fail(x, ps->user_acl, "acl '%s' of type proxy_auth needs an "
                        "'auth' group with a 'file' of users", ps->user_acl_name);
     }
-    /* A group ACL asks a directory about a user: it needs both. */
-    if (ps->group_acl != NULL && x->c->ldap.n_uris == 0)
-        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
-                       "'ldap' group (the directory to ask)", ps->group_acl_name);
-    if (ps->group_acl != NULL && ps->auth_file == NULL)
-        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
-                       "'auth' group (users to look up)", ps->group_acl_name);
     if (ps->auth_file) {
         struct warn_cap w = { .file = "" };
 

@@ -3,7 +3,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
 	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_int.h \
-	%reldir%/conf_ldap.c \
+	%reldir%/conf_ldap.c %reldir%/ldapq.c %reldir%/ldapq.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \
 	%reldir%/net.c %reldir%/net.h \
@@ -24,8 +24,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
 	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \
-	%reldir%/workq.c %reldir%/workq.h \
-	%reldir%/ldapq.c %reldir%/ldapq.h
+	%reldir%/workq.c %reldir%/workq.h
 
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c
