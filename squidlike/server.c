@@ -802,13 +802,13 @@ void sl_server_free(struct sl_server *srv)
     srv->health = NULL;
     while (srv->clients)
         sl_client_abort(srv->clients);
-    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
-    srv->ldap = NULL;
     sl_timer_stop(srv->loop, &srv->drain_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_timer_stop(srv->loop, &srv->store_timer);
     sl_timer_stop(srv->loop, &srv->mem_timer);
     sl_status_stop(srv);
+    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
+    srv->ldap = NULL;
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */

@@ -12,11 +12,11 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 	t/unit/check_pick t/unit/check_route t/unit/check_targeted t/unit/check_backend \
 	t/unit/check_tls t/unit/check_ratelimit t/unit/check_encoding t/unit/check_zip \
 	t/unit/check_workq
-# The ldap_group ACL: its cache and filters (pure), its lookups.
-sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # rev_fixture.h: a reverse-mode configuration and its live state for the
 # pages' tests (check_metrics, check_status).
 EXTRA_DIST += t/unit/rev_fixture.h
+# The ldap_group ACL: its cache and filters (pure), its lookups.
+sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
 t_unit_check_zip_LDADD = $(LDADD) $(BROTLIDEC_LIBS)
 if SL_HAVE_CHECK
