@@ -796,6 +796,18 @@ static void group_free(struct acl *a)
     free(a->u.groups.v);
 }
 
+int acl_set_groups(const struct acl_set *s, const char *name,
+                   const char *const **v, size_t *n)
+{
+    const struct acl *a = acl_find(s, name);
+
+    if (!a || a->type->match != group_match)
+        return -1;
+    *v = (const char *const *)a->u.groups.v;
+    *n = a->u.groups.n;
+    return 0;
+}
+
 /* ---- maxconn, all, external ----------------------------------------------- */
 
 static int maxconn_check(const char *v, int icase, char *why, size_t whylen)

@@ -483,7 +483,7 @@ void acl_set_free(struct acl_set *s)
     free(s);
 }
 
-static struct acl *acl_find(const struct acl_set *s, const char *name)
+struct acl *acl_find(const struct acl_set *s, const char *name)
 {
     size_t len = strlen(name);
     const struct acl_sset_ent *e;
@@ -995,16 +995,4 @@ int acl_match_name(const struct acl_set *s, const char *name,
         return -1;
     m = a->type->match(a, r, &note);
     return (m > 1 || m < 0) ? -1 : m;
-}
-
-int acl_set_groups(const struct acl_set *s, const char *name,
-                   const char *const **v, size_t *n)
-{
-    const struct acl *a = acl_find(s, name);
-
-    if (!a || strcmp(a->type->name, "ldap_group") != 0)
-        return -1;
-    *v = (const char *const *)a->u.groups.v;
-    *n = a->u.groups.n;
-    return 0;
 }

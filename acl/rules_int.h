@@ -145,6 +145,9 @@ struct acl_type {
     void (*free)(struct acl *a);
 };
 
+/* The ACL called name in s, or NULL (rules.c). */
+struct acl *acl_find(const struct acl_set *s, const char *name);
+
 /* The type called name, or NULL. The external type is not looked up by
  * name: acl_type_external is used by acl_set_define_external. */
 const struct acl_type *acl_type_find(const char *name);
