@@ -20,7 +20,8 @@ The rules (the issue's "staff may, interns never"):
   searches and our /metrics agree);
 * the directory down: an allow rule with an unknown group does not allow,
   a deny rule denies (social.test refused to a user nobody could look
-  up), the rest still works, and one warning for many failures;
+  up), the rest still works, and one warning for many failures (the next
+  after warn_interval, counting those it did not report);
 * a slow directory: the proxy answers others meanwhile, a client that
   leaves while its lookup runs is closed at once, the lookup's end
   touches nobody;
@@ -372,6 +373,29 @@ def test_directory_down():
         assert len(warn) == 1, "expected one warning for %d failures: %r" % (errors, warn)
         assert s.uri.rstrip("/") in warn[0] and "deny rules" in warn[0], warn[0]
     assert "/down-social-carol" not in {r.target for r in o.requests}
+
+
+def test_warning_per_interval():
+    """The next warning comes once warn_interval has passed, counting the
+    failures it did not report one by one."""
+    _need_tools()
+    o = ScriptedOrigin()
+    with Daemon(_conf([_dead_uri()], warn_interval="5s", error_ttl="1h"),
+                dns=_dns()) as d:
+        t0 = time.monotonic()
+        _expect(d, o, [("carol", "work.test", "/w1", 200),       # 2 lookups fail
+                       ("dave", "work.test", "/w2", 200)])       # 2 more
+        lines = lambda: [ln for ln in d.error_log().splitlines()
+                         if "directory unavailable" in ln]
+        assert len(lines()) == 1, lines()
+        assert "0 more failures" in lines()[0], lines()[0]
+        assert time.monotonic() - t0 < 5.0, "too slow to test a 5 s interval"
+        # the interval itself is what is tested: wait it out
+        h.wait_until(lambda: time.monotonic() - t0 > 5.2, 15, what="5 s")
+        _expect(d, o, [("eve", "work.test", "/w3", 200)])
+        h.wait_until(lambda: len(lines()) == 2, 10, what="the second warning")
+        assert "3 more failures since the last warning" in lines()[1], lines()[1]
+        assert _metric(d, "squidlike_ldap_errors_total") == 6
 
 
 class SilentServer:
