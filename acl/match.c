@@ -17,11 +17,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl/group.h"
 #include "acl/rules_int.h"
 #include "squidlike/chars.h"
 #include "squidlike/hash.h"
 
-_Static_assert(ACL_NEED_DST > 1 && ACL_NEED_SNI > 1 && ACL_NEED_AUTH > 1,
+_Static_assert(ACL_NEED_DST > 1 && ACL_NEED_SNI > 1 && ACL_NEED_AUTH > 1 &&
+               ACL_NEED_GROUP > 1,
                "a match result of 0 or 1 must not look like a NEED verdict");
 
 #define ALL_DAYS 0x7fu
@@ -710,6 +712,102 @@ static void time_free(struct acl *a)
     free(a->u.time.v);
 }
 
+/* ---- ldap_group ------------------------------------------------------------- */
+
+/* At most this many groups in one ldap_group ACL: one lookup asks for all
+ * the groups it misses, and the answers must fit in the smallest cache. */
+#define GROUPS_MAX 64
+
+static int group_check(const char *v, int icase, char *why, size_t whylen)
+{
+    const char *p;
+
+    for (p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            break;
+    if (*v == '\0' || *p != '\0' || p - v > ACL_GROUP_NAME_MAX)
+        return why_set(why, whylen, "bad group name \"%s\" (1 to %d bytes, no "
+                       "control characters)", v, ACL_GROUP_NAME_MAX);
+    return 0;
+}
+
+static int group_add(struct acl *a, const char *const *v, size_t n, int icase,
+                     char *why, size_t whylen)
+{
+    char **nv;
+    size_t i, j;
+
+    if (a->u.groups.n + n > GROUPS_MAX)
+        return why_set(why, whylen, "more than %d groups in one ldap_group ACL",
+                       GROUPS_MAX);
+    nv = realloc(a->u.groups.v, (a->u.groups.n + n + 1) * sizeof(*nv));
+    if (!nv)
+        return why_set(why, whylen, "out of memory");
+    a->u.groups.v = nv;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < a->u.groups.n && strcmp(nv[j], v[i]) != 0; j++)
+            ;
+        if (j < a->u.groups.n)
+            continue;           /* a duplicate: one lookup is enough */
+        if ((nv[a->u.groups.n] = strdup(v[i])) == NULL)
+            return why_set(why, whylen, "out of memory");
+        a->u.groups.n++;
+    }
+    return 0;
+}
+
+/* A member of any group: 1. Every answer "no": 0. Some answer missing:
+ * ask for it (once; after the lookups, missing reads as unknown). */
+static int group_match(const struct acl *a, const struct acl_request *r,
+                       const char **note)
+{
+    int need = 0, unknown = 0;
+    size_t i;
+
+    if (!r->user)
+        return r->auth_tried ? 0 : ACL_NEED_AUTH;
+    if (!r->groups)
+        return ACL_M_UNKNOWN;
+    for (i = 0; i < a->u.groups.n; i++) {
+        switch (acl_gcache_get(r->groups, r->user, a->u.groups.v[i], r->now)) {
+        case ACL_GANS_MEMBER:
+            return 1;
+        case ACL_GANS_NOT:
+            break;
+        case ACL_GANS_ERROR:
+            unknown = 1;
+            break;
+        default:
+            need = 1;
+            break;
+        }
+    }
+    if (need && !r->groups_final)
+        return ACL_NEED_GROUP;
+    return (need || unknown) ? ACL_M_UNKNOWN : 0;
+}
+
+static void group_free(struct acl *a)
+{
+    size_t i;
+
+    for (i = 0; i < a->u.groups.n; i++)
+        free(a->u.groups.v[i]);
+    free(a->u.groups.v);
+}
+
+int acl_set_groups(const struct acl_set *s, const char *name,
+                   const char *const **v, size_t *n)
+{
+    const struct acl *a = acl_find(s, name);
+
+    if (!a || a->type->match != group_match)
+        return -1;
+    *v = (const char *const *)a->u.groups.v;
+    *n = a->u.groups.n;
+    return 0;
+}
+
 /* ---- maxconn, all, external ----------------------------------------------- */
 
 static int maxconn_check(const char *v, int icase, char *why, size_t whylen)
@@ -778,6 +876,7 @@ static const struct acl_type types[] = {
     { "proto", 0, proto_check, words_add, proto_match, words_free },
     { "proxy_auth", 0, user_check, words_add, user_match, words_free },
     { "time", 0, time_check, time_add, time_match, time_free },
+    { "ldap_group", 0, group_check, group_add, group_match, group_free },
     { "maxconn", ACL_TF_ONEVALUE, maxconn_check, maxconn_add, maxconn_match, NULL },
     { "all", ACL_TF_NOVALUES, NULL, NULL, all_match, NULL },
 };

@@ -9,11 +9,14 @@
  *     ACL 1 --match--> ACL 2 --match--> ... --all matched--> rule's action
  *       |                 |
  *       +--no match-------+--------------------------------> next rule
- *       +--needs a fact (DST, SNI, AUTH)-------------------> ACL_NEED_*
+ *       +--needs a fact (DST, SNI, AUTH, GROUP)------------> ACL_NEED_*
+ *       +--unknown: allow rule ----------------------------> next rule
+ *       +--unknown: deny rule: as matched, on to the next ACL
  *
  * ACLs are asked left to right and a rule stops at its first failure, so a
  * fact is only asked for when every ACL before it in its rule matched. "!"
- * inverts a match but not a need (the answer is unknown either way).
+ * inverts a match but not a need (the answer is unknown either way), nor an
+ * unknown answer (fail closed: it can only make a deny rule apply).
  */
 #include "config.h"
 
@@ -480,7 +483,7 @@ void acl_set_free(struct acl_set *s)
     free(s);
 }
 
-static struct acl *acl_find(const struct acl_set *s, const char *name)
+struct acl *acl_find(const struct acl_set *s, const char *name)
 {
     size_t len = strlen(name);
     const struct acl_sset_ent *e;
@@ -935,6 +938,11 @@ static int rule_eval(const struct acl_rule *ru, const struct acl_request *r,
         res->acl = a->name;
         if (m > 1)
             return m;
+        if (m == ACL_M_UNKNOWN) {
+            if (!ru->deny)
+                return -1;
+            continue;
+        }
         if (m && note)
             res->note = note;
         if (m == ru->t[i].neg)
@@ -986,5 +994,5 @@ int acl_match_name(const struct acl_set *s, const char *name,
     if (!a)
         return -1;
     m = a->type->match(a, r, &note);
-    return m > 1 ? -1 : m;
+    return (m > 1 || m < 0) ? -1 : m;
 }

@@ -13,10 +13,18 @@
  *
  * Some facts are not known when a request arrives: the destination address
  * (after DNS), the TLS server name (after peeking at the ClientHello), the
- * user (after authentication). A rule that needs one of them stops the
- * evaluation with ACL_NEED_DST / ACL_NEED_SNI / ACL_NEED_AUTH; the caller
- * finds the fact out and evaluates again from the start. A rule that cannot
- * match anyway (another of its ACLs already failed) never asks.
+ * user (after authentication), the user's groups (a directory lookup). A
+ * rule that needs one of them stops the evaluation with ACL_NEED_DST /
+ * ACL_NEED_SNI / ACL_NEED_AUTH / ACL_NEED_GROUP; the caller finds the fact
+ * out and evaluates again from the start. A rule that cannot match anyway
+ * (another of its ACLs already failed) never asks.
+ *
+ * A fact that could not be found out (the directory is down) leaves an
+ * ACL "unknown". An unknown ACL never lets a rule allow, and never keeps a
+ * rule from denying: in an allow rule it counts as not matching, in a deny
+ * rule as matching (with or without "!"), and the rule's other ACLs
+ * decide. See ldap_group in squidlike.conf(5) for how this compares with
+ * Squid's ERR and BH helper answers.
  */
 #ifndef ACL_RULES_H
 #define ACL_RULES_H
@@ -29,6 +37,7 @@
 #include "squidlike/http.h"
 
 struct acl_set;
+struct acl_gcache;
 
 /* What a request is matched on. Strings need not be NUL-terminated. */
 struct acl_request {
@@ -54,6 +63,10 @@ struct acl_request {
     int sni_known;                  /* the peek is done (sni may still be NULL) */
     int sni_any;                    /* what-if: every server_name ACL matches */
     unsigned conns;                 /* open connections from this client address */
+    struct acl_gcache *groups;      /* the directory's answers (acl/group.h),
+                                     * NULL: no directory configured */
+    int groups_final;               /* lookups were made: an answer still
+                                     * missing is unknown, not needed */
     time_t now;                     /* wall clock; time ACLs use localtime_r */
 };
 
@@ -62,7 +75,9 @@ enum acl_verdict {
     ACL_DENY,
     ACL_NEED_DST,
     ACL_NEED_SNI,
-    ACL_NEED_AUTH
+    ACL_NEED_AUTH,
+    ACL_NEED_GROUP              /* res->acl: the ldap_group ACL whose groups
+                                   the user must be looked up in */
 };
 
 /* An ACL type matched by the caller's code (blocklist categories): match
@@ -96,6 +111,9 @@ void acl_set_free(struct acl_set *s);
  *   maxconn         one number: matches when the client has more
  *                   connections open than that
  *   req_header      "Header-Name regex"
+ *   ldap_group      group names: matches when the authenticated user is a
+ *                   member of one of them (answers in r->groups; see the
+ *                   top of this file for a directory that cannot answer)
  *   all             no values: always matches
  * Returns 0, or -1 with err ("bad port range \"80-\"").
  */
@@ -157,8 +175,14 @@ enum acl_verdict acl_check(const struct acl_set *s, const struct acl_request *r,
 enum acl_verdict acl_check_in(const struct acl_set *s, enum acl_list list,
                               const struct acl_request *r, struct acl_result *res);
 
+/* The group names of the ldap_group ACL called name: 0 with *v (owned by
+ * the set) and *n, or -1 when there is no such ACL of that type. */
+int acl_set_groups(const struct acl_set *s, const char *name,
+                   const char *const **v, size_t *n);
+
 /* Does a single named ACL match r (for deny_info, header rules)? -1 when
- * the name is unknown or it needs a fact not known yet. */
+ * the name is unknown, its answer is unknown or it needs a fact not known
+ * yet. */
 int acl_match_name(const struct acl_set *s, const char *name,
                    const struct acl_request *r);
 

@@ -111,6 +111,7 @@ struct acl {
         struct { struct acl_sset set; int required; } words;
         struct { struct acl_time_spec *v; size_t n; } time;
         struct { unsigned max; int set; } maxconn;
+        struct { char **v; size_t n; } groups;
         struct {
             acl_external_cb match;
             void *data;
@@ -118,6 +119,9 @@ struct acl {
         } ext;
     } u;
 };
+
+/* A match's answer when a fact could not be found out (rules.h). */
+#define ACL_M_UNKNOWN (-1)
 
 /* How a type's values are checked, stored, matched and freed. */
 enum {
@@ -134,11 +138,15 @@ struct acl_type {
     /* Store n checked values: 0 or -ENOMEM (why filled). */
     int (*add)(struct acl *a, const char *const *v, size_t n, int icase,
                char *why, size_t whylen);
-    /* 1 match, 0 no match, or an ACL_NEED_* verdict (always > 1). */
+    /* 1 match, 0 no match, ACL_M_UNKNOWN, or an ACL_NEED_* verdict
+     * (always > 1). */
     int (*match)(const struct acl *a, const struct acl_request *r,
                  const char **note);
     void (*free)(struct acl *a);
 };
+
+/* The ACL called name in s, or NULL (rules.c). */
+struct acl *acl_find(const struct acl_set *s, const char *name);
 
 /* The type called name, or NULL. The external type is not looked up by
  * name: acl_type_external is used by acl_set_define_external. */

@@ -173,6 +173,7 @@ void cl_close(struct sl_client *c)
     txnlog_aborted(c);
     c->state = CL_CLOSED;
     rev_release(c);
+    sl_ldap_cancel(&t->ldapw);  /* a group lookup goes on without it */
     fill_abort(c);
     cfwd_detach(c);
     if (t->origin) {

@@ -7,7 +7,8 @@
  * Some rules need a fact the request does not carry: the destination
  * address (dst: a DNS lookup) or the TLS server name (server_name: for a
  * CONNECT, the proxy answers 200 at once and reads the client's
- * ClientHello). While the fact is found out the request head stays in
+ * ClientHello) or the user's groups (ldap_group: a directory lookup on
+ * the ldapq pool). While the fact is found out the request head stays in
  * c->in; then the whole request is decided again from the start (cl_rerun),
  * now knowing it. A CONNECT refused after the peek cannot get an HTTP
  * answer any more (200 went out): it gets a TLS access_denied alert.
@@ -88,6 +89,11 @@ static const unsigned char tls_denied[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 
 /* The same, internal_error (80): the tunnel was allowed but failed. */
 static const unsigned char tls_failed[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50 };
 
+/* Directory lookups one request may wait for (one per ldap_group ACL it
+ * reaches); past them a missing answer is unknown. access_begin's guard
+ * counts them with the other facts. */
+#define GROUP_ROUNDS 4
+
 static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
                          struct acl_request *r)
 {
@@ -125,6 +131,8 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
     r->sni_known = a->sni_known;
     r->conns = c->ipc ? sl_ipcount_n(c->ipc) : 1;
     r->now = c->srv->access->fake_now ? c->srv->access->fake_now : time(NULL);
+    r->groups = c->conf->ldap.cache;
+    r->groups_final = a->group_rounds >= GROUP_ROUNDS;
 }
 
 /*
@@ -434,6 +442,46 @@ static int find_dst(struct sl_client *c)
     return 1;
 }
 
+static void on_groups(struct sl_ldap_waiter *w)
+{
+    cl_rerun(w->data);          /* the answers are in the cache now */
+}
+
+/* The user's groups of the ldap_group ACL acl, asked of the directory:
+ * 1 while the client waits (CL_ACL_WAIT), 0 when it cannot (the answers
+ * stay unknown for this request). */
+static int find_groups(struct sl_client *c, const char *acl, size_t headlen)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_acl *a = &t->acl;
+    const char *const *v;
+    time_t now;
+    size_t n;
+    int rc;
+
+    if (a->group_rounds >= GROUP_ROUNDS ||
+        acl_set_groups(c->conf->policy.acls, acl, &v, &n) < 0) {
+        a->group_rounds = GROUP_ROUNDS;
+        return 0;
+    }
+    a->group_rounds++;
+    now = c->srv->access->fake_now ? c->srv->access->fake_now : time(NULL);
+    t->ldapw.cb = on_groups;
+    t->ldapw.data = c;
+    rc = sl_ldap_lookup(c->srv->ldap, c->conf, a->user, v, n, now, &t->ldapw);
+    if (rc < 0) {
+        if (rc == -EAGAIN)
+            SL_LOG(SL_LOG_WARN, c->id, 0, "ldap: too many lookups waiting: the "
+                   "groups of %s are unknown for this request", a->user);
+        a->group_rounds = GROUP_ROUNDS;
+        return 0;
+    }
+    a->headlen = headlen;       /* kept in c->in meanwhile */
+    c->state = CL_ACL_WAIT;
+    c->t_state = sl_loop_now(c->srv->loop);
+    return 1;
+}
+
 static void start_peek(struct sl_client *c, size_t headlen)
 {
     struct cl_txn *t = &c->txn;
@@ -551,7 +599,7 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
             return v;
     }
     /* Each fact is found out at most once; anything unexpected denies. */
-    for (guard = 0; guard < 3; guard++) {
+    for (guard = 0; guard < 4 + GROUP_ROUNDS; guard++) {
         fill_request(c, m, &r);
         switch (acl_check_in(p->acls, list, &r, &res)) {
         case ACL_ALLOW:
@@ -592,6 +640,10 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
             }
             c->txn.acl.sni_known = 1;
             continue;
+        case ACL_NEED_GROUP:
+            if (find_groups(c, res.acl, headlen))
+                return CL_AGAIN;
+            continue;           /* decided with the answers unknown */
         }
         break;
     }

@@ -54,6 +54,7 @@
 #include "filters/hdr.h"
 #include "squidlike/http.h"
 #include "squidlike/ipcount.h"
+#include "squidlike/ldapq.h"
 #include "squidlike/logfmt.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
@@ -137,6 +138,8 @@ struct cl_acl {
     unsigned char neg_slow;     /* its Kerberos check timed out (503) */
     unsigned char dst_known, sni_known, peeked;
     char user[65];              /* authenticated user, "" if none */
+    unsigned char group_rounds; /* directory lookups waited for (ldap_group:
+                                   CL_ACL_WAIT too, on txn.ldapw) */
     /* dst_known: the addresses are in txn.addrs, and the forward connects
      * to exactly those (no second lookup that could answer otherwise). */
     const struct sockaddr *dst_ptr[SL_DNS_MAX_ADDRS];
@@ -250,6 +253,7 @@ struct cl_txn {
     size_t oreq_sent;           /* bytes of client->oreq written */
     struct sl_origin *origin;
     struct sl_dns_waiter dnsw;
+    struct sl_ldap_waiter ldapw;    /* CL_ACL_WAIT on a group lookup */
     struct sl_dns_result addrs;
     size_t addr_next;
     int connect_err;            /* last connect failure, -errno */

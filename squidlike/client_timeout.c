@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "squidlike/client_int.h"
@@ -53,6 +54,11 @@ static int64_t cl_deadline(const struct sl_client *c)
     case CL_QUEUE:
         return rev_queue_deadline(c);
     case CL_ACL_WAIT:
+        /* a lookup: each directory tried may take a timeout to connect
+         * and one per operation; past that, decide without the answer */
+        if (t->ldapw.job != NULL)
+            return c->t_state + c->conf->ldap.timeout *
+                   (int64_t)(2 * c->conf->ldap.n_uris + 2) + 1000;
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
     case CL_AUTH_WAIT:
         return c->t_state + CL_NEG_TIMEOUT_MS;
@@ -127,6 +133,16 @@ void cl_on_timer(struct sl_timer *tm)
         cl_forward_released(c);
         break;
     case CL_ACL_WAIT:
+        if (c->txn.ldapw.job != NULL) {
+            /* No answer in time: the groups are unknown for this
+             * request (the lookup goes on and fills the cache). */
+            SL_LOG(SL_LOG_INFO, c->id, 0, "ldap: no answer in time for %s",
+                   c->txn.acl.user);
+            sl_ldap_cancel(&c->txn.ldapw);
+            c->txn.acl.group_rounds = UCHAR_MAX;
+            cl_rerun(c);
+            return;
+        }
         /* No address in time: dst ACLs do not match; decide again. */
         sl_dns_cancel(&c->txn.dnsw);
         c->txn.acl.dst_known = 1;

@@ -758,7 +758,8 @@ static const struct key top_keys[] = {
     FUNC(log_level), GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns),
     GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), END
+    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse),
+    CFUNC(ldap), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -926,7 +927,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL, NULL };
+    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL, NULL, NULL };
     config_t cf;
     int ok = 0;
 
@@ -950,7 +951,7 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
         x.c->path = strdup(path);
     }
     if (x.c == NULL || x.c->path == NULL || set_defaults(x.c) < 0 ||
-        cf_policy_init(x.c) < 0) {
+        cf_policy_init(x.c) < 0 || cf_ldap_defaults(&x.c->ldap) < 0) {
         cf_seterr(&x, "%s: out of memory", path);
         goto out;
     }
@@ -991,6 +992,7 @@ void sl_conf_unref(struct sl_conf *c)
     cf_policy_free(c);
     cf_pac_free(&c->pac);
     cf_reverse_free(&c->reverse);
+    cf_ldap_free(&c->ldap);
     free(c);
 }
 

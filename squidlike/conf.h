@@ -154,6 +154,30 @@ struct sl_conf_policy {
     struct flt_hdr_access *resp_headers;
 };
 
+/*
+ * The directory the ldap_group ACLs ask (conf_ldap.c reads it, ldap.c
+ * asks it, off the event loop). Filters are templates of acl/group.h.
+ * The answer cache is built with the snapshot and freed with it (a reload
+ * starts empty); only the loop's thread touches it.
+ */
+#define SL_CONF_MAX_LDAP_URIS 8
+struct acl_gcache;
+struct sl_conf_ldap {
+    char *uris[SL_CONF_MAX_LDAP_URIS];  /* tried in order (failover) */
+    size_t n_uris;                      /* 0: no ldap group */
+    char *bind_dn, *bind_password;      /* NULL: an anonymous bind */
+    char *base_dn;
+    char *user_filter, *group_filter;
+    int wants_dn;                       /* group_filter uses %u_dn */
+    int start_tls;
+    char *ca_file;                      /* NULL: the system's */
+    int64_t timeout;                    /* ms: connect, and each operation */
+    int64_t ttl, negative_ttl, error_ttl;   /* ms: member, not, failed */
+    int64_t warn_interval;              /* ms between two "directory down" lines */
+    size_t cache_size, threads;
+    struct acl_gcache *cache;
+};
+
 #define SL_CONF_MAX_PAC 64
 
 /*
@@ -414,6 +438,7 @@ struct sl_conf {
     struct sl_conf_pac pac;
     struct sl_conf_manager manager;
     struct sl_conf_reverse reverse;
+    struct sl_conf_ldap ldap;
 };
 
 /* Where the loader reports what it skipped (bad list lines): set once by

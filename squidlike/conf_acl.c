@@ -113,6 +113,9 @@ struct policy_stash {
     /* The first proxy_auth ACL, named when there is no 'auth' group. */
     const config_setting_t *user_acl;
     const char *user_acl_name;  /* the config's string */
+    /* The first ldap_group ACL: it needs the ldap group and a user. */
+    const config_setting_t *group_acl;
+    const char *group_acl_name;
 };
 
 static struct policy_stash *stash_of(struct ctx *x)
@@ -275,6 +278,18 @@ static int one_acl(struct ctx *x, const config_setting_t *g)
         if (ps->user_acl == NULL) {
             ps->user_acl = g;
             ps->user_acl_name = name;
+        }
+    }
+    if (strcmp(type, "ldap_group") == 0) {
+        struct policy_stash *ps = stash_of(x);
+
+        if (ps == NULL) {
+            strings_free(v, n);
+            return cf_fail(x, g, "out of memory");
+        }
+        if (ps->group_acl == NULL) {
+            ps->group_acl = g;
+            ps->group_acl_name = name;
         }
     }
     rc = 0;
@@ -734,6 +749,13 @@ int cf_policy_finish(struct ctx *x)
                 cf_seterr(x, "%s: default http_access: %s", x->path, err);
                 return -1;
             }
+    /* A group ACL asks a directory about a user: it needs both. */
+    if (ps->group_acl != NULL && x->c->ldap.n_uris == 0)
+        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
+                       "'ldap' group (the directory to ask)", ps->group_acl_name);
+    if (ps->group_acl != NULL && ps->auth_file == NULL)
+        return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
+                       "'auth' group (users to look up)", ps->group_acl_name);
     for (i = 0; i < p->n_deny_info; i++)
         if (!acl_set_has(p->acls, p->deny_info[i].acl))
             return cf_fail(x, ps->deny_setting[i], "deny_info names unknown acl '%s'",

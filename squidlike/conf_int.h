@@ -43,6 +43,7 @@ struct ctx {
     void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
     void *limit_stash;          /* conf_limit.c's, until limit names are resolved */
     const config_setting_t *tls_listen;     /* its line, for cf_tls_finish */
+    const config_setting_t *ldap_setting;   /* the ldap group, when there is one */
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
@@ -104,6 +105,11 @@ int cf_policy_init(struct sl_conf *c);
 int cf_policy_finish(struct ctx *x);
 void cf_policy_stash_free(struct ctx *x);
 void cf_policy_free(struct sl_conf *c);
+
+/* conf_ldap.c: the ldap group (the ldap_group ACLs' directory). */
+int cf_k_ldap(struct ctx *x, const config_setting_t *s);
+int cf_ldap_defaults(struct sl_conf_ldap *l);
+void cf_ldap_free(struct sl_conf_ldap *l);
 
 /* conf_cache.c: refresh_patterns and the cache group's defaults. */
 int cf_k_refresh_patterns(struct ctx *x, const config_setting_t *s);

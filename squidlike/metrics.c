@@ -15,11 +15,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "acl/group.h"
 #include "acl/route.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
+#include "squidlike/ldapq.h"
 #include "squidlike/metrics.h"
 #include "squidlike/workq.h"
 #include "squidlike/server.h"
@@ -483,6 +485,34 @@ static void limit_rows(struct sl_bufw *w, struct sl_server *srv)
         evicted);
 }
 
+/* ldap_group's directory: lookups, the searches they made, failures. */
+static void ldap_rows(struct sl_bufw *w, const struct sl_server *srv)
+{
+    struct acl_gcache_stats gs;
+    struct sl_ldap_stats st;
+
+    sl_ldap_get_stats(srv->ldap, &st);
+    acl_gcache_stats(srv->conf->ldap.cache, &gs);
+    one(w, "squidlike_ldap_lookups_total", "counter",
+        "Group lookups sent to the directory (one per user and ldap_group ACL "
+        "not answered by the cache).", st.lookups);
+    one(w, "squidlike_ldap_searches_total", "counter",
+        "LDAP searches those lookups made (the user's DN, one per group).",
+        st.searches);
+    one(w, "squidlike_ldap_errors_total", "counter",
+        "Lookups the directory could not answer (down, bind refused, timeout): "
+        "their ldap_group ACLs were unknown.", st.errors);
+    one(w, "squidlike_ldap_shared_total", "counter",
+        "Requests that waited on a lookup another request had started.", st.shared);
+    one(w, "squidlike_ldap_rejected_total", "counter",
+        "Lookups not made: too many were waiting for a thread.", st.rejected);
+    one(w, "squidlike_ldap_lookups_in_flight", "gauge",
+        "Lookups being made now.", (unsigned long long)st.in_flight);
+    one(w, "squidlike_ldap_cache_entries", "gauge",
+        "Answers (user, group) remembered; a reload starts afresh.",
+        (unsigned long long)gs.n);
+}
+
 /* reverse.compression: what was coded, and what went identity for want
  * of a stream. */
 static void zip_rows(struct sl_bufw *w, const struct sl_server *srv)
@@ -718,5 +748,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         limit_rows(&w, srv);
     if (srv->conf->reverse.zip.on)
         zip_rows(&w, srv);
+    if (srv->conf->ldap.n_uris > 0)
+        ldap_rows(&w, srv);
     return w.rc;
 }

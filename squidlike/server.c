@@ -26,6 +26,7 @@
 #include "squidlike/net.h"
 #include "squidlike/backend.h"
 #include "squidlike/health.h"
+#include "squidlike/ldapq.h"
 #include "squidlike/server.h"
 #include "squidlike/workq.h"
 
@@ -345,7 +346,9 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->pool = sl_pool_new(loop);
     srv->ipcounts = sl_ipcounts_new();
     srv->access = access_state_new();
-    if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL) {
+    srv->ldap = sl_ldap_new(loop);
+    if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL ||
+        srv->ldap == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -393,6 +396,7 @@ fail:
     sl_pool_free(srv->pool);
     sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
+    sl_ldap_free(srv->ldap);
     sl_conf_unref(srv->conf);
     free(srv);
     return NULL;
@@ -852,6 +856,8 @@ void sl_server_free(struct sl_server *srv)
     sl_timer_stop(srv->loop, &srv->store_timer);
     sl_timer_stop(srv->loop, &srv->mem_timer);
     sl_status_stop(srv);
+    sl_ldap_free(srv->ldap);    /* no client waits on a lookup any more */
+    srv->ldap = NULL;
     sl_pool_free(srv->pool);
     sl_dns_free(srv->dns);
     sl_loop_run_posts(srv->loop);   /* deferred frees of connections */

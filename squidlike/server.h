@@ -34,6 +34,7 @@ struct sl_health;
 
 struct sl_ipcounts;
 struct access_state;
+struct sl_ldap;
 
 /* What a listener's connections are for (client.h). */
 enum sl_listen_kind {
@@ -119,6 +120,7 @@ struct sl_server {
      * limiter and the test clock of the access step (client.h). */
     struct sl_ipcounts *ipcounts;
     struct access_state *access;
+    struct sl_ldap *ldap;       /* ldap_group lookups (ldapq.h) */
     struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     struct sl_health *health;   /* reverse mode's active checks, or NULL */

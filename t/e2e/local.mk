@@ -13,6 +13,7 @@ sl_e2e_tests += \
 	t/e2e/test_dns.py \
 	t/e2e/test_errors.py \
 	t/e2e/test_access.py \
+	t/e2e/test_acl_ldap.py \
 	t/e2e/test_reload.py \
 	t/e2e/test_shutdown.py \
 	t/e2e/test_config.py \

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl/group.h"
 #include "acl/rules.h"
 
 #define NV(...) (sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *))
@@ -850,6 +851,115 @@ START_TEST(proxy_auth_users)
 }
 END_TEST
 
+/* ---- ldap_group ----------------------------------------------------------------- */
+
+START_TEST(ldap_group_answers)
+{
+    struct acl_set *s = acl_set_new();
+    struct acl_gcache *gc = acl_gcache_new(100, 300, 60, 10);
+    struct acl_request r = req();
+    struct acl_result res;
+    const char *const *g;
+    size_t n;
+
+    DEF(s, "staff", "ldap_group", 0, "Staff", "Admins", "Staff");
+    DEF(s, "lan", "src", 0, "192.168.0.0/16");
+    RULE(s, "allow staff");
+    ck_assert_int_eq(acl_set_groups(s, "staff", &g, &n), 0);
+    ck_assert_uint_eq(n, 2);                    /* the duplicate once */
+    ck_assert_str_eq(g[0], "Staff");
+    ck_assert_str_eq(g[1], "Admins");
+    ck_assert_int_eq(acl_set_groups(s, "lan", &g, &n), -1);
+    ck_assert_int_eq(acl_set_groups(s, "nope", &g, &n), -1);
+    /* no user yet: authentication first, as proxy_auth */
+    r.groups = gc;
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_NEED_AUTH);
+    r.auth_tried = 1;
+    ck_assert_int_eq(m(s, "staff", &r), 0);
+    r.user = "alice";
+    /* nothing known: the lookup is asked for, naming the ACL */
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_NEED_GROUP);
+    ck_assert_str_eq(res.acl, "staff");
+    ck_assert_int_eq(m(s, "staff", &r), -1);
+    /* one group says yes: a match, whatever the other says */
+    acl_gcache_put(gc, "alice", "Admins", ACL_GANS_MEMBER, r.now);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_ALLOW);
+    /* both no: no match */
+    acl_gcache_put(gc, "bob", "Staff", ACL_GANS_NOT, r.now);
+    acl_gcache_put(gc, "bob", "Admins", ACL_GANS_NOT, r.now);
+    r.user = "bob";
+    ck_assert_int_eq(m(s, "staff", &r), 0);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    ck_assert_int_eq(res.rule, -1);
+    /* one no, one not looked up: still asks; after the lookup (final)
+     * a missing answer is unknown */
+    acl_gcache_put(gc, "carol", "Staff", ACL_GANS_NOT, r.now);
+    r.user = "carol";
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_NEED_GROUP);
+    r.groups_final = 1;
+    ck_assert_int_eq(m(s, "staff", &r), -1);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    /* without a directory the answer is unknown, never asked for */
+    r.groups = NULL;
+    r.groups_final = 0;
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    acl_gcache_free(gc);
+    acl_set_free(s);
+}
+END_TEST
+
+/* A directory that cannot answer: an allow rule does not apply, a deny
+ * rule does (fail closed), "!" or not; the other ACLs still decide. */
+START_TEST(ldap_group_unknown)
+{
+    struct acl_set *s = acl_set_new();
+    struct acl_gcache *gc = acl_gcache_new(100, 300, 60, 10);
+    struct acl_request r = req();
+    struct acl_result res;
+
+    DEF(s, "staff", "ldap_group", 0, "Staff");
+    DEF(s, "interns", "ldap_group", 0, "Interns");
+    DEF(s, "social", "dstdomain", 0, ".social.example");
+    DEF(s, "lan", "src", 0, "192.168.0.0/16");
+    DEF0(s, "all", "all");
+    RULE(s, "deny interns social");
+    RULE(s, "deny !staff social");
+    RULE(s, "allow staff");
+    RULE(s, "allow lan");
+    RULE(s, "deny all");
+    r.groups = gc;
+    r.user = "alice";
+    acl_gcache_put(gc, "alice", "Interns", ACL_GANS_ERROR, r.now);
+    acl_gcache_put(gc, "alice", "Staff", ACL_GANS_ERROR, r.now);
+    ck_assert_int_eq(m(s, "interns", &r), -1);
+    /* not social: both deny rules fail at social, "allow staff" does not
+     * allow on an unknown answer, "allow lan" does */
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_ALLOW);
+    ck_assert_int_eq(res.rule, 3);
+    /* social: the deny rule applies as if interns had matched */
+    set_host(&r, "www.social.example");
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    ck_assert_int_eq(res.rule, 0);
+    ck_assert_str_eq(res.acl, "social");
+    /* known not an intern: the negated staff decides (unknown: denies) */
+    acl_gcache_put(gc, "alice", "Interns", ACL_GANS_NOT, r.now);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    ck_assert_int_eq(res.rule, 1);
+    /* the directory back: a member of staff gets social */
+    acl_gcache_put(gc, "alice", "Staff", ACL_GANS_MEMBER, r.now);
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_ALLOW);
+    ck_assert_int_eq(res.rule, 2);
+    /* from outside the lan with the directory down: denied */
+    acl_gcache_put(gc, "alice", "Staff", ACL_GANS_ERROR, r.now);
+    set_host(&r, "www.example.com");
+    set_addr(&cli_ss, "203.0.113.9");
+    ck_assert_int_eq(acl_check(s, &r, &res), ACL_DENY);
+    ck_assert_int_eq(res.rule, 4);
+    acl_gcache_free(gc);
+    acl_set_free(s);
+}
+END_TEST
+
 /* ---- external ----------------------------------------------------------------- */
 
 static int ext_calls, ext_freed;
@@ -1238,6 +1348,8 @@ START_TEST(define_errors)
     BAD(s, "x", "method", "bad method \"GE T\"", "GE T");
     BAD(s, "x", "proto", "bad proto \"ht/tp\"", "ht/tp");
     BAD(s, "x", "proxy_auth", "bad user name \"a b\"", "a b");
+    BAD(s, "x", "ldap_group", "bad group name \"a\tb\" (1 to 256 bytes, no control characters)", "a\tb");
+    BAD(s, "x", "ldap_group", "bad group name \"\" (1 to 256 bytes, no control characters)", "");
     BAD(s, "x", "maxconn", "bad maxconn \"-1\"", "-1");
     BAD(s, "x", "maxconn", "ACL \"x\": type maxconn takes one value", "1", "2");
     BAD(s, "x", "all", "ACL \"x\": type all takes no values", "yes");
@@ -1352,6 +1464,8 @@ int main(void)
     tcase_add_test(tc, time_windows);
     tcase_add_test(tc, time_midnight);
     tcase_add_test(tc, proxy_auth_users);
+    tcase_add_test(tc, ldap_group_answers);
+    tcase_add_test(tc, ldap_group_unknown);
     tcase_add_test(tc, external_acl);
     tcase_add_test(tc, file_values);
     tcase_add_test(tc, rule_order_and_negation);
