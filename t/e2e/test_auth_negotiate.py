@@ -349,6 +349,15 @@ def test_keytab_errors_at_start_and_reload():
                        timeout=30, env=h.child_env(realm.daemon_env()))
     err = r.stderr.decode()
     assert r.returncode != 0 and realm.keytab in err and "nokey.test" in err, err
+    # a file that is not a keytab
+    garbled = os.path.join(realm.dir, "garbled.keytab")
+    with open(garbled, "w") as f:
+        f.write("not a keytab\n")
+    d4 = Daemon(_conf(realm, keytab=garbled), env=realm.daemon_env(), start=False)
+    r = subprocess.run([d4.binary, "-k", "parse", "-f", d4.conf_path], capture_output=True,
+                       timeout=30, env=h.child_env(realm.daemon_env()))
+    err = r.stderr.decode()
+    assert r.returncode != 0 and garbled in err and "proxy.test" in err, err
     # without a keytab, KRB5_KTNAME is used
     conf = _conf(realm)
     del conf["auth"]["negotiate"]["keytab"]
