@@ -275,6 +275,31 @@ def test_loop_serves_while_a_check_is_slow():
         assert [q.target for q in o.requests] == ["/fast", "/slow"], o.requests
 
 
+def test_slow_check_times_out_503():
+    """auth.negotiate.timeout: a request whose check takes longer gets 503
+    (ERR_AUTH_BUSY) and the connection goes on; the late answer is dropped."""
+    realm = Realm()
+    o = ScriptedOrigin()
+    env = realm.daemon_env(SQUIDLIKE_TEST_GSS_DELAY_MS=3000)
+    with Daemon(_conf(realm, timeout="500ms"), env=env, error_log_file=True) as d:
+        tok = realm.mint()
+        with RawConn(d.port) as c:
+            r = _get(c, o.url("/late"), token=tok)
+            assert r.status == 503, r.brief()
+            assert r.header("X-Squidlike-Error") == "ERR_AUTH_BUSY", r.headers
+            a = d.wait_access("/late")
+            assert (a.code, a.status, a.user) == ("TCP_DENIED", 503, "-"), a.raw
+            h.wait_until(lambda: _metrics(d).get('squidlike_worker_jobs{state="running"}') == 0,
+                         20, what="the abandoned check done")
+            # the connection still serves (and has no user)
+            assert _get(c, o.url("/late-next")).status == 407
+        assert "took more than 500 ms" in d.error_log()
+        m = _metrics(d)
+        assert m['squidlike_auth_negotiate_total{result="busy"}'] == 1, m
+        assert m['squidlike_auth_negotiate_total{result="ok"}'] == 0, m
+    assert not o.requests, o.requests
+
+
 def test_full_queue_503_and_clients_leaving():
     """One thread, a queue of one: a third waiting ticket gets 503 at once;
     a client that leaves while its ticket is checked is dropped safely;
