@@ -20,6 +20,7 @@ Counts come from /metrics: squidlike_auth_gss_checks_total counts the
 GSS-API calls, squidlike_worker_jobs the pool's queued and running jobs."""
 
 import base64
+import json
 import os
 import re
 import signal
@@ -104,6 +105,10 @@ def test_good_ticket_200_and_user_logged():
         assert m['squidlike_auth_negotiate_total{result="ok"}'] == 1, m
         assert m["squidlike_auth_gss_checks_total"] == 1, m
         assert m["squidlike_worker_threads"] == 2, m
+        st = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)
+        assert st["auth"] == {"failures": 0, "negotiate": {
+            "ok": 1, "failed": 0, "busy": 0, "gss_checks": 1, "threads": 2,
+            "queued": 0, "running": 0}}, st.get("auth")
     # CONNECT (HTTPS through the proxy) signs in the same way
     t = TlsOrigin()
     conf = _conf(realm)
