@@ -444,8 +444,6 @@ enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t head
 /* The client goes away, or waited too long: its check is given up. */
 void neg_cancel(struct sl_client *c);
 void neg_timeout(struct sl_client *c);
-/* How long a check may take before the client gets 503. */
-#define CL_NEG_TIMEOUT_MS 30000
 
 /* client_maxfwd.c: OPTIONS and TRACE, Max-Forwards: CL_NEXT (forward,
  * one less), CL_DONE (answered here), CL_REFUSE. */

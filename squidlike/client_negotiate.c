@@ -172,7 +172,7 @@ void neg_cancel(struct sl_client *c)
 void neg_timeout(struct sl_client *c)
 {
     SL_LOG(SL_LOG_WARN, c->id, 0, "auth deferred: client=%s (a Kerberos check "
-           "took more than %d s)", c->peer_str, CL_NEG_TIMEOUT_MS / 1000);
+           "took more than %lld ms)", c->peer_str, c->conf->policy.negotiate_timeout_ms);
     neg_cancel(c);
     c->srv->stats.negotiate_busy++;
     c->txn.acl.neg_slow = 1;

@@ -61,7 +61,7 @@ static int64_t cl_deadline(const struct sl_client *c)
                    (int64_t)(2 * c->conf->ldap.n_uris + 2) + 1000;
         return c->t_state + 2 * c->conf->dns.timeout + 1000;
     case CL_AUTH_WAIT:
-        return c->t_state + CL_NEG_TIMEOUT_MS;
+        return c->t_state + c->conf->policy.negotiate_timeout_ms;
     case CL_PEEK:
         /* A client speaks first in TLS, right after our 200: a protocol
          * where the server speaks first must not wait request_head. */

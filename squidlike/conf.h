@@ -147,6 +147,7 @@ struct sl_conf_policy {
     struct acl_negotiate *negotiate;
     unsigned negotiate_threads;
     size_t negotiate_queue;
+    long long negotiate_timeout_ms; /* a check longer than this: 503 */
     struct sl_conf_deny_info deny_info[SL_CONF_MAX_DENY_INFO];
     size_t n_deny_info;
     char *block_page;           /* default block page template, NULL: built-in */

@@ -360,8 +360,9 @@ int cf_k_blocklists(struct ctx *x, const config_setting_t *s)
 /* Worker pool defaults for the GSS-API checks (workq.h). */
 #define NEG_THREADS 2
 #define NEG_QUEUE 256
+#define NEG_TIMEOUT_MS 30000
 
-/* auth.negotiate: keytab, principal, strip_realm, threads, queue. The
+/* auth.negotiate: keytab, principal, strip_realm, threads, queue, timeout. The
  * keytab is opened in cf_policy_finish, once the default principal
  * (HTTP/visible_hostname) is known. */
 /* conf-entries: negotiate */
@@ -394,6 +395,12 @@ static int negotiate_group(struct ctx *x, struct policy_stash *ps,
             if (config_setting_type(e) != CONFIG_TYPE_BOOL)
                 return cf_fail(x, e, "'strip_realm' must be true or false");
             ps->neg_strip = config_setting_get_bool(e);
+        } else if (strcmp(name, "timeout") == 0) {
+            if (cf_get_scaled(x, e, cf_ms_units, 1000, DURATION_MSG, &n) < 0)
+                return -1;
+            if (n < 100 || n > 600000)
+                return cf_fail(x, e, "'timeout' must be from 100ms to 10m");
+            p->negotiate_timeout_ms = n;
         } else if (strcmp(name, "threads") == 0 || strcmp(name, "queue") == 0) {
             long long max = name[0] == 't' ? SL_WORKQ_MAX_THREADS : SL_WORKQ_MAX_QUEUE;
             long long min = name[0] == 't' ? 1 : 0;
@@ -409,7 +416,7 @@ static int negotiate_group(struct ctx *x, struct policy_stash *ps,
         } else {
             return cf_fail(x, e, "unknown setting '%s' in group 'auth.negotiate' "
                            "(expected one of: keytab, principal, strip_realm, "
-                           "threads, queue)", name);
+                           "threads, queue, timeout)", name);
         }
     }
     return 0;
@@ -430,6 +437,7 @@ int cf_k_auth(struct ctx *x, const config_setting_t *s)
     ps->auth_ttl_ms = 300000;
     x->c->policy.negotiate_threads = NEG_THREADS;
     x->c->policy.negotiate_queue = NEG_QUEUE;
+    x->c->policy.negotiate_timeout_ms = NEG_TIMEOUT_MS;
     for (i = 0; i < config_setting_length(s); i++) {
         const char *name;
         e = config_setting_get_elem(s, (unsigned)i);

@@ -28,6 +28,7 @@
 #include "squidlike/status.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
+#include "squidlike/workq.h"
 
 #define FD_COUNT_MAX 1000000    /* stop counting open fds there */
 
@@ -650,6 +651,30 @@ static void zip_json(struct sl_bufw *w, const struct sl_server *srv)
                    s->zip_in, s->zip_out, s->zip_busy, srv->zip_streams);
 }
 
+/* Proxy authentication, when configured: failures of either scheme, and
+ * Negotiate's sign-ins and worker pool. */
+static void auth_json(struct sl_bufw *w, struct sl_server *srv)
+{
+    const struct sl_conf_policy *p = &srv->conf->policy;
+    const struct sl_stats *s = &srv->stats;
+    struct sl_workq_stats ws;
+
+    if (p->auth == NULL && p->negotiate == NULL)
+        return;
+    sl_bufw_printf(w, ",\n  \"auth\": { \"failures\": %llu", s->auth_failures);
+    if (p->negotiate != NULL) {
+        memset(&ws, 0, sizeof(ws));
+        if (srv->workq != NULL)
+            sl_workq_get_stats(srv->workq, &ws);
+        sl_bufw_printf(w, ", \"negotiate\": { \"ok\": %llu, \"failed\": %llu, "
+                       "\"busy\": %llu, \"gss_checks\": %llu, \"threads\": %u, "
+                       "\"queued\": %zu, \"running\": %zu }", s->negotiate_ok,
+                       s->negotiate_failed, s->negotiate_busy, s->gss_checks,
+                       ws.threads, ws.queued, ws.running);
+    }
+    sl_bufw_printf(w, " }");
+}
+
 int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
@@ -720,6 +745,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     tls_json(&w, srv->conf->reverse.tls.rt);
     limits_json(&w, srv);
     zip_json(&w, srv);
+    auth_json(&w, srv);
     sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);

@@ -20,6 +20,7 @@ Counts come from /metrics: squidlike_auth_gss_checks_total counts the
 GSS-API calls, squidlike_worker_jobs the pool's queued and running jobs."""
 
 import base64
+import json
 import os
 import re
 import signal
@@ -104,6 +105,10 @@ def test_good_ticket_200_and_user_logged():
         assert m['squidlike_auth_negotiate_total{result="ok"}'] == 1, m
         assert m["squidlike_auth_gss_checks_total"] == 1, m
         assert m["squidlike_worker_threads"] == 2, m
+        st = json.loads(h.proxy_request(d, "GET", "/squidlike/status.json").body)
+        assert st["auth"] == {"failures": 0, "negotiate": {
+            "ok": 1, "failed": 0, "busy": 0, "gss_checks": 1, "threads": 2,
+            "queued": 0, "running": 0}}, st.get("auth")
     # CONNECT (HTTPS through the proxy) signs in the same way
     t = TlsOrigin()
     conf = _conf(realm)
@@ -275,6 +280,31 @@ def test_loop_serves_while_a_check_is_slow():
         assert [q.target for q in o.requests] == ["/fast", "/slow"], o.requests
 
 
+def test_slow_check_times_out_503():
+    """auth.negotiate.timeout: a request whose check takes longer gets 503
+    (ERR_AUTH_BUSY) and the connection goes on; the late answer is dropped."""
+    realm = Realm()
+    o = ScriptedOrigin()
+    env = realm.daemon_env(SQUIDLIKE_TEST_GSS_DELAY_MS=3000)
+    with Daemon(_conf(realm, timeout="500ms"), env=env, error_log_file=True) as d:
+        tok = realm.mint()
+        with RawConn(d.port) as c:
+            r = _get(c, o.url("/late"), token=tok)
+            assert r.status == 503, r.brief()
+            assert r.header("X-Squidlike-Error") == "ERR_AUTH_BUSY", r.headers
+            a = d.wait_access("/late")
+            assert (a.code, a.status, a.user) == ("TCP_DENIED", 503, "-"), a.raw
+            h.wait_until(lambda: _metrics(d).get('squidlike_worker_jobs{state="running"}') == 0,
+                         20, what="the abandoned check done")
+            # the connection still serves (and has no user)
+            assert _get(c, o.url("/late-next")).status == 407
+        assert "took more than 500 ms" in d.error_log()
+        m = _metrics(d)
+        assert m['squidlike_auth_negotiate_total{result="busy"}'] == 1, m
+        assert m['squidlike_auth_negotiate_total{result="ok"}'] == 0, m
+    assert not o.requests, o.requests
+
+
 def test_full_queue_503_and_clients_leaving():
     """One thread, a queue of one: a third waiting ticket gets 503 at once;
     a client that leaves while its ticket is checked is dropped safely;
@@ -349,6 +379,15 @@ def test_keytab_errors_at_start_and_reload():
                        timeout=30, env=h.child_env(realm.daemon_env()))
     err = r.stderr.decode()
     assert r.returncode != 0 and realm.keytab in err and "nokey.test" in err, err
+    # a file that is not a keytab
+    garbled = os.path.join(realm.dir, "garbled.keytab")
+    with open(garbled, "w") as f:
+        f.write("not a keytab\n")
+    d4 = Daemon(_conf(realm, keytab=garbled), env=realm.daemon_env(), start=False)
+    r = subprocess.run([d4.binary, "-k", "parse", "-f", d4.conf_path], capture_output=True,
+                       timeout=30, env=h.child_env(realm.daemon_env()))
+    err = r.stderr.decode()
+    assert r.returncode != 0 and garbled in err and "proxy.test" in err, err
     # without a keytab, KRB5_KTNAME is used
     conf = _conf(realm)
     del conf["auth"]["negotiate"]["keytab"]
