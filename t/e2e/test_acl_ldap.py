@@ -27,6 +27,7 @@ The rules (the issue's "staff may, interns never"):
   touches nobody;
 * a hostile user name ("*)(memberUid=*") cannot widen the posixGroup
   filter: slapd receives it escaped, and it is not a member;
+* a CONNECT waits for its lookup too (tunnel or 403);
 * a reload: the cache starts afresh; a lookup in flight across it ends
   for its client;
 * LDAPS and StartTLS verified against ldap.ca_file (another CA's
@@ -580,6 +581,28 @@ def test_reload():
         assert box["r"].status == 200, box["r"].brief()      # unknown: allow authed
         h.wait_until(lambda: _metric(d, "squidlike_ldap_lookups_in_flight") == 0, 30,
                      what="the old snapshot's lookups ended")
+
+
+def test_connect():
+    """A CONNECT waits for the group lookup like any request: staff get
+    their tunnel to intranet.test, an intern gets a 403 to the CONNECT."""
+    _need_tools()
+    if not shutil.which("nginx"):
+        raise h.Skip("nginx not installed")
+    s = Slapd()
+    t = h.TlsOrigin()
+    with Daemon(_conf([s.uri]), dns=_dns()) as d:
+        url = "https://intranet.test:%d/" % t.port
+        r, resp = h.fetch(url, "-k", "-p", "--proxy-user", "alice:alice-pw", proxy=d)
+        assert r.rc == 0, "alice's tunnel: %s" % r.err
+        assert resp.status == 200 and resp.body == t.INDEX, resp.brief()
+        a = d.wait_access("CONNECT", "TCP_TUNNEL/200")
+        assert a.user == "alice", a.raw
+        r, resp = h.fetch(url, "-k", "-p", "--proxy-user", "bob:bob-pw", proxy=d)
+        assert r.rc != 0 and resp is not None and resp.blocks[0].status == 403, r.err
+        a = d.wait_access("CONNECT", "TCP_DENIED/403")
+        assert a.user == "bob", a.raw
+        assert _metric(d, "squidlike_ldap_lookups_total") == 4
 
 
 def test_parse_errors():
