@@ -169,6 +169,8 @@ struct sl_conf_ldap {
     char *bind_dn, *bind_password;      /* NULL: an anonymous bind */
     char *base_dn;
     char *user_filter, *group_filter;
+    char *nested_filter;                /* the groups %u_dn is a direct member
+                                           of; NULL: no nesting */
     int wants_dn;                       /* group_filter uses %u_dn */
     int start_tls;
     char *ca_file;                      /* NULL: the system's */

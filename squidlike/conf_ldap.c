@@ -46,6 +46,7 @@ void cf_ldap_free(struct sl_conf_ldap *l)
     free(l->base_dn);
     free(l->user_filter);
     free(l->group_filter);
+    free(l->nested_filter);
     free(l->ca_file);
     acl_gcache_free(l->cache);
     memset(l, 0, sizeof(*l));
@@ -179,6 +180,14 @@ static int one_key(struct ctx *x, const config_setting_t *e)
     }
     if (strcmp(name, "group_filter") == 0)
         return k_filter(x, e, &l->group_filter, "g");
+    if (strcmp(name, "nested_filter") == 0) {
+        if (k_filter(x, e, &l->nested_filter, "") < 0)
+            return -1;
+        if (!acl_ldap_filter_wants_dn(l->nested_filter))
+            return cf_fail(x, e, "'nested_filter' must use %%u_dn (the member "
+                           "whose groups it finds)");
+        return 0;
+    }
     if (strcmp(name, "start_tls") == 0) {
         if (config_setting_type(e) != CONFIG_TYPE_BOOL)
             return cf_fail(x, e, "'start_tls' must be true or false");
@@ -208,7 +217,8 @@ static int one_key(struct ctx *x, const config_setting_t *e)
         return k_count(x, e, &l->threads, 1, 64);
     return cf_fail(x, e, "unknown setting '%s' in group 'ldap' (expected one of: "
                    "uri, bind_dn, bind_password_file, base_dn, user_filter, "
-                   "group_filter, start_tls, ca_file, timeout, ttl, negative_ttl, "
+                   "group_filter, nested_filter, start_tls, ca_file, timeout, ttl, "
+                   "negative_ttl, "
                    "error_ttl, warn_interval, cache_size, threads)", name);
 }
 
@@ -236,6 +246,9 @@ int cf_k_ldap(struct ctx *x, const config_setting_t *s)
             return cf_fail(x, s, "'ldap': start_tls with an ldaps:// URI (%s): "
                            "that connection is TLS already", l->uris[i]);
     l->wants_dn = acl_ldap_filter_wants_dn(l->group_filter);
+    if (l->nested_filter && !l->wants_dn)
+        return cf_fail(x, s, "'ldap': nested_filter needs a group_filter with "
+                       "%%u_dn (groups are members by their DN)");
     /* The answers are remembered in whole seconds (the ACLs' clock). */
     l->cache = acl_gcache_new(l->cache_size, (time_t)((l->ttl + 999) / 1000),
                               (time_t)((l->negative_ttl + 999) / 1000),

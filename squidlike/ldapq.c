@@ -18,6 +18,13 @@
  *
  * A connection is made per lookup: lookups are rare (the cache answers the
  * rest), and a connection of our own per lookup has no state to go stale.
+ *
+ * Nested groups (ldap.nested_filter), for directories that cannot follow
+ * them themselves (OpenLDAP; AD can, with its in-chain matching rule):
+ * the groups the user is in, then the groups those are in, and so on
+ * (at most NEST_DEPTH levels and NEST_MAX groups: cycles and huge trees
+ * stay bounded), then one search per group still answered "no", its
+ * group_filter asked for any of them at once: "(|f(g1)f(g2)...)".
  */
 #include "config.h"
 
@@ -38,6 +45,9 @@
 #define JOB_GROUPS_MAX 64
 #define QUEUE_MAX 1024          /* lookups waiting for a thread */
 #define FILTER_MAX 8192
+#define NEST_DEPTH 4            /* levels of groups in groups followed */
+#define NEST_MAX 32             /* groups above the user considered */
+#define NEST_FILTER_MAX (NEST_MAX * FILTER_MAX / 2)
 
 struct sl_ldap_job {
     struct sl_work w;
@@ -179,6 +189,118 @@ static int dir_count(LDAP *ld, const struct sl_conf_ldap *c, const char *filter,
     return n;
 }
 
+/* The groups member_dn is a direct member of, added to anc[*na] (owned,
+ * ldap_memfree) when new and while there is room. 0 or -1 with err. */
+static int dir_parents(LDAP *ld, const struct sl_conf_ldap *c, const char *user,
+                       const char *member_dn, char **anc, size_t *na,
+                       char *err, size_t errlen)
+{
+    char *attrs[] = { (char *)LDAP_NO_ATTRS, NULL }, filter[FILTER_MAX], *dn;
+    struct timeval tv = tv_of(c->timeout);
+    LDAPMessage *res = NULL, *e;
+    size_t i;
+    int rc;
+
+    if (acl_ldap_filter(c->nested_filter, user, "", member_dn, filter,
+                        sizeof(filter)) < 0)
+        return 0;               /* a DN too long to be in a filter: no parents */
+    rc = ldap_search_ext_s(ld, c->base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 0,
+                           NULL, NULL, &tv, NEST_MAX, &res);
+    if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+        snprintf(err, errlen, "search %.200s: %s", filter, ldap_err2string(rc));
+        ldap_msgfree(res);
+        return -1;
+    }
+    for (e = res ? ldap_first_entry(ld, res) : NULL; e && *na < NEST_MAX;
+         e = ldap_next_entry(ld, e)) {
+        if ((dn = ldap_get_dn(ld, e)) == NULL)
+            continue;
+        for (i = 0; i < *na && strcmp(anc[i], dn) != 0; i++)
+            ;
+        if (i < *na)
+            ldap_memfree(dn);   /* seen: a cycle, or two ways up */
+        else
+            anc[(*na)++] = dn;
+    }
+    ldap_msgfree(res);
+    return 0;
+}
+
+/* "(|" group_filter for each of anc[0..na) ")" for group into out. */
+static int nest_filter(const struct sl_conf_ldap *c, const char *user,
+                       const char *group, char *const *anc, size_t na,
+                       char *out, size_t outlen)
+{
+    size_t i, o = 2;
+    int w;
+
+    if (outlen < 4)
+        return -ENOSPC;
+    memcpy(out, "(|", 2);
+    for (i = 0; i < na; i++) {
+        w = acl_ldap_filter(c->group_filter, user, group, anc[i], out + o, outlen - o - 1);
+        if (w < 0)
+            return w;
+        o += (size_t)w;
+    }
+    out[o++] = ')';
+    out[o] = '\0';
+    return (int)o;
+}
+
+/* Groups answered "no" so far, asked again through the user's groups'
+ * groups. The job fails when the directory does. */
+static void job_nested(struct sl_ldap_job *j, LDAP *ld, const char *dn)
+{
+    const struct sl_conf_ldap *c = &j->conf->ldap;
+    char *anc[NEST_MAX], *filter = NULL;
+    size_t na = 0, lo = 0, hi, i, depth;
+    int n;
+
+    for (i = 0; i < j->n && j->ans[i] != ACL_GANS_NOT; i++)
+        ;
+    if (i == j->n)
+        return;                 /* nothing left to find */
+    /* level 1: the user's groups; then theirs, up to NEST_DEPTH */
+    j->searches++;
+    if (dir_parents(ld, c, j->user, dn, anc, &na, j->err, sizeof(j->err)) < 0)
+        goto fail;
+    for (depth = 1; depth < NEST_DEPTH && lo < na && na < NEST_MAX; depth++) {
+        for (hi = na; lo < hi; lo++) {
+            j->searches++;
+            if (dir_parents(ld, c, j->user, anc[lo], anc, &na, j->err,
+                            sizeof(j->err)) < 0)
+                goto fail;
+        }
+    }
+    if (na == 0)
+        return;
+    filter = malloc(NEST_FILTER_MAX);
+    for (i = 0; filter && i < j->n; i++) {
+        if (j->ans[i] != ACL_GANS_NOT)
+            continue;
+        if (nest_filter(c, j->user, j->groups[i], anc, na, filter, NEST_FILTER_MAX) < 0)
+            continue;           /* cannot be asked: stays "no" */
+        j->searches++;
+        n = dir_count(ld, c, filter, 1, NULL, j->err, sizeof(j->err));
+        if (n < 0)
+            goto fail;
+        if (n > 0)
+            j->ans[i] = ACL_GANS_MEMBER;
+    }
+    goto out;
+fail:
+    /* what the direct searches found stands; the rest is unknown */
+    j->failed = 1;
+    for (i = 0; i < j->n; i++)
+        if (j->ans[i] == ACL_GANS_NOT)
+            j->ans[i] = ACL_GANS_ERROR;
+out:
+    free(filter);
+    for (i = 0; i < na; i++)
+        ldap_memfree(anc[i]);
+}
+
 static void job_fail(struct sl_ldap_job *j)
 {
     size_t i;
@@ -239,6 +361,8 @@ static void job_run(struct sl_work *w)
         }
         j->ans[i] = n > 0 ? ACL_GANS_MEMBER : ACL_GANS_NOT;
     }
+    if (c->nested_filter && dn)
+        job_nested(j, ld, dn);
 out:
     if (dn)
         ldap_memfree(dn);

@@ -27,6 +27,8 @@ The rules (the issue's "staff may, interns never"):
   touches nobody;
 * a hostile user name ("*)(memberUid=*") cannot widen the posixGroup
   filter: slapd receives it escaped, and it is not a member;
+* nested groups (nested_filter): a member of a member, a cycle of groups;
+* a CONNECT waits for its lookup too (tunnel or 403);
 * a reload: the cache starts afresh; a lookup in flight across it ends
   for its client;
 * LDAPS and StartTLS verified against ldap.ca_file (another CA's
@@ -86,6 +88,13 @@ def _tree_ldif():
         "member: uid=alice,ou=people,%s\n" % (SUFFIX, SUFFIX),
         "dn: cn=interns,%s\nobjectClass: groupOfNames\ncn: interns\n"
         "member: uid=bob,ou=people,%s\n" % (SUFFIX, SUFFIX),
+        # nested: staff is in employees; staff -> loop-a -> loop-b -> loop-a
+        "dn: cn=employees,%s\nobjectClass: groupOfNames\ncn: employees\n"
+        "member: cn=staff,%s\n" % (SUFFIX, SUFFIX),
+        "dn: cn=loop-a,%s\nobjectClass: groupOfNames\ncn: loop-a\n"
+        "member: cn=staff,%s\nmember: cn=loop-b,%s\n" % (SUFFIX, SUFFIX, SUFFIX),
+        "dn: cn=loop-b,%s\nobjectClass: groupOfNames\ncn: loop-b\n"
+        "member: cn=loop-a,%s\n" % (SUFFIX, SUFFIX),
         "dn: cn=pstaff,%s\nobjectClass: posixGroup\ncn: pstaff\ngidNumber: 100\n"
         "memberUid: alice\n" % SUFFIX,
         "dn: cn=pinterns,%s\nobjectClass: posixGroup\ncn: pinterns\ngidNumber: 101\n"
@@ -582,6 +591,56 @@ def test_reload():
                      what="the old snapshot's lookups ended")
 
 
+def test_nested_groups():
+    """nested_filter: staff is a member of employees, so alice (in staff)
+    is in employees; a cycle of groups (loop-a and loop-b, each in the
+    other) ends; bob (interns) is in neither. Without nested_filter only
+    direct membership counts."""
+    _need_tools()
+    s = Slapd()
+    o = ScriptedOrigin()
+    nested = "(&(objectClass=groupOfNames)(member=%u_dn))"
+    for nest in (True, False):
+        conf = _conf([s.uri], **({"nested_filter": nested} if nest else {}))
+        conf["acls"] += [{"name": "employees", "type": "ldap_group", "values": ["employees"]},
+                         {"name": "looped", "type": "ldap_group", "values": ["loop-b"]}]
+        conf["http_access"] = ["allow employees intranet", "allow looped social",
+                               "deny all"]
+        want = 200 if nest else 403
+        with Daemon(conf, dns=_dns(), name="nested" if nest else "flat") as d:
+            _expect(d, o, [("alice", "intranet.test", "/emp-%s" % nest, want),
+                           ("alice", "social.test", "/loop-%s" % nest, want),
+                           ("bob", "intranet.test", "/emp-bob-%s" % nest, 403),
+                           ("bob", "social.test", "/loop-bob-%s" % nest, 403)])
+            assert _metric(d, "squidlike_ldap_errors_total") == 0
+    found = s.searches()
+    assert "(&(objectClass=groupOfNames)(member=cn=loop-a,dc=corp,dc=test))" in found, found
+    assert any(f.startswith("(|(&(objectClass=groupOfNames)(cn=employees)(member=")
+               for f in found), found
+
+
+def test_connect():
+    """A CONNECT waits for the group lookup like any request: staff get
+    their tunnel to intranet.test, an intern gets a 403 to the CONNECT."""
+    _need_tools()
+    if not shutil.which("nginx"):
+        raise h.Skip("nginx not installed")
+    s = Slapd()
+    t = h.TlsOrigin()
+    with Daemon(_conf([s.uri]), dns=_dns()) as d:
+        url = "https://intranet.test:%d/" % t.port
+        r, resp = h.fetch(url, "-k", "-p", "--proxy-user", "alice:alice-pw", proxy=d)
+        assert r.rc == 0, "alice's tunnel: %s" % r.err
+        assert resp.status == 200 and resp.body == t.INDEX, resp.brief()
+        a = d.wait_access("CONNECT", "TCP_TUNNEL/200")
+        assert a.user == "alice", a.raw
+        r, resp = h.fetch(url, "-k", "-p", "--proxy-user", "bob:bob-pw", proxy=d)
+        assert r.rc != 0 and resp is not None and resp.blocks[0].status == 403, r.err
+        a = d.wait_access("CONNECT", "TCP_DENIED/403")
+        assert a.user == "bob", a.raw
+        assert _metric(d, "squidlike_ldap_lookups_total") == 4
+
+
 def test_parse_errors():
     """-k parse names the file, the line and what is wrong."""
     d = h.subdir("parse")
@@ -610,6 +669,11 @@ def test_parse_errors():
         (good.replace("ldap: {", "ldap: {\n  user_filter = \"(dn=%u_dn)\";"), 3,
          "cannot use %u_dn"),
         (good.replace("ldap: {", "ldap: {\n  colour = 1;"), 3, "unknown setting 'colour'"),
+        (good.replace("ldap: {", "ldap: {\n  nested_filter = \"(member=%u)\";"), 3,
+         "must use %u_dn"),
+        (good.replace("ldap: {", "ldap: {\n  nested_filter = \"(member=%u_dn)\";")
+             .replace("(member=%u_dn))", "(memberUid=%u))"), 2,
+         "nested_filter needs a group_filter with %u_dn"),
         (good.replace('values = [ "Staff" ]', 'values = [ "a\\tb" ]'), 9, "bad group name"),
         (good[good.index("acls"):], 1, "needs an 'ldap' group"),
         (good[good.index("ldap:"):], 8, "needs an 'auth' group"),
