@@ -26,6 +26,7 @@
 #include "squidlike/net.h"
 #include "squidlike/backend.h"
 #include "squidlike/health.h"
+#include "squidlike/peer.h"
 #include "squidlike/server.h"
 
 #define ACCEPT_BATCH 64
@@ -532,6 +533,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     /* The backends keep what is known of them (health, ejections,
      * counters); the checks go on against the new pools. */
     sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
+    sl_peers_adopt(nc->peers.rt, old->peers.rt);
     if (rl_state_apply(&srv->ratelimit, nc) < 0)
         SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
                "keeping the old one", nc->reverse.limit_table);
