@@ -65,6 +65,11 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "This server does not serve that site or page" },
     [SL_ERR_NO_BACKEND] = { "ERR_NO_BACKEND", 503, "Service Unavailable",
         "No server is available to answer; try again later" },
+    [SL_ERR_CANNOT_FORWARD] = { "ERR_CANNOT_FORWARD", 503, "Unable To Forward",
+        "No parent proxy could take the request, and this proxy may not "
+        "go to the site directly; try again later" },
+    [SL_ERR_PEER_AUTH] = { "ERR_PEER_AUTH", 502, "Bad Gateway",
+        "The parent proxy refused this proxy's credentials" },
 };
 
 static const char *reason_phrase(int status)
