@@ -39,6 +39,9 @@
 
 #define HOP_DIRECT (-1)
 
+_Static_assert(sizeof(((struct sl_conf_peer *)0)->key) ==
+               sizeof(((struct cl_txn *)0)->key), "a peer's key is a pool key");
+
 static const struct sl_conf_peers *peers_of(const struct sl_client *c)
 {
     return &c->conf->peers;
@@ -247,7 +250,7 @@ static int peer_apply(struct sl_client *c)
     const struct sl_url *u = &t->url_parts;
 
     if (p != NULL)
-        snprintf(t->key, sizeof(t->key), "%s", p->key);
+        memcpy(t->key, p->key, sizeof(t->key));
     else
         snprintf(t->key, sizeof(t->key), u->host_is_ipv6 ? "[%s]:%u" : "%s:%u",
                  u->host, u->port);

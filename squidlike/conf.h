@@ -400,7 +400,8 @@ struct sl_conf_peer {
     unsigned port;
     unsigned weight;            /* 1..SL_PICK_MAX_WEIGHT: its share */
     char *auth;                 /* "Basic BASE64" from login, or NULL */
-    char key[264];              /* the origin pool's key ("parent/NAME@HOST:PORT") */
+    char key[SL_HTTP_HOST_MAX + 8];     /* the origin pool's key, as long as
+                                           one ("parent/NAME@HOST:PORT") */
     /* TLS to the parent itself (the requests inside are as over TCP) */
     int tls, tls_verify;
     char *tls_ca;

@@ -197,8 +197,10 @@ static int one_peer(struct ctx *x, const config_setting_t *g, struct sl_conf_pee
     /* '/' is never in a host: no pool key of an origin looks like it; the
      * address is in it so that a reload that moves the peer does not hand
      * its requests to pooled connections to the old one */
-    snprintf(p->key, sizeof(p->key), strchr(p->host, ':') ? "parent/%s@[%s]:%u"
-             : "parent/%s@%s:%u", p->name, p->host, p->port);
+    n = snprintf(p->key, sizeof(p->key), strchr(p->host, ':') ? "parent/%s@[%s]:%u"
+                 : "parent/%s@%s:%u", p->name, p->host, p->port);
+    if (n < 0 || (size_t)n >= sizeof(p->key))   /* PEER_HOST_MAX keeps it in */
+        return cf_fail(x, g, "peer '%s': address too long", p->name);
     return 0;
 }
 
