@@ -574,7 +574,8 @@ void fwd_timeout(struct sl_client *c)
     }
     if (c->reverse)
         rev_outcome(c, 0, 0);   /* a no-op when its head came */
-    if (t->head_done || t->bytes_out > 0) {
+    /* (a chained CONNECT after the peek: our 200 went out, TLS follows) */
+    if (t->head_done || t->bytes_out > 0 || (t->hop.chain && t->acl.peeked)) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
     }

@@ -418,6 +418,28 @@ def test_tls_to_parent():
         assert "parent tp (127.0.0.1:%d) failed: TLS" % t.port in d.output(), d.output()[-2000:]
 
 
+def test_bodies_through_a_parent():
+    """A POST body streamed through both proxies and a chunked response
+    back, three times on one client connection, for two hosts."""
+    def handler(req):
+        return Response(200, req.body_sha256.encode() * 200, chunked=True, chunk_size=1000)
+    o = ScriptedOrigin(handler)
+    dns = _stub(["b1.test", "b2.test"])
+    body = h.pattern_bytes(300 * 1024)
+    with _parent("parent-a", dns) as pa:
+        with _child(dns, [_peer("pa", pa.port)]) as d:
+            with h.RawConn(d.port, timeout=60) as c:
+                for n in ("b1.test", "b2.test", "b1.test"):
+                    c.send(h.build_request("POST", "http://%s:%d/up" % (n, o.port),
+                                           [("Content-Type", "application/octet-stream")], body))
+                    r = c.recv_response("POST")
+                    assert r.status == 200, r.brief()
+                    assert r.body == h.sha256(body).encode() * 200, len(r.body)
+            assert [rq.body_len for rq in o.requests] == [len(body)] * 3
+            assert all(rq.body_sha256 == h.sha256(body) for rq in o.requests)
+            pa.wait_access("POST", "http://b2.test:%d/up" % o.port)
+
+
 def test_parse_errors():
     d = Daemon(start=False)
     cases = [
