@@ -440,6 +440,31 @@ def test_bodies_through_a_parent():
             pa.wait_access("POST", "http://b2.test:%d/up" % o.port)
 
 
+def test_reload_changes_routes_keeps_state():
+    o = ScriptedOrigin(lambda req: Response(200, b"ok"))
+    fa = ScriptedOrigin(lambda req: Response(200, b"via a"), name="fake-a")
+    fb = ScriptedOrigin(lambda req: Response(200, b"via b"), name="fake-b")
+    hosts = ["rl%d.test" % i for i in range(10)]
+    dns = _stub(hosts)
+    dead = _dead_port()
+    peers = [_peer("a", fa.port), _peer("b", fb.port), _peer("dead", dead, eject_time="60s")]
+    with _child(dns, peers, {"peer_access": ["b deny all", "dead allow all"]}) as d:
+        # a and dead may take them: the first host whose first choice is
+        # dead ejects it (the names are fixed: the same ones every run)
+        for n in hosts:
+            r = _get(d, "http://%s/1" % n)
+            assert r.body == b"via a", r.brief()
+        d.write_conf({"peers": peers, "peer_access": ["a deny all", "dead deny all"]})
+        assert d.reload() == "reloaded", d.last_reload_line
+        r = _get(d, "http://rl0.test/2")
+        assert r.body == b"via b", r.brief()
+        st = json.loads(h.fetch("http://127.0.0.1:%d/squidlike/status.json" % d.port)[1].body)
+        rows = {p["name"]: p for p in st["peers"]}
+        # what was known of each parent is kept (by name)
+        assert rows["a"]["requests"] == 10 and rows["b"]["requests"] == 1, rows
+        assert rows["dead"]["failures"] == 1 and rows["dead"]["state"] == "ejected", rows
+
+
 def test_parse_errors():
     d = Daemon(start=False)
     cases = [
