@@ -291,8 +291,11 @@ int peer_next(struct sl_client *c, const char *why)
         return 0;
     if (p != NULL) {
         int ej = sl_peers_result(peers_of(c)->rt, peer_cur(c), 0, now);
-        SL_LOG(SL_LOG_WARN, c->id, t->connect_err, "parent %s (%s:%u) failed: %s%s",
-               p->name, p->host, p->port, why, ej ? "; ejected for a while" : "");
+        /* loud once per ejection; a parent tried while ejected (nothing
+         * else was left) fails quietly */
+        SL_LOG(ej ? SL_LOG_WARN : SL_LOG_INFO, c->id, t->connect_err,
+               "parent %s (%s:%u) failed: %s%s", p->name, p->host, p->port, why,
+               ej ? "; ejected for a while" : "");
         {
             size_t used = strlen(h->failed), k = strlen(p->name);
             if (used + k + 3 < sizeof(h->failed)) {     /* else: enough said */
