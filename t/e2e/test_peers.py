@@ -207,6 +207,32 @@ def test_connect_chained_to_tls_origin():
                      20, what="squid logged the CONNECT")
 
 
+def test_connect_chained_after_the_sni_peek():
+    """A server_name rule makes the child answer 200 and peek at the
+    ClientHello first: the chained CONNECT follows the peek (no second 200
+    in the tunnel), and a refused name never reaches the parent."""
+    t = TlsOrigin()
+    dns = _stub(["tls.test", "blocked.test"])
+    with _parent("parent-a", dns, {"access.connect_ports": [t.port]}) as pa:
+        with _child(dns, [_peer("pa", pa.port)], {
+                "access.connect_ports": [t.port],
+                "acls": [{"name": "bad_sni", "type": "server_name", "values": ["blocked.test"]}],
+                "http_access": ["deny CONNECT !SSL_ports", "deny bad_sni", "allow localnet",
+                                "deny all"]}) as d:
+            r, resp = h.fetch("https://tls.test:%d/" % t.port, "-k", "-p", proxy=d)
+            assert r.rc == 0, "curl through the peeked, chained tunnel: %s" % r.err
+            assert resp.status == 200 and resp.body == t.INDEX, resp.brief()
+            assert len(resp.blocks) == 2, [b.brief() for b in resp.blocks]
+            a = d.wait_access("CONNECT", "tls.test:%d" % t.port, "TCP_TUNNEL/200")
+            assert a.raw.split()[8] == "FIRSTUP_PARENT/pa", a.raw
+            pa.wait_access("CONNECT", "tls.test:%d" % t.port, "TCP_TUNNEL/200")
+            r = h.curl("-k", "-p", "-o", "/dev/null", "https://blocked.test:%d/" % t.port,
+                       proxy=d)
+            assert r.rc != 0, "a refused server name got through"
+            d.wait_access("CONNECT", "blocked.test:%d" % t.port, "TCP_DENIED")
+            assert not _log_has(pa, "blocked.test"), pa.access_log_lines()
+
+
 def test_failover_then_direct():
     o = ScriptedOrigin(lambda req: Response(200, b"ok"))
     hosts = ["h%d.fail.test" % i for i in range(30)]
