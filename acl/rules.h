@@ -141,10 +141,16 @@ int acl_set_define_external(struct acl_set *s, const char *name,
  * http_access, and the reverse listeners' own (reverse.http_access), which
  * use the same ACLs.
  */
+/* Parent proxies that may have access lists of their own. */
+#define ACL_PEER_LISTS 32
+
 enum acl_list {
     ACL_LIST_HTTP = 0,          /* http_access */
     ACL_LIST_REVERSE,           /* reverse.http_access */
-    ACL_LISTS
+    ACL_LIST_NEVER_DIRECT,      /* never_direct (parent proxies) */
+    ACL_LIST_ALWAYS_DIRECT,     /* always_direct */
+    ACL_LIST_PEER0,             /* peer_access of parent i: PEER0 + i */
+    ACL_LISTS = ACL_LIST_PEER0 + ACL_PEER_LISTS
 };
 
 /* Append an http_access rule: "allow NAME [!NAME]...", "deny ...". Unknown

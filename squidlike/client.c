@@ -698,6 +698,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
     if (v == CL_NEXT && !t->is_connect && fwd_build_request(c, m) < 0)
         v = cl_refuse(t, CL_CODE_NONE_NONE, SL_ERR_TOO_BIG, 431,
                       "request head too large");
+    /* 5a. the next hops: parent proxies, the origin (client_peer.c) */
+    if (v == CL_NEXT && !c->reverse)
+        v = peer_select(c, m);
 
     if (v == CL_AGAIN || c->state == CL_CLOSED)
         return;                 /* the head waits in c->in, or c is gone */
@@ -718,7 +721,7 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         t->req.done = 1;
     if (v == CL_DONE)
         return;                 /* answered by the step */
-    /* 5. forward it (or tunnel) */
+    /* 5b. forward it (or tunnel) */
     if (leave_before_forward(c))
         return;
     fwd_start(c);

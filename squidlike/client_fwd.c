@@ -70,6 +70,9 @@ int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
     if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
         return -ENOMEM;
     sl_buf_reset(&c->oreq);
+    /* the origin form: peer_start makes a parent's of it */
+    c->txn.hop.form_pre = c->txn.hop.form_auth = 0;
+    c->txn.hop.applied = 0;
     if (sl_buf_reserve(&c->oreq, m->target.len + 1024, limit) < 0)
         return -ENOSPC;
     sl_buf_printf(&c->oreq, "%.*s %.*s HTTP/1.1\r\nHost: ",
@@ -123,8 +126,39 @@ static void fwd_find_origin(struct sl_client *c);
 static const char *fwd_host(const struct sl_client *c)
 {
     const struct cl_txn *t = &c->txn;
+    const struct sl_conf_peer *p = c->reverse ? NULL : peer_conf(c);
 
+    if (p != NULL)
+        return p->host;
     return c->reverse && t->rev.dns_host ? t->rev.dns_host : t->url_parts.host;
+}
+
+/* Where the addresses of the next hop go: a parent's apart from the
+ * origin's (which a dst rule may have fixed, and a failover to the
+ * origin needs as they were). */
+static struct sl_dns_result *fwd_addrs(struct sl_client *c)
+{
+    return !c->reverse && peer_cur(c) >= 0 ? &c->txn.hop.addrs : &c->txn.addrs;
+}
+
+/* Are the origin's addresses fixed by the dst rules for this hop? */
+static int fwd_dst_known(const struct sl_client *c)
+{
+    return c->txn.acl.dst_known && (c->reverse || peer_cur(c) < 0);
+}
+
+/* A parent that cannot be reached: the next hop, if any (1: under way or
+ * answered); 0: answer the failure as usual. */
+static int fwd_peer_failed(struct sl_client *c, const char *why)
+{
+    int r;
+
+    if (c->reverse || peer_cur(c) < 0)
+        return 0;
+    r = peer_next(c, why);
+    if (r > 0)
+        fwd_find_origin(c);
+    return 1;
 }
 
 static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
@@ -132,8 +166,16 @@ static void fwd_on_dns(struct sl_dns_waiter *w, const struct sl_dns_result *res)
     struct sl_client *c = w->data;
     struct cl_txn *t = &c->txn;
 
-    if (res != &t->addrs)
-        t->addrs = *res;
+    struct sl_dns_result *to = fwd_addrs(c);
+
+    if (res != to)
+        *to = *res;
+    if ((res->status != SL_DNS_OK || res->n == 0) &&
+        fwd_peer_failed(c, res->status == SL_DNS_TIMEOUT ? "lookup timed out"
+                                                         : "no address")) {
+        cl_run(c);
+        return;
+    }
     if (res->status != SL_DNS_OK || res->n == 0) {
         t->code = CL_CODE_TCP_MISS;
         if (c->reverse) {
@@ -184,27 +226,32 @@ static int to_local_ok(const struct sl_client *c, const struct sockaddr *dst)
 {
     const struct sl_server *srv = c->srv;
 
-    if (c->reverse)
-        return 1;               /* the backends are the admin's own choice */
+    if (c->reverse || peer_cur(c) >= 0)
+        return 1;               /* backends, parents: the admin's own choice */
     return acl_to_localhost_ok(c->conf->access.to_localhost, &c->peer.sa, dst,
                                srv->self, srv->nself);
 }
 
 /* An IP literal needs no lookup. 1 if host was one (in t->addrs). */
-int fwd_literal(struct cl_txn *t)
+static int literal_into(const char *host, struct sl_dns_result *d)
 {
-    union sl_sockaddr *a = &t->addrs.addr[0];
+    union sl_sockaddr *a = &d->addr[0];
 
-    memset(&t->addrs, 0, sizeof(t->addrs));
-    if (inet_pton(AF_INET, t->url_parts.host, &a->in.sin_addr) == 1)
+    memset(d, 0, sizeof(*d));
+    if (inet_pton(AF_INET, host, &a->in.sin_addr) == 1)
         a->sa.sa_family = AF_INET;
-    else if (inet_pton(AF_INET6, t->url_parts.host, &a->in6.sin6_addr) == 1)
+    else if (inet_pton(AF_INET6, host, &a->in6.sin6_addr) == 1)
         a->sa.sa_family = AF_INET6;
     else
         return 0;
-    t->addrs.n = 1;
-    t->addrs.status = SL_DNS_OK;
+    d->n = 1;
+    d->status = SL_DNS_OK;
     return 1;
+}
+
+int fwd_literal(struct cl_txn *t)
+{
+    return literal_into(t->url_parts.host, &t->addrs);
 }
 
 static int fwd_scan_request(struct sl_client *c);
@@ -219,6 +266,8 @@ void fwd_start(struct sl_client *c)
         return;
     if (c->reverse && !t->is_connect && rev_pick(c) != 0)
         return;                 /* queued for a slot, or answered */
+    if (!c->reverse && peer_start(c) < 0)
+        return;                 /* never_direct and no parent: answered */
     t->hier = "HIER_NONE";
     fwd_find_origin(c);
 }
@@ -233,8 +282,12 @@ void fwd_start(struct sl_client *c)
  */
 static int fwd_tls_current(struct sl_client *c, const struct sl_origin *o)
 {
+    const struct sl_conf_peer *p = c->reverse ? NULL : peer_conf(c);
+
     if (o->ssl == NULL)
         return 1;
+    if (p != NULL)
+        return SSL_get_SSL_CTX(o->ssl) == p->tls_ctx;
     return c->reverse && c->txn.rev.routed &&
            SSL_get_SSL_CTX(o->ssl) == c->conf->reverse.pools[rev_route(c)->pool].tls_ctx;
 }
@@ -255,7 +308,7 @@ static void fwd_find_origin(struct sl_client *c)
 
     if (!t->is_connect && !t->no_pool && !(named && !t->acl.dst_known)) {
         o = sl_origin_take(srv->pool, t->key, fwd_on_origin, c);
-        if (o && ((t->acl.dst_known && !addr_listed(&t->addrs, &o->peer.sa))
+        if (o && ((fwd_dst_known(c) && !addr_listed(&t->addrs, &o->peer.sa))
                   || !to_local_ok(c, &o->peer.sa) || !fwd_tls_current(c, o))) {
             sl_origin_close(o);     /* refused by the lookup path, or made anew */
             o = NULL;
@@ -263,14 +316,13 @@ static void fwd_find_origin(struct sl_client *c)
         if (o) {
             t->origin = o;
             t->reused = 1;
-            t->hier = "HIER_DIRECT";
-            snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
+            peer_connected(c, o);
             c->state = CL_FORWARD;
             c->t_state = c->t_progress = now;
             return;
         }
     }
-    if (!t->acl.dst_known && !named && fwd_literal(t)) {
+    if (!fwd_dst_known(c) && !named && literal_into(fwd_host(c), fwd_addrs(c))) {
         t->addr_next = 0;
         fwd_connect_next(c);
         return;
@@ -279,13 +331,13 @@ static void fwd_find_origin(struct sl_client *c)
     t->dnsw.data = c;
     c->state = CL_RESOLVE;
     c->t_state = now;
-    if (t->acl.dst_known) {
+    if (fwd_dst_known(c)) {
         /* the addresses the dst rules saw, and no others */
         fwd_on_dns(&t->dnsw, &t->addrs);
         return;
     }
-    if (sl_dns_resolve(srv->dns, fwd_host(c), &t->dnsw, &t->addrs) == 0)
-        fwd_on_dns(&t->dnsw, &t->addrs);
+    if (sl_dns_resolve(srv->dns, fwd_host(c), &t->dnsw, fwd_addrs(c)) == 0)
+        fwd_on_dns(&t->dnsw, fwd_addrs(c));
 }
 
 /* Try the next resolved address; answer an error when none is left. */
@@ -293,12 +345,16 @@ static void fwd_connect_next(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_server *srv = c->srv;
+    const struct sl_dns_result *d = fwd_addrs(c);
+    const struct sl_conf_peer *p = c->reverse ? NULL : peer_conf(c);
     char where[SL_ORIGIN_KEY_MAX + 80];
     int err;
 
-    while (t->addr_next < t->addrs.n) {
-        union sl_sockaddr a = t->addrs.addr[t->addr_next++];
-        if (!c->reverse)        /* a backend's address has its port */
+    while (t->addr_next < d->n) {
+        union sl_sockaddr a = d->addr[t->addr_next++];
+        if (p != NULL)
+            sl_net_set_port(&a.sa, p->port);
+        else if (!c->reverse)   /* a backend's address has its port */
             sl_net_set_port(&a.sa, t->url_parts.port);
         else if (t->rev.dns_host)
             sl_net_set_port(&a.sa, t->rev.dns_port);
@@ -322,6 +378,14 @@ static void fwd_connect_next(struct sl_client *c)
         cl_reply_error(c, SL_ERR_TO_LOCALHOST, 0, t->key);
         return;
     }
+    /* a parent: nothing was sent, the next hop may take it */
+    if (t->connect_err == -EPROTO && t->tls_why != NULL)
+        snprintf(where, sizeof(where), "TLS: %s", t->tls_why);
+    else
+        snprintf(where, sizeof(where), "%s", strerror(t->connect_err ? -t->connect_err
+                                                                     : EHOSTUNREACH));
+    if (fwd_peer_failed(c, where))
+        return;
     /* reverse mode: nothing was sent, another backend may take it */
     if (rev_retry(c, 0))
         return;
@@ -344,14 +408,19 @@ static int fwd_tls(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    const struct sl_conf_rpool *p = &c->conf->reverse.pools[rev_route(c)->pool];
+    const struct sl_conf_peer *pp = c->reverse ? NULL : peer_conf(c);
     const char *why = NULL;
     int r;
 
     if (o->ssl == NULL) {
-        const char *name = p->tls_name[0] ? p->tls_name :
+        const struct sl_conf_rpool *p = pp ? NULL :
+            &c->conf->reverse.pools[rev_route(c)->pool];
+        /* a parent's name: its tls_name, or the host of its address */
+        const char *name = pp ? (pp->tls_name[0] ? pp->tls_name : pp->host) :
+                           p->tls_name[0] ? p->tls_name :
                            t->rev.dns_host ? t->rev.dns_host : o->peer_str;
-        if ((o->ssl = sl_tls_connect(p->tls_ctx, o->io.fd, name)) == NULL) {
+        if ((o->ssl = sl_tls_connect(pp ? pp->tls_ctx : p->tls_ctx, o->io.fd,
+                                     name)) == NULL) {
             t->tls_why = "out of memory";
             return -1;
         }
@@ -363,7 +432,8 @@ static int fwd_tls(struct sl_client *c)
         t->tls_why = sl_tls_verify_why(o->ssl);
         if (t->tls_why == NULL)
             t->tls_why = why;
-        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS to backend %s (%s) failed: %s", t->key,
+        SL_LOG(SL_LOG_INFO, c->id, 0, "TLS to %s %s (%s) failed: %s",
+               pp ? "parent" : "backend", t->key,
                o->peer_str, t->tls_why);
         return -1;
     }
@@ -390,7 +460,8 @@ static int fwd_connected(struct sl_client *c)
             return 1;
         }
         if (!(c->reverse && t->rev.routed &&
-              c->conf->reverse.pools[rev_route(c)->pool].tls))
+              c->conf->reverse.pools[rev_route(c)->pool].tls) &&
+            !(!c->reverse && peer_conf(c) && peer_conf(c)->tls))
             goto connected;
     }
     if ((rc = fwd_tls(c)) == 0)
@@ -403,10 +474,12 @@ static int fwd_connected(struct sl_client *c)
         return 1;
     }
 connected:
-    t->hier = "HIER_DIRECT";
-    snprintf(t->peer, sizeof(t->peer), "%s", o->peer_str);
+    peer_connected(c, o);
     if (t->is_connect) {
-        tunnel_start(c);
+        if (!c->reverse && peer_cur(c) >= 0)
+            peer_chain_start(c);    /* CONNECT to the parent first */
+        else
+            tunnel_start(c);
         return 1;
     }
     c->state = CL_FORWARD;
@@ -501,7 +574,8 @@ void fwd_timeout(struct sl_client *c)
     }
     if (c->reverse)
         rev_outcome(c, 0, 0);   /* a no-op when its head came */
-    if (t->head_done || t->bytes_out > 0) {
+    /* (a chained CONNECT after the peek: our 200 went out, TLS follows) */
+    if (t->head_done || t->bytes_out > 0 || (t->hop.chain && t->acl.peeked)) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
     }
@@ -692,6 +766,8 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
      * client could eject every backend with a few odd requests). */
     if (c->reverse)
         rev_outcome(c, m->status != 502 && m->status != 503 && m->status != 504, 1);
+    else if (peer_on_head(c, m))
+        return -1;              /* a parent's 407: our 502 is under way */
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
     zip_on_head(c, m);          /* before the store sees the head */
@@ -892,6 +968,8 @@ int fwd_run(struct sl_client *c)
         return 1;
     if (c->state == CL_CONNECT)
         return fwd_connected(c);
+    if (t->hop.chain)
+        return peer_chain_run(c);
     progress = fwd_send_request(c);
     if (c->state != CL_FORWARD)
         return 1;

@@ -231,6 +231,21 @@ struct cl_zip {
     int64_t in, made;           /* identity bytes taken, coded bytes made */
 };
 
+/* The next hops of a forward request (client_peer.c): parents, then maybe
+ * the origin, tried in order. */
+struct cl_hop {
+    unsigned char selected;     /* list is chosen */
+    unsigned char applied;      /* the current hop's key and form are set */
+    unsigned char n, cur;       /* hops; the one being tried */
+    signed char list[SL_CONF_MAX_PEERS + 1];    /* a peer, or -1: the origin */
+    unsigned char carp;         /* more than one parent could take it */
+    unsigned char chain;        /* CONNECT sent to the parent, awaiting 2xx */
+    size_t form_pre, form_auth; /* what c->oreq got for a parent (undone
+                                   for the origin) */
+    struct sl_dns_result addrs; /* the parent's addresses */
+    char failed[160];           /* names of the parents that failed */
+};
+
 struct cl_txn {
     int64_t t_start;            /* loop ms */
     int64_t t_start_us;         /* the same, in microseconds (service time) */
@@ -290,6 +305,7 @@ struct cl_txn {
     struct cl_cache cache;
     struct cl_acl acl;
     struct cl_rev rev;
+    struct cl_hop hop;
     /* Compression (client_zip.c): what the client would get, decided at
      * the request (0: none, or a Range); what this response gets. */
     unsigned zip_want;
@@ -629,6 +645,32 @@ int zip_pump(struct sl_client *c);
 int zip_sent(const struct sl_client *c);
 /* Free the stream (the end of the response, or of the client). */
 void zip_end(struct sl_client *c);
+
+/* client_peer.c: parent proxies (see its top) */
+/* A step of cl_begin: the next hops (CL_NEXT, or CL_REFUSE: never_direct
+ * and no parent may take it). */
+enum cl_verdict peer_select(struct sl_client *c, const struct sl_http_msg *m);
+/* At fwd_start (forward mode): the current hop's key and request form;
+ * 0, or -1 when answered. */
+int peer_start(struct sl_client *c);
+/* The peer the request is going to (its index; -1: the origin) / its
+ * settings (NULL: the origin). */
+int peer_cur(const struct sl_client *c);
+const struct sl_conf_peer *peer_conf(const struct sl_client *c);
+/* The current hop could not be reached (why: for the log), nothing was
+ * sent: 1 when the next hop is set up (find its connection), 0 when the
+ * origin itself failed (answer its error), -1 when answered (503). */
+int peer_next(struct sl_client *c, const char *why);
+/* Connected (or a pooled connection) to the hop: the log's hierarchy
+ * and peer, the parent's health. */
+void peer_connected(struct sl_client *c, const struct sl_origin *o);
+/* A final response head from a parent: 1 when it was a 407 (answered
+ * with a 502), 0 otherwise. */
+int peer_on_head(struct sl_client *c, const struct sl_http_msg *m);
+/* CONNECT through a parent: send it our CONNECT (CL_FORWARD with
+ * t->hop.chain), then peer_chain_run until its 2xx starts the tunnel. */
+void peer_chain_start(struct sl_client *c);
+int peer_chain_run(struct sl_client *c);
 
 /* client_tunnel.c */
 void tunnel_start(struct sl_client *c);

@@ -758,8 +758,8 @@ static const struct key top_keys[] = {
     FUNC(log_level), GROUP(http), GROUP(timeouts), GROUP(pool), GROUP(dns),
     GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
-    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse),
-    CFUNC(ldap), END
+    CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), CFUNC(ldap),
+    CFUNC(peers), CFUNC(peer_access), CFUNC(never_direct), CFUNC(always_direct), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -927,7 +927,7 @@ static int check_includes(struct ctx *x, const char *path, int depth)
 
 struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
 {
-    struct ctx x = { NULL, path, err, errlen, "", "", NULL, NULL, NULL, NULL, NULL, NULL };
+    struct ctx x = { .path = path, .err = err, .errlen = errlen };
     config_t cf;
     int ok = 0;
 
@@ -958,7 +958,7 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
          check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
          cf_reverse_finish(&x) == 0 && cf_tls_finish(&x) == 0 &&
-         cf_limit_finish(&x) == 0;
+         cf_limit_finish(&x) == 0 && cf_peer_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
     cf_reverse_stash_free(&x);
@@ -993,6 +993,7 @@ void sl_conf_unref(struct sl_conf *c)
     cf_pac_free(&c->pac);
     cf_reverse_free(&c->reverse);
     cf_ldap_free(&c->ldap);
+    cf_peer_free(&c->peers);
     free(c);
 }
 

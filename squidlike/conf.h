@@ -417,6 +417,46 @@ struct sl_conf_limits {
     size_t client_bandwidth;    /* bytes/s to one client address; 0: any */
 };
 
+/*
+ * Parent proxies (cache peers, conf_peer.c; Squid's cache_peer): where a
+ * forward request may go instead of its origin. Which of them may take a
+ * request is each peer's access list (peer_access rules, acl/rules.h
+ * list ACL_LIST_PEER0 + its index); the ones allowed are ordered by
+ * consistent hashing of the destination host (peer.h); never_direct and
+ * always_direct (ACL_LIST_NEVER_DIRECT / _ALWAYS_DIRECT) say whether the
+ * origin itself may be (or must be) the next hop.
+ */
+#define SL_CONF_MAX_PEERS 32
+
+struct sl_conf_peer {
+    char name[64];              /* for rules, logs, metrics; unique */
+    char host[256];             /* a name (looked up) or an IP literal */
+    unsigned port;
+    unsigned weight;            /* 1..SL_PICK_MAX_WEIGHT: its share */
+    char *auth;                 /* "Basic BASE64" from login, or NULL */
+    char key[SL_HTTP_HOST_MAX + 8];     /* the origin pool's key, as long as
+                                           one ("parent/NAME@HOST:PORT") */
+    /* TLS to the parent itself (the requests inside are as over TCP) */
+    int tls, tls_verify;
+    char *tls_ca;
+    char tls_name[256];
+    struct ssl_ctx_st *tls_ctx; /* built with the snapshot, freed with it */
+    int has_access;             /* has peer_access rules (else: any request) */
+    /* Passive health: a connect failure ejects it for eject_ms, doubled
+     * at each ejection in a row, up to eject_max_ms. */
+    int64_t eject_ms, eject_max_ms;
+};
+
+struct sl_peers;
+
+struct sl_conf_peers {
+    struct sl_conf_peer peer[SL_CONF_MAX_PEERS];
+    size_t n;
+    int has_never_direct, has_always_direct;
+    struct sl_peers *rt;        /* live state (peer.h), built with the
+                                   snapshot; a reload adopts the old one's */
+};
+
 struct sl_conf {
     int refs;
     char *path;                 /* the file it came from */
@@ -442,6 +482,7 @@ struct sl_conf {
     struct sl_conf_manager manager;
     struct sl_conf_reverse reverse;
     struct sl_conf_ldap ldap;
+    struct sl_conf_peers peers;
 };
 
 /* Where the loader reports what it skipped (bad list lines): set once by

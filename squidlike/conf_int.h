@@ -44,6 +44,8 @@ struct ctx {
     void *limit_stash;          /* conf_limit.c's, until limit names are resolved */
     const config_setting_t *tls_listen;     /* its line, for cf_tls_finish */
     const config_setting_t *ldap_setting;   /* the ldap group, when there is one */
+    /* conf_peer.c: rule lists added after the walk (cf_peer_finish) */
+    const config_setting_t *peer_access, *never_direct, *always_direct;
 };
 
 enum kind { K_GROUP, K_SIZE, K_COUNT, K_DURATION, K_BOOL, K_STR, K_FUNC };
@@ -110,6 +112,14 @@ void cf_policy_free(struct sl_conf *c);
 int cf_k_ldap(struct ctx *x, const config_setting_t *s);
 int cf_ldap_defaults(struct sl_conf_ldap *l);
 void cf_ldap_free(struct sl_conf_ldap *l);
+/* conf_peer.c: peers, peer_access, never_direct, always_direct; the
+ * rules go into the ACL set after the policy is built. */
+int cf_k_peers(struct ctx *x, const config_setting_t *s);
+int cf_k_peer_access(struct ctx *x, const config_setting_t *s);
+int cf_k_never_direct(struct ctx *x, const config_setting_t *s);
+int cf_k_always_direct(struct ctx *x, const config_setting_t *s);
+int cf_peer_finish(struct ctx *x);
+void cf_peer_free(struct sl_conf_peers *ps);
 
 /* conf_cache.c: refresh_patterns and the cache group's defaults. */
 int cf_k_refresh_patterns(struct ctx *x, const config_setting_t *s);

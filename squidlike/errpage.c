@@ -67,6 +67,11 @@ static const struct err_def errs[SL_ERR_COUNT] = {
         "No server is available to answer; try again later" },
     [SL_ERR_AUTH_BUSY] = { "ERR_AUTH_BUSY", 503, "Service Unavailable",
         "The proxy is busy checking sign-ins; try again in a moment" },
+    [SL_ERR_CANNOT_FORWARD] = { "ERR_CANNOT_FORWARD", 503, "Unable To Forward",
+        "No parent proxy could take the request, and this proxy may not "
+        "go to the site directly; try again later" },
+    [SL_ERR_PEER_AUTH] = { "ERR_PEER_AUTH", 502, "Bad Gateway",
+        "The parent proxy refused this proxy's credentials" },
 };
 
 static const char *reason_phrase(int status)

@@ -34,6 +34,8 @@ enum sl_err {
     SL_ERR_NO_SITE,             /* 421 (or 404): reverse mode, no vhost or route */
     SL_ERR_NO_BACKEND,          /* 503: reverse mode, no backend of the pool up */
     SL_ERR_AUTH_BUSY,           /* 503: Negotiate checks all busy, or too slow */
+    SL_ERR_CANNOT_FORWARD,      /* 503: never_direct, no parent could take it */
+    SL_ERR_PEER_AUTH,           /* 502: a parent refused our credentials */
     SL_ERR_COUNT
 };
 

@@ -2,7 +2,7 @@
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
-	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_int.h \
+	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_peer.c %reldir%/conf_int.h \
 	%reldir%/conf_ldap.c %reldir%/ldapq.c %reldir%/ldapq.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
 	%reldir%/loop.c %reldir%/loop.h \
@@ -22,6 +22,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
+	%reldir%/peer.c %reldir%/peer.h %reldir%/client_peer.c \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
 	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \
 	%reldir%/workq.c %reldir%/workq.h %reldir%/client_negotiate.c

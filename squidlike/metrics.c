@@ -24,6 +24,7 @@
 #include "squidlike/ldapq.h"
 #include "squidlike/metrics.h"
 #include "squidlike/workq.h"
+#include "squidlike/peer.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
 
@@ -590,6 +591,42 @@ void sl_metrics_reverse(struct sl_bufw *w, const struct sl_backends *b, int64_t 
         }
 }
 
+/* Parent proxies: a row per peer in each family (names are [A-Za-z0-9._-]:
+ * no escaping). */
+static void peer_rows(struct sl_bufw *w, const struct sl_peers *p, int64_t now_ms)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        { "squidlike_peer_up", "gauge",
+          "1 when the parent proxy may be chosen first (not ejected)." },
+        { "squidlike_peer_requests_total", "counter",
+          "Requests sent to the parent proxy (a failover counts on each it tried)." },
+        { "squidlike_peer_failures_total", "counter",
+          "Times the parent proxy could not be reached (lookup, connect, TLS)." },
+        { "squidlike_peer_ejections_total", "counter",
+          "Times the parent proxy was ejected after a failure." },
+    };
+    const struct sl_conf_peers *ps;
+    struct sl_peer_info info;
+    size_t f, i;
+
+    if (p == NULL)
+        return;
+    ps = sl_peers_conf(p);
+    for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        family(w, fams[f].name, fams[f].type, fams[f].help);
+        for (i = 0; i < ps->n; i++) {
+            unsigned long long v;
+            sl_peers_info(p, (int)i, now_ms, &info);
+            v = f == 0 ? (unsigned long long)!info.ejected : f == 1 ? info.requests
+              : f == 2 ? info.failures : info.ejections;
+            sl_bufw_printf(w, "%s{peer=\"%s\"} %llu\n", fams[f].name,
+                           ps->peer[i].name, v);
+        }
+    }
+}
+
 size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
 {
     return sl_metrics_reverse_room(rc, REV_BE_LINES * REV_LINE_MAX, REV_BE_LINES * 2,
@@ -602,7 +639,8 @@ size_t sl_metrics_size(const struct sl_server *srv)
 
     /* a certificate's line: its file and names escaped (tls_rows) */
     return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0) + 128 * 256;
+           (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0) + 128 * 256 +
+           1024 + srv->conf->peers.n * 4 * 160;
 }
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
@@ -742,6 +780,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
            "Time from a query to the name servers to its answer or failure.");
     hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
     sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
+    peer_rows(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));
     if (srv->conf->reverse.tls.rt != NULL)
         tls_rows(&w, srv->conf->reverse.tls.rt);
     if (srv->ratelimit != NULL)

@@ -27,6 +27,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/health.h"
 #include "squidlike/ldapq.h"
+#include "squidlike/peer.h"
 #include "squidlike/server.h"
 #include "squidlike/workq.h"
 
@@ -581,6 +582,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     sl_backends_adopt(nc->reverse.rt, old->reverse.rt);
     if (srv_workq(srv, nc, err, sizeof(err)) < 0)
         SL_LOG(SL_LOG_ERROR, 0, 0, "auth.negotiate: %s (keeping the running pool)", err);
+    sl_peers_adopt(nc->peers.rt, old->peers.rt);
     if (rl_state_apply(&srv->ratelimit, nc) < 0)
         SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
                "keeping the old one", nc->reverse.limit_table);

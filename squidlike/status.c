@@ -25,6 +25,7 @@
 #include "squidlike/backend.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
+#include "squidlike/peer.h"
 #include "squidlike/status.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
@@ -579,7 +580,8 @@ size_t sl_status_size(const struct sl_server *srv)
 
     /* a certificate's object: names and file, JSON-escaped (tls_json) */
     return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 128 * 256;
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 128 * 256 +
+           64 + srv->conf->peers.n * 768;
 }
 
 static int64_t wall_now_ms(void)
@@ -588,6 +590,33 @@ static int64_t wall_now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parent proxies: a row each (names are [A-Za-z0-9._-], hosts a name or
+ * an address: nothing to escape). */
+static void peers_json(struct sl_bufw *w, const struct sl_peers *p, int64_t now_ms)
+{
+    const struct sl_conf_peers *ps;
+    struct sl_peer_info info;
+    size_t i;
+
+    if (p == NULL)
+        return;
+    ps = sl_peers_conf(p);
+    sl_bufw_printf(w, ",\n  \"peers\": [");
+    for (i = 0; i < ps->n; i++) {
+        const struct sl_conf_peer *c = &ps->peer[i];
+        sl_peers_info(p, (int)i, now_ms, &info);
+        sl_bufw_printf(w, "%s\n    { \"name\": \"%s\", \"address\": \"%s%s%s:%u\", "
+            "\"weight\": %u, \"tls\": %s, \"state\": \"%s\", \"ejected_ms\": %lld, "
+            "\"requests\": %llu, \"failures\": %llu, \"ejections\": %llu }",
+            i ? "," : "", c->name, strchr(c->host, ':') ? "[" : "", c->host,
+            strchr(c->host, ':') ? "]" : "", c->port, c->weight,
+            c->tls ? "true" : "false", info.ejected ? "ejected" : "up",
+            (long long)(info.ejected ? info.ejected_until_ms - now_ms : 0),
+            info.requests, info.failures, info.ejections);
+    }
+    sl_bufw_printf(w, " ]");
 }
 
 /* HTTPS listeners: handshakes, and each certificate's expiry. */
@@ -742,6 +771,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     top(&w, "by_bytes", "bytes", &m->top_bytes);
     sl_bufw_printf(&w, "\n  }");
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
+    peers_json(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));
     tls_json(&w, srv->conf->reverse.tls.rt);
     limits_json(&w, srv);
     zip_json(&w, srv);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "squidlike/backend.h"
+#include "squidlike/peer.h"
 #include "squidlike/server.h"
 #include "squidlike/status.h"
 #include "squidlike/tls.h"
@@ -497,6 +498,48 @@ static void tile_backends(struct sl_bufw *w, const struct sl_backends *b, int64_
     tile_end(w);
 }
 
+/* Parent proxies: a row each (state, requests, failures, ejections). */
+static void tile_peers(struct sl_bufw *w, const struct sl_peers *p, int64_t now_ms)
+{
+    const struct sl_conf_peers *ps;
+    struct sl_peer_info info;
+    char id[BE_ID_MAX];
+    size_t i;
+
+    if (p == NULL)
+        return;
+    ps = sl_peers_conf(p);
+    sl_bufw_printf(w, "<section class=\"wide\"><h2>Parent proxies</h2>\n<table id=\"peers\">"
+        "<tr><th>peer</th><th>address</th><th>state</th><td>requests</td>"
+        "<td>failures</td><td>ejections</td></tr>\n");
+    for (i = 0; i < ps->n; i++) {
+        sl_peers_info(p, (int)i, now_ms, &info);
+        sl_bufw_printf(w, "<tr id=\"peer_%zu\"><th>", i);
+        sl_bufw_html(w, ps->peer[i].name);
+        sl_bufw_printf(w, "</th><th>");
+        sl_bufw_html(w, ps->peer[i].host);
+        sl_bufw_printf(w, ":%u</th><td id=\"peer_%zu_state\" data-value=\"%s\"%s>%s",
+                       ps->peer[i].port, i, info.ejected ? "ejected" : "up",
+                       info.ejected ? " style=\"color:#d9822b\"" : "",
+                       info.ejected ? "ejected" : "up");
+        if (info.ejected)
+            sl_bufw_printf(w, " <small>(%lld&nbsp;s left)</small>",
+                           (long long)(info.ejected_until_ms - now_ms + 999) / 1000);
+        sl_bufw_printf(w, "</td><td>");
+        snprintf(id, sizeof(id), "peer_%zu_requests", i);
+        count(w, id, info.requests);
+        sl_bufw_printf(w, "</td><td>");
+        snprintf(id, sizeof(id), "peer_%zu_failures", i);
+        count(w, id, info.failures);
+        sl_bufw_printf(w, "</td><td>");
+        snprintf(id, sizeof(id), "peer_%zu_ejections", i);
+        count(w, id, info.ejections);
+        sl_bufw_printf(w, "</td></tr>\n");
+    }
+    sl_bufw_printf(w, "</table>\n");
+    tile_end(w);
+}
+
 static void tile_routes(struct sl_bufw *w, const struct sl_backends *b)
 {
     const struct sl_conf_reverse *rc = sl_backends_rev(b);
@@ -590,7 +633,7 @@ size_t sl_status_html_size(const struct sl_server *srv)
 
     /* a certificate's row: names and file, HTML-escaped (tile_tls) */
     return SL_STATUS_HTML_MAX + sl_status_reverse_html_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0);
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 512 + srv->conf->peers.n * 2048;
 }
 
 /* --- graphs ------------------------------------------------------------- */
@@ -756,6 +799,7 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     tile_times(&w, &v);
     tiles_state(&w, srv, &v);
     sl_status_reverse_html(&w, srv->conf->reverse.rt, v.now.t_ms);
+    tile_peers(&w, srv->conf->peers.rt, v.now.t_ms);
     status_tls_html(&w, srv->conf->reverse.tls.rt);
     tile_blocked(&w, &srv->metrics);
     tile_top(&w, "Top destinations, by requests", "top_requests",

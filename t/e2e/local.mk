@@ -10,6 +10,7 @@ sl_e2e_tests += \
 	t/e2e/test_smuggling.py \
 	t/e2e/test_keepalive.py \
 	t/e2e/test_connect.py \
+	t/e2e/test_peers.py \
 	t/e2e/test_dns.py \
 	t/e2e/test_errors.py \
 	t/e2e/test_access.py \
