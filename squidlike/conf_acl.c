@@ -761,7 +761,7 @@ int cf_policy_finish(struct ctx *x)
     if (ps->group_acl != NULL && x->c->ldap.n_uris == 0)
         return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
                        "'ldap' group (the directory to ask)", ps->group_acl_name);
-    if (ps->group_acl != NULL && ps->auth_file == NULL)
+    if (ps->group_acl != NULL && ps->auth_file == NULL && ps->neg_setting == NULL)
         return cf_fail(x, ps->group_acl, "acl '%s' of type ldap_group needs an "
                        "'auth' group (users to look up)", ps->group_acl_name);
     for (i = 0; i < p->n_deny_info; i++)

@@ -363,6 +363,19 @@ def test_full_queue_503_and_clients_leaving():
     assert "/gone" not in [q.target for q in o.requests], o.requests
 
 
+def test_ldap_groups_of_negotiate_users_parse():
+    """An ldap_group ACL needs users: Kerberos ones are users too (a
+    Negotiate-only auth group, no Basic file, is enough)."""
+    realm = Realm()
+    conf = _conf(realm, rules=("allow staff", "deny all"))
+    conf["ldap"] = {"uri": "ldap://127.0.0.1:9/", "base_dn": "dc=example,dc=test"}
+    conf["acls"].append({"name": "staff", "type": "ldap_group", "values": ["staff"]})
+    d = Daemon(conf, env=realm.daemon_env(), start=False)
+    r = subprocess.run([d.binary, "-k", "parse", "-f", d.conf_path], capture_output=True,
+                       timeout=30, env=h.child_env(realm.daemon_env()))
+    assert r.returncode == 0, r.stderr.decode()
+
+
 def test_keytab_errors_at_start_and_reload():
     realm = Realm()
     missing = os.path.join(realm.dir, "no-such.keytab")
