@@ -1,10 +1,13 @@
 /*
- * acl.c - network lists and the to_localhost guard (see acl.h).
+ * acl.c - network lists and the to_localhost guard (see acl.h), and the
+ * reasons the parsers of acl/ give.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +163,16 @@ int acl_to_localhost_ok(enum acl_to_localhost mode,
     if (mode == ACL_TOLOCAL_DENY)
         return 0;
     return acl_addr_on_host(client, self, nself);
+}
+
+int acl_why(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why && len) {
+        va_start(ap, fmt);
+        vsnprintf(why, len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
 }

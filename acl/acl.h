@@ -63,4 +63,9 @@ int acl_to_localhost_ok(enum acl_to_localhost mode,
                         const struct sockaddr *dst,
                         const struct sockaddr_storage *self, size_t nself);
 
+/* Write a reason into why (len bytes; NULL: none) for a caller's error
+ * message. Returns -1, so that a parser can `return acl_why(...)`. */
+int acl_why(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl/acl.h"
 #include "acl/group.h"
 #include "squidlike/hash.h"
 
@@ -256,21 +257,6 @@ full:
     return -ENOSPC;
 }
 
-static int why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int why_set(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why && len) {
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* The placeholder at p ('%' there): 'D' (%u_dn), 'u', 'g', '%', or 0. */
 static char placeholder(const char *p, size_t *len)
 {
@@ -291,14 +277,14 @@ int acl_ldap_filter_check(const char *tpl, const char *need, char *why,
     char k;
 
     if (strlen(tpl) > ACL_LDAP_FILTER_MAX)
-        return why_set(why, whylen, "longer than %d bytes", ACL_LDAP_FILTER_MAX);
+        return acl_why(why, whylen, "longer than %d bytes", ACL_LDAP_FILTER_MAX);
     if (tpl[0] != '(')
-        return why_set(why, whylen, "\"%s\" does not start with '('", tpl);
+        return acl_why(why, whylen, "\"%s\" does not start with '('", tpl);
     for (p = tpl; *p; p++) {
         if (*p == '%') {
             k = placeholder(p, &n);
             if (k == 0)
-                return why_set(why, whylen, "unknown placeholder \"%.2s\" in \"%s\" "
+                return acl_why(why, whylen, "unknown placeholder \"%.2s\" in \"%s\" "
                                "(known: %%u, %%g, %%u_dn, %%%%)", p, tpl);
             has_u |= k == 'u' || k == 'D';
             has_g |= k == 'g';
@@ -307,7 +293,7 @@ int acl_ldap_filter_check(const char *tpl, const char *need, char *why,
             /* an escape of the template's own: two hex digits */
             if (!strchr("0123456789abcdefABCDEF", p[1]) || p[1] == '\0' ||
                 !strchr("0123456789abcdefABCDEF", p[2]) || p[2] == '\0')
-                return why_set(why, whylen, "bad escape in \"%s\" (want \\XX)", tpl);
+                return acl_why(why, whylen, "bad escape in \"%s\" (want \\XX)", tpl);
             p += 2;
         } else if (*p == '(') {
             depth++;
@@ -315,18 +301,18 @@ int acl_ldap_filter_check(const char *tpl, const char *need, char *why,
             if (--depth < 0)
                 break;
             if (depth == 0 && p[1] != '\0')
-                return why_set(why, whylen, "text after the filter's closing ')' "
+                return acl_why(why, whylen, "text after the filter's closing ')' "
                                "in \"%s\"", tpl);
         } else if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            return why_set(why, whylen, "control character in \"%s\"", tpl);
+            return acl_why(why, whylen, "control character in \"%s\"", tpl);
         }
     }
     if (depth != 0)
-        return why_set(why, whylen, "unbalanced parentheses in \"%s\"", tpl);
+        return acl_why(why, whylen, "unbalanced parentheses in \"%s\"", tpl);
     if (strchr(need, 'u') && !has_u)
-        return why_set(why, whylen, "\"%s\" does not use %%u", tpl);
+        return acl_why(why, whylen, "\"%s\" does not use %%u", tpl);
     if (strchr(need, 'g') && !has_g)
-        return why_set(why, whylen, "\"%s\" does not use %%g", tpl);
+        return acl_why(why, whylen, "\"%s\" does not use %%g", tpl);
     return 0;
 }
 

@@ -29,28 +29,13 @@ _Static_assert(ACL_NEED_DST > 1 && ACL_NEED_SNI > 1 && ACL_NEED_AUTH > 1 &&
 #define ALL_DAYS 0x7fu
 #define DAY_END (24 * 60)
 
-static int why_set(char *why, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int why_set(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why && len) {
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* ---- dstdom_regex, url_regex, urlpath_regex, browser ------------------ */
 
 static int rx_add(struct acl *a, const char *const *v, size_t n, int icase,
                   char *why, size_t whylen)
 {
     if (acl_rx_add(&a->u.rx, v, n, icase) < 0)
-        return why_set(why, whylen, "out of memory compiling regexes");
+        return acl_why(why, whylen, "out of memory compiling regexes");
     return 0;
 }
 
@@ -116,7 +101,7 @@ static int hdr_check(const char *v, int icase, char *why, size_t whylen)
     const char *re;
 
     if (hdr_split(v, &re) == 0 || *re == '\0')
-        return why_set(why, whylen,
+        return acl_why(why, whylen,
                        "bad req_header \"%s\": want \"Header-Name regex\"", v);
     return acl_rx_check(re, icase, why, whylen);
 }
@@ -173,7 +158,7 @@ static int hdr_add(struct acl *a, const char *const *v, size_t n, int icase,
         rc = -ENOMEM;
     free(re);
     free(done);
-    return rc < 0 ? why_set(why, whylen, "out of memory") : 0;
+    return rc < 0 ? acl_why(why, whylen, "out of memory") : 0;
 }
 
 static int hdr_match(const struct acl *a, const struct acl_request *r,
@@ -207,7 +192,7 @@ static int net_check(const char *v, int icase, char *why, size_t whylen)
 
     if (strcmp(v, "all") == 0 || acl_net_parse(v, &net, &err) == 0)
         return 0;
-    return why_set(why, whylen, "bad address \"%s\": %s", v, err);
+    return acl_why(why, whylen, "bad address \"%s\": %s", v, err);
 }
 
 static int net_add(struct acl *a, const char *const *v, size_t n, int icase,
@@ -218,7 +203,7 @@ static int net_add(struct acl *a, const char *const *v, size_t n, int icase,
     size_t i;
 
     if (!nv)
-        return why_set(why, whylen, "out of memory");
+        return acl_why(why, whylen, "out of memory");
     a->u.nets.v = nv;
     for (i = 0; i < n; i++) {
         if (strcmp(v[i], "all") == 0)
@@ -317,7 +302,7 @@ static int dom_check(const char *v, int icase, char *why, size_t whylen)
     int suffix;
 
     if (dom_norm(v, buf, &suffix) == 0)
-        return why_set(why, whylen, "bad domain \"%s\"", v);
+        return acl_why(why, whylen, "bad domain \"%s\"", v);
     return 0;
 }
 
@@ -332,7 +317,7 @@ static int dom_add(struct acl *a, const char *const *v, size_t n, int icase,
         len = dom_norm(v[i], buf, &suffix);
         if (len && acl_sset_add(suffix ? &a->u.dom.suffix : &a->u.dom.exact,
                                 buf, len, 0) < 0)
-            return why_set(why, whylen, "out of memory");
+            return acl_why(why, whylen, "out of memory");
     }
     return 0;
 }
@@ -440,7 +425,7 @@ static int port_check(const char *v, int icase, char *why, size_t whylen)
 
     if (port_parse(v, &pr) == 0)
         return 0;
-    return why_set(why, whylen, strchr(v, '-') ? "bad port range \"%s\""
+    return acl_why(why, whylen, strchr(v, '-') ? "bad port range \"%s\""
                                                : "bad port \"%s\"", v);
 }
 
@@ -451,7 +436,7 @@ static int port_add(struct acl *a, const char *const *v, size_t n, int icase,
     size_t i;
 
     if (!nv)
-        return why_set(why, whylen, "out of memory");
+        return acl_why(why, whylen, "out of memory");
     a->u.ports.v = nv;
     for (i = 0; i < n; i++)
         if (port_parse(v[i], &nv[a->u.ports.n]) == 0)
@@ -483,7 +468,7 @@ static int method_check(const char *v, int icase, char *why, size_t whylen)
 
     while (sl_is_tchar(*p))
         p++;
-    return (p > v && *p == '\0') ? 0 : why_set(why, whylen, "bad method \"%s\"", v);
+    return (p > v && *p == '\0') ? 0 : acl_why(why, whylen, "bad method \"%s\"", v);
 }
 
 static int proto_check(const char *v, int icase, char *why, size_t whylen)
@@ -493,7 +478,7 @@ static int proto_check(const char *v, int icase, char *why, size_t whylen)
     while (sl_is_scheme_char(*p, 0))
         p++;
     return (p > v && p - v < 16 && *p == '\0')
-               ? 0 : why_set(why, whylen, "bad proto \"%s\"", v);
+               ? 0 : acl_why(why, whylen, "bad proto \"%s\"", v);
 }
 
 static int user_check(const char *v, int icase, char *why, size_t whylen)
@@ -502,7 +487,7 @@ static int user_check(const char *v, int icase, char *why, size_t whylen)
 
     while ((unsigned char)*p > ' ' && *p != 0x7f)
         p++;
-    return (p > v && *p == '\0') ? 0 : why_set(why, whylen, "bad user name \"%s\"", v);
+    return (p > v && *p == '\0') ? 0 : acl_why(why, whylen, "bad user name \"%s\"", v);
 }
 
 /* Add words; proto is stored lowercase, "REQUIRED" is a flag for users. */
@@ -527,7 +512,7 @@ static int words_add(struct acl *a, const char *const *v, size_t n, int icase,
             w = buf;
         }
         if (acl_sset_add(&a->u.words.set, w, len, 0) < 0)
-            return why_set(why, whylen, "out of memory");
+            return acl_why(why, whylen, "out of memory");
     }
     return 0;
 }
@@ -639,7 +624,7 @@ static int time_check(const char *v, int icase, char *why, size_t whylen)
 
     for (; (n = next_token(&v)) != 0; v += n) {
         if (sl_is_digit(*v) ? time_window(v, n, &ts) < 0 : time_days(v, n, &days) < 0)
-            return why_set(why, whylen, "bad time \"%.*s\"", (int)n, v);
+            return acl_why(why, whylen, "bad time \"%.*s\"", (int)n, v);
     }
     return 0;
 }
@@ -678,7 +663,7 @@ static int time_add(struct acl *a, const char *const *v, size_t n, int icase,
     }
     if (rc == 0 && days)
         rc = time_push(a, days, 0, DAY_END);
-    return rc < 0 ? why_set(why, whylen, "out of memory") : 0;
+    return rc < 0 ? acl_why(why, whylen, "out of memory") : 0;
 }
 
 /* Windows include both end minutes; one that ends before it starts runs
@@ -726,7 +711,7 @@ static int group_check(const char *v, int icase, char *why, size_t whylen)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             break;
     if (*v == '\0' || *p != '\0' || p - v > ACL_GROUP_NAME_MAX)
-        return why_set(why, whylen, "bad group name \"%s\" (1 to %d bytes, no "
+        return acl_why(why, whylen, "bad group name \"%s\" (1 to %d bytes, no "
                        "control characters)", v, ACL_GROUP_NAME_MAX);
     return 0;
 }
@@ -738,11 +723,11 @@ static int group_add(struct acl *a, const char *const *v, size_t n, int icase,
     size_t i, j;
 
     if (a->u.groups.n + n > GROUPS_MAX)
-        return why_set(why, whylen, "more than %d groups in one ldap_group ACL",
+        return acl_why(why, whylen, "more than %d groups in one ldap_group ACL",
                        GROUPS_MAX);
     nv = realloc(a->u.groups.v, (a->u.groups.n + n + 1) * sizeof(*nv));
     if (!nv)
-        return why_set(why, whylen, "out of memory");
+        return acl_why(why, whylen, "out of memory");
     a->u.groups.v = nv;
     for (i = 0; i < n; i++) {
         for (j = 0; j < a->u.groups.n && strcmp(nv[j], v[i]) != 0; j++)
@@ -750,7 +735,7 @@ static int group_add(struct acl *a, const char *const *v, size_t n, int icase,
         if (j < a->u.groups.n)
             continue;           /* a duplicate: one lookup is enough */
         if ((nv[a->u.groups.n] = strdup(v[i])) == NULL)
-            return why_set(why, whylen, "out of memory");
+            return acl_why(why, whylen, "out of memory");
         a->u.groups.n++;
     }
     return 0;
@@ -816,7 +801,7 @@ static int maxconn_check(const char *v, int icase, char *why, size_t whylen)
 
     while (sl_is_digit(*p) && p - v < 9)
         p++;
-    return (p > v && *p == '\0') ? 0 : why_set(why, whylen, "bad maxconn \"%s\"", v);
+    return (p > v && *p == '\0') ? 0 : acl_why(why, whylen, "bad maxconn \"%s\"", v);
 }
 
 static int maxconn_add(struct acl *a, const char *const *v, size_t n, int icase,

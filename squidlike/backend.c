@@ -307,9 +307,6 @@ int sl_backends_result(struct sl_backends *b, int pool, int idx, int ok,
 {
     struct be_rt *r = rt_of(b, pool, idx);
     const struct sl_conf_rpool *c;
-    int64_t t;
-    unsigned k;
-
     if (r == NULL)
         return 0;
     c = &b->rev->pools[pool];
@@ -328,12 +325,8 @@ int sl_backends_result(struct sl_backends *b, int pool, int idx, int ok,
         (r->ejected_in_row == 0 && r->fails < c->eject_after) ||
         (r->ejected_until != 0 && now_ms < r->ejected_until))
         return 0;
-    t = c->eject_ms;
-    for (k = 0; k < r->ejected_in_row && t < c->eject_max_ms; k++)
-        t *= 2;
-    if (t > c->eject_max_ms)
-        t = c->eject_max_ms;
-    r->ejected_until = now_ms + t;
+    r->ejected_until = now_ms + sl_pick_backoff_ms(c->eject_ms, c->eject_max_ms,
+                                                   r->ejected_in_row);
     r->ejected_in_row++;
     r->ejections++;
     r->fails = 0;

@@ -330,3 +330,13 @@ int sl_chash_pick(const struct sl_chash *h, const struct sl_pick_backend *b,
     }
     return -1;
 }
+
+int64_t sl_pick_backoff_ms(int64_t base, int64_t max, unsigned n)
+{
+    int64_t t = base;
+    unsigned k;
+
+    for (k = 0; k < n && t < max; k++)
+        t *= 2;
+    return t > max ? max : t;
+}

@@ -113,4 +113,8 @@ size_t sl_chash_bytes(const struct sl_chash *h);
  * then splitmix64's finalizer: every input bit moves the top bits). */
 uint64_t sl_pick_key64(const void *p, size_t n);
 
+/* An ejection's length: base doubled for each ejection in a row before
+ * this one (n), at most max (backends, parent proxies). */
+int64_t sl_pick_backoff_ms(int64_t base, int64_t max, unsigned n);
+
 #endif

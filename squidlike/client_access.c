@@ -94,8 +94,8 @@ static const unsigned char tls_failed[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 
  * counts them with the other facts. */
 #define GROUP_ROUNDS 4
 
-static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
-                         struct acl_request *r)
+void access_request(struct sl_client *c, const struct sl_http_msg *m,
+                    struct acl_request *r)
 {
     struct cl_txn *t = &c->txn;
     struct cl_acl *a = &t->acl;
@@ -116,12 +116,13 @@ static void fill_request(struct sl_client *c, const struct sl_http_msg *m,
     r->host = t->url_parts.host;
     r->host_len = strlen(t->url_parts.host);
     r->port = t->url_parts.port;
-    r->method = t->method;
+    r->method = t->method ? t->method : "GET";   /* a fetch of our own: GET */
     r->is_connect = t->is_connect;
-    r->url = t->acl_url ? t->acl_url : t->url;
+    r->url = t->acl_url ? t->acl_url : t->url ? t->url : "";
     r->url_len = strlen(r->url);
-    r->path = t->url_parts.path.base ? t->url_parts.path.base : "";
-    r->path_len = t->url_parts.path.len;
+    /* the path is a view into the head: none without it */
+    r->path = t->url_parts.path.base && m ? t->url_parts.path.base : "";
+    r->path_len = m ? t->url_parts.path.len : 0;
     r->user = a->user[0] ? a->user : NULL;
     /* Wrong credentials are asked for again (407), as Squid does: a
      * proxy_auth ACL without a user always needs authentication. */
@@ -600,7 +601,7 @@ enum cl_verdict access_begin(struct sl_client *c, const struct sl_http_msg *m,
     }
     /* Each fact is found out at most once; anything unexpected denies. */
     for (guard = 0; guard < 4 + GROUP_ROUNDS; guard++) {
-        fill_request(c, m, &r);
+        access_request(c, m, &r);
         switch (acl_check_in(p->acls, list, &r, &res)) {
         case ACL_ALLOW:
             c->txn.acl.rule = res.rule_text;

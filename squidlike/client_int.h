@@ -450,6 +450,11 @@ int access_peek_step(struct sl_client *c);
 enum cl_verdict access_to_localhost(struct sl_client *c, size_t headlen);
 /* After the peek: answer with a TLS alert and close (status: for the log). */
 void access_tls_refuse(struct sl_client *c, int status);
+/* What the rules see of the transaction (m: its head, or NULL for a
+ * fetch of our own): the client, the facts found so far, the user. */
+struct acl_request;
+void access_request(struct sl_client *c, const struct sl_http_msg *m,
+                    struct acl_request *r);
 
 /* client_negotiate.c. neg_begin: a Negotiate credential (value) of the
  * request whose head (headlen bytes) is in c->in: CL_AGAIN while the

@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "acl/rules.h"
 #include "squidlike/client_int.h"
@@ -64,42 +63,13 @@ const struct sl_conf_peer *peer_conf(const struct sl_client *c)
 }
 
 /* What the rules see: the request as the access step saw it (the head's
- * fields when m is there; a fetch of our own has none). */
+ * fields when m is there; a fetch of our own has none). A proxy_auth ACL
+ * without a user is a "no" here, not a 407: the access step asked. */
 static void peer_request(struct sl_client *c, const struct sl_http_msg *m,
                          struct acl_request *r)
 {
-    struct cl_txn *t = &c->txn;
-    struct cl_acl *a = &t->acl;
-
-    memset(r, 0, sizeof(*r));
-    r->client = &c->peer.sa;
-    if (a->dst_known) {
-        static const struct sockaddr none = { .sa_family = AF_UNSPEC };
-        const struct sl_dns_result *d = &t->addrs;
-        size_t i, n = d->status == SL_DNS_OK ? d->n : 0;
-
-        for (i = 0; i < n; i++)
-            a->dst_ptr[i] = &d->addr[i].sa;
-        r->dst = n > 0 ? a->dst_ptr[0] : &none;
-        r->dst_more = n > 1 ? a->dst_ptr + 1 : NULL;
-        r->ndst_more = n > 1 ? n - 1 : 0;
-    }
-    r->host = t->url_parts.host;
-    r->host_len = strlen(t->url_parts.host);
-    r->port = t->url_parts.port;
-    r->method = t->method ? t->method : "GET";
-    r->is_connect = t->is_connect;
-    r->url = t->acl_url ? t->acl_url : t->url ? t->url : "";
-    r->url_len = strlen(r->url);
-    r->path = t->url_parts.path.base && m ? t->url_parts.path.base : "";
-    r->path_len = m ? t->url_parts.path.len : 0;
-    r->user = a->user[0] ? a->user : NULL;
-    r->auth_tried = a->auth_done;
-    r->req = m;
-    r->sni = a->sni[0] ? a->sni : NULL;
-    r->sni_known = a->sni_known;
-    r->conns = c->ipc ? sl_ipcount_n(c->ipc) : 1;
-    r->now = time(NULL);
+    access_request(c, m, r);
+    r->auth_tried = c->txn.acl.auth_done;
 }
 
 /* Does a list allow r? A rule that needs a fact not known here (the

@@ -109,9 +109,6 @@ int sl_peers_result(struct sl_peers *p, int idx, int ok, int64_t now_ms)
 {
     const struct sl_conf_peer *c;
     struct peer_rt *r;
-    int64_t t;
-    unsigned k;
-
     if (p == NULL || idx < 0 || (size_t)idx >= p->conf->n)
         return 0;
     r = &p->rt[idx];
@@ -123,12 +120,8 @@ int sl_peers_result(struct sl_peers *p, int idx, int ok, int64_t now_ms)
     r->failures++;
     if (ejected(r, now_ms))
         return 0;               /* tried anyway (nothing else left) */
-    t = c->eject_ms;
-    for (k = 0; k < r->ejected_in_row && t < c->eject_max_ms; k++)
-        t *= 2;
-    if (t > c->eject_max_ms)
-        t = c->eject_max_ms;
-    r->ejected_until = now_ms + t;
+    r->ejected_until = now_ms + sl_pick_backoff_ms(c->eject_ms, c->eject_max_ms,
+                                                   r->ejected_in_row);
     r->ejected_in_row++;
     r->ejections++;
     return 1;

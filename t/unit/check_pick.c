@@ -1001,6 +1001,18 @@ START_TEST(figures)
 }
 END_TEST
 
+START_TEST(backoff_doubles_up_to_its_bound)
+{
+    ck_assert_int_eq(sl_pick_backoff_ms(1000, 30000, 0), 1000);
+    ck_assert_int_eq(sl_pick_backoff_ms(1000, 30000, 1), 2000);
+    ck_assert_int_eq(sl_pick_backoff_ms(1000, 30000, 4), 16000);
+    ck_assert_int_eq(sl_pick_backoff_ms(1000, 30000, 5), 30000);
+    ck_assert_int_eq(sl_pick_backoff_ms(1000, 30000, 4000000000u), 30000);
+    ck_assert_int_eq(sl_pick_backoff_ms(50000, 30000, 0), 30000);  /* a base above the bound */
+    ck_assert_int_eq(sl_pick_backoff_ms(0, 30000, 3), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pick");
@@ -1035,6 +1047,7 @@ int main(void)
     tcase_add_test(ch, key64_pinned);
     tcase_add_test(ch, key64_mixed);
     tcase_add_test(ch, figures);
+    tcase_add_test(ch, backoff_doubles_up_to_its_bound);
     tcase_set_timeout(ch, 120);
     suite_add_tcase(s, ch);
     sr = srunner_create(s);
