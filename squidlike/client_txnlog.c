@@ -135,7 +135,7 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
         .code = code, .method = t->method,
         .elapsed_us = sl_mono_us() - t->t_start_us, .bytes = bytes,
         .host = t->url_parts.host, .blocked = t->acl.blocked,
-        .category = t->acl.category
+        .category = t->acl.category, .user = t->acl.user
     };
 
     sl_metrics_observe(&c->srv->metrics, &x);

@@ -131,6 +131,13 @@ void sl_metrics_observe(struct sl_metrics *m, const struct sl_metrics_txn *x)
         sl_top_add_hashed(&m->top_requests, x->host, len, h, 1);
         sl_top_add_hashed(&m->top_bytes, x->host, len, h, x->bytes);
     }
+    if (x->user != NULL && x->user[0] != '\0') {
+        size_t len;
+        uint64_t h = sl_top_hash(x->user, &len);
+
+        sl_top_add_hashed(&m->top_users, x->user, len, h, 1);
+        sl_top_add_hashed(&m->top_user_bytes, x->user, len, h, x->bytes);
+    }
 }
 
 /* --- the page ---------------------------------------------------------- */

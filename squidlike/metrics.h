@@ -49,6 +49,9 @@ struct sl_metrics {
     unsigned long long cat_other;
     struct sl_top top_requests; /* destinations by requests ... */
     struct sl_top top_bytes;    /* ... and by bytes sent to clients */
+    struct sl_top top_users;    /* authenticated users by requests (Basic,
+                                   Negotiate) ... */
+    struct sl_top top_user_bytes;   /* ... and by bytes sent to them */
 };
 
 /* One finished transaction, as cl_log sees it. */
@@ -60,6 +63,7 @@ struct sl_metrics_txn {
     const char *host;           /* destination host, "" when none */
     int blocked;                /* answered with a block page or redirect */
     const char *category;       /* ... for this category, or NULL */
+    const char *user;           /* authenticated user, NULL or "" when none */
 };
 
 void sl_metrics_observe(struct sl_metrics *m, const struct sl_metrics_txn *x);

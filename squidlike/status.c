@@ -363,8 +363,8 @@ static void window(struct sl_bufw *w, const char *key, const struct sl_status_sa
 
 #define TOP_SHOWN 10
 
-static void top(struct sl_bufw *w, const char *key, const char *what,
-                const struct sl_top *t)
+static void top(struct sl_bufw *w, const char *key, const char *who,
+                const char *what, const struct sl_top *t)
 {
     const struct sl_top_entry *e[TOP_SHOWN];
     size_t n = sl_top_list(t, e, TOP_SHOWN), i;
@@ -372,7 +372,7 @@ static void top(struct sl_bufw *w, const char *key, const char *what,
     sl_bufw_printf(w, "    \"%s\": [", key);
     for (i = 0; i < n; i++) {
         sl_bufw_printf(w, "%s\n      { ", i ? "," : "");
-        put_str(w, "host", e[i]->name);
+        put_str(w, who, e[i]->name);
         sl_bufw_printf(w, ", \"%s\": %llu, \"overcount_max\": %llu }", what,
                        e[i]->count, e[i]->err);
     }
@@ -766,9 +766,13 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     if (m->cat_other)
         sl_bufw_printf(&w, "%s \"(other)\": %llu", m->ncats ? "," : "", m->cat_other);
     sl_bufw_printf(&w, " },\n  \"top_domains\": {\n");
-    top(&w, "by_requests", "requests", &m->top_requests);
+    top(&w, "by_requests", "host", "requests", &m->top_requests);
     sl_bufw_printf(&w, ",\n");
-    top(&w, "by_bytes", "bytes", &m->top_bytes);
+    top(&w, "by_bytes", "host", "bytes", &m->top_bytes);
+    sl_bufw_printf(&w, "\n  },\n  \"top_users\": {\n");
+    top(&w, "by_requests", "user", "requests", &m->top_users);
+    sl_bufw_printf(&w, ",\n");
+    top(&w, "by_bytes", "user", "bytes", &m->top_user_bytes);
     sl_bufw_printf(&w, "\n  }");
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
     peers_json(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));

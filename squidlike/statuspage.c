@@ -805,6 +805,11 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     tile_top(&w, "Top destinations, by requests", "top_requests",
              &srv->metrics.top_requests, 0);
     tile_top(&w, "Top destinations, by bytes", "top_bytes", &srv->metrics.top_bytes, 1);
+    if (srv->metrics.top_users.total > 0) {     /* someone signed in */
+        tile_top(&w, "Top users, by requests", "top_users", &srv->metrics.top_users, 0);
+        tile_top(&w, "Top users, by bytes", "top_user_bytes",
+                 &srv->metrics.top_user_bytes, 1);
+    }
     tile_process(&w, srv, &v);
     sl_bufw_printf(&w, "</main>\n<footer>pid %ld &middot; sampled every %g s, %zu samples "
         "&middot; refreshes every %d s &middot; the same numbers: "

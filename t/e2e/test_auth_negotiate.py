@@ -109,6 +109,11 @@ def test_good_ticket_200_and_user_logged():
         assert st["auth"] == {"failures": 0, "negotiate": {
             "ok": 1, "failed": 0, "busy": 0, "gss_checks": 1, "threads": 2,
             "queued": 0, "running": 0}}, st.get("auth")
+        # the user on the status page and in status.json (top users)
+        assert [(u["user"], u["requests"]) for u in st["top_users"]["by_requests"]] == \
+            [(USER + "@" + REALM, 1)], st["top_users"]
+        page = h.proxy_request(d, "GET", "/squidlike/status").body.decode()
+        assert 'id="top_users"' in page and (USER + "@" + REALM) in page
     # CONNECT (HTTPS through the proxy) signs in the same way
     t = TlsOrigin()
     conf = _conf(realm)
