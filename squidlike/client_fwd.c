@@ -526,6 +526,15 @@ static void fwd_origin_failed(struct sl_client *c, int err)
         fwd_start(c);
         return;
     }
+    /* A parent that closed before answering: the next hop (the next
+     * parent, then direct), when the request can safely go again. */
+    if (!c->reverse && peer_cur(c) >= 0 && !t->resp_started && t->idempotent &&
+        t->req.kind == SL_HTTP_BODY_NONE) {
+        t->oreq_sent = 0;
+        t->reused = 0;
+        if (fwd_peer_failed(c, "closed before answering"))
+            return;
+    }
     /* reverse mode: a backend that failed on a fresh connection; the
      * request goes to another when it safely can (client_rev.c) */
     if (!t->reused && rev_retry(c, t->oreq_sent > 0))

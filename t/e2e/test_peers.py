@@ -274,6 +274,32 @@ def test_failover_then_direct():
             assert "child" in o.requests[-1].header("Via") and "parent" not in o.requests[-1].header("Via")
 
 
+
+def test_parent_closing_before_answering_fails_over():
+    """A parent that takes the connection and the request, then closes
+    without a word: an idempotent request goes to the next hop (counted
+    against that parent), a POST is not sent twice."""
+    o = ScriptedOrigin(lambda req: Response(200, b"ok"))
+    rude = ScriptedOrigin(lambda req: b"", name="rude-parent")     # closes at once
+    dns = _stub(["rude.test"])
+    with _child(dns, [_peer("rude", rude.port)]) as d:
+        url = "http://rude.test:%d/get" % o.port
+        r = _get(d, url)
+        assert r.status == 200 and r.body == b"ok", r.brief()
+        assert [q.target for q in rude.requests] == [url], rude.requests
+        assert h.access_entries(d, "GET", url, n=1)[-1].raw.split()[8].startswith("HIER_DIRECT/")
+        m = h.fetch("http://127.0.0.1:%d/metrics" % d.port)[1].body.decode()
+        assert 'squidlike_peer_failures_total{peer="rude"} 1\n' in m, \
+            [ln for ln in m.splitlines() if "peer" in ln]
+    rude2 = ScriptedOrigin(lambda req: b"", name="rude-parent-2")
+    with _child(dns, [_peer("rude", rude2.port)]) as d:
+        with h.RawConn(d.port) as c:
+            c.send(h.build_request("POST", "http://rude.test:%d/post" % o.port,
+                                   [("Host", "rude.test")], b"once"))
+            r = c.recv_response()
+        assert r.status == 502, r.brief()
+        assert len(rude2.requests) == 1 and not any(q.target.endswith("/post") for q in o.requests)
+
 def test_never_direct_all_down_503():
     o = ScriptedOrigin(lambda req: Response(200, b"ok"))
     dns = _stub(["nd.test"])
