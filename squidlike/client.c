@@ -176,6 +176,7 @@ void cl_close(struct sl_client *c)
     sl_ldap_cancel(&t->ldapw);  /* a group lookup goes on without it */
     fill_abort(c);
     cfwd_detach(c);
+    tunnel_free(c);
     if (t->origin) {
         sl_origin_close(t->origin);
         t->origin = NULL;

@@ -299,6 +299,8 @@ struct cl_txn {
     enum sl_err err;
     unsigned char has_err;
     unsigned char c_eof, o_eof;         /* tunnel: each side's EOF seen */
+    struct cl_pipe *pipe[2];    /* tunnel: splice(2) pipes, up and down
+                                   (client_tunnel.c); NULL: read/write */
     unsigned char up_shut, down_shut;   /* tunnel: EOF passed on */
     unsigned char logged;
     unsigned char peer_waits;   /* a hang-up seen, but more to read (client_leave.c) */
@@ -682,5 +684,7 @@ void tunnel_start(struct sl_client *c);
 /* A 101 went (is going) out in c->out: the connection is a tunnel now. */
 void tunnel_upgraded(struct sl_client *c);
 int tunnel_run(struct sl_client *c);
+/* The tunnel's pipes closed (the end of the transaction or of the client). */
+void tunnel_free(struct sl_client *c);
 
 #endif

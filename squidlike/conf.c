@@ -726,7 +726,7 @@ static const struct key limits_keys[] = {
     NUM(K_COUNT, limits, max_connections, 1, 1000000),
     NUM(K_SIZE, limits, buffer_size, 4 * KIB, 16 * MIB),
     NUM(K_COUNT, limits, busy_poll_us, 0, 1000),
-    NUM(K_SIZE, limits, client_bandwidth, 0, 10 * GIB), END
+    NUM(K_SIZE, limits, client_bandwidth, 0, 10 * GIB), BOOL(limits, tunnel_splice), END
 };
 
 static const struct key pac_keys[] = {
@@ -802,7 +802,7 @@ static int set_defaults(struct sl_conf *c)
     c->access.connect_ports[0] = 443;
     c->access.n_connect_ports = 1;
     c->access.to_localhost = ACL_TOLOCAL_LOCAL_CLIENTS;
-    c->limits = (struct sl_conf_limits){ .max_connections = 4096,
+    c->limits = (struct sl_conf_limits){ .tunnel_splice = 1, .max_connections = 4096,
                                          .buffer_size = 16 * KIB };
     if (cf_cache_defaults(&c->cache) < 0 || cf_pac_defaults(&c->pac) < 0 ||
         cf_reverse_defaults(&c->reverse) < 0)

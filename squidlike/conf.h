@@ -415,6 +415,7 @@ struct sl_conf_limits {
     size_t buffer_size;
     size_t busy_poll_us;        /* loop.h sl_loop_set_busy_poll; 0: off */
     size_t client_bandwidth;    /* bytes/s to one client address; 0: any */
+    int tunnel_splice;          /* bulk tunnel bytes move by splice(2) */
 };
 
 /*

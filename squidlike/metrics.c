@@ -722,6 +722,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
             "Jobs refused because the queue was full (answered 503).", ws.rejected);
     }
     one(&w, "squidlike_tunnels_total", "counter", "CONNECT tunnels opened.", s->tunnels);
+    one(&w, "squidlike_tunnel_spliced_bytes_total", "counter",
+        "Tunnel bytes moved by splice(2), both ways (limits.tunnel_splice).", s->spliced);
     one(&w, "squidlike_client_connections_accepted_total", "counter",
         "Client connections accepted.", s->accepted);
     accept_failures(&w, srv);

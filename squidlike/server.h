@@ -104,6 +104,8 @@ struct sl_stats {
      * coding (gzip, br); identity bytes in and compressed bytes out;
      * responses sent identity because max_streams were running. */
     unsigned long long zip_responses[2], zip_in, zip_out, zip_busy;
+    /* tunnel bytes moved by splice(2) (client_tunnel.c) */
+    unsigned long long spliced;
 };
 
 struct sl_server {

@@ -4,6 +4,7 @@
 access log lines."""
 
 import os
+import re
 import socket
 import sys
 import threading
@@ -85,7 +86,21 @@ def test_connect_half_close():
         assert a.bytes >= len(b"got 5: hello"), a.raw
 
 
+def _spliced(d):
+    m = h.proxy_request(d, "GET", "/metrics").body.decode()
+    return int(re.search(r"^squidlike_tunnel_spliced_bytes_total (\d+)$", m, re.M).group(1))
+
+
 def test_connect_bulk_both_ways():
+    # 16 MiB each way, byte for byte, in both modes: bulk bytes by
+    # splice(2) (the default: the first 16 KiB of each direction go
+    # through the buffers, the rest never enters user space), and by
+    # read/write with limits.tunnel_splice = false.
+    for splice in (True, False):
+        _bulk(splice)
+
+
+def _bulk(splice):
     def echo(sock, serial):
         while True:
             b = sock.recv(65536)
@@ -95,7 +110,7 @@ def test_connect_bulk_both_ways():
     srv = TcpServer(echo)
     size = 16 * 1024 * 1024
     data = os.urandom(size)
-    with Daemon({"access.connect_ports": [srv.port]}) as d:
+    with Daemon({"access.connect_ports": [srv.port], "limits.tunnel_splice": splice}) as d:
         c, _ = _open_tunnel(d, srv.port, timeout=60)
         with c:
             err = []
@@ -115,6 +130,13 @@ def test_connect_bulk_both_ways():
         assert len(back) == size and back == data, "echoed %d of %d bytes" % (len(back), size)
         a = d.wait_access("CONNECT", "TCP_TUNNEL/200")
         assert a.bytes >= size, a.raw
+        n = _spliced(d)
+        if splice:
+            # all but each direction's first 16 KiB (and what a read
+            # took past it), both ways
+            assert 2 * size - 4 * 65536 <= n <= 2 * size, n
+        else:
+            assert n == 0, n
 
 
 def test_connect_target_refusing():
