@@ -355,6 +355,29 @@ static void tile_blocked(struct sl_bufw *w, const struct sl_metrics *m)
     tile_end(w);
 }
 
+/* reverse.compression: what was coded, and how much smaller. */
+static void tile_zip(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_stats *s = &srv->stats;
+
+    tile_begin(w, "Compression");
+    sl_bufw_printf(w, "<table id=\"compression\">\n");
+    kv(w, "gzip responses", "zip_gzip", s->zip_responses[0]);
+    kv(w, "br responses", "zip_br", s->zip_responses[1]);
+    sl_bufw_printf(w, "<tr><th>bytes in</th><td>");
+    bytes(w, "zip_in", (long long)s->zip_in);
+    sl_bufw_printf(w, "</td></tr>\n<tr><th>bytes out</th><td>");
+    bytes(w, "zip_out", (long long)s->zip_out);
+    sl_bufw_printf(w, "</td></tr>\n<tr><th>out / in, %%</th><td>");
+    rate(w, "zip_ratio", s->zip_in ? 100.0 * (double)s->zip_out / (double)s->zip_in : -1);
+    sl_bufw_printf(w, "</td></tr>\n");
+    kv(w, "sent uncompressed (busy)", "zip_busy", s->zip_busy);
+    kv(w, "compressing now", "zip_streams", srv->zip_streams);
+    sl_bufw_printf(w, "</table>\n<p><small>Hits of a stored compressed variant are "
+                   "sent as stored: they are not counted here.</small></p>\n");
+    tile_end(w);
+}
+
 static void tile_top(struct sl_bufw *w, const char *title, const char *id,
                      const struct sl_top *t, int in_bytes)
 {
@@ -801,6 +824,8 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     sl_status_reverse_html(&w, srv->conf->reverse.rt, v.now.t_ms);
     tile_peers(&w, srv->conf->peers.rt, v.now.t_ms);
     status_tls_html(&w, srv->conf->reverse.tls.rt);
+    if (srv->conf->reverse.zip.on)
+        tile_zip(&w, srv);
     tile_blocked(&w, &srv->metrics);
     tile_top(&w, "Top destinations, by requests", "top_requests",
              &srv->metrics.top_requests, 0);

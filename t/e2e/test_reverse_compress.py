@@ -31,6 +31,7 @@ import base64
 import gzip
 import json
 import os
+import re
 import random
 import shutil
 import socket
@@ -781,6 +782,14 @@ def test_metrics_count_bytes_in_and_out():
     moved = delta(before, zstats(s.d))
     assert moved == {"gzip": 1, "br": 0, "in": len(data), "out": len(r.body), "busy": 0}, moved
     promtool_check(text)
+    # the status page's tile says what /metrics says
+    now = zstats(s.d)
+    page = manager_page(s.d, "/squidlike/status")
+    shown = {k: int(re.search(r'id="zip_%s" data-value="(\d+)"' % k, page).group(1))
+             for k in ("gzip", "br", "in", "out", "busy")}
+    assert shown == {k: int(v) for k, v in now.items()}, (shown, now)
+    ratio = float(re.search(r'id="zip_ratio" data-value="([0-9.]+)"', page).group(1))
+    assert abs(ratio - 100.0 * now["out"] / now["in"]) < 0.01, (ratio, now)
 
 
 # --- max_streams -----------------------------------------------------------------------------------
