@@ -625,8 +625,10 @@ int zip_route(const struct sl_client *c);
 /* cache_vary_key's flags for c (a range keyed as identity where we
  * compress). */
 unsigned zip_vary_flags(const struct sl_client *c);
-/* At the request (reverse mode): what the client would get, into t->zip_want. */
-void zip_on_request(struct sl_client *c, const struct sl_http_msg *m);
+/* At the request (reverse mode): what the client would get, into
+ * t->zip_want. 1 when the request goes without Accept-Encoding (a range
+ * where we compress: keyed so by zip_vary_flags), else 0. */
+int zip_on_request(struct sl_client *c, const struct sl_http_msg *m);
 /* A final response head (before the cache sees it): compressible? in
  * what coding? The stream is made here (counted against max_streams). */
 void zip_on_head(struct sl_client *c, const struct sl_http_msg *m);

@@ -680,8 +680,7 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     /* from a trusted proxy its fields pass: ours are added only when it
      * sent none (rev_add_fields) */
     opts.drop2 = trusted ? NULL : untrusted_drop;
-    zip_on_request(c, m);
-    if (zip_route(c) && sl_http_find(m, "Range"))
+    if (zip_on_request(c, m))
         opts.drop2 = trusted ? drop_ae : untrusted_drop_ae;
     /* The path from m itself: a collapsed waiter released later builds
      * this from the head it kept (c->creq), not the one long consumed. */

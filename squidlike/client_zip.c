@@ -42,17 +42,20 @@ unsigned zip_vary_flags(const struct sl_client *c)
     return zip_route(c) ? CACHE_VARY_RANGE_IDENTITY : 0;
 }
 
-void zip_on_request(struct sl_client *c, const struct sl_http_msg *m)
+int zip_on_request(struct sl_client *c, const struct sl_http_msg *m)
 {
     const struct sl_conf_zip *zc = &c->conf->reverse.zip;
     struct flt_ae ae;
 
     c->txn.zip_want = 0;
+    if (!zip_route(c))
+        return 0;
     /* a range is of the identity representation (ranges untouched) */
-    if (!zip_route(c) || sl_http_find(m, "Range") != NULL)
-        return;
+    if (sl_http_find(m, "Range") != NULL)
+        return 1;
     flt_ae_parse(m, &ae);
     c->txn.zip_want = flt_ae_choose(&ae, zc->codings, zc->n_codings);
+    return 0;
 }
 
 void zip_on_head(struct sl_client *c, const struct sl_http_msg *m)
