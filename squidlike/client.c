@@ -95,6 +95,7 @@ void cl_link(struct sl_client *c)
         srv->nheadless++;       /* no connection: not in max_connections */
     else
         srv->nclients++;
+    srv->slot->g.clients = srv->nclients;
 }
 
 int sl_client_accept(struct sl_server *srv, int fd,
@@ -121,7 +122,7 @@ int sl_client_accept(struct sl_server *srv, int fd,
     sl_net_ntop(&c->peer.sa, c->peer_str, sizeof(c->peer_str));
     cl_link(c);
     c->ipc = sl_ipcounts_add(srv->ipcounts, &c->peer.sa);
-    srv->stats.accepted++;
+    srv->stats->accepted++;
     /* Listeners defer accept until data arrives (TCP_DEFER_ACCEPT), so the
      * request is usually here already: read it now rather than one loop
      * iteration later. */
@@ -199,6 +200,7 @@ void cl_close(struct sl_client *c)
         srv->nheadless--;
     else
         srv->nclients--;
+    srv->slot->g.clients = srv->nclients;
     sl_ipcounts_drop(srv->ipcounts, c->ipc);
     c->ipc = NULL;
     sl_loop_unpost(srv->loop, &c->run_post);
@@ -821,7 +823,7 @@ void cl_reply_error(struct sl_client *c, enum sl_err e, int status,
     }
     t->err = e;
     t->has_err = 1;
-    c->srv->stats.errors++;
+    c->srv->stats->errors++;
     if (t->acl.peeked) {
         access_tls_refuse(c, t->status);    /* inside the tunnel: TLS only */
         return;

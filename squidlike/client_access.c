@@ -256,7 +256,7 @@ static enum cl_verdict authenticate(struct sl_client *c, const struct sl_http_ms
          * name tried (sanitized by acl_auth_check; logged, never trusted). */
         SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s user=\"%s\"",
                c->peer_str, a->user);
-        c->srv->stats.auth_failures++;
+        c->srv->stats->auth_failures++;
         a->user[0] = '\0';
         break;
     }

@@ -262,7 +262,7 @@ int sl_bgfetch_whole(struct sl_server *srv, const char *url,
 
     if (n < 0 || bg_start_clientless(srv, buf, (size_t)n, client, limit, flags) < 0)
         return 0;
-    srv->stats.range_fetches++;
+    srv->stats->range_fetches++;
     SL_DEBUG(0, "fetching all of %s for a range", url);
     return 1;
 }

@@ -236,7 +236,7 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
             cfwd_detach(c);
             return 0;
         }
-        c->srv->stats.late_joins++;
+        c->srv->stats->late_joins++;
         return 1;
     }
     if (e || (flags & CFWD_JOIN_ONLY))

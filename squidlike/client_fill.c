@@ -226,7 +226,7 @@ static int fill_refreshed(struct sl_client *c, const struct sl_http_msg *m)
                        &cc->fresh, sizeof(cc->fresh), mb.pos, sl_buf_len(&mb));
     t->code = cc->client_refresh ? CL_CODE_TCP_CLIENT_REFRESH_MISS : CL_CODE_TCP_REFRESH_UNMODIFIED;
     hit_status(t, "%s; fwd-status=304", cc->client_refresh ? "fwd=request" : "fwd=stale");
-    c->srv->stats.refreshes++;
+    c->srv->stats->refreshes++;
     rc = hit_serve_refreshed(c);
 out:
     sl_buf_free(&mb);
@@ -365,7 +365,7 @@ enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
             return hit_serve_refreshed(c) == 0 ? CL_DONE : CL_ERROR;
         }
         t->code = CL_CODE_TCP_REFRESH_MODIFIED;
-        c->srv->stats.refreshes++;
+        c->srv->stats->refreshes++;
     }
     if (!cc->may_store || m->status == 206 || m->status == 304) {
         why = !cc->may_store ? "request" : m->status == 304 ? "not modified" : "partial";

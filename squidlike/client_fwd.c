@@ -633,7 +633,7 @@ static int fwd_send_request(struct sl_client *c)
             return 1;
         }
         if (n > 0) {
-            c->srv->stats.bytes_from_clients += (unsigned long long)n;
+            c->srv->stats->bytes_from_clients += (unsigned long long)n;
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;
         }
@@ -864,7 +864,7 @@ static int fwd_read_head(struct sl_client *c)
             fwd_origin_failed(c, (int)n);
             return 1;
         }
-        c->srv->stats.bytes_from_origins += (unsigned long long)n;
+        c->srv->stats->bytes_from_origins += (unsigned long long)n;
         t->bytes_in += n;
         t->resp_started = 1;
         c->t_progress = sl_loop_now(c->srv->loop);
@@ -944,7 +944,7 @@ static int fwd_move_body(struct sl_client *c)
             return 1;
         }
         if (n > 0) {
-            c->srv->stats.bytes_from_origins += (unsigned long long)n;
+            c->srv->stats->bytes_from_origins += (unsigned long long)n;
             t->bytes_in += n;
             c->t_progress = sl_loop_now(c->srv->loop);
             progress = 1;

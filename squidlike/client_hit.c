@@ -264,7 +264,7 @@ static int hit_serve(struct sl_client *c, const struct sl_http_msg *req,
     t->cache.mode = CC_HIT;
     c->state = CL_HIT;
     c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
-    c->srv->stats.hits++;
+    c->srv->stats->hits++;
     if (inline_body && (rc = hit_send_inline(c, inline_body)) < 0)
         return rc;
     return 0;
@@ -494,7 +494,7 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
         return cl_refuse(t, CL_CODE_UNSET, SL_ERR_ONLY_IF_CACHED, 504, t->url);
     }
     if (rc < 0) {
-        c->srv->stats.misses++;
+        c->srv->stats->misses++;
         hit_status(t, "fwd=uri-miss");
     } else {
         hit_status(t, cc->client_refresh ? "fwd=request" : "fwd=stale");
@@ -517,7 +517,7 @@ static void hit_unserve(struct sl_client *c)
     struct cl_cache *cc = &t->cache;
 
     if (cc->mode == CC_HIT)
-        c->srv->stats.hits--;
+        c->srv->stats->hits--;
     sl_buf_reset(&c->out);
     t->code = CL_CODE_TCP_MISS;
     t->status = 0;

@@ -374,7 +374,7 @@ static inline void cl_sent(struct sl_client *c, ssize_t n)
 {
     c->txn.bytes_out += n;
     if (!c->internal)
-        c->srv->stats.bytes_to_clients += (unsigned long long)n;
+        c->srv->stats->bytes_to_clients += (unsigned long long)n;
 }
 
 /* client_buf.c: what a connection holds while a request moves through it,

@@ -108,6 +108,7 @@ static void go_headless(struct sl_client *c)
     /* Its place in max_connections is free now: the fetch is counted
      * apart (bounded by SL_HEADLESS_MAX). */
     srv->nclients--;
+    srv->slot->g.clients = srv->nclients;
     srv->nheadless++;
     sl_server_client_gone(srv);
 }
@@ -118,7 +119,7 @@ void leave_now(struct sl_client *c, int err)
 
     if (c->headless || c->state == CL_CLOSED)
         return;
-    srv->stats.client_aborts++;
+    srv->stats->client_aborts++;
     if (srv->nheadless < SL_HEADLESS_MAX && !srv->draining && worth_finishing(c)) {
         SL_LOG(SL_LOG_INFO, c->id, err, "%s left while %s; the fetch of %s goes on",
                c->peer_str, state_name(c->state), c->txn.url ? c->txn.url : "-");
@@ -183,7 +184,7 @@ int leave_before_forward(struct sl_client *c)
     if (c->nreq != 1 || c->internal || c->io.fd < 0 || sl_buf_len(&c->in) > 0 ||
         !c->txn.req.done || peer_gone(c->io.fd, &err) != 1)
         return 0;
-    c->srv->stats.client_aborts++;
+    c->srv->stats->client_aborts++;
     SL_LOG(SL_LOG_INFO, c->id, err, "%s left before its request was sent on",
            c->peer_str);
     cl_close(c);

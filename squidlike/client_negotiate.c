@@ -79,21 +79,21 @@ static void neg_done(struct sl_work *w, int status)
         return;
     }
     c->neg_job = NULL;
-    c->srv->stats.gss_checks++;
+    c->srv->stats->gss_checks++;
     a = &c->txn.acl;
     a->auth_done = 1;
     if (j->result == ACL_AUTH_OK) {
-        c->srv->stats.negotiate_ok++;
+        c->srv->stats->negotiate_ok++;
         snprintf(c->conn_user, sizeof(c->conn_user), "%s", j->user);
         snprintf(a->user, sizeof(a->user), "%s", j->user);
         SL_DEBUG(c->id, "negotiate: client=%s user=\"%s\" (GSS-API check %llu)",
-                 c->peer_str, j->user, c->srv->stats.gss_checks);
+                 c->peer_str, j->user, c->srv->stats->gss_checks);
     } else {
         /* One line per failure, for fail2ban: the same start as Basic's. */
         SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s user=\"\" "
                "scheme=negotiate reason=\"%s\"", c->peer_str, j->why);
-        c->srv->stats.negotiate_failed++;
-        c->srv->stats.auth_failures++;
+        c->srv->stats->negotiate_failed++;
+        c->srv->stats->auth_failures++;
         c->conn_user[0] = '\0'; /* a failed new ticket ends the old identity */
         a->user[0] = '\0';
     }
@@ -128,8 +128,8 @@ enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t head
         c->conn_user[0] = '\0';
         SL_LOG(SL_LOG_WARN, c->id, 0, "auth failure: client=%s user=\"\" "
                "scheme=negotiate reason=\"malformed token\"", c->peer_str);
-        srv->stats.negotiate_failed++;
-        srv->stats.auth_failures++;
+        srv->stats->negotiate_failed++;
+        srv->stats->auth_failures++;
         return CL_NEXT;
     }
     j->w.run = neg_run;
@@ -141,7 +141,7 @@ enum cl_verdict neg_begin(struct sl_client *c, struct sl_view value, size_t head
     rc = sl_workq_submit(srv->workq, &j->w);
     if (rc < 0) {
         neg_free(j);
-        srv->stats.negotiate_busy++;
+        srv->stats->negotiate_busy++;
         SL_LOG(SL_LOG_WARN, c->id, 0, "auth deferred: client=%s (too many Kerberos "
                "checks waiting)", c->peer_str);
         if (c->txn.req.kind == SL_HTTP_BODY_NONE)
@@ -174,7 +174,7 @@ void neg_timeout(struct sl_client *c)
     SL_LOG(SL_LOG_WARN, c->id, 0, "auth deferred: client=%s (a Kerberos check "
            "took more than %lld ms)", c->peer_str, c->conf->policy.negotiate_timeout_ms);
     neg_cancel(c);
-    c->srv->stats.negotiate_busy++;
+    c->srv->stats->negotiate_busy++;
     c->txn.acl.neg_slow = 1;
     cl_rerun(c);
 }

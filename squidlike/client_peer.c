@@ -466,7 +466,7 @@ int peer_chain_run(struct sl_client *c)
                        "answering CONNECT");
             return 1;
         }
-        c->srv->stats.bytes_from_origins += (unsigned long long)n;
+        c->srv->stats->bytes_from_origins += (unsigned long long)n;
         c->t_progress = sl_loop_now(c->srv->loop);
         progress = 1;
     }

@@ -71,7 +71,7 @@ void tunnel_start(struct sl_client *c)
     t->status = 200;
     t->keep = 0;
     t->origin_keep = 0;
-    c->srv->stats.tunnels++;
+    c->srv->stats->tunnels++;
     /* After a peek at the ClientHello, our 200 went out already. */
     if (!t->acl.peeked &&
         (cl_lend_out(c) < 0 ||
@@ -99,7 +99,7 @@ void tunnel_upgraded(struct sl_client *c)
     t->keep = 0;
     t->origin_keep = 0;
     t->head_done = 1;
-    c->srv->stats.tunnels++;
+    c->srv->stats->tunnels++;
     c->state = CL_TUNNEL;
     c->t_state = c->t_progress = sl_loop_now(c->srv->loop);
 }
@@ -170,7 +170,7 @@ static int dir_splice(struct sl_server *srv, int src, int dst, struct cl_pipe *p
                 p->len -= (size_t)n;
                 *count += n;
                 *out_total += (unsigned long long)n;
-                srv->stats.spliced += (unsigned long long)n;
+                srv->stats->spliced += (unsigned long long)n;
                 moved = 1;
             }
         }
@@ -261,7 +261,7 @@ int tunnel_run(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    struct sl_stats *st = &c->srv->stats;
+    struct sl_stats *st = c->srv->stats;
     struct cl_pipe *up, *down;
     int p = 0, r, err = 0;
 

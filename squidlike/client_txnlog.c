@@ -138,7 +138,7 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
         .category = t->acl.category, .user = t->acl.user
     };
 
-    sl_metrics_observe(&c->srv->metrics, &x);
+    sl_metrics_observe(c->srv->metrics, &x);
 }
 
 void txnlog_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)
@@ -175,7 +175,7 @@ void txnlog_end(struct sl_client *c)
     if (t->logged || t->method == NULL)
         return;
     t->logged = 1;
-    c->srv->stats.http_bytes_from_origins += (unsigned long long)t->bytes_in;
+    c->srv->stats->http_bytes_from_origins += (unsigned long long)t->bytes_in;
     txnlog_fill(c, &a, code, sizeof(code));
     sl_log_access(&a);
     /* A background revalidation is logged (from "internal"), but it is

@@ -100,11 +100,11 @@ void zip_on_head(struct sl_client *c, const struct sl_http_msg *m)
     t->zip = zp;
     t->zip_coding = t->zip_want;
     c->srv->zip_streams++;
-    c->srv->stats.zip_responses[t->zip_coding == FLT_ENC_GZIP ? 0 : 1]++;
+    c->srv->stats->zip_responses[t->zip_coding == FLT_ENC_GZIP ? 0 : 1]++;
     return;
 busy:
     t->zip_busy = 1;
-    c->srv->stats.zip_busy++;
+    c->srv->stats->zip_busy++;
 }
 
 static int is_weak(struct sl_view etag)
@@ -206,8 +206,8 @@ int zip_pump(struct sl_client *c)
         }
         zp->in += (int64_t)used;
         zp->made += (int64_t)made;
-        c->srv->stats.zip_in += used;
-        c->srv->stats.zip_out += made;
+        c->srv->stats->zip_in += used;
+        c->srv->stats->zip_out += made;
         if (rc == 1) {
             zp->flow.done = 1;
             zp->flow.ck.last = 1;       /* our last chunk follows */

@@ -27,6 +27,7 @@
 #include "squidlike/log.h"
 #include "squidlike/loop.h"
 #include "squidlike/server.h"
+#include "squidlike/shared.h"
 
 #ifndef SL_SYSCONFDIR
 #define SL_SYSCONFDIR "/etc"
@@ -252,6 +253,7 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
     char err[SL_CONF_ERR_MAX];
     struct sl_loop *loop = NULL;
     struct sl_server *srv = NULL;
+    struct sl_shared *sh = NULL;
     struct sigctx sc;
     int pidfd = -1, rc = 1, r;
     size_t i;
@@ -276,7 +278,16 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
         snprintf(err, sizeof(err), "cannot create the event loop: %s", strerror(errno));
         goto fail;
     }
-    srv = sl_server_new(loop, conf, err, sizeof(err));
+    if ((sh = sl_shared_new()) == NULL) {
+        snprintf(err, sizeof(err), "cannot map shared memory: %s", strerror(errno));
+        goto fail;
+    }
+    if (sl_shared_prepare(sh, conf, err, sizeof(err)) < 0)
+        goto fail;
+    sh->generation = 1;
+    i = (size_t)sl_shared_take(sh, 0, 1);
+    sh->slots[i].pid = getpid();
+    srv = sl_server_new(loop, conf, sh, (int)i, err, sizeof(err));
     if (srv == NULL)
         goto fail;
     srv->listen_from_cli = listen_cli;
@@ -312,6 +323,7 @@ out:
     if (sc.io.fd >= 0)
         close(sl_loop_del(loop, &sc.io));
     sl_server_free(srv);
+    sl_shared_free(sh);
     sl_loop_free(loop);
     if (pidfd >= 0) {
         unlink(conf->pid_file);

@@ -523,9 +523,9 @@ static void ldap_rows(struct sl_bufw *w, const struct sl_server *srv)
 
 /* reverse.compression: what was coded, and what went identity for want
  * of a stream. */
-static void zip_rows(struct sl_bufw *w, const struct sl_server *srv)
+static void zip_rows(struct sl_bufw *w, struct sl_server *srv)
 {
-    const struct sl_stats *s = &srv->stats;
+    const struct sl_stats *s = &sl_server_sums(srv)->stats;
 
     family(w, "squidlike_compress_responses_total", "counter",
            "Responses compressed (reverse.compression); hits of a stored "
@@ -652,8 +652,9 @@ size_t sl_metrics_size(const struct sl_server *srv)
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
 {
-    const struct sl_metrics *m = &srv->metrics;
-    const struct sl_stats *s = &srv->stats;
+    const struct sl_sum *sum = sl_server_sum_now(srv);
+    const struct sl_metrics *m = &sum->metrics;
+    const struct sl_stats *s = &sum->stats;
     struct sl_bufw w = { out, 0 };
     struct sl_dns_stats ds;
     struct cache_store_stats cs = { 0 };

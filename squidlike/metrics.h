@@ -38,8 +38,37 @@ struct sl_metrics_cat {
     unsigned long long n;
 };
 
+/* Counters for /metrics (metrics.c) and the status page (status.c).
+ * Each worker has its own in shared memory, and the pages add them up as
+ * an array (shared.c): unsigned long long counters only, no gauges. */
+struct sl_stats {
+    unsigned long long accepted, tunnels, errors;
+    unsigned long long bytes_to_clients, bytes_from_clients;
+    unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too,
+                                               as they arrive */
+    /* What HTTP transactions took from origins, counted when each ends:
+     * the time base of the hit and miss bytes, for "bandwidth saved". */
+    unsigned long long http_bytes_from_origins;
+    unsigned long long hits, misses, refreshes;
+    unsigned long long late_joins;  /* misses that read along a fetch */
+    unsigned long long range_fetches;   /* whole objects fetched for ranges */
+    unsigned long long auth_failures;
+    /* Negotiate (client_negotiate.c): tickets accepted, rejected (also in
+     * auth_failures), refused for a full queue; GSS-API checks run (one per
+     * connection that authenticates: the user stays with the connection). */
+    unsigned long long negotiate_ok, negotiate_failed, negotiate_busy, gss_checks;
+    unsigned long long client_aborts;   /* clients that left mid-request */
+    /* reverse.compression (client_zip.c): responses compressed, per
+     * coding (gzip, br); identity bytes in and compressed bytes out;
+     * responses sent identity because max_streams were running. */
+    unsigned long long zip_responses[2], zip_in, zip_out, zip_busy;
+    /* tunnel bytes moved by splice(2) (client_tunnel.c) */
+    unsigned long long spliced;
+};
+
+/* One worker's (shared.h); sl_shared_sum adds every field up. */
 struct sl_metrics {
-    int64_t start_ms;           /* loop time the server was made */
+    int64_t start_ms;           /* in a sum: monotonic time the master started */
     /* [code][aborted][method]: "TCP_MISS_ABORTED" is TCP_MISS, aborted */
     unsigned long long requests[SL_METRICS_NCODES][2][SL_METRICS_NMETHODS];
     struct sl_hist svc[SL_METRICS_NKINDS];

@@ -318,6 +318,7 @@ static void srv_store_watch(struct sl_server *srv)
 }
 
 struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
+                                struct sl_shared *sh, int slot,
                                 char *err, size_t errlen)
 {
     struct sl_server *srv = calloc(1, sizeof(*srv));
@@ -328,6 +329,10 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         return NULL;
     }
     srv->loop = loop;
+    srv->shared = sh;
+    srv->slot = &sh->slots[slot];
+    srv->stats = &srv->slot->stats;
+    srv->metrics = &srv->slot->metrics;
     if ((rc = srv_refresh_self(srv)) < 0) {
         snprintf(err, errlen, "cannot list this host's addresses (to_localhost and the "
                  "manager pages need them): %s", strerror(-rc));
@@ -336,7 +341,6 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     }
     if (gethostname(srv->hostname, sizeof(srv->hostname) - 1) < 0)
         srv->hostname[0] = '\0';
-    srv->metrics.start_ms = sl_loop_now(loop);
     srv->conf = sl_conf_ref(conf);
     srv->accept_timer.cb = srv_on_accept_timer;
     srv->accept_timer.data = srv;
@@ -870,5 +874,24 @@ void sl_server_free(struct sl_server *srv)
     access_state_free(srv->access);
     rl_state_free(srv->ratelimit);
     sl_conf_unref(srv->conf);
+    free(srv->sum);
     free(srv);
+}
+
+const struct sl_sum *sl_server_sum_now(struct sl_server *srv)
+{
+    static struct sl_sum none;  /* out of memory: zeros, not a crash */
+
+    if (srv->sum == NULL && (srv->sum = calloc(1, sizeof(*srv->sum))) == NULL)
+        return &none;
+    sl_shared_sum(srv->shared, &srv->sum->stats, &srv->sum->metrics);
+    srv->sum->valid = 1;
+    return srv->sum;
+}
+
+const struct sl_sum *sl_server_sums(struct sl_server *srv)
+{
+    if (srv->sum != NULL && srv->sum->valid)
+        return srv->sum;
+    return sl_server_sum_now(srv);
 }

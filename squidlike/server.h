@@ -21,6 +21,7 @@
 #include "squidlike/loop.h"
 #include "squidlike/metrics.h"
 #include "squidlike/origin.h"
+#include "squidlike/shared.h"
 #include "squidlike/status.h"
 
 #define SL_SERVER_MAX_SELF 64
@@ -82,30 +83,11 @@ struct sl_accept_fails {
     int announced;              /* the current run has had a line */
 };
 
-/* Counters for /metrics (metrics.c) and the status page (status.c). */
-struct sl_stats {
-    unsigned long long accepted, tunnels, errors;
-    unsigned long long bytes_to_clients, bytes_from_clients;
-    unsigned long long bytes_from_origins;  /* heads and bodies, tunnels too,
-                                               as they arrive */
-    /* What HTTP transactions took from origins, counted when each ends:
-     * the time base of the hit and miss bytes, for "bandwidth saved". */
-    unsigned long long http_bytes_from_origins;
-    unsigned long long hits, misses, refreshes;
-    unsigned long long late_joins;  /* misses that read along a fetch */
-    unsigned long long range_fetches;   /* whole objects fetched for ranges */
-    unsigned long long auth_failures;
-    /* Negotiate (client_negotiate.c): tickets accepted, rejected (also in
-     * auth_failures), refused for a full queue; GSS-API checks run (one per
-     * connection that authenticates: the user stays with the connection). */
-    unsigned long long negotiate_ok, negotiate_failed, negotiate_busy, gss_checks;
-    unsigned long long client_aborts;   /* clients that left mid-request */
-    /* reverse.compression (client_zip.c): responses compressed, per
-     * coding (gzip, br); identity bytes in and compressed bytes out;
-     * responses sent identity because max_streams were running. */
-    unsigned long long zip_responses[2], zip_in, zip_out, zip_busy;
-    /* tunnel bytes moved by splice(2) (client_tunnel.c) */
-    unsigned long long spliced;
+/* Every worker's counters summed (sl_server_sums). */
+struct sl_sum {
+    struct sl_stats stats;
+    struct sl_metrics metrics;
+    int valid;                  /* summed at least once */
 };
 
 struct sl_server {
@@ -152,13 +134,16 @@ struct sl_server {
     struct sl_timer drain_timer;
     struct sl_timer accept_timer;
     struct sl_timer mem_timer;  /* gives memory back after a spike */
-    struct sl_stats stats;
+    struct sl_shared *shared;   /* what the workers share (shared.h) */
+    struct sl_wslot *slot;      /* this worker's place in it */
+    struct sl_stats *stats;     /* this worker's counters: slot->stats */
+    struct sl_sum *sum;         /* all workers' (sl_server_sums), or NULL */
     int store_paused;           /* the store's state as last logged */
     struct sl_timer store_timer;    /* wakes the loop for its probe */
     int64_t store_paused_ms;    /* loop time it paused */
     struct cache_store_stats store_mark;    /* its counters then */
     struct sl_bufpool bufpool;  /* buffers lent to moving requests */
-    struct sl_metrics metrics;
+    struct sl_metrics *metrics; /* slot->metrics */
     struct sl_status status;    /* the sampler for status.json */
     unsigned conf_generation;   /* 1 at start, +1 per applied reload */
     time_t reload_time;         /* wall clock of the last reload; 0: none */
@@ -166,10 +151,12 @@ struct sl_server {
 };
 
 /*
- * Set up everything but the listeners from conf (takes a reference).
+ * Set up everything but the listeners from conf (takes a reference), as
+ * the worker in slot `slot` of sh (shared.h; the server does not own it).
  * Returns NULL with err filled.
  */
 struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
+                                struct sl_shared *sh, int slot,
                                 char *err, size_t errlen);
 /* Bind conf's listen addresses. Returns 0 or -1 with err. */
 int sl_server_listen(struct sl_server *srv, char *err, size_t errlen);
@@ -183,6 +170,12 @@ void sl_server_drain(struct sl_server *srv);
 void sl_server_stop(struct sl_server *srv);
 /* Free it all; the loop must not be running. */
 void sl_server_free(struct sl_server *srv);
+
+/* The counters of all workers: sl_server_sum_now adds them up (a page
+ * does, when it starts to render), sl_server_sums gives that sum again
+ * (the parts of the page read it many times). */
+const struct sl_sum *sl_server_sum_now(struct sl_server *srv);
+const struct sl_sum *sl_server_sums(struct sl_server *srv);
 
 /* End of every loop iteration: commit cache writes, flush logs. */
 void sl_server_idle(void *srv);

@@ -115,7 +115,7 @@ size_t sl_status_history(const struct sl_status_ring *r, const struct sl_status_
 
 void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
 {
-    const struct sl_metrics *m = &srv->metrics;
+    const struct sl_metrics *m = &sl_server_sum_now(srv)->metrics;
     struct sl_dns_stats ds;
     size_t k;
 
@@ -129,15 +129,15 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
     s->svc_miss = m->svc[SL_METRICS_MISS];
     sl_dns_get_stats(srv->dns, &ds);
     s->dns = ds.time;
-    s->bytes_in = srv->stats.bytes_from_origins;
-    s->http_in = srv->stats.http_bytes_from_origins;
+    s->bytes_in = sl_server_sums(srv)->stats.bytes_from_origins;
+    s->http_in = sl_server_sums(srv)->stats.http_bytes_from_origins;
     s->hit_bytes = m->bytes[SL_METRICS_HIT];
     s->miss_bytes = m->bytes[SL_METRICS_MISS];
-    s->errors = srv->stats.errors;
+    s->errors = sl_server_sums(srv)->stats.errors;
     for (k = 0; k < m->ncats; k++)
         s->blocked += m->cats[k].n;
     s->blocked += m->cat_other;
-    s->bytes_out = srv->stats.bytes_to_clients;
+    s->bytes_out = sl_server_sums(srv)->stats.bytes_to_clients;
 }
 
 void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g)
@@ -253,7 +253,7 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
 
     memset(v, 0, sizeof(*v));
     sl_status_snapshot(srv, &v->now);
-    v->up_ms = v->now.t_ms - srv->metrics.start_ms;
+    v->up_ms = v->now.t_ms - sl_server_sums(srv)->metrics.start_ms;
     if (v->up_ms < 0)
         v->up_ms = 0;
     v->win[SL_STATUS_SINCE_START] = v->now;
@@ -668,9 +668,9 @@ static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
 }
 
 /* reverse.compression: responses coded per coding, bytes, busy skips. */
-static void zip_json(struct sl_bufw *w, const struct sl_server *srv)
+static void zip_json(struct sl_bufw *w, struct sl_server *srv)
 {
-    const struct sl_stats *s = &srv->stats;
+    const struct sl_stats *s = &sl_server_sums(srv)->stats;
 
     if (!srv->conf->reverse.zip.on)
         return;
@@ -685,7 +685,7 @@ static void zip_json(struct sl_bufw *w, const struct sl_server *srv)
 static void auth_json(struct sl_bufw *w, struct sl_server *srv)
 {
     const struct sl_conf_policy *p = &srv->conf->policy;
-    const struct sl_stats *s = &srv->stats;
+    const struct sl_stats *s = &sl_server_sums(srv)->stats;
     struct sl_workq_stats ws;
 
     if (p->auth == NULL && p->negotiate == NULL)
@@ -708,7 +708,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
 {
     struct sl_bufw w = { out, 0 };
     struct sl_status_view v;
-    const struct sl_metrics *m = &srv->metrics;
+    const struct sl_metrics *m = &sl_server_sums(srv)->metrics;
     size_t i;
 
     sl_status_collect(srv, &v);
@@ -733,10 +733,10 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     sl_bufw_printf(&w, "\"spare_buffer_bytes\": %zu },\n", v.spare_buffers);
     sl_bufw_printf(&w, "  \"connections\": { \"clients\": %zu, \"accepted\": %llu, "
         "\"tunnels\": %llu, \"tunnels_open\": %zu, \"origins_busy\": %zu, "
-        "\"origins_idle\": %zu,\n", v.g.clients, srv->stats.accepted,
-        srv->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
+        "\"origins_idle\": %zu,\n", v.g.clients, sl_server_sums(srv)->stats.accepted,
+        sl_server_sums(srv)->stats.tunnels, v.g.tunnels, v.g.origins_busy, v.g.origins_idle);
     sl_bufw_printf(&w, "    \"client_aborts\": %llu, \"fetches_without_client\": %zu,\n",
-        srv->stats.client_aborts, srv->nheadless);
+        sl_server_sums(srv)->stats.client_aborts, srv->nheadless);
     accept_state(&w, srv);
     sl_bufw_printf(&w, " },\n");
     sl_bufw_printf(&w, "  \"dns\": { \"entries\": %zu, \"lookups\": %llu, \"hits\": %llu, "
@@ -750,7 +750,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
         (unsigned long long)v.cache.objects, (unsigned long long)v.cache.evicted);
     put_ratio(&w, "fill_percent", 100.0 * (double)v.cache.bytes, (double)v.cache.max_size);
     sl_bufw_printf(&w, ", \"late_joins\": %llu, \"range_fetches\": %llu",
-        srv->stats.late_joins, srv->stats.range_fetches);
+        sl_server_sums(srv)->stats.late_joins, sl_server_sums(srv)->stats.range_fetches);
     store_json(&w, srv, &v.cache);
     sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "

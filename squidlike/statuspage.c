@@ -293,7 +293,7 @@ static void tiles_state(struct sl_bufw *w, struct sl_server *srv,
     kv(w, "tunnels", "tunnels_open", v->g.tunnels);
     kv(w, "to origins, busy", "origins_busy", v->g.origins_busy);
     kv(w, "to origins, idle", "origins_idle", v->g.origins_idle);
-    kv(w, "accepted in all", "accepted", srv->stats.accepted);
+    kv(w, "accepted in all", "accepted", sl_server_sums(srv)->stats.accepted);
     accept_rows(w, srv);
     sl_bufw_printf(w, "</table>\n");
     tile_end(w);
@@ -356,9 +356,9 @@ static void tile_blocked(struct sl_bufw *w, const struct sl_metrics *m)
 }
 
 /* reverse.compression: what was coded, and how much smaller. */
-static void tile_zip(struct sl_bufw *w, const struct sl_server *srv)
+static void tile_zip(struct sl_bufw *w, struct sl_server *srv)
 {
-    const struct sl_stats *s = &srv->stats;
+    const struct sl_stats *s = &sl_server_sums(srv)->stats;
 
     tile_begin(w, "Compression");
     sl_bufw_printf(w, "<table id=\"compression\">\n");
@@ -794,8 +794,10 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     struct sl_status_point pts[MAXPTS];
     size_t np;
     const char *name = srv->conf->visible_hostname;
+    const struct sl_sum *sum;
 
     sl_status_collect(srv, &v);
+    sum = sl_server_sums(srv);
     sl_bufw_printf(&w, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta http-equiv=\"refresh\" content=\"%d\">"
         "<meta name=\"viewport\" content=\"width=device-width\">"
@@ -826,14 +828,14 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     status_tls_html(&w, srv->conf->reverse.tls.rt);
     if (srv->conf->reverse.zip.on)
         tile_zip(&w, srv);
-    tile_blocked(&w, &srv->metrics);
+    tile_blocked(&w, &sum->metrics);
     tile_top(&w, "Top destinations, by requests", "top_requests",
-             &srv->metrics.top_requests, 0);
-    tile_top(&w, "Top destinations, by bytes", "top_bytes", &srv->metrics.top_bytes, 1);
-    if (srv->metrics.top_users.total > 0) {     /* someone signed in */
-        tile_top(&w, "Top users, by requests", "top_users", &srv->metrics.top_users, 0);
+             &sum->metrics.top_requests, 0);
+    tile_top(&w, "Top destinations, by bytes", "top_bytes", &sum->metrics.top_bytes, 1);
+    if (sum->metrics.top_users.total > 0) {     /* someone signed in */
+        tile_top(&w, "Top users, by requests", "top_users", &sum->metrics.top_users, 0);
         tile_top(&w, "Top users, by bytes", "top_user_bytes",
-                 &srv->metrics.top_user_bytes, 1);
+                 &sum->metrics.top_user_bytes, 1);
     }
     tile_process(&w, srv, &v);
     sl_bufw_printf(&w, "</main>\n<footer>pid %ld &middot; sampled every %g s, %zu samples "

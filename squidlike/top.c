@@ -70,6 +70,53 @@ void sl_top_add_hashed(struct sl_top *t, const char *name, size_t len, uint64_t 
     e->name[len] = '\0';
 }
 
+void sl_top_merge(struct sl_top *dst, const struct sl_top *src)
+{
+    char name[SL_TOP_NAME];
+    struct sl_top_entry *e, *min;
+    size_t i, j, n = src->n < SL_TOP_N ? src->n : SL_TOP_N, len;
+    uint64_t h;
+
+    dst->total += src->total;
+    for (i = 0; i < n; i++) {
+        const struct sl_top_entry *s = &src->e[i];
+        unsigned long long count = s->count, err = s->err;
+
+        memcpy(name, s->name, sizeof(name));
+        name[sizeof(name) - 1] = '\0';
+        h = sl_top_hash(name, &len);
+        if (len == 0 || count == 0)
+            continue;
+        min = NULL;
+        for (j = 0; j < dst->n; j++) {
+            e = &dst->e[j];
+            if (e->hash == h && strcasecmp(e->name, name) == 0)
+                break;
+            if (min == NULL || e->count < min->count)
+                min = e;
+        }
+        if (j < dst->n) {
+            dst->e[j].count += count;
+            dst->e[j].err += err;
+            continue;
+        }
+        if (dst->n < SL_TOP_N) {
+            e = &dst->e[dst->n++];
+            e->count = count;
+            e->err = err;
+        } else {
+            if (min->count >= count)
+                continue;       /* lighter than all we keep: part of total only */
+            e = min;
+            e->err = e->count + err;
+            e->count += count;
+        }
+        e->hash = h;
+        memcpy(e->name, name, len);
+        e->name[len] = '\0';
+    }
+}
+
 size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size_t k)
 {
     size_t n = 0, i, j;

@@ -43,6 +43,12 @@ uint64_t sl_top_hash(const char *name, size_t *len);
 void sl_top_add_hashed(struct sl_top *t, const char *name, size_t len, uint64_t h,
                        unsigned long long w);
 
+/* Add src's counts to dst (the tables of several workers): a name in
+ * both adds up, a new one takes a free entry or the lightest one's place
+ * with that weight as its error, as sl_top_add does. src may be written
+ * by another process as we read: its names are read within bounds. */
+void sl_top_merge(struct sl_top *dst, const struct sl_top *src);
+
 /* Up to k entries, heaviest first, into out (pointers into t). Returns
  * how many. */
 size_t sl_top_list(const struct sl_top *t, const struct sl_top_entry **out, size_t k);

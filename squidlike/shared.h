@@ -1,0 +1,92 @@
+/*
+ * shared.h - what the worker processes share: memory mapped before the
+ * master forks them (MAP_SHARED | MAP_ANONYMOUS), so that every worker
+ * sees the same pages at the same address, and its children after a
+ * restart too.
+ *
+ * The per-worker slots hold each worker's counters (struct sl_stats and
+ * struct sl_metrics): a worker writes only its own slot, with plain
+ * stores (one writer: aligned 64-bit stores are whole on the platforms
+ * we build for), and whoever renders /metrics or the status page sums
+ * every slot (sl_shared_sum). A slot outlives its worker: a new worker
+ * that takes it counts on from where the last one stopped, so the sums
+ * never go back (Prometheus counters), and only the gauges restart.
+ *
+ * A single process (workers = 1) uses the same structure with one slot,
+ * so that nothing downstream knows the difference.
+ *
+ * Other modules keep their shared state here too, each with its own
+ * pointer below, made by sl_shared_prepare (before fork; at a reload,
+ * again with the new configuration: keep what is compatible).
+ */
+#ifndef SL_SHARED_H
+#define SL_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "squidlike/metrics.h"
+
+struct sl_conf;
+
+#define SL_WORKERS_MAX 64
+/* Old workers drain while new ones start (a reload), and a reload may
+ * come while the last one's old workers still drain: room for 4
+ * generations of the largest count. */
+#define SL_SHARED_SLOTS (4 * SL_WORKERS_MAX)
+
+/* A worker's live numbers that are not counters (reset when a new
+ * worker takes the slot). */
+struct sl_wgauges {
+    uint64_t clients;           /* open client connections */
+};
+
+enum sl_wslot_state { SL_WSLOT_FREE = 0, SL_WSLOT_RUNNING, SL_WSLOT_DRAINING };
+
+struct sl_wslot {
+    /* Written by the master. */
+    volatile int64_t pid;       /* the worker in the slot; 0: none */
+    volatile int state;         /* enum sl_wslot_state */
+    unsigned index;             /* which worker (0 .. workers-1) */
+    unsigned generation;        /* the configuration it runs (1, +1 a reload) */
+    int64_t started;            /* unix time it was forked */
+    uint64_t restarts;          /* of worker `index`, this generation */
+    /* Written by the worker. */
+    struct sl_wgauges g;
+    struct sl_stats stats;
+    struct sl_metrics metrics;
+};
+
+struct sl_shared {
+    struct sl_wslot *slots;     /* SL_SHARED_SLOTS of them */
+    size_t nused;               /* slots ever taken: the sums stop there */
+    int64_t start_ms;           /* monotonic time the master started */
+    unsigned generation;        /* the newest */
+    unsigned nworkers;          /* of the newest generation; 1: single */
+    /* Modules' shared state (each owns its layout). */
+};
+
+/* Map n bytes shared with future children, zeroed. NULL on failure. */
+void *sl_shm_map(size_t n);
+void sl_shm_unmap(void *p, size_t n);
+
+/* Make the structure (the master, or the single process). NULL: no memory. */
+struct sl_shared *sl_shared_new(void);
+void sl_shared_free(struct sl_shared *sh);
+
+/* Before forking workers for conf (at start, and at each reload with the
+ * new snapshot). Returns 0 or -1 with err. */
+int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
+                      char *err, size_t errlen);
+
+/* A free slot for worker index of generation gen, marked running for
+ * pid 0 (the master writes the pid after fork). -1: none free. */
+int sl_shared_take(struct sl_shared *sh, unsigned index, unsigned gen);
+
+/* Sum the counters of every slot (live or not) into *st and *m. The top
+ * tables are merged (sl_top_merge); the categories by name. */
+void sl_shared_sum(const struct sl_shared *sh, struct sl_stats *st,
+                   struct sl_metrics *m);
+
+#endif
