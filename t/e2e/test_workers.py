@@ -389,6 +389,28 @@ def test_two_workers_serve():
                 "the connection is held by %r (master %d, workers %r)" % (who, d.pid, pids)
 
 
+def test_shared_socket_and_auto():
+    """worker_sockets = "shared" (one socket, EPOLLEXCLUSIVE) serves, also
+    after a reload; workers = "auto" starts one worker per online CPU."""
+    o = origin()
+    with Daemon({"workers": 2, "worker_sockets": "shared",
+                 "timeouts.shutdown": "%ds" % SHUTDOWN}) as d:
+        s, pids = wait_workers(d, 2)
+        for i in range(20):
+            get_ok(d, o.url("/n/s%d" % i))
+        s, pids = reload_and_wait(d, wsec(s)["generation"], set(pids.values()))
+        for i in range(20):
+            get_ok(d, o.url("/n/t%d" % i))
+        assert sum(r["requests"] for r in wsec(status(d))["list"]) >= 20
+    cpus = min(os.sysconf("SC_NPROCESSORS_ONLN"), 64)
+    if cpus < 2:
+        raise h.Skip("one online CPU: workers = \"auto\" is a single process")
+    with Daemon({"workers": "auto"}) as d:
+        s, pids = wait_workers(d, cpus)
+        assert wsec(s)["count"] == cpus, (wsec(s), cpus)
+        get_ok(d, o.url("/n/auto"))
+
+
 def test_one_shared_cache():
     o = origin()
     with Daemon({"workers": 2}) as d:
@@ -838,4 +860,4 @@ def test_config_errors():
 
 
 if __name__ == "__main__":
-    h.run(globals(), watchdog=1500)
+    h.run(globals(), watchdog=1200)
