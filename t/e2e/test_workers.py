@@ -6,7 +6,7 @@ counters summed over all of them (status.json, /metrics, per-worker rows
 adding up to the totals); a worker killed with SIGKILL restarted 20 times
 over without a stale LMDB reader slot nor a counter going backwards; reloads
 under load (new generation, old workers drained and gone, no request
-failing), a listener added and removed by a reload, misses for one URL
+failing), an old worker's drain bounded by timeouts.shutdown, a listener added and removed by a reload, misses for one URL
 collapsed across workers, a binary upgrade under load (a new master, the
 old one and its workers gone, no request failing); `workers = 1` a single
 process; bad `workers` / `worker_sockets` refused by -k parse with
@@ -364,27 +364,8 @@ def test_two_workers_serve():
             r = c.request("GET", o.url("/n/ka"))
             assert r.status == 200 and r.body == body_for("/n/ka"), r.brief()
             mine = c.sock.getsockname()[1]
-
-            def holders():
-                out = []
-                for pid in [d.pid] + sorted(pids.values()):
-                    for name in os.listdir("/proc/%d/fd" % pid):
-                        try:
-                            link = os.readlink("/proc/%d/fd/%s" % (pid, name))
-                        except OSError:
-                            continue
-                        if link in socks:
-                            out.append(pid)
-                return out
-            socks = set()
-            with open("/proc/net/tcp") as f:
-                for line in f:
-                    p = line.split()
-                    if len(p) > 9 and p[2].endswith(":%04X" % mine) and \
-                            p[1].endswith(":%04X" % d.port):
-                        socks.add("socket:[%s]" % p[9])
-            assert socks, "the client connection is not in /proc/net/tcp"
-            who = holders()
+            who = [p for p in [d.pid] + sorted(pids.values())
+                   if (d.port, mine, "01") in tcp_of(p)]
             assert len(who) == 1 and who[0] in pids.values(), \
                 "the connection is held by %r (master %d, workers %r)" % (who, d.pid, pids)
 
@@ -641,6 +622,74 @@ def test_reload_under_load():
             load.wait_ok(50)
         load.stop()
         assert msum(metrics(d), "squidlike_workers") == 2
+
+
+def test_reload_drain_bounded():
+    """An old worker waits for its request in flight, shown as draining,
+    while the new generation serves; timeouts.shutdown bounds the wait."""
+    o = RoutedOrigin({"/hang": Response(200, b"late", hang=True)})
+    fast = origin()
+    with Daemon({"workers": 2, "timeouts.shutdown": "%ds" % SHUTDOWN}) as d:
+        s, pids = wait_workers(d, 2)
+        gen = wsec(s)["generation"]
+        old = set(pids.values())
+        c = h.RawConn(d.port, timeout=60)
+        c.send(h.build_request("GET", o.url("/hang")))
+        h.wait_until(lambda: o.count("/hang") >= 1, 20, what="the hanging request at the origin")
+        holder = [p for p in old if any(
+            local == d.port and state == "01" for local, _, state in tcp_of(p))]
+        assert len(holder) == 1, "which worker holds the request: %r" % holder
+        t0 = time.monotonic()
+        d.signal(signal.SIGHUP)
+        box = {}
+
+        def new_serving():
+            w = wsec(status(d))
+            box["w"] = w
+            rows = {r["pid"]: r for r in w["list"]}
+            return w["generation"] == gen + 1 and holder[0] in rows and \
+                rows[holder[0]]["state"] == "draining" and \
+                sum(1 for r in rows.values() if r["generation"] == gen + 1 and
+                    r["state"] == "running") == 2
+        try:
+            h.wait_until(new_serving, WAIT, interval=0.05,
+                         what="generation %d running beside the draining worker" % (gen + 1))
+        except TestFailure as e:
+            raise TestFailure("%s: %r" % (e, box.get("w")))
+        assert time.monotonic() - t0 < SHUTDOWN, "the new generation took %.1fs" % (
+            time.monotonic() - t0)
+        get_ok(d, fast.url("/n/during"))
+        assert h.proc_alive(holder[0]), "the old worker left its request behind at once"
+        h.wait_until(lambda: not any(h.proc_alive(p) for p in old), SHUTDOWN + 20,
+                     what="the old workers to exit")
+        took = time.monotonic() - t0
+        h.log("the draining worker exited %.1fs after SIGHUP (timeouts.shutdown %ds)"
+              % (took, SHUTDOWN))
+        assert SHUTDOWN - 0.5 <= took <= SHUTDOWN + 10, took
+        assert c.closed(10), "the request in flight still open after its worker left"
+        c.close()
+        wait_workers(d, 2, generation=gen + 1)
+
+
+def tcp_of(pid):
+    """(local port, remote port, state) of the TCP sockets of one process."""
+    inodes = set()
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, name))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    out = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            if p[9] in inodes:
+                out.append((int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16),
+                            p[3]))
+    return out
 
 
 def test_listener_added_by_reload():
