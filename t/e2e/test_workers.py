@@ -596,6 +596,10 @@ def test_killed_worker_restarted():
             pids_, text = lmdb_reader_pids(env)
             box["t"] = text
             box["stale"] = [p for p in pids_ if not h.proc_alive(p)]
+            # A table naming no live worker would be one mdb_stat made
+            # afresh (first to open the environment): proof of nothing.
+            assert set(pids_) & set(pids.values()), \
+                "no live worker %r in the reader table:\n%s" % (pids, text)
             return not box["stale"]
         try:
             h.wait_until(no_stale, 15, interval=0.2, what="no stale LMDB reader")
