@@ -265,7 +265,8 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
         if (store_write_err(rc, st->fs_avail) == -ENOSPC)
             rc = ENOSPC;
     }
-    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
+    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC &&
+        !conf->shared) {
         /* Damaged or foreign: a cache can start empty. */
         if (move_aside(st->dir, err, errlen) < 0)
             goto fail;

@@ -49,6 +49,7 @@
 #include "squidlike/log.h"
 #include "squidlike/master.h"
 #include "squidlike/net.h"
+#include "squidlike/notify.h"
 #include "squidlike/server.h"
 #include "squidlike/shared.h"
 #include "squidlike/worker.h"
@@ -680,6 +681,15 @@ static void inherit(struct master *m)
     unsetenv(ENV_FROM);
 }
 
+static void master_notify(struct master *m, const char *msg)
+{
+    int rc = sl_notify(msg);
+
+    (void)m;
+    if (rc < 0)
+        SL_LOG(SL_LOG_WARN, 0, rc, "cannot tell systemd (NOTIFY_SOCKET) %s", msg);
+}
+
 /* ------------------------------------------------------------ the loop */
 
 static void on_signal(struct master *m, int sig)
@@ -778,7 +788,7 @@ int sl_master_run(struct sl_master_args *a)
      * open (LMDB: no environment across a fork). */
     if (m->conf->cache.enabled) {
         struct cache_store_conf sc = { m->conf->cache.dir, m->conf->cache.size,
-                                       m->conf->cache.max_object, 5, 0, 0 };
+                                       m->conf->cache.max_object, 5, 0, 0, 0 };
         struct cache_store *st = cache_store_open(&sc, err, sizeof(err));
 
         if (st == NULL) {
@@ -800,8 +810,12 @@ int sl_master_run(struct sl_master_args *a)
     }
     SL_LOG(SL_LOG_INFO, 0, 0, "squidlike %s ready (pid %ld, config %s, %u workers)",
            PACKAGE_VERSION, (long)getpid(), m->conf_path, m->conf->workers);
+    /* A new master tells systemd once its workers are up (below); the
+     * first one now: its sockets take connections already. */
     if (m->from_pid > 0)
         m->old_gen = (unsigned)-1;  /* tell the old master once ours are up */
+    else
+        master_notify(m, "READY=1");
     m->pending_ms = now_ms();
     sl_log_flush(NULL);
     for (;;) {
@@ -820,6 +834,12 @@ int sl_master_run(struct sl_master_args *a)
             if (m->old_gen == (unsigned)-1) {
                 SL_LOG(SL_LOG_INFO, 0, 0, "upgrade: up; the old master (pid %ld) drains",
                        (long)m->from_pid);
+                {
+                    char msg[64];
+
+                    snprintf(msg, sizeof(msg), "MAINPID=%ld\nREADY=1", (long)getpid());
+                    master_notify(m, msg);
+                }
                 kill(m->from_pid, SIGQUIT);
                 m->old_gen = 0;
             } else {

@@ -369,8 +369,10 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     if (conf->cache.enabled) {
         struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
-                                       conf->cache.max_object, 5, 0, 0 };
+                                       conf->cache.max_object, 5, 0, 0, 0 };
         char serr[256];
+
+        sc.shared = sh->nworkers > 1;
         srv->store = cache_store_open(&sc, serr, sizeof(serr));
         if (srv->store == NULL) {
             snprintf(err, errlen, "cache: %s", serr);
