@@ -850,6 +850,7 @@ void sl_server_drain_soft(struct sl_server *srv)
     if (srv->draining)
         return;
     srv->draining = 1;
+    srv->drain_soft = 1;
     SL_LOG(SL_LOG_INFO, 0, 0, "replaced: %zu connections to finish", srv->nclients);
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);

@@ -10,6 +10,7 @@ set -e
 secs=${1:-30} workers=${2:-2} reloads=${3:-10}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 d=$(mktemp -d /tmp/reload-bench.XXXXXX)
+chmod 755 "$d"     # nginx workers run as nobody
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 oport=$(free_port) pport=$(free_port)
 mkdir -p "$d/www/c" "$d/ngx/tmp" "$d/bin"
@@ -37,7 +38,7 @@ cache: { dir = "$d/cache"; size = "256M"; };
 CONF
 "$d/bin/squidlike" -f "$d/sl.conf" &
 for i in $(seq 100); do
-  curl -s -o /dev/null -x "127.0.0.1:$pport" "http://127.0.0.1:$oport/c/1k" && break
+  [ "$(curl -s -o /dev/null -w "%{http_code}" -x "127.0.0.1:$pport" "http://127.0.0.1:$oport/c/1k")" = 200 ] && break
   sleep 0.1
 done
 wrk -t1 -c10 -d${secs}s "http://127.0.0.1:$pport/" -s /work/shared/bench/proxybench.lua \
@@ -56,4 +57,4 @@ echo "reloads: $(grep -c 'reload: generation' "$d/error.log"), upgrades: $(grep 
 grep -E "warn|error" "$d/error.log" | head -20 || true
 kill "$(cat "$d/sl.pid")"; kill $ngx
 sleep 1
-rm -rf "$d"
+[ -n "$KEEP" ] && echo "kept $d" || rm -rf "$d"
