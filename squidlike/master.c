@@ -323,7 +323,7 @@ static void child_main(struct master *m, unsigned index, int slot, pid_t master)
     }
     snprintf(tag, sizeof(tag), "worker %u", index);
     sl_log_set_tag(tag);
-    snprintf(tag, sizeof(tag), "squidlike w%u", index);
+    snprintf(tag, sizeof(tag), "squidlike-w%u", index);  /* no space: tools split /proc/PID/stat on blanks */
     prctl(PR_SET_NAME, tag);
     memset(&wa, 0, sizeof(wa));
     wa.conf = m->conf;
