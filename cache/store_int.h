@@ -114,6 +114,8 @@ struct wtx {
 
 int store_map_err(int rc);
 int64_t store_mono_ms(void);
+/* The key under which a URL's record is stored: sha256(key). */
+void store_key_hash(const char *key, size_t klen, unsigned char *kh);
 struct cache_writer *store_writer_new(struct cache_store *st, const char *key,
                                       size_t klen, const void *extra,
                                       size_t extra_len, const char *head,
