@@ -473,7 +473,7 @@ static void reap(struct master *m)
             w->pid = 0;
             s->pid = 0;
             s->ready = 0;
-            s->g.clients = 0;
+            memset(&s->g, 0, sizeof(s->g));     /* its gauges went with it */
             reader_check(m);
             if (expected || s->generation != m->gen) {
                 s->state = SL_WSLOT_FREE;
