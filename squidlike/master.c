@@ -379,10 +379,9 @@ static int start_generation(struct master *m, unsigned gen)
     }
     m->sh->generation = gen;
     m->sh->nworkers = n;
-    for (i = 0; i < n; i++) {
-        m->sh->slots[slots[i]].restarts = 0;
+    /* A slot's restarts go on counting, as its other counters do. */
+    for (i = 0; i < n; i++)
         spawn(m, i, slots[i]);
-    }
     return 0;
 }
 
@@ -531,6 +530,40 @@ static int gen_ready(const struct master *m, unsigned gen)
 
 /* ------------------------------------------------------------ reload, upgrade */
 
+/* What changes at restart only stays as it is in nc (the master's copy of
+ * the old snapshot is its own: taking its strings is safe), and the logs
+ * follow the file, as a single process's reload does. */
+static void keep_restart_only(struct sl_conf *old, struct sl_conf *nc)
+{
+    struct sl_conf_cache *a = &old->cache, *b = &nc->cache;
+    char *dir;
+    int rc;
+
+    if (a->enabled != b->enabled || a->size != b->size || a->max_object != b->max_object ||
+        (a->dir == NULL) != (b->dir == NULL) || (a->dir && strcmp(a->dir, b->dir) != 0)) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
+        dir = b->dir;
+        b->dir = a->dir;
+        a->dir = dir;
+        b->enabled = a->enabled;
+        b->size = a->size;
+        b->max_object = a->max_object;
+    }
+    if ((old->pid_file == NULL) != (nc->pid_file == NULL) ||
+        (old->pid_file && strcmp(old->pid_file, nc->pid_file) != 0))
+        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
+    if ((old->error_log == NULL) != (nc->error_log == NULL) ||
+        (old->error_log && strcmp(old->error_log, nc->error_log) != 0) ||
+        old->log_level != nc->log_level) {
+        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
+            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
+    }
+    if (((old->access_log == NULL) != (nc->access_log == NULL) ||
+         (old->access_log && strcmp(old->access_log, nc->access_log) != 0)) &&
+        (rc = sl_log_open_access(nc->access_log)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+}
+
 static void reload(struct master *m)
 {
     char err[SL_CONF_ERR_MAX];
@@ -559,6 +592,7 @@ static void reload(struct master *m)
         SL_LOG(SL_LOG_WARN, 0, 0, "workers = 1 takes a restart: running 2");
         nc->workers = 2;
     }
+    keep_restart_only(m->conf, nc);
     if (ls_apply(m, nc, err, sizeof(err)) < 0 ||
         sl_shared_prepare(m->sh, nc, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed, keeping the running configuration: %s",

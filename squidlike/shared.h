@@ -54,7 +54,7 @@ struct sl_wslot {
     unsigned index;             /* which worker (0 .. workers-1) */
     unsigned generation;        /* the configuration it runs (1, +1 a reload) */
     int64_t started;            /* unix time it was forked */
-    uint64_t restarts;          /* of worker `index`, this generation */
+    uint64_t restarts;          /* of the workers that had the slot */
     /* Written by the worker. */
     volatile int ready;         /* its listeners are in its loop */
     struct sl_wgauges g;
