@@ -530,9 +530,8 @@ static int gen_ready(const struct master *m, unsigned gen)
 
 /* ------------------------------------------------------------ reload, upgrade */
 
-/* What changes at restart only stays as it is in nc (the master's copy of
- * the old snapshot is its own: taking its strings is safe), and the logs
- * follow the file, as a single process's reload does. */
+/* What changes at restart only stays as it was (copied into nc), and the
+ * logs follow the file, as a single process's reload does. */
 static void keep_restart_only(struct sl_conf *old, struct sl_conf *nc)
 {
     struct sl_conf_cache *a = &old->cache, *b = &nc->cache;
@@ -542,10 +541,15 @@ static void keep_restart_only(struct sl_conf *old, struct sl_conf *nc)
     if (a->enabled != b->enabled || a->size != b->size || a->max_object != b->max_object ||
         (a->dir == NULL) != (b->dir == NULL) || (a->dir && strcmp(a->dir, b->dir) != 0)) {
         SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
-        dir = b->dir;
-        b->dir = a->dir;
-        a->dir = dir;
-        b->enabled = a->enabled;
+        dir = a->dir ? strdup(a->dir) : NULL;
+        if (a->dir && dir == NULL) {
+            SL_LOG(SL_LOG_ERROR, 0, ENOMEM, "reload");
+            b->enabled = 0;     /* no store rather than another one */
+        } else {
+            free(b->dir);
+            b->dir = dir;
+            b->enabled = a->enabled;
+        }
         b->size = a->size;
         b->max_object = a->max_object;
     }
@@ -592,7 +596,6 @@ static void reload(struct master *m)
         SL_LOG(SL_LOG_WARN, 0, 0, "workers = 1 takes a restart: running 2");
         nc->workers = 2;
     }
-    keep_restart_only(m->conf, nc);
     if (ls_apply(m, nc, err, sizeof(err)) < 0 ||
         sl_shared_prepare(m->sh, nc, err, sizeof(err)) < 0) {
         SL_LOG(SL_LOG_ERROR, 0, 0, "reload failed, keeping the running configuration: %s",
@@ -600,6 +603,7 @@ static void reload(struct master *m)
         sl_conf_unref(nc);
         return;
     }
+    keep_restart_only(m->conf, nc);
     sl_conf_unref(m->conf);
     m->conf = nc;
     if (start_generation(m, m->gen + 1) < 0) {
