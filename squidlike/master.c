@@ -827,7 +827,10 @@ int sl_master_run(struct sl_master_args *a)
     if (m->conf->cache.enabled) {
         struct cache_store_conf sc = { m->conf->cache.dir, m->conf->cache.size,
                                        m->conf->cache.max_object, 5, 0, 0, 0 };
-        struct cache_store *st = cache_store_open(&sc, err, sizeof(err));
+        struct cache_store *st;
+
+        sc.shared = m->from_pid > 0;    /* the old master's workers use it */
+        st = cache_store_open(&sc, err, sizeof(err));
 
         if (st == NULL) {
             SL_LOG(SL_LOG_ERROR, 0, 0, "cache: %s", err);
