@@ -620,7 +620,7 @@ def test_reload_under_load():
         wait_cached(d, 2)
         load = Load([d.port], urls)
         load.wait_ok(50)
-        for _ in range(8):
+        for _ in range(10):         # the measure: 10 reloads under load
             s, pids = reload_and_wait(d, gen, set(pids.values()))
             gen += 1
             load.wait_ok(50)
