@@ -29,6 +29,7 @@
 #include "squidlike/ldapq.h"
 #include "squidlike/peer.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 #include "squidlike/workq.h"
 
 #define ACCEPT_BATCH 64
@@ -358,6 +359,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     }
     sl_conf_set_warn(srv_warn);
+    sl_tls_set_ticket_secret(sh->ticket_secret);  /* the same in every worker */
     srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
     if (srv->dns == NULL)
         goto fail;

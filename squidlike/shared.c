@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "squidlike/conf.h"
@@ -53,6 +54,11 @@ struct sl_shared *sl_shared_new(void)
     sh->slots = sl_shm_map(SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     if (sh->slots == NULL) {
         sl_shm_unmap(sh, sizeof(*sh));
+        return NULL;
+    }
+    if (getrandom(sh->ticket_secret, sizeof(sh->ticket_secret), 0) !=
+        (ssize_t)sizeof(sh->ticket_secret)) {
+        sl_shared_free(sh);
         return NULL;
     }
     sh->start_ms = mono_ms();

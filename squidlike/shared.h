@@ -65,6 +65,12 @@ struct sl_shared {
     unsigned generation;        /* the newest */
     unsigned nworkers;          /* of the newest generation; 1: single */
     /* Modules' shared state (each owns its layout). */
+    /* TLS session ticket keys (tls.c sl_tls_set_ticket_secret): every
+     * worker derives the key of each period from this, so a ticket one
+     * worker issued resumes on any other. Made once by sl_shared_new:
+     * kept across reloads and worker restarts (not across a restart or
+     * a binary upgrade: new memory). */
+    unsigned char ticket_secret[32];   /* SL_TLS_TICKET_SECRET_LEN */
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */
