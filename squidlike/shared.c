@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "squidlike/client.h"
 #include "squidlike/conf.h"
 #include "squidlike/shared.h"
 
@@ -70,6 +71,7 @@ void sl_shared_free(struct sl_shared *sh)
 {
     if (sh == NULL)
         return;
+    rl_shm_free(sh->ratelimit);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     sl_shm_unmap(sh, sizeof(*sh));
 }
@@ -77,10 +79,8 @@ void sl_shared_free(struct sl_shared *sh)
 int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
                       char *err, size_t errlen)
 {
-    (void)sh;
-    (void)conf;
-    (void)err;
-    (void)errlen;
+    if (rl_shm_prepare(&sh->ratelimit, conf, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

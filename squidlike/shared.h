@@ -29,6 +29,7 @@
 #include "squidlike/metrics.h"
 
 struct sl_conf;
+struct rl_shm;
 
 #define SL_WORKERS_MAX 64
 /* Old workers drain while new ones start (a reload), and a reload may
@@ -71,6 +72,11 @@ struct sl_shared {
      * kept across reloads and worker restarts (not across a restart or
      * a binary upgrade: new memory). */
     unsigned char ticket_secret[32];   /* SL_TLS_TICKET_SECRET_LEN */
+    /* Rate-limit buckets (client_limit.c rl_shm_prepare): its own
+     * mapping, replaced by a reload that changes its size. The pointer is
+     * the master's, valid in the workers it forks after setting it (a
+     * worker reads it once, at start). */
+    struct rl_shm *ratelimit;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */
