@@ -14,6 +14,7 @@
 
 #include "squidlike/client.h"
 #include "squidlike/conf.h"
+#include "squidlike/health_shm.h"
 #include "squidlike/shared.h"
 
 /* sl_shared_sum adds struct sl_stats up as an array: counters only. */
@@ -72,6 +73,8 @@ void sl_shared_free(struct sl_shared *sh)
     if (sh == NULL)
         return;
     rl_shm_free(sh->ratelimit);
+    if (sh->health != NULL)
+        sl_hshm_free(sh->health);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     sl_shm_unmap(sh, sizeof(*sh));
 }
@@ -81,6 +84,11 @@ int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
 {
     if (rl_shm_prepare(&sh->ratelimit, conf, err, errlen) < 0)
         return -1;
+    if (sh->health == NULL && (sh->health = sl_hshm_new()) == NULL) {
+        snprintf(err, errlen, "cannot map shared memory for the health checks: %s",
+                 strerror(errno));
+        return -1;
+    }
     return 0;
 }
 

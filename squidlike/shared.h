@@ -30,6 +30,7 @@
 
 struct sl_conf;
 struct rl_shm;
+struct sl_hshm;
 
 #define SL_WORKERS_MAX 64
 /* Old workers drain while new ones start (a reload), and a reload may
@@ -77,6 +78,9 @@ struct sl_shared {
      * the master's, valid in the workers it forks after setting it (a
      * worker reads it once, at start). */
     struct rl_shm *ratelimit;
+    /* The active health checks' verdicts (health_shm.h): one table for
+     * the master's life, keyed by pool and backend names. */
+    struct sl_hshm *health;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */
