@@ -16,6 +16,7 @@
 #include "squidlike/conf.h"
 #include "squidlike/health_shm.h"
 #include "squidlike/shared.h"
+#include "squidlike/status.h"
 
 /* sl_shared_sum adds struct sl_stats up as an array: counters only. */
 _Static_assert(sizeof(struct sl_stats) % sizeof(unsigned long long) == 0,
@@ -54,7 +55,10 @@ struct sl_shared *sl_shared_new(void)
     /* Untouched pages of a shared anonymous mapping take no memory: the
      * slots cost what the workers that ran have written. */
     sh->slots = sl_shm_map(SL_SHARED_SLOTS * sizeof(struct sl_wslot));
-    if (sh->slots == NULL) {
+    sh->ring = sl_shm_map(sizeof(*sh->ring));
+    if (sh->slots == NULL || sh->ring == NULL) {
+        sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
+        sl_shm_unmap(sh->ring, sizeof(*sh->ring));
         sl_shm_unmap(sh, sizeof(*sh));
         return NULL;
     }
@@ -76,6 +80,7 @@ void sl_shared_free(struct sl_shared *sh)
     if (sh->health != NULL)
         sl_hshm_free(sh->health);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
+    sl_shm_unmap(sh->ring, sizeof(*sh->ring));
     sl_shm_unmap(sh, sizeof(*sh));
 }
 
@@ -123,6 +128,7 @@ take:
     s->index = index;
     s->generation = gen;
     s->started = (int64_t)time(NULL);
+    s->ready = 0;
     memset(&s->g, 0, sizeof(s->g));
     return (int)i;
 }
