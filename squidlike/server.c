@@ -365,7 +365,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     }
     sl_conf_set_warn(srv_warn);
-    sl_tls_set_ticket_secret(sh->ticket_secret);  /* the same in every worker */
+    sl_tls_set_shared(sh, slot);  /* ticket keys and handshake counts of all workers */
     srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
     if (srv->dns == NULL)
         goto fail;

@@ -47,6 +47,12 @@ struct sl_wgauges {
 
 enum sl_wslot_state { SL_WSLOT_FREE = 0, SL_WSLOT_RUNNING, SL_WSLOT_DRAINING };
 
+/* A worker's TLS handshakes (tls.c counts them; its sl_tls_get_stats
+ * adds every slot's up). */
+struct sl_wtls {
+    unsigned long long handshakes, resumed, failed;
+};
+
 struct sl_wslot {
     /* Written by the master. */
     volatile int64_t pid;       /* the worker in the slot; 0: none */
@@ -60,6 +66,7 @@ struct sl_wslot {
     struct sl_wgauges g;
     struct sl_stats stats;
     struct sl_metrics metrics;
+    struct sl_wtls tls;
 };
 
 struct sl_shared {

@@ -23,6 +23,7 @@
 #include "squidlike/chars.h"
 #include "squidlike/conf.h"
 #include "squidlike/hash.h"
+#include "squidlike/shared.h"
 #include "squidlike/tls.h"
 
 #define MAX_NAMES_PER_CERT 100  /* SANs looked at per certificate */
@@ -79,7 +80,11 @@ static struct ticket_key gen_keys[GEN_KEYS];
 static int64_t gen_epoch = -1, gen_lifetime;
 static unsigned char own_secret[SL_TLS_TICKET_SECRET_LEN];
 static const unsigned char *gen_secret;  /* NULL: own_secret, made at first use */
-static struct sl_tls_stats stats;
+/* The handshake counters: this worker's slot's (sl_tls_set_shared), and
+ * read as the sum of every slot; before that, this process's own. */
+static struct sl_wtls own_stats;
+static struct sl_wtls *stats = &own_stats;
+static const struct sl_shared *stats_sh;
 static int ex_index = -1;       /* SSL_CTX ex data: its struct sl_tls */
 
 /* ------------------------------------------------------------ names */
@@ -798,18 +803,41 @@ void sl_tls_cert(const struct sl_tls *t, size_t i, struct sl_tls_cert_info *out)
     out->key_type = t->certs[i].key_type;
 }
 
+void sl_tls_set_shared(struct sl_shared *sh, int slot)
+{
+    sl_tls_set_ticket_secret(sh->ticket_secret);
+    stats = &sh->slots[slot].tls;
+    stats_sh = sh;
+}
+
 void sl_tls_get_stats(struct sl_tls_stats *st)
 {
-    *st = stats;
+    size_t i;
+
+    memset(st, 0, sizeof(*st));
+    if (stats_sh == NULL) {
+        st->handshakes = stats->handshakes;
+        st->resumed = stats->resumed;
+        st->failed = stats->failed;
+        return;
+    }
+    /* Every slot ever used, live or not: counters never go back. */
+    for (i = 0; i < stats_sh->nused && i < SL_SHARED_SLOTS; i++) {
+        const struct sl_wtls *w = &stats_sh->slots[i].tls;
+
+        st->handshakes += w->handshakes;
+        st->resumed += w->resumed;
+        st->failed += w->failed;
+    }
 }
 
 void sl_tls_count(SSL *ssl, int ok)
 {
     if (!ok) {
-        stats.failed++;
+        stats->failed++;
         return;
     }
-    stats.handshakes++;
+    stats->handshakes++;
     if (SSL_session_reused(ssl))
-        stats.resumed++;
+        stats->resumed++;
 }

@@ -39,6 +39,10 @@ struct sl_tls;
 #define SL_TLS_TICKET_SECRET_LEN 32
 #define SL_TLS_TICKET_KEY_LEN 80    /* name 16, HMAC 32, AES 32 (nginx's file) */
 
+struct sl_shared;
+/* A worker's start: the ticket keys come from sh's secret, the handshakes
+ * are counted in its slot, and read as the sum of all slots. */
+void sl_tls_set_shared(struct sl_shared *sh, int slot);
 /* The secret the generated ticket keys come from (32 bytes; it must stay
  * valid: the shared memory's). Unset: one made per process. */
 void sl_tls_set_ticket_secret(const unsigned char *secret);
@@ -99,6 +103,7 @@ void sl_tls_cert(const struct sl_tls *t, size_t i, struct sl_tls_cert_info *out)
 struct sl_tls_stats {
     unsigned long long handshakes, resumed, failed;
 };
+/* Handshakes of every worker (sl_tls_set_shared), or of this process. */
 void sl_tls_get_stats(struct sl_tls_stats *st);
 /* Count a handshake's end (called by the owner when it completes/fails). */
 void sl_tls_count(SSL *ssl, int ok);

@@ -525,10 +525,18 @@ def test_tickets_resume_on_every_worker():
     connections, which land on both workers: the generated keys come from
     a secret in the shared memory, the same in every worker. A worker
     killed -9 is replaced by one that resumes it too (the secret outlives
-    it)."""
+    it). /metrics counts the handshakes of both workers, whichever
+    renders it."""
     o = ScriptedOrigin(echo)
     www, api = www_api()
     s = Site({"app": o}, [vhost(SITE_NAMES)], [www, api], workers=2)
+
+    def counts(full, resumed):
+        for _ in range(6):      # /metrics from whichever worker takes it
+            got = (tls_count(d, "full"), tls_count(d, "resumed"))
+            assert got == (full, resumed), "handshakes full, resumed: %r, not %r" % (
+                got, (full, resumed))
+
     d = s.d
     for v in (V13, V12):
         ctx = client_ctx(www, api, minv=v, maxv=v)
@@ -545,6 +553,7 @@ def test_tickets_resume_on_every_worker():
         assert all(n >= 2 for n in served.values()), (v.name, served)
         assert reused == [True] * 24, "%s: resumed %d of 24 (requests per worker %r)" \
             % (v.name, sum(reused), served)
+    counts(2, 48)
     # Worker 0 killed: its replacement takes the same tickets.
     ctx = client_ctx(www, api, minv=V13, maxv=V13)
     sess = tls_get(s.tls_port, ctx, "www.test")[1].session
@@ -560,6 +569,7 @@ def test_tickets_resume_on_every_worker():
     after = {w["index"]: w["requests"] for w in worker_rows(d, 2)}
     assert after[0] - before[0] >= 2, (before, after)
     assert reused == [True] * 16, reused
+    counts(3, 64)               # the dead worker's count too
 
 
 def scheme_backend():
