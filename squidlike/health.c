@@ -123,8 +123,8 @@ static void hc_on_follow(struct sl_timer *t)
 
         if (!p->own && sl_hshm_get(h->shm, p->slot, &p->seq, &st) &&
             sl_backends_health_set(h->rt, p->pool, p->idx, &st))
-            SL_LOG(SL_LOG_DEBUG, 0, 0, "backend %s of pool %s is %s (the checks "
-                   "of worker 0)", sl_backends_conf(h->rt, p->pool, p->idx)->name,
+            SL_LOG(SL_LOG_DEBUG, 0, 0, "backend %s of pool %s: %s, as worker 0's "
+                   "checks say", sl_backends_conf(h->rt, p->pool, p->idx)->name,
                    sl_backends_rev(h->rt)->pools[p->pool].name, st.healthy ? "up" : "down");
     }
     sl_timer_set(h->srv->loop, &h->follow, h->follow_ms);
