@@ -17,7 +17,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
 	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c \
-	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/ipcount.c %reldir%/ipcount.h \
+	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/notify.c %reldir%/notify.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \

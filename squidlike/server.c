@@ -371,8 +371,10 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     if (conf->cache.enabled) {
         struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
-                                       conf->cache.max_object, 5, 0, 0 };
+                                       conf->cache.max_object, 5, 0, 0, 0 };
         char serr[256];
+
+        sc.shared = sh->nworkers > 1;
         srv->store = cache_store_open(&sc, serr, sizeof(serr));
         if (srv->store == NULL) {
             snprintf(err, errlen, "cache: %s", serr);
@@ -850,6 +852,7 @@ void sl_server_drain_soft(struct sl_server *srv)
     if (srv->draining)
         return;
     srv->draining = 1;
+    srv->drain_soft = 1;
     SL_LOG(SL_LOG_INFO, 0, 0, "replaced: %zu connections to finish", srv->nclients);
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);

@@ -42,7 +42,9 @@ struct sl_status_ring;
 /* A worker's live numbers that are not counters (reset when a new
  * worker takes the slot). */
 struct sl_wgauges {
-    uint64_t clients;           /* open client connections */
+    uint64_t clients;           /* open client connections (kept live) */
+    /* Published each status interval (status.c on_sample): */
+    uint64_t tunnels, origins_busy, origins_idle;
 };
 
 enum sl_wslot_state { SL_WSLOT_FREE = 0, SL_WSLOT_RUNNING, SL_WSLOT_DRAINING };
@@ -60,7 +62,7 @@ struct sl_wslot {
     unsigned index;             /* which worker (0 .. workers-1) */
     unsigned generation;        /* the configuration it runs (1, +1 a reload) */
     int64_t started;            /* unix time it was forked */
-    uint64_t restarts;          /* of worker `index`, this generation */
+    uint64_t restarts;          /* of the workers that had the slot */
     /* Written by the worker. */
     volatile int ready;         /* its listeners are in its loop */
     struct sl_wgauges g;
