@@ -22,6 +22,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
+	%reldir%/shmlock.c %reldir%/shmlock.h %reldir%/health_shm.c %reldir%/health_shm.h \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/client_peer.c \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
 	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \

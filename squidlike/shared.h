@@ -29,6 +29,8 @@
 #include "squidlike/metrics.h"
 
 struct sl_conf;
+struct rl_shm;
+struct sl_hshm;
 struct sl_status_ring;
 
 #define SL_WORKERS_MAX 64
@@ -47,6 +49,12 @@ struct sl_wgauges {
 
 enum sl_wslot_state { SL_WSLOT_FREE = 0, SL_WSLOT_RUNNING, SL_WSLOT_DRAINING };
 
+/* A worker's TLS handshakes (tls.c counts them; its sl_tls_get_stats
+ * adds every slot's up). */
+struct sl_wtls {
+    unsigned long long handshakes, resumed, failed;
+};
+
 struct sl_wslot {
     /* Written by the master. */
     volatile int64_t pid;       /* the worker in the slot; 0: none */
@@ -60,6 +68,7 @@ struct sl_wslot {
     struct sl_wgauges g;
     struct sl_stats stats;
     struct sl_metrics metrics;
+    struct sl_wtls tls;
 };
 
 struct sl_shared {
@@ -70,6 +79,20 @@ struct sl_shared {
     unsigned nworkers;          /* of the newest generation; 1: single */
     struct sl_status_ring *ring;    /* the status history (status.h) */
     /* Modules' shared state (each owns its layout). */
+    /* TLS session ticket keys (tls.c sl_tls_set_ticket_secret): every
+     * worker derives the key of each period from this, so a ticket one
+     * worker issued resumes on any other. Made once by sl_shared_new:
+     * kept across reloads and worker restarts (not across a restart or
+     * a binary upgrade: new memory). */
+    unsigned char ticket_secret[32];   /* SL_TLS_TICKET_SECRET_LEN */
+    /* Rate-limit buckets (client_limit.c rl_shm_prepare): its own
+     * mapping, replaced by a reload that changes its size. The pointer is
+     * the master's, valid in the workers it forks after setting it (a
+     * worker reads it once, at start). */
+    struct rl_shm *ratelimit;
+    /* The active health checks' verdicts (health_shm.h): one table for
+     * the master's life, keyed by pool and backend names. */
+    struct sl_hshm *health;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */
