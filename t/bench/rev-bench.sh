@@ -9,7 +9,8 @@
 # defaults), the cache in DIR/cache, no
 # forward proxy, no access log (as the anchors run). REV_BENCH_LEAN=1 turns
 # the identity headers off; REV_BENCH_BUSY_POLL_US=N sets limits.busy_poll_us
-# (off by default, as HAProxy's busy-polling).
+# (off by default, as HAProxy's busy-polling); REV_BENCH_WORKERS=N runs N
+# worker processes.
 set -e
 port=$1 origin=$2 origin2=$3 dir=$4 tlsport=$5 cert=$6 key=$7
 bin=${SQUIDLIKE:-$(dirname "$0")/../../squidlike/squidlike}
@@ -26,6 +27,7 @@ pid_file = "$dir/var/run/squidlike.pid";
 access_log = "none";
 error_log = "$dir/var/log/error.log";
 log_level = "warn";
+workers = ${REV_BENCH_WORKERS:-1};
 cache: { enabled = true; dir = "$dir/cache"; size = "1G"; };
 limits: { busy_poll_us = ${REV_BENCH_BUSY_POLL_US:-0}; };
 reverse: {
