@@ -151,7 +151,7 @@ enum cache_infl_verdict cache_infl_claim(struct cache_infl *t,
     uint32_t i;
 
     if (lock(t) < 0)
-        return CACHE_INFL_GO;
+        return CACHE_INFL_FULL;
     /* The whole window: a key may sit past a slot freed after it came. */
     for (i = 0; i < probe; i++) {
         s = &t->slots[(uint32_t)(key->h1 + i) & mask];
@@ -183,7 +183,7 @@ enum cache_infl_verdict cache_infl_claim(struct cache_infl *t,
     } else if (best != NULL) {
         take(t, best, key, pid, now_ms, tk);
     } else {
-        v = CACHE_INFL_GO;      /* a window of live fetches: do without */
+        v = CACHE_INFL_FULL;    /* a window of live fetches: do without */
     }
     unlock(t);
     return v;

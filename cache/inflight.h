@@ -7,7 +7,7 @@
  *
  * Fixed slots, open addressing with a bounded probe (CACHE_INFL_PROBE):
  * memory and the cost of a claim do not grow with the load; when the
- * window of a key is full of live fetches the claim says GO (fetch
+ * window of a key is full of live fetches the claim says FULL (fetch
  * without collapsing), which is what a single process did before.
  *
  * A key is two independent 64-bit hashes of the cache key (and a kind):
@@ -63,8 +63,9 @@ enum cache_infl_state {
 enum cache_infl_verdict {
     CACHE_INFL_LEAD,            /* claimed: fetch it, report its states */
     CACHE_INFL_JOIN,            /* another live process fetches: wait on tk */
-    CACHE_INFL_GO,              /* fetch without collapsing (pass, full) */
-    CACHE_INFL_STORED           /* committed just now: look in the store */
+    CACHE_INFL_GO,              /* fetch without collapsing: not storable */
+    CACHE_INFL_STORED,          /* committed just now: look in the store */
+    CACHE_INFL_FULL             /* no slot (or no lock): fetch without */
 };
 
 /* cache_infl_claim flags */

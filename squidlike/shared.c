@@ -13,6 +13,7 @@
 
 #include "squidlike/conf.h"
 #include "squidlike/shared.h"
+#include "squidlike/client_xcf.h"
 
 /* sl_shared_sum adds struct sl_stats up as an array: counters only. */
 _Static_assert(sizeof(struct sl_stats) % sizeof(unsigned long long) == 0,
@@ -71,10 +72,9 @@ void sl_shared_free(struct sl_shared *sh)
 int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
                       char *err, size_t errlen)
 {
-    (void)sh;
     (void)conf;
-    (void)err;
-    (void)errlen;
+    if (xcf_prepare(sh, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "squidlike/metrics.h"
 
 struct sl_conf;
+struct cache_infl;
 
 #define SL_WORKERS_MAX 64
 /* Old workers drain while new ones start (a reload), and a reload may
@@ -65,6 +66,7 @@ struct sl_shared {
     unsigned generation;        /* the newest */
     unsigned nworkers;          /* of the newest generation; 1: single */
     /* Modules' shared state (each owns its layout). */
+    struct cache_infl *infl;    /* fetches in flight (client_xcf.c) */
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */

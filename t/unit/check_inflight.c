@@ -202,14 +202,14 @@ START_TEST(full_window_goes_without)
                          CACHE_INFL_LEAD);
     }
     k = key(3, 5000);
-    ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_GO);
+    ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_FULL);
     /* a hint of another key gives way when nothing else is free */
     ck_assert_int_eq(cache_infl_set(t, &tk[6], CACHE_INFL_DONE, 99999), 0);
     ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_LEAD);
     ck_assert_uint_eq(x.slot, tk[6].slot);
     /* so does the claim of a process that died */
     k = key(3, 6000);
-    ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_GO);
+    ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_FULL);
     dead_pid = 102;
     ck_assert_int_eq(cache_infl_claim(t, &k, 900, 1000, alive, 0, &x), CACHE_INFL_LEAD);
     ck_assert_uint_eq(x.slot, tk[2].slot);
