@@ -59,6 +59,12 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
 /* Commits what is pending, stops the sync thread, closes. NULL: no-op. */
 void cache_store_close(struct cache_store *st);
 
+/* After a process that had the store open died (a worker): free the
+ * reader slots it held (mdb_reader_check) in the store at dir, opened
+ * for that and closed again. Returns how many were freed, or -errno /
+ * an LMDB code negated. Not while this process has the store open. */
+int cache_store_reader_check(const char *dir, uint64_t max_size);
+
 /* A stored object as found by a lookup. Pointers are into the map. */
 struct cache_obj {
     uint64_t id;

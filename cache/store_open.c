@@ -179,6 +179,27 @@ fail:
     return rc;
 }
 
+int cache_store_reader_check(const char *dir, uint64_t max_size)
+{
+    MDB_env *env;
+    int rc, dead = 0;
+
+    if ((rc = mdb_env_create(&env)) != 0)
+        return -rc;
+    /* The settings env_open uses: a process that opens the environment
+     * must agree with the others on the reader table's size. */
+    if ((rc = mdb_env_set_maxdbs(env, 8)) != 0 ||
+        (rc = mdb_env_set_mapsize(env, (size_t)(max_size + max_size / 2 + (64u << 20)))) != 0 ||
+        (rc = mdb_env_set_maxreaders(env, 512)) != 0 ||
+        (rc = mdb_env_open(env, dir, MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0644)) != 0 ||
+        (rc = mdb_reader_check(env, &dead)) != 0) {
+        mdb_env_close(env);
+        return rc > 0 ? -rc : rc;
+    }
+    mdb_env_close(env);
+    return dead;
+}
+
 /* A store that will not open is moved aside (kept for a post-mortem). */
 static int move_aside(const char *dir, char *err, size_t errlen)
 {

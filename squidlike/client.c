@@ -213,6 +213,11 @@ void sl_client_abort(struct sl_client *c)
     cl_close(c);
 }
 
+void sl_client_mark_draining(struct sl_client *c)
+{
+    c->draining = 1;
+}
+
 void sl_client_drain(struct sl_client *c)
 {
     c->draining = 1;

@@ -49,6 +49,8 @@ void sl_client_count(const struct sl_server *srv, size_t *tunnels,
 
 /* Drain: an idle connection closes now, a busy one after its response. */
 void sl_client_drain(struct sl_client *c);
+/* Mark c to close after its current (or next) answer. */
+void sl_client_mark_draining(struct sl_client *c);
 /* Close at once, whatever it is doing (shutdown timeout, SIGINT). */
 void sl_client_abort(struct sl_client *c);
 /* Next in the server's list (for walking it while closing). */

@@ -759,7 +759,8 @@ static const struct key top_keys[] = {
     GROUP(access), GROUP(cache), GROUP(limits), CFUNC(acls), CFUNC(http_access),
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
     CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), CFUNC(ldap),
-    CFUNC(peers), CFUNC(peer_access), CFUNC(never_direct), CFUNC(always_direct), END
+    CFUNC(peers), CFUNC(peer_access), CFUNC(never_direct), CFUNC(always_direct),
+    CFUNC(workers), CFUNC(worker_sockets), END
 };
 
 /* ----------------------------------------------------- the snapshot */
@@ -780,6 +781,7 @@ static int set_defaults(struct sl_conf *c)
     c->access_log = strdup("var/log/access.log");
     c->error_log = strdup("var/log/error.log");
     c->log_level = SL_LOG_INFO;
+    c->workers = 1;
     c->access_log_format = SL_LOG_FMT_SQUID;
     c->http = (struct sl_conf_http){ .via = 1,
         .forwarded_for = FLT_XFF_DELETE, .max_request_line = 8 * KIB,

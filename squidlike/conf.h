@@ -470,6 +470,10 @@ struct sl_conf {
     enum sl_log_format access_log_format;
     char *error_log;            /* NULL: "stderr" */
     enum sl_log_level log_level;
+    /* Worker processes (master.c): 1 runs one process and no master. */
+    unsigned workers;
+    int workers_auto;           /* "auto": the number of online CPUs */
+    enum { SL_WSOCK_REUSEPORT, SL_WSOCK_SHARED } worker_sockets;
 
     struct sl_conf_http http;
     struct sl_conf_timeouts timeouts;

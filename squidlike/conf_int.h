@@ -95,6 +95,10 @@ int cf_each_string(struct ctx *x, const config_setting_t *s, size_t max,
 int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
                   const char *off_word);
 
+/* conf_workers.c */
+int cf_k_workers(struct ctx *x, const config_setting_t *s);
+int cf_k_worker_sockets(struct ctx *x, const config_setting_t *s);
+
 /* conf_acl.c: keys, and the policy built after the walk. */
 int cf_k_acls(struct ctx *x, const config_setting_t *s);
 int cf_k_http_access(struct ctx *x, const config_setting_t *s);

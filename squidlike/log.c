@@ -320,6 +320,13 @@ unsigned long long sl_log_dropped(void)
     return errlog.dropped + acclog.dropped;
 }
 
+static char log_tag[32];
+
+void sl_log_set_tag(const char *tag)
+{
+    snprintf(log_tag, sizeof(log_tag), "%s", tag ? tag : "");
+}
+
 void sl_log(enum sl_log_level level, uint64_t conn, int err,
             const char *fmt, ...)
 {
@@ -336,6 +343,10 @@ void sl_log(enum sl_log_level level, uint64_t conn, int err,
     k = snprintf(line + n, sizeof(line) - n, ".%03ld [%s] ",
                  ts.tv_nsec / 1000000, level_names[level]);
     n += (size_t)k;
+    if (log_tag[0]) {
+        k = snprintf(line + n, sizeof(line) - n, "%s: ", log_tag);
+        n += (size_t)k;
+    }
     if (conn) {
         k = snprintf(line + n, sizeof(line) - n, "conn %llu: ",
                      (unsigned long long)conn);

@@ -30,6 +30,9 @@ int sl_log_open_error(const char *path, enum sl_log_level level);
 int sl_log_open_access(const char *path);
 /* Reopen both files by their current paths (log rotation, SIGUSR1). */
 int sl_log_reopen(void);
+/* Name the process in every error-log line ("worker 1", "master"); NULL
+ * or "" for none (one process). Copied. */
+void sl_log_set_tag(const char *tag);
 /* Hand disk writes to a writer thread from now on (the daemon's loop). */
 int sl_log_start_writer(void);
 /* Batches dropped because the disk fell too far behind. */

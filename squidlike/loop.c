@@ -96,6 +96,22 @@ int sl_loop_set_lt(struct sl_loop *loop, struct sl_io *io, unsigned mask,
     return 0;
 }
 
+int sl_loop_set_exclusive(struct sl_loop *loop, struct sl_io *io, int on)
+{
+    struct epoll_event ev;
+
+    if (!on) {
+        if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0 && errno != ENOENT)
+            return -errno;
+        return 0;
+    }
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.ptr = io;
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
 int sl_loop_del(struct sl_loop *loop, struct sl_io *io)
 {
     int fd = io->fd;

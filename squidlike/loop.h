@@ -66,6 +66,10 @@ int sl_loop_add_et(struct sl_loop *loop, struct sl_io *io);
  * 0 removes it from the wait set but keeps the fd open). */
 int sl_loop_set_lt(struct sl_loop *loop, struct sl_io *io, unsigned mask,
                    int added);
+/* A listening socket several processes wait on: on, registered for
+ * reading with EPOLLEXCLUSIVE (a connection wakes one of them, not all);
+ * off, removed (EPOLLEXCLUSIVE cannot be modified, only added). */
+int sl_loop_set_exclusive(struct sl_loop *loop, struct sl_io *io, int on);
 /* Unregister (the caller closes the fd). Sets io->fd to -1 and returns the
  * old fd, so events already fetched for it are ignored. */
 int sl_loop_del(struct sl_loop *loop, struct sl_io *io);

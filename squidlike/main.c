@@ -25,9 +25,10 @@
 
 #include "squidlike/conf.h"
 #include "squidlike/log.h"
-#include "squidlike/loop.h"
+#include "squidlike/master.h"
 #include "squidlike/server.h"
 #include "squidlike/shared.h"
+#include "squidlike/worker.h"
 
 #ifndef SL_SYSCONFDIR
 #define SL_SYSCONFDIR "/etc"
@@ -39,12 +40,6 @@ struct opts {
     const char *k;              /* -k */
 };
 
-struct sigctx {
-    struct sl_io io;
-    struct sl_server *srv;
-    const char *conf_path;
-};
-
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -53,7 +48,7 @@ static void usage(FILE *f)
         "  -a ADDR   listen on [ADDR:]PORT instead of the file's listen list\n"
         "  -k CMD    parse: check the configuration and exit\n"
         "            reconfigure | reopen | rotate | shutdown | interrupt | kill |\n"
-        "            check: signal the running instance (via its pid file)\n"
+        "            check | upgrade: signal the running instance (via its pid file)\n"
         "  -N        stay in the foreground (always the case; for Squid habits)\n"
         "  -v        version and features\n", SL_SYSCONFDIR);
 }
@@ -123,7 +118,7 @@ static int signal_running(const struct sl_conf *conf, const char *cmd)
     static const struct { const char *name; int sig; } cmds[] = {
         { "reconfigure", SIGHUP }, { "reopen", SIGUSR1 }, { "rotate", SIGUSR1 },
         { "shutdown", SIGTERM }, { "interrupt", SIGINT }, { "kill", SIGKILL },
-        { "check", 0 },
+        { "check", 0 }, { "upgrade", SIGUSR2 },
     };
     char buf[32];
     long pid;
@@ -168,60 +163,6 @@ static int signal_running(const struct sl_conf *conf, const char *cmd)
     return 0;
 }
 
-/* --- signals ---------------------------------------------------------- */
-
-static void on_signal(struct sl_io *io, unsigned ev)
-{
-    struct sigctx *sc = io->data;
-    struct signalfd_siginfo si;
-    int rc;
-
-    (void)ev;
-    while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        switch (si.ssi_signo) {
-        case SIGHUP:
-            sl_server_reload(sc->srv, sc->conf_path);
-            sl_loop_update_time(sc->srv->loop);
-            break;
-        case SIGUSR1:
-            if ((rc = sl_log_reopen()) < 0)
-                SL_LOG(SL_LOG_ERROR, 0, rc, "cannot reopen logs");
-            else
-                SL_LOG(SL_LOG_INFO, 0, 0, "logs reopened");
-            break;
-        case SIGTERM:
-            sl_server_drain(sc->srv);
-            break;
-        case SIGINT:
-            SL_LOG(SL_LOG_INFO, 0, 0, "interrupted: closing all connections");
-            sl_server_stop(sc->srv);
-            break;
-        }
-    }
-}
-
-static int signals_setup(struct sigctx *sc, struct sl_loop *loop)
-{
-    sigset_t set;
-    int fd;
-
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-        return -errno;
-    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    sc->io.fd = fd;
-    sc->io.cb = on_signal;
-    sc->io.data = sc;
-    return sl_loop_set_lt(loop, &sc->io, SL_IO_READ, 0);
-}
-
 /* --- main ------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -248,18 +189,28 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
+/* A new master started by a binary upgrade: the old one's locked pid
+ * file, now with our pid in it. */
+static int pidfile_adopt(int fd, char *err, size_t errlen)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        snprintf(err, errlen, "pid file: %s", strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+static int run(struct sl_conf *conf, const char *conf_path, int listen_cli, char **argv)
 {
     char err[SL_CONF_ERR_MAX];
-    struct sl_loop *loop = NULL;
-    struct sl_server *srv = NULL;
     struct sl_shared *sh = NULL;
-    struct sigctx sc;
-    int pidfd = -1, rc = 1, r;
-    size_t i;
+    struct sl_worker_args wa;
+    int pidfd = -1, rc = 1, r, slot;
 
-    memset(&sc, 0, sizeof(sc));
-    sc.io.fd = -1;
     if ((r = sl_log_open_error(conf->error_log, conf->log_level)) < 0) {
         fprintf(stderr, "squidlike: cannot open error log %s: %s\n",
                 conf->error_log, strerror(-r));
@@ -271,11 +222,11 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
                 conf->access_log, strerror(-r));
         goto out;
     }
-    if (conf->pid_file && (pidfd = pidfile_create(conf->pid_file, err, sizeof(err))) < 0)
-        goto fail;
-    loop = sl_loop_new();
-    if (loop == NULL) {
-        snprintf(err, sizeof(err), "cannot create the event loop: %s", strerror(errno));
+    if ((r = sl_master_inherited_pidfd()) >= 0) {
+        if ((pidfd = pidfile_adopt(r, err, sizeof(err))) < 0)
+            goto fail;
+    } else if (conf->pid_file &&
+               (pidfd = pidfile_create(conf->pid_file, err, sizeof(err))) < 0) {
         goto fail;
     }
     if ((sh = sl_shared_new()) == NULL) {
@@ -284,47 +235,30 @@ static int run(struct sl_conf *conf, const char *conf_path, int listen_cli)
     }
     if (sl_shared_prepare(sh, conf, err, sizeof(err)) < 0)
         goto fail;
-    sh->generation = 1;
-    i = (size_t)sl_shared_take(sh, 0, 1);
-    sh->slots[i].pid = getpid();
-    srv = sl_server_new(loop, conf, sh, (int)i, err, sizeof(err));
-    if (srv == NULL)
-        goto fail;
-    srv->listen_from_cli = listen_cli;
-    if (sl_server_listen(srv, err, sizeof(err)) < 0)
-        goto fail;
-    sc.srv = srv;
-    sc.conf_path = conf_path;
-    if ((r = signals_setup(&sc, loop)) < 0) {
-        snprintf(err, sizeof(err), "signals: %s", strerror(-r));
-        goto fail;
+    if (conf->workers > 1) {
+        struct sl_master_args ma = { conf, conf_path, listen_cli, sh, pidfd, argv };
+
+        rc = sl_master_run(&ma);
+        pidfd = ma.pidfd;
+        goto out;
     }
-    sl_loop_set_idle_hook(loop, sl_server_idle, srv);
-    sl_loop_set_busy_poll(loop, (unsigned)conf->limits.busy_poll_us);
-    if ((r = sl_log_start_writer()) < 0)
-        SL_LOG(SL_LOG_WARN, 0, r, "no log writer thread: logs are written "
-               "from the event loop");
-    for (i = 0; i < conf->n_listen; i++)
-        SL_LOG(SL_LOG_INFO, 0, 0, "listening on %s", conf->listen[i].text);
-    SL_LOG(SL_LOG_INFO, 0, 0, "squidlike %s ready (pid %ld, config %s)",
-           PACKAGE_VERSION, (long)getpid(), conf_path);
-    sl_log_flush(NULL);
-    if ((r = sl_loop_run(loop)) < 0)
-        SL_LOG(SL_LOG_ERROR, 0, r, "event loop failed");
-    else
-        rc = 0;
-    SL_LOG(SL_LOG_INFO, 0, 0, "squidlike exiting");
+    sh->generation = 1;
+    slot = sl_shared_take(sh, 0, 1);
+    sh->slots[slot].pid = getpid();
+    memset(&wa, 0, sizeof(wa));
+    wa.conf = conf;
+    wa.conf_path = conf_path;
+    wa.sh = sh;
+    wa.slot = slot;
+    wa.listen_cli = listen_cli;
+    rc = sl_worker_run(&wa);
     goto out;
 fail:
     SL_LOG(SL_LOG_ERROR, 0, 0, "%s", err);
     if (conf->error_log)        /* also tell whoever started us */
         fprintf(stderr, "squidlike: %s\n", err);
 out:
-    if (sc.io.fd >= 0)
-        close(sl_loop_del(loop, &sc.io));
-    sl_server_free(srv);
     sl_shared_free(sh);
-    sl_loop_free(loop);
     if (pidfd >= 0) {
         unlink(conf->pid_file);
         close(pidfd);
@@ -366,7 +300,7 @@ int main(int argc, char **argv)
         rc = signal_running(conf, o.k);
     } else {
         ares_library_init(ARES_LIB_INIT_ALL);
-        rc = run(conf, o.conf_path, o.listen != NULL);
+        rc = run(conf, o.conf_path, o.listen != NULL, argv);
         ares_library_cleanup();
     }
     sl_conf_unref(conf);

@@ -521,6 +521,27 @@ static void ldap_rows(struct sl_bufw *w, const struct sl_server *srv)
         (unsigned long long)gs.n);
 }
 
+/* The worker processes: how many, restarts, and each one's requests
+ * (at most SL_WORKERS_MAX label values). */
+static void workers_rows(struct sl_bufw *w, struct sl_server *srv)
+{
+    struct sl_worker_row r[SL_SHARED_SLOTS];
+    size_t n = sl_workers_rows(srv->shared, r, SL_SHARED_SLOTS), i;
+
+    one(w, "squidlike_workers", "gauge",
+        "Worker processes serving (of the newest configuration).",
+        (unsigned long long)sl_workers_live(srv->shared));
+    one(w, "squidlike_worker_restarts_total", "counter",
+        "Workers started again after they died.", sl_workers_restarts(srv->shared));
+    family(w, "squidlike_worker_requests", "gauge",
+           "Requests served by each live worker since it took its place (the "
+           "balance between workers).");
+    for (i = 0; i < n; i++)
+        if (!r[i].draining)
+            sl_bufw_printf(w, "squidlike_worker_requests{worker=\"%u\"} %llu\n",
+                           r[i].index, r[i].requests);
+}
+
 /* reverse.compression: what was coded, and what went identity for want
  * of a stream. */
 static void zip_rows(struct sl_bufw *w, struct sl_server *srv)
@@ -795,6 +816,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     sl_bufw_printf(&w, "squidlike_busy_poll_seconds_total %llu.%06llu\n",
         (unsigned long long)(ls.spin_us / 1000000),
         (unsigned long long)(ls.spin_us % 1000000));
+    workers_rows(&w, srv);
     family(&w, "squidlike_uptime_seconds", "gauge", "Seconds since the daemon started.");
     sl_bufw_printf(&w, "squidlike_uptime_seconds %lld.%03lld\n",
         (long long)(up / 1000), (long long)(up % 1000));

@@ -31,12 +31,19 @@ void sl_net_set_port(struct sockaddr *sa, unsigned port)
 
 int sl_net_listen(const struct sockaddr *sa, socklen_t len)
 {
+    return sl_net_listen_opt(sa, len, 0);
+}
+
+int sl_net_listen_opt(const struct sockaddr *sa, socklen_t len, int reuseport)
+{
     int fd, one = 1, zero = 0;
 
     fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        goto fail;
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
     if (sa->sa_family == AF_INET6 &&
         IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr) &&

@@ -13,6 +13,9 @@
 /* Non-blocking, close-on-exec listener with SO_REUSEADDR; backlog 1024.
  * An AF_INET6 any-address listener also takes IPv4 (IPV6_V6ONLY off). */
 int sl_net_listen(const struct sockaddr *sa, socklen_t len);
+/* The same, with SO_REUSEPORT when reuseport: one socket per worker, the
+ * kernel spreading new connections over them (master.c). */
+int sl_net_listen_opt(const struct sockaddr *sa, socklen_t len, int reuseport);
 
 /* Start a non-blocking connect. Returns the fd (connect in progress or
  * done) or -errno. TCP_NODELAY is set: we write whole heads at once. */

@@ -65,10 +65,16 @@ static void srv_set_accept(struct sl_server *srv, int on, int mgr_too)
 {
     size_t i;
 
-    for (i = 0; i < srv->nlisteners; i++)
-        if (srv->listeners[i].io.fd >= 0 && (on || mgr_too || !srv->listeners[i].manager))
-            sl_loop_set_lt(srv->loop, &srv->listeners[i].io,
-                           on ? SL_IO_READ : 0, 1);
+    for (i = 0; i < srv->nlisteners; i++) {
+        struct sl_listener *l = &srv->listeners[i];
+
+        if (l->io.fd < 0 || !(on || mgr_too || !l->manager))
+            continue;
+        if (l->exclusive)
+            sl_loop_set_exclusive(srv->loop, &l->io, on);
+        else
+            sl_loop_set_lt(srv->loop, &l->io, on ? SL_IO_READ : 0, 1);
+    }
     srv->accept_paused = !on;
 }
 
@@ -461,6 +467,34 @@ int sl_server_listen(struct sl_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+int sl_server_adopt(struct sl_server *srv, const struct sl_lsock *ls, size_t n,
+                    int exclusive, char *err, size_t errlen)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < n && srv->nlisteners < sizeof(srv->listeners) / sizeof(srv->listeners[0]);
+         i++) {
+        struct sl_listener *l = &srv->listeners[srv->nlisteners++];
+
+        l->io.fd = ls[i].fd;
+        l->io.cb = srv_on_accept;
+        l->io.data = l;
+        l->srv = srv;
+        l->kind = ls[i].kind;
+        l->manager = ls[i].kind == SL_LISTEN_MANAGER;
+        l->exclusive = exclusive;
+        snprintf(l->text, sizeof(l->text), "%s", ls[i].text);
+        rc = exclusive ? sl_loop_set_exclusive(srv->loop, &l->io, 1)
+                       : sl_loop_set_lt(srv->loop, &l->io, SL_IO_READ, 0);
+        if (rc < 0) {
+            snprintf(err, errlen, "epoll: %s: %s", l->text, strerror(-rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void srv_close_listeners(struct sl_server *srv)
 {
     size_t i;
@@ -794,6 +828,50 @@ void sl_server_drain(struct sl_server *srv)
     sl_timer_set(srv->loop, &srv->drain_timer, srv->conf->timeouts.shutdown);
 }
 
+static void srv_on_linger(struct sl_timer *t)
+{
+    struct sl_server *srv = t->data;
+    struct sl_client *c, *next;
+
+    for (c = srv->clients; c; c = next) {
+        next = sl_client_next(c);
+        sl_client_drain(c);
+    }
+    if (srv->nclients == 0)
+        sl_loop_stop(srv->loop);
+}
+
+void sl_server_drain_soft(struct sl_server *srv)
+{
+    struct sl_client *c;
+
+    if (srv->draining)
+        return;
+    srv->draining = 1;
+    SL_LOG(SL_LOG_INFO, 0, 0, "replaced: %zu connections to finish", srv->nclients);
+    srv_close_listeners(srv);
+    sl_timer_stop(srv->loop, &srv->accept_timer);
+    srv->accept_fails.failing = 0;
+    sl_pool_close_idle(srv->pool);
+    sl_bgfetch_stop_all(srv);
+    sl_health_stop(srv->health);
+    srv->health = NULL;
+    /* Busy ones answer with Connection: close and go; idle ones wait for
+     * a last request until the linger timer. */
+    for (c = srv->clients; c; c = sl_client_next(c))
+        sl_client_mark_draining(c);
+    if (srv->nclients == 0) {
+        sl_loop_stop(srv->loop);
+        return;
+    }
+    srv->linger_timer.cb = srv_on_linger;
+    srv->linger_timer.data = srv;
+    sl_timer_set(srv->loop, &srv->linger_timer, SL_DRAIN_LINGER_MS);
+    srv->drain_timer.cb = srv_on_drain_timeout;
+    srv->drain_timer.data = srv;
+    sl_timer_set(srv->loop, &srv->drain_timer, srv->conf->timeouts.shutdown);
+}
+
 void sl_server_stop(struct sl_server *srv)
 {
     srv->draining = 1;
@@ -858,6 +936,7 @@ void sl_server_free(struct sl_server *srv)
     sl_workq_free(srv->workq);
     srv->workq = NULL;
     sl_timer_stop(srv->loop, &srv->drain_timer);
+    sl_timer_stop(srv->loop, &srv->linger_timer);
     sl_timer_stop(srv->loop, &srv->accept_timer);
     sl_timer_stop(srv->loop, &srv->store_timer);
     sl_timer_stop(srv->loop, &srv->mem_timer);

@@ -51,6 +51,14 @@ struct sl_listener {
     int manager;                /* kind == SL_LISTEN_MANAGER */
     enum sl_listen_kind kind;
     int failing;                /* its last accept failed (sl_accept_fails) */
+    int exclusive;              /* one socket all workers wait on (EPOLLEXCLUSIVE) */
+    char text[64];
+};
+
+/* A socket the master bound for a worker (master.c, sl_server_adopt). */
+struct sl_lsock {
+    int fd;
+    enum sl_listen_kind kind;
     char text[64];
 };
 
@@ -132,6 +140,7 @@ struct sl_server {
     int64_t full_logged_ms;     /* last "max_connections reached" line */
     unsigned long long full_unlogged;   /* times reached since */
     struct sl_timer drain_timer;
+    struct sl_timer linger_timer;   /* sl_server_drain_soft */
     struct sl_timer accept_timer;
     struct sl_timer mem_timer;  /* gives memory back after a spike */
     struct sl_shared *shared;   /* what the workers share (shared.h) */
@@ -160,12 +169,22 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
                                 char *err, size_t errlen);
 /* Bind conf's listen addresses. Returns 0 or -1 with err. */
 int sl_server_listen(struct sl_server *srv, char *err, size_t errlen);
+/* Take sockets the master bound (a worker): n of them, each shared with
+ * the other workers when exclusive. Returns 0 or -1 with err. */
+int sl_server_adopt(struct sl_server *srv, const struct sl_lsock *ls, size_t n,
+                    int exclusive, char *err, size_t errlen);
 /* Load path on a thread and swap it in when loaded; on failure the old
  * snapshot stays (logged). */
 int sl_server_reload(struct sl_server *srv, const char *path);
 /* SIGTERM: stop accepting, finish in-flight requests, then stop the loop
  * (or force it after timeouts.shutdown). */
 void sl_server_drain(struct sl_server *srv);
+/* A worker replaced by a reload (SIGQUIT from the master): as drain, but
+ * idle keep-alive connections get SL_DRAIN_LINGER_MS to send one more
+ * request (answered with Connection: close) before they are closed, so
+ * that a client reusing one as we close it does not see it fail. */
+#define SL_DRAIN_LINGER_MS 1000
+void sl_server_drain_soft(struct sl_server *srv);
 /* Close every connection now and stop the loop (SIGINT). */
 void sl_server_stop(struct sl_server *srv);
 /* Free it all; the loop must not be running. */

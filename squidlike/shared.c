@@ -14,6 +14,7 @@
 #include "squidlike/conf.h"
 #include "squidlike/shared.h"
 #include "squidlike/client_xcf.h"
+#include "squidlike/status.h"
 
 /* sl_shared_sum adds struct sl_stats up as an array: counters only. */
 _Static_assert(sizeof(struct sl_stats) % sizeof(unsigned long long) == 0,
@@ -52,7 +53,10 @@ struct sl_shared *sl_shared_new(void)
     /* Untouched pages of a shared anonymous mapping take no memory: the
      * slots cost what the workers that ran have written. */
     sh->slots = sl_shm_map(SL_SHARED_SLOTS * sizeof(struct sl_wslot));
-    if (sh->slots == NULL) {
+    sh->ring = sl_shm_map(sizeof(*sh->ring));
+    if (sh->slots == NULL || sh->ring == NULL) {
+        sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
+        sl_shm_unmap(sh->ring, sizeof(*sh->ring));
         sl_shm_unmap(sh, sizeof(*sh));
         return NULL;
     }
@@ -66,6 +70,7 @@ void sl_shared_free(struct sl_shared *sh)
     if (sh == NULL)
         return;
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
+    sl_shm_unmap(sh->ring, sizeof(*sh->ring));
     sl_shm_unmap(sh, sizeof(*sh));
 }
 
@@ -109,6 +114,7 @@ take:
     s->index = index;
     s->generation = gen;
     s->started = (int64_t)time(NULL);
+    s->ready = 0;
     memset(&s->g, 0, sizeof(s->g));
     return (int)i;
 }

@@ -30,6 +30,7 @@
 
 struct sl_conf;
 struct cache_infl;
+struct sl_status_ring;
 
 #define SL_WORKERS_MAX 64
 /* Old workers drain while new ones start (a reload), and a reload may
@@ -54,6 +55,7 @@ struct sl_wslot {
     int64_t started;            /* unix time it was forked */
     uint64_t restarts;          /* of worker `index`, this generation */
     /* Written by the worker. */
+    volatile int ready;         /* its listeners are in its loop */
     struct sl_wgauges g;
     struct sl_stats stats;
     struct sl_metrics metrics;
@@ -65,6 +67,7 @@ struct sl_shared {
     int64_t start_ms;           /* monotonic time the master started */
     unsigned generation;        /* the newest */
     unsigned nworkers;          /* of the newest generation; 1: single */
+    struct sl_status_ring *ring;    /* the status history (status.h) */
     /* Modules' shared state (each owns its layout). */
     struct cache_infl *infl;    /* fetches in flight (client_xcf.c) */
 };

@@ -143,9 +143,18 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
 void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g)
 {
     memset(g, 0, sizeof(*g));
-    g->clients = srv->nclients;
+    g->clients = (size_t)sl_workers_clients(srv->shared);
     sl_client_count(srv, &g->tunnels, &g->origins_busy);
     g->origins_idle = sl_pool_idle_count(srv->pool);
+}
+
+/* One worker samples for all: the first of the newest generation (the
+ * one process, when there is one). A reader racing its push may see one
+ * sample half written: the deltas clamp at 0, and the next render is
+ * right. */
+static int sampler(const struct sl_server *srv)
+{
+    return srv->slot->index == 0 && srv->slot->generation == srv->shared->generation;
 }
 
 static void on_sample(struct sl_timer *t)
@@ -153,8 +162,10 @@ static void on_sample(struct sl_timer *t)
     struct sl_server *srv = t->data;
     struct sl_status_sample s;
 
-    sl_status_snapshot(srv, &s);
-    sl_status_ring_push(&srv->status.ring, &s);
+    if (sampler(srv)) {
+        sl_status_snapshot(srv, &s);
+        sl_status_ring_push(srv->status.ring, &s);
+    }
     sl_timer_set(srv->loop, t, srv->status.interval_ms);
 }
 
@@ -167,8 +178,11 @@ void sl_status_start(struct sl_server *srv)
     st->interval_ms = SL_STATUS_INTERVAL_MS;
     if (env != NULL && strtoll(env, NULL, 10) > 0)
         st->interval_ms = strtoll(env, NULL, 10);
-    sl_status_snapshot(srv, &s);
-    sl_status_ring_push(&st->ring, &s);
+    st->ring = srv->shared->ring;
+    if (sampler(srv)) {
+        sl_status_snapshot(srv, &s);
+        sl_status_ring_push(st->ring, &s);
+    }
     st->timer.cb = on_sample;
     st->timer.data = srv;
     sl_timer_set(srv->loop, &st->timer, st->interval_ms);
@@ -259,7 +273,7 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
     v->win[SL_STATUS_SINCE_START] = v->now;
     v->win[SL_STATUS_SINCE_START].t_ms = v->up_ms;
     for (i = 1; i < SL_STATUS_NWIN; i++)
-        if (sl_status_window(&srv->status.ring, &v->now, span[i], &v->win[i]) < 0)
+        if (sl_status_window(srv->status.ring, &v->now, span[i], &v->win[i]) < 0)
             memset(&v->win[i], 0, sizeof(v->win[i]));
     sl_dns_get_stats(srv->dns, &v->dns);
     if (srv->store != NULL)
@@ -785,14 +799,15 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     limits_json(&w, srv);
     zip_json(&w, srv);
     auth_json(&w, srv);
+    sl_status_workers_json(&w, srv);
     sl_bufw_printf(&w, ",\n  \"windows\": {\n");
     for (i = 0; i < SL_STATUS_NWIN; i++) {
         window(&w, sl_status_win_name[i], &v.win[i]);
         sl_bufw_printf(&w, i + 1 < SL_STATUS_NWIN ? ",\n" : "\n");
     }
     sl_bufw_printf(&w, "  },\n");
-    history(&w, &srv->status.ring, &v.now);
+    history(&w, srv->status.ring, &v.now);
     sl_bufw_printf(&w, ",\n  \"sample_interval_seconds\": %.3f,\n  \"samples\": %zu\n}\n",
-        (double)srv->status.interval_ms / 1000.0, srv->status.ring.n);
+        (double)srv->status.interval_ms / 1000.0, srv->status.ring->n);
     return w.rc;
 }

@@ -45,7 +45,9 @@ struct sl_status_ring {
 };
 
 struct sl_status {
-    struct sl_status_ring ring;
+    /* The history: one for all workers (in shared memory: shared.h),
+     * written by the sampling worker only (sl_status_sampler). */
+    struct sl_status_ring *ring;
     struct sl_timer timer;
     int64_t interval_ms;
 };
@@ -164,5 +166,23 @@ size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc);
     "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n" \
     "X-Content-Type-Options: nosniff\r\n" \
     "Referrer-Policy: no-referrer\r\n"
+
+/* status_workers.c: the live workers (shared.h), a row each. */
+struct sl_shared;
+struct sl_worker_row {
+    unsigned index, generation;
+    long pid;
+    int draining;
+    int64_t started;            /* unix time */
+    unsigned long long requests, hits, clients, restarts;
+    double cpu_seconds;         /* -1: unknown */
+    long long rss_bytes;        /* -1: unknown */
+};
+size_t sl_workers_rows(const struct sl_shared *sh, struct sl_worker_row *r, size_t max);
+unsigned long long sl_workers_restarts(const struct sl_shared *sh);
+unsigned long long sl_workers_clients(const struct sl_shared *sh);
+size_t sl_workers_live(const struct sl_shared *sh);
+void sl_status_workers_json(struct sl_bufw *w, struct sl_server *srv);
+void sl_status_workers_html(struct sl_bufw *w, struct sl_server *srv);
 
 #endif

@@ -814,7 +814,7 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     }
     sl_bufw_printf(&w, "</h1>\n<main>\n");
     tiles_traffic(&w, &v);
-    np = sl_status_history(&srv->status.ring, &v.now, HOUR_MS, pts, MAXPTS);
+    np = sl_status_history(srv->status.ring, &v.now, HOUR_MS, pts, MAXPTS);
     graph(&w, &v, pts, np, "graph_hit_ratio", "Hit ratio, last hour", s_hit, NULL, "", 1);
     graph(&w, &v, pts, np, "graph_requests", "Requests per second, last hour", s_rps, NULL,
           "req/s", 0);
@@ -838,10 +838,11 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
                  &sum->metrics.top_user_bytes, 1);
     }
     tile_process(&w, srv, &v);
+    sl_status_workers_html(&w, srv);
     sl_bufw_printf(&w, "</main>\n<footer>pid %ld &middot; sampled every %g s, %zu samples "
         "&middot; refreshes every %d s &middot; the same numbers: "
         "<a href=\"/squidlike/status.json\">status.json</a>, <a href=\"/metrics\">metrics</a>"
         "</footer>\n</body></html>\n", (long)getpid(),
-        (double)srv->status.interval_ms / 1000.0, srv->status.ring.n, REFRESH_S);
+        (double)srv->status.interval_ms / 1000.0, srv->status.ring->n, REFRESH_S);
     return w.rc;
 }

@@ -1,0 +1,51 @@
+/*
+ * conf_workers.c - the keys of the worker processes: how many, and how
+ * they share the listening sockets (master.c).
+ */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "squidlike/conf_int.h"
+#include "squidlike/shared.h"
+
+/* workers = N (1 .. SL_WORKERS_MAX) or "auto": one per online CPU. */
+int cf_k_workers(struct ctx *x, const config_setting_t *s)
+{
+    long long v;
+    long n;
+
+    if (!cf_is_int(s)) {
+        const char *str = config_setting_get_string(s);
+
+        if (str == NULL || strcmp(str, "auto") != 0)
+            return cf_fail(x, s, "bad 'workers' %s (expected a number from 1 to %d, "
+                           "or \"auto\")", cf_describe(x, s), SL_WORKERS_MAX);
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        x->c->workers = n < 1 ? 1 : n > SL_WORKERS_MAX ? SL_WORKERS_MAX : (unsigned)n;
+        x->c->workers_auto = 1;
+        return 0;
+    }
+    v = config_setting_get_int64(s);
+    if (v < 1 || v > SL_WORKERS_MAX)
+        return cf_fail(x, s, "bad 'workers' %s (expected a number from 1 to %d, "
+                       "or \"auto\")", cf_describe(x, s), SL_WORKERS_MAX);
+    x->c->workers = (unsigned)v;
+    x->c->workers_auto = 0;
+    return 0;
+}
+
+int cf_k_worker_sockets(struct ctx *x, const config_setting_t *s)
+{
+    const char *v = config_setting_get_string(s);
+
+    if (v != NULL && strcmp(v, "reuseport") == 0)
+        x->c->worker_sockets = SL_WSOCK_REUSEPORT;
+    else if (v != NULL && strcmp(v, "shared") == 0)
+        x->c->worker_sockets = SL_WSOCK_SHARED;
+    else
+        return cf_fail(x, s, "bad 'worker_sockets' %s (expected \"reuseport\" or "
+                       "\"shared\")", cf_describe(x, s));
+    return 0;
+}
