@@ -208,6 +208,49 @@ def test_parallel_misses_on_two_workers_make_one_origin_request():
             [ln for ln in m.splitlines() if "cross_worker" in ln]
 
 
+def test_uncacheable_answer_lets_the_other_worker_go_at_once():
+    """The fetch's answer is no-store: the misses waiting in the other
+    worker go to the origin themselves as soon as it is known (not after
+    their wait's bound), as the leader's local waiters do."""
+    body = os.urandom(300000)
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def handler(req):
+        gate.wait(30)
+        return Response(200, body, headers=[("Cache-Control", "no-store")])
+    o = RoutedOrigin({"/ns": handler})
+    with Daemon(overrides={"workers": 2}) as d:
+        pids = workers(d)
+        url = o.url("/ns")
+        conns = placed_conns(d, pids)
+        cs = [Client(c, url) for pid in pids for c in conns[pid]]
+        for c in cs:
+            c.start()
+        o.wait_requests(1)
+        h.wait_until(lambda: unread(d, pids) == 0, 10,
+                     what="the workers to read every request")
+        grace(o, "/ns", 2)
+        assert o.count("/ns") == 1, o.count("/ns")
+        t0 = time.monotonic()
+        gate.set()
+        finish(cs, timeout=30)
+        took = time.monotonic() - t0
+        errs = [repr(c.error) for c in cs if c.error]
+        assert not errs, "clients failed: %s" % errs
+        want = hashlib.sha256(body).hexdigest()
+        for c in cs:
+            assert c.resp.status == 200 and c.sha.hexdigest() == want, \
+                "client got %s, %d bytes" % (c.resp.status, c.got)
+        # Each released miss fetched for itself: the leader, its three
+        # local waiters, and the other worker's four.
+        assert o.count("/ns") == len(cs), o.count("/ns")
+        assert took < 10, "released waiters took %.1f s" % took
+        xw = status(d)["cache"]["cross_worker"]
+        assert xw["joins"] == PER_WORKER and xw["forwarded"] == PER_WORKER, xw
+        assert xw["served"] == 0, xw
+
+
 def _leader(pids, origin_port):
     """The worker holding a connection to the origin."""
     for pid in pids:
