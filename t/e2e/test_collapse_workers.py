@@ -251,6 +251,40 @@ def test_uncacheable_answer_lets_the_other_worker_go_at_once():
         assert xw["served"] == 0, xw
 
 
+def test_slow_body_keeps_its_waiters():
+    """A fetch whose body takes longer than a waiter's bound (connect +
+    origin_first_byte, 2 s here) but keeps coming: the other worker's
+    waiters wait on while it moves, and are served from the store."""
+    pieces_n, piece = 8, 64 * 1024
+    body = os.urandom(pieces_n * piece)
+
+    def pieces():
+        for i in range(pieces_n):
+            yield body[i * piece:(i + 1) * piece]
+            time.sleep(0.5)     # the origin's pace: 4 s in all
+    o = RoutedOrigin({"/slow": lambda req: Response(200, pieces(), length=len(body),
+                                                     headers=[FRESH])})
+    with Daemon(overrides={"workers": 2, "timeouts.connect": "1s",
+                           "timeouts.origin_first_byte": "1s"}) as d:
+        pids = workers(d)
+        url = o.url("/slow")
+        conns = placed_conns(d, pids)
+        cs = [Client(c, url) for pid in pids for c in conns[pid]]
+        for c in cs:
+            c.start()
+        finish(cs, timeout=60)
+        errs = [repr(c.error) for c in cs if c.error]
+        assert not errs, "clients failed: %s" % errs
+        want = hashlib.sha256(body).hexdigest()
+        for c in cs:
+            assert c.resp.status == 200 and c.sha.hexdigest() == want, \
+                "client got %s, %d bytes" % (c.resp.status, c.got)
+        assert o.count("/slow") == 1, \
+            "origin requests: %d (waiters gave up on a fetch that moved)" % o.count("/slow")
+        xw = status(d)["cache"]["cross_worker"]
+        assert xw["served"] == PER_WORKER and xw["forwarded"] == 0, xw
+
+
 def _leader(pids, origin_port):
     """The worker holding a connection to the origin."""
     for pid in pids:
