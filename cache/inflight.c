@@ -174,12 +174,15 @@ enum cache_infl_verdict cache_infl_claim(struct cache_infl *t,
         } else if (st == CACHE_INFL_DONE && found->until_ms > now_ms &&
                    !(flags & CACHE_INFL_AGAIN)) {
             v = CACHE_INFL_STORED;
-        } else if (st == CACHE_INFL_PASS && found->until_ms > now_ms) {
+        } else if ((st == CACHE_INFL_PASS && found->until_ms > now_ms) ||
+                   (flags & CACHE_INFL_PEEK)) {
             v = CACHE_INFL_GO;
         } else {
             /* aborted, its owner dead, or an old hint: take it over */
             take(t, found, key, pid, now_ms, tk);
         }
+    } else if (flags & CACHE_INFL_PEEK) {
+        v = CACHE_INFL_GO;
     } else if (best != NULL) {
         take(t, best, key, pid, now_ms, tk);
     } else {

@@ -71,6 +71,9 @@ enum cache_infl_verdict {
 /* cache_infl_claim flags */
 #define CACHE_INFL_AGAIN 0x1    /* the store did not have it after a DONE:
                                    take the slot over rather than STORED */
+#define CACHE_INFL_PEEK 0x2     /* join or look in the store, never lead:
+                                   GO where it would have (a range, which
+                                   starts its whole fetch apart) */
 
 struct cache_infl_key {
     uint64_t h1, h2;            /* two hashes of the cache key */

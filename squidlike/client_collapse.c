@@ -261,6 +261,10 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
         c->srv->stats->late_joins++;
         return 1;
     }
+    if (e == NULL && (flags & CFWD_JOIN_ONLY))
+        /* a range may wait on another worker's whole fetch, and be cut
+         * from the stored object */
+        return xcf_begin(c, &tab->x, key, klen, XCF_PEEK, &tk);
     if (e || (flags & CFWD_JOIN_ONLY))
         return 0;
     /* Nobody here fetches it: maybe another worker does. */

@@ -197,7 +197,8 @@ int xcf_begin(struct sl_client *c, struct xcf_local *x, const char *key, size_t 
               int flags, struct cache_infl_ticket *tk)
 {
     struct cache_infl *t = xcf_table(c);
-    int cflags = (flags & XCF_AGAIN) ? CACHE_INFL_AGAIN : 0, i;
+    int cflags = ((flags & XCF_AGAIN) ? CACHE_INFL_AGAIN : 0) |
+                 ((flags & XCF_PEEK) ? CACHE_INFL_PEEK : 0), i;
 
     tk->seq = 0;
     if (t == NULL)
@@ -217,6 +218,8 @@ int xcf_begin(struct sl_client *c, struct xcf_local *x, const char *key, size_t 
             joined(c);
             if (serve_stored(c))
                 return 1;
+            if (flags & XCF_PEEK)
+                break;
             cflags = CACHE_INFL_AGAIN;      /* another variant: fetch it */
             continue;
         case CACHE_INFL_FULL:
@@ -228,7 +231,7 @@ int xcf_begin(struct sl_client *c, struct xcf_local *x, const char *key, size_t 
         break;
     }
     tk->seq = 0;
-    if (c->txn.cache.xcf_joined && !(flags & XCF_RESUMED))
+    if (c->txn.cache.xcf_joined && !(flags & (XCF_RESUMED | XCF_PEEK)))
         c->srv->stats->xcf_forwarded++;
     return 0;
 }

@@ -45,10 +45,12 @@ struct cache_infl *xcf_table(const struct sl_client *c);
  * from the store that fetch just filled; 0 when c fetches it, with *tk
  * its claim (seq 0: none, collapsing locally only). flags: XCF_AGAIN
  * after a wait whose object the store did not have, XCF_RESUMED after
- * any wait.
+ * any wait, XCF_PEEK to wait on a fetch but never claim one (0 then
+ * means: nobody fetches it).
  */
 #define XCF_AGAIN 0x1
 #define XCF_RESUMED 0x2
+#define XCF_PEEK 0x4            /* join only (a range): never lead */
 int xcf_begin(struct sl_client *c, struct xcf_local *x, const char *key, size_t klen,
               int flags, struct cache_infl_ticket *tk);
 /* c leaves the waiters (no-op when it is not one). */

@@ -106,16 +106,16 @@ def placed_conns(d, pids, per_worker=PER_WORKER):
 class Client(threading.Thread):
     """One GET on a connection opened already; body hashed as it comes."""
 
-    def __init__(self, conn, url):
+    def __init__(self, conn, url, headers=()):
         super().__init__(daemon=True)
-        self.conn, self.url = conn, url
+        self.conn, self.url, self.headers = conn, url, list(headers)
         self.got = 0
         self.sha = hashlib.sha256()
         self.resp = self.error = None
 
     def run(self):
         try:
-            req = h.build_request("GET", self.url, [("Connection", "close")])
+            req = h.build_request("GET", self.url, self.headers + [("Connection", "close")])
             assert req[:1] == b"G"
             self.conn.send(req[1:])     # placed_conns sent the first byte
 
@@ -283,6 +283,46 @@ def test_slow_body_keeps_its_waiters():
             "origin requests: %d (waiters gave up on a fetch that moved)" % o.count("/slow")
         xw = status(d)["cache"]["cross_worker"]
         assert xw["served"] == PER_WORKER and xw["forwarded"] == 0, xw
+
+
+def test_range_misses_on_two_workers_fetch_the_whole_once():
+    """range_fetch: a Range miss fetches the whole object in the background
+    and is cut from it; a Range miss in the other worker waits on that
+    fetch rather than start its own, and is cut from the stored object."""
+    size = 2 << 20
+    body = os.urandom(size)
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def handler(req):
+        assert req.header("Range") is None, "a range went to the origin"
+        gate.wait(30)
+        return Response(200, body, headers=[FRESH])
+    o = RoutedOrigin({"/r.bin": handler})
+    pats = {"cache.refresh_patterns": [
+        {"regex": "\\.bin$", "min": 0, "percent": 20, "max": "3d", "range_fetch": "16M"},
+        {"regex": ".", "min": 0, "percent": 20, "max": "3d"}]}
+    with Daemon(overrides=dict(pats, workers=2)) as d:
+        pids = workers(d)
+        url = o.url("/r.bin")
+        conns = placed_conns(d, pids, per_worker=1)
+        first = Client(conns[pids[0]][0], url, [("Range", "bytes=1000-1999")])
+        first.start()
+        o.wait_requests(1)
+        second = Client(conns[pids[1]][0], url, [("Range", "bytes=%d-%d" % (size - 500, size - 1))])
+        second.start()
+        h.wait_until(lambda: unread(d, pids) == 0, 10, what="the workers to read both requests")
+        grace(o, "/r.bin", 2)
+        assert o.count("/r.bin") == 1, "origin requests: %d" % o.count("/r.bin")
+        gate.set()
+        finish([first, second])
+        for c, (a, b) in ((first, (1000, 1999)), (second, (size - 500, size - 1))):
+            assert c.error is None, repr(c.error)
+            assert c.resp.status == 206 and c.resp.header("Content-Range") == \
+                "bytes %d-%d/%d" % (a, b, size), (c.resp.status, c.resp.header("Content-Range"))
+            assert c.sha.hexdigest() == hashlib.sha256(body[a:b + 1]).hexdigest()
+        assert o.count("/r.bin") == 1, "origin requests: %d" % o.count("/r.bin")
+        assert status(d)["cache"]["cross_worker"]["served"] == 1
 
 
 def _leader(pids, origin_port):

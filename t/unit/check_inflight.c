@@ -133,6 +133,36 @@ START_TEST(done_is_a_hint_of_the_store)
 }
 END_TEST
 
+START_TEST(peek_joins_but_never_leads)
+{
+    struct cache_infl_key k = key(21, 22);
+    struct cache_infl_ticket a, b;
+
+    make(CACHE_INFL_SLOTS);
+    ck_assert_int_eq(cache_infl_claim(t, &k, 200, 1000, alive, CACHE_INFL_PEEK, &b),
+                     CACHE_INFL_GO);
+    /* it took nothing: the next claim leads */
+    ck_assert_int_eq(cache_infl_claim(t, &k, 100, 1000, alive, 0, &a), CACHE_INFL_LEAD);
+    ck_assert_int_eq(cache_infl_claim(t, &k, 200, 1000, alive, CACHE_INFL_PEEK, &b),
+                     CACHE_INFL_JOIN);
+    ck_assert_uint_eq(b.seq, a.seq);
+    ck_assert_int_eq(cache_infl_set(t, &a, CACHE_INFL_DONE, 3000), 0);
+    ck_assert_int_eq(cache_infl_claim(t, &k, 200, 1000, alive, CACHE_INFL_PEEK, &b),
+                     CACHE_INFL_STORED);
+    /* not in the store after all: a peek does not take it over */
+    ck_assert_int_eq(cache_infl_claim(t, &k, 200, 1000, alive,
+                                      CACHE_INFL_PEEK | CACHE_INFL_AGAIN, &b), CACHE_INFL_GO);
+    ck_assert_int_eq(state_of(&a), CACHE_INFL_DONE);
+    /* a dead owner is not taken over by a peek either */
+    ck_assert_int_eq(cache_infl_claim(t, &k, 100, 1000, alive, CACHE_INFL_AGAIN, &a),
+                     CACHE_INFL_LEAD);
+    dead_pid = 100;
+    ck_assert_int_eq(cache_infl_claim(t, &k, 200, 1000, alive, CACHE_INFL_PEEK, &b),
+                     CACHE_INFL_GO);
+    ck_assert_int_eq(state_of(&a), CACHE_INFL_PENDING);
+}
+END_TEST
+
 START_TEST(pass_lets_everyone_go)
 {
     struct cache_infl_key k = key(9, 1);
@@ -289,6 +319,7 @@ static Suite *suite(void)
     tcase_add_test(tc, claim_then_join);
     tcase_add_test(tc, second_hash_keeps_keys_apart);
     tcase_add_test(tc, done_is_a_hint_of_the_store);
+    tcase_add_test(tc, peek_joins_but_never_leads);
     tcase_add_test(tc, pass_lets_everyone_go);
     tcase_add_test(tc, aborted_is_taken_over_by_one);
     tcase_add_test(tc, dead_owner_is_stale);
