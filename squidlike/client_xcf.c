@@ -271,6 +271,8 @@ static void on_poll(struct sl_timer *tm)
     struct cache_infl_view v;
     struct cache_infl *t;
     int look = ++x->ticks % XCF_ALIVE_EVERY == 0;
+    int64_t live = 0;           /* an owner seen alive this tick: many
+                                   waiters of one fetch ask the kernel once */
 
     for (c = x->waiters; c; c = next) {
         struct cl_cache *cc = &c->txn.cache;
@@ -286,8 +288,12 @@ static void on_poll(struct sl_timer *tm)
                 cc->xcf_seen = v.progress;
                 c->t_state = sl_loop_now(x->loop);
             }
-            if (!look || pid_alive(v.pid))
+            if (!look || v.pid == live)
                 continue;
+            if (pid_alive(v.pid)) {
+                live = v.pid;
+                continue;
+            }
             SL_LOG(SL_LOG_INFO, c->id, 0, "collapsed: the worker fetching for us "
                    "(pid %lld) is gone", (long long)v.pid);
         }
