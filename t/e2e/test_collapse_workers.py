@@ -29,18 +29,19 @@ FRESH = ("Cache-Control", "max-age=3600")
 PER_WORKER = 4
 
 
+def children(d):
+    """The master's children (the workers)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def workers(d, n=2):
     """The master's children (the workers), once there are n."""
-    path = "/proc/%d/task/%d/children" % (d.proc.pid, d.proc.pid)
-
-    def read():
-        try:
-            with open(path) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-    h.wait_until(lambda: len(read()) == n, 20, what="%d workers" % n)
-    return read()
+    h.wait_until(lambda: len(children(d)) == n, 20, what="%d workers" % n)
+    return children(d)
 
 
 def _inodes(pid):
@@ -90,10 +91,10 @@ def placed_conns(d, pids, per_worker=PER_WORKER):
         c.send(b"G")            # the rest follows in Client
         port = c.sock.getsockname()[1]
         box = []
-        h.wait_until(lambda: box.append(holder(pids, d.port, port)) or box[-1] is not None,
-                     10, what="a worker to accept the connection")
+        h.wait_until(lambda: box.append(holder(children(d), d.port, port)) or
+                     box[-1] is not None, 10, what="a worker to accept the connection")
         pid = box[-1]
-        if len(got[pid]) < per_worker:
+        if pid in got and len(got[pid]) < per_worker:
             got[pid].append(c)
         else:
             c.close()
@@ -323,6 +324,49 @@ def test_range_misses_on_two_workers_fetch_the_whole_once():
             assert c.sha.hexdigest() == hashlib.sha256(body[a:b + 1]).hexdigest()
         assert o.count("/r.bin") == 1, "origin requests: %d" % o.count("/r.bin")
         assert status(d)["cache"]["cross_worker"]["served"] == 1
+
+
+def test_fetch_in_flight_is_joined_across_a_reload():
+    """The table outlives a reload: a miss in a worker of the new
+    generation waits on a fetch an old worker (draining) still makes."""
+    body = os.urandom(1 << 20)
+    gate = threading.Event()
+    h.register_cleanup("open the gate", gate.set)
+
+    def handler(req):
+        gate.wait(30)
+        return Response(200, body, headers=[FRESH])
+    o = RoutedOrigin({"/rl": handler})
+    with Daemon(overrides={"workers": 2}) as d:
+        old = workers(d)
+        url = o.url("/rl")
+        conns = placed_conns(d, old, per_worker=1)
+        conns[old[1]][0].close()    # one is enough here
+        first = Client(conns[old[0]][0], url)
+        first.start()
+        o.wait_requests(1)
+        d.signal(signal.SIGHUP)
+        h.wait_until(lambda: len([p for p in children(d) if p not in old]) == 2, 20,
+                     what="the new generation's 2 workers")
+        # the old ones accept no more (a connection placed before could
+        # still go to one)
+        h.wait_until(lambda: d.output().count("replaced:") == 2, 10,
+                     what="the old workers to stop accepting")
+        new = [p for p in children(d) if p not in old]
+        nconns = placed_conns(d, new, per_worker=1)
+        cs = [Client(nconns[p][0], url) for p in new]
+        for c in cs:
+            c.start()
+        h.wait_until(lambda: unread(d, new) == 0, 10, what="the new workers to read")
+        grace(o, "/rl", 2)
+        assert o.count("/rl") == 1, "origin requests: %d" % o.count("/rl")
+        gate.set()
+        finish([first] + cs)
+        want = hashlib.sha256(body).hexdigest()
+        for c in [first] + cs:
+            assert c.error is None, repr(c.error)
+            assert c.resp.status == 200 and c.sha.hexdigest() == want, (c.resp.status, c.got)
+        assert o.count("/rl") == 1, "origin requests: %d" % o.count("/rl")
 
 
 def _leader(pids, origin_port):
