@@ -20,8 +20,8 @@
  * Entries live in this process; with several workers, a leader also
  * claims its key in the table all workers share, and reports its fetch's
  * states there, so that misses in the other workers wait for it rather
- * than fetch too (client_xcf.c). Requests with conditionals never wait: they are answered
- * differently from the plain GET being fetched. Nor do ranges, but for
+ * than fetch too (client_xcf.c). Requests with conditionals never wait:
+ * they are answered differently from the plain GET being fetched. Nor do ranges, but for
  * those of a URL with range_fetch (CFWD_RANGE): theirs is cut from the whole
  * object, which client_hit.c has fetched for them if nobody was.
  *
