@@ -23,36 +23,51 @@ struct slot {
     int64_t tat;                /* ns; <= now: full */
 };
 
+/* One block, no pointer inside: it may live in memory that several
+ * processes map (acl_rl_init). */
 struct acl_rl {
-    struct slot *s;
     size_t mask, used;
     uint64_t seed;
     unsigned long long evicted;
+    struct slot s[];
 };
 
-struct acl_rl *acl_rl_new(size_t entries, uint64_t seed)
+static size_t slots_for(size_t entries)
 {
-    struct acl_rl *t = calloc(1, sizeof(*t));
     size_t n = ACL_RL_MIN_ENTRIES;
 
-    if (t == NULL)
-        return NULL;
     while (n < entries && n < ACL_RL_MAX_ENTRIES)
         n <<= 1;
-    if ((t->s = calloc(n, sizeof(*t->s))) == NULL) {
-        free(t);
+    return n;
+}
+
+size_t acl_rl_size(size_t entries)
+{
+    return sizeof(struct acl_rl) + slots_for(entries) * sizeof(struct slot);
+}
+
+struct acl_rl *acl_rl_init(void *mem, size_t size, size_t entries, uint64_t seed)
+{
+    struct acl_rl *t = mem;
+    size_t n = slots_for(entries);
+
+    if (mem == NULL || size < acl_rl_size(entries))
         return NULL;
-    }
+    memset(t, 0, acl_rl_size(entries));
     t->mask = n - 1;
     t->seed = seed;
     return t;
 }
 
+struct acl_rl *acl_rl_new(size_t entries, uint64_t seed)
+{
+    size_t size = acl_rl_size(entries);
+
+    return acl_rl_init(malloc(size), size, entries, seed);
+}
+
 void acl_rl_free(struct acl_rl *t)
 {
-    if (t == NULL)
-        return;
-    free(t->s);
     free(t);
 }
 

@@ -51,7 +51,16 @@ struct acl_rl_stats {
 /* A table of at least `entries` slots (rounded up to a power of two,
  * within ACL_RL_MIN_ENTRIES..ACL_RL_MAX_ENTRIES); NULL when out of memory. */
 struct acl_rl *acl_rl_new(size_t entries, uint64_t seed);
+/* Only a table of acl_rl_new. NULL: no-op. */
 void acl_rl_free(struct acl_rl *t);
+
+/* The same table in the caller's memory (memory that several processes
+ * share, made before they fork: the table holds no pointer). The bytes a
+ * table of `entries` needs; then the table in mem (size bytes, zeroed
+ * here), NULL when size is short. Not freed with acl_rl_free. The table
+ * has no lock: callers that share it serialise acl_rl_take themselves. */
+size_t acl_rl_size(size_t entries);
+struct acl_rl *acl_rl_init(void *mem, size_t size, size_t entries, uint64_t seed);
 
 /* Take one token for key under p at time now_ms (monotonic). With
  * commit 0, only say what taking would do (nothing is taken): a request

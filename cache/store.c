@@ -8,6 +8,9 @@
  *   inflight  be64 id              -> pid, sha256(key)  (chunks of unfinished
  *                                     objects: removed at open if pid is dead)
  *   info      name                 -> u64 ("version", "bytes", "objects")
+ *   graves    be64 stamp, be64 id  -> be64 chunks   (bodies of replaced or
+ *                                     purged objects, kept grave_usec for
+ *                                     the readers still streaming them)
  * LMDB status codes are mapped to -errno here and go no further. Opening,
  * recovery and the syncer thread are in store_open.c; what a failed commit
  * leads to (the pause, its probe) in store_pause.c.
@@ -56,7 +59,7 @@ static void key_md_fetch(void)
     key_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static void key_hash(const char *key, size_t klen, unsigned char *kh)
+void store_key_hash(const char *key, size_t klen, unsigned char *kh)
 {
     static __thread EVP_MD_CTX *ctx;
     unsigned int n = 0;
@@ -212,9 +215,62 @@ int store_chunks_del(struct cache_store *st, MDB_txn *txn, struct wtx *x,
     return 0;
 }
 
-/* Remove the object stored under kh, if any. */
+/*
+ * A body whose record is gone stays st->grave_usec (STORE_GRAVE_USEC)
+ * before its chunks go: a
+ * client streaming it (a hit, or readers collapsed on its fetch, which
+ * read chunks by id) finishes, even when another writer - another worker
+ * fetching the same URL, a PURGE - replaced the record under it. Its
+ * bytes stay accounted until then (store_chunks_del takes them off).
+ */
+#define GRAVES_PER_FLUSH 4      /* bodies removed per commit, at most */
+
+static int grave_put(struct cache_store *st, MDB_txn *txn, uint64_t id, uint64_t n)
+{
+    unsigned char kb[16], vb[8];
+    MDB_val k = { sizeof(kb), kb }, v = { sizeof(vb), vb };
+
+    be64(kb, now_stamp());
+    be64(kb + 8, id);
+    be64(vb, n);
+    return mdb_put(txn, st->graves, &k, &v, 0);
+}
+
+/* Remove the bodies buried long enough (all of them, oldest first, with
+ * force: the store needs the room), at most max. */
+static int graves_reap(struct cache_store *st, struct wtx *x, int force, size_t max)
+{
+    uint64_t now = now_stamp();
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t done = 0;
+    int rc;
+
+    if ((rc = mdb_cursor_open(x->txn, st->graves, &cur)) != 0)
+        return rc;
+    while (done < max && (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+        if (k.mv_size != 16 || v.mv_size != 8) {
+            rc = mdb_cursor_del(cur, 0);        /* not ours */
+        } else {
+            if (!force && store_rd_be64(k.mv_data) + st->grave_usec > now)
+                break;
+            rc = store_chunks_del(st, x->txn, x, store_rd_be64((unsigned char *)k.mv_data + 8),
+                                  store_rd_be64(v.mv_data));
+            if (rc == 0)
+                rc = mdb_cursor_del(cur, 0);
+            done++;
+        }
+        if (rc != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Remove the object stored under kh, if any; with bury, its body waits
+ * in the graves (above) instead of going at once. */
 static int obj_del(struct cache_store *st, struct wtx *w,
-                   const unsigned char *kh)
+                   const unsigned char *kh, int bury)
 {
     MDB_val k = { SHA256_DIGEST_LENGTH, (void *)kh }, v;
     unsigned char lk[16];
@@ -229,8 +285,14 @@ static int obj_del(struct cache_store *st, struct wtx *w,
     if (rec_parse(&v, &h, NULL, NULL) < 0)
         return mdb_del(w->txn, st->meta, &k, NULL);     /* not ours: drop */
     cost = rec_cost(&h, v.mv_size);
-    if ((rc = store_chunks_del(st, w->txn, NULL, h.id, rec_chunks(&h))) != 0)
+    if (bury && rec_chunks(&h) > 0) {
+        if ((rc = grave_put(st, w->txn, h.id, rec_chunks(&h))) != 0)
+            return rc;
+        /* The chunks' part of the cost goes when they do. */
+        cost -= rec_chunks(&h) * CHUNK_OVERHEAD + (uint64_t)h.body_size;
+    } else if ((rc = store_chunks_del(st, w->txn, NULL, h.id, rec_chunks(&h))) != 0) {
         return rc;
+    }
     be64(lk, h.stamp);
     be64(lk + 8, h.id);
     rc = mdb_del(w->txn, st->lru, &lkey, NULL);
@@ -262,6 +324,10 @@ static int evict(struct cache_store *st, struct wtx *w, uint64_t target)
     MDB_val k, v;
     int rc, ours;
 
+    /* Buried bodies go first, before their grace if need be: a live
+     * object is worth more than the end of a replaced one's stream. */
+    if (w->bytes > target && (rc = graves_reap(st, w, 1, (size_t)-1)) != 0)
+        return rc;
     while (w->bytes > target) {
         if ((rc = mdb_cursor_open(w->txn, st->lru, &cur)) != 0)
             return rc;
@@ -288,7 +354,7 @@ static int evict(struct cache_store *st, struct wtx *w, uint64_t target)
             continue;
         }
         mdb_cursor_close(cur);
-        if ((rc = obj_del(st, w, kh)) != 0)
+        if ((rc = obj_del(st, w, kh, 0)) != 0)
             return rc;
         st->stats.evicted++;
     }
@@ -373,7 +439,7 @@ static int writer_finish(struct cache_store *st, struct wtx *x,
     /* What the chunks already added is part of the record's cost below. */
     x->bytes = sub_sat(x->bytes, (uint64_t)w->committed * CHUNK_OVERHEAD +
                                  (inl ? 0 : (uint64_t)w->hdr.body_size));
-    if ((rc = obj_del(st, x, w->kh)) != 0)
+    if ((rc = obj_del(st, x, w->kh, 1)) != 0)
         return rc;
     w->hdr.flags |= inl ? CACHE_OBJ_INLINE : 0;
     w->hdr.chunk_size = inl ? 0 : CHUNK_SIZE;
@@ -530,7 +596,7 @@ static int flush_txn(struct cache_store *st, uint64_t target)
         if ((rc = writer_flush(st, &x, w)) != 0)
             goto fail;
     for (i = 0; i < st->ndeletes; i++)
-        if ((rc = obj_del(st, &x, st->deletes[i])) != 0)
+        if ((rc = obj_del(st, &x, st->deletes[i], 1)) != 0)
             goto fail;
     for (i = 0; i < st->ntouches; i++)
         if ((rc = touch_one(st, &x, &st->touches[i])) != 0)
@@ -538,7 +604,8 @@ static int flush_txn(struct cache_store *st, uint64_t target)
     for (u = st->updates; u; u = u->next)
         if ((rc = update_one(st, &x, u)) != 0)
             goto fail;
-    if ((rc = evict(st, &x, target)) != 0 ||
+    if ((rc = graves_reap(st, &x, 0, GRAVES_PER_FLUSH)) != 0 ||
+        (rc = evict(st, &x, target)) != 0 ||
         (rc = store_info_put(st, x.txn, "bytes", x.bytes)) != 0 ||
         (rc = store_info_put(st, x.txn, "objects", x.objects)) != 0)
         goto fail;
@@ -715,7 +782,7 @@ int cache_store_lookup(struct cache_store *st, const char *key, size_t klen,
     const char *skey;
     int rc;
 
-    key_hash(key, klen, kh);
+    store_key_hash(key, klen, kh);
     if ((rc = rtxn_open(st)) < 0)
         return rc;
     if ((rc = mdb_get(st->rtxn, st->meta, &k, &v)) != 0)
@@ -754,7 +821,7 @@ void cache_store_touch(struct cache_store *st, const char *key, size_t klen,
         st->pause.err != 0)
         return;
     t = &st->touches[st->ntouches++];
-    key_hash(key, klen, t->kh);
+    store_key_hash(key, klen, t->kh);
     t->id = obj->id;
 }
 
@@ -769,7 +836,7 @@ void cache_store_update(struct cache_store *st, const char *key, size_t klen,
     u = malloc(sizeof(*u) + extra_len + head_len);
     if (u == NULL)
         return;
-    key_hash(key, klen, u->kh);
+    store_key_hash(key, klen, u->kh);
     u->id = id;
     u->extra_len = extra_len;
     u->head_len = head_len;
@@ -788,148 +855,11 @@ void cache_store_delete(struct cache_store *st, const char *key, size_t klen)
     if (st->ndeletes == QUEUE_MAX)
         cache_store_flush(st);
     if (st->ndeletes < QUEUE_MAX)
-        key_hash(key, klen, st->deletes[st->ndeletes++]);
+        store_key_hash(key, klen, st->deletes[st->ndeletes++]);
     /* Now, not at the end of the iteration: a request pipelined right
      * behind a PURGE or a DELETE must not be served what they removed.
      * Deletes are rare; the commit does not sync. */
     cache_store_flush(st);
-}
-
-/* --- writer API --------------------------------------------------------- */
-
-/* A writer for key, on the store's list; no questions asked. */
-struct cache_writer *store_writer_new(struct cache_store *st, const char *key,
-                                      size_t klen, const void *extra,
-                                      size_t extra_len, const char *head,
-                                      size_t head_len, uint32_t flags)
-{
-    struct cache_writer *w;
-
-    if (klen > UINT32_MAX || extra_len > UINT32_MAX || head_len > UINT32_MAX)
-        return NULL;
-    w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return NULL;
-    w->prefix_len = klen + extra_len + head_len;
-    w->prefix = malloc(w->prefix_len ? w->prefix_len : 1);
-    if (w->prefix == NULL || getrandom(&w->hdr.id, sizeof(w->hdr.id), 0) !=
-                                 (ssize_t)sizeof(w->hdr.id)) {
-        free(w->prefix);
-        free(w);
-        return NULL;
-    }
-    memcpy(w->prefix, key, klen);
-    if (extra_len)              /* a marker has no extra: NULL, 0 */
-        memcpy(w->prefix + klen, extra, extra_len);
-    if (head_len)
-        memcpy(w->prefix + klen + extra_len, head, head_len);
-    w->st = st;
-    key_hash(key, klen, w->kh);
-    w->hdr.magic = REC_MAGIC;
-    w->hdr.flags = flags & CACHE_OBJ_MARKER;
-    w->hdr.key_len = (uint32_t)klen;
-    w->hdr.extra_len = (uint32_t)extra_len;
-    w->hdr.head_len = (uint32_t)head_len;
-    w->full_tail = &w->full;
-    w->state = W_OPEN;
-    w->next = st->writers;
-    st->writers = w;
-    return w;
-}
-
-struct cache_writer *cache_store_write_begin(struct cache_store *st,
-                                             const char *key, size_t klen,
-                                             const void *extra, size_t extra_len,
-                                             const char *head, size_t head_len,
-                                             int64_t expected, uint32_t flags)
-{
-    if (expected > 0 && (uint64_t)expected > st->conf.max_object)
-        return NULL;
-    if (st->pause.err != 0) {
-        st->stats.skipped++;
-        return NULL;
-    }
-    return store_writer_new(st, key, klen, extra, extra_len, head, head_len, flags);
-}
-
-int cache_store_write(struct cache_writer *w, const void *p, size_t n)
-{
-    const char *s = p;
-
-    if (w->state != W_OPEN)
-        return -EIO;
-    if ((uint64_t)w->hdr.body_size + n > w->st->conf.max_object) {
-        w->state = W_ABORTED;
-        return -EFBIG;
-    }
-    while (n > 0) {
-        size_t k;
-        if (w->cur == NULL) {
-            w->cur = malloc(sizeof(*w->cur) + CHUNK_SIZE);
-            if (w->cur == NULL) {
-                w->state = W_ABORTED;
-                return -ENOMEM;
-            }
-            w->cur->next = NULL;
-            w->cur->idx = w->next_idx;
-            w->cur->len = 0;
-        }
-        k = CHUNK_SIZE - w->cur->len;
-        if (k > n)
-            k = n;
-        memcpy(w->cur->data + w->cur->len, s, k);
-        w->cur->len += k;
-        w->hdr.body_size += (int64_t)k;
-        s += k;
-        n -= k;
-        if (w->cur->len == CHUNK_SIZE) {
-            *w->full_tail = w->cur;
-            w->full_tail = &w->cur->next;
-            w->cur = NULL;
-            w->next_idx++;
-        }
-    }
-    return 0;
-}
-
-void cache_store_write_end(struct cache_writer *w)
-{
-    if (w->state == W_OPEN)
-        w->state = W_ENDED;
-    w->released = 1;
-}
-
-void cache_store_write_abort(struct cache_writer *w)
-{
-    w->state = W_ABORTED;
-    w->released = 1;
-}
-
-uint64_t cache_writer_id(const struct cache_writer *w)
-{
-    return w->hdr.id;
-}
-
-int cache_writer_peek(const struct cache_writer *w, int64_t off,
-                      const void **p, size_t *len)
-{
-    uint32_t idx = (uint32_t)(off / CHUNK_SIZE);
-    size_t in = (size_t)(off % CHUNK_SIZE);
-    const struct pchunk *c;
-
-    if (off >= w->hdr.body_size)
-        return -EAGAIN;
-    if (idx < w->committed)
-        return -ENOENT;
-    for (c = w->full; c && c->idx != idx; c = c->next)
-        ;
-    if (c == NULL && w->cur && w->cur->idx == idx)
-        c = w->cur;
-    if (c == NULL || in >= c->len)
-        return -ENOENT;
-    *p = c->data + in;
-    *len = c->len - in;
-    return 0;
 }
 
 void cache_store_get_stats(struct cache_store *st, struct cache_store_stats *s)

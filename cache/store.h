@@ -51,6 +51,9 @@ struct cache_store_conf {
                                    samples of the filesystem's free space) */
     unsigned pause_min_ms;      /* back-off after a failed commit: 0 = 2 s */
     unsigned pause_max_ms;      /* its bound: 0 = 60 s */
+    int shared;                 /* other processes have it open (workers): one
+                                   that will not open is an error, never moved
+                                   aside (the master opened it first) */
 };
 
 /* Returns NULL with err filled when the directory is unusable. */

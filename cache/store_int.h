@@ -18,6 +18,7 @@
 #define INLINE_MAX CACHE_STORE_INLINE_MAX
 #define TOUCH_USEC (600ull * 1000000)   /* hits move an object at most this often */
 #define CHUNK_OVERHEAD 64       /* accounted per chunk besides its bytes */
+#define STORE_GRAVE_USEC (60ull * 1000000)     /* a replaced body's grace */
 #define QUEUE_MAX 1024          /* pending touches / deletes per flush */
 
 struct rec_hdr {
@@ -80,7 +81,8 @@ struct store_pause {
 
 struct cache_store {
     MDB_env *env;
-    MDB_dbi meta, chunks, lru, inflight, info;
+    MDB_dbi meta, chunks, lru, inflight, info, graves;
+    uint64_t grave_usec;        /* how long a replaced body stays (store.c) */
     MDB_txn *rtxn;
     int rtxn_live;
     struct cache_store_conf conf;
@@ -112,6 +114,8 @@ struct wtx {
 
 int store_map_err(int rc);
 int64_t store_mono_ms(void);
+/* The key under which a URL's record is stored: sha256(key). */
+void store_key_hash(const char *key, size_t klen, unsigned char *kh);
 struct cache_writer *store_writer_new(struct cache_store *st, const char *key,
                                       size_t klen, const void *extra,
                                       size_t extra_len, const char *head,

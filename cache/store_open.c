@@ -144,7 +144,8 @@ static int env_open(struct cache_store *st)
         (rc = mdb_dbi_open(txn, "chunks", MDB_CREATE, &st->chunks)) != 0 ||
         (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &st->lru)) != 0 ||
         (rc = mdb_dbi_open(txn, "inflight", MDB_CREATE, &st->inflight)) != 0 ||
-        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &st->info)) != 0) {
+        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &st->info)) != 0 ||
+        (rc = mdb_dbi_open(txn, "graves", MDB_CREATE, &st->graves)) != 0) {
         mdb_txn_abort(txn);
         goto fail;
     }
@@ -246,6 +247,7 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
     }
     st->conf = *conf;
     st->conf.dir = st->dir;
+    st->grave_usec = STORE_GRAVE_USEC;
     if (st->conf.sync_interval == 0)
         st->conf.sync_interval = 5;
     if (st->conf.pause_min_ms == 0)
@@ -265,7 +267,8 @@ struct cache_store *cache_store_open(const struct cache_store_conf *conf,
         if (store_write_err(rc, st->fs_avail) == -ENOSPC)
             rc = ENOSPC;
     }
-    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC) {
+    if (rc != 0 && rc != ENOENT && rc != EACCES && rc != ENOMEM && rc != ENOSPC &&
+        !conf->shared) {
         /* Damaged or foreign: a cache can start empty. */
         if (move_aside(st->dir, err, errlen) < 0)
             goto fail;

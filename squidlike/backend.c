@@ -367,6 +367,51 @@ int sl_backends_health(struct sl_backends *b, int pool, int idx, int ok,
     return 1;
 }
 
+void sl_backends_health_get(const struct sl_backends *b, int pool, int idx,
+                            struct sl_backend_health *out)
+{
+    const struct be_rt *r = rt_of((struct sl_backends *)b, pool, idx);
+
+    memset(out, 0, sizeof(*out));
+    if (r == NULL)
+        return;
+    out->healthy = r->healthy;
+    out->rise = r->rise;
+    out->fall = r->fall;
+    out->checks = r->checks;
+    out->check_failures = r->check_failures;
+    out->last_check_ms = r->last_check_ms;
+    out->last_check_ok = r->last_check_ok;
+    memcpy(out->last_check_why, r->last_check_why, sizeof(out->last_check_why));
+}
+
+int sl_backends_health_set(struct sl_backends *b, int pool, int idx,
+                           const struct sl_backend_health *h)
+{
+    struct be_rt *r = rt_of(b, pool, idx);
+    int moved;
+
+    if (r == NULL)
+        return 0;
+    moved = !r->healthy != !h->healthy;
+    if (moved && h->healthy) {
+        /* a backend the checks vouch for starts afresh */
+        r->ejected_until = 0;
+        r->ejected_in_row = 0;
+        r->fails = 0;
+    }
+    r->healthy = h->healthy != 0;
+    r->rise = h->rise;
+    r->fall = h->fall;
+    r->checks = h->checks;
+    r->check_failures = h->check_failures;
+    r->last_check_ms = h->last_check_ms;
+    r->last_check_ok = h->last_check_ok;
+    memcpy(r->last_check_why, h->last_check_why, sizeof(r->last_check_why));
+    r->last_check_why[sizeof(r->last_check_why) - 1] = '\0';
+    return moved;
+}
+
 const struct sl_conf_rbackend *sl_backends_conf(const struct sl_backends *b,
                                                 int pool, int idx)
 {

@@ -89,6 +89,25 @@ int sl_backends_result(struct sl_backends *b, int pool, int idx, int ok,
 int sl_backends_health(struct sl_backends *b, int pool, int idx, int ok,
                        const char *why, int64_t now_ms);
 
+/* What the active checks know of a backend: the part of its live state
+ * that the worker running the checks publishes for the others (health.c,
+ * health_shm.h), and that a worker taking over the checks starts from. */
+struct sl_backend_health {
+    int healthy;
+    unsigned rise, fall;        /* checks in a row that passed / failed */
+    unsigned long long checks, check_failures;
+    int64_t last_check_ms;      /* loop time (CLOCK_MONOTONIC: every worker's) */
+    int last_check_ok;
+    char last_check_why[96];
+};
+void sl_backends_health_get(const struct sl_backends *b, int pool, int idx,
+                            struct sl_backend_health *out);
+/* Take h as the checks' verdict so far (another worker's checks): a
+ * backend going up starts afresh, as on a rise of its own checks. Returns
+ * 1 when it went up or down on it. */
+int sl_backends_health_set(struct sl_backends *b, int pool, int idx,
+                           const struct sl_backend_health *h);
+
 /* The configuration of backend idx of pool (valid while b is held). */
 const struct sl_conf_rbackend *sl_backends_conf(const struct sl_backends *b,
                                                 int pool, int idx);

@@ -940,7 +940,11 @@ void cl_txn_done(struct sl_client *c)
         cl_close(c);            /* the fetch its client left is done */
         return;
     }
-    if (!t->keep || c->draining || srv->draining) {
+    /* A response that went out without Connection: close promised the
+     * client another request: a soft drain (the worker is replaced) keeps
+     * that promise, the next answer says close (t->keep). Closing here
+     * would race the request the client may be sending right now. */
+    if (!t->keep || ((c->draining || srv->draining) && !srv->drain_soft)) {
         t->method = NULL;       /* logged: not an abort */
         cl_linger(c);
         return;

@@ -26,11 +26,22 @@ int sl_client_accept(struct sl_server *srv, int fd,
 struct access_state *access_state_new(void);
 void access_state_free(struct access_state *a);
 
-/* The rate limits' buckets and counters, one per server (client_limit.c).
- * apply: make *s fit conf (a table of reverse.limit_table buckets; kept
- * across a reload of the same size, so clients keep their buckets); 0 or
- * -ENOMEM (*s unchanged). */
-int rl_state_apply(struct rl_state **s, const struct sl_conf *conf);
+/* The rate limits' buckets and counters (client_limit.c): one table for
+ * all the workers, in shared memory (struct rl_shm, sl_shared's
+ * ratelimit), made by rl_shm_prepare before they fork - at start and at
+ * each reload: a table of reverse.limit_table buckets, kept when the size
+ * is the same (clients keep their buckets), else a new one in *cur (the
+ * old one unmapped here; the workers forked with it keep their mapping).
+ * 0, or -1 with err. */
+struct rl_shm;
+struct sl_shared;
+int rl_shm_prepare(struct rl_shm **cur, const struct sl_conf *conf,
+                   char *err, size_t errlen);
+void rl_shm_free(struct rl_shm *m);
+/* A server's view of the table (one per server): apply takes the one of
+ * sh for conf (a single process prepares it first: it reloads in place);
+ * 0 or -ENOMEM (*s unchanged). */
+int rl_state_apply(struct rl_state **s, const struct sl_conf *conf, struct sl_shared *sh);
 void rl_state_free(struct rl_state *s);
 /* Requests refused by the limit named name since start. */
 struct rl_count {

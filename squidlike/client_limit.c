@@ -7,9 +7,19 @@
  * a trusted proxy, from X-Forwarded-For) with its
  * host bits cleared (ipv4_prefix, ipv6_prefix: an IPv6 client usually
  * owns a whole /64), the route, the Host, a field's value (absent: the
- * limit does not apply, as nginx's limit_req with an empty key). The
- * buckets live in one table per process, sized by rate_limit_table, and
- * survive reloads that keep its size.
+ * limit does not apply, as nginx's limit_req with an empty key).
+ *
+ * The buckets are one table for the whole machine, in memory the workers
+ * share (struct rl_shm, made before they fork by rl_shm_prepare: the
+ * master's sl_shared_prepare, at start and at each reload), so a client
+ * gets its rate however its connections spread over the workers. The
+ * table survives reloads that keep its size (rate_limit_table); another
+ * size makes a new one for the new workers, and the draining ones keep
+ * the mapping they were forked with. A process-shared robust lock
+ * (shmlock.h) guards the table and the refusal counts around each
+ * request's takes: a worker killed holding it costs at most one bucket
+ * written half way (its hash and its time are two words, each whole: the
+ * bucket comes out full, or as it was), and a count of entries one off.
  */
 #include "config.h"
 
@@ -24,22 +34,88 @@
 #include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 #include "squidlike/errpage.h"
+#include "squidlike/shared.h"
+#include "squidlike/shmlock.h"
 
 #define KEY_MAX 320
 #define MAX_COUNTS 128
 
-struct rl_state {
-    struct acl_rl *table;
-    size_t size;                /* as configured */
-    struct rl_count counts[MAX_COUNTS];
+/* Shared by the workers: no pointer inside (shared.h). */
+struct rl_shm {
+    pthread_mutex_t mu;         /* the counts, and each request's takes */
+    size_t bytes;               /* of the mapping */
+    size_t entries;             /* rate_limit_table it was made for */
     size_t ncounts;
+    struct rl_count counts[MAX_COUNTS];
+    _Alignas(64) unsigned char table[];  /* struct acl_rl (acl_rl_init) */
 };
 
-int rl_state_apply(struct rl_state **sp, const struct sl_conf *conf)
+/* A worker's view: the table it was forked with (a reload may map a new
+ * one in the master, that this worker never sees). */
+struct rl_state {
+    struct rl_shm *shm;
+    int warned;                 /* the lock failed once: said so */
+};
+
+static struct acl_rl *rl_table(const struct rl_shm *m)
+{
+    return (struct acl_rl *)(void *)m->table;
+}
+
+int rl_shm_prepare(struct rl_shm **cur, const struct sl_conf *conf,
+                   char *err, size_t errlen)
+{
+    struct rl_shm *old = *cur, *m;
+    size_t entries = conf->reverse.limit_table, tbytes = acl_rl_size(entries);
+    size_t bytes = sizeof(*m) + tbytes;
+    uint64_t seed;
+    int rc;
+
+    if (conf->reverse.n_limits == 0)
+        return 0;               /* kept as it is: a later reload may want it */
+    if (old != NULL && old->entries == entries)
+        return 0;               /* the buckets go on */
+    if ((m = sl_shm_map(bytes)) == NULL) {
+        snprintf(err, errlen, "reverse.rate_limit_table: cannot map %zu bytes of "
+                 "shared memory", bytes);
+        return -1;
+    }
+    if ((rc = sl_shmlock_init(&m->mu)) < 0) {
+        sl_shm_unmap(m, bytes);
+        snprintf(err, errlen, "reverse.rate_limit_table: lock: %s", strerror(-rc));
+        return -1;
+    }
+    /* One seed for every worker (the hash places a key the same way in
+     * each); secret from clients (ratelimit.h). */
+    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+        seed = (uint64_t)sl_mono_us() * 0x9e3779b97f4a7c15ULL;
+    acl_rl_init(m->table, tbytes, entries, seed);
+    m->bytes = bytes;
+    m->entries = entries;
+    if (old != NULL) {
+        /* The counters go on (they are Prometheus counters); refusals the
+         * old generation counts while it drains are not seen. */
+        m->ncounts = old->ncounts;
+        memcpy(m->counts, old->counts, sizeof(m->counts));
+        SL_LOG(SL_LOG_INFO, 0, 0, "rate limits: a table of %zu buckets, the old "
+               "one's counts forgotten", entries);
+        /* Unmapped here only: the workers forked with it keep theirs. */
+        sl_shm_unmap(old, old->bytes);
+    }
+    *cur = m;
+    return 0;
+}
+
+void rl_shm_free(struct rl_shm *m)
+{
+    if (m != NULL)
+        sl_shm_unmap(m, m->bytes);
+}
+
+int rl_state_apply(struct rl_state **sp, const struct sl_conf *conf, struct sl_shared *sh)
 {
     struct rl_state *s = *sp;
-    uint64_t seed;
-    struct acl_rl *t;
+    char err[200];
 
     if (conf->reverse.n_limits == 0)
         return 0;               /* kept as it is: a later reload may want it */
@@ -48,33 +124,34 @@ int rl_state_apply(struct rl_state **sp, const struct sl_conf *conf)
             return -ENOMEM;
         *sp = s;
     }
-    if (s->table != NULL && s->size == conf->reverse.limit_table)
-        return 0;
-    if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
-        seed = (uint64_t)sl_mono_us() * 0x9e3779b97f4a7c15ULL;
-    if ((t = acl_rl_new(conf->reverse.limit_table, seed)) == NULL)
+    /* A single process reloads in place: it is the one that prepares the
+     * shared state for its new configuration (a no-op when the size is
+     * the same). A worker takes what the master prepared before forking
+     * it, and never reloads in place. */
+    if (sh->nworkers <= 1 && rl_shm_prepare(&sh->ratelimit, conf, err, sizeof(err)) < 0) {
+        SL_LOG(SL_LOG_ERROR, 0, 0, "%s", err);
         return -ENOMEM;
-    if (s->table != NULL)
-        SL_LOG(SL_LOG_INFO, 0, 0, "rate limits: a table of %zu buckets, the old "
-               "one's counts forgotten", conf->reverse.limit_table);
-    acl_rl_free(s->table);
-    s->table = t;
-    s->size = conf->reverse.limit_table;
+    }
+    if (sh->ratelimit == NULL)
+        return -ENOMEM;         /* the master could not make it */
+    s->shm = sh->ratelimit;
     return 0;
 }
 
 void rl_state_free(struct rl_state *s)
 {
-    if (s == NULL)
-        return;
-    acl_rl_free(s->table);
-    free(s);
+    free(s);                    /* the table is the shared memory's */
 }
 
 size_t rl_state_counts(const struct rl_state *s, const struct rl_count **out)
 {
-    *out = s ? s->counts : NULL;
-    return s ? s->ncounts : 0;
+    if (s == NULL || s->shm == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    *out = s->shm->counts;
+    /* read without the lock: a name is whole before ncounts shows it */
+    return __atomic_load_n(&s->shm->ncounts, __ATOMIC_ACQUIRE);
 }
 
 void rl_state_table(const struct rl_state *s, size_t *used, size_t *cap,
@@ -82,27 +159,28 @@ void rl_state_table(const struct rl_state *s, size_t *used, size_t *cap,
 {
     struct acl_rl_stats st = { 0, 0, 0 };
 
-    if (s != NULL && s->table != NULL)
-        acl_rl_get_stats(s->table, &st);
+    if (s != NULL && s->shm != NULL)
+        acl_rl_get_stats(rl_table(s->shm), &st);
     *used = st.entries;
     *cap = st.capacity;
     *evicted = st.evicted;
 }
 
-static void count_refusal(struct rl_state *s, const char *name)
+/* Under the lock. */
+static void count_refusal(struct rl_shm *m, const char *name)
 {
     size_t i;
 
-    for (i = 0; i < s->ncounts; i++)
-        if (strcmp(s->counts[i].name, name) == 0)
+    for (i = 0; i < m->ncounts; i++)
+        if (strcmp(m->counts[i].name, name) == 0)
             break;
-    if (i == s->ncounts) {
-        if (s->ncounts == MAX_COUNTS)
+    if (i == m->ncounts) {
+        if (m->ncounts == MAX_COUNTS)
             return;             /* 128 names seen since start: enough */
-        snprintf(s->counts[i].name, sizeof(s->counts[i].name), "%s", name);
-        s->ncounts++;
+        snprintf(m->counts[i].name, sizeof(m->counts[i].name), "%s", name);
+        __atomic_store_n(&m->ncounts, m->ncounts + 1, __ATOMIC_RELEASE);
     }
-    s->counts[i].limited++;
+    m->counts[i].limited++;
 }
 
 /* An address as written in X-Forwarded-For ("192.0.2.1", "2001:db8::1",
@@ -285,10 +363,10 @@ static enum cl_verdict refuse(struct sl_client *c, const struct sl_conf_rlimit *
     return CL_DONE;
 }
 
-/* Judge one limit (commit: take its token); refuse (CL_DONE) when it is
- * out. */
-static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, int li,
-                            int commit)
+/* Judge one limit (commit: take its token), under the table's lock: 1
+ * it lets the request through, 0 it is out (retry in *retry_ms). */
+static int take(struct sl_client *c, const struct sl_http_msg *m, int li, int commit,
+                int64_t *retry_ms)
 {
     const struct sl_conf_rlimit *l = &c->conf->reverse.limits[li];
     struct rl_state *s = c->srv->ratelimit;
@@ -298,55 +376,86 @@ static enum cl_verdict take(struct sl_client *c, const struct sl_http_msg *m, in
     size_t n = limit_key(c, m, l, key);
 
     if (n == 0)
-        return CL_NEXT;
-    acl_rl_take(s->table, &l->policy, key, n, sl_loop_now(c->srv->loop), commit, &v);
+        return 1;
+    /* Monotonic time is the machine's: the same clock in every worker. */
+    acl_rl_take(rl_table(s->shm), &l->policy, key, n, sl_loop_now(c->srv->loop), commit,
+                &v);
     if (!commit && v.allowed)
-        return CL_NEXT;
+        return 1;
     /* The fields speak of the tightest limit. */
     if (r->rl_idx == 0 || !v.allowed || v.remaining < r->rl_remaining) {
         r->rl_idx = li + 1;
         r->rl_remaining = v.remaining;
         r->rl_reset_ms = v.allowed ? v.full_in_ms : v.retry_after_ms;
     }
-    if (v.allowed)
-        return CL_NEXT;
-    count_refusal(s, l->name);
-    SL_LOG(SL_LOG_DEBUG, c->id, 0, "rate limit %s: %s refused, retry in %lld ms",
-           l->name, c->peer_str, (long long)v.retry_after_ms);
-    return refuse(c, l, v.retry_after_ms);
+    *retry_ms = v.retry_after_ms;
+    return v.allowed;
+}
+
+/* Every limit of the vhost, then of the route (commit: take), until one
+ * is out: its index + 1 (retry in *retry_ms), or 0. */
+static int take_all(struct sl_client *c, const struct sl_http_msg *m,
+                    const struct sl_conf_rvhost *vh, const struct sl_conf_rroute *route,
+                    int commit, int64_t *retry_ms)
+{
+    size_t i;
+
+    for (i = 0; i < vh->n_limits; i++)
+        if (!take(c, m, vh->limits[i], commit, retry_ms))
+            return vh->limits[i] + 1;
+    for (i = 0; i < route->n_limits; i++)
+        if (!take(c, m, route->limits[i], commit, retry_ms))
+            return route->limits[i] + 1;
+    return 0;
 }
 
 enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
 {
     const struct sl_conf_reverse *rc = &c->conf->reverse;
+    struct rl_state *s = c->srv->ratelimit;
     struct cl_rev *r = &c->txn.rev;
     const struct sl_conf_rvhost *vh;
     const struct sl_conf_rroute *route;
-    enum cl_verdict v = CL_NEXT;
-    size_t i;
+    const struct sl_conf_rlimit *l;
+    int64_t retry_ms = 0;
+    int out = 0, rc_lock;
 
-    if (!r->routed || r->rl_done || c->internal || c->srv->ratelimit == NULL ||
-        c->srv->ratelimit->table == NULL)
+    if (!r->routed || r->rl_done || c->internal || s == NULL || s->shm == NULL)
         return CL_NEXT;
     r->rl_done = 1;             /* once per request, whatever decides it again */
     vh = &rc->vhosts[r->vhost];
     route = &vh->routes[r->route];
+    if (vh->n_limits + route->n_limits == 0)
+        return CL_NEXT;
+    if ((rc_lock = sl_shmlock_lock(&s->shm->mu)) < 0) {
+        /* Never with a robust lock that every taker marks consistent; if
+         * it were, the site stays up without its limits. */
+        if (!s->warned)
+            SL_LOG(SL_LOG_ERROR, 0, -rc_lock, "rate limits: the shared table's lock "
+                   "cannot be taken: requests pass unlimited");
+        s->warned = 1;
+        return CL_NEXT;
+    }
+    if (rc_lock == 1)
+        SL_LOG(SL_LOG_WARN, 0, 0, "rate limits: a worker died holding the table's "
+               "lock: recovered");
     /* All or nothing (nginx's limit_req): a request one limit refuses
      * takes no token from the others. So judge them all first, then take
-     * from each. */
-    if (vh->n_limits + route->n_limits > 1) {
-        for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
-            v = take(c, m, vh->limits[i], 0);
-        for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
-            v = take(c, m, route->limits[i], 0);
-        if (v != CL_NEXT)
-            return v;
-    }
-    for (i = 0; i < vh->n_limits && v == CL_NEXT; i++)
-        v = take(c, m, vh->limits[i], 1);
-    for (i = 0; i < route->n_limits && v == CL_NEXT; i++)
-        v = take(c, m, route->limits[i], 1);
-    return v;
+     * from each - under one hold of the lock, so that no other worker's
+     * request comes between. */
+    if (vh->n_limits + route->n_limits > 1)
+        out = take_all(c, m, vh, route, 0, &retry_ms);
+    if (out == 0)
+        out = take_all(c, m, vh, route, 1, &retry_ms);
+    if (out != 0)
+        count_refusal(s->shm, rc->limits[out - 1].name);
+    sl_shmlock_unlock(&s->shm->mu);
+    if (out == 0)
+        return CL_NEXT;
+    l = &rc->limits[out - 1];
+    SL_LOG(SL_LOG_DEBUG, c->id, 0, "rate limit %s: %s refused, retry in %lld ms",
+           l->name, c->peer_str, (long long)retry_ms);
+    return refuse(c, l, retry_ms);
 }
 
 int rev_limit_fields(const struct sl_client *c, struct sl_buf *out)

@@ -7,6 +7,13 @@
  * than its 512-byte buffer, and a check in progress is never started
  * twice: the next one is timed from when this one ends. A TLS pool's
  * checks go over TLS, its certificate verified as a request's would be.
+ *
+ * With several workers one of them checks (the checker: worker 0 of the
+ * newest generation, or the single process) and publishes each verdict
+ * in the shared table (health_shm.h); the others follow it, reading the
+ * table every half interval, and log nothing of their own. Every worker
+ * starts from the table, so a worker that takes the checks over (worker
+ * 0 restarted) goes on where the last one stopped.
  */
 #include "config.h"
 
@@ -19,10 +26,12 @@
 #include "squidlike/backend.h"
 #include "squidlike/dns.h"
 #include "squidlike/health.h"
+#include "squidlike/health_shm.h"
 #include "squidlike/log.h"
 #include "squidlike/loop.h"
 #include "squidlike/net.h"
 #include "squidlike/server.h"
+#include "squidlike/shared.h"
 #include "squidlike/tls.h"
 
 #define HC_BUF 512
@@ -40,6 +49,9 @@ struct hc_probe {
     unsigned char rd, wr;       /* edges, for the TLS handshake */
     struct sl_timer timer;
     size_t len, sent, reqlen;
+    int slot;                   /* its entry in the shared table; -1: none */
+    uint64_t seq;               /* of the entry, when last read */
+    int own;                    /* checked here (else the checker's verdicts) */
     char req[HC_BUF];
     char buf[HC_BUF];
 };
@@ -49,6 +61,10 @@ struct sl_health {
     struct sl_backends *rt;
     struct hc_probe *probes;
     size_t n;
+    struct sl_hshm *shm;        /* the workers' table (NULL: none) */
+    int checker;                /* this worker runs the checks */
+    struct sl_timer follow;     /* the others read the table */
+    int64_t follow_ms;
     struct sl_post free_post;   /* freed after the batch: an event of this
                                    batch may still name a probe's sl_io */
 };
@@ -86,7 +102,43 @@ static void hc_done(struct hc_probe *p, int ok, const char *why)
             SL_LOG(SL_LOG_WARN, 0, 0, "backend %s of pool %s is down: %s", name,
                    c->name, why);
     }
+    if (p->slot >= 0 && h->checker) {
+        struct sl_backend_health st;
+
+        sl_backends_health_get(h->rt, p->pool, p->idx, &st);
+        sl_hshm_put(h->shm, p->slot, &st, now);
+    }
     sl_timer_set(h->srv->loop, &p->timer, c->health_interval_ms);
+}
+
+/* A follower: take the checker's verdicts that are new. */
+static void hc_on_follow(struct sl_timer *t)
+{
+    struct sl_health *h = t->data;
+    struct sl_backend_health st;
+    size_t i;
+
+    for (i = 0; i < h->n; i++) {
+        struct hc_probe *p = &h->probes[i];
+
+        if (!p->own && sl_hshm_get(h->shm, p->slot, &p->seq, &st) &&
+            sl_backends_health_set(h->rt, p->pool, p->idx, &st))
+            SL_LOG(SL_LOG_DEBUG, 0, 0, "backend %s of pool %s: %s, as worker 0's "
+                   "checks say", sl_backends_conf(h->rt, p->pool, p->idx)->name,
+                   sl_backends_rev(h->rt)->pools[p->pool].name, st.healthy ? "up" : "down");
+    }
+    sl_timer_set(h->srv->loop, &h->follow, h->follow_ms);
+}
+
+/* Does this worker run the checks? The single process does; of several
+ * workers, worker 0 of the newest generation (a draining one stops its
+ * checks: sl_server_drain). */
+static int hc_is_checker(const struct sl_server *srv)
+{
+    const struct sl_shared *sh = srv->shared;
+
+    return sh == NULL || sh->health == NULL || sh->nworkers <= 1 ||
+           (srv->slot->index == 0 && srv->slot->generation == sh->generation);
 }
 
 /* "HTTP/1.x NNN" at the start of buf: the status, or -1. */
@@ -350,6 +402,9 @@ struct sl_health *sl_health_start(struct sl_server *srv, struct sl_backends *rt)
     h->srv = srv;
     h->rt = rt;
     h->n = n;
+    h->shm = srv->shared ? srv->shared->health : NULL;
+    h->checker = hc_is_checker(srv);
+    h->follow_ms = 1000;
     for (i = 0; i < rev->n_pools; i++) {
         const struct sl_conf_rpool *c = &rev->pools[i];
         if (c->health_path[0] == '\0')
@@ -367,11 +422,33 @@ struct sl_health *sl_health_start(struct sl_server *srv, struct sl_backends *rt)
                            "User-Agent: squidlike-health/%s\r\nConnection: close\r\n\r\n",
                            c->health_path, c->name, PACKAGE_VERSION);
             p->reqlen = len > 0 && (size_t)len < sizeof(p->req) ? (size_t)len : 0;
+            p->slot = h->shm ? sl_hshm_find(h->shm, sl_hshm_key(c->name, c->backend[j].name),
+                                            sl_loop_now(srv->loop)) : -1;
+            if (p->slot >= 0) {
+                struct sl_backend_health st;
+
+                /* What is known already (checked before a restart of this
+                 * worker, or by the checker) */
+                if (sl_hshm_get(h->shm, p->slot, &p->seq, &st))
+                    sl_backends_health_set(rt, p->pool, p->idx, &st);
+            }
+            p->own = h->checker || p->slot < 0;
+            if (!p->own) {
+                /* Half an interval late at most after the checker. */
+                if (c->health_interval_ms / 2 < h->follow_ms)
+                    h->follow_ms = c->health_interval_ms / 2 > 50
+                                 ? c->health_interval_ms / 2 : 50;
+                continue;
+            }
             /* The first checks go out at once, spread over a few ms, so
              * that a backend already down is known within one timeout. */
             sl_timer_set(srv->loop, &p->timer, (int64_t)(k % 50));
         }
     }
+    h->follow.cb = hc_on_follow;
+    h->follow.data = h;
+    if (!h->checker)
+        sl_timer_set(srv->loop, &h->follow, 0);
     return h;
 }
 
@@ -394,6 +471,7 @@ void sl_health_stop(struct sl_health *h)
         sl_dns_cancel(&h->probes[i].dnsw);
         sl_timer_stop(h->srv->loop, &h->probes[i].timer);
     }
+    sl_timer_stop(h->srv->loop, &h->follow);
     h->free_post.cb = hc_free;
     h->free_post.data = h;
     sl_loop_post(h->srv->loop, &h->free_post);

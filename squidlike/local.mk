@@ -18,11 +18,12 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_xcf.c %reldir%/client_xcf.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
 	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c \
-	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/ipcount.c %reldir%/ipcount.h \
+	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/notify.c %reldir%/notify.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
+	%reldir%/shmlock.c %reldir%/shmlock.h %reldir%/health_shm.c %reldir%/health_shm.h \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/client_peer.c \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
 	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \

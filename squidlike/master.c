@@ -49,6 +49,7 @@
 #include "squidlike/log.h"
 #include "squidlike/master.h"
 #include "squidlike/net.h"
+#include "squidlike/notify.h"
 #include "squidlike/server.h"
 #include "squidlike/shared.h"
 #include "squidlike/worker.h"
@@ -322,7 +323,7 @@ static void child_main(struct master *m, unsigned index, int slot, pid_t master)
     }
     snprintf(tag, sizeof(tag), "worker %u", index);
     sl_log_set_tag(tag);
-    snprintf(tag, sizeof(tag), "squidlike w%u", index);
+    snprintf(tag, sizeof(tag), "squidlike-w%u", index);  /* no space: tools split /proc/PID/stat on blanks */
     prctl(PR_SET_NAME, tag);
     memset(&wa, 0, sizeof(wa));
     wa.conf = m->conf;
@@ -378,10 +379,9 @@ static int start_generation(struct master *m, unsigned gen)
     }
     m->sh->generation = gen;
     m->sh->nworkers = n;
-    for (i = 0; i < n; i++) {
-        m->sh->slots[slots[i]].restarts = 0;
+    /* A slot's restarts go on counting, as its other counters do. */
+    for (i = 0; i < n; i++)
         spawn(m, i, slots[i]);
-    }
     return 0;
 }
 
@@ -472,7 +472,7 @@ static void reap(struct master *m)
             w->pid = 0;
             s->pid = 0;
             s->ready = 0;
-            s->g.clients = 0;
+            memset(&s->g, 0, sizeof(s->g));     /* its gauges went with it */
             reader_check(m);
             if (expected || s->generation != m->gen) {
                 s->state = SL_WSLOT_FREE;
@@ -530,6 +530,44 @@ static int gen_ready(const struct master *m, unsigned gen)
 
 /* ------------------------------------------------------------ reload, upgrade */
 
+/* What changes at restart only stays as it was (copied into nc), and the
+ * logs follow the file, as a single process's reload does. */
+static void keep_restart_only(struct sl_conf *old, struct sl_conf *nc)
+{
+    struct sl_conf_cache *a = &old->cache, *b = &nc->cache;
+    char *dir;
+    int rc;
+
+    if (a->enabled != b->enabled || a->size != b->size || a->max_object != b->max_object ||
+        (a->dir == NULL) != (b->dir == NULL) || (a->dir && strcmp(a->dir, b->dir) != 0)) {
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
+        dir = a->dir ? strdup(a->dir) : NULL;
+        if (a->dir && dir == NULL) {
+            SL_LOG(SL_LOG_ERROR, 0, ENOMEM, "reload");
+            b->enabled = 0;     /* no store rather than another one */
+        } else {
+            free(b->dir);
+            b->dir = dir;
+            b->enabled = a->enabled;
+        }
+        b->size = a->size;
+        b->max_object = a->max_object;
+    }
+    if ((old->pid_file == NULL) != (nc->pid_file == NULL) ||
+        (old->pid_file && strcmp(old->pid_file, nc->pid_file) != 0))
+        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
+    if ((old->error_log == NULL) != (nc->error_log == NULL) ||
+        (old->error_log && strcmp(old->error_log, nc->error_log) != 0) ||
+        old->log_level != nc->log_level) {
+        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
+            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
+    }
+    if (((old->access_log == NULL) != (nc->access_log == NULL) ||
+         (old->access_log && strcmp(old->access_log, nc->access_log) != 0)) &&
+        (rc = sl_log_open_access(nc->access_log)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+}
+
 static void reload(struct master *m)
 {
     char err[SL_CONF_ERR_MAX];
@@ -565,6 +603,7 @@ static void reload(struct master *m)
         sl_conf_unref(nc);
         return;
     }
+    keep_restart_only(m->conf, nc);
     sl_conf_unref(m->conf);
     m->conf = nc;
     if (start_generation(m, m->gen + 1) < 0) {
@@ -680,6 +719,15 @@ static void inherit(struct master *m)
     unsetenv(ENV_FROM);
 }
 
+static void master_notify(struct master *m, const char *msg)
+{
+    int rc = sl_notify(msg);
+
+    (void)m;
+    if (rc < 0)
+        SL_LOG(SL_LOG_WARN, 0, rc, "cannot tell systemd (NOTIFY_SOCKET) %s", msg);
+}
+
 /* ------------------------------------------------------------ the loop */
 
 static void on_signal(struct master *m, int sig)
@@ -778,8 +826,11 @@ int sl_master_run(struct sl_master_args *a)
      * open (LMDB: no environment across a fork). */
     if (m->conf->cache.enabled) {
         struct cache_store_conf sc = { m->conf->cache.dir, m->conf->cache.size,
-                                       m->conf->cache.max_object, 5, 0, 0 };
-        struct cache_store *st = cache_store_open(&sc, err, sizeof(err));
+                                       m->conf->cache.max_object, 5, 0, 0, 0 };
+        struct cache_store *st;
+
+        sc.shared = m->from_pid > 0;    /* the old master's workers use it */
+        st = cache_store_open(&sc, err, sizeof(err));
 
         if (st == NULL) {
             SL_LOG(SL_LOG_ERROR, 0, 0, "cache: %s", err);
@@ -800,8 +851,12 @@ int sl_master_run(struct sl_master_args *a)
     }
     SL_LOG(SL_LOG_INFO, 0, 0, "squidlike %s ready (pid %ld, config %s, %u workers)",
            PACKAGE_VERSION, (long)getpid(), m->conf_path, m->conf->workers);
+    /* A new master tells systemd once its workers are up (below); the
+     * first one now: its sockets take connections already. */
     if (m->from_pid > 0)
         m->old_gen = (unsigned)-1;  /* tell the old master once ours are up */
+    else
+        master_notify(m, "READY=1");
     m->pending_ms = now_ms();
     sl_log_flush(NULL);
     for (;;) {
@@ -820,6 +875,12 @@ int sl_master_run(struct sl_master_args *a)
             if (m->old_gen == (unsigned)-1) {
                 SL_LOG(SL_LOG_INFO, 0, 0, "upgrade: up; the old master (pid %ld) drains",
                        (long)m->from_pid);
+                {
+                    char msg[64];
+
+                    snprintf(msg, sizeof(msg), "MAINPID=%ld\nREADY=1", (long)getpid());
+                    master_notify(m, msg);
+                }
                 kill(m->from_pid, SIGQUIT);
                 m->old_gen = 0;
             } else {

@@ -29,6 +29,7 @@
 #include "squidlike/ldapq.h"
 #include "squidlike/peer.h"
 #include "squidlike/server.h"
+#include "squidlike/tls.h"
 #include "squidlike/workq.h"
 
 #define ACCEPT_BATCH 64
@@ -364,13 +365,16 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         goto fail;
     }
     sl_conf_set_warn(srv_warn);
+    sl_tls_set_shared(sh, slot);  /* ticket keys and handshake counts of all workers */
     srv->dns = sl_dns_new(loop, &conf->dns, err, errlen);
     if (srv->dns == NULL)
         goto fail;
     if (conf->cache.enabled) {
         struct cache_store_conf sc = { conf->cache.dir, conf->cache.size,
-                                       conf->cache.max_object, 5, 0, 0 };
+                                       conf->cache.max_object, 5, 0, 0, 0 };
         char serr[256];
+
+        sc.shared = sh->nworkers > 1;
         srv->store = cache_store_open(&sc, serr, sizeof(serr));
         if (srv->store == NULL) {
             snprintf(err, errlen, "cache: %s", serr);
@@ -380,7 +384,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         srv->cfwd = cfwd_table_new(loop);
         srv_store_watch(srv);   /* paused from the start: the disk is full */
     }
-    if (rl_state_apply(&srv->ratelimit, conf) < 0) {
+    if (rl_state_apply(&srv->ratelimit, conf, sh) < 0) {
         snprintf(err, errlen, "reverse.rate_limit_table: out of memory");
         goto fail;
     }
@@ -621,7 +625,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if (srv_workq(srv, nc, err, sizeof(err)) < 0)
         SL_LOG(SL_LOG_ERROR, 0, 0, "auth.negotiate: %s (keeping the running pool)", err);
     sl_peers_adopt(nc->peers.rt, old->peers.rt);
-    if (rl_state_apply(&srv->ratelimit, nc) < 0)
+    if (rl_state_apply(&srv->ratelimit, nc, srv->shared) < 0)
         SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
                "keeping the old one", nc->reverse.limit_table);
     sl_health_stop(srv->health);
@@ -848,6 +852,7 @@ void sl_server_drain_soft(struct sl_server *srv)
     if (srv->draining)
         return;
     srv->draining = 1;
+    srv->drain_soft = 1;
     SL_LOG(SL_LOG_INFO, 0, 0, "replaced: %zu connections to finish", srv->nclients);
     srv_close_listeners(srv);
     sl_timer_stop(srv->loop, &srv->accept_timer);

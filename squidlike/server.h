@@ -135,6 +135,7 @@ struct sl_server {
     char hostname[256];         /* gethostname() at start, "" if none */
     int listen_from_cli;        /* -a given: reloads keep it */
     int draining;
+    int drain_soft;             /* sl_server_drain_soft: keep-alive promised is kept */
     int accept_paused;
     struct sl_accept_fails accept_fails;
     int64_t full_logged_ms;     /* last "max_connections reached" line */

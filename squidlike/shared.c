@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
+#include "squidlike/client.h"
 #include "squidlike/conf.h"
+#include "squidlike/health_shm.h"
 #include "squidlike/shared.h"
 #include "squidlike/client_xcf.h"
 #include "squidlike/status.h"
@@ -60,6 +63,11 @@ struct sl_shared *sl_shared_new(void)
         sl_shm_unmap(sh, sizeof(*sh));
         return NULL;
     }
+    if (getrandom(sh->ticket_secret, sizeof(sh->ticket_secret), 0) !=
+        (ssize_t)sizeof(sh->ticket_secret)) {
+        sl_shared_free(sh);
+        return NULL;
+    }
     sh->start_ms = mono_ms();
     sh->nworkers = 1;
     return sh;
@@ -69,6 +77,9 @@ void sl_shared_free(struct sl_shared *sh)
 {
     if (sh == NULL)
         return;
+    rl_shm_free(sh->ratelimit);
+    if (sh->health != NULL)
+        sl_hshm_free(sh->health);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     sl_shm_unmap(sh->ring, sizeof(*sh->ring));
     sl_shm_unmap(sh, sizeof(*sh));
@@ -77,7 +88,13 @@ void sl_shared_free(struct sl_shared *sh)
 int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
                       char *err, size_t errlen)
 {
-    (void)conf;
+    if (rl_shm_prepare(&sh->ratelimit, conf, err, errlen) < 0)
+        return -1;
+    if (sh->health == NULL && (sh->health = sl_hshm_new()) == NULL) {
+        snprintf(err, errlen, "cannot map shared memory for the health checks: %s",
+                 strerror(errno));
+        return -1;
+    }
     if (xcf_prepare(sh, err, errlen) < 0)
         return -1;
     return 0;

@@ -30,6 +30,8 @@
 
 struct sl_conf;
 struct cache_infl;
+struct rl_shm;
+struct sl_hshm;
 struct sl_status_ring;
 
 #define SL_WORKERS_MAX 64
@@ -41,10 +43,18 @@ struct sl_status_ring;
 /* A worker's live numbers that are not counters (reset when a new
  * worker takes the slot). */
 struct sl_wgauges {
-    uint64_t clients;           /* open client connections */
+    uint64_t clients;           /* open client connections (kept live) */
+    /* Published each status interval (status.c on_sample): */
+    uint64_t tunnels, origins_busy, origins_idle;
 };
 
 enum sl_wslot_state { SL_WSLOT_FREE = 0, SL_WSLOT_RUNNING, SL_WSLOT_DRAINING };
+
+/* A worker's TLS handshakes (tls.c counts them; its sl_tls_get_stats
+ * adds every slot's up). */
+struct sl_wtls {
+    unsigned long long handshakes, resumed, failed;
+};
 
 struct sl_wslot {
     /* Written by the master. */
@@ -53,12 +63,13 @@ struct sl_wslot {
     unsigned index;             /* which worker (0 .. workers-1) */
     unsigned generation;        /* the configuration it runs (1, +1 a reload) */
     int64_t started;            /* unix time it was forked */
-    uint64_t restarts;          /* of worker `index`, this generation */
+    uint64_t restarts;          /* of the workers that had the slot */
     /* Written by the worker. */
     volatile int ready;         /* its listeners are in its loop */
     struct sl_wgauges g;
     struct sl_stats stats;
     struct sl_metrics metrics;
+    struct sl_wtls tls;
 };
 
 struct sl_shared {
@@ -69,7 +80,23 @@ struct sl_shared {
     unsigned nworkers;          /* of the newest generation; 1: single */
     struct sl_status_ring *ring;    /* the status history (status.h) */
     /* Modules' shared state (each owns its layout). */
-    struct cache_infl *infl;    /* fetches in flight (client_xcf.c) */
+    /* TLS session ticket keys (tls.c sl_tls_set_ticket_secret): every
+     * worker derives the key of each period from this, so a ticket one
+     * worker issued resumes on any other. Made once by sl_shared_new:
+     * kept across reloads and worker restarts (not across a restart or
+     * a binary upgrade: new memory). */
+    unsigned char ticket_secret[32];   /* SL_TLS_TICKET_SECRET_LEN */
+    /* Rate-limit buckets (client_limit.c rl_shm_prepare): its own
+     * mapping, replaced by a reload that changes its size. The pointer is
+     * the master's, valid in the workers it forks after setting it (a
+     * worker reads it once, at start). */
+    struct rl_shm *ratelimit;
+    /* The active health checks' verdicts (health_shm.h): one table for
+     * the master's life, keyed by pool and backend names. */
+    struct sl_hshm *health;
+    /* The fetches in flight of every worker (client_xcf.c): one table
+     * for the master's life, kept across reloads. */
+    struct cache_infl *infl;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */

@@ -140,12 +140,36 @@ void sl_status_snapshot(struct sl_server *srv, struct sl_status_sample *s)
     s->bytes_out = sl_server_sums(srv)->stats.bytes_to_clients;
 }
 
+/* This worker's gauges now, into its slot for the others to add up. */
+static void gauges_publish(struct sl_server *srv, size_t *tunnels, size_t *busy,
+                           size_t *idle)
+{
+    sl_client_count(srv, tunnels, busy);
+    *idle = sl_pool_idle_count(srv->pool);
+    srv->slot->g.tunnels = *tunnels;
+    srv->slot->g.origins_busy = *busy;
+    srv->slot->g.origins_idle = *idle;
+}
+
+/* All workers': this one's now, the others' as they last published
+ * them (at most one status interval old). */
 void sl_status_gauges(struct sl_server *srv, struct sl_status_gauges *g)
 {
+    const struct sl_shared *sh = srv->shared;
+    size_t i;
+
     memset(g, 0, sizeof(*g));
-    g->clients = (size_t)sl_workers_clients(srv->shared);
-    sl_client_count(srv, &g->tunnels, &g->origins_busy);
-    g->origins_idle = sl_pool_idle_count(srv->pool);
+    g->clients = (size_t)sl_workers_clients(sh);
+    gauges_publish(srv, &g->tunnels, &g->origins_busy, &g->origins_idle);
+    for (i = 0; i < sh->nused && i < SL_SHARED_SLOTS; i++) {
+        const struct sl_wslot *s = &sh->slots[i];
+
+        if (s == srv->slot || s->pid <= 0)
+            continue;
+        g->tunnels += (size_t)s->g.tunnels;
+        g->origins_busy += (size_t)s->g.origins_busy;
+        g->origins_idle += (size_t)s->g.origins_idle;
+    }
 }
 
 /* One worker samples for all: the first of the newest generation (the
@@ -161,7 +185,9 @@ static void on_sample(struct sl_timer *t)
 {
     struct sl_server *srv = t->data;
     struct sl_status_sample s;
+    size_t tunnels, busy, idle;
 
+    gauges_publish(srv, &tunnels, &busy, &idle);
     if (sampler(srv)) {
         sl_status_snapshot(srv, &s);
         sl_status_ring_push(srv->status.ring, &s);

@@ -15,6 +15,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/ocsp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -22,17 +23,17 @@
 #include "squidlike/chars.h"
 #include "squidlike/conf.h"
 #include "squidlike/hash.h"
+#include "squidlike/shared.h"
 #include "squidlike/tls.h"
 
 #define MAX_NAMES_PER_CERT 100  /* SANs looked at per certificate */
 #define MAX_OCSP (64 * 1024)
-#define TICKET_KEY_FILE_LEN 80  /* nginx's format: name 16, HMAC 32, AES 32 */
+#define TICKET_KEY_FILE_LEN SL_TLS_TICKET_KEY_LEN
 
 struct ticket_key {
     unsigned char name[16];
     unsigned char hmac[32];
     unsigned char aes[32];
-    int64_t made;               /* generated keys: when (s) */
 };
 
 struct cert {
@@ -64,11 +65,26 @@ struct sl_tls {
     int64_t key_lifetime;       /* s */
 };
 
-/* Keys made here: [0] encrypts, [1] and [2] still decrypt. Per process,
- * kept across reloads. */
-static struct ticket_key gen_keys[3];
-static size_t ngen_keys;
-static struct sl_tls_stats stats;
+/*
+ * Keys no file gives are derived from one secret (sl_tls_set_ticket_secret:
+ * the workers' shared one), per period of key_lifetime: period e =
+ * floor(unix time / lifetime) has the key HKDF-Expand(secret, info(e)),
+ * so every worker holds the same keys with no word between them. [0]:
+ * period e, encrypts; [1], [2]: e-1, e-2, still decrypt (a ticket lives
+ * two to three lifetimes); [3]: e+1, decrypts only, for the few ms at a
+ * period's end when another worker's clock read already passed it.
+ * Cached per process for the period (and lifetime) they were made for.
+ */
+#define GEN_KEYS 4
+static struct ticket_key gen_keys[GEN_KEYS];
+static int64_t gen_epoch = -1, gen_lifetime;
+static unsigned char own_secret[SL_TLS_TICKET_SECRET_LEN];
+static const unsigned char *gen_secret;  /* NULL: own_secret, made at first use */
+/* The handshake counters: this worker's slot's (sl_tls_set_shared), and
+ * read as the sum of every slot; before that, this process's own. */
+static struct sl_wtls own_stats;
+static struct sl_wtls *stats = &own_stats;
+static const struct sl_shared *stats_sh;
 static int ex_index = -1;       /* SSL_CTX ex data: its struct sl_tls */
 
 /* ------------------------------------------------------------ names */
@@ -225,22 +241,72 @@ static int key_from_file(const char *path, struct ticket_key *k, char *err, size
     return 0;
 }
 
-/* Generated keys: rotate when the newest is older than the lifetime. */
-static int gen_rotate(int64_t now, int64_t lifetime)
+void sl_tls_set_ticket_secret(const unsigned char *secret)
 {
-    struct ticket_key k;
+    gen_secret = secret;
+    gen_epoch = -1;
+}
 
-    if (ngen_keys > 0 && now - gen_keys[0].made < lifetime)
-        return 0;
-    if (RAND_bytes(k.name, sizeof(k.name)) != 1 ||
-        RAND_bytes(k.hmac, sizeof(k.hmac)) != 1 ||
-        RAND_bytes(k.aes, sizeof(k.aes)) != 1)
+int sl_tls_ticket_derive(const unsigned char *secret, int64_t lifetime, int64_t epoch,
+                         unsigned char out[SL_TLS_TICKET_KEY_LEN])
+{
+    unsigned char info[40];
+    EVP_KDF *kdf;
+    EVP_KDF_CTX *kc;
+    OSSL_PARAM p[5];
+    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rc, i;
+
+    /* The secret is uniformly random already: it is the PRK, and only
+     * the expand step is needed (RFC 5869 3.3). The lifetime is in the
+     * info too: a reload that changes it never meets keys of the other. */
+    memcpy(info, "squidlike ticket key v1\0", 24);
+    for (i = 0; i < 8; i++) {
+        info[24 + i] = (unsigned char)((uint64_t)lifetime >> (56 - 8 * i));
+        info[32 + i] = (unsigned char)((uint64_t)epoch >> (56 - 8 * i));
+    }
+    if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
         return -1;
-    k.made = now;
-    memmove(&gen_keys[1], &gen_keys[0], 2 * sizeof(gen_keys[0]));
-    gen_keys[0] = k;
-    if (ngen_keys < 3)
-        ngen_keys++;
+    kc = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+    if (kc == NULL)
+        return -1;
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    p[1] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret,
+                                             SL_TLS_TICKET_SECRET_LEN);
+    p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info));
+    p[4] = OSSL_PARAM_construct_end();
+    rc = EVP_KDF_derive(kc, out, SL_TLS_TICKET_KEY_LEN, p) == 1 ? 0 : -1;
+    EVP_KDF_CTX_free(kc);
+    return rc;
+}
+
+/* The generated keys of now's period (derived again when it changes). */
+static int gen_keys_for(int64_t now, int64_t lifetime)
+{
+    static const int off[GEN_KEYS] = { 0, -1, -2, 1 };
+    unsigned char b[SL_TLS_TICKET_KEY_LEN];
+    int64_t e = now / lifetime;
+    int i;
+
+    if (e == gen_epoch && lifetime == gen_lifetime)
+        return 0;
+    if (gen_secret == NULL) {
+        /* No shared secret (a tool, a test): this process's own. */
+        if (RAND_bytes(own_secret, sizeof(own_secret)) != 1)
+            return -1;
+        gen_secret = own_secret;
+    }
+    for (i = 0; i < GEN_KEYS; i++) {
+        if (sl_tls_ticket_derive(gen_secret, lifetime, e + off[i], b) < 0)
+            return -1;
+        memcpy(gen_keys[i].name, b, 16);
+        memcpy(gen_keys[i].hmac, b + 16, 32);
+        memcpy(gen_keys[i].aes, b + 48, 32);
+    }
+    OPENSSL_cleanse(b, sizeof(b));
+    gen_epoch = e;
+    gen_lifetime = lifetime;
     return 0;
 }
 
@@ -274,10 +340,10 @@ static int ticket_cb(SSL *s, unsigned char *name, unsigned char *iv,
         keys = t->file_keys;
         n = t->nfile_keys;
     } else {
-        if (gen_rotate((int64_t)time(NULL), t->key_lifetime) < 0)
+        if (gen_keys_for((int64_t)time(NULL), t->key_lifetime) < 0)
             return -1;
         keys = gen_keys;
-        n = ngen_keys;
+        n = GEN_KEYS;
     }
     if (enc) {
         if (RAND_bytes(iv, 16) != 1)
@@ -292,7 +358,9 @@ static int ticket_cb(SSL *s, unsigned char *name, unsigned char *iv,
         return 0;
     if (set_keys(&keys[i], iv, ctx, hctx, 0) < 0)
         return -1;
-    return i == 0 ? 1 : 2;
+    /* An older key's ticket is renewed; a file's [1].. and the generated
+     * [1], [2] are older, the generated [3] (the next period) is not. */
+    return i == 0 || (keys == gen_keys && i == 3) ? 1 : 2;
 }
 
 /* ------------------------------------------------------------ SNI, ALPN, OCSP */
@@ -735,18 +803,41 @@ void sl_tls_cert(const struct sl_tls *t, size_t i, struct sl_tls_cert_info *out)
     out->key_type = t->certs[i].key_type;
 }
 
+void sl_tls_set_shared(struct sl_shared *sh, int slot)
+{
+    sl_tls_set_ticket_secret(sh->ticket_secret);
+    stats = &sh->slots[slot].tls;
+    stats_sh = sh;
+}
+
 void sl_tls_get_stats(struct sl_tls_stats *st)
 {
-    *st = stats;
+    size_t i;
+
+    memset(st, 0, sizeof(*st));
+    if (stats_sh == NULL) {
+        st->handshakes = stats->handshakes;
+        st->resumed = stats->resumed;
+        st->failed = stats->failed;
+        return;
+    }
+    /* Every slot ever used, live or not: counters never go back. */
+    for (i = 0; i < stats_sh->nused && i < SL_SHARED_SLOTS; i++) {
+        const struct sl_wtls *w = &stats_sh->slots[i].tls;
+
+        st->handshakes += w->handshakes;
+        st->resumed += w->resumed;
+        st->failed += w->failed;
+    }
 }
 
 void sl_tls_count(SSL *ssl, int ok)
 {
     if (!ok) {
-        stats.failed++;
+        stats->failed++;
         return;
     }
-    stats.handshakes++;
+    stats->handshakes++;
     if (SSL_session_reused(ssl))
-        stats.resumed++;
+        stats->resumed++;
 }

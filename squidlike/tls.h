@@ -10,9 +10,12 @@
  * the snapshot; a connection holds its snapshot, so the callbacks' pointers
  * stay valid until its handshake is over.
  *
- * Ticket keys that no file gives are made here, per process, and survive
- * reloads: rotated every ticket_key_lifetime, the two before kept to
- * decrypt (tickets stay valid for one to three lifetimes).
+ * Ticket keys that no file gives are derived here from one secret that
+ * all the workers share (sl_tls_set_ticket_secret), one key per period of
+ * ticket_key_lifetime: a ticket any worker issued resumes on every other,
+ * and across reloads and worker restarts (the secret stays in the shared
+ * memory); the two periods before still decrypt (tickets stay valid for
+ * two to three lifetimes).
  *
  * The I/O helpers keep the owner's edge-triggered "ready" flags honest:
  * a TLS read clears its flag only on WANT_READ (one record per SSL_read,
@@ -32,6 +35,21 @@
 
 struct sl_conf_tls;
 struct sl_tls;
+
+#define SL_TLS_TICKET_SECRET_LEN 32
+#define SL_TLS_TICKET_KEY_LEN 80    /* name 16, HMAC 32, AES 32 (nginx's file) */
+
+struct sl_shared;
+/* A worker's start: the ticket keys come from sh's secret, the handshakes
+ * are counted in its slot, and read as the sum of all slots. */
+void sl_tls_set_shared(struct sl_shared *sh, int slot);
+/* The secret the generated ticket keys come from (32 bytes; it must stay
+ * valid: the shared memory's). Unset: one made per process. */
+void sl_tls_set_ticket_secret(const unsigned char *secret);
+/* The key of period epoch (unix time / lifetime s) for secret: name,
+ * HMAC key, AES key, as a key file holds them. 0, or -1 (OpenSSL). */
+int sl_tls_ticket_derive(const unsigned char *secret, int64_t lifetime, int64_t epoch,
+                         unsigned char out[SL_TLS_TICKET_KEY_LEN]);
 
 /* Build the contexts of c; NULL with err set ("FILE:LINE: ..." naming the
  * certificate entry) when a file cannot be used. */
@@ -85,6 +103,7 @@ void sl_tls_cert(const struct sl_tls *t, size_t i, struct sl_tls_cert_info *out)
 struct sl_tls_stats {
     unsigned long long handshakes, resumed, failed;
 };
+/* Handshakes of every worker (sl_tls_set_shared), or of this process. */
 void sl_tls_get_stats(struct sl_tls_stats *st);
 /* Count a handshake's end (called by the owner when it completes/fails). */
 void sl_tls_count(SSL *ssl, int ok);

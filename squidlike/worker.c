@@ -19,6 +19,7 @@
 #include "squidlike/conf.h"
 #include "squidlike/log.h"
 #include "squidlike/loop.h"
+#include "squidlike/notify.h"
 #include "squidlike/server.h"
 #include "squidlike/shared.h"
 #include "squidlike/worker.h"
@@ -136,6 +137,8 @@ int sl_worker_run(const struct sl_worker_args *a)
                PACKAGE_VERSION, (long)getpid(), a->conf_path);
     }
     srv->slot->ready = 1;
+    if (sc.single && (r = sl_notify("READY=1")) < 0)
+        SL_LOG(SL_LOG_WARN, 0, r, "cannot tell systemd we are ready (NOTIFY_SOCKET)");
     sl_log_flush(NULL);
     if ((r = sl_loop_run(loop)) < 0)
         SL_LOG(SL_LOG_ERROR, 0, r, "event loop failed");

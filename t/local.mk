@@ -15,6 +15,8 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 # rev_fixture.h: a reverse-mode configuration and its live state for the
 # pages' tests (check_metrics, check_status).
 EXTRA_DIST += t/unit/rev_fixture.h
+# The workers' shared lock (a holder killed inside it).
+sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm
 # The ldap_group ACL: its cache and filters (pure), its lookups.
 sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # The shared table of fetches in flight (cross-worker collapsing).

@@ -58,7 +58,7 @@ __all__ = [
     "NetNs", "TinyFs", "run", "shared", "register_cleanup", "log", "ipv6_loopback_ok",
     "sha256", "port_is_closed", "CLIENT_IP_HEADERS", "via_ok",
     "RoutedOrigin", "cache_status", "cache_status_params", "sf_list_ok",
-    "access_entries",
+    "access_entries", "proc_alive", "proc_children",
 ]
 
 # --------------------------------------------------------------------------
@@ -161,6 +161,33 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
     finally:
         s.close()
+
+
+def proc_alive(pid):
+    """Is process pid there and not a zombie (from /proc/PID/stat)?"""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:][:1] not in ("Z", "X", "")
+
+
+def proc_children(pid):
+    """The live (not zombie) child processes of pid, as a set of pids (from
+    /proc/PID/task/*/children); empty when pid is gone."""
+    kids = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for t in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                kids.update(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return {k for k in kids if proc_alive(k)}
 
 
 def _port_bindable(host, port):
@@ -678,8 +705,11 @@ class Daemon:
     (only dns.nameservers is replaced when dns is given); its relative paths
     resolve against the daemon's directory.
 
-    The daemon runs `$SQUIDLIKE -f CONF -a ADDR:PORT`; ready = a TCP connect
-    to ADDR:PORT succeeds. stop() asserts a clean exit. wrapper: a command
+    The daemon runs `$SQUIDLIKE -f CONF -a ADDR:PORT` (listen_arg=False:
+    without -a, the config's listen list is [ADDR:PORT] and a reload may
+    change it); ready = a TCP connect to ADDR:PORT succeeds. With worker
+    processes (workers >= 2) the process is the master: tcp_sockets() and
+    client_connections() also look at its children. stop() asserts a clean exit. wrapper: a command
     prefix that must exec the daemon in its own process (so that the pid,
     the signals and the exit status stay the daemon's), e.g. TinyFs.wrapper
     (`nsenter -t PID -m --`: the daemon sees another mount namespace).
@@ -687,7 +717,7 @@ class Daemon:
 
     def __init__(self, overrides=None, conf_text=None, dns=None, listen_host="127.0.0.1",
                  port=None, error_log_file=False, env=None, extra_args=(), start=True,
-                 name="squidlike", wrapper=()):
+                 name="squidlike", wrapper=(), listen_arg=True):
         self.binary = daemon_binary()
         if dns is None and conf_text is None:
             # Never let the daemon ask the machine's resolver: without a
@@ -700,6 +730,7 @@ class Daemon:
         self.env = env
         self.extra_args = list(extra_args)
         self.wrapper = list(wrapper)
+        self.listen_arg = listen_arg
         self.error_log_file = error_log_file
         self.overrides = dict(overrides or {})
         self.conf_text_given = conf_text
@@ -715,22 +746,29 @@ class Daemon:
 
     def tcp_sockets(self):
         """(local port, remote port, state) of every TCP socket the daemon
-        holds, from /proc (state "01" established, "08" close-wait, "0A"
-        listening)."""
+        (and its worker processes, if any) holds, from /proc (state "01"
+        established, "08" close-wait, "0A" listening)."""
         return [row[:3] for row in self._tcp_rows()]
 
     def _tcp_rows(self):
         """tcp_sockets() with a fourth field: the bytes the kernel holds
         for the daemon to read (rx_queue)."""
         inodes = set()
-        fd_dir = "/proc/%d/fd" % self.proc.pid
-        for name in os.listdir(fd_dir):
+        for pid in [self.proc.pid] + sorted(proc_children(self.proc.pid)):
+            fd_dir = "/proc/%d/fd" % pid
             try:
-                link = os.readlink(os.path.join(fd_dir, name))
+                names = os.listdir(fd_dir)
             except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
+                if pid == self.proc.pid:
+                    raise
+                continue        # a worker that just exited
+            for name in names:
+                try:
+                    link = os.readlink(os.path.join(fd_dir, name))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
         out = []
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             try:
@@ -866,8 +904,8 @@ class Daemon:
                 self.port = free_port(self.listen_host)
             if self.conf_text_given is None:
                 self.write_conf_text(self.build_conf())
-            argv = self.wrapper + [self.binary, "-f", self.conf_path, "-a", self.addr] + \
-                self.extra_args
+            argv = self.wrapper + [self.binary, "-f", self.conf_path] + \
+                (["-a", self.addr] if self.listen_arg else []) + self.extra_args
             self.proc = _Proc(argv, "squidlike-%d" % self.port, cwd=self.dir,
                               env=child_env(self.env))
             self.stderr_path = self.proc.out_path

@@ -4,6 +4,7 @@
 # The long one comes first so that `make -j2 check` starts it early.
 sl_e2e_tests += \
 	t/e2e/test_large.py \
+	t/e2e/test_workers.py \
 	t/e2e/test_harness.py \
 	t/e2e/test_proxy_basic.py \
 	t/e2e/test_proxy_bodies.py \

@@ -608,10 +608,17 @@ def test_daemon_page_covers_the_command_line():
     opts = ["-" + c for c in m.group(1) if c != ":"]
     cmds = re.findall(r'\{\s*"(\w+)"\s*,\s*(?:SIG\w+|0)\s*\}', main)
     cmds += re.findall(r'strcmp\s*\(\s*o\.k\s*,\s*"(\w+)"\s*\)', main)
-    sigs = re.findall(r"sigaddset\s*\(\s*&\w+\s*,\s*(SIG\w+)\s*\)", main)
+    # The signals a process takes: the one process and the workers
+    # (worker.c), the master (master.c); SIGCHLD is the master's own.
+    sigs = []
+    for f in ("squidlike/worker.c", "squidlike/master.c"):
+        for sig in re.findall(r"sigaddset\s*\(\s*&[\w>-]+\s*,\s*(SIG\w+)\s*\)",
+                              clean_c(src(f))):
+            if sig not in sigs and sig != "SIGCHLD":
+                sigs.append(sig)
     assert len(opts) >= 6 and len(cmds) >= 8 and len(sigs) >= 4, (
         "too few options (%s), -k commands (%s) or signals (%s) found in "
-        "main.c: the extraction is broken" % (opts, cmds, sigs))
+        "main.c, worker.c, master.c: the extraction is broken" % (opts, cmds, sigs))
     missing = [o for o in opts if o not in have]
     missing += ["-k " + c for c in cmds if "-k." + c not in have]
     missing += [s for s in sigs if s not in have]

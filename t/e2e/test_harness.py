@@ -405,5 +405,21 @@ def test_wait_until_is_bounded():
     assert time.monotonic() - t0 < 2
 
 
+def test_proc_children_and_alive():
+    import subprocess
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        assert p.pid in h.proc_children(os.getpid()), h.proc_children(os.getpid())
+        assert h.proc_alive(p.pid)
+        p.kill()
+        # Killed but not waited for: a zombie, neither alive nor a child.
+        h.wait_until(lambda: not h.proc_alive(p.pid), 10, what="sleep gone")
+        assert p.pid not in h.proc_children(os.getpid())
+    finally:
+        p.kill()
+        p.wait(10)
+    assert not h.proc_alive(p.pid) and h.proc_children(p.pid) == set()
+
+
 if __name__ == "__main__":
     h.run(globals(), needs_daemon=False, requires=("curl", "openssl"))

@@ -413,7 +413,7 @@ def test_logrotate_rules():
 def test_systemd_unit():
     text = _render("squidlike.service", os.path.dirname(h.daemon_binary()),
                    "/etc", "/var")
-    for want in ("Type=simple", "ExecReload=/bin/kill -HUP $MAINPID",
+    for want in ("Type=notify", "NotifyAccess=all", "KillMode=mixed", "ExecReload=/bin/kill -HUP $MAINPID",
                  "NoNewPrivileges=yes", "ProtectSystem=full", "PrivateTmp=yes",
                  "LimitNOFILE=", "WantedBy=multi-user.target"):
         assert want in text, "unit lacks %s" % want
@@ -442,6 +442,24 @@ def test_systemd_unit():
     err = r.stderr.decode(errors="replace").strip()
     assert r.returncode == 0 and not err, "systemd-analyze verify: exit %d:\n%s" % (
         r.returncode, err)
+
+
+def test_systemd_notify_ready():
+    """Type=notify: the daemon sends READY=1 to $NOTIFY_SOCKET once it
+    listens."""
+    import socket
+    path = os.path.join(h.subdir("notify"), "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    try:
+        env = dict(os.environ, NOTIFY_SOCKET=path)
+        d = h.Daemon(env=env)
+        msg = s.recv(4096).decode()
+        assert msg.split("\n")[0] == "READY=1", msg
+        d.stop()
+    finally:
+        s.close()
 
 
 if __name__ == "__main__":

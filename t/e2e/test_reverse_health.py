@@ -280,5 +280,91 @@ def test_queue_max_pending():
         assert not any(q.target == "/late" for q in o.requests)
 
 
+def worker_rows(d, n=2):
+    """status.json's rows of the workers, once n run and no other is left."""
+    box = {}
+
+    def up():
+        r = h.proxy_request(d, "GET", "/squidlike/status.json")
+        rows = json.loads(r.body)["workers"]["list"] if r.status == 200 else []
+        box["r"] = {w["index"]: w for w in rows}
+        return len(rows) == n and all(w["state"] == "running" for w in rows)
+    h.wait_until(up, 30, what="%d workers running" % n)
+    return box["r"]
+
+
+def test_workers_check_once_and_all_follow():
+    """With 2 workers one of them checks (worker 0) and the other follows
+    its verdicts in shared memory: the backend gets one worker's checks,
+    not two; when the checks take it out, it is logged once and requests
+    landing on both workers stop going to it; worker 0 killed -9, its
+    replacement takes the checks over from where they were (the backend
+    stays out, one worker's check rate) and brings it back for both."""
+    a = named("a")
+    b = ScriptedOrigin(lambda req: Response(200, b"b", headers=[("Cache-Control", "no-store")]),
+                       name="b")
+    port = h.free_port()
+    conf = pool_conf(port, ["127.0.0.1:%d" % a.port, "127.0.0.1:%d" % b.port],
+                     health_path="/healthz", health_interval="200ms", health_timeout="200ms",
+                     health_rise=1, health_fall=2, eject_after=0)
+    conf["workers"] = 2
+
+    def checks():
+        return sum(q.target == "/healthz" for q in list(b.requests))
+
+    def check_time(n):
+        """Seconds the next n checks of b take. One checker waits 200 ms
+        after each check: n checks take (n - 1) * 0.2 s at least, however
+        fast the machine; two checkers would take half that."""
+        h.wait_until(lambda: checks() >= 1, 15, what="a check of b")
+        c0, t0 = checks(), time.monotonic()
+        h.wait_until(lambda: checks() >= c0 + n, 30, what="%d checks of b" % n)
+        return time.monotonic() - t0
+
+    def spread(path, k=40):
+        """k requests on fresh connections (they land on both workers):
+        the bodies, and the requests each worker served."""
+        before = {i: w["requests"] for i, w in worker_rows(d).items()}
+        got = [get(port, "app.example", path).body for _ in range(k)]
+        after = {i: w["requests"] for i, w in worker_rows(d).items()}
+        served = {i: after[i] - before[i] for i in after}
+        # the counts may take one status.json request: 2 or more is ours
+        assert all(n >= 2 for n in served.values()), served
+        return got
+
+    with Daemon(conf, error_log_file=True) as d:
+        worker_rows(d)
+        took = check_time(15)
+        h.log("15 checks of b in %.2f s (one checker: >= 2.8 s)" % took)
+        assert took >= 2.6, "15 checks in %.2f s: more than one worker checks" % took
+        assert set(spread("/up")) == {b"a", b"b"}
+
+        b.handler = lambda req: Response(503 if req.target == "/healthz" else 200, b"b")
+        h.wait_until(lambda: "is down" in d.error_log(), 15, what="b seen down")
+        # every worker follows within half an interval: 10 in a row on a
+        # (fresh connections, both workers) says they all have
+        h.wait_until(lambda: all(get(port, "app.example", "/w").body == b"a"
+                                 for _ in range(10)), 15, what="both workers see b down")
+        assert set(spread("/down")) == {b"a"}
+        assert d.error_log().count("is down") == 1, d.error_log()
+
+        # worker 0 killed: its replacement checks, from where it was
+        old = worker_rows(d)[0]["pid"]
+        os.kill(old, 9)
+        h.wait_until(lambda: all(w["pid"] != old for w in worker_rows(d).values()), 30,
+                     what="worker 0 replaced")
+        assert set(spread("/still-down")) == {b"a"}
+        took = check_time(10)
+        h.log("after worker 0 killed: 10 checks of b in %.2f s (one checker: >= 1.8 s)" % took)
+        assert took >= 1.7, "10 checks in %.2f s: more than one worker checks" % took
+        assert d.error_log().count("is down") == 1, d.error_log()
+        b.handler = lambda req: Response(200, b"b", headers=[("Cache-Control", "no-store")])
+        h.wait_until(lambda: "is up" in d.error_log(), 15, what="b seen up")
+        h.wait_until(lambda: b"b" in {get(port, "app.example", "/v").body for _ in range(10)},
+                     15, what="b serving again")
+        assert set(spread("/back")) == {b"a", b"b"}
+        assert d.error_log().count("is up") == 1, d.error_log()
+
+
 if __name__ == "__main__":
     h.run(globals())

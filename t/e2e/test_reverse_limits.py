@@ -24,6 +24,7 @@ late the requests are."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -426,6 +427,68 @@ def test_reload_keeps_buckets_new_table_or_name_does_not():
         m = Metrics(manager_page(d, "/metrics"))
         assert m.get("squidlike_rate_limited_total", limit="keep") == 3
         assert m.get("squidlike_rate_limited_total", limit="keep2") == 1
+
+
+# --- workers ----------------------------------------------------------------------
+
+def worker_requests(d, n=2, gen=None):
+    """Requests served so far per worker index, once n workers (of
+    generation gen) run and no other is left."""
+    box = {}
+
+    def up():
+        rows = json.loads(manager_page(d, "/squidlike/status.json"))["workers"]["list"]
+        box["r"] = {w["index"]: w["requests"] for w in rows}
+        return len(rows) == n and all(w["state"] == "running" and
+                                      (gen is None or w["generation"] == gen) for w in rows)
+    h.wait_until(up, 30, what="%d workers of generation %s running" % (n, gen))
+    return box["r"]
+
+
+def master_reload(d, gen):
+    """SIGHUP to the master; wait for generation gen to take over."""
+    d.signal(signal.SIGHUP)
+    h.wait_until(lambda: "reload: generation %d " % gen in d.error_log(), 30,
+                 what="reload to generation %d" % gen)
+    worker_requests(d, gen=gen)
+
+
+def test_workers_share_the_buckets():
+    """With 2 workers the buckets are one table in shared memory: a client
+    gets its 5 requests a minute, not 5 per worker, however its fresh
+    connections spread over the workers; the 429s are counted once,
+    whichever worker renders /metrics; a reload (a new generation of
+    workers) keeps the buckets when the table keeps its size, and a new
+    size starts a new table."""
+    o = backend()
+    port = h.free_port()
+    conf = site(port, o, [vhost("app.example", [route("/", "w")])],
+                [limit("w", rate=5, per="60s", burst=5)], rate_limit_table=1024)
+    conf["workers"] = 2
+    with Daemon(conf, error_log_file=True) as d:
+        before = worker_requests(d)
+        got = [req(port, "app.example", "/w/%d" % i).status for i in range(40)]
+        after = worker_requests(d)
+        served = {i: after[i] - before[i] for i in after}
+        # 40 connections over 2 SO_REUSEPORT sockets; the counts may take
+        # one status.json request too: 2 or more is one of ours.
+        assert all(n >= 2 for n in served.values()), served
+        assert got == [200] * 5 + [429] * 35, (got, served)
+        assert targets(o) == ["/w/%d" % i for i in range(5)], targets(o)
+        for _ in range(4):      # /metrics from whichever worker takes it
+            m = Metrics(manager_page(d, "/metrics"))
+            assert m.get("squidlike_rate_limited_total", limit="w") == 35
+        # a new generation, the same table: still refused, on both workers
+        master_reload(d, 2)
+        got = [req(port, "app.example", "/x/%d" % i).status for i in range(10)]
+        assert got == [429] * 10, got
+        # a new size: a new table, the bucket full again
+        d.write_conf({"reverse.rate_limit_table": 2048})
+        master_reload(d, 3)
+        got = [req(port, "app.example", "/y/%d" % i).status for i in range(10)]
+        assert got == [200] * 5 + [429] * 5, got
+        m = Metrics(manager_page(d, "/metrics"))
+        assert m.get("squidlike_rate_limited_total", limit="w") == 50
 
 
 # --- for the operators ------------------------------------------------------------

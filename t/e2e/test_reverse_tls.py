@@ -16,6 +16,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -164,7 +165,8 @@ class Site:
     """A daemon with a plain and an HTTPS reverse listener in front of the
     backends {pool: origin}; certs are the certificate entries in order."""
 
-    def __init__(self, backends, vhosts, certs, tls=None, ports=None, **extra):
+    def __init__(self, backends, vhosts, certs, tls=None, ports=None, workers=None,
+                 **extra):
         self.tls_port, self.plain_port = ports or (h.free_port(), h.free_port())
         t = {"certificates": [{"cert": c.cert, "key": c.key} for c in certs]}
         t.update(tls or {})
@@ -175,6 +177,8 @@ class Site:
              "vhosts": vhosts, "tls": t}
         r.update(extra)
         self.conf = {"reverse": r}
+        if workers is not None:
+            self.conf["workers"] = workers
         self.d = Daemon(self.conf)
 
 
@@ -501,6 +505,71 @@ def test_session_resumption():
         b = resume(s3.tls_port, ctx, "api.test", se)[1]
         assert b.reused, "%s: a ticket of the same key file did not resume" % v.name
     assert tls_count(s3.d, "resumed") == 2 and tls_count(s3.d, "full") == 0
+
+
+def worker_rows(d, n):
+    """status.json's rows of the n live workers (waits until there are n
+    running), by index."""
+    box = {}
+
+    def up():
+        rows = [w for w in status_json(d)["workers"]["list"] if w["state"] == "running"]
+        box["rows"] = sorted(rows, key=lambda w: w["index"])
+        return len(rows) == n
+    h.wait_until(up, 30, what="%d workers running" % n)
+    return box["rows"]
+
+
+def test_tickets_resume_on_every_worker():
+    """With 2 workers, the ticket of one connection resumes on 24 fresh
+    connections, which land on both workers: the generated keys come from
+    a secret in the shared memory, the same in every worker. A worker
+    killed -9 is replaced by one that resumes it too (the secret outlives
+    it). /metrics counts the handshakes of both workers, whichever
+    renders it."""
+    o = ScriptedOrigin(echo)
+    www, api = www_api()
+    s = Site({"app": o}, [vhost(SITE_NAMES)], [www, api], workers=2)
+
+    def counts(full, resumed):
+        for _ in range(6):      # /metrics from whichever worker takes it
+            got = (tls_count(d, "full"), tls_count(d, "resumed"))
+            assert got == (full, resumed), "handshakes full, resumed: %r, not %r" % (
+                got, (full, resumed))
+
+    d = s.d
+    for v in (V13, V12):
+        ctx = client_ctx(www, api, minv=v, maxv=v)
+        before = {w["index"]: w["requests"] for w in worker_rows(d, 2)}
+        r, a = tls_get(s.tls_port, ctx, "www.test", "/first")
+        assert r.status == 200 and not a.reused and a.session.has_ticket, r.brief()
+        reused = [resume(s.tls_port, ctx, "www.test", a.session)[1].reused
+                  for _ in range(24)]
+        after = {w["index"]: w["requests"] for w in worker_rows(d, 2)}
+        served = {i: after[i] - before[i] for i in after}
+        # 25 connections over 2 SO_REUSEPORT sockets: all on one worker
+        # has a chance of 2^-24. (The counts may take one status.json
+        # request too: 2 or more is at least one of ours.)
+        assert all(n >= 2 for n in served.values()), (v.name, served)
+        assert reused == [True] * 24, "%s: resumed %d of 24 (requests per worker %r)" \
+            % (v.name, sum(reused), served)
+    counts(2, 48)
+    # Worker 0 killed: its replacement takes the same tickets.
+    ctx = client_ctx(www, api, minv=V13, maxv=V13)
+    sess = tls_get(s.tls_port, ctx, "www.test")[1].session
+    old = worker_rows(d, 2)[0]["pid"]
+    os.kill(old, signal.SIGKILL)
+
+    def replaced():
+        rows = [w for w in status_json(d)["workers"]["list"] if w["state"] == "running"]
+        return len(rows) == 2 and all(w["pid"] != old for w in rows)
+    h.wait_until(replaced, 30, what="worker 0 replaced")
+    before = {w["index"]: w["requests"] for w in worker_rows(d, 2)}
+    reused = [resume(s.tls_port, ctx, "www.test", sess)[1].reused for _ in range(16)]
+    after = {w["index"]: w["requests"] for w in worker_rows(d, 2)}
+    assert after[0] - before[0] >= 2, (before, after)
+    assert reused == [True] * 16, reused
+    counts(3, 64)               # the dead worker's count too
 
 
 def scheme_backend():

@@ -150,6 +150,57 @@ static void wake(struct sl_backend_waiter *w)
     woken++;
 }
 
+/* Another worker's verdicts (health_shm.h) taken as this one's: a
+ * backend down is not picked; up again, its ejection is forgotten as on a
+ * rise of its own checks; what get gives, set takes back whole. */
+START_TEST(health_verdicts_from_another_worker)
+{
+    struct sl_backends *b = make(2, 1, 0, 0);
+    struct sl_backend_health hh, back;
+    struct sl_backend_info in;
+    int i;
+
+    sl_backends_health_get(b, 0, 0, &hh);
+    ck_assert_int_eq(hh.healthy, 1);
+    hh.healthy = 0;
+    hh.checks = 5;
+    hh.check_failures = 2;
+    hh.fall = 0;
+    hh.rise = 1;
+    hh.last_check_ms = 77;
+    snprintf(hh.last_check_why, sizeof(hh.last_check_why), "status 503");
+    ck_assert_int_eq(sl_backends_health_set(b, 0, 0, &hh), 1);     /* went down */
+    ck_assert_int_eq(sl_backends_health_set(b, 0, 0, &hh), 0);     /* no news */
+    for (i = 0; i < 10; i++) {
+        int x = pick(b, 100);
+        ck_assert_int_eq(x, 1);
+        sl_backends_done(b, 0, x);
+    }
+    sl_backends_health_get(b, 0, 0, &back);
+    ck_assert_mem_eq(&back, &hh, sizeof(hh));
+    sl_backends_info(b, 0, 0, 100, &in);
+    ck_assert_int_eq(in.healthy, 0);
+    ck_assert_uint_eq(in.checks, 5);
+    ck_assert_str_eq(in.last_check_why, "status 503");
+    /* backend 1 ejected by a failure here; then the checker says it is up
+     * (after being down): a fresh start */
+    ck_assert_int_eq(sl_backends_result(b, 0, 1, 0, 100, -1), 1);
+    sl_backends_health_get(b, 0, 1, &hh);
+    hh.healthy = 0;
+    ck_assert_int_eq(sl_backends_health_set(b, 0, 1, &hh), 1);
+    hh.healthy = 1;
+    ck_assert_int_eq(sl_backends_health_set(b, 0, 1, &hh), 1);
+    sl_backends_info(b, 0, 1, 200, &in);
+    ck_assert_int_eq(in.ejected, 0);
+    ck_assert_int_eq(pick(b, 200), 1);
+    /* out of range: nothing */
+    ck_assert_int_eq(sl_backends_health_set(b, 0, 9, &hh), 0);
+    sl_backends_health_get(b, 3, 0, &back);
+    ck_assert_int_eq(back.healthy, 0);
+    sl_backends_free(b);
+}
+END_TEST
+
 START_TEST(max_connections_and_queue)
 {
     struct sl_backends *b = make(1, 0, 2, 2);
@@ -229,6 +280,7 @@ int main(void)
     tcase_add_test(tc, ejection_doubles_and_probation);
     tcase_add_test(tc, panic_mode_and_health);
     tcase_add_test(tc, max_connections_and_queue);
+    tcase_add_test(tc, health_verdicts_from_another_worker);
     tcase_add_test(tc, reload_adopts_by_name);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);

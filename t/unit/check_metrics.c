@@ -292,6 +292,63 @@ START_TEST(top_cuts_long_names)
 }
 END_TEST
 
+/* Two workers' tables add up: shared names sum (count and err), the
+ * others keep their weights, the total is both totals; a full table
+ * gives the lightest entry's place to a heavier newcomer (as sl_top_add:
+ * the error grows by what it inherits), and ignores a lighter one. */
+START_TEST(top_merge_adds_workers_up)
+{
+    struct sl_top *b = calloc(1, sizeof(*b));
+    const struct sl_top_entry *e;
+    char name[32];
+    int i;
+
+    ck_assert_ptr_nonnull(b);
+    sl_top_add(top, "a.example", 5);
+    sl_top_add(top, "b.example", 2);
+    sl_top_add(b, "A.example", 7);
+    sl_top_add(b, "c.example", 1);
+    sl_top_merge(top, b);
+    ck_assert_uint_eq(top->total, 15);
+    ck_assert_uint_eq(top->n, 3);
+    e = find(top, "a.example");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->count, 12);
+    ck_assert_uint_eq(e->err, 0);
+    ck_assert_uint_eq(find(top, "b.example")->count, 2);
+    ck_assert_uint_eq(find(top, "c.example")->count, 1);
+
+    /* Fill top: the merge of a heavy new name replaces the lightest. */
+    memset(top, 0, sizeof(*top));
+    for (i = 0; i < SL_TOP_N; i++) {
+        snprintf(name, sizeof(name), "n%d.example", i);
+        sl_top_add(top, name, (unsigned long long)i + 10);
+    }
+    memset(b, 0, sizeof(*b));
+    sl_top_add(b, "heavy.example", 100);
+    sl_top_add(b, "light.example", 3);
+    sl_top_merge(top, b);
+    ck_assert_uint_eq(top->n, SL_TOP_N);
+    ck_assert_ptr_null(find(top, "n0.example"));    /* the lightest, 10 */
+    e = find(top, "heavy.example");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->count, 110);
+    ck_assert_uint_eq(e->err, 10);
+    ck_assert_ptr_null(find(top, "light.example"));
+    /* A name written without its terminator (read as another process
+     * writes it) is read within bounds. */
+    memset(b, 0, sizeof(*b));
+    b->n = 1;
+    b->total = 1;
+    b->e[0].count = 1000;
+    memset(b->e[0].name, 'x', sizeof(b->e[0].name));
+    sl_top_merge(top, b);
+    for (i = 0; i < (int)top->n; i++)
+        ck_assert_uint_lt(strlen(top->e[i].name), SL_TOP_NAME);
+    free(b);
+}
+END_TEST
+
 START_TEST(top_list_heaviest_first)
 {
     static const struct { const char *name; unsigned long long w; } in[] = {
@@ -923,6 +980,7 @@ int main(void)
     tcase_add_test(tt, top_ignores_empty_and_null);
     tcase_add_test(tt, top_cuts_long_names);
     tcase_add_test(tt, top_list_heaviest_first);
+    tcase_add_test(tt, top_merge_adds_workers_up);
     tcase_add_test(tt, top_list_k_zero);
     tcase_add_test(tt, top_space_saving_bounds);
     suite_add_tcase(s, tt);

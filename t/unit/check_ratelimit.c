@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "acl/ratelimit.h"
 
@@ -163,6 +166,46 @@ START_TEST(a_dry_run_takes_nothing)
 }
 END_TEST
 
+/* A table in memory that processes share (the workers', made before they
+ * fork): what one process takes, another sees. */
+START_TEST(a_table_in_shared_memory)
+{
+    size_t size = acl_rl_size(1000);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct acl_rl *t;
+    struct acl_rl_verdict v;
+    struct acl_rl_stats st;
+    pid_t pid;
+    int s;
+
+    ck_assert_ptr_ne(mem, MAP_FAILED);
+    ck_assert_uint_eq(size, acl_rl_size(1024));     /* rounded up as acl_rl_new */
+    ck_assert_ptr_null(acl_rl_init(mem, size - 1, 1000, 9));
+    t = acl_rl_init(mem, size, 1000, 9);
+    ck_assert_ptr_eq(t, mem);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int i, ok = 1;
+
+        for (i = 0; i < 3; i++)
+            ok &= take(t, &ten_per_s, "10.0.0.1", 1000, &v);
+        _exit(ok ? 0 : 1);
+    }
+    ck_assert_int_eq(waitpid(pid, &s, 0), pid);
+    ck_assert(WIFEXITED(s) && WEXITSTATUS(s) == 0);
+    /* the child took 3 of the burst of 5 */
+    ck_assert(take(t, &ten_per_s, "10.0.0.1", 1000, &v));
+    ck_assert_uint_eq(v.remaining, 1);
+    ck_assert(take(t, &ten_per_s, "10.0.0.1", 1000, &v));
+    ck_assert(!take(t, &ten_per_s, "10.0.0.1", 1000, &v));
+    acl_rl_get_stats(t, &st);
+    ck_assert_uint_eq(st.entries, 1);
+    ck_assert_uint_eq(st.capacity, 1024);
+    munmap(mem, size);
+}
+END_TEST
+
 START_TEST(seed_changes_placement)
 {
     /* Same keys, two seeds: the refusals follow the key, not the slot. */
@@ -195,6 +238,7 @@ int main(void)
     tcase_add_test(tc, more_keys_than_slots);
     tcase_add_test(tc, a_dry_run_takes_nothing);
     tcase_add_test(tc, seed_changes_placement);
+    tcase_add_test(tc, a_table_in_shared_memory);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -47,7 +47,7 @@ static void teardown(void)
 
 static struct cache_store *open_store(uint64_t max_size)
 {
-    struct cache_store_conf conf = { dir, max_size, 4u << 20, 1, 0, 0 };
+    struct cache_store_conf conf = { dir, max_size, 4u << 20, 1, 0, 0, 0 };
     char err[256] = "";
     struct cache_store *st = cache_store_open(&conf, err, sizeof(err));
 
@@ -168,9 +168,12 @@ START_TEST(chunked_body)
 }
 END_TEST
 
-START_TEST(replace_drops_old_chunks)
+/* A replaced body stays readable by id for the grace (readers streaming
+ * it, in this worker or another), accounted; then it goes. */
+START_TEST(replace_buries_old_chunks)
 {
     struct cache_store *st = open_store(64u << 20);
+    struct cache_store_stats s1, s2;
     struct cache_obj o;
     const void *p;
     size_t len;
@@ -182,7 +185,49 @@ START_TEST(replace_drops_old_chunks)
     cache_store_release(st);
     put(st, "GET http://r/", 200000, 9);
     check_body(st, "GET http://r/", 200000, 9);
+    ck_assert_int_eq(cache_store_chunk(st, old, 0, &p, &len), 0);
+    ck_assert_int_eq(cache_store_chunk(st, old, 2, &p, &len), 0);
+    cache_store_release(st);
+    cache_store_get_stats(st, &s1);
+    ck_assert_uint_gt(s1.bytes, 500000);    /* both bodies */
+    ck_assert_uint_eq(s1.objects, 1);
+    /* A PURGE buries too. */
+    put(st, "GET http://s/", 300000, 2);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://s/", 13, &o), 0);
+    cache_store_release(st);
+    cache_store_delete(st, "GET http://s/", 13);
+    ck_assert_int_eq(cache_store_flush(st), 0);
+    ck_assert_int_eq(cache_store_chunk(st, o.id, 1, &p, &len), 0);
+    cache_store_release(st);
+    /* Past the grace, the next commit removes them and their bytes. */
+    st->grave_usec = 0;
+    put(st, "GET http://t/", 10, 3);
     ck_assert_int_eq(cache_store_chunk(st, old, 0, &p, &len), -ENOENT);
+    ck_assert_int_eq(cache_store_chunk(st, o.id, 0, &p, &len), -ENOENT);
+    cache_store_release(st);
+    check_body(st, "GET http://r/", 200000, 9);
+    cache_store_get_stats(st, &s2);
+    ck_assert_uint_lt(s2.bytes, 210000);
+    ck_assert_uint_gt(s2.bytes, 200000);
+    ck_assert_uint_eq(s2.objects, 2);
+    cache_store_close(st);
+}
+END_TEST
+
+/* Short of room, buried bodies go before any live object is evicted. */
+START_TEST(graves_go_before_live_objects)
+{
+    struct cache_store *st = open_store(1u << 20);
+    struct cache_obj o;
+
+    put(st, "GET http://r/", 300000, 1);
+    put(st, "GET http://r/", 300000, 2);    /* the first body is buried */
+    put(st, "GET http://s/", 300000, 3);
+    put(st, "GET http://t/", 300000, 4);    /* over the cap with the grave */
+    check_body(st, "GET http://r/", 300000, 2);
+    check_body(st, "GET http://s/", 300000, 3);
+    check_body(st, "GET http://t/", 300000, 4);
+    ck_assert_int_eq(cache_store_lookup(st, "GET http://t/", 13, &o), 0);
     cache_store_release(st);
     cache_store_close(st);
 }
@@ -390,7 +435,7 @@ static void free_fs(void)
 
 static struct cache_store *open_paused_store(void)
 {
-    struct cache_store_conf conf = { dir, 64u << 20, 4u << 20, 1, 20, 80 };
+    struct cache_store_conf conf = { dir, 64u << 20, 4u << 20, 1, 20, 80, 0 };
     char err[256] = "";
     struct cache_store *st = cache_store_open(&conf, err, sizeof(err));
 
@@ -708,7 +753,8 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, miss_then_inline_hit);
     tcase_add_test(tc, chunked_body);
-    tcase_add_test(tc, replace_drops_old_chunks);
+    tcase_add_test(tc, replace_buries_old_chunks);
+    tcase_add_test(tc, graves_go_before_live_objects);
     tcase_add_test(tc, abort_leaves_nothing);
     tcase_add_test(tc, too_big_refused);
     tcase_add_test(tc, persists_across_reopen_and_delete);

@@ -239,6 +239,45 @@ START_TEST(ticket_key_file_size)
 }
 END_TEST
 
+/* Every worker derives the same ticket key from the shared secret and
+ * the period, with no word between them: pinned to HKDF-Expand-SHA256
+ * (RFC 5869) over a fixed info, so that workers of two builds (a binary
+ * upgrade) agree too. */
+START_TEST(ticket_key_derivation)
+{
+    static const char want[] =
+        "ab3407791b517b1eef4fbf7aeb5ec4a11b76fb0b851326a723a8764ac5b623be"
+        "69be147d640a6c25704463320e3b3f5b4601bc92c2136a701c95bddd7c48fcf1"
+        "aaabec2758a8a4bc9aa01867eeb4e10e";
+    unsigned char sec[SL_TLS_TICKET_SECRET_LEN], k[SL_TLS_TICKET_KEY_LEN];
+    unsigned char k2[SL_TLS_TICKET_KEY_LEN];
+    char hex[2 * SL_TLS_TICKET_KEY_LEN + 1];
+    size_t i;
+
+    for (i = 0; i < sizeof(sec); i++)
+        sec[i] = (unsigned char)i;
+    ck_assert_int_eq(sl_tls_ticket_derive(sec, 3600, 490000, k), 0);
+    for (i = 0; i < sizeof(k); i++)
+        snprintf(hex + 2 * i, 3, "%02x", k[i]);
+    ck_assert_str_eq(hex, want);
+    /* the same again (no hidden state) */
+    ck_assert_int_eq(sl_tls_ticket_derive(sec, 3600, 490000, k2), 0);
+    ck_assert_mem_eq(k, k2, sizeof(k));
+    /* the next period: another name and other keys */
+    ck_assert_int_eq(sl_tls_ticket_derive(sec, 3600, 490001, k2), 0);
+    ck_assert_int_ne(memcmp(k, k2, 16), 0);
+    ck_assert_int_ne(memcmp(k + 16, k2 + 16, 64), 0);
+    /* another lifetime, the same period number: other keys */
+    ck_assert_int_eq(sl_tls_ticket_derive(sec, 60, 490000, k2), 0);
+    ck_assert_int_ne(memcmp(k, k2, 16), 0);
+    /* another secret (another master): other keys */
+    sec[31] ^= 1;
+    ck_assert_int_eq(sl_tls_ticket_derive(sec, 3600, 490000, k2), 0);
+    ck_assert_int_ne(memcmp(k, k2, 16), 0);
+    ck_assert_int_ne(memcmp(k + 16, k2 + 16, 64), 0);
+}
+END_TEST
+
 START_TEST(bad_cipher_list)
 {
     add_entry("a.pem", "a.key", "x.conf:15");
@@ -266,6 +305,7 @@ int main(void)
     tcase_add_test(tc, two_of_one_key_type);
     tcase_add_test(tc, names_are_a_set);
     tcase_add_test(tc, ticket_key_file_size);
+    tcase_add_test(tc, ticket_key_derivation);
     tcase_add_test(tc, bad_cipher_list);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
