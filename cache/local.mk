@@ -4,3 +4,5 @@ libsquidlike_a_SOURCES += %reldir%/store.c %reldir%/store_open.c %reldir%/store_
 libsquidlike_a_SOURCES += %reldir%/refresh.c %reldir%/refresh.h
 libsquidlike_a_SOURCES += %reldir%/policy.c %reldir%/policy.h %reldir%/date.c %reldir%/url.c \
 	%reldir%/targeted.c
+# the fetches in flight of every worker (shared memory: collapsed forwarding)
+libsquidlike_a_SOURCES += %reldir%/inflight.c %reldir%/inflight.h

@@ -34,6 +34,7 @@ struct bg {
     struct sl_post free_post;
     struct bg *next;
     uint32_t hash;
+    struct cache_infl_ticket xtk;   /* its claim among the workers */
     size_t len, sent;
     char req[BG_REQ_MAX];
 };
@@ -64,6 +65,7 @@ static void bg_close(struct bg *b)
             break;
         }
     srv->nbg--;
+    xcf_reval_done(srv, &b->xtk);
     sl_loop_post(srv->loop, &b->free_post);
 }
 
@@ -174,8 +176,14 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     b = calloc(1, sizeof(*b));
     if (b == NULL)
         return 0;
+    /* ... and per machine: not when another worker revalidates it */
+    if (!xcf_reval_claim(srv, key, klen, &b->xtk)) {
+        free(b);
+        return 0;
+    }
     if ((n = bg_request(b->req, sizeof(b->req), url, req, 1, flags)) < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+        xcf_reval_done(srv, &b->xtk);
         free(b);
         return 0;
     }
@@ -192,6 +200,7 @@ int sl_bgfetch_start(struct sl_server *srv, const char *url, const char *key,
     if (sl_loop_add_et(srv->loop, &b->io) < 0) {
         close(sv[0]);
         close(sv[1]);
+        xcf_reval_done(srv, &b->xtk);
         free(b);
         return 0;
     }

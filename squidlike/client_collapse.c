@@ -17,9 +17,11 @@
  * A response with Vary is served only to requests that select the same
  * variant; the others fetch their own.
  *
- * Entries live in this process only (several workers each collapse their
- * own misses). Requests with conditionals never wait: they are answered
- * differently from the plain GET being fetched. Nor do ranges, but for
+ * Entries live in this process; with several workers, a leader also
+ * claims its key in the table all workers share, and reports its fetch's
+ * states there, so that misses in the other workers wait for it rather
+ * than fetch too (client_xcf.c). Requests with conditionals never wait:
+ * they are answered differently from the plain GET being fetched. Nor do ranges, but for
  * those of a URL with range_fetch (CFWD_RANGE): theirs is cut from the whole
  * object, which client_hit.c has fetched for them if nobody was.
  *
@@ -68,6 +70,8 @@ struct cfwd_entry {
     char *vary;                 /* the response's Vary value, or NULL */
     size_t vary_len;
     struct cfwd_entry *ended_next;    /* on tab->ended until flushed */
+    struct cache_infl *xt;      /* the workers' table, when claimed there */
+    struct cache_infl_ticket xtk;   /* the claim (seq 0: none, or ended) */
     size_t klen;
     char key[];
 };
@@ -88,6 +92,7 @@ struct cfwd_table {
     struct cfwd_entry *buckets[CFWD_BUCKETS];
     struct cfwd_entry *ended;
     struct sl_loop *loop;
+    struct xcf_local x;         /* waiting on other workers' fetches */
     struct {
         uint32_t hash;
         int64_t until;          /* loop ms; 0: free */
@@ -106,14 +111,29 @@ struct cfwd_table *cfwd_table_new(struct sl_loop *loop)
 {
     struct cfwd_table *t = calloc(1, sizeof(*t));
 
-    if (t)
+    if (t) {
         t->loop = loop;
+        xcf_local_init(&t->x, loop);
+    }
     return t;
 }
 
 void cfwd_table_free(struct cfwd_table *t)
 {
+    if (t)
+        xcf_local_stop(&t->x);
     free(t);                    /* entries die with their clients */
+}
+
+struct xcf_local *cfwd_xcf(struct cfwd_table *t)
+{
+    return &t->x;
+}
+
+/* Tell the other workers how the fetch goes (when it claimed the key). */
+static void entry_xset(struct cfwd_entry *e, int state, int64_t after_ms)
+{
+    xcf_set(e->xt, &e->xtk, state, after_ms ? sl_loop_now(e->tab->loop) + after_ms : 0);
 }
 
 static void entry_unlink(struct cfwd_entry *e)
@@ -139,6 +159,7 @@ static void entry_unref(struct cfwd_entry *e)
             *pp = e->ended_next;
             break;
         }
+    entry_xset(e, CACHE_INFL_ABORTED, 0);   /* when it did not say yet */
     free(e->head);
     free(e->vkey);
     free(e->vary);
@@ -212,6 +233,7 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
     size_t klen = cc->key_plen;
     uint32_t h = sl_fnv32(key, klen);
     struct cfwd_entry *e;
+    struct cache_infl_ticket tk;
 
     if (tab == NULL || !cfwd_may_wait(m, flags))
         return 0;
@@ -239,11 +261,23 @@ int cfwd_lead_or_join(struct sl_client *c, const struct sl_http_msg *m, int flag
         c->srv->stats->late_joins++;
         return 1;
     }
+    if (e == NULL && (flags & CFWD_JOIN_ONLY))
+        /* a range may wait on another worker's whole fetch, and be cut
+         * from the stored object */
+        return xcf_begin(c, &tab->x, key, klen, XCF_PEEK, &tk);
     if (e || (flags & CFWD_JOIN_ONLY))
         return 0;
+    /* Nobody here fetches it: maybe another worker does. */
+    if (xcf_begin(c, &tab->x, key, klen, ((flags & CFWD_XAGAIN) ? XCF_AGAIN : 0) |
+                  ((flags & CFWD_XRESUMED) ? XCF_RESUMED : 0), &tk))
+        return 1;
     e = calloc(1, sizeof(*e) + klen);
-    if (e == NULL)
+    if (e == NULL) {
+        xcf_set(xcf_table(c), &tk, CACHE_INFL_ABORTED, 0);
         return 0;
+    }
+    e->xt = xcf_table(c);
+    e->xtk = tk;
     memcpy(e->key, key, klen);
     e->klen = klen;
     e->hash = h;
@@ -291,6 +325,7 @@ void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
         e->tab->pass[e->hash % CFWD_PASS_SLOTS].hash = e->hash;
         e->tab->pass[e->hash % CFWD_PASS_SLOTS].until =
             sl_loop_now(e->tab->loop) + CFWD_PASS_MS;
+        entry_xset(e, CACHE_INFL_PASS, CFWD_PASS_MS);
         entry_unlink(e);
         e->state = CFWD_FAILED;
         release_waiters(e);
@@ -311,6 +346,7 @@ void cfwd_head(struct sl_client *c, const char *head, size_t head_len,
     e->id = cache_writer_id(cc->w);
     e->total = length;
     e->state = CFWD_STREAMING;
+    entry_xset(e, CACHE_INFL_STREAMING, 0);
     /* The entry stays in the table: misses that come while the body
      * streams in join it (cfwd_lead_or_join). */
     for (w = e->waiters; w; w = next) {
@@ -334,6 +370,8 @@ void cfwd_body(struct sl_client *c, int64_t written)
     if (e == NULL || c->txn.cache.cfwd_waiter || e->state != CFWD_STREAMING)
         return;
     e->avail = written;
+    if (e->xtk.seq != 0)
+        cache_infl_progress(e->xt, &e->xtk, written);
     wake(e);
 }
 
@@ -347,6 +385,7 @@ void cfwd_end(struct sl_client *c, int complete)
     if (e->state == CFWD_STREAMING && complete && e->avail == e->total) {
         /* The tail is in the writer until the next flush commits it. */
         e->state = CFWD_ENDED;
+        entry_xset(e, CACHE_INFL_ENDED, 0);
         e->w = NULL;
         e->ended_next = e->tab->ended;
         e->tab->ended = e;
@@ -354,6 +393,7 @@ void cfwd_end(struct sl_client *c, int complete)
     } else if (e->state != CFWD_FAILED) {
         entry_unlink(e);
         e->state = CFWD_FAILED;
+        entry_xset(e, CACHE_INFL_ABORTED, 0);
         e->w = NULL;
         release_waiters(e);
         wake(e);                /* those reading see the failure and stop */
@@ -379,6 +419,7 @@ static void fail_streaming(struct cfwd_table *tab)
                 continue;
             entry_unlink(e);
             e->state = CFWD_FAILED;
+            entry_xset(e, CACHE_INFL_ABORTED, 0);
             e->w = NULL;
             wake(e);
         }
@@ -394,6 +435,8 @@ void cfwd_flushed(struct cfwd_table *tab, int ok)
         tab->ended = e->ended_next;
         e->ended_next = NULL;
         e->state = ok ? CFWD_COMMITTED : CFWD_FAILED;
+        /* other workers' waiters look in the store */
+        entry_xset(e, ok ? CACHE_INFL_DONE : CACHE_INFL_ABORTED, ok ? XCF_HINT_MS : 0);
         entry_unlink(e);        /* the store answers new misses now */
         wake(e);
         entry_unref(e);
@@ -408,6 +451,7 @@ void cfwd_detach(struct sl_client *c)
     struct cfwd_entry *e = cc->cfwd;
     struct sl_client **pp;
 
+    xcf_unwait(c);
     if (e == NULL)
         return;
     if (cc->cfwd_waiter) {
@@ -422,9 +466,10 @@ void cfwd_detach(struct sl_client *c)
             sl_loop_post(e->tab->loop, &e->leader->run_post);
     } else if (e->state == CFWD_PENDING) {
         /* The leader goes before any answer: the waiters fend for
-         * themselves. */
+         * themselves (those of other workers: one takes it over). */
         entry_unlink(e);
         e->state = CFWD_FAILED;
+        entry_xset(e, CACHE_INFL_ABORTED, 0);
         release_waiters(e);
     }
     if (e->leader == c)

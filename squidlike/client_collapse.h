@@ -18,6 +18,8 @@ struct cfwd_entry;
 
 struct cfwd_table *cfwd_table_new(struct sl_loop *loop);
 void cfwd_table_free(struct cfwd_table *t);
+/* The process's waiters on other workers' fetches (client_xcf.c). */
+struct xcf_local *cfwd_xcf(struct cfwd_table *t);
 
 /*
  * A miss for c (key in c->ckey): returns 1 when c now waits on another
@@ -28,6 +30,10 @@ void cfwd_table_free(struct cfwd_table *t);
  */
 #define CFWD_RANGE 0x1
 #define CFWD_JOIN_ONLY 0x2
+/* After a wait on another worker's fetch (client_xcf.c): XAGAIN, the store
+ * did not have its object for c. */
+#define CFWD_XAGAIN 0x4
+#define CFWD_XRESUMED 0x8
 /* Would this request wait on somebody else's fetch? Plain GETs only (no
  * conditionals, no Authorization); with CFWD_RANGE, ranges of one too (the
  * answer is cut from the whole object). */

@@ -509,6 +509,36 @@ enum cl_verdict hit_begin(struct sl_client *c, const struct sl_http_msg *m,
     return CL_NEXT;
 }
 
+int hit_serve_stored(struct sl_client *c)
+{
+    struct cl_txn *t = &c->txn;
+    struct cl_cache *cc = &t->cache;
+    struct cache_store *st = c->srv->store;
+    struct sl_http_msg m;
+    struct cache_obj obj;
+    int swr = 0, served = 0;
+
+    if (st == NULL || hit_request_again(c, c->hdrs, &m) < 0)
+        return 0;
+    c->ckey.last = c->ckey.pos + cc->key_plen;  /* the variant's part again */
+    if (hit_lookup(c, &m, &obj) == 0) {
+        memcpy(&cc->fresh, obj.extra, sizeof(cc->fresh));
+        if (cache_decide(&cc->fresh, &cc->reqcc, time(NULL), &swr) == CACHE_FRESH) {
+            cc->id = obj.id;
+            cc->body_size = obj.body_size;
+            cc->chunk_size = obj.chunk_size;
+            cc->inline_body = obj.body != NULL;
+            served = hit_found(c, &m, &obj, 0);
+        }
+    }
+    cache_store_release(st);
+    if (!served)
+        c->ckey.last = c->ckey.pos + cc->key_plen;
+    else if (c->state != CL_CLOSED)
+        sl_loop_post(c->srv->loop, &c->run_post);
+    return served;
+}
+
 /* Undo a collapsed serve that sent nothing yet: the request is the miss
  * it was again, to be forwarded. */
 static void hit_unserve(struct sl_client *c)

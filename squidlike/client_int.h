@@ -49,6 +49,7 @@
 #include "squidlike/tls.h"
 #include "squidlike/backend.h"
 #include "squidlike/client_collapse.h"
+#include "squidlike/client_xcf.h"
 #include "squidlike/dns.h"
 #include "squidlike/errpage.h"
 #include "filters/hdr.h"
@@ -127,6 +128,12 @@ struct cl_cache {
     int64_t stored_bytes;       /* body bytes handed to w */
     struct cfwd_entry *cfwd;    /* collapsed forwarding entry */
     unsigned char cfwd_waiter;  /* ... as a waiter (else the leader) */
+    /* Waiting on another worker's fetch (client_xcf.c). */
+    unsigned char xcf_waiter;   /* on the process's list, waiting on xtk */
+    unsigned char xcf_joined;   /* counted once in xcf_joins */
+    unsigned char xcf_tries;    /* claims after waits */
+    struct cache_infl_ticket xtk;
+    int64_t xcf_seen;           /* the owner's progress last seen */
     unsigned char range_started;    /* its Range miss started a whole fetch */
 };
 
@@ -338,6 +345,7 @@ struct sl_client {
     struct sl_post run_post;    /* continue after the batch (fairness) */
     struct sl_client *next, *prev;
     struct sl_client *cfwd_next;    /* waiters of one collapsed entry */
+    struct sl_client *xcf_next, *xcf_prev;  /* waiters on other workers */
     struct sl_ipcount *ipc;     /* connections from this client address */
     enum cl_state state;
     unsigned char rd, wr, hup;  /* edge-triggered readiness */
@@ -523,6 +531,10 @@ int hit_key_prefix(const struct sl_client *c, struct sl_buf *out);
 void hit_status(struct cl_txn *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* After a wait on another worker's fetch: serve what it stored, when the
+ * store now has a fresh object for c's request. 1 served (or closed on
+ * a failed write), 0 not there (c is untouched). */
+int hit_serve_stored(struct sl_client *c);
 int hit_serve_collapsed(struct sl_client *c, const char *head, size_t head_len,
                        const struct cache_fresh *fresh, int64_t total);
 void cl_forward_released(struct sl_client *c);

@@ -129,6 +129,8 @@ void cl_on_timer(struct sl_timer *tm)
         break;
     case CL_WAIT:
         /* The fetch we wait on takes too long: fetch it ourselves. */
+        if (c->txn.cache.xcf_waiter)
+            c->srv->stats->xcf_forwarded++;
         cfwd_detach(c);
         cl_forward_released(c);
         break;

@@ -15,6 +15,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_fill.c %reldir%/client_fwd.c %reldir%/client_flow.c %reldir%/client_tunnel.c \
 	%reldir%/client_leave.c %reldir%/client_txnlog.c %reldir%/client_timeout.c \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
+	%reldir%/client_xcf.c %reldir%/client_xcf.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
 	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c \
 	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/notify.c %reldir%/notify.h %reldir%/ipcount.c %reldir%/ipcount.h \

@@ -759,6 +759,19 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     one(&w, "squidlike_cache_late_joins_total", "counter",
         "Misses served by reading along a fetch already streaming in "
         "(collapsed forwarding).", s->late_joins);
+    one(&w, "squidlike_collapsed_cross_worker_total", "counter",
+        "Misses that waited on another worker's fetch of the object.", s->xcf_joins);
+    one(&w, "squidlike_collapsed_cross_worker_served_total", "counter",
+        "... of them served from the store that fetch filled.", s->xcf_served);
+    one(&w, "squidlike_collapsed_cross_worker_forwarded_total", "counter",
+        "... of them that went to the origin after all (not storable, the "
+        "fetch failed, its worker died, too slow).", s->xcf_forwarded);
+    one(&w, "squidlike_collapsed_table_full_total", "counter",
+        "Misses and revalidations that found the workers' table of fetches "
+        "in flight full (fetched without collapsing).", s->xcf_full);
+    one(&w, "squidlike_revalidations_cross_worker_skipped_total", "counter",
+        "Background revalidations not started: another worker runs one.",
+        s->xcf_reval_skipped);
     one(&w, "squidlike_cache_range_fetches_total", "counter",
         "Whole objects fetched in the background for a range miss (range_fetch).",
         s->range_fetches);

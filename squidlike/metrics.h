@@ -52,6 +52,12 @@ struct sl_stats {
     unsigned long long hits, misses, refreshes;
     unsigned long long late_joins;  /* misses that read along a fetch */
     unsigned long long range_fetches;   /* whole objects fetched for ranges */
+    /* Collapsed forwarding across workers (client_xcf.c): misses that
+     * waited on another worker's fetch, those of them served from the
+     * store, those that went to the origin after all; claims that found
+     * the shared table full; revalidations left to another worker. */
+    unsigned long long xcf_joins, xcf_served, xcf_forwarded, xcf_full;
+    unsigned long long xcf_reval_skipped;
     unsigned long long auth_failures;
     /* Negotiate (client_negotiate.c): tickets accepted, rejected (also in
      * auth_failures), refused for a full queue; GSS-API checks run (one per

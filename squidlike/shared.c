@@ -16,6 +16,7 @@
 #include "squidlike/conf.h"
 #include "squidlike/health_shm.h"
 #include "squidlike/shared.h"
+#include "squidlike/client_xcf.h"
 #include "squidlike/status.h"
 
 /* sl_shared_sum adds struct sl_stats up as an array: counters only. */
@@ -94,6 +95,8 @@ int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
                  strerror(errno));
         return -1;
     }
+    if (xcf_prepare(sh, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "squidlike/metrics.h"
 
 struct sl_conf;
+struct cache_infl;
 struct rl_shm;
 struct sl_hshm;
 struct sl_status_ring;
@@ -93,6 +94,9 @@ struct sl_shared {
     /* The active health checks' verdicts (health_shm.h): one table for
      * the master's life, keyed by pool and backend names. */
     struct sl_hshm *health;
+    /* The fetches in flight of every worker (client_xcf.c): one table
+     * for the master's life, kept across reloads. */
+    struct cache_infl *infl;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */

@@ -791,6 +791,11 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     put_ratio(&w, "fill_percent", 100.0 * (double)v.cache.bytes, (double)v.cache.max_size);
     sl_bufw_printf(&w, ", \"late_joins\": %llu, \"range_fetches\": %llu",
         sl_server_sums(srv)->stats.late_joins, sl_server_sums(srv)->stats.range_fetches);
+    sl_bufw_printf(&w, ", \"cross_worker\": { \"joins\": %llu, \"served\": %llu, \"forwarded\": %llu, "
+        "\"table_full\": %llu, \"revalidations_skipped\": %llu }",
+        sl_server_sums(srv)->stats.xcf_joins, sl_server_sums(srv)->stats.xcf_served,
+        sl_server_sums(srv)->stats.xcf_forwarded, sl_server_sums(srv)->stats.xcf_full,
+        sl_server_sums(srv)->stats.xcf_reval_skipped);
     store_json(&w, srv, &v.cache);
     sl_bufw_printf(&w, " },\n  \"requests\": { \"total\": %llu, \"hits\": %llu, \"misses\": %llu, "
         "\"errors\": %llu, \"blocked\": %llu, \"bytes_to_clients\": %llu, "

@@ -19,6 +19,8 @@ EXTRA_DIST += t/unit/rev_fixture.h
 sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm
 # The ldap_group ACL: its cache and filters (pure), its lookups.
 sl_unit_tests += t/unit/check_group t/unit/check_ldapq
+# The shared table of fetches in flight (cross-worker collapsing).
+sl_unit_tests += t/unit/check_inflight
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
 t_unit_check_zip_LDADD = $(LDADD) $(BROTLIDEC_LIBS)
 if SL_HAVE_CHECK

@@ -24,6 +24,7 @@ sl_e2e_tests += \
 	t/e2e/test_cache.py \
 	t/e2e/test_cache_crash.py \
 	t/e2e/test_cache_collapse.py \
+	t/e2e/test_collapse_workers.py \
 	t/e2e/test_client_abort.py \
 	t/e2e/test_range_fetch.py \
 	t/e2e/test_apt.py \
