@@ -352,7 +352,7 @@ static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
 static void cl_pace(struct sl_client *c)
 {
     size_t rate = c->conf->limits.client_bandwidth;
-    unsigned n = c->ipc ? sl_ipcount_n(c->ipc) : 1;
+    unsigned n = c->ipc ? sl_shared_ipconns(c->srv->shared, c->srv->slot, c->ipc) : 1;
     unsigned long long share;
 
     if (c->io.fd < 0 || c->internal || (rate == 0 && !c->paced))

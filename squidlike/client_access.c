@@ -130,7 +130,7 @@ void access_request(struct sl_client *c, const struct sl_http_msg *m,
     r->req = m;
     r->sni = a->sni[0] ? a->sni : NULL;
     r->sni_known = a->sni_known;
-    r->conns = c->ipc ? sl_ipcount_n(c->ipc) : 1;
+    r->conns = c->ipc ? sl_shared_ipconns(c->srv->shared, c->srv->slot, c->ipc) : 1;
     r->now = c->srv->access->fake_now ? c->srv->access->fake_now : time(NULL);
     r->groups = c->conf->ldap.cache;
     r->groups_final = a->group_rounds >= GROUP_ROUNDS;

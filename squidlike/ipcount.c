@@ -4,25 +4,10 @@
 #include "config.h"
 
 #include <netinet/in.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "squidlike/hash.h"
 #include "squidlike/ipcount.h"
-
-#define BUCKETS 4096
-
-struct sl_ipcount {
-    struct sl_ipcount *next;
-    unsigned count;
-    int family;
-    unsigned char addr[16];
-};
-
-struct sl_ipcounts {
-    struct sl_ipcount *b[BUCKETS];
-};
 
 /* Address bytes (IPv4-mapped IPv6 as IPv4), or -1 when sa is not IP. */
 static int ip_bytes(const struct sockaddr *sa, unsigned char *out)
@@ -44,29 +29,30 @@ static int ip_bytes(const struct sockaddr *sa, unsigned char *out)
     return -1;
 }
 
-static size_t bucket(int fam, const unsigned char *a)
+static size_t home(int fam, const unsigned char *a)
 {
-    return sl_fnv32(a, fam == AF_INET ? 4 : 16) % BUCKETS;
+    return sl_fnv32(a, fam == AF_INET ? 4 : 16) % SL_IPC_N;
 }
 
-struct sl_ipcounts *sl_ipcounts_new(void)
+/* The entry of (fam, a) in t, or NULL. Every entry within reach is
+ * looked at: a free one does not end the search (entries never move, so
+ * a free one may sit before the one we want). */
+static struct sl_ipcount *find(const struct sl_ipcounts *t, int fam, const unsigned char *a)
 {
-    return calloc(1, sizeof(struct sl_ipcounts));
+    size_t h = home(fam, a), i;
+
+    for (i = 0; i < SL_IPC_PROBE; i++) {
+        const struct sl_ipcount *e = &t->e[(h + i) % SL_IPC_N];
+
+        if (e->count > 0 && e->family == fam && memcmp(e->addr, a, 16) == 0)
+            return (struct sl_ipcount *)e;
+    }
+    return NULL;
 }
 
-void sl_ipcounts_free(struct sl_ipcounts *t)
+void sl_ipcounts_clear(struct sl_ipcounts *t)
 {
-    struct sl_ipcount *e;
-    size_t i;
-
-    if (t == NULL)
-        return;
-    for (i = 0; i < BUCKETS; i++)
-        while ((e = t->b[i]) != NULL) {
-            t->b[i] = e->next;
-            free(e);
-        }
-    free(t);
+    memset(t, 0, sizeof(*t));
 }
 
 struct sl_ipcount *sl_ipcounts_add(struct sl_ipcounts *t, const struct sockaddr *sa)
@@ -74,42 +60,50 @@ struct sl_ipcount *sl_ipcounts_add(struct sl_ipcounts *t, const struct sockaddr 
     unsigned char a[16] = { 0 };
     int fam = ip_bytes(sa, a);
     struct sl_ipcount *e;
-    size_t b;
+    size_t h, i;
 
     if (fam < 0)
         return NULL;
-    b = bucket(fam, a);
-    for (e = t->b[b]; e; e = e->next)
-        if (e->family == fam && memcmp(e->addr, a, 16) == 0)
-            break;
-    if (e == NULL) {
-        e = calloc(1, sizeof(*e));
-        if (e == NULL)
-            return NULL;
-        e->family = fam;
-        memcpy(e->addr, a, 16);
-        e->next = t->b[b];
-        t->b[b] = e;
+    if ((e = find(t, fam, a)) != NULL) {
+        e->count++;
+        return e;
     }
-    e->count++;
-    return e;
+    h = home(fam, a);
+    for (i = 0; i < SL_IPC_PROBE; i++) {
+        e = &t->e[(h + i) % SL_IPC_N];
+        if (e->count == 0) {
+            /* The key first, then the count: another worker reading sees
+             * a count only with its address. */
+            e->family = fam;
+            memcpy(e->addr, a, 16);
+            __atomic_store_n(&e->count, 1, __ATOMIC_RELEASE);
+            return e;
+        }
+    }
+    return NULL;
 }
 
 void sl_ipcounts_drop(struct sl_ipcounts *t, struct sl_ipcount *e)
 {
-    struct sl_ipcount **pp;
-
-    if (e == NULL || --e->count > 0)
-        return;
-    for (pp = &t->b[bucket(e->family, e->addr)]; *pp; pp = &(*pp)->next)
-        if (*pp == e) {
-            *pp = e->next;
-            free(e);
-            return;
-        }
+    (void)t;
+    if (e != NULL && e->count > 0)
+        e->count--;
 }
 
 unsigned sl_ipcount_n(const struct sl_ipcount *e)
 {
     return e->count;
+}
+
+unsigned sl_ipcount_total(const struct sl_ipcount *e,
+                          const struct sl_ipcounts *const *others, size_t n)
+{
+    unsigned total = e->count;
+    const struct sl_ipcount *o;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((o = find(others[i], e->family, e->addr)) != NULL)
+            total += __atomic_load_n(&o->count, __ATOMIC_ACQUIRE);
+    return total;
 }

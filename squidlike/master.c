@@ -346,6 +346,7 @@ static void spawn(struct master *m, unsigned index, int slot)
     pid_t pid, self = getpid();
 
     sl_log_flush(NULL);         /* or the child writes our lines again */
+    sl_ipcounts_clear(&s->ipc); /* a dead worker's clients are gone */
     pid = fork();
     if (pid < 0) {
         SL_LOG(SL_LOG_ERROR, 0, errno, "cannot start worker %u", index);

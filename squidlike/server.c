@@ -356,7 +356,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->mem_timer.cb = srv_on_mem_timer;
     srv->mem_timer.data = srv;
     srv->pool = sl_pool_new(loop);
-    srv->ipcounts = sl_ipcounts_new();
+    srv->ipcounts = &srv->slot->ipc;
     srv->access = access_state_new();
     srv->ldap = sl_ldap_new(loop);
     if (srv->pool == NULL || srv->ipcounts == NULL || srv->access == NULL ||
@@ -409,7 +409,6 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     return srv;
 fail:
     sl_pool_free(srv->pool);
-    sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
     sl_ldap_free(srv->ldap);
     sl_conf_unref(srv->conf);
@@ -954,7 +953,6 @@ void sl_server_free(struct sl_server *srv)
     sl_bufpool_trim(&srv->bufpool, 0);
     cache_store_close(srv->store);
     cfwd_table_free(srv->cfwd);
-    sl_ipcounts_free(srv->ipcounts);
     access_state_free(srv->access);
     rl_state_free(srv->ratelimit);
     sl_conf_unref(srv->conf);

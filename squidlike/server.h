@@ -110,7 +110,7 @@ struct sl_server {
     /* State the client side keeps (the server holds it, the modules own
      * its layout): connections per address (ipcount.h), the password-hash
      * limiter and the test clock of the access step (client.h). */
-    struct sl_ipcounts *ipcounts;
+    struct sl_ipcounts *ipcounts;   /* in this worker's slot */
     struct access_state *access;
     struct sl_ldap *ldap;       /* ldap_group lookups (ldapq.h) */
     struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */

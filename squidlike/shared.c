@@ -136,6 +136,21 @@ take:
     return (int)i;
 }
 
+unsigned sl_shared_ipconns(const struct sl_shared *sh, const struct sl_wslot *self,
+                           const struct sl_ipcount *e)
+{
+    const struct sl_ipcounts *others[SL_SHARED_SLOTS];
+    size_t i, n = 0;
+
+    for (i = 0; i < sh->nused && i < SL_SHARED_SLOTS; i++) {
+        const struct sl_wslot *s = &sh->slots[i];
+
+        if (s != self && s->pid > 0 && s->state != SL_WSLOT_FREE)
+            others[n++] = &s->ipc;
+    }
+    return sl_ipcount_total(e, others, n);
+}
+
 static void cats_merge(struct sl_metrics *m, const struct sl_metrics *s)
 {
     char name[SL_METRICS_CAT_LEN];

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "squidlike/ipcount.h"
 #include "squidlike/metrics.h"
 
 struct sl_conf;
@@ -69,6 +70,8 @@ struct sl_wslot {
     struct sl_wgauges g;
     struct sl_stats stats;
     struct sl_metrics metrics;
+    struct sl_ipcounts ipc;     /* its clients' connections per address
+                                   (cleared by the master before a fork) */
     struct sl_wtls tls;
 };
 
@@ -115,6 +118,11 @@ int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
 /* A free slot for worker index of generation gen, marked running for
  * pid 0 (the master writes the pid after fork). -1: none free. */
 int sl_shared_take(struct sl_shared *sh, unsigned index, unsigned gen);
+
+/* Connections from e's address (an entry of self's table) in every live
+ * worker (ipcount.h). */
+unsigned sl_shared_ipconns(const struct sl_shared *sh, const struct sl_wslot *self,
+                           const struct sl_ipcount *e);
 
 /* Sum the counters of every slot (live or not) into *st and *m. The top
  * tables are merged (sl_top_merge); the categories by name. */

@@ -16,7 +16,7 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 # pages' tests (check_metrics, check_status).
 EXTRA_DIST += t/unit/rev_fixture.h
 # The workers' shared lock (a holder killed inside it).
-sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm
+sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm t/unit/check_ipcount
 # The ldap_group ACL: its cache and filters (pure), its lookups.
 sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # The shared table of fetches in flight (cross-worker collapsing).

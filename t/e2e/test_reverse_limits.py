@@ -677,5 +677,72 @@ def test_concurrent_connections_per_client():
     assert "/third" not in targets(o), targets(o)
     assert "/held0" in targets(o) and "/other-ip" in targets(o)
 
+
+def _conn_worker(d, port, conn):
+    """The pid of the worker holding conn (accepted on port), from the
+    workers' socket tables; None while none does."""
+    local = conn.sock.getsockname()[1]
+    with open("/proc/net/tcp") as f:
+        next(f)
+        inodes = {p[9] for p in (ln.split() for ln in f)
+                  if int(p[1].rsplit(":", 1)[1], 16) == port and
+                  int(p[2].rsplit(":", 1)[1], 16) == local}
+    for pid in h.proc_children(d.proc.pid):
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                return pid
+    return None
+
+
+def test_workers_count_a_clients_connections_together():
+    """With 2 workers, maxconn counts a client's connections on every
+    worker: with one held on each worker (placed by looking at which one
+    accepted it), a third is refused wherever it lands - counted per
+    worker, each would have had room for it."""
+    o = backend()
+    port = h.free_port()
+    conf = site(port, o, [vhost("app.example", [route("/", "none")])], [limit("none", rate=1000)],
+                http_access=["deny toomany", "allow all"])
+    conf["acls"] = [{"name": "toomany", "type": "maxconn", "values": ["2"]}]
+    conf["workers"] = 2
+    with Daemon(conf) as d:
+        held = {}
+        for i in range(60):
+            if len(held) == 2:
+                break
+            c = h.RawConn(port, bind="127.0.0.3")
+            r = req(port, "app.example", "/held%d" % i, conn=c)
+            assert r.status == 200, r.brief()
+            box = []
+            h.wait_until(lambda: box.append(_conn_worker(d, port, c)) or box[-1], 10,
+                         what="the worker holding the connection")
+            if box[-1] in held:
+                c.close()       # both on one worker: try again
+                h.wait_until(lambda: _conn_worker(d, port, c) is None, 10,
+                             what="the worker to see the close")
+            else:
+                held[box[-1]] = c
+        assert len(held) == 2, "could not place a connection on each worker"
+        for i in range(6):      # fresh connections land on either worker
+            r = req(port, "app.example", "/third%d" % i, bind="127.0.0.3")
+            assert r.status == 403, r.brief()
+        assert req(port, "app.example", "/other-ip", bind="127.0.0.4").status == 200
+        c = held.popitem()[1]
+        c.close()
+        h.wait_until(lambda: req(port, "app.example", "/later", bind="127.0.0.3").status == 200,
+                     10, interval=0.05, what="a connection allowed after a close")
+        for c in held.values():
+            c.close()
+    assert not [t for t in targets(o) if t.startswith("/third")], targets(o)
+
+
 if __name__ == "__main__":
     h.run(globals())
