@@ -781,7 +781,8 @@ static int set_defaults(struct sl_conf *c)
     c->access_log = strdup("var/log/access.log");
     c->error_log = strdup("var/log/error.log");
     c->log_level = SL_LOG_INFO;
-    c->workers = 1;
+    c->workers = cf_workers_auto();
+    c->workers_auto = 1;
     c->access_log_format = SL_LOG_FMT_SQUID;
     c->http = (struct sl_conf_http){ .via = 1,
         .forwarded_for = FLT_XFF_DELETE, .max_request_line = 8 * KIB,

@@ -96,6 +96,7 @@ int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
                   const char *off_word);
 
 /* conf_workers.c */
+unsigned cf_workers_auto(void);
 int cf_k_workers(struct ctx *x, const config_setting_t *s);
 int cf_k_worker_sockets(struct ctx *x, const config_setting_t *s);
 

@@ -10,11 +10,18 @@
 #include "squidlike/conf_int.h"
 #include "squidlike/shared.h"
 
-/* workers = N (1 .. SL_WORKERS_MAX) or "auto": one per online CPU. */
+unsigned cf_workers_auto(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return n < 1 ? 1 : n > SL_WORKERS_MAX ? SL_WORKERS_MAX : (unsigned)n;
+}
+
+/* workers = N (1 .. SL_WORKERS_MAX) or "auto" (the default): one per
+ * online CPU. */
 int cf_k_workers(struct ctx *x, const config_setting_t *s)
 {
     long long v;
-    long n;
 
     if (!cf_is_int(s)) {
         const char *str = config_setting_get_string(s);
@@ -22,8 +29,7 @@ int cf_k_workers(struct ctx *x, const config_setting_t *s)
         if (str == NULL || strcmp(str, "auto") != 0)
             return cf_fail(x, s, "bad 'workers' %s (expected a number from 1 to %d, "
                            "or \"auto\")", cf_describe(x, s), SL_WORKERS_MAX);
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-        x->c->workers = n < 1 ? 1 : n > SL_WORKERS_MAX ? SL_WORKERS_MAX : (unsigned)n;
+        x->c->workers = cf_workers_auto();
         x->c->workers_auto = 1;
         return 0;
     }

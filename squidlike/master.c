@@ -623,6 +623,8 @@ static void reload(struct master *m)
 static void retire_old(struct master *m)
 {
     signal_gen(m, m->old_gen, SIGQUIT, 1);
+    SL_LOG(SL_LOG_INFO, 0, 0, "reloaded %s: generation %u serves, generation %u drains",
+           m->conf_path, m->gen, m->old_gen);
     m->old_gen = 0;
     ls_prune(m);
 }

@@ -836,6 +836,10 @@ class Daemon:
         # A drain shorter than stop()'s 30 s bound, so that a daemon that
         # behaves always exits in time (tests may override it).
         fixed["timeouts.shutdown"] = "10s"
+        # One process unless the test asks for workers: most tests look at
+        # one process's state (its DNS cache, its pools, its reload);
+        # test_workers.py and the 2-worker cases run the master.
+        fixed["workers"] = 1
         cfg = merge_overrides(cfg, fixed)
         if self.dns is not None:
             cfg = merge_overrides(cfg, {"dns.nameservers": [self.dns.nameserver]})

@@ -494,7 +494,10 @@ def test_shipped_example_runs():
     with Daemon(conf_text=text) as d:
         bodies = [get(port, "www.example.com", "/who") for _ in range(10)]
         assert all(r.status == 200 for r in bodies), [r.brief() for r in bodies]
-        assert counts_of([r.body for r in bodies], ["b0", "b1"]) == {"b0": 5, "b1": 5}
+        # Round-robin turns in each worker (the example runs the shipped
+        # workers = "auto"): even per worker, so 4 to 6 of 10 overall.
+        c = counts_of([r.body for r in bodies], ["b0", "b1"])
+        assert c["b0"] + c["b1"] == 10 and 4 <= c["b0"] <= 6, c
         assert bodies[0].header("X-Frame-Options") == "SAMEORIGIN", bodies[0].headers
         assert bodies[0].header("X-Powered-By") is None, bodies[0].headers
         r = get(port, "other.example", "/api/v1/who")

@@ -678,10 +678,10 @@ def test_concurrent_connections_per_client():
     assert "/held0" in targets(o) and "/other-ip" in targets(o)
 
 
-def _conn_worker(d, port, conn):
-    """The pid of the worker holding conn (accepted on port), from the
-    workers' socket tables; None while none does."""
-    local = conn.sock.getsockname()[1]
+def _conn_worker(d, port, local):
+    """The pid of the worker holding the connection from local port `local`
+    (accepted on port), from the workers' socket tables; None while none
+    does."""
     with open("/proc/net/tcp") as f:
         next(f)
         inodes = {p[9] for p in (ln.split() for ln in f)
@@ -721,12 +721,12 @@ def test_workers_count_a_clients_connections_together():
             c = h.RawConn(port, bind="127.0.0.3")
             r = req(port, "app.example", "/held%d" % i, conn=c)
             assert r.status == 200, r.brief()
-            box = []
-            h.wait_until(lambda: box.append(_conn_worker(d, port, c)) or box[-1], 10,
+            box, local = [], c.sock.getsockname()[1]
+            h.wait_until(lambda: box.append(_conn_worker(d, port, local)) or box[-1], 10,
                          what="the worker holding the connection")
             if box[-1] in held:
                 c.close()       # both on one worker: try again
-                h.wait_until(lambda: _conn_worker(d, port, c) is None, 10,
+                h.wait_until(lambda: _conn_worker(d, port, local) is None, 10,
                              what="the worker to see the close")
             else:
                 held[box[-1]] = c
