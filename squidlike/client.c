@@ -352,11 +352,12 @@ static void cl_bad_request(struct sl_client *c, const struct sl_http_msg *m);
 static void cl_pace(struct sl_client *c)
 {
     size_t rate = c->conf->limits.client_bandwidth;
-    unsigned n = c->ipc ? sl_shared_ipconns(c->srv->shared, c->srv->slot, c->ipc) : 1;
     unsigned long long share;
+    unsigned n;
 
     if (c->io.fd < 0 || c->internal || (rate == 0 && !c->paced))
         return;
+    n = c->ipc ? sl_shared_ipconns(c->srv->shared, c->srv->slot, c->ipc) : 1;
     share = rate ? (unsigned long long)rate / (n ? n : 1) : ~0ULL;
     if (rate && share < 1024)
         share = 1024;           /* a floor: a crowd of connections still moves */
