@@ -190,6 +190,37 @@ def proc_children(pid):
     return {k for k in kids if proc_alive(k)}
 
 
+def socket_inodes(pid):
+    """The inodes of the sockets pid holds (from /proc/PID/fd)."""
+    out = set()
+    try:
+        names = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for name in names:
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, name))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+
+def worker_holding(master, port, local):
+    """The child of master (a worker) holding the IPv4 TCP connection
+    accepted on port from local port `local`, or None while none does."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        inodes = {p[9] for p in (ln.split() for ln in f)
+                  if int(p[1].rsplit(":", 1)[1], 16) == port and
+                  int(p[2].rsplit(":", 1)[1], 16) == local}
+    for pid in proc_children(master):
+        if inodes & socket_inodes(pid):
+            return pid
+    return None
+
+
 def _port_bindable(host, port):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)

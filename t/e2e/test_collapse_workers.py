@@ -44,22 +44,6 @@ def workers(d, n=2):
     return children(d)
 
 
-def _inodes(pid):
-    out = set()
-    try:
-        names = os.listdir("/proc/%d/fd" % pid)
-    except OSError:
-        return out
-    for name in names:
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, name))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(link[8:-1])
-    return out
-
-
 def _tcp():
     """(local port, remote port, inode) of every IPv4 TCP socket."""
     rows = []
@@ -69,15 +53,6 @@ def _tcp():
             p = line.split()
             rows.append((int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16), p[9]))
     return rows
-
-
-def holder(pids, local, remote):
-    """The pid among pids holding the socket local -> remote, or None."""
-    inodes = {r[2] for r in _tcp() if r[0] == local and r[1] == remote}
-    for pid in pids:
-        if inodes & _inodes(pid):
-            return pid
-    return None
 
 
 def placed_conns(d, pids, per_worker=PER_WORKER):
@@ -91,7 +66,7 @@ def placed_conns(d, pids, per_worker=PER_WORKER):
         c.send(b"G")            # the rest follows in Client
         port = c.sock.getsockname()[1]
         box = []
-        h.wait_until(lambda: box.append(holder(children(d), d.port, port)) or
+        h.wait_until(lambda: box.append(h.worker_holding(d.proc.pid, d.port, port)) or
                      box[-1] is not None, 10, what="a worker to accept the connection")
         pid = box[-1]
         if pid in got and len(got[pid]) < per_worker:
@@ -132,7 +107,7 @@ def unread(d, pids):
     """Bytes clients sent that the workers have not read yet."""
     inodes = set()
     for pid in pids:
-        inodes |= _inodes(pid)
+        inodes |= h.socket_inodes(pid)
     n = 0
     with open("/proc/net/tcp") as f:
         next(f)
@@ -164,6 +139,33 @@ def grace(o, path, n):
         pass
 
 
+def start_clients(d, pids, url):
+    """PER_WORKER GETs of url on connections placed on each worker,
+    started."""
+    conns = placed_conns(d, pids)
+    cs = [Client(c, url) for pid in pids for c in conns[pid]]
+    for c in cs:
+        c.start()
+    return cs
+
+
+def fetch_started(o, d, pids):
+    """The origin has its request and the workers read every client's."""
+    o.wait_requests(1)
+    h.wait_until(lambda: unread(d, pids) == 0, 10,
+                 what="the workers to read every request")
+
+
+def assert_bodies(cs, body):
+    """Every client got 200 and exactly body."""
+    errs = [repr(c.error) for c in cs if c.error]
+    assert not errs, "clients failed: %s" % errs
+    want = hashlib.sha256(body).hexdigest()
+    for c in cs:
+        assert c.resp.status == 200 and c.got == len(body) and c.sha.hexdigest() == want, \
+            "client got %s, %d bytes" % (c.resp.status, c.got)
+
+
 def test_parallel_misses_on_two_workers_make_one_origin_request():
     body = os.urandom(1 << 20)
     gate = threading.Event()
@@ -176,24 +178,14 @@ def test_parallel_misses_on_two_workers_make_one_origin_request():
     with Daemon(overrides={"workers": 2}) as d:
         pids = workers(d)
         url = o.url("/xw")
-        conns = placed_conns(d, pids)
-        cs = [Client(c, url) for pid in pids for c in conns[pid]]
-        for c in cs:
-            c.start()
-        o.wait_requests(1)
-        h.wait_until(lambda: unread(d, pids) == 0, 10,
-                     what="the workers to read every request")
+        cs = start_clients(d, pids, url)
+        fetch_started(o, d, pids)
         grace(o, "/xw", 2)
         assert o.count("/xw") == 1, \
             "%d origin requests before the answer (1 for 2 workers)" % o.count("/xw")
         gate.set()
         finish(cs)
-        errs = [repr(c.error) for c in cs if c.error]
-        assert not errs, "clients failed: %s" % errs
-        want = hashlib.sha256(body).hexdigest()
-        for c in cs:
-            assert c.resp.status == 200 and c.got == len(body) and c.sha.hexdigest() == want, \
-                "client got %s, %d bytes" % (c.resp.status, c.got)
+        assert_bodies(cs, body)
         assert o.count("/xw") == 1, \
             "%d parallel misses on 2 workers made %d origin requests (1)" % (
                 len(cs), o.count("/xw"))
@@ -224,25 +216,15 @@ def test_uncacheable_answer_lets_the_other_worker_go_at_once():
     with Daemon(overrides={"workers": 2}) as d:
         pids = workers(d)
         url = o.url("/ns")
-        conns = placed_conns(d, pids)
-        cs = [Client(c, url) for pid in pids for c in conns[pid]]
-        for c in cs:
-            c.start()
-        o.wait_requests(1)
-        h.wait_until(lambda: unread(d, pids) == 0, 10,
-                     what="the workers to read every request")
+        cs = start_clients(d, pids, url)
+        fetch_started(o, d, pids)
         grace(o, "/ns", 2)
         assert o.count("/ns") == 1, o.count("/ns")
         t0 = time.monotonic()
         gate.set()
         finish(cs, timeout=30)
         took = time.monotonic() - t0
-        errs = [repr(c.error) for c in cs if c.error]
-        assert not errs, "clients failed: %s" % errs
-        want = hashlib.sha256(body).hexdigest()
-        for c in cs:
-            assert c.resp.status == 200 and c.sha.hexdigest() == want, \
-                "client got %s, %d bytes" % (c.resp.status, c.got)
+        assert_bodies(cs, body)
         # Each released miss fetched for itself: the leader, its three
         # local waiters, and the other worker's four.
         assert o.count("/ns") == len(cs), o.count("/ns")
@@ -268,18 +250,9 @@ def test_slow_body_keeps_its_waiters():
     with Daemon(overrides={"workers": 2, "timeouts.connect": "1s",
                            "timeouts.origin_first_byte": "1s"}) as d:
         pids = workers(d)
-        url = o.url("/slow")
-        conns = placed_conns(d, pids)
-        cs = [Client(c, url) for pid in pids for c in conns[pid]]
-        for c in cs:
-            c.start()
+        cs = start_clients(d, pids, o.url("/slow"))
         finish(cs, timeout=60)
-        errs = [repr(c.error) for c in cs if c.error]
-        assert not errs, "clients failed: %s" % errs
-        want = hashlib.sha256(body).hexdigest()
-        for c in cs:
-            assert c.resp.status == 200 and c.sha.hexdigest() == want, \
-                "client got %s, %d bytes" % (c.resp.status, c.got)
+        assert_bodies(cs, body)
         assert o.count("/slow") == 1, \
             "origin requests: %d (waiters gave up on a fetch that moved)" % o.count("/slow")
         xw = status(d)["cache"]["cross_worker"]
@@ -372,7 +345,7 @@ def test_fetch_in_flight_is_joined_across_a_reload():
 def _leader(pids, origin_port):
     """The worker holding a connection to the origin."""
     for pid in pids:
-        ino = _inodes(pid)
+        ino = h.socket_inodes(pid)
         if any(r[1] == origin_port and r[2] in ino for r in _tcp()):
             return pid
     return None

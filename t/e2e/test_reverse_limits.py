@@ -678,30 +678,6 @@ def test_concurrent_connections_per_client():
     assert "/held0" in targets(o) and "/other-ip" in targets(o)
 
 
-def _conn_worker(d, port, local):
-    """The pid of the worker holding the connection from local port `local`
-    (accepted on port), from the workers' socket tables; None while none
-    does."""
-    with open("/proc/net/tcp") as f:
-        next(f)
-        inodes = {p[9] for p in (ln.split() for ln in f)
-                  if int(p[1].rsplit(":", 1)[1], 16) == port and
-                  int(p[2].rsplit(":", 1)[1], 16) == local}
-    for pid in h.proc_children(d.proc.pid):
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:[") and link[8:-1] in inodes:
-                return pid
-    return None
-
-
 def test_workers_count_a_clients_connections_together():
     """With 2 workers, maxconn counts a client's connections on every
     worker: with one held on each worker (placed by looking at which one
@@ -722,11 +698,11 @@ def test_workers_count_a_clients_connections_together():
             r = req(port, "app.example", "/held%d" % i, conn=c)
             assert r.status == 200, r.brief()
             box, local = [], c.sock.getsockname()[1]
-            h.wait_until(lambda: box.append(_conn_worker(d, port, local)) or box[-1], 10,
+            h.wait_until(lambda: box.append(h.worker_holding(d.proc.pid, port, local)) or box[-1], 10,
                          what="the worker holding the connection")
             if box[-1] in held:
                 c.close()       # both on one worker: try again
-                h.wait_until(lambda: _conn_worker(d, port, local) is None, 10,
+                h.wait_until(lambda: h.worker_holding(d.proc.pid, port, local) is None, 10,
                              what="the worker to see the close")
             else:
                 held[box[-1]] = c
