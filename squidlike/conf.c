@@ -760,7 +760,7 @@ static const struct key top_keys[] = {
     CFUNC(blocklists), CFUNC(auth), CFUNC(deny_info), CFUNC(block_page),
     CFUNC(header_access), GROUP(pac), GROUP(manager), GROUP(reverse), CFUNC(ldap),
     CFUNC(peers), CFUNC(peer_access), CFUNC(never_direct), CFUNC(always_direct),
-    CFUNC(workers), CFUNC(worker_sockets), END
+    CFUNC(workers), CFUNC(worker_sockets), CFUNC(worker_sched_batch), END
 };
 
 /* ----------------------------------------------------- the snapshot */

@@ -474,6 +474,7 @@ struct sl_conf {
     unsigned workers;
     int workers_auto;           /* "auto": the number of online CPUs */
     enum { SL_WSOCK_REUSEPORT, SL_WSOCK_SHARED } worker_sockets;
+    int worker_sched_batch;     /* serving processes run SCHED_BATCH */
 
     struct sl_conf_http http;
     struct sl_conf_timeouts timeouts;

@@ -99,6 +99,7 @@ int cf_set_string(struct ctx *x, const config_setting_t *s, char **field,
 unsigned cf_workers_auto(void);
 int cf_k_workers(struct ctx *x, const config_setting_t *s);
 int cf_k_worker_sockets(struct ctx *x, const config_setting_t *s);
+int cf_k_worker_sched_batch(struct ctx *x, const config_setting_t *s);
 
 /* conf_acl.c: keys, and the policy built after the walk. */
 int cf_k_acls(struct ctx *x, const config_setting_t *s);

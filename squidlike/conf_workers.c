@@ -42,6 +42,15 @@ int cf_k_workers(struct ctx *x, const config_setting_t *s)
     return 0;
 }
 
+int cf_k_worker_sched_batch(struct ctx *x, const config_setting_t *s)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+        return cf_fail(x, s, "bad 'worker_sched_batch' %s (expected true or false)",
+                       cf_describe(x, s));
+    x->c->worker_sched_batch = config_setting_get_bool(s);
+    return 0;
+}
+
 int cf_k_worker_sockets(struct ctx *x, const config_setting_t *s)
 {
     const char *v = config_setting_get_string(s);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,16 @@ int sl_worker_run(const struct sl_worker_args *a)
     memset(&sc, 0, sizeof(sc));
     sc.io.fd = -1;
     sc.single = a->ls == NULL;
+    if (conf->worker_sched_batch) {
+        /* No wakeup preemption: woken by a client on a core another
+         * busy process holds, we wait for its turn to end and then serve
+         * all that came meanwhile, instead of one request per switch.
+         * The threads made below (logs, store sync) inherit it. */
+        struct sched_param sp = { 0 };
+
+        if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+            SL_LOG(SL_LOG_WARN, 0, errno, "worker_sched_batch: SCHED_BATCH");
+    }
     loop = sl_loop_new();
     if (loop == NULL) {
         snprintf(err, sizeof(err), "cannot create the event loop: %s", strerror(errno));

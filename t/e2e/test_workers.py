@@ -886,12 +886,31 @@ def test_one_worker_single_process():
         assert msum(metrics(d), "squidlike_workers") == 1
 
 
+def _sched_policy(pid):
+    """The scheduling policy of pid (0 SCHED_OTHER, 3 SCHED_BATCH)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[38])
+
+
+def test_sched_batch_workers():
+    """worker_sched_batch: the workers run SCHED_BATCH (the master not),
+    and serve; without it, SCHED_OTHER."""
+    o = origin()
+    for on, want in ((True, 3), (False, 0)):
+        with Daemon({"workers": 2, "worker_sched_batch": on}) as d:
+            pids = sorted(wait_workers(d, 2)[1].values())
+            get_ok(d, o.url("/n/batch%d" % on))
+            assert [_sched_policy(p) for p in pids] == [want, want], (on, pids)
+            assert _sched_policy(d.pid) == 0
+
+
 def test_config_errors():
     d = Daemon(start=False)
     cases = [("workers", 0), ("workers", 65), ("workers", "lots"), ("workers", -1),
-             ("worker_sockets", "bogus")]
+             ("worker_sockets", "bogus"), ("worker_sched_batch", "yes")]
     good = [("workers", 2), ("workers", 64), ("workers", "auto"), ("workers", 1),
-            ("worker_sockets", "shared"), ("worker_sockets", "reuseport")]
+            ("worker_sockets", "shared"), ("worker_sockets", "reuseport"),
+            ("worker_sched_batch", True)]
     for i, (key, val) in enumerate(cases + good):
         text = d.build_conf({key: val})
         lines = text.splitlines()
