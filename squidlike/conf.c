@@ -783,6 +783,7 @@ static int set_defaults(struct sl_conf *c)
     c->log_level = SL_LOG_INFO;
     c->workers = cf_workers_auto();
     c->workers_auto = 1;
+    c->worker_sched_batch = -1;
     c->access_log_format = SL_LOG_FMT_SQUID;
     c->http = (struct sl_conf_http){ .via = 1,
         .forwarded_for = FLT_XFF_DELETE, .max_request_line = 8 * KIB,

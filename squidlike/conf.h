@@ -474,7 +474,8 @@ struct sl_conf {
     unsigned workers;
     int workers_auto;           /* "auto": the number of online CPUs */
     enum { SL_WSOCK_REUSEPORT, SL_WSOCK_SHARED } worker_sockets;
-    int worker_sched_batch;     /* serving processes run SCHED_BATCH */
+    int worker_sched_batch;     /* SCHED_BATCH: 1 on, 0 off, -1 (default)
+                                   the workers of a master, not one process */
 
     struct sl_conf_http http;
     struct sl_conf_timeouts timeouts;

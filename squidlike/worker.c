@@ -108,7 +108,7 @@ int sl_worker_run(const struct sl_worker_args *a)
     memset(&sc, 0, sizeof(sc));
     sc.io.fd = -1;
     sc.single = a->ls == NULL;
-    if (conf->worker_sched_batch) {
+    if (conf->worker_sched_batch > 0 || (conf->worker_sched_batch < 0 && !sc.single)) {
         /* No wakeup preemption: woken by a client on a core another
          * busy process holds, we wait for its turn to end and then serve
          * all that came meanwhile, instead of one request per switch.

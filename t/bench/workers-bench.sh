@@ -6,7 +6,8 @@
 #     w2=cmd:'exec t/bench/workers-bench.sh {port} {dir} 2' \
 #     w2x=cmd:'exec t/bench/workers-bench.sh {port} {dir} 2 shared'
 # The third argument is `workers`, the fourth `worker_sockets` (reuseport
-# by default); WB_SCHED_BATCH=true sets worker_sched_batch. The cache in
+# by default); WB_SCHED_BATCH=true|false sets worker_sched_batch (unset:
+# the default). The cache in
 # {dir}, no access log, as the anchors run.
 set -e
 port=$1 dir=$2 workers=${3:-1} socks=${4:-reuseport}
@@ -20,7 +21,7 @@ access_log = "none";
 log_level = "warn";
 workers = $workers;
 worker_sockets = "$socks";
-worker_sched_batch = ${WB_SCHED_BATCH:-false};
+${WB_SCHED_BATCH:+worker_sched_batch = $WB_SCHED_BATCH;}
 cache: { dir = "$dir/cache"; size = "1G"; };
 CONF
 exec "$bin" -f "$dir/w.conf"

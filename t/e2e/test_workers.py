@@ -884,6 +884,7 @@ def test_one_worker_single_process():
         assert h.proc_children(d.pid) == set(), "children: %r" % h.proc_children(d.pid)
         assert pid_file(d) == d.pid
         assert msum(metrics(d), "squidlike_workers") == 1
+        assert _sched_policy(d.pid) == 0    # worker_sched_batch: workers only
 
 
 def _sched_policy(pid):
@@ -894,12 +895,15 @@ def _sched_policy(pid):
 
 def test_sched_batch_workers():
     """worker_sched_batch: the workers run SCHED_BATCH (the master not),
-    and serve; without it, SCHED_OTHER."""
+    and serve, by default and when set; set false, SCHED_OTHER."""
     o = origin()
-    for on, want in ((True, 3), (False, 0)):
-        with Daemon({"workers": 2, "worker_sched_batch": on}) as d:
+    for on, want in ((None, 3), (True, 3), (False, 0)):
+        conf = {"workers": 2}
+        if on is not None:
+            conf["worker_sched_batch"] = on
+        with Daemon(conf) as d:
             pids = sorted(wait_workers(d, 2)[1].values())
-            get_ok(d, o.url("/n/batch%d" % on))
+            get_ok(d, o.url("/n/batch%s" % on))
             assert [_sched_policy(p) for p in pids] == [want, want], (on, pids)
             assert _sched_policy(d.pid) == 0
 
