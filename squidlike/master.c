@@ -531,42 +531,26 @@ static int gen_ready(const struct master *m, unsigned gen)
 
 /* ------------------------------------------------------------ reload, upgrade */
 
-/* What changes at restart only stays as it was (copied into nc), and the
- * logs follow the file, as a single process's reload does. */
+/* The reload's warnings and logs as a single process's (server.c); the
+ * cache store settings stay as they were (copied into nc). */
 static void keep_restart_only(struct sl_conf *old, struct sl_conf *nc)
 {
     struct sl_conf_cache *a = &old->cache, *b = &nc->cache;
     char *dir;
-    int rc;
 
-    if (a->enabled != b->enabled || a->size != b->size || a->max_object != b->max_object ||
-        (a->dir == NULL) != (b->dir == NULL) || (a->dir && strcmp(a->dir, b->dir) != 0)) {
-        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
-        dir = a->dir ? strdup(a->dir) : NULL;
-        if (a->dir && dir == NULL) {
-            SL_LOG(SL_LOG_ERROR, 0, ENOMEM, "reload");
-            b->enabled = 0;     /* no store rather than another one */
-        } else {
-            free(b->dir);
-            b->dir = dir;
-            b->enabled = a->enabled;
-        }
-        b->size = a->size;
-        b->max_object = a->max_object;
+    if (!sl_server_conf_follow(old, nc))
+        return;
+    dir = a->dir ? strdup(a->dir) : NULL;
+    if (a->dir && dir == NULL) {
+        SL_LOG(SL_LOG_ERROR, 0, ENOMEM, "reload");
+        b->enabled = 0;         /* no store rather than another one */
+    } else {
+        free(b->dir);
+        b->dir = dir;
+        b->enabled = a->enabled;
     }
-    if ((old->pid_file == NULL) != (nc->pid_file == NULL) ||
-        (old->pid_file && strcmp(old->pid_file, nc->pid_file) != 0))
-        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
-    if ((old->error_log == NULL) != (nc->error_log == NULL) ||
-        (old->error_log && strcmp(old->error_log, nc->error_log) != 0) ||
-        old->log_level != nc->log_level) {
-        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
-            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
-    }
-    if (((old->access_log == NULL) != (nc->access_log == NULL) ||
-         (old->access_log && strcmp(old->access_log, nc->access_log) != 0)) &&
-        (rc = sl_log_open_access(nc->access_log)) < 0)
-        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+    b->size = a->size;
+    b->max_object = a->max_object;
 }
 
 static void reload(struct master *m)

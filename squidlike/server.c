@@ -558,6 +558,27 @@ static int srv_workq(struct sl_server *srv, const struct sl_conf *conf,
     return 0;
 }
 
+int sl_server_conf_follow(const struct sl_conf *old, const struct sl_conf *nc)
+{
+    int cache_moved, rc;
+
+    cache_moved = old->cache.enabled != nc->cache.enabled ||
+        !str_same(old->cache.dir, nc->cache.dir) || old->cache.size != nc->cache.size ||
+        old->cache.max_object != nc->cache.max_object;
+    if (cache_moved)
+        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
+    if (!str_same(old->pid_file, nc->pid_file))
+        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
+    if (!str_same(old->error_log, nc->error_log) || old->log_level != nc->log_level) {
+        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
+            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
+    }
+    if (!str_same(old->access_log, nc->access_log) &&
+        (rc = sl_log_open_access(nc->access_log)) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+    return cache_moved;
+}
+
 /* A new snapshot was loaded (by the reload thread): put it in place. */
 static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path)
 {
@@ -602,19 +623,7 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
         sl_conf_unref(nc);
         return -1;
     }
-    if (old->cache.enabled != nc->cache.enabled ||
-        !str_same(old->cache.dir, nc->cache.dir) || old->cache.size != nc->cache.size ||
-        old->cache.max_object != nc->cache.max_object)
-        SL_LOG(SL_LOG_WARN, 0, 0, "cache store settings change at restart only");
-    if (!str_same(old->pid_file, nc->pid_file))
-        SL_LOG(SL_LOG_WARN, 0, 0, "pid_file changes at restart only");
-    if (!str_same(old->error_log, nc->error_log) || old->log_level != nc->log_level) {
-        if ((rc = sl_log_open_error(nc->error_log, nc->log_level)) < 0)
-            SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open error log %s", nc->error_log);
-    }
-    if (!str_same(old->access_log, nc->access_log) &&
-        (rc = sl_log_open_access(nc->access_log)) < 0)
-        SL_LOG(SL_LOG_ERROR, 0, rc, "cannot open access log %s", nc->access_log);
+    sl_server_conf_follow(old, nc);
     if ((rc = srv_refresh_self(srv)) < 0)
         SL_LOG(SL_LOG_WARN, 0, rc, "cannot list this host's addresses: keeping the "
                "%zu known", srv->nself);

@@ -177,6 +177,11 @@ int sl_server_adopt(struct sl_server *srv, const struct sl_lsock *ls, size_t n,
 /* Load path on a thread and swap it in when loaded; on failure the old
  * snapshot stays (logged). */
 int sl_server_reload(struct sl_server *srv, const char *path);
+/* A reload from old to nc: warn of what changes at restart only (the
+ * cache store settings, pid_file), reopen the logs the file moved.
+ * Returns 1 when the cache store settings differ. The single process's
+ * reload and the master's share it. */
+int sl_server_conf_follow(const struct sl_conf *old, const struct sl_conf *nc);
 /* SIGTERM: stop accepting, finish in-flight requests, then stop the loop
  * (or force it after timeouts.shutdown). */
 void sl_server_drain(struct sl_server *srv);
