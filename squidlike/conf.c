@@ -782,7 +782,6 @@ static int set_defaults(struct sl_conf *c)
     c->error_log = strdup("var/log/error.log");
     c->log_level = SL_LOG_INFO;
     c->workers = cf_workers_auto();
-    c->workers_auto = 1;
     c->worker_sched_batch = -1;
     c->access_log_format = SL_LOG_FMT_SQUID;
     c->http = (struct sl_conf_http){ .via = 1,

@@ -472,7 +472,6 @@ struct sl_conf {
     enum sl_log_level log_level;
     /* Worker processes (master.c): 1 runs one process and no master. */
     unsigned workers;
-    int workers_auto;           /* "auto": the number of online CPUs */
     enum { SL_WSOCK_REUSEPORT, SL_WSOCK_SHARED } worker_sockets;
     int worker_sched_batch;     /* SCHED_BATCH: 1 on, 0 off, -1 (default)
                                    the workers of a master, not one process */

@@ -30,7 +30,6 @@ int cf_k_workers(struct ctx *x, const config_setting_t *s)
             return cf_fail(x, s, "bad 'workers' %s (expected a number from 1 to %d, "
                            "or \"auto\")", cf_describe(x, s), SL_WORKERS_MAX);
         x->c->workers = cf_workers_auto();
-        x->c->workers_auto = 1;
         return 0;
     }
     v = config_setting_get_int64(s);
@@ -38,7 +37,6 @@ int cf_k_workers(struct ctx *x, const config_setting_t *s)
         return cf_fail(x, s, "bad 'workers' %s (expected a number from 1 to %d, "
                        "or \"auto\")", cf_describe(x, s), SL_WORKERS_MAX);
     x->c->workers = (unsigned)v;
-    x->c->workers_auto = 0;
     return 0;
 }
 

@@ -95,7 +95,6 @@ struct master {
     unsigned gen;
     int stopping;               /* 0, or the signal passed to the workers */
     int64_t stop_ms;            /* when */
-    int soft_stop;              /* QUIT: the new master took over */
     unsigned old_gen;           /* to drain once gen is up; 0: none */
     int64_t pending_ms;         /* when gen started */
     pid_t upgrade_pid;          /* a new master we started, or 0 */
@@ -192,14 +191,13 @@ static int inh_take(const struct sl_conf_listen *a)
 }
 
 /* Give l n sockets (binding the missing ones). Returns 0 or -1 with err. */
-static int ls_fill(struct master *m, struct mls *l, unsigned n, int reuseport,
+static int ls_fill(struct mls *l, unsigned n, int reuseport,
                    char *err, size_t errlen)
 {
     static const char *const what[] = { "", " (manager.listen)", " (reverse.listen)",
                                         " (reverse.tls_listen)" };
     int fd;
 
-    (void)m;
     while (l->nfd < n) {
         fd = inh_take(&l->addr);
         if (fd < 0)
@@ -245,7 +243,7 @@ static int ls_apply(struct master *m, const struct sl_conf *c, char *err, size_t
             l->addr = *a[i];
         }
         l->keep = 1;
-        if (ls_fill(m, l, want, reuseport, err, errlen) < 0)
+        if (ls_fill(l, want, reuseport, err, errlen) < 0)
             goto fail;
     }
     return 0;
@@ -706,11 +704,10 @@ static void inherit(struct master *m)
     unsetenv(ENV_FROM);
 }
 
-static void master_notify(struct master *m, const char *msg)
+static void master_notify(const char *msg)
 {
     int rc = sl_notify(msg);
 
-    (void)m;
     if (rc < 0)
         SL_LOG(SL_LOG_WARN, 0, rc, "cannot tell systemd (NOTIFY_SOCKET) %s", msg);
 }
@@ -741,7 +738,6 @@ static void on_signal(struct master *m, int sig)
         if (m->stopping == SIGINT || (m->stopping && sig != SIGINT))
             break;
         m->stopping = sig == SIGINT ? SIGINT : SIGTERM;
-        m->soft_stop = sig == SIGQUIT;
         if (sig == SIGQUIT && m->upgrade_pid != 0)
             m->handed_over = 1;
         m->stop_ms = now_ms();
@@ -843,7 +839,7 @@ int sl_master_run(struct sl_master_args *a)
     if (m->from_pid > 0)
         m->old_gen = (unsigned)-1;  /* tell the old master once ours are up */
     else
-        master_notify(m, "READY=1");
+        master_notify("READY=1");
     m->pending_ms = now_ms();
     sl_log_flush(NULL);
     for (;;) {
@@ -866,7 +862,7 @@ int sl_master_run(struct sl_master_args *a)
                     char msg[64];
 
                     snprintf(msg, sizeof(msg), "MAINPID=%ld\nREADY=1", (long)getpid());
-                    master_notify(m, msg);
+                    master_notify(msg);
                 }
                 kill(m->from_pid, SIGQUIT);
                 m->old_gen = 0;
