@@ -226,6 +226,10 @@ struct cl_rev {
     char hash_buf[256];         /* ... hash_buf (0: no such field) */
     char host[SL_HTTP_HOST_MAX + 3];    /* the Host (or authority) as sent */
     char reqid[65];             /* X-Request-Id, sent or made; "" if none */
+    /* The gateway (client_gw.c): who called, once authenticated. */
+    const struct sl_conf_consumer *consumer;    /* NULL: nobody (anonymous) */
+    unsigned char auth_refused; /* answered 401/403 by the gateway */
+    unsigned char limited;      /* answered 429 (a rate limit or a quota) */
 };
 
 /* Reverse mode's compression of one response body (client_zip.c): the
@@ -630,6 +634,12 @@ int rev_retry(struct sl_client *c, int sent);
  * route's edits; *add: lines to add ("Name: value\r\n"...), or NULL. */
 void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
                    const char **add);
+
+/* client_gw.c: the API gateway's step and what it learnt. */
+/* The route's name and the consumer's ("anonymous" when a gateway route
+ * let nobody in; NULL when the request had no route, or none with auth). */
+const char *gw_route_name(const struct sl_client *c);
+const char *gw_consumer_name(const struct sl_client *c);
 
 /* client_zip.c: reverse mode's compression. */
 /* Is it on for the transaction's route? */

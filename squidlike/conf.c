@@ -749,7 +749,7 @@ static const struct key reverse_keys[] = {
     BOOL(reverse, request_id), RFUNC(trusted_proxies),
     RFUNC(hide_response_headers), BOOL(reverse, via), RFUNC(pools), RFUNC(vhosts),
     RFUNC(tls_listen), RFUNC(tls), RFUNC(compression), RFUNC(rate_limits), RFUNC(rate_limit_table),
-    BOOL(reverse, rate_limit_headers), END
+    BOOL(reverse, rate_limit_headers), RFUNC(gateway), END
 };
 
 static const struct key top_keys[] = {
@@ -961,11 +961,13 @@ struct sl_conf *sl_conf_load(const char *path, char *err, size_t errlen)
     ok = walk(&x, config_root_setting(&cf), top_keys, NULL) == 0 &&
          check_http(&x, &cf) == 0 && cf_policy_finish(&x) == 0 &&
          cf_reverse_finish(&x) == 0 && cf_tls_finish(&x) == 0 &&
-         cf_limit_finish(&x) == 0 && cf_peer_finish(&x) == 0;
+         cf_limit_finish(&x) == 0 && cf_gw_finish(&x) == 0 &&
+         cf_peer_finish(&x) == 0;
 out:
     cf_policy_stash_free(&x);
     cf_reverse_stash_free(&x);
     cf_limit_stash_free(&x);
+    cf_gw_stash_free(&x);
     config_destroy(&cf);
     if (!ok) {
         sl_conf_unref(x.c);

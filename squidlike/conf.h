@@ -237,6 +237,85 @@ enum sl_rev_hash {
     SL_REV_HASH_HEADER          /* a request header's value */
 };
 
+/*
+ * reverse.gateway (conf_gw.c; the request step is client_gw.c): the API
+ * consumers, how they prove who they are (API keys, JWT), their own rate
+ * limits and quotas, and the analytics kept per route and consumer.
+ */
+#define SL_GW_NAME_MAX 64
+#define SL_GW_MAX_GROUPS 8          /* per consumer */
+#define SL_GW_MAX_KEYS 8            /* API keys per consumer */
+#define SL_GW_MAX_CONSUMERS 65536
+#define SL_GW_MAX_QUOTAS 64
+#define SL_GW_QUOTAS_PER 4          /* quotas per consumer */
+
+/* A quota's window: a UTC calendar day or month, or a fixed length
+ * aligned to multiples of it since the Unix epoch. */
+enum sl_gw_period { SL_GW_PERIOD_FIXED = 0, SL_GW_PERIOD_DAY, SL_GW_PERIOD_MONTH };
+
+struct sl_conf_quota {
+    char name[SL_GW_NAME_MAX];
+    uint32_t id;                /* a hash of the name: stable across reloads */
+    uint64_t requests;          /* per window */
+    enum sl_gw_period period;
+    int64_t period_s;           /* SL_GW_PERIOD_FIXED: the window, seconds */
+};
+
+struct sl_conf_consumer {
+    char name[SL_GW_NAME_MAX];
+    char groups[SL_GW_MAX_GROUPS][SL_GW_NAME_MAX];
+    size_t n_groups;
+    unsigned char keys[SL_GW_MAX_KEYS][32];     /* SHA-256 of each API key */
+    size_t n_keys;
+    char *jwt_subject;          /* the consumer claim's value; NULL: the name */
+    int limits[SL_CONF_LIMITS_PER];     /* indices in reverse.limits */
+    size_t n_limits;
+    int quotas[SL_GW_QUOTAS_PER];       /* indices in gateway.quotas */
+    size_t n_quotas;
+};
+
+struct acl_jwt_keys;
+struct sl_gw_index;
+
+struct sl_conf_gateway {
+    int on;                     /* the group is there */
+    struct sl_conf_consumer *consumers;
+    size_t n_consumers;
+    char *consumers_file;       /* NULL: none */
+    struct sl_gw_index *index;  /* consumers by key digest, by JWT subject
+                                   (client_gw.c), built with the snapshot */
+    struct sl_conf_quota quotas[SL_GW_MAX_QUOTAS];
+    size_t n_quotas;
+    char *quota_file;           /* the counts' file; NULL: no quota in use */
+    size_t quota_table;         /* counters kept, all quotas together */
+    char api_key_header[SL_GW_NAME_MAX];    /* "": keys not read from a field */
+    char api_key_query[SL_GW_NAME_MAX];     /* "": not from the query */
+    char consumer_header[SL_GW_NAME_MAX];
+    unsigned analytics_top;     /* consumers with their own /metrics label */
+    /* JWT (acl/jwt.h) */
+    struct acl_jwt_keys *jwt_keys;  /* NULL: no JWT keys */
+    char *jwks_file;
+    unsigned jwt_algs;          /* ACL_JWT_* accepted */
+    char *jwt_issuer, *jwt_audience;    /* NULL: not checked */
+    int64_t jwt_skew_s;
+    char **jwt_require;         /* claims that must be there */
+    size_t n_jwt_require;
+    char jwt_consumer_claim[SL_GW_NAME_MAX];
+    size_t jwt_cache_size;      /* verified tokens kept per worker */
+};
+
+/* A route's authentication (reverse.vhosts.routes.auth). */
+#define SL_GW_AUTH_KEY 0x1u
+#define SL_GW_AUTH_JWT 0x2u
+struct sl_conf_rauth {
+    unsigned methods;           /* SL_GW_AUTH_*; 0: an open route */
+    int anonymous;              /* no credentials at all: let through */
+    char (*consumers)[SL_GW_NAME_MAX];  /* who may call it; with groups: */
+    size_t n_consumers;
+    char (*groups)[SL_GW_NAME_MAX];     /* either list is enough; both */
+    size_t n_groups;                    /* empty: any consumer */
+};
+
 struct sl_conf_rbackend {
     char name[80];              /* as written ("10.0.0.1:8080"): its id on
                                    the hash ring, in logs and metrics */
@@ -294,7 +373,9 @@ struct sl_conf_redit {
 };
 
 struct sl_conf_rroute {
+    char name[SL_GW_NAME_MAX];  /* analytics, logs; default vhost + pattern */
     int pool;                   /* index in reverse.pools */
+    struct sl_conf_rauth auth;
     struct sl_conf_redit req, resp;
     int cache;                  /* its responses may be stored and served */
     int64_t cache_ttl;          /* seconds a response without an explicit
@@ -408,6 +489,7 @@ struct sl_conf_reverse {
     int via;                    /* Via on responses */
     struct sl_backends *rt;     /* the pools' live state (backend.h), built
                                    with the snapshot and freed with it */
+    struct sl_conf_gateway gw;
 };
 
 struct sl_conf_limits {

@@ -42,6 +42,7 @@ struct ctx {
     const config_setting_t *empty_listen;   /* listen = [ ] (conf_rev.c) */
     void *rev_stash;            /* conf_rev.c's, until the routes are resolved */
     void *limit_stash;          /* conf_limit.c's, until limit names are resolved */
+    void *gw_stash;             /* conf_gw.c's, until consumer names are resolved */
     const config_setting_t *tls_listen;     /* its line, for cf_tls_finish */
     const config_setting_t *ldap_setting;   /* the ldap group, when there is one */
     /* conf_peer.c: rule lists added after the walk (cf_peer_finish) */
@@ -154,6 +155,19 @@ int cf_reverse_finish(struct ctx *x);
 void cf_reverse_stash_free(struct ctx *x);
 int cf_reverse_defaults(struct sl_conf_reverse *r);
 void cf_reverse_free(struct sl_conf_reverse *r);
+
+/* conf_gw.c: reverse.gateway, a route's auth; conf_gw_jwt.c: its jwt. */
+int cf_k_reverse_gateway(struct ctx *x, const config_setting_t *s);
+int cf_gw_name(struct ctx *x, const config_setting_t *s, char *out, const char *what);
+int cf_gw_route_auth(struct ctx *x, const config_setting_t *s, struct sl_conf_rauth *a);
+void cf_gw_route_free(struct sl_conf_rauth *a);
+int cf_gw_finish(struct ctx *x);
+void cf_gw_stash_free(struct ctx *x);
+int cf_gw_defaults(struct sl_conf_gateway *gw);
+void cf_gw_free(struct sl_conf_gateway *gw);
+int cf_gw_jwt(struct ctx *x, const config_setting_t *s);
+int cf_gw_jwt_defaults(struct sl_conf_gateway *gw);
+void cf_gw_jwt_free(struct sl_conf_gateway *gw);
 
 /* conf_limit.c: reverse.rate_limits; vhosts and routes name them
  * (cf_limit_refs), resolved after the walk. */

@@ -593,6 +593,12 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
             if (config_setting_type(s) != CONFIG_TYPE_BOOL)
                 return cf_fail(x, s, "'icase' must be true or false");
             icase = config_setting_get_bool(s);
+        } else if (strcmp(k, "name") == 0) {
+            if (cf_gw_name(x, s, route->name, "route name") < 0)
+                return -1;
+        } else if (strcmp(k, "auth") == 0) {
+            if (cf_gw_route_auth(x, s, &route->auth) < 0)
+                return -1;
         } else if (strcmp(k, "rewrite") == 0) {
             if ((rewrite = cf_get_string(x, s)) == NULL)
                 return -1;
@@ -640,7 +646,8 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
                 return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
-                           "of: prefix, regex, icase, rewrite, pool, request_headers, "
+                           "of: prefix, regex, icase, name, auth, rewrite, pool, "
+                           "request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
                            "connect_timeout, response_timeout, idle_timeout, "
                            "rate_limits, compress)", k);
@@ -755,6 +762,10 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
             return -1;
         if (vh->routes[i].compress < 0)
             vh->routes[i].compress = vh->compress;
+        if (vh->routes[i].name[0] == '\0')
+            snprintf(vh->routes[i].name, sizeof(vh->routes[i].name), "%.*s%s",
+                     (int)(sizeof(vh->routes[i].name) / 2), vh->name,
+                     acl_routes_pattern(x->c->reverse.routes, v, i, NULL, NULL));
     }
     return 0;
 }
@@ -860,7 +871,7 @@ int cf_reverse_defaults(struct sl_conf_reverse *r)
     r->routes = acl_routes_new();
     r->hide = calloc(1, sizeof(*r->hide));
     if (r->routes == NULL || r->hide == NULL || cf_tls_defaults(&r->tls) < 0 ||
-        cf_zip_defaults(&r->zip) < 0)
+        cf_zip_defaults(&r->zip) < 0 || cf_gw_defaults(&r->gw) < 0)
         return -1;
     for (i = 0; i < sizeof(hide) / sizeof(hide[0]); i++) {
         snprintf(line, sizeof(line), "deny %s", hide[i]);
@@ -884,6 +895,7 @@ void cf_reverse_free(struct sl_conf_reverse *r)
         for (j = 0; j < r->vhosts[i].n_routes; j++) {
             edit_free(&r->vhosts[i].routes[j].req);
             edit_free(&r->vhosts[i].routes[j].resp);
+            cf_gw_route_free(&r->vhosts[i].routes[j].auth);
         }
         free(r->vhosts[i].routes);
         free(r->vhosts[i].hsts);
@@ -902,5 +914,6 @@ void cf_reverse_free(struct sl_conf_reverse *r)
     free(r->pools);
     free(r->hide);
     acl_routes_free(r->routes);
+    cf_gw_free(&r->gw);
     memset(r, 0, sizeof(*r));
 }
