@@ -1047,9 +1047,12 @@ class Daemon:
                 return []
             try:
                 with open(self.access_log_path, "rb") as f:
-                    return f.read().decode("utf-8", "replace").splitlines()
+                    data = f.read()
             except FileNotFoundError:
                 return []
+            # Only whole lines: the writer's write may be seen half done,
+            # and a cut line parses as a wrong entry ("C" for "CARP/pa").
+            return data[:data.rfind(b"\n") + 1].decode("utf-8", "replace").splitlines()
         if pred is None:
             return read()
         box = {}
