@@ -118,6 +118,7 @@ struct rw {
     int via_done, xff_done;     /* the combined line has been written */
     const char *const *drop;    /* opts->drop */
     const char *const *drop2;   /* opts->drop2 */
+    const char *const *drop3;   /* opts->drop3 */
     const struct flt_hdr_access *access;
     const struct flt_hdr_access *access2;
     int64_t maxfwd;             /* dec_maxfwd: the value to write; < 0: none */
@@ -306,7 +307,7 @@ static int put_joined(struct sl_buf *out, const struct sl_http_msg *msg,
 }
 
 static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
-                         const char **repl);
+                         const char **repl, const char **to);
 
 /* Is name one of the NULL-terminated list (case-insensitive)? */
 static int in_list(struct sl_view name, const char *const *list)
@@ -326,7 +327,8 @@ static int rewrite_one(struct rw *rw, size_t i)
     if (h->name.len == 0 || !view_clean(h->name) || !view_clean(h->value))
         return 0;
     if ((rw->drop && in_list(h->name, rw->drop)) ||
-        (rw->drop2 && in_list(h->name, rw->drop2)))
+        (rw->drop2 && in_list(h->name, rw->drop2)) ||
+        (rw->drop3 && in_list(h->name, rw->drop3)))
         return 0;
     k = classify(h->name, rw->request);
 
@@ -382,14 +384,16 @@ static int rewrite_one(struct rw *rw, size_t i)
         /* Both lists must let it pass; the first that denies it decides
          * its replacement. */
         const struct flt_hdr_access *lists[2] = { rw->access, rw->access2 };
-        const char *repl = NULL;
+        const char *repl = NULL, *to = NULL;
         int j;
 
         for (j = 0; j < 2; j++)
-            if (lists[j] && !access_allows(lists[j], h->name, &repl))
+            if (lists[j] && !access_allows(lists[j], h->name, &repl, &to))
                 return repl ? put_field(rw->out, h->name,
                                         (struct sl_view){ repl, strlen(repl) })
-                            : 0;
+                     : to ? put_field(rw->out, (struct sl_view){ to, strlen(to) },
+                                      h->value)
+                     : 0;
     }
     return put_field(rw->out, h->name, h->value);
 }
@@ -397,7 +401,7 @@ static int rewrite_one(struct rw *rw, size_t i)
 /* ---------------------------------------------------------- access lists */
 
 static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
-                         const char **repl)
+                         const char **repl, const char **to)
 {
     size_t i;
 
@@ -415,6 +419,11 @@ static int access_allows(const struct flt_hdr_access *a, struct sl_view name,
     for (i = 0; i < a->nrepl; i++)
         if (sl_view_ieq(name, a->repl[i].name)) {
             *repl = a->repl[i].value;
+            return 0;
+        }
+    for (i = 0; i < a->nren; i++)
+        if (sl_view_ieq(name, a->ren[i].from)) {
+            *to = a->ren[i].to;
             break;
         }
     return 0;
@@ -608,6 +617,7 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     rw.keep_host = opts->keep_host;
     rw.drop = opts->drop;
     rw.drop2 = opts->drop2;
+    rw.drop3 = opts->drop3;
     rw.access = opts->access;
     rw.access2 = opts->access2;
     rw.dec_maxfwd = opts->request && opts->dec_max_forwards;
@@ -653,5 +663,51 @@ int flt_hdr_rewrite(const struct sl_http_msg *msg,
     if ((rw.xff == XFF_JOIN || rw.xff == XFF_REPLACE) && !rw.xff_done &&
         (rc = put_joined(out, msg, xff_name, 0, 0, rw.xff_tail)) < 0)
         return rc;
+    return 0;
+}
+
+/* Fields a rename may neither take nor make: they frame the message or
+ * steer this hop, and a renamed one could smuggle a second body or route. */
+static const char *const rename_never[] = { "Content-Length", "Transfer-Encoding",
+    "Host", "Connection", "Keep-Alive", "TE", "Trailer", "Upgrade", "Proxy-Connection",
+    "Via", "X-Forwarded-For", NULL };
+
+int flt_hdr_access_rename(struct flt_hdr_access *a, const char *line,
+                          const char **err)
+{
+    const char *colon = strchr(line, ':'), *to;
+    char deny[FLT_HDR_NAME_MAX + 8];
+    size_t i, tolen;
+
+    if (colon == NULL || !token_ok(line, (size_t)(colon - line))) {
+        *err = "expected \"Old-Name: New-Name\"";
+        return -1;
+    }
+    for (to = colon + 1; sl_is_ows(*to); to++)
+        ;
+    tolen = strlen(to);
+    while (tolen > 0 && sl_is_ows(to[tolen - 1]))
+        tolen--;
+    if (!token_ok(to, tolen)) {
+        *err = "the new name is not a field name (a token of 1 to 63 characters)";
+        return -1;
+    }
+    for (i = 0; rename_never[i] != NULL; i++)
+        if ((strlen(rename_never[i]) == (size_t)(colon - line) &&
+             strncasecmp(line, rename_never[i], (size_t)(colon - line)) == 0) ||
+            (strlen(rename_never[i]) == tolen &&
+             strncasecmp(to, rename_never[i], tolen) == 0)) {
+            *err = "framing and hop-by-hop fields cannot be renamed";
+            return -1;
+        }
+    if (a->nren == FLT_HDR_RENAME_MAX) {
+        *err = "too many renames";
+        return -1;
+    }
+    snprintf(deny, sizeof(deny), "deny %.*s", (int)(colon - line), line);
+    if (flt_hdr_access_rule(a, deny, err) < 0)
+        return -1;
+    snprintf(a->ren[a->nren].from, FLT_HDR_NAME_MAX, "%.*s", (int)(colon - line), line);
+    snprintf(a->ren[a->nren++].to, FLT_HDR_NAME_MAX, "%.*s", (int)tolen, to);
     return 0;
 }

@@ -41,6 +41,7 @@ int flt_xff_parse(const char *s, enum flt_xff *mode);
 #define FLT_HDR_ACCESS_MAX 128
 #define FLT_HDR_NAME_MAX 64
 #define FLT_HDR_VALUE_MAX 256
+#define FLT_HDR_RENAME_MAX 16
 
 struct flt_hdr_access {
     struct {
@@ -53,6 +54,11 @@ struct flt_hdr_access {
         char value[FLT_HDR_VALUE_MAX];
     } repl[FLT_HDR_ACCESS_MAX];
     size_t nrepl;
+    struct {                    /* a denied field sent under another name */
+        char from[FLT_HDR_NAME_MAX];
+        char to[FLT_HDR_NAME_MAX];
+    } ren[FLT_HDR_RENAME_MAX];
+    size_t nren;
 };
 
 /* Add "allow NAME" / "deny NAME". 0, or -1 with *err. */
@@ -61,6 +67,11 @@ int flt_hdr_access_rule(struct flt_hdr_access *a, const char *line,
 /* Add "Name: value" as a replacement. 0, or -1 with *err. */
 int flt_hdr_access_replace(struct flt_hdr_access *a, const char *line,
                            const char **err);
+
+/* Add "Old: New": field Old is sent as New, with its own value (every
+ * line of it); denies Old. 0, or -1 with *err. */
+int flt_hdr_access_rename(struct flt_hdr_access *a, const char *line,
+                          const char **err);
 
 /* What the caller wants done to one message's header fields. */
 struct flt_hdr_opts {
@@ -74,6 +85,7 @@ struct flt_hdr_opts {
     unsigned dec_max_forwards:1;    /* requests: Max-Forwards less one (OPTIONS, TRACE) */
     const char *const *drop;    /* more names to drop (NULL-terminated), or NULL */
     const char *const *drop2;   /* and a second such list (two callers' own) */
+    const char *const *drop3;   /* and a third (the API gateway's) */
     const struct flt_hdr_access *access;    /* allow/deny lists, or NULL */
     const struct flt_hdr_access *access2;   /* a second one a field must also
                                                pass (a route's edits beside

@@ -3,4 +3,5 @@
 libsquidlike_a_SOURCES += %reldir%/hdr.c %reldir%/hdr.h %reldir%/page.c %reldir%/page.h \
 	%reldir%/sni.c %reldir%/sni.h %reldir%/blocklist.c %reldir%/blocklist.h \
 	%reldir%/bl_names.c %reldir%/bl_expr.c %reldir%/bl_rq.c %reldir%/bl_int.h \
-	%reldir%/pac.c %reldir%/pac.h %reldir%/encoding.c %reldir%/encoding.h
+	%reldir%/pac.c %reldir%/pac.h %reldir%/encoding.c %reldir%/encoding.h \
+	%reldir%/query.c %reldir%/query.h

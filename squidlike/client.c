@@ -694,6 +694,9 @@ static void cl_begin(struct sl_client *c, const struct sl_http_msg *m,
         v = access_begin(c, m, headlen);
     if (v == CL_NEXT)
         v = access_to_localhost(c, headlen);
+    /* 2a. reverse mode: the API gateway (CORS preflight, who calls) */
+    if (v == CL_NEXT && c->reverse)
+        v = gw_begin(c, m);
     /* 2b. reverse mode: the rate limits of the site and the route */
     if (v == CL_NEXT && c->reverse)
         v = rev_limit(c, m);

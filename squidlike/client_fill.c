@@ -33,8 +33,9 @@ static const char *const not_stored[] = { "Age", "Cache-Status", NULL };
  * then) and not kept: hits copy the stored head as it is. A 304 that
  * refreshes the object is judged by its own fields (origins send their
  * caching fields on 304s too: RFC 9111 4.3.4), else the stored ones. */
+/* (a request's id is that request's: a hit says its own, rev_resp_fields) */
 static const char *const not_stored_rev[] = { "Age", "Cache-Status",
-                                              CACHE_TARGETED_OWN, NULL };
+                                              CACHE_TARGETED_OWN, "X-Request-Id", NULL };
 
 /*
  * The heuristic for a response without an explicit lifetime: a reverse
@@ -376,6 +377,13 @@ enum cl_verdict fill_on_head(struct sl_client *c, const struct sl_http_msg *m)
         if (hit_request_again(c, c->shdrs, &req) == 0)
             rq = &req;
         why = cache_storable("GET", rq, &cc->reqcc, m, &respcc);
+        /* A caller the gateway identified is one with credentials, as
+         * Authorization (RFC 9111 3.5): only a response that says it may
+         * go to anybody is stored, lest one consumer get another's. */
+        if (why == NULL && c->reverse && rev_route(c) != NULL &&
+            rev_route(c)->auth.methods != 0 && !respcc.public_ &&
+            respcc.s_maxage < 0 && !respcc.must_revalidate)
+            why = "authenticated";
         if (why == NULL && t->zip_busy)
             why = "compression busy";   /* a later request gets it coded */
         if (why == NULL && c->range_fetch &&

@@ -230,6 +230,7 @@ struct cl_rev {
     const struct sl_conf_consumer *consumer;    /* NULL: nobody (anonymous) */
     unsigned char auth_refused; /* answered 401/403 by the gateway */
     unsigned char limited;      /* answered 429 (a rate limit or a quota) */
+    short cors_origin;          /* 1 + the allowed Origin; -2: "*"; 0: none */
 };
 
 /* Reverse mode's compression of one response body (client_zip.c): the
@@ -610,6 +611,9 @@ int rev_resp_fields(const struct sl_client *c, struct sl_buf *out);
 enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m);
 /* RateLimit-Policy / RateLimit when reverse.rate_limit_headers: 0 or -ENOSPC. */
 int rev_limit_fields(const struct sl_client *c, struct sl_buf *out);
+/* The request's id (X-Request-Id as sent, else made when
+ * reverse.request_id), into txn.rev.reqid once. */
+void rev_request_id(struct sl_client *c, const struct sl_http_msg *m);
 /* The route of the transaction, NULL when it has none (or not reverse). */
 const struct sl_conf_rroute *rev_route(const struct sl_client *c);
 /* The request head for the backend into c->oreq: 0, -ENOMEM, -ENOSPC. */
@@ -640,6 +644,21 @@ void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
  * let nobody in; NULL when the request had no route, or none with auth). */
 const char *gw_route_name(const struct sl_client *c);
 const char *gw_consumer_name(const struct sl_client *c);
+/* Step 2a (reverse): CORS preflight, who calls, may they: CL_NEXT, or
+ * CL_DONE with a 204/401/403 under way. */
+enum cl_verdict gw_begin(struct sl_client *c, const struct sl_http_msg *m);
+/* The backend's request: the client's consumer fields dropped (drop3),
+ * ours added; the route's query edits on the path written from offset
+ * from of out. 0 or -ENOSPC. */
+void gw_req_drop(const struct sl_client *c, struct flt_hdr_opts *opts);
+int gw_req_fields(const struct sl_client *c, struct sl_buf *out);
+int gw_query(const struct sl_client *c, struct sl_buf *out, size_t from);
+/* The client's response: X-Request-Id, CORS. 0 or -ENOSPC. */
+int gw_resp_fields(const struct sl_client *c, struct sl_buf *out);
+/* client_gw_jwt.c: the consumer a bearer token names: 0 with *cs, or -1
+ * with *why (the 401's reason). */
+int gw_jwt_consumer(struct sl_client *c, struct sl_view tok,
+                    const struct sl_conf_consumer **cs, const char **why);
 
 /* client_zip.c: reverse mode's compression. */
 /* Is it on for the transaction's route? */

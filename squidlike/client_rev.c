@@ -240,7 +240,7 @@ int rev_resp_fields(const struct sl_client *c, struct sl_buf *out)
     const struct cl_txn *t = &c->txn;
     const char *v;
 
-    if (rev_limit_fields(c, out) < 0)
+    if (rev_limit_fields(c, out) < 0 || gw_resp_fields(c, out) < 0)
         return -ENOSPC;
     if (c->ssl == NULL || !t->rev.routed)
         return 0;
@@ -624,13 +624,8 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
          sl_buf_append(out, t->rev.host, strlen(t->rev.host)) < 0 ||
          sl_buf_append(out, "\r\n", 2) < 0))
         return -ENOSPC;
-    if (id != NULL && id->value.len > 0)     /* logged: its first 64 bytes */
-        snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%.*s", (int)id->value.len,
-                 id->value.base);
-    else if (id == NULL && rc->request_id) {
-        hex64(rev_random(), t->rev.reqid);
-        hex64(rev_random(), t->rev.reqid + 16);
-        t->rev.reqid[32] = '\0';
+    rev_request_id(c, m);
+    if (id == NULL && rc->request_id) {
         if (sl_buf_append(out, "X-Request-Id: ", 14) < 0 ||
             sl_buf_append(out, t->rev.reqid, 32) < 0 ||
             sl_buf_append(out, "\r\n", 2) < 0)
@@ -638,7 +633,26 @@ static int rev_add_fields(struct sl_client *c, const struct sl_http_msg *m,
     }
     if (route->req.add && sl_buf_append(out, route->req.add, strlen(route->req.add)) < 0)
         return -ENOSPC;
-    return 0;
+    return gw_req_fields(c, out);
+}
+
+void rev_request_id(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_txn *t = &c->txn;
+    const struct sl_http_hdr *id;
+
+    if (t->rev.reqid[0] != '\0')
+        return;
+    id = sl_http_find(m, "X-Request-Id");
+    if (id != NULL && id->value.len > 0) {   /* logged: its first 64 bytes */
+        /* (the parser let no CR, LF or NUL into a value) */
+        snprintf(t->rev.reqid, sizeof(t->rev.reqid), "%.*s", (int)id->value.len,
+                 id->value.base);
+    } else if (id == NULL && c->conf->reverse.request_id) {
+        hex64(rev_random(), t->rev.reqid);
+        hex64(rev_random(), t->rev.reqid + 16);
+        t->rev.reqid[32] = '\0';
+    }
 }
 
 /* The request head for the backend into c->oreq. 0, -ENOMEM, -ENOSPC. */
@@ -677,6 +691,7 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
     opts.xff = !rc->forwarded_for ? FLT_XFF_DELETE
              : trusted ? FLT_XFF_ON : FLT_XFF_TRUNCATE;
     opts.access = route->req.access;
+    gw_req_drop(c, &opts);
     /* from a trusted proxy its fields pass: ours are added only when it
      * sent none (rev_add_fields) */
     opts.drop2 = trusted ? NULL : untrusted_drop;
@@ -700,6 +715,7 @@ int rev_build_request(struct sl_client *c, const struct sl_http_msg *m)
         if (sl_buf_append(&c->oreq, m->method.base, m->method.len) == 0 &&
             sl_buf_append(&c->oreq, " ", 1) == 0 &&
             acl_routes_rewrite(rc->routes, &hit, path, &c->oreq) == 0 &&
+            gw_query(c, &c->oreq, m->method.len + 1) == 0 &&
             sl_buf_append(&c->oreq, " HTTP/1.1\r\n", 11) == 0 &&
             rev_host_line(c, &c->oreq) == 0 &&
             flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
@@ -722,11 +738,14 @@ void rev_resp_opts(const struct sl_client *c, struct flt_hdr_opts *opts,
     const struct sl_conf_rroute *route = rev_route(c);
 
     static const char *const own[] = { CACHE_TARGETED_OWN, NULL };
+    static const char *const own_id[] = { CACHE_TARGETED_OWN, "X-Request-Id", NULL };
 
     opts->access = rc->hide;
     opts->access2 = route ? route->resp.access : NULL;
+    /* our targeted field is for us alone; the request's id is ours to
+     * say (rev_resp_fields: a stored response's would be another's) */
     if (opts->drop == NULL)
-        opts->drop = own;       /* our targeted field is for us alone */
+        opts->drop = c->txn.rev.reqid[0] != '\0' ? own_id : own;
     if (!rc->via)
         opts->via = NULL;
     *add = route ? route->resp.add : NULL;

@@ -291,6 +291,8 @@ struct sl_conf_gateway {
     char api_key_header[SL_GW_NAME_MAX];    /* "": keys not read from a field */
     char api_key_query[SL_GW_NAME_MAX];     /* "": not from the query */
     char consumer_header[SL_GW_NAME_MAX];
+    const char *drop[3];        /* what no client may send: consumer_header,
+                                   X-Consumer-Groups */
     unsigned analytics_top;     /* consumers with their own /metrics label */
     /* JWT (acl/jwt.h) */
     struct acl_jwt_keys *jwt_keys;  /* NULL: no JWT keys */
@@ -302,6 +304,32 @@ struct sl_conf_gateway {
     size_t n_jwt_require;
     char jwt_consumer_claim[SL_GW_NAME_MAX];
     size_t jwt_cache_size;      /* verified tokens kept per worker */
+};
+
+/* CORS of a vhost or route (reverse.vhosts[.routes].cors). The lists are
+ * kept joined ("GET, POST"), as the answers send them and as
+ * sl_http_list_has reads them. */
+#define SL_GW_CORS_LIST 1024
+struct sl_conf_cors {
+    char (*origins)[256];       /* exact "https://app.example.com" */
+    size_t n_origins;
+    int any;                    /* origins = [ "*" ] */
+    char methods[SL_GW_CORS_LIST];
+    char headers[SL_GW_CORS_LIST];      /* request fields allowed */
+    char expose[SL_GW_CORS_LIST];       /* "": none */
+    int credentials;
+    int64_t max_age_s;          /* -1: not sent */
+};
+
+/* A route's query edits (reverse.vhosts.routes.query): the names removed
+ * (NULL-terminated; the gateway's api_key_query among them on a route
+ * that reads keys), the parameters added ("a=1&b=2"), or NULL. */
+#define SL_GW_QUERY_EDITS 16
+struct sl_conf_rquery {
+    const char *remove[SL_GW_QUERY_EDITS + 2];
+    size_t n_remove;
+    char *names;                /* the removed names' storage */
+    char *add;
 };
 
 /* A route's authentication (reverse.vhosts.routes.auth). */
@@ -376,6 +404,9 @@ struct sl_conf_rroute {
     char name[SL_GW_NAME_MAX];  /* analytics, logs; default vhost + pattern */
     int pool;                   /* index in reverse.pools */
     struct sl_conf_rauth auth;
+    struct sl_conf_rquery query;
+    struct sl_conf_cors *cors;  /* its own, else its vhost's; NULL: none */
+    int own_cors;               /* cors is the route's (freed with it) */
     struct sl_conf_redit req, resp;
     int cache;                  /* its responses may be stored and served */
     int64_t cache_ttl;          /* seconds a response without an explicit
@@ -399,6 +430,7 @@ struct sl_conf_rvhost {
     int compress;               /* its routes' default (true) */
     int limits[SL_CONF_LIMITS_PER];     /* on all its routes */
     size_t n_limits;
+    struct sl_conf_cors *cors;  /* its routes' default, or NULL */
 };
 
 /* One of reverse.rate_limits: a token bucket per key (acl/ratelimit.h). */

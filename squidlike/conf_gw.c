@@ -558,6 +558,16 @@ int cf_gw_finish(struct ctx *x)
             return cf_fail(x, st->quota_use, "out of memory");
         snprintf(gw->quota_file, len, "%s/quota", x->c->cache.dir);
     }
+    gw->drop[0] = gw->consumer_header;
+    gw->drop[1] = "X-Consumer-Groups";
+    gw->drop[2] = NULL;
+    /* A route that reads API keys from the query never passes them on. */
+    for (i = 0; gw->api_key_query[0] != '\0' && i < r->n_vhosts; i++)
+        for (j = 0; j < r->vhosts[i].n_routes; j++) {
+            struct sl_conf_rroute *rt = &r->vhosts[i].routes[j];
+            if (rt->auth.methods & SL_GW_AUTH_KEY)
+                rt->query.remove[rt->query.n_remove++] = gw->api_key_query;
+        }
     if (gw->n_consumers == 0)
         return 0;
     if (sl_gw_index_build(gw, err, sizeof(err)) < 0) {

@@ -489,12 +489,12 @@ static int edits(struct ctx *x, const config_setting_t *g, struct sl_conf_redit 
         s = config_setting_get_elem(g, (unsigned)i);
         const char *k = config_setting_name(s);
         int add = strcmp(k, "add") == 0, rm = strcmp(k, "remove") == 0,
-            repl = strcmp(k, "replace") == 0;
-        if (!add && !rm && !repl)
+            repl = strcmp(k, "replace") == 0, ren = strcmp(k, "rename") == 0;
+        if (!add && !rm && !repl && !ren)
             return cf_fail(x, s, "unknown setting '%s' in '%s' (expected one of: add, "
-                           "remove, replace)", k, cf_sname(g));
-        if ((m = cf_get_list(x, s, add ? SL_CONF_MAX_RADD : FLT_HDR_ACCESS_MAX,
-                             "strings")) < 0)
+                           "remove, replace, rename)", k, cf_sname(g));
+        if ((m = cf_get_list(x, s, add ? SL_CONF_MAX_RADD : ren ? FLT_HDR_RENAME_MAX
+                             : FLT_HDR_ACCESS_MAX, "strings")) < 0)
             return -1;
         if (!add && ed->access == NULL &&
             (ed->access = calloc(1, sizeof(*ed->access))) == NULL)
@@ -504,7 +504,10 @@ static int edits(struct ctx *x, const config_setting_t *g, struct sl_conf_redit 
             if ((v = cf_get_string(x, e)) == NULL)
                 return -1;
             why = NULL;
-            if (rm) {
+            if (ren) {
+                if (flt_hdr_access_rename(ed->access, v, &why) < 0 && why == NULL)
+                    why = "too many fields";
+            } else if (rm) {
                 if ((why = field_name_why(v)) == NULL) {
                     snprintf(line, sizeof(line), "deny %s", v);
                     if (flt_hdr_access_rule(ed->access, line, &why) < 0 && why == NULL)
@@ -534,7 +537,8 @@ static int edits(struct ctx *x, const config_setting_t *g, struct sl_conf_redit 
             }
             if (why != NULL)
                 return cf_fail(x, e, "bad %s %s in '%s': %s", rm ? "field name" :
-                               "header line", cf_describe(x, e), cf_sname(g), why);
+                               ren ? "rename" : "header line", cf_describe(x, e),
+                               cf_sname(g), why);
         }
     }
     return 0;
@@ -599,6 +603,13 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
         } else if (strcmp(k, "auth") == 0) {
             if (cf_gw_route_auth(x, s, &route->auth) < 0)
                 return -1;
+        } else if (strcmp(k, "query") == 0) {
+            if (cf_gw_route_query(x, s, &route->query) < 0)
+                return -1;
+        } else if (strcmp(k, "cors") == 0) {
+            route->own_cors = 1;
+            if (cf_gw_cors(x, s, &route->cors) < 0)
+                return -1;
         } else if (strcmp(k, "rewrite") == 0) {
             if ((rewrite = cf_get_string(x, s)) == NULL)
                 return -1;
@@ -646,8 +657,8 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
                 return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
-                           "of: prefix, regex, icase, name, auth, rewrite, pool, "
-                           "request_headers, "
+                           "of: prefix, regex, icase, name, auth, query, cors, rewrite, "
+                           "pool, request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
                            "connect_timeout, response_timeout, idle_timeout, "
                            "rate_limits, compress)", k);
@@ -730,10 +741,13 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
         } else if (strcmp(k, "compress") == 0) {
             if (cf_zip_flag(x, s, &vh->compress) < 0)
                 return -1;
+        } else if (strcmp(k, "cors") == 0) {
+            if (cf_gw_cors(x, s, &vh->cors) < 0)
+                return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a vhosts entry (expected one "
                            "of: names, default, routes, https_redirect, https_port, "
-                           "hsts, rate_limits, compress)", k);
+                           "hsts, rate_limits, compress, cors)", k);
         }
     }
     if (m == 0 && !is_default)
@@ -762,6 +776,8 @@ static int one_vhost(struct ctx *x, const config_setting_t *g, struct sl_conf_rv
             return -1;
         if (vh->routes[i].compress < 0)
             vh->routes[i].compress = vh->compress;
+        if (!vh->routes[i].own_cors)
+            vh->routes[i].cors = vh->cors;
         if (vh->routes[i].name[0] == '\0')
             snprintf(vh->routes[i].name, sizeof(vh->routes[i].name), "%.*s%s",
                      (int)(sizeof(vh->routes[i].name) / 2), vh->name,
@@ -896,7 +912,11 @@ void cf_reverse_free(struct sl_conf_reverse *r)
             edit_free(&r->vhosts[i].routes[j].req);
             edit_free(&r->vhosts[i].routes[j].resp);
             cf_gw_route_free(&r->vhosts[i].routes[j].auth);
+            cf_gw_route_query_free(&r->vhosts[i].routes[j].query);
+            if (r->vhosts[i].routes[j].own_cors)
+                cf_gw_cors_free(r->vhosts[i].routes[j].cors);
         }
+        cf_gw_cors_free(r->vhosts[i].cors);
         free(r->vhosts[i].routes);
         free(r->vhosts[i].hsts);
     }

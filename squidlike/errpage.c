@@ -78,7 +78,9 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 302: return "Found";
     case 308: return "Permanent Redirect";
     case 403: return "Forbidden";

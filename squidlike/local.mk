@@ -2,7 +2,7 @@
 libsquidlike_a_SOURCES += \
 	%reldir%/buf.c %reldir%/buf.h %reldir%/bufpool.c %reldir%/bufpool.h \
 	%reldir%/chars.c %reldir%/chars.h %reldir%/hash.h %reldir%/http.c %reldir%/http.h %reldir%/chunk.c %reldir%/chunk.h \
-	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_peer.c %reldir%/conf_workers.c %reldir%/conf_gw.c %reldir%/conf_gw_jwt.c %reldir%/conf_int.h \
+	%reldir%/conf.c %reldir%/conf.h %reldir%/conf_acl.c %reldir%/conf_pac.c %reldir%/conf_cache.c %reldir%/conf_rev.c %reldir%/conf_tls.c %reldir%/conf_limit.c %reldir%/conf_peer.c %reldir%/conf_workers.c %reldir%/conf_gw.c %reldir%/conf_gw_jwt.c %reldir%/conf_gw_route.c %reldir%/conf_int.h \
 	%reldir%/gw_index.c %reldir%/gw_index.h \
 	%reldir%/conf_ldap.c %reldir%/ldapq.c %reldir%/ldapq.h \
 	%reldir%/log.c %reldir%/log.h %reldir%/logfmt.c %reldir%/logfmt.h \
@@ -18,7 +18,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_xcf.c %reldir%/client_xcf.h \
 	%reldir%/client_bgfetch.c %reldir%/client_bgfetch.h \
-	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c %reldir%/client_gw.c \
+	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c %reldir%/client_gw.c %reldir%/client_gw_jwt.c \
 	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/notify.c %reldir%/notify.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c \

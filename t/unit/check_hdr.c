@@ -561,6 +561,34 @@ START_TEST(access_two_lists)
 }
 END_TEST
 
+/* A rename sends every line of the old field under the new name, with
+ * its own value; a third drop list (the gateway's) drops fields too; a
+ * rename never takes or makes a framing or hop-by-hop field. */
+START_TEST(access_rename_drop3)
+{
+    static struct flt_hdr_access a;
+    static const char *const gw[] = { "X-Consumer-Id", NULL };
+    struct flt_hdr_opts o = req_opts(FLT_XFF_DELETE);
+    const char *err = NULL;
+
+    memset(&a, 0, sizeof(a));
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "X-Old: X-New", &err), 0);
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "x-two:  X-Deux ", &err), 0);
+    o.access = &a;
+    o.drop3 = gw;
+    ck_assert_str_eq(rewrite("A: 1\r\nX-Old: v1\r\nx-consumer-id: mallory\r\n"
+                             "X-TWO: 2\r\nX-Old: v2\r\n", &o),
+                     "A: 1\r\nX-New: v1\r\nX-Deux: 2\r\nX-New: v2\r\n");
+    o.drop3 = NULL;
+    ck_assert_str_eq(rewrite("X-Consumer-Id: c\r\n", &o), "X-Consumer-Id: c\r\n");
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "X-A: Content-Length", &err), -1);
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "transfer-encoding: X-B", &err), -1);
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "X-A: Bad Name", &err), -1);
+    ck_assert_int_eq(flt_hdr_access_rename(&a, "X-A", &err), -1);
+    ck_assert_ptr_nonnull(err);
+}
+END_TEST
+
 /* "all" in any case, as Squid reads it: "deny All" is not a field. */
 START_TEST(access_all_any_case)
 {
@@ -987,6 +1015,7 @@ int main(void)
     tcase_add_test(tc, max_forwards_read);
     tcase_add_test(tc, max_forwards_decrement);
     tcase_add_test(tc, trace_echo);
+    tcase_add_test(tc, access_rename_drop3);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
