@@ -4,3 +4,6 @@ libsquidlike_a_SOURCES += %reldir%/hdr.c %reldir%/hdr.h %reldir%/page.c %reldir%
 	%reldir%/sni.c %reldir%/sni.h %reldir%/blocklist.c %reldir%/blocklist.h \
 	%reldir%/bl_names.c %reldir%/bl_expr.c %reldir%/bl_rq.c %reldir%/bl_int.h \
 	%reldir%/pac.c %reldir%/pac.h %reldir%/encoding.c %reldir%/encoding.h
+# json.c: a strict JSON parser into a caller's token array (JWT, JWKS,
+# response bodies).
+libsquidlike_a_SOURCES += %reldir%/json.c %reldir%/json.h
