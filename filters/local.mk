@@ -5,3 +5,6 @@ libsquidlike_a_SOURCES += %reldir%/hdr.c %reldir%/hdr.h %reldir%/page.c %reldir%
 	%reldir%/bl_names.c %reldir%/bl_expr.c %reldir%/bl_rq.c %reldir%/bl_int.h \
 	%reldir%/pac.c %reldir%/pac.h %reldir%/encoding.c %reldir%/encoding.h \
 	%reldir%/query.c %reldir%/query.h
+# json.c: a strict JSON parser into a caller's token array (JWT, JWKS,
+# response bodies).
+libsquidlike_a_SOURCES += %reldir%/json.c %reldir%/json.h

@@ -23,6 +23,8 @@ sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 sl_unit_tests += t/unit/check_inflight
 # The API gateway: query parameters read and edited.
 sl_unit_tests += t/unit/check_query
+# The API gateway's pure parts: JSON, JWT/JWKS verification and its cache.
+sl_unit_tests += t/unit/check_json t/unit/check_jwt
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
 t_unit_check_zip_LDADD = $(LDADD) $(BROTLIDEC_LIBS)
 if SL_HAVE_CHECK
@@ -49,7 +51,7 @@ endif
 #    $(FUZZ_CC), against the library built again with its instrumentation.
 sl_fuzz_replays = t/fuzz/replay_http t/fuzz/replay_policy t/fuzz/replay_blocklist \
 	t/fuzz/replay_sni t/fuzz/replay_logfmt t/fuzz/replay_conf t/fuzz/replay_rules \
-	t/fuzz/replay_route
+	t/fuzz/replay_route t/fuzz/replay_jwt
 check_PROGRAMS += $(sl_fuzz_replays)
 t_fuzz_replay_http_SOURCES = t/fuzz/fuzz_http.c t/fuzz/replay.c
 t_fuzz_replay_policy_SOURCES = t/fuzz/fuzz_policy.c t/fuzz/replay.c
@@ -59,6 +61,7 @@ t_fuzz_replay_logfmt_SOURCES = t/fuzz/fuzz_logfmt.c t/fuzz/replay.c
 t_fuzz_replay_conf_SOURCES = t/fuzz/fuzz_conf.c t/fuzz/replay.c
 t_fuzz_replay_rules_SOURCES = t/fuzz/fuzz_rules.c t/fuzz/replay.c
 t_fuzz_replay_route_SOURCES = t/fuzz/fuzz_route.c t/fuzz/replay.c
+t_fuzz_replay_jwt_SOURCES = t/fuzz/fuzz_jwt.c t/fuzz/replay.c
 EXTRA_DIST += t/fuzz/corpus
 
 sl_e2e_tests =
