@@ -275,6 +275,7 @@ struct sl_conf_consumer {
 };
 
 struct acl_jwt_keys;
+struct acl_jwt_cache;
 struct sl_gw_index;
 
 struct sl_conf_gateway {
@@ -304,6 +305,8 @@ struct sl_conf_gateway {
     size_t n_jwt_require;
     char jwt_consumer_claim[SL_GW_NAME_MAX];
     size_t jwt_cache_size;      /* verified tokens kept per worker */
+    struct acl_jwt_cache *jwt_cache;    /* made before the fork: each
+                                           worker writes its own copy */
 };
 
 /* CORS of a vhost or route (reverse.vhosts[.routes].cors). The lists are

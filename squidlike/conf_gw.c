@@ -40,7 +40,7 @@ struct gw_stash {
     const config_setting_t *quota_use;  /* the first quota a consumer names */
 };
 
-static struct gw_stash *stash(struct ctx *x)
+static struct gw_stash *gw_stash_of(struct ctx *x)
 {
     if (x->gw_stash == NULL)
         x->gw_stash = calloc(1, sizeof(struct gw_stash));
@@ -50,7 +50,7 @@ static struct gw_stash *stash(struct ctx *x)
 static int add_ref(struct ctx *x, const config_setting_t *s, const char *name,
                    int kind, int *slot)
 {
-    struct gw_stash *st = stash(x);
+    struct gw_stash *st = gw_stash_of(x);
 
     if (st == NULL)
         return cf_fail(x, s, "out of memory");
@@ -93,7 +93,7 @@ int cf_gw_name(struct ctx *x, const config_setting_t *s, char *out, const char *
 }
 
 /* A list of names into a new array (*out, *n), each checked. */
-static int name_list(struct ctx *x, const config_setting_t *s, size_t max,
+static int gw_names(struct ctx *x, const config_setting_t *s, size_t max,
                      const char *what, char (**out)[SL_GW_NAME_MAX], size_t *n,
                      int kind)
 {
@@ -153,11 +153,11 @@ int cf_gw_route_auth(struct ctx *x, const config_setting_t *g, struct sl_conf_ra
                 return cf_fail(x, s, "'methods' is empty (leave 'auth' out for an "
                                "open route)");
         } else if (strcmp(k, "consumers") == 0) {
-            if (name_list(x, s, SL_GW_MAX_CONSUMERS, "consumer name",
+            if (gw_names(x, s, SL_GW_MAX_CONSUMERS, "consumer name",
                           &a->consumers, &a->n_consumers, REF_CONSUMER) < 0)
                 return -1;
         } else if (strcmp(k, "groups") == 0) {
-            if (name_list(x, s, 64, "group name", &a->groups, &a->n_groups,
+            if (gw_names(x, s, 64, "group name", &a->groups, &a->n_groups,
                           REF_GROUP) < 0)
                 return -1;
         } else if (strcmp(k, "anonymous") == 0) {
@@ -259,8 +259,8 @@ static int one_consumer(struct ctx *x, const config_setting_t *g, struct sl_conf
             }
             if (q) {
                 cs->n_quotas = (size_t)m;
-                if (m > 0 && stash(x) != NULL && stash(x)->quota_use == NULL)
-                    stash(x)->quota_use = s;
+                if (m > 0 && gw_stash_of(x) != NULL && gw_stash_of(x)->quota_use == NULL)
+                    gw_stash_of(x)->quota_use = s;
             } else {
                 cs->n_limits = (size_t)m;
             }
@@ -295,7 +295,7 @@ static int consumers(struct ctx *x, const config_setting_t *inline_list,
                      const config_setting_t *file)
 {
     struct sl_conf_gateway *gw = &x->c->reverse.gw;
-    struct gw_stash *st = stash(x);
+    struct gw_stash *st = gw_stash_of(x);
     const config_setting_t *flist = NULL;
     size_t total = 0, at = 0;
     const char *path;
