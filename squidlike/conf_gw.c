@@ -38,6 +38,8 @@ struct gw_stash {
                                    errors until the end of the load */
     int have_file;
     const config_setting_t *quota_use;  /* the first quota a consumer names */
+    const config_setting_t **where;     /* each consumer's entry, for errors */
+    const config_setting_t *first_auth; /* a route's auth, for errors */
 };
 
 static struct gw_stash *gw_stash_of(struct ctx *x)
@@ -171,6 +173,10 @@ int cf_gw_route_auth(struct ctx *x, const config_setting_t *g, struct sl_conf_ra
     }
     if (a->methods == 0)
         return cf_fail(x, g, "'auth' without 'methods'");
+    if (gw_stash_of(x) == NULL)
+        return cf_fail(x, g, "out of memory");
+    if (gw_stash_of(x)->first_auth == NULL)
+        gw_stash_of(x)->first_auth = g;
     return 0;
 }
 
@@ -278,11 +284,13 @@ static int one_consumer(struct ctx *x, const config_setting_t *g, struct sl_conf
 static int consumers_from(struct ctx *x, const config_setting_t *list, size_t *at)
 {
     struct sl_conf_gateway *gw = &x->c->reverse.gw;
+    struct gw_stash *st = x->gw_stash;
     int i, n = config_setting_length(list);
 
     for (i = 0; i < n; i++) {
-        struct sl_conf_consumer *cs = &gw->consumers[(*at)++];
-        gw->n_consumers = *at;
+        struct sl_conf_consumer *cs = &gw->consumers[*at];
+        st->where[*at] = config_setting_get_elem(list, (unsigned)i);
+        gw->n_consumers = ++*at;
         if (one_consumer(x, config_setting_get_elem(list, (unsigned)i), cs) < 0)
             return -1;
     }
@@ -335,7 +343,8 @@ static int consumers(struct ctx *x, const config_setting_t *inline_list,
                        SL_GW_MAX_CONSUMERS);
     if (total == 0)
         return 0;
-    if ((gw->consumers = calloc(total, sizeof(*gw->consumers))) == NULL)
+    if ((gw->consumers = calloc(total, sizeof(*gw->consumers))) == NULL ||
+        (st->where = calloc(total, sizeof(*st->where))) == NULL)
         return cf_fail(x, inline_list ? inline_list : file, "out of memory");
     if (inline_list != NULL && consumers_from(x, inline_list, &at) < 0)
         return -1;
@@ -512,7 +521,11 @@ int cf_gw_finish(struct ctx *x)
     struct gw_stash *st = x->gw_stash;
     char err[256];
     size_t i, j;
+    long bad;
 
+    if (st != NULL && st->first_auth != NULL && !gw->on)
+        return cf_fail(x, st->first_auth, "a route with 'auth' needs a reverse.gateway "
+                       "group (its consumers)");
     for (i = 0; st != NULL && i < st->n; i++) {
         struct gw_ref *ref = &st->refs[i];
         switch (ref->kind) {
@@ -570,7 +583,9 @@ int cf_gw_finish(struct ctx *x)
         }
     if (gw->n_consumers == 0)
         return 0;
-    if (sl_gw_index_build(gw, err, sizeof(err)) < 0) {
+    if (sl_gw_index_build(gw, err, sizeof(err), &bad) < 0) {
+        if (bad >= 0 && st != NULL && st->where != NULL)
+            return cf_fail(x, st->where[bad], "%s", err);
         cf_seterr(x, "%s: reverse.gateway: %s", x->path, err);
         return -1;
     }
@@ -586,6 +601,7 @@ void cf_gw_stash_free(struct ctx *x)
     if (st->have_file)
         config_destroy(&st->file);
     free(st->refs);
+    free(st->where);
     free(st);
     x->gw_stash = NULL;
 }

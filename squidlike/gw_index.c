@@ -48,11 +48,19 @@ static int cmp_name(const void *a, const void *b)
                   (*(const struct sl_conf_consumer *const *)b)->name);
 }
 
-int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen)
+/* The later of two consumers in gw's order. */
+static long later(const struct sl_conf_gateway *gw, const struct sl_conf_consumer *a,
+                  const struct sl_conf_consumer *b)
+{
+    return (long)((a > b ? a : b) - gw->consumers);
+}
+
+int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen, long *bad)
 {
     struct sl_gw_index *ix = calloc(1, sizeof(*ix));
     size_t i, j, nk = 0;
 
+    *bad = -1;
     if (ix == NULL)
         goto nomem;
     for (i = 0; i < gw->n_consumers; i++)
@@ -76,12 +84,14 @@ int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen)
     qsort(ix->keys, ix->n_keys, sizeof(*ix->keys), cmp_key);
     for (i = 1; i < ix->n; i++) {
         if (cmp_name(&ix->names[i - 1], &ix->names[i]) == 0) {
-            snprintf(err, errlen, "two consumers named '%s'", ix->names[i]->name);
+            snprintf(err, errlen, "a second consumer named '%s'", ix->names[i]->name);
+            *bad = later(gw, ix->names[i - 1], ix->names[i]);
             goto fail;
         }
         if (cmp_sub(&ix->subs[i - 1], &ix->subs[i]) == 0) {
             snprintf(err, errlen, "consumers '%s' and '%s' have one JWT subject \"%s\"",
                      ix->subs[i - 1]->name, ix->subs[i]->name, subject(ix->subs[i]));
+            *bad = later(gw, ix->subs[i - 1], ix->subs[i]);
             goto fail;
         }
     }
@@ -89,6 +99,7 @@ int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen)
         if (cmp_key(&ix->keys[i - 1], &ix->keys[i]) == 0) {
             snprintf(err, errlen, "consumers '%s' and '%s' have one API key",
                      ix->keys[i - 1].cs->name, ix->keys[i].cs->name);
+            *bad = later(gw, ix->keys[i - 1].cs, ix->keys[i].cs);
             goto fail;
         }
     gw->index = ix;

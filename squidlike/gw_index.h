@@ -15,8 +15,10 @@
 #include "squidlike/conf.h"
 
 /* Build gw->index from gw->consumers. 0, or -1 with err: two consumers of
- * one name, one API key or one JWT subject given twice, out of memory. */
-int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen);
+ * one name, one API key or one JWT subject given twice (*bad: the index
+ * in gw->consumers of the later one, for its file and line), out of
+ * memory (*bad: -1). */
+int sl_gw_index_build(struct sl_conf_gateway *gw, char *err, size_t errlen, long *bad);
 void sl_gw_index_free(struct sl_gw_index *ix);
 
 /* NULL when no consumer holds it. */

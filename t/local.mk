@@ -22,7 +22,7 @@ sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # The shared table of fetches in flight (cross-worker collapsing).
 sl_unit_tests += t/unit/check_inflight
 # The API gateway: query parameters read and edited.
-sl_unit_tests += t/unit/check_query
+sl_unit_tests += t/unit/check_query t/unit/check_conf_gw
 # The API gateway's pure parts: JSON, JWT/JWKS verification and its cache.
 sl_unit_tests += t/unit/check_json t/unit/check_jwt
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
