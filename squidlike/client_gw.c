@@ -300,12 +300,11 @@ enum cl_verdict gw_begin(struct sl_client *c, const struct sl_http_msg *m)
 
 /* ------------------------------------------------ what the backend learns */
 
-/* Fields no client may write: they would pass for what the gateway says. */
+/* Fields no client may write: they would pass for what the gateway says,
+ * on an open route too (a backend behind both must not be fooled). */
 void gw_req_drop(const struct sl_client *c, struct flt_hdr_opts *opts)
 {
-    const struct sl_conf_rroute *route = rev_route(c);
-
-    if (route != NULL && route->auth.methods != 0)
+    if (c->conf->reverse.gw.on)
         opts->drop3 = c->conf->reverse.gw.drop;
 }
 
