@@ -143,23 +143,22 @@ const struct sl_conf_consumer *sl_gw_by_key(const struct sl_gw_index *ix,
     return NULL;
 }
 
-const struct sl_conf_consumer *sl_gw_by_subject(const struct sl_gw_index *ix,
-                                                const char *sub, size_t len)
+/* A binary search of arr (sorted by what field gives) for s[0, len). */
+static const struct sl_conf_consumer *
+find(const struct sl_conf_consumer *const *arr, size_t n, const char *s, size_t len,
+     const char *(*field)(const struct sl_conf_consumer *))
 {
-    size_t lo = 0, hi;
+    size_t lo = 0, hi = n;
 
-    if (ix == NULL)
-        return NULL;
-    hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const char *s = subject(ix->subs[mid]);
-        size_t sl = strlen(s);
-        int d = memcmp(s, sub, sl < len ? sl : len);
+        const char *v = field(arr[mid]);
+        size_t vl = strlen(v);
+        int d = memcmp(v, s, vl < len ? vl : len);
         if (d == 0)
-            d = sl < len ? -1 : sl > len ? 1 : 0;
+            d = vl < len ? -1 : vl > len ? 1 : 0;
         if (d == 0)
-            return ix->subs[mid];
+            return arr[mid];
         if (d < 0)
             lo = mid + 1;
         else
@@ -168,23 +167,19 @@ const struct sl_conf_consumer *sl_gw_by_subject(const struct sl_gw_index *ix,
     return NULL;
 }
 
+static const char *name_of(const struct sl_conf_consumer *cs)
+{
+    return cs->name;
+}
+
+const struct sl_conf_consumer *sl_gw_by_subject(const struct sl_gw_index *ix,
+                                                const char *sub, size_t len)
+{
+    return ix != NULL ? find(ix->subs, ix->n, sub, len, subject) : NULL;
+}
+
 const struct sl_conf_consumer *sl_gw_by_name(const struct sl_gw_index *ix,
                                              const char *name)
 {
-    size_t lo = 0, hi;
-
-    if (ix == NULL)
-        return NULL;
-    hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int d = strcmp(ix->names[mid]->name, name);
-        if (d == 0)
-            return ix->names[mid];
-        if (d < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return ix != NULL ? find(ix->names, ix->n, name, strlen(name), name_of) : NULL;
 }

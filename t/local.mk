@@ -14,7 +14,7 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 	t/unit/check_workq t/unit/check_negotiate t/unit/check_peer
 # rev_fixture.h: a reverse-mode configuration and its live state for the
 # pages' tests (check_metrics, check_status).
-EXTRA_DIST += t/unit/rev_fixture.h
+EXTRA_DIST += t/unit/rev_fixture.h t/unit/conf_fixture.h
 # The workers' shared lock (a holder killed inside it).
 sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm t/unit/check_ipcount
 # The ldap_group ACL: its cache and filters (pure), its lookups.

@@ -24,42 +24,9 @@
 #include <unistd.h>
 
 #include "squidlike/conf.h"
+#include "conf_fixture.h"
 
-static char tmpdir[64];
 static char err[SL_CONF_ERR_MAX];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_conf.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *ftw)
-{
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Write text to tmpdir/name; returns the path (static buffer per slot). */
-static const char *write_file(const char *name, const char *text)
-{
-    static char paths[4][128];
-    static int slot;
-    char *p = paths[slot++ % 4];
-    FILE *f;
-
-    snprintf(p, sizeof(paths[0]), "%s/%s", tmpdir, name);
-    f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-    return p;
-}
 
 static const char *conf_path;
 

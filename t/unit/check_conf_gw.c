@@ -17,44 +17,10 @@
 
 #include "acl/jwt.h"
 #include "squidlike/conf.h"
+#include "conf_fixture.h"
 #include "squidlike/gw_index.h"
 
-static char tmpdir[64];
 static char err[SL_CONF_ERR_MAX];
-
-static void setup(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_conf_gw.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void teardown(void)
-{
-    nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static const char *write_file(const char *name, const char *text)
-{
-    static char paths[4][128];
-    static int slot;
-    char *p = paths[slot++ % 4];
-    FILE *f;
-
-    snprintf(p, sizeof(paths[0]), "%s/%s", tmpdir, name);
-    f = fopen(p, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-    return p;
-}
 
 #define KEY_A "sha256:72ee9d4355ccb9d3a4c9dbf37382e38e75c1b1a225b5bd1f729ee91bbda30c20"
 #define KEY_B "sha256:9b94dc1a51a38769f135edf04033ad7f2f487b6c25929be7a861cfc1ab10cf98"
