@@ -359,8 +359,9 @@ int gw_resp_fields(const struct sl_client *c, struct sl_buf *out)
         return -ENOSPC;
     if (cors == NULL)
         return 0;
-    /* The answer depends on Origin whatever it was: say so to caches. */
-    if (!cors->any || cors->credentials)
+    /* The answer depends on Origin whatever it was: say so to caches
+     * (unless every origin gets the same "*"). */
+    if (!cors->any || cors->credentials || cors->n_origins > 0)
         if (sl_buf_append(out, "Vary: Origin\r\n", 14) < 0)
             return -ENOSPC;
     if (t->rev.cors_origin == 0)

@@ -118,12 +118,17 @@ int sl_page_head(struct sl_buf *out, int status, const char *ctype, size_t clen,
                  const char *cache_control, int keep_alive, int minor,
                  const char *extra)
 {
+    char len[40] = "";
+
+    /* A 204 has no content and says no length (RFC 9110 8.6) */
+    if (status != 204)
+        snprintf(len, sizeof(len), "Content-Length: %zu\r\n", clen);
     return sl_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: squidlike/%s\r\n"
-                         "%s%s%sContent-Length: %zu\r\n"
+                         "%s%s%s%s"
                          "Cache-Control: %s\r\n%s%s",
                          status, reason_phrase(status), PACKAGE_VERSION,
                          ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                         ctype ? "\r\n" : "", clen, cache_control,
+                         ctype ? "\r\n" : "", len, cache_control,
                          keep_alive ? (minor ? "" : "Connection: keep-alive\r\n")
                                     : "Connection: close\r\n",
                          extra ? extra : "");

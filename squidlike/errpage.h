@@ -59,7 +59,8 @@ int sl_errpage_build(struct sl_buf *out, enum sl_err e, int status,
 /*
  * The head of an answer of our own (error and block pages, redirects, the
  * PAC file, status pages): status line, Server, Content-Type (none when
- * ctype is NULL: no body), Content-Length (the body's, also for a HEAD),
+ * ctype is NULL: no body), Content-Length (the body's, also for a HEAD;
+ * none for a 204),
  * Cache-Control, the
  * Connection field keep_alive and minor call for, then extra ("Name:
  * v\r\n..." or NULL). Not the blank line: the caller may add fields, then
