@@ -21,6 +21,8 @@ sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm t/unit/check_ipcou
 sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # The shared table of fetches in flight (cross-worker collapsing).
 sl_unit_tests += t/unit/check_inflight
+# The gateway's quotas: windows, counts, and the file they live in.
+sl_unit_tests += t/unit/check_quota
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
 t_unit_check_zip_LDADD = $(LDADD) $(BROTLIDEC_LIBS)
 if SL_HAVE_CHECK
