@@ -536,6 +536,12 @@ static void period_str(const struct sl_conf_quota *q, char *out, size_t len)
     snprintf(out, len, "%lld%c", (long long)(q->period_s / units[i].s), units[i].u);
 }
 
+/* For log lines that could come with every request: the 1st, 2nd, 4th... */
+static int pow2(unsigned long long n)
+{
+    return (n & (n - 1)) == 0;
+}
+
 /*
  * The consumer's quotas, after its rate limits: CL_NEXT, or a 429 on its
  * way. A request counts in each of them only when all let it through,
@@ -544,6 +550,7 @@ static void period_str(const struct sl_conf_quota *q, char *out, size_t len)
  */
 static enum cl_verdict rev_quota(struct sl_client *c)
 {
+    static unsigned long long nfull, nlockfail;     /* for the log: this process */
     const struct sl_conf_consumer *cs = c->txn.rev.consumer;
     const struct sl_conf_gateway *gw = &c->conf->reverse.gw;
     struct sl_qstore *q = c->srv->quota;
@@ -563,8 +570,10 @@ static enum cl_verdict rev_quota(struct sl_client *c)
     now = (int64_t)time(NULL);
     nlen = strnlen(cs->name, sizeof(cs->name));
     if ((rc_lock = sl_qstore_lock(q)) < 0) {
-        SL_LOG(SL_LOG_ERROR, c->id, -rc_lock, "quotas: the file's lock cannot be taken: "
-               "the request passes uncounted");
+        /* Never with a robust lock that every taker marks consistent. */
+        if (pow2(++nlockfail))
+            SL_LOG(SL_LOG_ERROR, c->id, -rc_lock, "quotas: the file's lock cannot be "
+                   "taken: requests pass uncounted (%llu so far)", nlockfail);
         return CL_NEXT;
     }
     if (rc_lock == 1)
@@ -584,10 +593,10 @@ static enum cl_verdict rev_quota(struct sl_client *c)
     if (qc != NULL)
         sl_qstore_refused(q, qc->name);
     sl_qstore_unlock(q);
-    if (uncounted)
+    if (uncounted && pow2(++nfull))     /* the 1st, 2nd, 4th, ... */
         SL_LOG(SL_LOG_WARN, c->id, 0, "quotas: no room for %s's counter in %s: passed "
-               "uncounted (reverse.gateway.quota_table is too small)", cs->name,
-               sl_qstore_path(q));
+               "uncounted (%llu so far in this process: reverse.gateway.quota_table is "
+               "too small)", cs->name, sl_qstore_path(q), nfull);
     if (qc == NULL) {
         sl_qstore_sync(q, sl_loop_now(c->srv->loop));
         return CL_NEXT;
