@@ -8,7 +8,8 @@ recovered), a reload that changes the table's size with two workers (a new
 file with the live counts carried over, the refusals on /metrics and
 status.json), a file that is no quota table set aside at start (logged,
 counting from zero), and a quota_file whose directory does not exist (the
-daemon does not start, and says which file).
+daemon does not start, and says which file). And a rate limit that the
+route and the consumer both name: one token per request.
 
 The consumer is identified by an API key (X-Api-Key); quotas are per UTC
 day, so a test that would straddle midnight is skipped rather than flaky."""
@@ -201,6 +202,27 @@ def test_bad_file_set_aside():
         rs = [call(port, "/d/a%d" % i, "erin") for i in range(3)]
         assert [r.status for r in rs] == [200, 200, 429], [r.brief() for r in rs]
         over_quota(rs[2], requests=2)
+
+
+def test_limit_of_route_and_consumer_taken_once():
+    """A rate limit that both the route and the consumer name is one
+    token per request, not two: erin's own "hourly" (4 an hour) lets 4
+    through on a route that names it too."""
+    o = backend()
+    port = h.free_port()
+    qpath = os.path.join(h.subdir("quota"), "quota")
+    conf = site(port, o, qpath, requests=100)
+    g = conf["reverse"]["gateway"]
+    g["consumers"][0]["rate_limits"] = ["hourly"]
+    conf["reverse"]["rate_limits"] = [{"name": "hourly", "key": "consumer", "rate": 4,
+                                      "per": "3600s", "burst": 4}]
+    conf["reverse"]["vhosts"][0]["routes"][0]["rate_limits"] = ["hourly"]
+    with Daemon(conf):
+        needs_auth(port)
+        rs = [call(port, "/d/a%d" % i, "erin") for i in range(5)]
+        assert [r.status for r in rs] == [200] * 4 + [429], [r.brief() for r in rs]
+        assert b"(limit hourly)" in rs[4].body, rs[4].brief()
+    assert erin_targets(o) == ["/d/a%d" % i for i in range(4)], erin_targets(o)
 
 
 def test_missing_directory_refused():
