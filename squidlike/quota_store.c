@@ -323,22 +323,30 @@ void sl_qstore_unlock(struct sl_qstore *q)
     sl_shmlock_unlock(&q->h->mu);
 }
 
-void sl_qstore_refused(struct sl_qstore *q, const char *name)
+/* The count of name, made (zero) when new; NULL when the table is full
+ * (as many names as quotas may be configured). Under the lock. */
+static struct sl_qcount *count_of(struct qs_head *h, const char *name)
 {
-    struct qs_head *h = q->h;
     size_t i, n = h->ncounts < SL_QSTORE_COUNTS ? (size_t)h->ncounts : SL_QSTORE_COUNTS;
 
     for (i = 0; i < n; i++)
         if (strncmp(h->counts[i].name, name, sizeof(h->counts[i].name)) == 0)
-            break;
-    if (i == n) {
-        if (n == SL_QSTORE_COUNTS)
-            return;             /* as many names as quotas may be configured */
-        snprintf(h->counts[i].name, sizeof(h->counts[i].name), "%s", name);
-        h->counts[i].refused = 0;
-        __atomic_store_n(&h->ncounts, n + 1, __ATOMIC_RELEASE);
-    }
-    h->counts[i].refused++;
+            return &h->counts[i];
+    if (n == SL_QSTORE_COUNTS)
+        return NULL;
+    snprintf(h->counts[n].name, sizeof(h->counts[n].name), "%s", name);
+    h->counts[n].refused = 0;
+    /* readers go without the lock: the name is whole before they see it */
+    __atomic_store_n(&h->ncounts, n + 1, __ATOMIC_RELEASE);
+    return &h->counts[n];
+}
+
+void sl_qstore_refused(struct sl_qstore *q, const char *name)
+{
+    struct sl_qcount *c = count_of(q->h, name);
+
+    if (c != NULL)
+        c->refused++;
 }
 
 size_t sl_qstore_counts(const struct sl_qstore *q, const struct sl_qcount **out)
@@ -391,6 +399,20 @@ size_t sl_qstore_entries(const struct sl_conf *conf)
     return n;
 }
 
+/* The refusal counts of from into q (under both locks): they are
+ * Prometheus counters, which must not go back at a reload. The larger
+ * of the two stays (q may be a file that already counted them). */
+static void carry_counts(struct sl_qstore *q, const struct sl_qstore *from)
+{
+    const struct sl_qcount *fc;
+    size_t n = sl_qstore_counts(from, &fc), i;
+    struct sl_qcount *c;
+
+    for (i = 0; i < n; i++)
+        if ((c = count_of(q->h, fc[i].name)) != NULL && fc[i].refused > c->refused)
+            c->refused = fc[i].refused;
+}
+
 int sl_qstore_prepare(struct sl_qstore **cur, const struct sl_conf *conf, char *err,
                       size_t errlen)
 {
@@ -411,8 +433,10 @@ int sl_qstore_prepare(struct sl_qstore **cur, const struct sl_conf *conf, char *
          * not seen by the new ones). */
         rc_old = sl_qstore_lock(old);
         rc_new = sl_qstore_lock(q);
-        if (rc_old >= 0 && rc_new >= 0)
+        if (rc_old >= 0 && rc_new >= 0) {
             lost = acl_quota_carry(q->t, old->t, unix_now());
+            carry_counts(q, old);
+        }
         if (rc_new >= 0)
             sl_qstore_unlock(q);
         if (rc_old >= 0)

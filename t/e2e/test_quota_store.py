@@ -145,26 +145,27 @@ def test_workers_killed_keep_counting():
 
 def test_reload_new_size_carries_counts():
     """quota_table changed by a reload (two workers): a new file of the new
-    size holds erin's count; refusals and the table on /metrics and
-    status.json."""
+    size holds erin's count and the refusals counted so far; the refusals
+    and the table on /metrics and status.json."""
     not_near_midnight()
     o = backend()
     port = h.free_port()
     qpath = os.path.join(h.subdir("quota"), "quota")
-    with Daemon(site(port, o, qpath, workers=2, quota_table=64), error_log_file=True) as d:
+    with Daemon(site(port, o, qpath, requests=3, workers=2, quota_table=64),
+                error_log_file=True) as d:
         needs_auth(port)
         size0 = os.path.getsize(qpath)
-        for i in range(3):
-            assert call(port, "/d/a%d" % i, "erin").status == 200
-        d.write_conf(site(port, o, qpath, workers=2, quota_table=4096))
+        rs = [call(port, "/d/a%d" % i, "erin") for i in range(4)]
+        assert [r.status for r in rs] == [200, 200, 200, 429], [r.brief() for r in rs]
+        over_quota(rs[3], requests=3)
+        d.write_conf(site(port, o, qpath, requests=3, workers=2, quota_table=4096))
         assert d.reload() == "reloaded", d.last_reload_line
         h.wait_until(lambda: "quotas: now in %s (4096 counters)" % qpath in d.error_log(),
                      WAIT, what="the new table in the log")
         assert os.path.getsize(qpath) > size0
-        rs = [call(port, "/d/b%d" % i, "erin") for i in range(3)]
-        assert [r.status for r in rs] == [200, 200, 429], [r.brief() for r in rs]
-        over_quota(rs[2])
-        over_quota(call(port, "/d/c", "erin"))
+        # still over: the count came over with the table
+        over_quota(call(port, "/d/b", "erin"), requests=3)
+        assert [call(port, "/d/f", "frank").status for _ in range(4)] == [200] * 4
         m = Metrics(manager_page(d, "/metrics"))
         assert m.get("squidlike_quota_refused_total", quota="daily") == 2, m.text
         assert m.get("squidlike_quota_counters_capacity") == 4096
@@ -178,8 +179,8 @@ def test_reload_new_size_carries_counts():
         ino = os.stat(qpath).st_ino
         assert d.reload() == "reloaded", d.last_reload_line
         assert os.stat(qpath).st_ino == ino
-        over_quota(call(port, "/d/e", "erin"))
-    assert erin_targets(o) == ["/d/a0", "/d/a1", "/d/a2", "/d/b0", "/d/b1"], erin_targets(o)
+        over_quota(call(port, "/d/e", "erin"), requests=3)
+    assert erin_targets(o) == ["/d/a0", "/d/a1", "/d/a2"], erin_targets(o)
     assert not glob.glob(qpath + ".*"), os.listdir(os.path.dirname(qpath))
 
 
