@@ -606,8 +606,9 @@ enum cl_verdict rev_target(struct sl_client *c, const struct sl_http_msg *m);
 /* Our fields on the site's responses: RateLimit (client_limit.c), HSTS over
  * TLS. 0 or -ENOSPC. */
 int rev_resp_fields(const struct sl_client *c, struct sl_buf *out);
-/* client_limit.c: after access, the rate limits of the vhost and route:
- * CL_NEXT, or CL_DONE with a 429 under way. */
+/* client_limit.c: after access (and the gateway's authentication), the
+ * rate limits of the vhost, the route and the consumer, then the
+ * consumer's quotas: CL_NEXT, or CL_DONE with a 429 under way. */
 enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m);
 /* RateLimit-Policy / RateLimit when reverse.rate_limit_headers: 0 or -ENOSPC. */
 int rev_limit_fields(const struct sl_client *c, struct sl_buf *out);

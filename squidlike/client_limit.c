@@ -7,7 +7,11 @@
  * a trusted proxy, from X-Forwarded-For) with its
  * host bits cleared (ipv4_prefix, ipv6_prefix: an IPv6 client usually
  * owns a whole /64), the route, the Host, a field's value (absent: the
- * limit does not apply, as nginx's limit_req with an empty key).
+ * limit does not apply, as nginx's limit_req with an empty key), the
+ * gateway's consumer (none, anonymous: the limit does not apply).
+ *
+ * Then the gateway's quotas (rev_quota): the consumer's counts per
+ * window in a file every worker maps (quota_store.h, acl/quota.h).
  *
  * The buckets are one table for the whole machine, in memory the workers
  * share (struct rl_shm, made before they fork by rl_shm_prepare: the
@@ -28,16 +32,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
+
+#include "acl/quota.h"
 
 #include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 #include "squidlike/errpage.h"
+#include "squidlike/quota_store.h"
 #include "squidlike/shared.h"
 #include "squidlike/shmlock.h"
 
-#define KEY_MAX 320
+#define KEY_MAX 400         /* header 202 + client 18 + route 24 + host 81 + consumer 65 */
 #define MAX_COUNTS 128
 
 /* Shared by the workers: no pointer inside (shared.h). */
@@ -291,6 +299,15 @@ static size_t limit_key(const struct sl_client *c, const struct sl_http_msg *m,
     const struct cl_txn *t = &c->txn;
     size_t n = 0, k, i;
 
+    if (l->key & SL_RL_KEY_CONSUMER) {
+        if (t->rev.consumer == NULL)
+            return 0;           /* anonymous: not this limit's business */
+        k = strnlen(t->rev.consumer->name, sizeof(t->rev.consumer->name) - 1);
+        buf[n++] = 'u';
+        memcpy(buf + n, t->rev.consumer->name, k);
+        n += k;
+        buf[n++] = 0;
+    }
     if (l->key & SL_RL_KEY_HEADER) {
         const struct sl_http_hdr *hd = sl_http_find(m, l->header);
 
@@ -326,22 +343,19 @@ static size_t limit_key(const struct sl_client *c, const struct sl_http_msg *m,
     return n;
 }
 
-/* 429, with when to come back (RFC 6585 4, RFC 9110 10.2.3). */
-static enum cl_verdict refuse(struct sl_client *c, const struct sl_conf_rlimit *l,
-                              int64_t retry_ms)
+/* 429 with body, and when to come back (RFC 6585 4, RFC 9110 10.2.3). */
+static enum cl_verdict refuse(struct sl_client *c, const char *body, int blen,
+                              long long secs)
 {
     struct cl_txn *t = &c->txn;
-    char body[160];
-    long long secs = (retry_ms + 999) / 1000;
-    int blen, rc;
+    int rc;
 
     if (secs < 1)
         secs = 1;
-    blen = snprintf(body, sizeof(body), "Too many requests (limit %s): retry in %lld s.\n",
-                    l->name, secs);
     t->keep = t->keep && t->req.kind == SL_HTTP_BODY_NONE;
     t->status = 429;
     t->code = CL_CODE_TCP_DENIED;
+    t->rev.limited = 1;         /* the analytics' "limited" */
     snprintf(t->ctype, sizeof(t->ctype), "text/plain");
     if (cl_lend_out(c) < 0 || sl_buf_reserve(&c->out, 1024, 2048) < 0)
         return cl_refuse(t, CL_CODE_UNSET, SL_ERR_NO_MEMORY, 0, NULL);
@@ -361,6 +375,20 @@ static enum cl_verdict refuse(struct sl_client *c, const struct sl_conf_rlimit *
     c->state = CL_REPLY;
     c->t_state = sl_loop_now(c->srv->loop);
     return CL_DONE;
+}
+
+static enum cl_verdict refuse_limit(struct sl_client *c, const struct sl_conf_rlimit *l,
+                                    int64_t retry_ms)
+{
+    char body[160];
+    long long secs = (retry_ms + 999) / 1000;
+    int blen;
+
+    if (secs < 1)
+        secs = 1;
+    blen = snprintf(body, sizeof(body), "Too many requests (limit %s): retry in %lld s.\n",
+                    l->name, secs);
+    return refuse(c, body, blen, secs);
 }
 
 /* Judge one limit (commit: take its token), under the table's lock: 1
@@ -392,40 +420,58 @@ static int take(struct sl_client *c, const struct sl_http_msg *m, int li, int co
     return v.allowed;
 }
 
-/* Every limit of the vhost, then of the route (commit: take), until one
- * is out: its index + 1 (retry in *retry_ms), or 0. */
-static int take_all(struct sl_client *c, const struct sl_http_msg *m,
-                    const struct sl_conf_rvhost *vh, const struct sl_conf_rroute *route,
-                    int commit, int64_t *retry_ms)
+/* The limits of this request: the vhost's, the route's, then the
+ * consumer's own that neither names (a limit named twice would take two
+ * tokens of one bucket). Returns how many went into out. */
+static size_t limits_of(const struct sl_conf_rvhost *vh, const struct sl_conf_rroute *route,
+                        const struct sl_conf_consumer *cs, int *out)
+{
+    size_t n = 0, i, j;
+
+    for (i = 0; i < vh->n_limits; i++)
+        out[n++] = vh->limits[i];
+    for (i = 0; i < route->n_limits; i++)
+        out[n++] = route->limits[i];
+    for (i = 0; cs != NULL && i < cs->n_limits; i++) {
+        for (j = 0; j < n; j++)
+            if (out[j] == cs->limits[i])
+                break;
+        if (j == n)
+            out[n++] = cs->limits[i];
+    }
+    return n;
+}
+
+/* Every limit of li (commit: take), until one is out: its index + 1
+ * (retry in *retry_ms), or 0. */
+static int take_all(struct sl_client *c, const struct sl_http_msg *m, const int *li,
+                    size_t n, int commit, int64_t *retry_ms)
 {
     size_t i;
 
-    for (i = 0; i < vh->n_limits; i++)
-        if (!take(c, m, vh->limits[i], commit, retry_ms))
-            return vh->limits[i] + 1;
-    for (i = 0; i < route->n_limits; i++)
-        if (!take(c, m, route->limits[i], commit, retry_ms))
-            return route->limits[i] + 1;
+    for (i = 0; i < n; i++)
+        if (!take(c, m, li[i], commit, retry_ms))
+            return li[i] + 1;
     return 0;
 }
 
-enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
+/* The rate limits: CL_NEXT, or a 429 on its way. */
+static enum cl_verdict rev_rate(struct sl_client *c, const struct sl_http_msg *m)
 {
     const struct sl_conf_reverse *rc = &c->conf->reverse;
     struct rl_state *s = c->srv->ratelimit;
     struct cl_rev *r = &c->txn.rev;
-    const struct sl_conf_rvhost *vh;
-    const struct sl_conf_rroute *route;
+    const struct sl_conf_rvhost *vh = &rc->vhosts[r->vhost];
+    int li[3 * SL_CONF_LIMITS_PER];
     const struct sl_conf_rlimit *l;
     int64_t retry_ms = 0;
     int out = 0, rc_lock;
+    size_t n;
 
-    if (!r->routed || r->rl_done || c->internal || s == NULL || s->shm == NULL)
+    if (s == NULL || s->shm == NULL)
         return CL_NEXT;
-    r->rl_done = 1;             /* once per request, whatever decides it again */
-    vh = &rc->vhosts[r->vhost];
-    route = &vh->routes[r->route];
-    if (vh->n_limits + route->n_limits == 0)
+    n = limits_of(vh, &vh->routes[r->route], r->consumer, li);
+    if (n == 0)
         return CL_NEXT;
     if ((rc_lock = sl_shmlock_lock(&s->shm->mu)) < 0) {
         /* Never with a robust lock that every taker marks consistent; if
@@ -443,10 +489,10 @@ enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
      * takes no token from the others. So judge them all first, then take
      * from each - under one hold of the lock, so that no other worker's
      * request comes between. */
-    if (vh->n_limits + route->n_limits > 1)
-        out = take_all(c, m, vh, route, 0, &retry_ms);
+    if (n > 1)
+        out = take_all(c, m, li, n, 0, &retry_ms);
     if (out == 0)
-        out = take_all(c, m, vh, route, 1, &retry_ms);
+        out = take_all(c, m, li, n, 1, &retry_ms);
     if (out != 0)
         count_refusal(s->shm, rc->limits[out - 1].name);
     sl_shmlock_unlock(&s->shm->mu);
@@ -455,7 +501,127 @@ enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
     l = &rc->limits[out - 1];
     SL_LOG(SL_LOG_DEBUG, c->id, 0, "rate limit %s: %s refused, retry in %lld ms",
            l->name, c->peer_str, (long long)retry_ms);
-    return refuse(c, l, retry_ms);
+    return refuse_limit(c, l, retry_ms);
+}
+
+/* A quota's policy for acl/quota.h (conf.h's enum is the config's). */
+static void quota_policy(const struct sl_conf_quota *q, struct acl_quota_policy *p)
+{
+    p->id = q->id;
+    p->requests = q->requests;
+    p->period = q->period == SL_GW_PERIOD_DAY ? ACL_QUOTA_DAY :
+                q->period == SL_GW_PERIOD_MONTH ? ACL_QUOTA_MONTH : ACL_QUOTA_FIXED;
+    p->period_s = q->period_s;
+}
+
+/* "day", "month", or a fixed window in its largest whole unit ("10s",
+ * "5m", "2h", "7d"). */
+static void period_str(const struct sl_conf_quota *q, char *out, size_t len)
+{
+    static const struct { int64_t s; char u; } units[] = {
+        { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+    size_t i;
+
+    if (q->period == SL_GW_PERIOD_DAY) {
+        snprintf(out, len, "day");
+        return;
+    }
+    if (q->period == SL_GW_PERIOD_MONTH) {
+        snprintf(out, len, "month");
+        return;
+    }
+    for (i = 0; i < sizeof(units) / sizeof(units[0]) - 1; i++)
+        if (q->period_s % units[i].s == 0)
+            break;
+    snprintf(out, len, "%lld%c", (long long)(q->period_s / units[i].s), units[i].u);
+}
+
+/* For log lines that could come with every request: the 1st, 2nd, 4th... */
+static int pow2(unsigned long long n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/*
+ * The consumer's quotas, after its rate limits: CL_NEXT, or a 429 on its
+ * way. A request counts in each of them only when all let it through,
+ * judged and counted under one hold of the file's lock (the same shape
+ * as the rate limits).
+ */
+static enum cl_verdict rev_quota(struct sl_client *c)
+{
+    static unsigned long long nfull, nlockfail;     /* for the log: this process */
+    const struct sl_conf_consumer *cs = c->txn.rev.consumer;
+    const struct sl_conf_gateway *gw = &c->conf->reverse.gw;
+    struct sl_qstore *q = c->srv->quota;
+    struct acl_quota_verdict v = { 0 };
+    struct acl_quota_policy p;
+    const struct sl_conf_quota *qc = NULL;
+    int64_t now;
+    size_t i, nlen;
+    int rc_lock, commit, uncounted = 0;
+    char body[300], per[32];
+    int blen;
+
+    if (cs == NULL || cs->n_quotas == 0 || q == NULL)
+        return CL_NEXT;
+    /* Wall time: windows are calendar days and months in UTC, and the
+     * counts outlive this boot. */
+    now = (int64_t)time(NULL);
+    nlen = strnlen(cs->name, sizeof(cs->name));
+    if ((rc_lock = sl_qstore_lock(q)) < 0) {
+        /* Never with a robust lock that every taker marks consistent. */
+        if (pow2(++nlockfail))
+            SL_LOG(SL_LOG_ERROR, c->id, -rc_lock, "quotas: the file's lock cannot be "
+                   "taken: requests pass uncounted (%llu so far)", nlockfail);
+        return CL_NEXT;
+    }
+    if (rc_lock == 1)
+        SL_LOG(SL_LOG_WARN, 0, 0, "quotas: a worker died holding the file's lock: "
+               "recovered");
+    for (commit = cs->n_quotas > 1 ? 0 : 1; commit <= 1 && qc == NULL; commit++) {
+        for (i = 0; i < cs->n_quotas; i++) {
+            quota_policy(&gw->quotas[cs->quotas[i]], &p);
+            acl_quota_take(sl_qstore_table(q), &p, cs->name, nlen, now, commit, &v);
+            uncounted |= v.uncounted;
+            if (!v.allowed) {
+                qc = &gw->quotas[cs->quotas[i]];
+                break;
+            }
+        }
+    }
+    if (qc != NULL)
+        sl_qstore_refused(q, qc->name);
+    sl_qstore_unlock(q);
+    if (uncounted && pow2(++nfull))     /* the 1st, 2nd, 4th, ... */
+        SL_LOG(SL_LOG_WARN, c->id, 0, "quotas: no room for %s's counter in %s: passed "
+               "uncounted (%llu so far in this process: reverse.gateway.quota_table is "
+               "too small)", cs->name, sl_qstore_path(q), nfull);
+    if (qc == NULL) {
+        sl_qstore_sync(q, sl_loop_now(c->srv->loop));
+        return CL_NEXT;
+    }
+    period_str(qc, per, sizeof(per));
+    blen = snprintf(body, sizeof(body), "429 Too Many Requests: quota %s of %s used "
+                    "(%llu per %s)\n", qc->name, cs->name,
+                    (unsigned long long)qc->requests, per);
+    SL_LOG(SL_LOG_DEBUG, c->id, 0, "quota %s: %s refused until %lld", qc->name, cs->name,
+           (long long)v.window_end);
+    return refuse(c, body, blen, (long long)(v.window_end - now));
+}
+
+enum cl_verdict rev_limit(struct sl_client *c, const struct sl_http_msg *m)
+{
+    struct cl_rev *r = &c->txn.rev;
+    enum cl_verdict v;
+
+    if (!r->routed || r->rl_done || c->internal)
+        return CL_NEXT;
+    r->rl_done = 1;             /* once per request, whatever decides it again */
+    /* A request counts in the quotas when it passed the rate limits. */
+    if ((v = rev_rate(c, m)) != CL_NEXT)
+        return v;
+    return rev_quota(c);
 }
 
 int rev_limit_fields(const struct sl_client *c, struct sl_buf *out)

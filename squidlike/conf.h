@@ -441,6 +441,7 @@ struct sl_conf_rvhost {
 #define SL_RL_KEY_ROUTE 0x2u
 #define SL_RL_KEY_HOST 0x4u
 #define SL_RL_KEY_HEADER 0x8u   /* a field's value; absent: no limit */
+#define SL_RL_KEY_CONSUMER 0x10u    /* the gateway's consumer; none: no limit */
 struct sl_conf_rlimit {
     char name[64];
     unsigned key;               /* SL_RL_KEY_* */

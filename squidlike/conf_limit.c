@@ -6,7 +6,9 @@
  *     rate_limits = ( { name = "per-client"; key = "client"; rate = 20;
  *                       per = "1s"; burst = 40; ipv6_prefix = 64; },
  *                     { name = "per-key"; key = "header X-Api-Key";
- *                       rate = 1000; per = "1h"; } );
+ *                       rate = 1000; per = "1h"; },
+ *                     { name = "per-consumer"; key = "consumer"; rate = 5;
+ *                       per = "1m"; } );
  *     vhosts = ( { ...; rate_limits = [ "per-client" ];
  *                  routes = ( { ...; rate_limits = [ "per-key" ]; } ); } );
  *   };
@@ -38,7 +40,7 @@ struct limit_stash {
     size_t n;
 };
 
-/* "client", "route", "host", "header NAME", joined by '+'. */
+/* "client", "route", "host", "consumer", "header NAME", joined by '+'. */
 static int parse_key(struct ctx *x, const config_setting_t *s, struct sl_conf_rlimit *l)
 {
     const char *v = cf_get_string(x, s), *p, *e;
@@ -59,6 +61,8 @@ static int parse_key(struct ctx *x, const config_setting_t *s, struct sl_conf_rl
             bit = SL_RL_KEY_ROUTE;
         else if (n == 4 && strncmp(p, "host", 4) == 0)
             bit = SL_RL_KEY_HOST;
+        else if (n == 8 && strncmp(p, "consumer", 8) == 0)
+            bit = SL_RL_KEY_CONSUMER;
         else if (n > 7 && strncmp(p, "header ", 7) == 0 && n - 7 < sizeof(l->header) &&
                  !(l->key & SL_RL_KEY_HEADER)) {
             size_t i;
@@ -73,8 +77,8 @@ static int parse_key(struct ctx *x, const config_setting_t *s, struct sl_conf_rl
             }
         }
         if (bit == 0 || (l->key & bit))
-            return cf_fail(x, s, "'key' must be \"client\", \"route\", \"host\" or "
-                           "\"header NAME\", or several joined by '+' "
+            return cf_fail(x, s, "'key' must be \"client\", \"route\", \"host\", "
+                           "\"consumer\" or \"header NAME\", or several joined by '+' "
                            "(\"client+route\"), each once");
         l->key |= bit;
     }

@@ -33,3 +33,5 @@ libsquidlike_a_SOURCES += \
 sbin_PROGRAMS += %reldir%/squidlike
 %canon_reldir%_squidlike_SOURCES = %reldir%/main.c
 %canon_reldir%_squidlike_LDADD = $(SL_LIBS)
+# The gateway's quota counters in a shared file mapping (acl/quota.h inside).
+libsquidlike_a_SOURCES += %reldir%/quota_store.c %reldir%/quota_store.h

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "acl/group.h"
+#include "acl/quota.h"
 #include "acl/route.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
@@ -25,6 +26,7 @@
 #include "squidlike/metrics.h"
 #include "squidlike/workq.h"
 #include "squidlike/peer.h"
+#include "squidlike/quota_store.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
 
@@ -493,6 +495,32 @@ static void limit_rows(struct sl_bufw *w, struct sl_server *srv)
         evicted);
 }
 
+/* The gateway's quotas: refusals per quota name, and the counters' table. */
+static void quota_rows(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_qcount *qc;
+    size_t n = sl_qstore_counts(srv->quota, &qc), i;
+    struct acl_quota_stats st;
+    char name[160];
+
+    family(w, "squidlike_quota_refused_total", "counter",
+           "Requests refused with 429 by a quota of reverse.gateway.");
+    for (i = 0; i < n; i++) {
+        label_into(name, sizeof(name), qc[i].name);
+        sl_bufw_printf(w, "squidlike_quota_refused_total{quota=\"%s\"} %llu\n", name,
+                       qc[i].refused);
+    }
+    acl_quota_get_stats(sl_qstore_table(srv->quota), &st);
+    one(w, "squidlike_quota_counters", "gauge",
+        "Slots of the quota table holding a consumer's counter.",
+        (unsigned long long)st.entries);
+    one(w, "squidlike_quota_counters_capacity", "gauge",
+        "Slots of the quota table (reverse.gateway.quota_table, or more).",
+        (unsigned long long)st.capacity);
+    one(w, "squidlike_quota_uncounted_total", "counter",
+        "Requests let through uncounted for want of room in the quota table.", st.full);
+}
+
 /* ldap_group's directory: lookups, the searches they made, failures. */
 static void ldap_rows(struct sl_bufw *w, const struct sl_server *srv)
 {
@@ -830,6 +858,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
         tls_rows(&w, srv->conf->reverse.tls.rt);
     if (srv->ratelimit != NULL)
         limit_rows(&w, srv);
+    if (srv->quota != NULL)
+        quota_rows(&w, srv);
     if (srv->conf->reverse.zip.on)
         zip_rows(&w, srv);
     if (srv->conf->ldap.n_uris > 0)

@@ -28,6 +28,7 @@
 #include "squidlike/health.h"
 #include "squidlike/ldapq.h"
 #include "squidlike/peer.h"
+#include "squidlike/quota_store.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
 #include "squidlike/workq.h"
@@ -388,6 +389,11 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
         snprintf(err, errlen, "reverse.rate_limit_table: out of memory");
         goto fail;
     }
+    if (sl_qstore_apply(&srv->quota, conf, sh) < 0) {
+        snprintf(err, errlen, "reverse.gateway.quota_file %s: cannot be used (see the "
+                 "error log)", conf->reverse.gw.quota_file);
+        goto fail;
+    }
     {
         char werr[256];
 
@@ -636,6 +642,9 @@ static int srv_apply(struct sl_server *srv, struct sl_conf *nc, const char *path
     if (rl_state_apply(&srv->ratelimit, nc, srv->shared) < 0)
         SL_LOG(SL_LOG_ERROR, 0, -ENOMEM, "rate limits: no memory for a table of %zu: "
                "keeping the old one", nc->reverse.limit_table);
+    if (sl_qstore_apply(&srv->quota, nc, srv->shared) < 0)
+        SL_LOG(SL_LOG_ERROR, 0, 0, "quotas: keeping the counters of %s",
+               srv->quota != NULL ? sl_qstore_path(srv->quota) : "(none)");
     sl_health_stop(srv->health);
     srv->health = sl_health_start(srv, nc->reverse.rt);
     srv->conf = nc;

@@ -32,6 +32,7 @@ struct cfwd_table;
 struct bg;
 struct reload_job;
 struct sl_health;
+struct sl_qstore;
 
 struct sl_ipcounts;
 struct access_state;
@@ -114,6 +115,8 @@ struct sl_server {
     struct access_state *access;
     struct sl_ldap *ldap;       /* ldap_group lookups (ldapq.h) */
     struct rl_state *ratelimit; /* reverse.rate_limits' buckets (client_limit.c) */
+    struct sl_qstore *quota;    /* the gateway's quota counters (quota_store.h),
+                                   borrowed from shared; NULL: none in use */
     struct reload_job *reload;  /* a reload loading on its thread, or NULL */
     struct sl_health *health;   /* reverse mode's active checks, or NULL */
     /* Threads for the calls that may block (GSS-API), made when the

@@ -15,6 +15,7 @@
 #include "squidlike/client.h"
 #include "squidlike/conf.h"
 #include "squidlike/health_shm.h"
+#include "squidlike/quota_store.h"
 #include "squidlike/shared.h"
 #include "squidlike/client_xcf.h"
 #include "squidlike/status.h"
@@ -78,6 +79,7 @@ void sl_shared_free(struct sl_shared *sh)
     if (sh == NULL)
         return;
     rl_shm_free(sh->ratelimit);
+    sl_qstore_close(sh->quota, 1);  /* a clean stop: on the disk */
     if (sh->health != NULL)
         sl_hshm_free(sh->health);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
@@ -89,6 +91,8 @@ int sl_shared_prepare(struct sl_shared *sh, const struct sl_conf *conf,
                       char *err, size_t errlen)
 {
     if (rl_shm_prepare(&sh->ratelimit, conf, err, errlen) < 0)
+        return -1;
+    if (sl_qstore_prepare(&sh->quota, conf, err, errlen) < 0)
         return -1;
     if (sh->health == NULL && (sh->health = sl_hshm_new()) == NULL) {
         snprintf(err, errlen, "cannot map shared memory for the health checks: %s",

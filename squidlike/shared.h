@@ -32,6 +32,7 @@
 struct sl_conf;
 struct cache_infl;
 struct rl_shm;
+struct sl_qstore;
 struct sl_hshm;
 struct sl_status_ring;
 
@@ -94,6 +95,10 @@ struct sl_shared {
      * the master's, valid in the workers it forks after setting it (a
      * worker reads it once, at start). */
     struct rl_shm *ratelimit;
+    /* The gateway's quota counters (quota_store.h sl_qstore_prepare): a
+     * file mapping, replaced by a reload that changes its file or size;
+     * the same shape as ratelimit. */
+    struct sl_qstore *quota;
     /* The active health checks' verdicts (health_shm.h): one table for
      * the master's life, keyed by pool and backend names. */
     struct sl_hshm *health;

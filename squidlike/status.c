@@ -21,11 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl/quota.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
 #include "squidlike/peer.h"
+#include "squidlike/quota_store.h"
 #include "squidlike/status.h"
 #include "squidlike/server.h"
 #include "squidlike/tls.h"
@@ -707,6 +709,26 @@ static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
     sl_bufw_printf(w, " } }");
 }
 
+/* The gateway's quotas: refusals per quota, the counters' table. */
+static void quotas_json(struct sl_bufw *w, const struct sl_server *srv)
+{
+    const struct sl_qcount *qc;
+    size_t n = sl_qstore_counts(srv->quota, &qc), i;
+    struct acl_quota_stats st;
+
+    if (srv->quota == NULL)
+        return;
+    acl_quota_get_stats(sl_qstore_table(srv->quota), &st);
+    sl_bufw_printf(w, ",\n  \"quotas\": { \"counters\": %zu, \"capacity\": %zu, "
+                   "\"uncounted\": %llu, \"refused\": {", st.entries, st.capacity, st.full);
+    for (i = 0; i < n; i++) {
+        sl_bufw_printf(w, "%s ", i ? "," : "");
+        put_json(w, qc[i].name);
+        sl_bufw_printf(w, ": %llu", qc[i].refused);
+    }
+    sl_bufw_printf(w, " } }");
+}
+
 /* reverse.compression: responses coded per coding, bytes, busy skips. */
 static void zip_json(struct sl_bufw *w, struct sl_server *srv)
 {
@@ -823,6 +845,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     peers_json(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));
     tls_json(&w, srv->conf->reverse.tls.rt);
     limits_json(&w, srv);
+    quotas_json(&w, srv);
     zip_json(&w, srv);
     auth_json(&w, srv);
     sl_status_workers_json(&w, srv);

@@ -17,6 +17,8 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 EXTRA_DIST += t/unit/rev_fixture.h t/unit/conf_fixture.h
 # The workers' shared lock (a holder killed inside it).
 sl_unit_tests += t/unit/check_shmlock t/unit/check_health_shm t/unit/check_ipcount
+# The gateway's quotas: windows, counts, and the file they live in.
+sl_unit_tests += t/unit/check_quota
 # The ldap_group ACL: its cache and filters (pure), its lookups.
 sl_unit_tests += t/unit/check_group t/unit/check_ldapq
 # The shared table of fetches in flight (cross-worker collapsing).

@@ -47,3 +47,5 @@ sl_e2e_tests += \
 	t/e2e/test_logs.py \
 	t/e2e/test_install.py
 EXTRA_DIST += t/e2e/README.md t/e2e/browser.py t/e2e/krb5realm.py
+# The gateway's quota file around the daemon's life (workers killed, reload, bad file).
+sl_e2e_tests += t/e2e/test_quota_store.py
