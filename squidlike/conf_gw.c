@@ -407,9 +407,19 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
     return 0;
 }
 
+/* A string that may be "" (a source of keys turned off). */
+static const char *string_or_empty(struct ctx *x, const config_setting_t *s)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        cf_fail(x, s, "'%s' must be a string, not %s", cf_sname(s), cf_describe(x, s));
+        return NULL;
+    }
+    return config_setting_get_string(s);
+}
+
 static int field_name(struct ctx *x, const config_setting_t *s, char *out, int may_be_empty)
 {
-    const char *v = cf_get_string(x, s);
+    const char *v = string_or_empty(x, s);
     size_t i, n;
 
     if (v == NULL)
@@ -475,7 +485,7 @@ int cf_k_reverse_gateway(struct ctx *x, const config_setting_t *g)
             if (field_name(x, s, gw->api_key_header, 1) < 0)
                 return -1;
         } else if (strcmp(k, "api_key_query") == 0) {
-            if ((v = cf_get_string(x, s)) == NULL)
+            if ((v = string_or_empty(x, s)) == NULL)
                 return -1;
             if (strlen(v) >= SL_GW_NAME_MAX || strpbrk(v, "&=#%+ ") != NULL)
                 return cf_fail(x, s, "'api_key_query' must be a query parameter name "

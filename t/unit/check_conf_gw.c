@@ -111,6 +111,7 @@ START_TEST(consumers_and_index)
     ck_assert_str_eq(r->query.remove[1], "api_key");
     ck_assert_str_eq(r->query.add, "v=2");
     ck_assert_str_eq(c->reverse.gw.consumer_header, "X-Consumer-Id");
+    ck_assert_str_eq(c->reverse.gw.api_key_header, "X-Api-Key");
     ck_assert_ptr_null(c->reverse.gw.drop[2]);
     sl_conf_unref(c);
 }
@@ -202,6 +203,22 @@ START_TEST(quota_file_default)
 }
 END_TEST
 
+/* "" turns a source of API keys off; a route then never strips it. */
+START_TEST(key_sources_off)
+{
+    struct sl_conf *c = load("consumers = ( { name = \"a\"; } );\n"
+                             "api_key_header = \"\"; api_key_query = \"\";",
+                             "auth = { methods = [ \"api_key\" ]; };");
+
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_str_eq(c->reverse.gw.api_key_header, "");
+    ck_assert_str_eq(c->reverse.gw.api_key_query, "");
+    ck_assert_uint_eq(c->reverse.vhosts[0].routes[0].query.n_remove, 0);
+    sl_conf_unref(c);
+    REFUSED("consumer_header = \"\";", "", "must be a field name");
+}
+END_TEST
+
 START_TEST(jwt_keys_loaded)
 {
     char gw[1024];
@@ -245,6 +262,7 @@ int main(void)
     tcase_add_test(tc, auth_needs_a_gateway);
     tcase_add_test(tc, jwt_keys_loaded);
     tcase_add_test(tc, quota_file_default);
+    tcase_add_test(tc, key_sources_off);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
