@@ -407,6 +407,22 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
     return 0;
 }
 
+/* A duration that may be 0 (cf_get_scaled takes only > 0): 0, "0", "0s"
+ * or what cf_get_scaled takes, in ms. */
+int cf_gw_duration0(struct ctx *x, const config_setting_t *s, long long *ms)
+{
+    const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
+                    ? config_setting_get_string(s) : NULL;
+
+    if ((cf_is_int(s) && config_setting_get_int64(s) == 0) ||
+        (v != NULL && (strcmp(v, "0") == 0 || strcmp(v, "0s") == 0 ||
+                       strcmp(v, "0ms") == 0))) {
+        *ms = 0;
+        return 0;
+    }
+    return cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG " or 0", ms);
+}
+
 /* A string that may be "" (a source of keys turned off). */
 static const char *string_or_empty(struct ctx *x, const config_setting_t *s)
 {

@@ -210,7 +210,7 @@ int cf_gw_jwt(struct ctx *x, const config_setting_t *g)
             if ((*f = strdup(v)) == NULL)
                 return cf_fail(x, s, "out of memory");
         } else if (strcmp(k, "clock_skew") == 0) {
-            if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ms) < 0)
+            if (cf_gw_duration0(x, s, &ms) < 0)
                 return -1;
             if (ms < 0 || ms > 10 * MS_M)
                 return cf_fail(x, s, "'clock_skew' is out of range (0s to 10m)");

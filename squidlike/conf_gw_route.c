@@ -189,7 +189,7 @@ int cf_gw_cors(struct ctx *x, const config_setting_t *g, struct sl_conf_cors **o
                 return cf_fail(x, s, "'credentials' must be true or false");
             c->credentials = config_setting_get_bool(s);
         } else if (strcmp(k, "max_age") == 0) {
-            if (cf_get_scaled(x, s, cf_ms_units, 1000, DURATION_MSG, &ms) < 0)
+            if (cf_gw_duration0(x, s, &ms) < 0)
                 return -1;
             if (ms < 0 || ms > MS_D)
                 return cf_fail(x, s, "'max_age' is out of range (0s to 1d)");

@@ -159,6 +159,7 @@ void cf_reverse_free(struct sl_conf_reverse *r);
 /* conf_gw.c: reverse.gateway, a route's auth; conf_gw_jwt.c: its jwt. */
 int cf_k_reverse_gateway(struct ctx *x, const config_setting_t *s);
 int cf_gw_name(struct ctx *x, const config_setting_t *s, char *out, const char *what);
+int cf_gw_duration0(struct ctx *x, const config_setting_t *s, long long *ms);
 int cf_gw_route_auth(struct ctx *x, const config_setting_t *s, struct sl_conf_rauth *a);
 void cf_gw_route_free(struct sl_conf_rauth *a);
 int cf_gw_finish(struct ctx *x);

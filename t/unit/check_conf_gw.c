@@ -237,6 +237,19 @@ START_TEST(jwt_keys_loaded)
     ck_assert_uint_eq(acl_jwt_keys_count(c->reverse.gw.jwt_keys), 2);
     ck_assert_uint_eq(c->reverse.gw.jwt_algs, ACL_JWT_HS256 | ACL_JWT_ES256);
     ck_assert_int_eq(c->reverse.gw.jwt_skew_s, 5);
+    sl_conf_unref(c);
+    snprintf(gw, sizeof(gw), "jwt: { keys = ( { kid = \"h1\"; secret_file = \"%s/hs.key\"; } );\n"
+             " clock_skew = \"0s\"; };", tmpdir);
+    c = load(gw, "cors = { origins = [ \"*\" ]; max_age = 0; };");
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(c->reverse.gw.jwt_skew_s, 0);
+    ck_assert_int_eq(c->reverse.vhosts[0].routes[0].cors->max_age_s, 0);
+    sl_conf_unref(c);
+    snprintf(gw, sizeof(gw), "jwt: { keys = ( { kid = \"h1\"; secret_file = \"%s/hs.key\"; } );\n"
+             " clock_skew = \"5s\"; require = [ \"exp\", \"iat\" ]; cache_size = 16; };",
+             tmpdir);
+    c = load(gw, "");
+    ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->reverse.gw.n_jwt_require, 2);
     ck_assert_ptr_nonnull(c->reverse.gw.jwt_cache);
     sl_conf_unref(c);
