@@ -404,6 +404,7 @@ START_TEST(alg_none_refused)
         "{\"alg\":\"none\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}", "{\"alg\":\"nOnE\"}",
         "{\"alg\":\"n\\u006fne\"}",
     };
+    static const char nul_alg[] = "{\"alg\":\"HS256\\u0000\"}";
     struct acl_jwt_keys *ks = acl_jwt_keys_new();
     struct acl_jwt_opts o = opts();
     struct acl_jwt_result r;
@@ -419,6 +420,10 @@ START_TEST(alg_none_refused)
         strcat(tok, "c2ln");                             /* with some signature */
         ck_assert_str_eq(verdict(ks, &o, tok, 0, &r), "algorithm not allowed");
     }
+    /* an alg with a NUL inside is not the alg before the NUL */
+    b64url((const unsigned char *)nul_alg, strlen(nul_alg), tok);
+    strcat(tok, ".e30.");
+    ck_assert_str_eq(verdict(ks, &o, tok, 0, &r), "algorithm not allowed");
     /* the RFC 7515 A.5 unsecured example */
     ck_assert_str_eq(verdict(ks, &o, "eyJhbGciOiJub25lIn0." RFC_PAYLOAD ".", 0, &r),
                      "algorithm not allowed");
