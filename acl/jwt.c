@@ -280,6 +280,7 @@ static int read_header(const char *h, size_t hn, const struct acl_jwt_opts *o,
 {
     struct flt_json_tok t[HDR_TOKENS];
     char name[16];
+    long n;
     int i;
 
     if (flt_json_parse(h, hn, t, HDR_TOKENS) < 1 || t[0].type != FLT_JSON_OBJECT)
@@ -287,9 +288,11 @@ static int read_header(const char *h, size_t hn, const struct acl_jwt_opts *o,
     i = flt_json_get(h, t, 0, "alg");
     if (i < 0 || t[i].type != FLT_JSON_STRING)
         return refuse(r, ACL_JWT_MALFORMED);
-    if (flt_json_string(h, t, i, name, sizeof(name)) < 0 ||
-        strcasecmp(name, "none") == 0 || (*alg = acl_jwt_alg_parse(name)) == 0 ||
-        !(*alg & o->algs))
+    /* "none" in any case is named here, not just left unknown: the day
+     * acl_jwt_alg_parse learns a name, "none" must not slip in with it */
+    n = flt_json_string(h, t, i, name, sizeof(name));
+    if (n < 0 || strlen(name) != (size_t)n || strcasecmp(name, "none") == 0 ||
+        (*alg = acl_jwt_alg_parse(name)) == 0 || !(*alg & o->algs))
         return refuse(r, ACL_JWT_ALG);
     r->alg = *alg;
     if (flt_json_get(h, t, 0, "crit") != -ENOENT)
@@ -299,8 +302,7 @@ static int read_header(const char *h, size_t hn, const struct acl_jwt_opts *o,
         return refuse(r, ACL_JWT_MALFORMED);
     *with_kid = i >= 0;
     if (i >= 0) {
-        long n = flt_json_string(h, t, i, kid, ACL_JWT_MAX_KID + 1);
-
+        n = flt_json_string(h, t, i, kid, ACL_JWT_MAX_KID + 1);
         if (n < 0 || strlen(kid) != (size_t)n)
             return refuse(r, ACL_JWT_MALFORMED);   /* not a string, too long, NUL */
     }
