@@ -486,59 +486,6 @@ static void cache_put(struct acl_auth *a, const unsigned char *key, time_t now)
 
 /* ---- checking --------------------------------------------------------- */
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/*
- * Strict base64 (RFC 4648 section 4): padded to a multiple of 4, '=' only at
- * the end, unused bits zero. Returns the decoded length, or -1 when
- * malformed or longer than outmax.
- */
-long acl_b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
-{
-    size_t i, o = 0;
-
-    if (n % 4 != 0)
-        return -1;
-    for (i = 0; i < n; i += 4) {
-        int last = i + 4 == n;
-        int pad = last ? (s[i + 3] == '=') + (s[i + 3] == '=' && s[i + 2] == '=') : 0;
-        int v[4] = { 0, 0, 0, 0 }, k;
-
-        for (k = 0; k < 4 - pad; k++)
-            if ((v[k] = b64_val((unsigned char)s[i + (size_t)k])) < 0)
-                return -1;
-        if (o + 3 - (size_t)pad > outmax)
-            return -1;
-        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        if (pad == 2) {
-            if (v[1] & 0x0f)
-                return -1;
-            break;
-        }
-        out[o++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-        if (pad == 1) {
-            if (v[2] & 0x03)
-                return -1;
-            break;
-        }
-        out[o++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
-    }
-    return (long)o;
-}
-
 /* SHA-256(secret || user || '\0' || password). */
 static void cache_key(const struct acl_auth *a, const char *user, size_t ulen,
                       const char *pw, size_t pwlen, unsigned char *key)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "acl/b64.h"
 #include "squidlike/buf.h"
 
 struct acl_auth;
@@ -59,12 +60,6 @@ enum acl_auth_result acl_auth_check(struct acl_auth *a, struct sl_view value,
 
 size_t acl_auth_users(const struct acl_auth *a);
 
-/*
- * Strict base64 (RFC 4648 section 4, the alphabet with '+' and '/'):
- * padded to a multiple of 4, '=' only at the end, unused bits zero. Returns
- * the decoded length, or -1 when malformed or longer than outmax. Shared
- * with negotiate.c.
- */
-long acl_b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax);
+/* acl_b64_decode: acl/b64.h */
 
 #endif

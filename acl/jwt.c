@@ -67,53 +67,6 @@ const char *acl_jwt_alg_name(unsigned alg)
     return NULL;
 }
 
-/* ---- base64url ---- */
-
-static int b64u_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-long acl_b64url_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
-{
-    size_t i, o = 0, rem = n % 4, full = n - rem;
-    int v[4], k;
-
-    if (rem == 1 || full / 4 * 3 + (rem ? rem - 1 : 0) > outmax)
-        return -1;
-    for (i = 0; i < n; i += 4) {
-        size_t m = n - i < 4 ? n - i : 4;
-
-        for (k = 0; k < (int)m; k++)
-            if ((v[k] = b64u_val((unsigned char)s[i + (size_t)k])) < 0)
-                return -1;
-        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-        if (m == 2) {
-            if (v[1] & 0x0f)
-                return -1;      /* non-canonical: unused bits set */
-            break;
-        }
-        out[o++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
-        if (m == 3) {
-            if (v[2] & 0x03)
-                return -1;
-            break;
-        }
-        out[o++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
-    }
-    return (long)o;
-}
-
 /* ---- signatures ---- */
 
 /* The digests, fetched once: an implicit fetch per verification is a

@@ -49,6 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl/b64.h"
+
 /* The algorithms, one bit each (acl_jwt_opts.algs). */
 #define ACL_JWT_HS256 0x001u
 #define ACL_JWT_HS384 0x002u
@@ -152,12 +154,7 @@ struct acl_jwt_result {
 int acl_jwt_verify(const struct acl_jwt_keys *ks, const struct acl_jwt_opts *o,
                    const char *tok, size_t len, int64_t now_s, struct acl_jwt_result *r);
 
-/*
- * Strict base64url (RFC 4648 5) without padding, as JWS writes it: only
- * the alphabet, no '=', no length of 4k+1, unused bits zero. Returns the
- * decoded length, -1 when malformed or longer than outmax.
- */
-long acl_b64url_decode(const char *s, size_t n, unsigned char *out, size_t outmax);
+/* acl_b64url_decode: acl/b64.h */
 
 /*
  * The cache of verified tokens (one per worker and per key set: a reload
