@@ -91,7 +91,9 @@ static void txnlog_fill_rev(const struct sl_client *c, struct sl_log_access *a)
     a->vhost = rc->vhosts[t->rev.vhost].name;
     a->route = t->rev.route;
     a->route_name = gw_route_name(c);
-    a->consumer = gw_consumer_name(c);
+    /* The log names who called, or nobody (null); the analytics count
+     * nobody on a route with auth as "anonymous" (count_api). */
+    a->consumer = t->rev.consumer != NULL ? t->rev.consumer->name : NULL;
     a->backend = t->rev.chosen && t->key[0] ? t->key : NULL;
     a->request_id = t->rev.reqid[0] ? t->rev.reqid : NULL;
 }

@@ -343,9 +343,8 @@ static void fmt_httpd(struct line *l, const struct sl_log_access *a,
  *   backend       "ADDR:PORT" of the backend chosen last (it answered, or
  *                 failed), or null (a cache hit, nothing up)
  *   request_id    the X-Request-Id sent to the backend, or null
- *   consumer      the API gateway's consumer ("anonymous" on a route with
- *                 auth that let nobody in), or null (no route, or a route
- *                 without auth)
+ *   consumer      the API gateway's consumer (who the credentials named),
+ *                 or null (none: no route with auth, no credentials)
  * Strings in the JSON line are cut at their caps like the others.
  */
 static void fmt_json(struct line *l, const struct sl_log_access *a)
