@@ -25,6 +25,7 @@ from harness import Daemon, Response, ScriptedOrigin  # noqa: E402
 from test_metrics import Metrics, promtool_check  # noqa: E402
 from test_reverse import get, rev_conf  # noqa: E402
 from test_reverse_limits import master_reload, worker_requests  # noqa: E402
+import browser  # noqa: E402
 
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
 # A regex route whose default name holds every byte the pages escape.
@@ -278,6 +279,31 @@ def test_workers_add_up_and_a_reload_keeps_the_names():
         want["v2"] = w2["v2"]
         doc, _ = check_pages(d, want)
         assert doc["apis"]["routes"][0]["name"] == "app.example/", doc["apis"]
+
+
+def test_page_in_chromium():
+    """The APIs section in a real browser: no console error (the page's
+    CSP), the numbers in the DOM as status.json says."""
+    try:
+        browser.find_chromium()
+    except browser.BrowserError as e:
+        raise h.Skip(str(e))
+    o = status_backend()
+    port, mport = h.free_port(), h.free_port()
+    with Daemon(site_conf(port, o, **{"manager.listen": ["127.0.0.1:%d" % mport]})) as d:
+        n0 = len(d.access_log_lines())
+        pl = [p for p in plan() if p[5] in ("users-api", "app.example" + REGEX)]
+        for p in pl:
+            send(port, p)
+        logged(d, n0, pl)
+        with browser.Browser() as b:
+            dom, errors = b.load("http://127.0.0.1:%d/squidlike/status" % mport, timeout=60)
+    assert errors == [], "console errors on the status page: %r" % errors
+    assert "<h2>APIs</h2>" in dom, dom[:2000]
+    vals = dict(re.findall(r'id="(api_route_[a-z0-9_]+)" data-value="([^"]*)"', dom))
+    # rows in name order: the regex route's default name, then users-api
+    assert (vals.get("api_route_0_requests"), vals.get("api_route_1_requests"),
+            vals.get("api_route_1_4xx")) == ("1", "9", "2"), vals
 
 
 def test_absent_on_a_forward_proxy():
