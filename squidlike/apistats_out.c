@@ -51,10 +51,11 @@ static size_t nrows(const struct sl_api_view *v)
     return v->n[SL_API_ROUTE] + v->n[SL_API_CONSUMER] + SL_API_NKINDS;
 }
 
-/* Per row, beyond its name: /metrics writes 33 lines of at most 100
- * bytes and the name (escaped: at most twice as long) on each; the JSON
- * object 400 bytes and the name (\u00XX: six times); the HTML row 1500
- * and the name (&quot;: six times) twice. ONCE: titles, HELP lines. */
+/* Per row, beyond its name, with every counter at 20 digits: /metrics
+ * writes 33 lines of at most 100 bytes and the name (escaped: at most
+ * twice as long) on each; the JSON object 700 bytes and the name
+ * (\u00XX: six times); the HTML row 2500 and the name (&quot;: six
+ * times). ONCE: titles, HELP lines. check_apistats fills them all. */
 #define ONCE 8192
 size_t sl_api_metrics_size(const struct sl_api_view *v)
 {
@@ -63,12 +64,12 @@ size_t sl_api_metrics_size(const struct sl_api_view *v)
 
 size_t sl_api_json_size(const struct sl_api_view *v)
 {
-    return ONCE + nrows(v) * (400 + 6 * SL_API_NAME);
+    return ONCE + nrows(v) * (700 + 6 * SL_API_NAME);
 }
 
 size_t sl_api_html_size(const struct sl_api_view *v)
 {
-    return ONCE + nrows(v) * (1500 + 12 * SL_API_NAME);
+    return ONCE + nrows(v) * (2500 + 6 * SL_API_NAME);
 }
 
 /* --- /metrics ------------------------------------------------------------ */

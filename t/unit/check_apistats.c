@@ -390,31 +390,54 @@ START_TEST(pages_show_the_numbers)
 }
 END_TEST
 
+/* Every counter of c at its widest (20 digits), the histogram too. */
+static void widest(struct sl_api_counts *c)
+{
+    const unsigned long long big = 18446744073709551615ULL;
+    size_t k;
+
+    c->requests = c->limited = c->auth_refused = c->bytes_in = c->bytes_out = big;
+    for (k = 0; k < SL_API_NCLASSES; k++)
+        c->cls[k] = big;
+    for (k = 0; k <= SL_HIST_N; k++)
+        c->lat.b[k] = big / (2 * (SL_HIST_N + 1));
+    c->lat.count = c->lat.sum_us = big;
+}
+
 /* The room announced holds the worst: names of 63 bytes that all need
- * escaping, every class and an "other" for both kinds. */
+ * escaping (each way), every counter at 20 digits, every class and an
+ * "other" for both kinds. */
 START_TEST(pages_fit_their_room)
 {
+    static const char fill[] = { '"', 0x01, '\\' };
+    void (*const fn[])(struct sl_bufw *, const struct sl_api_view *) = {
+        sl_api_metrics, sl_api_json, sl_api_html };
+    size_t (*const size[])(const struct sl_api_view *) = {
+        sl_api_metrics_size, sl_api_json_size, sl_api_html_size };
     struct sl_api_view v;
     struct sl_api_txn x = txn(0, 20000000);
     char name[SL_API_NAME];
-    size_t i, k;
+    size_t i, k, f;
 
-    for (i = 0; i < 40; i++) {
-        memset(name, '"', sizeof(name) - 1);
-        name[sizeof(name) - 1] = '\0';
-        name[0] = (char)(0x01 + i);             /* \u00XX in JSON */
-        for (k = 0; k < SL_API_NCLASSES; k++) {
-            x.status = k == SL_API_NONE ? 0 : 200 + 100 * (int)k;
+    for (f = 0; f < sizeof(fill); f++) {
+        memset(tabs, 0, sizeof(*tabs));
+        for (i = 0; i < 250; i++) {             /* the room per row counts */
+            memset(name, fill[f], sizeof(name) - 1);
+            name[sizeof(name) - 1] = '\0';
+            name[0] = (char)('A' + i % 26);
+            name[1] = (char)('A' + i / 26);
             sl_api_record(&tabs[0], name, name, &x);
         }
+        for (i = 0; i < tabs[0].n; i++)
+            widest(&tabs[0].e[i].c);
+        widest(&tabs[0].other[SL_API_ROUTE]);
+        widest(&tabs[0].other[SL_API_CONSUMER]);
+        sum_all(1);
+        ck_assert_int_eq(sl_api_view_make(&v, sum, 240), 0);
+        for (k = 0; k < 3; k++)
+            render(fn[k], &v, size[k](&v));
+        sl_api_view_free(&v);
     }
-    tabs[0].other[SL_API_ROUTE].requests = 1;
-    sum_all(1);
-    ck_assert_int_eq(sl_api_view_make(&v, sum, 20), 0);
-    render(sl_api_metrics, &v, sl_api_metrics_size(&v));
-    render(sl_api_json, &v, sl_api_json_size(&v));
-    render(sl_api_html, &v, sl_api_html_size(&v));
-    sl_api_view_free(&v);
 }
 END_TEST
 
