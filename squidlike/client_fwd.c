@@ -602,8 +602,10 @@ static int fwd_scan_request(struct sl_client *c)
     size_t span_n;
     char *span;
 
-    if (flow_scan(&t->req, &c->in, &span, &span_n) == 0)
+    if (flow_scan(&t->req, &c->in, &span, &span_n) == 0) {
+        t->body_in += (int64_t)span_n;  /* the analytics' bytes in */
         return 0;
+    }
     t->origin_keep = 0;
     t->keep = 0;
     SL_LOG(SL_LOG_INFO, c->id, 0, "%s: bad request body: %s", c->peer_str,

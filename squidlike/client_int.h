@@ -299,6 +299,8 @@ struct cl_txn {
     int64_t bytes_out;          /* to the client, heads included */
     int64_t bytes_up;           /* tunnel: client to origin */
     int64_t bytes_in;           /* HTTP from the origin (heads, bodies) */
+    int64_t body_in;            /* request body from the client (decoded:
+                                   no chunk framing), as it is scanned */
     enum cl_code code;
     unsigned char aborted;      /* cut short: logged as code + _ABORTED */
     struct {                    /* a step's CL_REFUSE (cl_refuse) */

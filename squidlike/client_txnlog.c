@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "squidlike/apistats.h"
 #include "squidlike/chars.h"
 #include "squidlike/client_int.h"
 
@@ -89,6 +90,10 @@ static void txnlog_fill_rev(const struct sl_client *c, struct sl_log_access *a)
         return;
     a->vhost = rc->vhosts[t->rev.vhost].name;
     a->route = t->rev.route;
+    a->route_name = gw_route_name(c);
+    /* The log names who called, or nobody (null); the analytics count
+     * nobody on a route with auth as "anonymous" (count_api). */
+    a->consumer = t->rev.consumer != NULL ? t->rev.consumer->name : NULL;
     a->backend = t->rev.chosen && t->key[0] ? t->key : NULL;
     a->request_id = t->rev.reqid[0] ? t->rev.reqid : NULL;
 }
@@ -126,6 +131,28 @@ static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a,
         txnlog_fill_rev(c, a);
 }
 
+/* Reverse mode's analytics (apistats.h): a request that took a route
+ * counts under the route's name, and under its consumer's when the route
+ * has auth ("anonymous" when it let nobody in). A request no route took
+ * (an unknown Host, a bad request) has no API to count under. Limited: a
+ * 429 the proxy made itself (TCP_DENIED) - only a rate limit or a quota
+ * makes one - also when the step that refused it did not say so. */
+static void count_api(struct sl_client *c, int64_t elapsed_us, unsigned long long bytes)
+{
+    const struct cl_txn *t = &c->txn;
+    const char *route = gw_route_name(c);
+    struct sl_api_txn x = {
+        .status = t->status,
+        .limited = t->rev.limited || (t->status == 429 && t->code == CL_CODE_TCP_DENIED),
+        .auth_refused = t->rev.auth_refused,
+        .bytes_in = t->body_in > 0 ? (unsigned long long)t->body_in : 0,
+        .bytes_out = bytes, .elapsed_us = elapsed_us
+    };
+
+    if (route != NULL)
+        sl_api_record(c->srv->api, route, gw_consumer_name(c), &x);
+}
+
 /* Its end is now, read afresh: a page built in this wakeup may have
  * taken a while. */
 static void count(struct sl_client *c, const char *code, unsigned long long bytes)
@@ -139,6 +166,8 @@ static void count(struct sl_client *c, const char *code, unsigned long long byte
     };
 
     sl_metrics_observe(c->srv->metrics, &x);
+    if (c->reverse)
+        count_api(c, x.elapsed_us, bytes);
 }
 
 void txnlog_keep_ctype(struct cl_txn *t, const struct sl_http_msg *m)

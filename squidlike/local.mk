@@ -21,7 +21,8 @@ libsquidlike_a_SOURCES += \
 	%reldir%/client_mgr.c %reldir%/client_rev.c %reldir%/client_limit.c %reldir%/client_gw.c %reldir%/client_gw_jwt.c \
 	%reldir%/server.c %reldir%/server.h %reldir%/shared.c %reldir%/shared.h %reldir%/master.c %reldir%/master.h %reldir%/worker.c %reldir%/worker.h %reldir%/notify.c %reldir%/notify.h %reldir%/ipcount.c %reldir%/ipcount.h \
 	%reldir%/metrics.c %reldir%/metrics.h \
-	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c \
+	%reldir%/status.c %reldir%/status.h %reldir%/statuspage.c %reldir%/status_workers.c %reldir%/status_apis.c \
+	%reldir%/apistats.c %reldir%/apistats_out.c %reldir%/apistats.h \
 	%reldir%/hist.c %reldir%/hist.h %reldir%/top.c %reldir%/top.h \
 	%reldir%/backend_pick.c %reldir%/backend_pick.h %reldir%/backend.c %reldir%/backend.h %reldir%/health.c %reldir%/health.h \
 	%reldir%/shmlock.c %reldir%/shmlock.h %reldir%/health_shm.c %reldir%/health_shm.h \

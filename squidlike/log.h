@@ -92,6 +92,9 @@ struct sl_log_access {
      * Host: no vhost; a cache hit: no backend). */
     const char *vhost;          /* the vhost's first name */
     int route;                  /* its index in the vhost (when vhost is set) */
+    const char *route_name;     /* its name (gateway-spec), or NULL */
+    const char *consumer;       /* the gateway's consumer, NULL: none (a
+                                   route without auth, no credentials) */
     const char *backend;        /* "ADDR:PORT" as configured */
     const char *request_id;
 };

@@ -30,11 +30,13 @@
 #define CAP_URL 8192            /* escaped URL; Squid cuts at 8 KiB too */
 #define CAP_HDR (6 * SL_LOGFMT_HDR_KEEP + 2)    /* worst case: all \u00XX */
 #define CAP_FIELD 1024          /* any other value */
-#define N_FIELDS 20             /* values in the longest (JSON) line */
+#define CAP_NAME (6 * 64)       /* a route's or consumer's name (63 bytes) */
+#define N_FIELDS 22             /* values in the longest (JSON) line */
 
-/* The URL, the two header fields, one number (route: the slack, with the
- * keys and the numbers before them) and CAP_FIELD strings. */
-_Static_assert(CAP_URL + 2 * CAP_HDR + (N_FIELDS - 4) * CAP_FIELD + 1024
+/* The URL, the two header fields, one number (route_index: the slack,
+ * with the keys and the numbers before them), two names (route,
+ * consumer) and CAP_FIELD strings. */
+_Static_assert(CAP_URL + 2 * CAP_HDR + 2 * CAP_NAME + (N_FIELDS - 6) * CAP_FIELD + 1024
                <= SL_LOGFMT_LINE_MAX, "the caps must fit one line");
 
 /* The line being built; size keeps one byte back for the final '\n'. */
@@ -335,10 +337,14 @@ static void fmt_httpd(struct line *l, const struct sl_log_access *a,
  *   referer, user_agent   request headers (first 512 bytes), or null
  *   vhost         reverse mode: the site's first name, or null (a forward
  *                 request, or a Host no site takes)
- *   route         integer, the route's index in the vhost, or null
+ *   route         the route's name (its configured name, or its vhost's
+ *                 name and pattern), or null
+ *   route_index   integer, the route's index in the vhost, or null
  *   backend       "ADDR:PORT" of the backend chosen last (it answered, or
  *                 failed), or null (a cache hit, nothing up)
  *   request_id    the X-Request-Id sent to the backend, or null
+ *   consumer      the API gateway's consumer (who the credentials named),
+ *                 or null (none: no route with auth, no credentials)
  * Strings in the JSON line are cut at their caps like the others.
  */
 static void fmt_json(struct line *l, const struct sl_log_access *a)
@@ -357,9 +363,11 @@ static void fmt_json(struct line *l, const struct sl_log_access *a)
         { "referer", a->referer, CAP_HDR },
         { "user_agent", a->user_agent, CAP_HDR },
         { "vhost", a->vhost, CAP_FIELD },
-        { "route", a->vhost ? route : NULL, 0 },
+        { "route", a->vhost ? a->route_name : NULL, CAP_NAME },
+        { "route_index", a->vhost ? route : NULL, 0 },
         { "backend", a->backend, CAP_FIELD },
         { "request_id", a->request_id, CAP_FIELD },
+        { "consumer", a->vhost ? a->consumer : NULL, CAP_NAME },
     };
     size_t i;
 

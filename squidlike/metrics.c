@@ -18,6 +18,7 @@
 #include "acl/group.h"
 #include "acl/quota.h"
 #include "acl/route.h"
+#include "squidlike/apistats.h"
 #include "cache/store.h"
 #include "squidlike/backend.h"
 #include "squidlike/client.h"
@@ -689,14 +690,16 @@ size_t sl_metrics_reverse_size(const struct sl_conf_reverse *rc)
                                    REV_LINE_MAX, 2);
 }
 
-size_t sl_metrics_size(const struct sl_server *srv)
+size_t sl_metrics_size(struct sl_server *srv)
 {
     const struct sl_tls *t = srv->conf->reverse.tls.rt;
+    const struct sl_api_view *apis = sl_status_apis_now(srv);
 
     /* a certificate's line: its file and names escaped (tls_rows) */
     return SL_METRICS_MAX + sl_metrics_reverse_size(&srv->conf->reverse) +
            (t ? 1024 + sl_tls_ncerts(t) * 2048 : 0) + 128 * 256 +
-           1024 + srv->conf->peers.n * 4 * 160;
+           1024 + srv->conf->peers.n * 4 * 160 +
+           (apis != NULL ? sl_api_metrics_size(apis) : 0);
 }
 
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
@@ -709,6 +712,7 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
     struct cache_store_stats cs = { 0 };
     struct sl_status_gauges g;
     struct sl_loop_stats ls;
+    const struct sl_api_view *apis;
     unsigned long long denied = 0;
     int64_t up = sl_loop_now(srv->loop) - m->start_ms;
     size_t mi;
@@ -853,6 +857,8 @@ int sl_metrics_write(struct sl_buf *out, struct sl_server *srv)
            "Time from a query to the name servers to its answer or failure.");
     hist(&w, "squidlike_dns_query_seconds", "", &ds.time);
     sl_metrics_reverse(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop));
+    if ((apis = sl_status_apis(srv)) != NULL)
+        sl_api_metrics(&w, apis);
     peer_rows(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));
     if (srv->conf->reverse.tls.rt != NULL)
         tls_rows(&w, srv->conf->reverse.tls.rt);

@@ -113,9 +113,10 @@ enum sl_metrics_kind sl_metrics_kind_of(const char *code);
  */
 #define SL_METRICS_MAX (128 * 1024)
 int sl_metrics_write(struct sl_buf *out, struct sl_server *srv);
-/* The room the exposition of srv needs: SL_METRICS_MAX, and the reverse
- * mode rows of its configuration. */
-size_t sl_metrics_size(const struct sl_server *srv);
+/* The room the exposition of srv needs: SL_METRICS_MAX, the reverse
+ * mode rows of its configuration and the analytics per API (summed now,
+ * for sl_metrics_write: status_apis.c). */
+size_t sl_metrics_size(struct sl_server *srv);
 
 /*
  * Reverse mode on the pages (/metrics here; status.json and the HTML

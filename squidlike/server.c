@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "squidlike/apistats.h"
 #include "squidlike/client_bgfetch.h"
 #include "squidlike/client.h"
 #include "squidlike/ipcount.h"
@@ -341,6 +342,7 @@ struct sl_server *sl_server_new(struct sl_loop *loop, struct sl_conf *conf,
     srv->slot = &sh->slots[slot];
     srv->stats = &srv->slot->stats;
     srv->metrics = &srv->slot->metrics;
+    srv->api = &sh->api[slot];
     if ((rc = srv_refresh_self(srv)) < 0) {
         snprintf(err, errlen, "cannot list this host's addresses (to_localhost and the "
                  "manager pages need them): %s", strerror(-rc));
@@ -975,6 +977,7 @@ void sl_server_free(struct sl_server *srv)
     rl_state_free(srv->ratelimit);
     sl_conf_unref(srv->conf);
     free(srv->sum);
+    sl_status_apis_free(srv);
     free(srv);
 }
 

@@ -28,6 +28,8 @@
 
 struct sl_client;
 struct sl_server;
+struct sl_api_table;
+struct sl_api_page;
 struct cfwd_table;
 struct bg;
 struct reload_job;
@@ -151,6 +153,8 @@ struct sl_server {
     struct sl_wslot *slot;      /* this worker's place in it */
     struct sl_stats *stats;     /* this worker's counters: slot->stats */
     struct sl_sum *sum;         /* all workers' (sl_server_sums), or NULL */
+    struct sl_api_table *api;   /* this worker's analytics (apistats.h) */
+    struct sl_api_page *apis;   /* all workers' for a page (status_apis.c) */
     int store_paused;           /* the store's state as last logged */
     struct sl_timer store_timer;    /* wakes the loop for its probe */
     int64_t store_paused_ms;    /* loop time it paused */

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "squidlike/apistats.h"
 #include "squidlike/client.h"
 #include "squidlike/conf.h"
 #include "squidlike/health_shm.h"
@@ -58,9 +59,11 @@ struct sl_shared *sl_shared_new(void)
      * slots cost what the workers that ran have written. */
     sh->slots = sl_shm_map(SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     sh->ring = sl_shm_map(sizeof(*sh->ring));
-    if (sh->slots == NULL || sh->ring == NULL) {
+    sh->api = sl_api_shm_new(SL_SHARED_SLOTS);
+    if (sh->slots == NULL || sh->ring == NULL || sh->api == NULL) {
         sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
         sl_shm_unmap(sh->ring, sizeof(*sh->ring));
+        sl_api_shm_free(sh->api, SL_SHARED_SLOTS);
         sl_shm_unmap(sh, sizeof(*sh));
         return NULL;
     }
@@ -84,6 +87,7 @@ void sl_shared_free(struct sl_shared *sh)
         sl_hshm_free(sh->health);
     sl_shm_unmap(sh->slots, SL_SHARED_SLOTS * sizeof(struct sl_wslot));
     sl_shm_unmap(sh->ring, sizeof(*sh->ring));
+    sl_api_shm_free(sh->api, SL_SHARED_SLOTS);
     sl_shm_unmap(sh, sizeof(*sh));
 }
 
@@ -220,4 +224,14 @@ void sl_shared_sum(const struct sl_shared *sh, struct sl_stats *st, struct sl_me
         sl_top_merge(&m->top_users, &s->metrics.top_users);
         sl_top_merge(&m->top_user_bytes, &s->metrics.top_user_bytes);
     }
+}
+
+void sl_shared_api_sum(const struct sl_shared *sh, struct sl_api_sum *s)
+{
+    size_t i;
+
+    sl_api_sum_clear(s);
+    for (i = 0; i < sh->nused && i < SL_SHARED_SLOTS; i++)
+        if (sh->slots[i].started != 0)
+            sl_api_sum_add(s, &sh->api[i]);
 }

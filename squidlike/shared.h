@@ -30,6 +30,7 @@
 #include "squidlike/metrics.h"
 
 struct sl_conf;
+struct sl_api_table;
 struct cache_infl;
 struct rl_shm;
 struct sl_qstore;
@@ -105,6 +106,11 @@ struct sl_shared {
     /* The fetches in flight of every worker (client_xcf.c): one table
      * for the master's life, kept across reloads. */
     struct cache_infl *infl;
+    /* The analytics per route and consumer (apistats.h): one table per
+     * slot (api[i] is slots[i]'s), written by its worker only, kept like
+     * the slot's counters when a new worker takes it. Made once by
+     * sl_shared_new, for the master's life. */
+    struct sl_api_table *api;
 };
 
 /* Map n bytes shared with future children, zeroed. NULL on failure. */
@@ -133,5 +139,9 @@ unsigned sl_shared_ipconns(const struct sl_shared *sh, const struct sl_wslot *se
  * tables are merged (sl_top_merge); the categories by name. */
 void sl_shared_sum(const struct sl_shared *sh, struct sl_stats *st,
                    struct sl_metrics *m);
+
+/* Sum every slot's analytics table (live or not) into *s (apistats.h). */
+struct sl_api_sum;
+void sl_shared_api_sum(const struct sl_shared *sh, struct sl_api_sum *s);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "acl/quota.h"
 #include "cache/store.h"
+#include "squidlike/apistats.h"
 #include "squidlike/backend.h"
 #include "squidlike/client.h"
 #include "squidlike/dns.h"
@@ -616,14 +617,15 @@ size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc)
                                    REV_JSON_MULT, REV_JSON_ROUTE, REV_JSON_MULT);
 }
 
-size_t sl_status_size(const struct sl_server *srv)
+size_t sl_status_size(struct sl_server *srv)
 {
     const struct sl_tls *t = srv->conf->reverse.tls.rt;
+    const struct sl_api_view *apis = sl_status_apis_now(srv);
 
     /* a certificate's object: names and file, JSON-escaped (tls_json) */
     return SL_STATUS_MAX + sl_status_reverse_json_size(&srv->conf->reverse) +
            (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 128 * 256 +
-           64 + srv->conf->peers.n * 768;
+           64 + srv->conf->peers.n * 768 + (apis != NULL ? sl_api_json_size(apis) : 0);
 }
 
 static int64_t wall_now_ms(void)
@@ -771,6 +773,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     struct sl_bufw w = { out, 0 };
     struct sl_status_view v;
     const struct sl_metrics *m = &sl_server_sums(srv)->metrics;
+    const struct sl_api_view *apis;
     size_t i;
 
     sl_status_collect(srv, &v);
@@ -842,6 +845,8 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     top(&w, "by_bytes", "user", "bytes", &m->top_user_bytes);
     sl_bufw_printf(&w, "\n  }");
     sl_status_reverse_json(&w, srv->conf->reverse.rt, sl_loop_now(srv->loop), wall_now_ms());
+    if ((apis = sl_status_apis(srv)) != NULL)
+        sl_api_json(&w, apis);
     peers_json(&w, srv->conf->peers.rt, sl_loop_now(srv->loop));
     tls_json(&w, srv->conf->reverse.tls.rt);
     limits_json(&w, srv);

@@ -136,13 +136,14 @@ double sl_status_ratio(double num, double den);
  */
 #define SL_STATUS_MAX (128 * 1024)
 int sl_status_write(struct sl_buf *out, struct sl_server *srv);
-/* SL_STATUS_MAX and the room of srv's reverse mode rows. */
-size_t sl_status_size(const struct sl_server *srv);
+/* SL_STATUS_MAX and the room of srv's reverse mode rows and of its
+ * analytics per API (summed now, for sl_status_write: status_apis.c). */
+size_t sl_status_size(struct sl_server *srv);
 
 /* The HTML dashboard (statuspage.c), same contract, sl_status_html_size. */
 #define SL_STATUS_HTML_MAX (192 * 1024)
 int sl_status_html(struct sl_buf *out, struct sl_server *srv);
-size_t sl_status_html_size(const struct sl_server *srv);
+size_t sl_status_html_size(struct sl_server *srv);
 
 /*
  * Reverse mode's part of the pages (metrics.h says what the rows are):
@@ -160,6 +161,17 @@ void sl_status_reverse_html(struct sl_bufw *w, const struct sl_backends *b,
 /* The most bytes each of them writes for the live state of rc. */
 size_t sl_status_reverse_json_size(const struct sl_conf_reverse *rc);
 size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc);
+
+/*
+ * status_apis.c: the analytics per route and consumer of every worker
+ * (apistats.h), summed for a page. sl_status_apis_now sums them (a page
+ * does when it reckons its size), sl_status_apis gives that sum again (the
+ * page's writer). NULL: none to show (a forward-only proxy; no memory).
+ */
+struct sl_api_view;
+const struct sl_api_view *sl_status_apis_now(struct sl_server *srv);
+const struct sl_api_view *sl_status_apis(struct sl_server *srv);
+void sl_status_apis_free(struct sl_server *srv);
 
 /* Security headers of the HTML page: nothing may load from anywhere. */
 #define SL_STATUS_HTML_HEADERS \

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "squidlike/apistats.h"
 #include "squidlike/backend.h"
 #include "squidlike/peer.h"
 #include "squidlike/server.h"
@@ -650,13 +651,15 @@ size_t sl_status_reverse_html_size(const struct sl_conf_reverse *rc)
                                    REV_HTML_MULT, REV_HTML_ROUTE, REV_HTML_MULT);
 }
 
-size_t sl_status_html_size(const struct sl_server *srv)
+size_t sl_status_html_size(struct sl_server *srv)
 {
     const struct sl_tls *t = srv->conf->reverse.tls.rt;
+    const struct sl_api_view *apis = sl_status_apis_now(srv);
 
     /* a certificate's row: names and file, HTML-escaped (tile_tls) */
     return SL_STATUS_HTML_MAX + sl_status_reverse_html_size(&srv->conf->reverse) +
-           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 512 + srv->conf->peers.n * 2048;
+           (t ? 1024 + sl_tls_ncerts(t) * 6144 : 0) + 512 + srv->conf->peers.n * 2048 +
+           (apis != NULL ? sl_api_html_size(apis) : 0);
 }
 
 /* --- graphs ------------------------------------------------------------- */
@@ -795,6 +798,7 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     size_t np;
     const char *name = srv->conf->visible_hostname;
     const struct sl_sum *sum;
+    const struct sl_api_view *apis;
 
     sl_status_collect(srv, &v);
     sum = sl_server_sums(srv);
@@ -824,6 +828,8 @@ int sl_status_html(struct sl_buf *out, struct sl_server *srv)
     tile_times(&w, &v);
     tiles_state(&w, srv, &v);
     sl_status_reverse_html(&w, srv->conf->reverse.rt, v.now.t_ms);
+    if ((apis = sl_status_apis(srv)) != NULL)
+        sl_api_html(&w, apis);
     tile_peers(&w, srv->conf->peers.rt, v.now.t_ms);
     status_tls_html(&w, srv->conf->reverse.tls.rt);
     if (srv->conf->reverse.zip.on)

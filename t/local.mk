@@ -11,7 +11,8 @@ sl_unit_tests = t/unit/check_chars t/unit/check_http t/unit/check_chunk t/unit/c
 	t/unit/check_logfmt t/unit/check_metrics t/unit/check_bufpool \
 	t/unit/check_pick t/unit/check_route t/unit/check_targeted t/unit/check_backend \
 	t/unit/check_tls t/unit/check_ratelimit t/unit/check_encoding t/unit/check_zip \
-	t/unit/check_workq t/unit/check_negotiate t/unit/check_peer
+	t/unit/check_workq t/unit/check_negotiate t/unit/check_peer \
+	t/unit/check_apistats
 # rev_fixture.h: a reverse-mode configuration and its live state for the
 # pages' tests (check_metrics, check_status).
 EXTRA_DIST += t/unit/rev_fixture.h t/unit/conf_fixture.h

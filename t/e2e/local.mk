@@ -31,6 +31,7 @@ sl_e2e_tests += \
 	t/e2e/test_reverse.py \
 	t/e2e/test_reverse_health.py \
 	t/e2e/test_reverse_ops.py \
+	t/e2e/test_api_analytics.py \
 	t/e2e/test_reverse_tls.py \
 	t/e2e/test_reverse_limits.py \
 	t/e2e/test_reverse_compress.py \

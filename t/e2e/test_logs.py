@@ -238,7 +238,7 @@ def _check_text(run, lines):
 JSON_KEYS = ["time", "elapsed_ms", "status", "bytes", "client", "code", "method",
              "url", "version", "user", "hier", "peer", "type", "rule", "category",
              "cache_status", "host", "sni", "referer", "user_agent",
-             "vhost", "route", "backend", "request_id"]
+             "vhost", "route", "route_index", "backend", "request_id", "consumer"]
 
 
 def _check_json(run, lines):

@@ -32,6 +32,12 @@ REGEX = '^/(r|"<&>\\\\)/'
 SHOWN = "~" + REGEX             # nginx's notation, as the pages show it
 
 
+# The prefix routes' patterns, by (vhost, index): a default route name is
+# the vhost's name and its pattern.
+ROUTE_PATTERN = {("app.example", 1): "/api/", ("app.example", 2): "/flaky/",
+                 ("app.example", 3): "/", ("other.example", 0): "/"}
+
+
 def named(name, status=200):
     return ScriptedOrigin(lambda req: Response(status, name.encode(), headers=[
         ("Cache-Control", "no-store")]), name=name)
@@ -135,7 +141,11 @@ def test_ops_pages_after_known_traffic():
         for ln, (host, path, rid, status, backend, (vhost, route)) in zip(lines, plan):
             o = json.loads(ln)
             assert o["url"] == "http://%s%s" % (host, path) and o["status"] == status, ln
-            assert (o["vhost"], o["route"]) == (vhost, route), ln
+            assert (o["vhost"], o["route_index"]) == (vhost, route), ln
+            # the route's name: its vhost's and its pattern (none configured)
+            assert o["route"] == vhost + (SHOWN[1:] if route == 0 and vhost == "app.example"
+                                          else ROUTE_PATTERN[(vhost, route)]), ln
+            assert o["consumer"] is None, ln    # no route with auth
             if backend is None and status == 200:
                 assert o["backend"] in (be(a), be(b)), ln
             else:

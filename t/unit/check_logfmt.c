@@ -133,12 +133,14 @@ START_TEST(test_json)
                      "\"host\":\"example.com\",\"sni\":null,"
                      "\"referer\":\"http://example.com/\","
                      "\"user_agent\":\"curl/7.88.1\",\"vhost\":null,"
-                     "\"route\":null,\"backend\":null,\"request_id\":null}\n");
+                     "\"route\":null,\"route_index\":null,\"backend\":null,"
+                     "\"request_id\":null,\"consumer\":null}\n");
 }
 END_TEST
 
-/* A reverse-mode transaction: JSON names its site, route, backend and
- * request id (escaped like any value: a client chose the id); the other
+/* A reverse-mode transaction: JSON names its site, route (its name and
+ * index), backend, request id and consumer (escaped like any value: a
+ * client chose the id, a default route name holds a pattern); the other
  * formats are Squid's and stay as they are, the backend's address in the
  * hierarchy field. */
 START_TEST(test_reverse_fields)
@@ -151,19 +153,27 @@ START_TEST(test_reverse_fields)
 
     a.vhost = "www.example.com";
     a.route = 3;
+    a.route_name = "www.example.com~^/\"x\"";
     a.backend = "10.0.0.7:8080";
     a.request_id = "id\"1\n";
+    a.consumer = "alice";
     fmt(&a);
     ck_assert_ptr_nonnull(strstr(line, ",\"user_agent\":\"curl/7.88.1\","
-        "\"vhost\":\"www.example.com\",\"route\":3,"
-        "\"backend\":\"10.0.0.7:8080\",\"request_id\":\"id\\\"1\\n\"}\n"));
-    /* route 0 is a route; without a vhost there is none */
+        "\"vhost\":\"www.example.com\",\"route\":\"www.example.com~^/\\\"x\\\"\","
+        "\"route_index\":3,\"backend\":\"10.0.0.7:8080\","
+        "\"request_id\":\"id\\\"1\\n\",\"consumer\":\"alice\"}\n"));
+    /* route 0 is a route; a route without auth has no consumer */
     a.route = 0;
+    a.consumer = NULL;
     fmt(&a);
-    ck_assert_ptr_nonnull(strstr(line, ",\"route\":0,"));
+    ck_assert_ptr_nonnull(strstr(line, ",\"route_index\":0,"));
+    ck_assert_ptr_nonnull(strstr(line, ",\"consumer\":null}"));
+    /* without a vhost there is none */
     a.vhost = NULL;
+    a.consumer = "alice";
     fmt(&a);
-    ck_assert_ptr_nonnull(strstr(line, ",\"vhost\":null,\"route\":null,"));
+    ck_assert_ptr_nonnull(strstr(line, ",\"vhost\":null,\"route\":null,\"route_index\":null,"));
+    ck_assert_ptr_nonnull(strstr(line, ",\"consumer\":null}"));
     for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         a = rec(f[i]);
         fmt(&a);
@@ -280,12 +290,13 @@ START_TEST(test_worst_case_fits)
         .code = big, .method = big, .url = big, .version = big, .user = big,
         .hier = big, .peer = big, .type = big, .rule = big, .category = big,
         .cache_status = big, .host = big, .sni = big, .referer = big,
-        .user_agent = big, .vhost = big, .route = INT_MIN, .backend = big,
-        .request_id = big };
+        .user_agent = big, .vhost = big, .route = INT_MIN, .route_name = big,
+        .backend = big, .request_id = big, .consumer = big };
     fmt(&a);
     n = strlen(line);
     ck_assert_str_eq(line + n - 3, "\"}\n");
-    ck_assert_ptr_nonnull(strstr(line, "\",\"route\":-2147483648,\"backend\":\"\\u0001"));
+    ck_assert_ptr_nonnull(strstr(line, "\",\"route_index\":-2147483648,\"backend\":\"\\u0001"));
+    ck_assert_ptr_nonnull(strstr(line, "\",\"consumer\":\"\\u0001"));
     ck_assert_ptr_nonnull(strstr(line, "\",\"request_id\":\"\\u0001"));
     p = strstr(line, ",\"url\":\"");
     ck_assert_ptr_nonnull(p);
