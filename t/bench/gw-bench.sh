@@ -4,7 +4,8 @@
 # no-store body) through squidlike with and without auth, beside nginx.
 #
 #   t/bench/gw-bench.sh                      # from the source tree, after make
-#   GB_ROUNDS=9 GB_DURATION=10 t/bench/gw-bench.sh
+#   GB_ROUNDS=20 GB_DURATION=3 GB_CANDIDATES="noauth apikey rs256 es256" \
+#     t/bench/gw-bench.sh      # a busy machine: more, shorter pairs
 #   GB_CANDIDATES="noauth rs256" GB_PERF=rs256 t/bench/gw-bench.sh
 #
 # Why not proxybench: it cannot add an Authorization field to its requests.
