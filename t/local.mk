@@ -24,7 +24,7 @@ sl_unit_tests += t/unit/check_inflight
 # The API gateway: query parameters read and edited.
 sl_unit_tests += t/unit/check_query
 # The API gateway's pure parts: JSON, JWT/JWKS verification and its cache.
-sl_unit_tests += t/unit/check_json t/unit/check_jwt
+sl_unit_tests += t/unit/check_json t/unit/check_jwt t/unit/check_jsonedit
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).
 t_unit_check_zip_LDADD = $(LDADD) $(BROTLIDEC_LIBS)
 if SL_HAVE_CHECK
