@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "filters/jsonedit.h"
 
@@ -262,4 +263,26 @@ long flt_jsonedit_run(const struct flt_jsonedit *e, const char *in, size_t len,
     if (!changed)
         return -ENOENT;
     return (long)o.n;
+}
+
+int flt_jsonedit_type(const char *v, size_t n)
+{
+    size_t i = 0, end, slash = 0;
+
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    for (end = i; end < n && v[end] != ';' && v[end] != ' ' && v[end] != '\t'; end++)
+        if (v[end] == '/' && slash == 0)
+            slash = end;
+    for (; end < n && (v[end] == ' ' || v[end] == '\t'); end++)
+        ;
+    if (end < n && v[end] != ';')
+        return 0;               /* "application/json x": not a media type */
+    while (end > i && (v[end - 1] == ' ' || v[end - 1] == '\t' || v[end - 1] == ';'))
+        end--;
+    if (slash == 0 || slash == i || slash + 1 >= end)
+        return 0;
+    if (end - i == 16 && strncasecmp(v + i, "application/json", 16) == 0)
+        return 1;
+    return end - slash - 1 > 5 && strncasecmp(v + end - 5, "+json", 5) == 0;
 }

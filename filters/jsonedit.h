@@ -63,4 +63,9 @@ size_t flt_jsonedit_rules(const struct flt_jsonedit *e);
 long flt_jsonedit_run(const struct flt_jsonedit *e, const char *in, size_t len,
                       struct flt_json_tok *tok, size_t ntok, char *out, size_t outlen);
 
+/* Is the Content-Type value v[0, n) a JSON media type: application/json
+ * or any type/subtype ending in "+json" (RFC 6839), any case, parameters
+ * allowed ("application/problem+json; charset=utf-8")? 1 or 0. */
+int flt_jsonedit_type(const char *v, size_t n);
+
 #endif

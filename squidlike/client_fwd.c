@@ -706,8 +706,10 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     opts.access = conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &opts, &add);
-    if (final)
+    if (final) {
         zip_opts(c, m, NULL, 1, &opts);     /* our coding's (client_zip.c) */
+        json_opts(c, m, 1, &opts);          /* the JSON edit's (client_json.c) */
+    }
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (status_line(&c->out, m) == 0 &&
@@ -779,6 +781,10 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         return -1;              /* a parent's 407: our 502 is under way */
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
+    if (json_on_head(c, m) < 0) {
+        fwd_bad_response(c, "no memory to edit the JSON body");
+        return -1;
+    }
     zip_on_head(c, m);          /* before the store sees the head */
     v = fill_on_head(c, m);
     if (v != CL_NEXT) {
@@ -800,10 +806,12 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     t->resp.reframe = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor >= 1;
     t->origin_keep = (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
                      t->resp.kind != SL_HTTP_BODY_CLOSE;
-    if (t->zip)
+    if (t->zip || t->json)
         t->resp.reframe = 0;    /* decoded into the coder; framed after it */
-    /* Without a length the client can only learn the end from the close. */
-    if (t->zip ? !t->zip->flow.reframe :
+    /* Without a length the client can only learn the end from the close
+     * (an edited body gets one, but a chunked one past max_size not). */
+    if (t->json ? t->minor == 0 && t->resp.kind != SL_HTTP_BODY_LENGTH :
+        t->zip ? !t->zip->flow.reframe :
         t->resp.kind == SL_HTTP_BODY_CLOSE ||
         (t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe))
         t->keep = 0;
@@ -876,7 +884,7 @@ static int fwd_move_body(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->out), span_n, k;
+    size_t hl, span_n, k;
     int progress = 0;
     char *span;
     ssize_t n;
@@ -885,13 +893,16 @@ static int fwd_move_body(struct sl_client *c)
         fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
         return 1;
     }
-    if (t->head_done && t->zip == NULL)
+    if (t->head_done && t->zip == NULL && t->json == NULL)
         fill_body(c, span, span_n);    /* data only: stored de-chunked */
-    if (t->head_done && t->zip && (progress = zip_pump(c)) < 0) {
+    if (t->head_done && ((t->zip && (progress = zip_pump(c)) < 0) ||
+                         (t->json && (progress = json_pump(c)) < 0))) {
         t->origin_keep = 0;
         cl_close(c);            /* cut short: the client must see it */
         return 1;
     }
+    /* a JSON body being held holds the head (client_json.c) */
+    hl = json_holds(c) ? 0 : sl_buf_len(&c->out);
     if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
         /* Bytes after the end of the response: a confused origin. */
         t->origin_keep = 0;
@@ -900,13 +911,19 @@ static int fwd_move_body(struct sl_client *c)
     if (c->headless) {
         /* Its client left: the bytes only go to the store (no framing
          * of ours to finish either). */
-        size_t bl = t->head_done && !t->zip ? t->resp.ready : 0;
+        size_t bl = t->head_done && !t->zip && !t->json ? t->resp.ready : 0;
         t->resp.reframe = 0;
         if (t->zip) {           /* coded and stored: nobody to send to */
             sl_buf_consume(&t->zip->out, t->zip->flow.ready);
             progress |= t->zip->flow.ready > 0;
             t->zip->flow.ready = 0;
             t->zip->flow.reframe = 0;
+        }
+        if (t->json) {          /* edited (or passed) and stored */
+            sl_buf_consume(&t->json->buf, t->json->flow.ready);
+            progress |= t->json->flow.ready > 0;
+            t->json->flow.ready = 0;
+            t->json->flow.reframe = 0;
         }
         sl_buf_consume(&c->out, hl);
         sl_buf_consume(&o->in, bl);
@@ -917,6 +934,9 @@ static int fwd_move_body(struct sl_client *c)
         n = t->head_done && t->zip
           ? flow_send(c->io.fd, c->ssl, c->out.pos, hl, &t->zip->out,
                       &t->zip->flow, &c->wr, &k)
+          : t->head_done && t->json
+          ? flow_send(c->io.fd, c->ssl, c->out.pos, hl, &t->json->buf,
+                      &t->json->flow, &c->wr, &k)
           : flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
                       t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
@@ -990,7 +1010,7 @@ int fwd_run(struct sl_client *c)
     if (c->state != CL_FORWARD)
         return 1;
     if (t->head_done && flow_sent(&t->resp) && (t->zip == NULL || zip_sent(c)) &&
-        sl_buf_len(&c->out) == 0) {
+        (t->json == NULL || json_sent(c)) && sl_buf_len(&c->out) == 0) {
         fwd_finish(c);
         return 1;
     }

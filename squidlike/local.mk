@@ -27,7 +27,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/shmlock.c %reldir%/shmlock.h %reldir%/health_shm.c %reldir%/health_shm.h \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/client_peer.c \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
-	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \
+	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/client_json.c %reldir%/conf_zip.c \
 	%reldir%/workq.c %reldir%/workq.h %reldir%/client_negotiate.c
 
 sbin_PROGRAMS += %reldir%/squidlike

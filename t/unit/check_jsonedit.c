@@ -272,6 +272,23 @@ START_TEST(all_rules_apply)
 }
 END_TEST
 
+START_TEST(media_types)
+{
+    static const char *const yes[] = { "application/json", "Application/JSON",
+        "application/json; charset=utf-8", " application/json ;charset=utf-8",
+        "application/problem+json", "application/vnd.api+JSON; ext=x", "text/x+json" };
+    static const char *const no[] = { "", "application/jsonp", "text/json5",
+        "application/json x", "application/+json", "/json", "json", "text/plain",
+        "application/x-json-stream", "application/json-patch" };
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        ck_assert_msg(flt_jsonedit_type(yes[i], strlen(yes[i])), "%s", yes[i]);
+    for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        ck_assert_msg(!flt_jsonedit_type(no[i], strlen(no[i])), "%s", no[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jsonedit");
@@ -289,6 +306,7 @@ int main(void)
     tcase_add_test(tc, token_bound);
     tcase_add_test(tc, rules_refused);
     tcase_add_test(tc, all_rules_apply);
+    tcase_add_test(tc, media_types);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
