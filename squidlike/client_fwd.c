@@ -584,7 +584,9 @@ void fwd_timeout(struct sl_client *c)
     if (c->reverse)
         rev_outcome(c, 0, 0);   /* a no-op when its head came */
     /* (a chained CONNECT after the peek: our 200 went out, TLS follows) */
-    if (t->head_done || t->bytes_out > 0 || (t->hop.chain && t->acl.peeked)) {
+    /* (a JSON body being held: its head has not gone, an answer can) */
+    if ((t->head_done && !json_holds(c)) || t->bytes_out > 0 ||
+        (t->hop.chain && t->acl.peeked)) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
     }
@@ -898,7 +900,10 @@ static int fwd_move_body(struct sl_client *c)
     if (t->head_done && ((t->zip && (progress = zip_pump(c)) < 0) ||
                          (t->json && (progress = json_pump(c)) < 0))) {
         t->origin_keep = 0;
-        cl_close(c);            /* cut short: the client must see it */
+        if (json_holds(c))      /* nothing went yet: say why */
+            fwd_bad_response(c, "the JSON body could not be edited");
+        else
+            cl_close(c);        /* cut short: the client must see it */
         return 1;
     }
     /* a JSON body being held holds the head (client_json.c) */
@@ -960,7 +965,10 @@ static int fwd_move_body(struct sl_client *c)
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             SL_LOG(SL_LOG_INFO, c->id, (int)n, "%s closed mid-body", t->key);
             t->origin_keep = 0;
-            cl_close(c);        /* truncated: the client must see it */
+            if (json_holds(c))  /* its head is held: a 502 can still go */
+                fwd_bad_response(c, "closed mid-body");
+            else
+                cl_close(c);    /* truncated: the client must see it */
             return 1;
         }
         if (n > 0) {

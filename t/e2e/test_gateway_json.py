@@ -40,6 +40,8 @@ def site_conf(port, app):
     routes = [{"prefix": "/small/", "pool": "app",
                "response_json": dict(RULES, max_size="1k")},
               {"prefix": "/plain/", "pool": "app"},
+              {"prefix": "/stall/", "pool": "app", "response_json": RULES,
+               "idle_timeout": "1s"},
               {"prefix": "/norange/", "pool": "app", "response_json": RULES,
                "request_headers": {"remove": ["Range", "If-Range"]}},
               {"prefix": "/", "pool": "app", "response_json": RULES}]
@@ -304,6 +306,44 @@ def test_compressed_route_sends_the_edit_identity():
     r = s.ask("/zt", headers=[("Accept-Encoding", "gzip")])
     assert r.status == 200 and r.header("Content-Encoding") == "gzip", r.headers
     assert gzip.decompress(r.body) == b"plain text " * 100
+
+
+# --- abnormal ends -------------------------------------------------------------------
+
+def test_backend_cut_or_stalled_mid_body_answered():
+    """The head is held with the body: a backend that closes or stalls
+    before the end gets the client a 502 / 504, never the part it sent."""
+    s = site()
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Cache-Control: no-store\r\n")
+    part = b'{"password": "s3cret", "usr": '
+    s.app.routes["/cut"] = Response(raw=head + b"Content-Length: 100\r\n\r\n" + part)
+    s.app.routes["/cut-ck"] = Response(raw=head + b"Transfer-Encoding: chunked\r\n\r\n" +
+                                       b"%x\r\n" % len(part) + part + b"\r\n")
+    s.app.routes["/stall/doc"] = Response(raw=head + b"Content-Length: 100\r\n\r\n" + part,
+                                          keep_open=True)
+    for path, status in (("/cut", 502), ("/cut-ck", 502), ("/stall/doc", 504)):
+        r = s.ask(path)
+        assert r.status == status, (path, r.brief()[:300])
+        assert b"s3cret" not in r.body, (path, r.body[:300])
+    # and the daemon is fine
+    s.app.routes["/after"] = Response(200, DOC, headers=[JSON, NO_STORE])
+    edited(s.ask("/after"), EDITED, "after")
+
+
+def test_client_leaves_while_held():
+    """A client gone while its body is held: the response goes on to the
+    end (and to the store, edited), the buffer is freed (ASan's run)."""
+    s = site()
+    doc, want = big_doc(1000)
+    s.app.routes["/leave"] = Response(200, [doc[:1000], doc[1000:]], headers=[JSON, FRESH],
+                                      chunked=True, body_delay=0.5)
+    with h.RawConn(s.port) as c:
+        c.send(h.build_request("GET", "/leave", [("Host", HOST)]))
+        h.wait_until(lambda: s.app.count("/leave") == 1, timeout=20, what="request at the backend")
+    # the stored copy, when the fetch went on to its end, is the edited one
+    r = s.ask("/leave")
+    edited(r, want, "after the client left")
 
 
 # --- config -----------------------------------------------------------------------
