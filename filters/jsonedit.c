@@ -244,6 +244,15 @@ static void object(const struct flt_jsonedit *e, const char *text,
     span(o, text, prev_end, t[obj].end);            /* the tail and '}' */
 }
 
+size_t flt_jsonedit_tokens(const char *in, size_t len)
+{
+    size_t i, n = 1;
+
+    for (i = 0; i < len; i++)
+        n += in[i] == ',' || in[i] == ':' || in[i] == '[' || in[i] == '{';
+    return n < FLT_JSONEDIT_TOKENS(len) ? n : FLT_JSONEDIT_TOKENS(len);
+}
+
 long flt_jsonedit_run(const struct flt_jsonedit *e, const char *in, size_t len,
                       struct flt_json_tok *tok, size_t ntok, char *out, size_t outlen)
 {

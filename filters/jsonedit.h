@@ -49,6 +49,12 @@ size_t flt_jsonedit_rules(const struct flt_jsonedit *e);
  * least one byte and a separator): the size of run's token array. */
 #define FLT_JSONEDIT_TOKENS(len) ((len) / 2 + 2)
 
+/* Tokens enough for in[0, len) itself, usually far fewer: every value
+ * but the document follows a '{', '[', ',' or ':' of its own, so one more
+ * than the count of those bytes (those inside strings too: more, never
+ * fewer). At most FLT_JSONEDIT_TOKENS(len). */
+size_t flt_jsonedit_tokens(const char *in, size_t len);
+
 /*
  * Edit in[0, len) with rules e into out[0, outlen), tok[0, ntok) being
  * the parser's scratch (FLT_JSONEDIT_TOKENS(len) always suffices).

@@ -161,24 +161,23 @@ static int json_send(struct sl_client *c, const struct sl_conf_rroute *r)
 {
     struct cl_json *j = c->txn.json;
     size_t len = sl_buf_len(&j->buf), cap = len + 256;
+    size_t ntok = flt_jsonedit_tokens(j->buf.pos, len);
     struct flt_json_tok *tok = NULL;
     struct sl_buf out = { 0 };
     char line[48];
     long n = -ENOMEM;
     int rc = -ENOMEM;
 
-    if ((tok = malloc(FLT_JSONEDIT_TOKENS(len) * sizeof(*tok))) == NULL ||
+    if ((tok = malloc(ntok * sizeof(*tok))) == NULL ||
         sl_buf_init(&out, cap) < 0)
         goto out;
-    n = flt_jsonedit_run(r->json, j->buf.pos, len, tok, FLT_JSONEDIT_TOKENS(len),
-                         out.last, cap);
+    n = flt_jsonedit_run(r->json, j->buf.pos, len, tok, ntok, out.last, cap);
     if (n > (long)cap) {        /* renames made it longer than the room */
         cap = (size_t)n;
         sl_buf_free(&out);
         if (sl_buf_init(&out, cap) < 0)
             goto out;
-        n = flt_jsonedit_run(r->json, j->buf.pos, len, tok, FLT_JSONEDIT_TOKENS(len),
-                             out.last, cap);
+        n = flt_jsonedit_run(r->json, j->buf.pos, len, tok, ntok, out.last, cap);
     }
     if (n >= 0) {
         out.last += n;
@@ -186,7 +185,7 @@ static int json_send(struct sl_client *c, const struct sl_conf_rroute *r)
         j->buf = out;           /* what the client gets */
         out = (struct sl_buf){ 0 };
     } else if (n == -ENOSPC) {
-        goto out;               /* cannot be: FLT_JSONEDIT_TOKENS is enough */
+        goto out;               /* cannot be: flt_jsonedit_tokens is enough */
     }
     /* else (-ENOENT, -EINVAL, -ELOOP): sent as it came */
     len = sl_buf_len(&j->buf);

@@ -42,7 +42,8 @@ static const char *edit_rc(const char *const *spec, const char *doc, long *rc)
     long n;
 
     ck_assert_uint_le(FLT_JSONEDIT_TOKENS(len), 2048);
-    n = flt_jsonedit_run(e, doc, len, t, FLT_JSONEDIT_TOKENS(len), out, sizeof(out) - 1);
+    ck_assert_uint_le(flt_jsonedit_tokens(doc, len), FLT_JSONEDIT_TOKENS(len));
+    n = flt_jsonedit_run(e, doc, len, t, flt_jsonedit_tokens(doc, len), out, sizeof(out) - 1);
     flt_jsonedit_free(e);
     *rc = n;
     if (n < 0)
@@ -207,6 +208,10 @@ START_TEST(token_bound)
     ck_assert_int_eq(flt_jsonedit_run(e, doc, n, t, FLT_JSONEDIT_TOKENS(n), out,
                                       sizeof(out)), 2);
     ck_assert_int_eq(memcmp(out, "{}", 2), 0);
+    /* the count from the bytes is enough here too, and exact for it */
+    ck_assert_uint_eq(flt_jsonedit_tokens(doc, n), (size_t)flt_json_parse(doc, n, t, 1000));
+    ck_assert_int_eq(flt_jsonedit_run(e, doc, n, t, flt_jsonedit_tokens(doc, n), out,
+                                      sizeof(out)), 2);
     flt_jsonedit_free(e);
 }
 END_TEST
