@@ -148,6 +148,10 @@ def test_json_types_and_statuses():
                                 ("/err", "Application/JSON", 500)):
         s.app.routes[path] = Response(status, DOC, headers=[("Content-Type", ctype), NO_STORE])
         edited(s.ask(path), EDITED, path, status=status)
+    # no-transform stops compression, not the site's own rule
+    s.app.routes["/nt"] = Response(200, DOC, headers=[
+        JSON, ("Cache-Control", "no-store, no-transform")])
+    edited(s.ask("/nt", headers=[("Accept-Encoding", "gzip")]), EDITED, "no-transform")
 
 
 def test_cache_hit_sends_the_edited_body():
