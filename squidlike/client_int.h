@@ -530,6 +530,8 @@ void fwd_request_opts(struct sl_client *c, const struct sl_http_msg *m,
 /* "Connection: upgrade" and the Upgrade field of m (a request asking for
  * a protocol switch, or the 101 that grants it) into out. 0 or -ENOSPC. */
 int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out);
+/* "1.<minor> <visible_hostname> (squidlike/<version>)": our Via entry. */
+void fwd_via_text(char *buf, size_t n, int minor, const struct sl_conf *conf);
 
 /* client_hit.c: the cache's step (PURGE, a lookup): CL_DONE when it
  * answered (a hit, 504 only-if-cached, waiting on a collapsed fetch),
