@@ -8,3 +8,5 @@ libsquidlike_a_SOURCES += %reldir%/hdr.c %reldir%/hdr.h %reldir%/page.c %reldir%
 # json.c: a strict JSON parser into a caller's token array (JWT, JWKS,
 # response bodies).
 libsquidlike_a_SOURCES += %reldir%/json.c %reldir%/json.h
+# jsonedit.c: members of a JSON body removed or renamed (response_json).
+libsquidlike_a_SOURCES += %reldir%/jsonedit.c %reldir%/jsonedit.h

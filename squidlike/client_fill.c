@@ -97,8 +97,10 @@ static int stored_head(const struct sl_client *c, const struct sl_http_msg *m,
         add = NULL;             /* a refresh: the stored head has them */
     o.via = NULL;
     /* a coded variant is stored as it was sent (client_zip.c) */
-    if (c->reverse)
+    if (c->reverse) {
         zip_opts(c, m, old, 0, &o);
+        json_opts(c, m, 0, &o);         /* an edited body (client_json.c) */
+    }
     if (sl_buf_printf(out, "HTTP/1.1 %d %.*s\r\n", m->status, (int)m->reason.len,
                       m->reason.base) < 0 || flt_hdr_rewrite(m, &o, out) < 0 ||
         (add != NULL && sl_buf_append(out, add, strlen(add)) < 0) ||
@@ -296,8 +298,8 @@ static void fill_start(struct sl_client *c, const struct sl_http_msg *m,
     h = fill_heuristic(c, &ttl);
     cache_fresh_compute(m, respcc, h,
                         cc->request_time, time(NULL), &fresh);
-    /* a coded body's length is known at its end */
-    length = t->zip ? -1 : t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
+    /* a coded or edited body's length is known at its end */
+    length = t->zip || t->json ? -1 : t->resp.kind == SL_HTTP_BODY_LENGTH ? m->content_length :
              t->resp.kind == SL_HTTP_BODY_NONE ? 0 : -1;
     cc->w = cache_store_write_begin(st, c->ckey.pos, sl_buf_len(&c->ckey),
                                     &fresh, sizeof(fresh), head.pos,
@@ -441,6 +443,7 @@ void fill_finish(struct sl_client *c, int complete)
     struct cl_cache *cc = &c->txn.cache;
 
     zip_end(c);                 /* the response is over, one way or another */
+    json_end(c);
 
     cfwd_end(c, complete && cc->w != NULL);
     if (cc->w == NULL)

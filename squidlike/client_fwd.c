@@ -27,91 +27,6 @@
 #include "squidlike/client_int.h"
 #include "squidlike/log.h"
 
-/* --- the origin request head ------------------------------------------ */
-
-static void via_text(char *buf, size_t n, int minor, const struct sl_conf *conf)
-{
-    snprintf(buf, n, "1.%d %s (squidlike/%s)", minor, conf->visible_hostname,
-             PACKAGE_VERSION);
-}
-
-void fwd_request_opts(struct sl_client *c, const struct sl_http_msg *m,
-                      struct flt_hdr_opts *opts, char *via, size_t vialen)
-{
-    const struct sl_conf *conf = c->conf;
-
-    memset(opts, 0, sizeof(*opts));
-    opts->client_addr = c->peer_str;
-    if (conf->http.via) {
-        via_text(via, vialen, m->minor, conf);
-        opts->via = via;
-    }
-    opts->request = 1;
-    /* maxfwd_begin has answered a 0 and refused a bad value */
-    opts->dec_max_forwards = sl_view_eq(m->method, "OPTIONS") ||
-                             sl_view_eq(m->method, "TRACE");
-    opts->keep_te = m->chunked;
-    c->txn.req.reframe = m->chunked;    /* HTTP/1.1 to the origin: framed by us */
-    opts->keep_cl = 1;
-    fill_request_fields(c, opts);       /* a revalidation's drop list */
-}
-
-int fwd_build_request(struct sl_client *c, const struct sl_http_msg *m)
-{
-    const struct sl_conf *conf = c->conf;
-    const struct cl_txn *t = &c->txn;
-    const struct sl_url *u = &t->url_parts;
-    size_t limit = conf->http.max_request_head + 1024;
-    struct flt_hdr_opts opts;
-    char via[160];
-
-    if (c->reverse)
-        return rev_build_request(c, m);     /* a backend's request */
-    if (c->oreq.start == NULL && sl_buf_init(&c->oreq, 4096) < 0)
-        return -ENOMEM;
-    sl_buf_reset(&c->oreq);
-    /* the origin form: peer_start makes a parent's of it */
-    c->txn.hop.form_pre = c->txn.hop.form_auth = 0;
-    c->txn.hop.applied = 0;
-    if (sl_buf_reserve(&c->oreq, m->target.len + 1024, limit) < 0)
-        return -ENOSPC;
-    sl_buf_printf(&c->oreq, "%.*s %.*s HTTP/1.1\r\nHost: ",
-                  (int)m->method.len, m->method.base,
-                  (int)u->path.len, u->path.base);
-    sl_buf_printf(&c->oreq, u->host_is_ipv6 ? "[%s]" : "%s", u->host);
-    if (u->port != 80)
-        sl_buf_printf(&c->oreq, ":%u", u->port);
-    if (sl_buf_append(&c->oreq, "\r\n", 2) < 0)
-        return -ENOSPC;
-    fwd_request_opts(c, m, &opts, via, sizeof(via));
-    opts.xff = conf->http.forwarded_for;
-    opts.access = conf->policy.req_headers;
-    /* Heads are mostly small: try the buffer we have, grow if it is not
-     * enough (the rewrite leaves partial output behind: cut it off). */
-    for (;;) {
-        size_t mark = sl_buf_len(&c->oreq), have = sl_buf_size(&c->oreq);
-        if (flt_hdr_rewrite(m, &opts, &c->oreq) == 0 &&
-            (!t->upgrade || fwd_upgrade_fields(m, &c->oreq) == 0) &&
-            fill_request_conditionals(c, &c->oreq) == 0 &&
-            sl_buf_append(&c->oreq, "\r\n", 2) == 0)
-            return 0;
-        c->oreq.last = c->oreq.pos + mark;
-        if (have >= limit || sl_buf_reserve(&c->oreq, have, limit) < 0)
-            return -ENOSPC;
-    }
-}
-
-int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out)
-{
-    const struct sl_http_hdr *up = sl_http_find(m, "Upgrade");
-
-    /* the parser let no CR, LF or NUL into a value */
-    if (up == NULL)
-        return 0;
-    return sl_buf_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n",
-                         (int)up->value.len, up->value.base) < 0 ? -ENOSPC : 0;
-}
-
 /* --- finding an origin connection ------------------------------------- */
 
 static void fwd_on_origin(struct sl_origin *o)
@@ -584,7 +499,9 @@ void fwd_timeout(struct sl_client *c)
     if (c->reverse)
         rev_outcome(c, 0, 0);   /* a no-op when its head came */
     /* (a chained CONNECT after the peek: our 200 went out, TLS follows) */
-    if (t->head_done || t->bytes_out > 0 || (t->hop.chain && t->acl.peeked)) {
+    /* (a JSON body being held: its head has not gone, an answer can) */
+    if ((t->head_done && !json_holds(c)) || t->bytes_out > 0 ||
+        (t->hop.chain && t->acl.peeked)) {
         cl_close(c);            /* stalled mid-body: all we can do is cut */
         return;
     }
@@ -699,7 +616,7 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
         return -ENOMEM;
     memset(&opts, 0, sizeof(opts));
     if (conf->http.via) {
-        via_text(via, sizeof(via), m->minor, conf);
+        fwd_via_text(via, sizeof(via), m->minor, conf);
         opts.via = via;
     }
     opts.keep_cl = 1;
@@ -708,8 +625,10 @@ static int fwd_client_head(struct sl_client *c, const struct sl_http_msg *m,
     opts.access = conf->policy.resp_headers;
     if (c->reverse)
         rev_resp_opts(c, &opts, &add);
-    if (final)
+    if (final) {
         zip_opts(c, m, NULL, 1, &opts);     /* our coding's (client_zip.c) */
+        json_opts(c, m, 1, &opts);          /* the JSON edit's (client_json.c) */
+    }
     for (;;) {
         mark = sl_buf_len(&c->out);
         if (status_line(&c->out, m) == 0 &&
@@ -781,6 +700,10 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
         return -1;              /* a parent's 407: our 502 is under way */
     t->resp.kind = sl_http_response_body(m, t->is_head);
     t->resp.left = m->content_length;
+    if (json_on_head(c, m) < 0) {
+        fwd_bad_response(c, "no memory to edit the JSON body");
+        return -1;
+    }
     zip_on_head(c, m);          /* before the store sees the head */
     v = fill_on_head(c, m);
     if (v != CL_NEXT) {
@@ -802,10 +725,12 @@ static int fwd_on_head(struct sl_client *c, const struct sl_http_msg *m,
     t->resp.reframe = t->resp.kind == SL_HTTP_BODY_CHUNKED && t->minor >= 1;
     t->origin_keep = (m->minor >= 1 ? !m->conn_close : m->conn_keepalive) &&
                      t->resp.kind != SL_HTTP_BODY_CLOSE;
-    if (t->zip)
+    if (t->zip || t->json)
         t->resp.reframe = 0;    /* decoded into the coder; framed after it */
-    /* Without a length the client can only learn the end from the close. */
-    if (t->zip ? !t->zip->flow.reframe :
+    /* Without a length the client can only learn the end from the close
+     * (an edited body gets one, but a chunked one past max_size not). */
+    if (t->json ? t->minor == 0 && t->resp.kind != SL_HTTP_BODY_LENGTH :
+        t->zip ? !t->zip->flow.reframe :
         t->resp.kind == SL_HTTP_BODY_CLOSE ||
         (t->resp.kind == SL_HTTP_BODY_CHUNKED && !t->resp.reframe))
         t->keep = 0;
@@ -878,7 +803,7 @@ static int fwd_move_body(struct sl_client *c)
 {
     struct cl_txn *t = &c->txn;
     struct sl_origin *o = t->origin;
-    size_t hl = sl_buf_len(&c->out), span_n, k;
+    size_t hl, span_n, k;
     int progress = 0;
     char *span;
     ssize_t n;
@@ -887,13 +812,19 @@ static int fwd_move_body(struct sl_client *c)
         fwd_bad_response(c, t->resp.ck.err ? t->resp.ck.err : "bad chunked body");
         return 1;
     }
-    if (t->head_done && t->zip == NULL)
+    if (t->head_done && t->zip == NULL && t->json == NULL)
         fill_body(c, span, span_n);    /* data only: stored de-chunked */
-    if (t->head_done && t->zip && (progress = zip_pump(c)) < 0) {
+    if (t->head_done && ((t->zip && (progress = zip_pump(c)) < 0) ||
+                         (t->json && (progress = json_pump(c)) < 0))) {
         t->origin_keep = 0;
-        cl_close(c);            /* cut short: the client must see it */
+        if (json_holds(c))      /* nothing went yet: say why */
+            fwd_bad_response(c, "the JSON body could not be edited");
+        else
+            cl_close(c);        /* cut short: the client must see it */
         return 1;
     }
+    /* a JSON body being held holds the head (client_json.c) */
+    hl = json_holds(c) ? 0 : sl_buf_len(&c->out);
     if (t->resp.done && sl_buf_len(&o->in) > t->resp.ready) {
         /* Bytes after the end of the response: a confused origin. */
         t->origin_keep = 0;
@@ -902,13 +833,19 @@ static int fwd_move_body(struct sl_client *c)
     if (c->headless) {
         /* Its client left: the bytes only go to the store (no framing
          * of ours to finish either). */
-        size_t bl = t->head_done && !t->zip ? t->resp.ready : 0;
+        size_t bl = t->head_done && !t->zip && !t->json ? t->resp.ready : 0;
         t->resp.reframe = 0;
         if (t->zip) {           /* coded and stored: nobody to send to */
             sl_buf_consume(&t->zip->out, t->zip->flow.ready);
             progress |= t->zip->flow.ready > 0;
             t->zip->flow.ready = 0;
             t->zip->flow.reframe = 0;
+        }
+        if (t->json) {          /* edited (or passed) and stored */
+            sl_buf_consume(&t->json->buf, t->json->flow.ready);
+            progress |= t->json->flow.ready > 0;
+            t->json->flow.ready = 0;
+            t->json->flow.reframe = 0;
         }
         sl_buf_consume(&c->out, hl);
         sl_buf_consume(&o->in, bl);
@@ -919,6 +856,9 @@ static int fwd_move_body(struct sl_client *c)
         n = t->head_done && t->zip
           ? flow_send(c->io.fd, c->ssl, c->out.pos, hl, &t->zip->out,
                       &t->zip->flow, &c->wr, &k)
+          : t->head_done && t->json
+          ? flow_send(c->io.fd, c->ssl, c->out.pos, hl, &t->json->buf,
+                      &t->json->flow, &c->wr, &k)
           : flow_send(c->io.fd, c->ssl, c->out.pos, hl, &o->in,
                       t->head_done ? &t->resp : NULL, &c->wr, &k);
         if (n < 0 && n != -EAGAIN) {
@@ -942,7 +882,10 @@ static int fwd_move_body(struct sl_client *c)
         if (n == 0 || (n < 0 && n != -EAGAIN)) {
             SL_LOG(SL_LOG_INFO, c->id, (int)n, "%s closed mid-body", t->key);
             t->origin_keep = 0;
-            cl_close(c);        /* truncated: the client must see it */
+            if (json_holds(c))  /* its head is held: a 502 can still go */
+                fwd_bad_response(c, "closed mid-body");
+            else
+                cl_close(c);    /* truncated: the client must see it */
             return 1;
         }
         if (n > 0) {
@@ -992,7 +935,7 @@ int fwd_run(struct sl_client *c)
     if (c->state != CL_FORWARD)
         return 1;
     if (t->head_done && flow_sent(&t->resp) && (t->zip == NULL || zip_sent(c)) &&
-        sl_buf_len(&c->out) == 0) {
+        (t->json == NULL || json_sent(c)) && sl_buf_len(&c->out) == 0) {
         fwd_finish(c);
         return 1;
     }

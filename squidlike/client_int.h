@@ -243,6 +243,20 @@ struct cl_zip {
     int64_t in, made;           /* identity bytes taken, coded bytes made */
 };
 
+/* A route's response_json on one response body (client_json.c): the
+ * origin's decoded body is held in buf (at most the route's json_max),
+ * with the client's head waiting in c->out; at its end it is edited and
+ * buf holds what the client gets, sent with a Content-Length. A body
+ * that grows past json_max is passed on as it came: what was held, then
+ * the rest copied through buf, framed by flow (chunked to HTTP/1.1
+ * clients, to the close for 1.0 ones). */
+enum cl_json_state { CJ_HOLD, CJ_SEND, CJ_PASS };
+struct cl_json {
+    struct sl_buf buf;
+    struct cl_flow flow;
+    enum cl_json_state state;
+};
+
 /* The next hops of a forward request (client_peer.c): parents, then maybe
  * the origin, tried in order. */
 struct cl_hop {
@@ -329,6 +343,7 @@ struct cl_txn {
     unsigned char zip_vary;     /* compressible: Vary: Accept-Encoding */
     unsigned char zip_busy;     /* would have been, but max_streams ran */
     struct cl_zip *zip;         /* the stream; NULL: none */
+    struct cl_json *json;       /* response_json on this body; NULL: none */
 };
 
 struct sl_client {
@@ -517,6 +532,8 @@ void fwd_request_opts(struct sl_client *c, const struct sl_http_msg *m,
 /* "Connection: upgrade" and the Upgrade field of m (a request asking for
  * a protocol switch, or the 101 that grants it) into out. 0 or -ENOSPC. */
 int fwd_upgrade_fields(const struct sl_http_msg *m, struct sl_buf *out);
+/* "1.<minor> <visible_hostname> (squidlike/<version>)": our Via entry. */
+void fwd_via_text(char *buf, size_t n, int minor, const struct sl_conf *conf);
 
 /* client_hit.c: the cache's step (PURGE, a lookup): CL_DONE when it
  * answered (a hit, 504 only-if-cached, waiting on a collapsed fetch),
@@ -698,6 +715,31 @@ int zip_pump(struct sl_client *c);
 int zip_sent(const struct sl_client *c);
 /* Free the stream (the end of the response, or of the client). */
 void zip_end(struct sl_client *c);
+
+/* client_json.c: a route's response_json. */
+/* Would a body of response m be edited (the route, the status, a JSON
+ * type, no coding, the size; HEAD answered as a GET would be)? 1 or 0.
+ * Compression leaves such a response alone: the edit wins. */
+int json_applies(const struct sl_client *c, const struct sl_http_msg *m);
+/* A final response head (before the cache sees it, after t->resp.kind is
+ * known): makes t->json when the body is to be held and edited. 0, or
+ * -ENOMEM (nothing is sent yet: the caller answers 502). */
+int json_on_head(struct sl_client *c, const struct sl_http_msg *m);
+/* The head's fields the edit changes (opts->drop3, keep_cl, keep_te):
+ * framing (ours, the client's head), digests of the backend's bytes,
+ * Accept-Ranges. client: the client's head, else the stored one. */
+void json_opts(const struct sl_client *c, const struct sl_http_msg *m, int client,
+               struct flt_hdr_opts *opts);
+/* Is the client's head still held (the body being collected)? */
+int json_holds(const struct sl_client *c);
+/* Move the body: collect, then edit (the held head gets its length) or
+ * pass on. 1 on progress, 0 none, -1 when memory ran out (the client's
+ * connection is cut: an unedited body is not sent in its place). */
+int json_pump(struct sl_client *c);
+/* Has all of the body gone out? */
+int json_sent(const struct sl_client *c);
+/* Free the buffer (the end of the response, or of the client). */
+void json_end(struct sl_client *c);
 
 /* client_peer.c: parent proxies (see its top) */
 /* A step of cl_begin: the next hops (CL_NEXT, or CL_REFUSE: never_direct

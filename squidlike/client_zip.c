@@ -74,8 +74,8 @@ void zip_on_head(struct sl_client *c, const struct sl_http_msg *m)
     if (cc.no_transform)
         return;                 /* RFC 9110 7.7: not ours to change */
     t->zip_vary = 1;
-    if (t->zip_want == 0)
-        return;
+    if (t->zip_want == 0 || json_applies(c, m))
+        return;                 /* (an edited JSON body goes identity) */
     if (t->is_head) {
         t->zip_coding = t->zip_want;    /* the head a GET would get */
         return;

@@ -421,6 +421,10 @@ struct sl_conf_rroute {
     size_t n_limits;
     int compress;               /* reverse.compression applies (its own
                                    compress, else its vhost's) */
+    /* response_json (client_json.c): members of JSON bodies of at most
+     * json_max bytes removed or renamed; NULL: none. */
+    struct flt_jsonedit *json;
+    size_t json_max;
 };
 
 struct sl_conf_rvhost {

@@ -1,13 +1,15 @@
 /*
  * conf_gw_route.c - what the API gateway adds to a vhost or route: query
- * edits (reverse.vhosts.routes.query) and CORS (reverse.vhosts[.routes]
- * .cors). Checked here so the request step only compares and copies.
+ * edits (reverse.vhosts.routes.query), CORS (reverse.vhosts[.routes]
+ * .cors) and JSON body edits (reverse.vhosts.routes.response_json).
+ * Checked here so the request step only compares and copies.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/jsonedit.h"
 #include "filters/query.h"
 #include "squidlike/chars.h"
 #include "squidlike/conf_int.h"
@@ -213,4 +215,61 @@ void cf_gw_cors_free(struct sl_conf_cors *c)
         return;
     free(c->origins);
     free(c);
+}
+
+/* conf-entries: response_json */
+int cf_gw_route_json(struct ctx *x, const config_setting_t *g, struct sl_conf_rroute *r)
+{
+    const config_setting_t *s, *e;
+    const char *k, *v, *why;
+    long long size;
+    int i, n, j, m;
+
+    if (!config_setting_is_group(g))
+        return cf_fail(x, g, "'response_json' must be a group ({ remove = [ \"password\" ]; "
+                       "rename = [ \"usr: user\" ]; max_size = \"64k\"; })");
+    if (r->json != NULL)
+        return cf_fail(x, g, "a second 'response_json'");
+    if ((r->json = flt_jsonedit_new()) == NULL)
+        return cf_fail(x, g, "out of memory");
+    r->json_max = 64 * KIB;
+    n = config_setting_length(g);
+    for (i = 0; i < n; i++) {
+        s = config_setting_get_elem(g, (unsigned)i);
+        k = config_setting_name(s);
+        if (strcmp(k, "remove") == 0 || strcmp(k, "rename") == 0) {
+            if ((m = cf_get_list(x, s, FLT_JSONEDIT_MAX, "strings")) < 0)
+                return -1;
+            for (j = 0; j < m; j++) {
+                e = config_setting_get_elem(s, (unsigned)j);
+                if ((v = cf_get_string(x, e)) == NULL)
+                    return -1;
+                why = k[2] == 'm' ? flt_jsonedit_remove(r->json, v)
+                                  : flt_jsonedit_rename(r->json, v);
+                if (why != NULL)
+                    return cf_fail(x, e, "bad %s %s in 'response_json.%s': %s",
+                                   k[2] == 'm' ? "path" : "rename", cf_describe(x, e), k,
+                                   why);
+            }
+        } else if (strcmp(k, "max_size") == 0) {
+            if (cf_get_scaled(x, s, cf_size_units, 1, SIZE_MSG, &size) < 0)
+                return -1;
+            if (size < 2 || size > MIB)
+                return cf_fail(x, s, "'max_size' is out of range (2 to 1M): a body "
+                               "is held whole in memory to be edited");
+            r->json_max = (size_t)size;
+        } else {
+            return cf_fail(x, s, "unknown setting '%s' in 'response_json' (expected one "
+                           "of: remove, rename, max_size)", k);
+        }
+    }
+    if (flt_jsonedit_rules(r->json) == 0)
+        return cf_fail(x, g, "'response_json' without 'remove' or 'rename'");
+    return 0;
+}
+
+void cf_gw_route_json_free(struct sl_conf_rroute *r)
+{
+    flt_jsonedit_free(r->json);
+    r->json = NULL;
 }

@@ -170,6 +170,8 @@ int cf_gw_route_query(struct ctx *x, const config_setting_t *s, struct sl_conf_r
 void cf_gw_route_query_free(struct sl_conf_rquery *q);
 int cf_gw_cors(struct ctx *x, const config_setting_t *s, struct sl_conf_cors **out);
 void cf_gw_cors_free(struct sl_conf_cors *c);
+int cf_gw_route_json(struct ctx *x, const config_setting_t *s, struct sl_conf_rroute *r);
+void cf_gw_route_json_free(struct sl_conf_rroute *r);
 int cf_gw_jwt(struct ctx *x, const config_setting_t *s);
 int cf_gw_jwt_defaults(struct sl_conf_gateway *gw);
 void cf_gw_jwt_free(struct sl_conf_gateway *gw);

@@ -610,6 +610,9 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
             route->own_cors = 1;
             if (cf_gw_cors(x, s, &route->cors) < 0)
                 return -1;
+        } else if (strcmp(k, "response_json") == 0) {
+            if (cf_gw_route_json(x, s, route) < 0)
+                return -1;
         } else if (strcmp(k, "rewrite") == 0) {
             if ((rewrite = cf_get_string(x, s)) == NULL)
                 return -1;
@@ -657,7 +660,7 @@ static int one_route(struct ctx *x, const config_setting_t *g, int v,
                 return -1;
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a routes entry (expected one "
-                           "of: prefix, regex, icase, name, auth, query, cors, rewrite, "
+                           "of: prefix, regex, icase, name, auth, query, cors, response_json, rewrite, "
                            "pool, request_headers, "
                            "response_headers, cache, cache_ttl, cache_key_query, "
                            "connect_timeout, response_timeout, idle_timeout, "
@@ -913,6 +916,7 @@ void cf_reverse_free(struct sl_conf_reverse *r)
             edit_free(&r->vhosts[i].routes[j].resp);
             cf_gw_route_free(&r->vhosts[i].routes[j].auth);
             cf_gw_route_query_free(&r->vhosts[i].routes[j].query);
+            cf_gw_route_json_free(&r->vhosts[i].routes[j]);
             if (r->vhosts[i].routes[j].own_cors)
                 cf_gw_cors_free(r->vhosts[i].routes[j].cors);
         }

@@ -13,7 +13,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/errpage.c %reldir%/errpage.h \
 	%reldir%/client.c %reldir%/client.h %reldir%/client_int.h %reldir%/client_buf.c \
 	%reldir%/client_access.c %reldir%/client_maxfwd.c %reldir%/client_hit.c \
-	%reldir%/client_fill.c %reldir%/client_fwd.c %reldir%/client_flow.c %reldir%/client_tunnel.c \
+	%reldir%/client_fill.c %reldir%/client_fwd.c %reldir%/client_oreq.c %reldir%/client_flow.c %reldir%/client_tunnel.c \
 	%reldir%/client_leave.c %reldir%/client_txnlog.c %reldir%/client_timeout.c \
 	%reldir%/client_collapse.c %reldir%/client_collapse.h \
 	%reldir%/client_xcf.c %reldir%/client_xcf.h \
@@ -28,7 +28,7 @@ libsquidlike_a_SOURCES += \
 	%reldir%/shmlock.c %reldir%/shmlock.h %reldir%/health_shm.c %reldir%/health_shm.h \
 	%reldir%/peer.c %reldir%/peer.h %reldir%/client_peer.c \
 	%reldir%/tls.c %reldir%/tls_io.c %reldir%/tls.h \
-	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/conf_zip.c \
+	%reldir%/zip.c %reldir%/zip.h %reldir%/client_zip.c %reldir%/client_json.c %reldir%/conf_zip.c \
 	%reldir%/workq.c %reldir%/workq.h %reldir%/client_negotiate.c
 
 sbin_PROGRAMS += %reldir%/squidlike

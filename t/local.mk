@@ -27,7 +27,7 @@ sl_unit_tests += t/unit/check_inflight
 # The API gateway: query parameters read and edited.
 sl_unit_tests += t/unit/check_query t/unit/check_conf_gw
 # The API gateway's pure parts: JSON, JWT/JWKS verification and its cache.
-sl_unit_tests += t/unit/check_json t/unit/check_jwt t/unit/check_jwks
+sl_unit_tests += t/unit/check_json t/unit/check_jwt t/unit/check_jwks t/unit/check_jsonedit
 # jwt_fixture.h: RFC examples, keys made at test time, a token signer.
 EXTRA_DIST += t/unit/jwt_fixture.h
 # check_zip decodes what it coded: Brotli's decoder (zlib inflates).

@@ -35,6 +35,7 @@ sl_e2e_tests += \
 	t/e2e/test_reverse_tls.py \
 	t/e2e/test_reverse_limits.py \
 	t/e2e/test_reverse_compress.py \
+	t/e2e/test_gateway_json.py \
 	t/e2e/test_reverse_tls_backend.py \
 	t/e2e/test_cache_full.py \
 	t/e2e/test_policy.py \
