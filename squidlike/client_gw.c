@@ -304,8 +304,10 @@ enum cl_verdict gw_begin(struct sl_client *c, const struct sl_http_msg *m)
  * on an open route too (a backend behind both must not be fooled). */
 void gw_req_drop(const struct sl_client *c, struct flt_hdr_opts *opts)
 {
-    if (c->conf->reverse.gw.on)
-        opts->drop3 = c->conf->reverse.gw.drop;
+    const struct sl_conf_rroute *route = rev_route(c);
+
+    if (route != NULL && route->drop[0] != NULL)
+        opts->drop3 = route->drop;
 }
 
 int gw_req_fields(const struct sl_client *c, struct sl_buf *out)

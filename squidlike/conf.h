@@ -292,8 +292,6 @@ struct sl_conf_gateway {
     char api_key_header[SL_GW_NAME_MAX];    /* "": keys not read from a field */
     char api_key_query[SL_GW_NAME_MAX];     /* "": not from the query */
     char consumer_header[SL_GW_NAME_MAX];
-    const char *drop[3];        /* what no client may send: consumer_header,
-                                   X-Consumer-Groups */
     unsigned analytics_top;     /* consumers with their own /metrics label */
     /* JWT (acl/jwt.h) */
     struct acl_jwt_keys *jwt_keys;  /* NULL: no JWT keys */
@@ -409,6 +407,9 @@ struct sl_conf_rroute {
     struct sl_conf_rauth auth;
     struct sl_conf_rquery query;
     struct sl_conf_cors *cors;  /* its own, else its vhost's; NULL: none */
+    const char *drop[5];        /* request fields no backend gets from a
+                                   client here (conf_gw.c: the gateway's
+                                   own; Range where bodies are edited) */
     int own_cors;               /* cors is the route's (freed with it) */
     struct sl_conf_redit req, resp;
     int cache;                  /* its responses may be stored and served */

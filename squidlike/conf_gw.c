@@ -597,15 +597,29 @@ int cf_gw_finish(struct ctx *x)
             return cf_fail(x, st->quota_use, "out of memory");
         snprintf(gw->quota_file, len, "%s/quota", x->c->cache.dir);
     }
-    gw->drop[0] = gw->consumer_header;
-    gw->drop[1] = "X-Consumer-Groups";
-    gw->drop[2] = NULL;
-    /* A route that reads API keys from the query never passes them on. */
-    for (i = 0; gw->api_key_query[0] != '\0' && i < r->n_vhosts; i++)
+    for (i = 0; i < r->n_vhosts; i++)
         for (j = 0; j < r->vhosts[i].n_routes; j++) {
             struct sl_conf_rroute *rt = &r->vhosts[i].routes[j];
-            if (rt->auth.methods & SL_GW_AUTH_KEY)
+            size_t d = 0;
+            /* A route that reads API keys from the query never passes
+             * them on. */
+            if ((rt->auth.methods & SL_GW_AUTH_KEY) && gw->api_key_query[0] != '\0')
                 rt->query.remove[rt->query.n_remove++] = gw->api_key_query;
+            /* What only the gateway may say, on every route while it is
+             * on: a backend behind open and API routes alike must not be
+             * fooled. */
+            if (gw->on) {
+                rt->drop[d++] = gw->consumer_header;
+                rt->drop[d++] = "X-Consumer-Groups";
+            }
+            /* Where members are removed from bodies, a range of the raw
+             * document (a 206 is not edited) would show them: the
+             * backend is asked for whole documents. */
+            if (rt->json != NULL) {
+                rt->drop[d++] = "Range";
+                rt->drop[d++] = "If-Range";
+            }
+            rt->drop[d] = NULL;
         }
     if (gw->n_consumers == 0)
         return 0;

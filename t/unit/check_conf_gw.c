@@ -112,7 +112,9 @@ START_TEST(consumers_and_index)
     ck_assert_str_eq(r->query.add, "v=2");
     ck_assert_str_eq(c->reverse.gw.consumer_header, "X-Consumer-Id");
     ck_assert_str_eq(c->reverse.gw.api_key_header, "X-Api-Key");
-    ck_assert_ptr_null(c->reverse.gw.drop[2]);
+    ck_assert_str_eq(r->drop[0], "X-Consumer-Id");
+    ck_assert_str_eq(r->drop[1], "X-Consumer-Groups");
+    ck_assert_ptr_null(r->drop[2]);
     sl_conf_unref(c);
 }
 END_TEST
