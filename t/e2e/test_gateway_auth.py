@@ -31,7 +31,12 @@ from test_reverse import get, rev_conf  # noqa: E402
 
 # Pieces of the gateway not in main yet: their tests SKIP naming the piece.
 # The lead empties this as the pieces land; GW_ALL=1 runs everything anyway.
-PENDING = {}
+PENDING = {
+    "jwt": "JWT verification (reverse.gateway.jwt)",
+    "api_key": "consumers, API keys and route auth",
+    "reload": "consumers_file/JWKS reload",
+    "config": "gateway config checks",
+}
 
 ISSUER = "https://idp.example.com"
 AUDIENCE = "api.example.com"
@@ -197,6 +202,35 @@ def served(o, n0, target):
     got = o.requests[n0:]
     assert len(got) == 1 and got[0].target == target, (target, got)
     return got[0]
+
+
+def conns_on_each_worker(d, port, path, hdrs, attempts=60):
+    """Two keep-alive connections to the reverse listener on port, held by
+    different workers of d (workers = 2), and the number of requests made
+    to place them (one for path+N each, 200, on every connection tried,
+    those closed again included): placed by looking at which worker
+    accepted each."""
+    held = {}
+    made = 0
+    for i in range(attempts):
+        if len(held) == 2:
+            break
+        c = h.RawConn(port)
+        c.send(h.build_request("GET", "%s%d" % (path, i), [("Host", HOST)] + list(hdrs)))
+        r = c.recv_response()
+        made += 1
+        assert r.status == 200, r.brief()
+        box, local = [], c.sock.getsockname()[1]
+        h.wait_until(lambda: box.append(h.worker_holding(d.proc.pid, port, local)) or box[-1],
+                     10, what="the worker holding the connection")
+        if box[-1] in held:
+            c.close()       # both on one worker: try again
+            h.wait_until(lambda: h.worker_holding(d.proc.pid, port, local) is None, 10,
+                         what="the worker to see the close")
+        else:
+            held[box[-1]] = c
+    assert len(held) == 2, "could not place a connection on each worker"
+    return list(held.values()), made
 
 
 def auth_site(port, o, k, consumers_file=None, **gw):
