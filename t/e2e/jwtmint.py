@@ -227,17 +227,19 @@ def sign(key, alg, data):
     raise ValueError("no such algorithm %r" % alg)
 
 
-def mint(key, alg, claims, kid=None, header=None, sig=None):
+def mint(key, alg, claims, kid=None, header=None, sig=None, payload=None):
     """A compact JWS. key: a Key, or bytes used as an HMAC secret (the
     algorithm-confusion token), or None with alg "none" (empty signature).
     header: the whole header instead of {"alg", "typ", "kid"}; sig: these
-    signature bytes instead of the real ones."""
+    signature bytes instead of the real ones; payload: these bytes signed
+    instead of claims as JSON (a well-signed token whose claims are not an
+    object)."""
     if header is None:
         header = {"alg": alg, "typ": "JWT"}
         if kid is not None:
             header["kid"] = kid
     head = b64u(json.dumps(header, separators=(",", ":")))
-    body = b64u(json.dumps(claims, separators=(",", ":")))
+    body = b64u(payload if payload is not None else json.dumps(claims, separators=(",", ":")))
     data = ("%s.%s" % (head, body)).encode("ascii")
     if sig is None:
         sig = b"" if alg == "none" else sign(key, alg, data)

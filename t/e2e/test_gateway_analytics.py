@@ -75,7 +75,8 @@ MIX = (
      ("/orders/badkey", "bad", b"", 401, "orders", None),
      ("/users/a", "alice", b"", 200, "users", "alice"),
      ("/users/boom", "alice", b"", 500, "users", "alice"),
-     ("/users/b", "bob", b"r" * 11, 200, "users", "bob"),
+     ("/users/b0", "bob", b"r" * 11, 200, "users", "bob"),
+     ("/users/b1", "bob", b"", 200, "users", "bob"),
      ("/users/b-over", "bob", b"", 429, "users", "bob"),
      ("/users/nocred", None, b"", 401, "users", None)])
 

@@ -113,7 +113,7 @@ def base_consumers():
     return [consumer("alice", groups=["partners"], api_keys=[KEYS["alice"]],
                      subject="alice@example.com"),
             consumer("bob", api_keys=[KEYS["bob"]]),
-            consumer("carol", groups=["staff"], api_keys=[KEYS["carol"]])]
+            consumer("carol", groups=["staff", "ops"], api_keys=[KEYS["carol"]])]
 
 
 def write_consumers_file(path, consumers):
@@ -435,8 +435,13 @@ def test_malformed_and_huge_tokens():
                  ("bad base64", "!!!." + body + "." + sig),
                  ("bad base64 in the signature", head + "." + body + ".*&^%"),
                  ("header not JSON", jm.b64u("not json") + "." + body + "." + sig),
-                 ("claims not JSON", head + "." + jm.b64u("{\"sub\":") + "." + sig),
-                 ("claims an array", head + "." + jm.b64u("[1,2]") + "." + sig),
+                 # well signed, so that only the claims are wrong
+                 ("claims not JSON", jm.mint(k.k["rs"], "RS256", None, kid="rs1",
+                                             payload=b'{"sub":')),
+                 ("claims an array", jm.mint(k.k["rs"], "RS256", None, kid="rs1",
+                                             payload=b'[1,2]')),
+                 ("claims a string", jm.mint(k.k["hs"], "HS256", None, kid="hs1",
+                                             payload=b'"alice"')),
                  ("empty parts", ".."),
                  ("header without alg", jm.b64u('{"typ":"JWT","kid":"rs1"}') + "." + body +
                   "." + sig)]
@@ -481,7 +486,9 @@ def test_api_key_header_and_query():
         n0 = len(o.requests)
         r = call(port, "/key/only?api_key=%s" % KEYS["carol"])
         assert r.status == 200, r.brief()
-        assert served(o, n0, "/key/only").header("X-Consumer-Id") == "carol"
+        q = served(o, n0, "/key/only")
+        assert q.header_all("X-Consumer-Id") == ["carol"], q.headers
+        assert q.header_all("X-Consumer-Groups") == ["staff,ops"], q.headers
         # a consumer of consumers_file
         r = call(port, "/key/dave", [("X-Api-Key", KEYS["dave"])])
         assert r.status == 200 and o.last().header("X-Consumer-Id") == "dave", r.brief()
@@ -674,7 +681,7 @@ def test_config_errors_named():
         (good.replace(k.k["rs"].pub_pem, "/nonexistent/key.pem"), 7, "/nonexistent/key.pem"),
         (good.replace(k.k["rs"].pub_pem, k.k["hs"].secret_path), 7, k.k["hs"].secret_path),
         (good.replace('"api_key", "jwt"', '"api_key", "basic"'), 10, "basic"),
-        (good.replace('methods = [', 'consumers = [ "zed" ]; methods = ['), 10, "zed"),
+        (good.replace('rate_limits = [ "gold" ]', 'quotas = [ "weekly" ]'), 6, "weekly"),
     ]
     for i, (text, line, what) in enumerate(bad):
         path = os.path.join(d, "gwbad%d.conf" % i)
