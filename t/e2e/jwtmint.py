@@ -212,7 +212,8 @@ def _sign_file(args, data):
 def sign(key, alg, data):
     """The JWS signature of data (bytes) by key with alg (RFC 7518)."""
     if alg.startswith("HS"):
-        secret = key.secret if key.kind == "hmac" else key   # raw bytes allowed
+        # a Key of kind hmac, or raw bytes (the algorithm-confusion token)
+        secret = key if isinstance(key, (bytes, bytearray)) else key.secret
         return hmac.new(secret, data, HASHES[alg[2:]]).digest()
     if alg[:2] in ("RS", "PS"):
         args = ["dgst", "-sha" + alg[2:], "-sign", key.pem]
