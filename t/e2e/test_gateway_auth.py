@@ -29,13 +29,12 @@ import jwtmint as jm  # noqa: E402
 from harness import Daemon, Response, ScriptedOrigin  # noqa: E402
 from test_reverse import get, rev_conf  # noqa: E402
 
-# Pieces of the gateway not in main yet: their tests SKIP naming the piece.
-# The lead empties this as the pieces land; GW_ALL=1 runs everything anyway.
+# Pieces of the gateway not in main yet (gw-ready of main f279b29): their
+# tests SKIP naming the piece, and the site leaves their settings out. The
+# lead empties this as the pieces land; GW_ALL=1 runs everything anyway.
 PENDING = {
-    "jwt": "JWT verification (reverse.gateway.jwt)",
-    "api_key": "consumers, API keys and route auth",
-    "reload": "consumers_file/JWKS reload",
-    "config": "gateway config checks",
+    "jwt": "reverse.gateway.jwt is refused as 'not built yet'",
+    "consumer-limits": "rate limits with key = \"consumer\"",
 }
 
 ISSUER = "https://idp.example.com"
@@ -47,10 +46,24 @@ KEYS = {"alice": "alice-key-0123456789", "bob": "bob-key-0123456789",
         "dave": "dave-key-0123456789", "carol": "carol-key-0123456789"}
 
 
-def pending(piece):
-    """SKIP the test while `piece` of the gateway is not built."""
-    if piece in PENDING and not os.environ.get("GW_ALL"):
-        raise h.Skip("gateway piece not in main yet: %s (%s)" % (piece, PENDING[piece]))
+def ready(piece):
+    return piece not in PENDING or bool(os.environ.get("GW_ALL"))
+
+
+def pending(*pieces):
+    """SKIP the test while a piece of the gateway it needs is not built."""
+    for piece in pieces:
+        if not ready(piece):
+            raise h.Skip("gateway piece not in main yet: %s (%s)" % (piece, PENDING[piece]))
+
+
+def jwt_part(what):
+    """Whether to run the JWT steps of a test about something else; logs
+    what is left out while the jwt piece is pending."""
+    if ready("jwt"):
+        return True
+    h.log("left out until the jwt piece lands: %s" % what)
+    return False
 
 
 # --- the site -------------------------------------------------------------------
@@ -234,7 +247,9 @@ def conns_on_each_worker(d, port, path, hdrs, attempts=60):
 
 
 def auth_site(port, o, k, consumers_file=None, **gw):
-    gateway = {"consumers": base_consumers(), "jwt": k.jwt_conf()}
+    gateway = {"consumers": base_consumers()}
+    if ready("jwt"):
+        gateway["jwt"] = k.jwt_conf()
     if consumers_file:
         gateway["consumers_file"] = consumers_file
     gateway.update(gw)
@@ -468,7 +483,6 @@ def test_malformed_and_huge_tokens():
 # --- API keys ------------------------------------------------------------------------
 
 def test_api_key_header_and_query():
-    pending("api_key")
     d, o, port, _ = start_auth_daemon()
     with d:
         n0 = len(o.requests)
@@ -514,30 +528,35 @@ def test_api_key_header_and_query():
         # a route taking only JWTs does not read keys: no credentials
         r = call(port, "/jwt/k", [("X-Api-Key", KEYS["alice"])])
         refused_401(r, "no credentials", [challenge_bearer()])
-        # and a key route does not read tokens
-        tok = jm.mint(keys().k["rs"], "RS256", claims(), kid="rs1")
-        r = call(port, "/key/t", bearer(tok))
+        # and a key route does not read tokens (not even bad ones)
+        r = call(port, "/key/t", bearer("not.a.token"))
         refused_401(r, "no credentials", [CHALLENGE_APIKEY])
+        if jwt_part("a good token on a key route"):
+            tok = jm.mint(keys().k["rs"], "RS256", claims(), kid="rs1")
+            r = call(port, "/key/t", bearer(tok))
+            refused_401(r, "no credentials", [CHALLENGE_APIKEY])
         assert len(o.requests) == n0, o.requests[n0:]
 
 
 def test_route_consumers_and_groups_403():
-    pending("api_key")
     d, o, port, k = start_auth_daemon()
     with d:
         # alice by her group, carol by name: in
-        for who, hdrs in (("alice", [("X-Api-Key", KEYS["alice"])]),
-                          ("carol", [("X-Api-Key", KEYS["carol"])]),
-                          ("alice", bearer(jm.mint(k.k["ed"], "EdDSA", claims(), kid="ed1")))):
+        callers = [("alice", [("X-Api-Key", KEYS["alice"])]),
+                   ("carol", [("X-Api-Key", KEYS["carol"])])]
+        if jwt_part("a token's consumer on a route with groups"):
+            callers.append(("alice", bearer(jm.mint(k.k["ed"], "EdDSA", claims(), kid="ed1"))))
+        for who, hdrs in callers:
             n0 = len(o.requests)
             r = call(port, "/partners/x", hdrs)
             assert r.status == 200, "%s: %s" % (who, r.brief())
             assert served(o, n0, "/partners/x").header("X-Consumer-Id") == who
         n0 = len(o.requests)
-        for who, hdrs in (("bob", [("X-Api-Key", KEYS["bob"])]),
-                          ("dave", [("X-Api-Key", KEYS["dave"])]),
-                          ("bob", bearer(jm.mint(k.k["rs"], "RS256", claims(sub="bob"),
-                                                 kid="rs1")))):
+        callers = [("bob", [("X-Api-Key", KEYS["bob"])]), ("dave", [("X-Api-Key", KEYS["dave"])])]
+        if jwt_part("a token's consumer refused by a route"):
+            callers.append(("bob", bearer(jm.mint(k.k["rs"], "RS256", claims(sub="bob"),
+                                                  kid="rs1"))))
+        for who, hdrs in callers:
             r = call(port, "/partners/x", hdrs)
             assert r.status == 403, "%s: %s" % (who, r.brief())
             want = b"403 Forbidden: consumer %s may not call partners\n" % who.encode()
@@ -550,7 +569,6 @@ def test_route_consumers_and_groups_403():
 
 
 def test_anonymous_and_open_routes():
-    pending("api_key")
     d, o, port, k = start_auth_daemon()
     with d:
         # anonymous: no credentials -> through, as no consumer (a client's
@@ -568,9 +586,11 @@ def test_anonymous_and_open_routes():
         n0 = len(o.requests)
         r = call(port, "/anon/bad", [("X-Api-Key", "nope")])
         refused_401(r, "unknown API key", [challenge_bearer(), CHALLENGE_APIKEY])
-        tok = jm.flip_signature_byte(jm.mint(k.k["rs"], "RS256", claims(), kid="rs1"))
-        r = call(port, "/anon/bad", bearer(tok))
-        refused_401(r, "bad signature", [challenge_bearer("bad signature"), CHALLENGE_APIKEY])
+        if jwt_part("a bad token on an anonymous route"):
+            tok = jm.flip_signature_byte(jm.mint(k.k["rs"], "RS256", claims(), kid="rs1"))
+            r = call(port, "/anon/bad", bearer(tok))
+            refused_401(r, "bad signature", [challenge_bearer("bad signature"),
+                                             CHALLENGE_APIKEY])
         r = call(port, "/anon/bad?api_key=nope")
         refused_401(r, "unknown API key", [challenge_bearer(), CHALLENGE_APIKEY])
         assert len(o.requests) == n0, o.requests[n0:]
@@ -591,50 +611,27 @@ def test_anonymous_and_open_routes():
 
 # --- reload ----------------------------------------------------------------------------
 
-def test_reload_takes_new_consumers_keys_and_jwks():
-    pending("reload")
+def test_reload_takes_new_consumers():
+    """SIGHUP re-reads consumers_file: a changed key and a new consumer
+    count at once, the old key is refused; a consumer named in both the
+    config and the file fails the reload, naming the file, and the running
+    consumers go on."""
     d, o, port, k = start_auth_daemon()
     cpath = os.path.join(d.dir, "consumers.conf")
-    old_jwks = jm.mint(k.k["jrs"], "RS256", claims(), kid="jw-rs")
-    old_pem = jm.mint(k.k["es"], "ES256", claims(), kid="es1")
-    new_rsa = jm.Key.make("rsa", k.dir, "jrs-new")
-    new_es = jm.Key.make("ec256", k.dir, "es-new")
     with d:
-        # before: dave's first key, the JWKS key jw-rs (verified, so cached)
         assert call(port, "/key/d", [("X-Api-Key", KEYS["dave"])]).status == 200
-        for _ in range(2):
-            r = call(port, "/jwt/old", bearer(old_jwks))
-            assert r.status == 200, r.brief()
-        assert call(port, "/jwt/oldpem", bearer(old_pem)).status == 200
-        # the change: dave gets a new key, erin appears; jw-rs is replaced
-        # by jw-rs2 (another key); es1's PEM file gets another key
         write_consumers_file(cpath, [
             consumer("dave", api_keys=["dave-new-key-0123"], subject="dave-sub"),
             consumer("erin", api_keys=["erin-key-0123"], groups=["partners"])])
-        k.write_jwks([("jw-rs2", new_rsa), ("jw-es", k.k["jes"]), ("jw-ed", k.k["jed"]),
-                      ("jw-hs", k.k["jhs"])])
-        d.write_conf({"reverse.gateway.jwt.keys": [
-            {"kid": "rs1", "pem": k.k["rs"].pub_pem}, {"kid": "es1", "pem": new_es.pub_pem},
-            {"kid": "es384", "pem": k.k["es384"].pub_pem}, {"kid": "ed1", "pem": k.k["ed"].pub_pem},
-            {"kid": "hs1", "secret_file": k.k["hs"].secret_path},
-            {"kid": "hsnl", "secret_file": k.k["hsnl"].secret_path}]})
         assert d.reload() == "reloaded", d.last_reload_line
         n0 = len(o.requests)
         refused_401(call(port, "/key/d", [("X-Api-Key", KEYS["dave"])]), "unknown API key",
                     [CHALLENGE_APIKEY])
-        refused_401(call(port, "/jwt/old", bearer(old_jwks)), "no key for the token",
-                    [challenge_bearer("no key for the token")])
-        refused_401(call(port, "/jwt/oldpem", bearer(old_pem)), "bad signature",
-                    [challenge_bearer("bad signature")])
-        # a token of the old key under the new kid
-        r = call(port, "/jwt/x", bearer(jm.mint(k.k["jrs"], "RS256", claims(), kid="jw-rs2")))
-        refused_401(r, "bad signature", [challenge_bearer("bad signature")])
         assert len(o.requests) == n0, o.requests[n0:]
         for path, hdrs, who in (
                 ("/key/d2", [("X-Api-Key", "dave-new-key-0123")], "dave"),
                 ("/partners/e", [("X-Api-Key", "erin-key-0123")], "erin"),
-                ("/jwt/new", bearer(jm.mint(new_rsa, "RS256", claims(), kid="jw-rs2")), "alice"),
-                ("/jwt/newpem", bearer(jm.mint(new_es, "ES256", claims(), kid="es1")), "alice")):
+                ("/key/a", [("X-Api-Key", KEYS["alice"])], "alice")):    # inline: kept
             n0 = len(o.requests)
             r = call(port, path, hdrs)
             assert r.status == 200, "%s: %s" % (path, r.brief())
@@ -652,10 +649,58 @@ def test_reload_takes_new_consumers_keys_and_jwks():
                     "unknown API key", [CHALLENGE_APIKEY])
 
 
+def test_reload_takes_new_keys_and_jwks():
+    """SIGHUP re-reads the JWKS file and the PEM files: tokens of a key
+    gone are refused - also one verified (and cached) before - and tokens
+    of the new keys accepted."""
+    pending("jwt")
+    d, o, port, k = start_auth_daemon()
+    old_jwks = jm.mint(k.k["jrs"], "RS256", claims(), kid="jw-rs")
+    old_pem = jm.mint(k.k["es"], "ES256", claims(), kid="es1")
+    new_rsa = jm.Key.make("rsa", k.dir, "jrs-new")
+    new_es = jm.Key.make("ec256", k.dir, "es-new")
+    with d:
+        for _ in range(2):          # the second from the verified-token cache
+            r = call(port, "/jwt/old", bearer(old_jwks))
+            assert r.status == 200, r.brief()
+        assert call(port, "/jwt/oldpem", bearer(old_pem)).status == 200
+        # jw-rs is replaced by jw-rs2 (another key); es1's PEM is another key
+        k.write_jwks([("jw-rs2", new_rsa), ("jw-es", k.k["jes"]), ("jw-ed", k.k["jed"]),
+                      ("jw-hs", k.k["jhs"])])
+        d.write_conf({"reverse.gateway.jwt.keys": [
+            {"kid": "rs1", "pem": k.k["rs"].pub_pem}, {"kid": "es1", "pem": new_es.pub_pem},
+            {"kid": "es384", "pem": k.k["es384"].pub_pem}, {"kid": "ed1", "pem": k.k["ed"].pub_pem},
+            {"kid": "hs1", "secret_file": k.k["hs"].secret_path},
+            {"kid": "hsnl", "secret_file": k.k["hsnl"].secret_path}]})
+        try:
+            assert d.reload() == "reloaded", d.last_reload_line
+            n0 = len(o.requests)
+            refused_401(call(port, "/jwt/old", bearer(old_jwks)), "no key for the token",
+                        [challenge_bearer("no key for the token")])
+            refused_401(call(port, "/jwt/oldpem", bearer(old_pem)), "bad signature",
+                        [challenge_bearer("bad signature")])
+            # a token of the old key under the new kid
+            r = call(port, "/jwt/x", bearer(jm.mint(k.k["jrs"], "RS256", claims(), kid="jw-rs2")))
+            refused_401(r, "bad signature", [challenge_bearer("bad signature")])
+            assert len(o.requests) == n0, o.requests[n0:]
+            for path, tok in (("/jwt/new", jm.mint(new_rsa, "RS256", claims(), kid="jw-rs2")),
+                              ("/jwt/newpem", jm.mint(new_es, "ES256", claims(), kid="es1"))):
+                n0 = len(o.requests)
+                r = call(port, path, bearer(tok))
+                assert r.status == 200, "%s: %s" % (path, r.brief())
+                assert served(o, n0, path).header("X-Consumer-Id") == "alice"
+        finally:
+            # the JWKS file is shared by the file's tests: put it back
+            k.write_jwks([("jw-rs", k.k["jrs"]), ("jw-es", k.k["jes"]), ("jw-ed", k.k["jed"]),
+                          ("jw-hs", k.k["jhs"])])
+
+
 # --- config errors ------------------------------------------------------------------
 
 def test_config_errors_named():
-    pending("config")
+    """-k parse names FILE:LINE and what is wrong. The jwt and
+    consumer-limit lines are blanked (same line numbers) while those pieces
+    are pending."""
     k = keys()
     d = h.tmpdir()
     good_key = jm.api_key_digest("k1")
@@ -671,6 +716,12 @@ def test_config_errors_named():
     { prefix = "/"; pool = "api"; auth = { methods = [ "api_key", "jwt" ]; }; } ); } );
 };
 """ % (good_key, k.k["rs"].pub_pem)
+    if not ready("jwt"):
+        good = good.replace('    jwt: { keys = ( { kid = "rs1"; pem = "%s"; } ); };' % k.k["rs"].pub_pem,
+                            "    # jwt: pending").replace('"api_key", "jwt"', '"api_key"')
+    if not ready("consumer-limits"):
+        good = good.replace(' rate_limits = [ "gold" ];', '').replace('key = "consumer"',
+                                                                        'key = "client"')
     bad = [
         (good.replace(good_key, "k1"), 6, "store the key's SHA-256"),
         (good.replace(good_key, "sha256:abcd"), 6, "sha256"),
@@ -680,10 +731,13 @@ def test_config_errors_named():
                       'api_keys'), 6, "alice"),
         (good.replace(k.k["rs"].pub_pem, "/nonexistent/key.pem"), 7, "/nonexistent/key.pem"),
         (good.replace(k.k["rs"].pub_pem, k.k["hs"].secret_path), 7, k.k["hs"].secret_path),
-        (good.replace('"api_key", "jwt"', '"api_key", "basic"'), 10, "basic"),
-        (good.replace('rate_limits = [ "gold" ]', 'quotas = [ "weekly" ]'), 6, "weekly"),
+        (good.replace('methods = [ "api_key"', 'methods = [ "basic"'), 10, "basic"),
+        (good.replace('name = "alice";', 'name = "alice"; quotas = [ "weekly" ];'), 6, "weekly"),
     ]
     for i, (text, line, what) in enumerate(bad):
+        if text == good:
+            h.log("case %r left out: its line is pending" % what)
+            continue
         path = os.path.join(d, "gwbad%d.conf" % i)
         with open(path, "w") as f:
             f.write(text)
