@@ -61,7 +61,7 @@ def site(port, o, consumers=("alice", "bob"), **gw):
     routes = [route("/orders/", "orders", ["api_key"], anonymous=True,
                     rate_limits=["orders-rl"]),
               route("/users/", "users", ["api_key"], rate_limits=["users-rl"])]
-    return gw_site(port, o, routes, g, access_log_format="json", rate_limits=[
+    return gw_site(port, o, routes, g, top={"access_log_format": "json"}, rate_limits=[
         {"name": "orders-rl", "key": "consumer", "rate": 3, "per": "3600s", "burst": 3},
         {"name": "users-rl", "key": "consumer", "rate": 2, "per": "3600s", "burst": 2}])
 

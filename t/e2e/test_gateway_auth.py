@@ -149,12 +149,15 @@ def route(prefix, name, methods=None, **kw):
     return r
 
 
-def gw_site(port, backend, routes, gateway, **extra):
-    """Reverse-mode overrides: one pool "api" on backend, one default vhost
-    api.example with routes, reverse.gateway = gateway."""
+def gw_site(port, backend, routes, gateway, top=None, **extra):
+    """Daemon overrides: reverse mode with one pool "api" on backend, one
+    default vhost api.example with routes, reverse.gateway = gateway and
+    the other reverse settings in extra; top: settings outside reverse
+    (access_log_format, workers)."""
     conf = rev_conf(port, {"api": ("round-robin", ["127.0.0.1:%d" % backend.port])},
                     [{"names": [HOST], "default": True, "routes": routes}],
                     gateway=gateway, **extra)
+    conf.update(top or {})
     return conf
 
 

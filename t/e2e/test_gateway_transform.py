@@ -23,14 +23,16 @@ from harness import Daemon, Response, ScriptedOrigin  # noqa: E402
 from test_gateway_auth import call, consumer, gw_site, route  # noqa: E402
 
 PENDING = {
-    "transforms": "query edits, header rename",
-    "request-id": "X-Request-Id on the response and gateway 401s",
-    "cors": "route cors",
+    "log-names": "the JSON access log's consumer and route name (analytics piece)",
 }
 
 APP = "https://app.example.com"
 EVIL = "https://evil.example.net"
 RID_RE = r"[0-9a-f]{32}"
+
+
+def ready(piece):
+    return piece not in PENDING or bool(os.environ.get("GW_ALL"))
 
 
 def pending(piece):
@@ -91,7 +93,7 @@ def transform_site(port, o):
                                       "methods": ["GET", "PUT"], "max_age": "30s"}),
         route("/plain/", "plain"),
     ]
-    return gw_site(port, o, routes, gw, access_log_format="json")
+    return gw_site(port, o, routes, gw, top={"access_log_format": "json"})
 
 
 def served_one(o, n0, target):
@@ -196,8 +198,11 @@ def test_request_id_generated_kept_echoed_logged():
         rid = r.header_all("X-Request-Id")
         assert len(rid) == 1 and re.fullmatch(RID_RE, rid[0]), r.headers
         lg = log_of(d, "/ca/refused")
-        assert lg["request_id"] == rid[0] and lg["route"] == "cors-auth" and \
-            lg["consumer"] is None, lg
+        assert lg["request_id"] == rid[0], lg
+        if ready("log-names"):
+            assert lg["route"] == "cors-auth" and lg["consumer"] is None, lg
+        else:
+            h.log("left out until it lands: %s" % PENDING["log-names"])
         # two requests, two ids
         ids = {call(port, "/plain/n%d" % i).header("X-Request-Id") for i in range(5)}
         assert len(ids) == 5, ids
