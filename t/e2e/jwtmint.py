@@ -148,7 +148,9 @@ class Key:
     def make(cls, kind, directory, name):
         base = os.path.join(directory, name)
         if kind == "hmac":
-            secret = b64u(os.urandom(32)).encode()      # printable, no newline
+            # printable, no newline; 86 bytes: at least the output of
+            # SHA-512, as RFC 7518 3.2 asks of HS512's key
+            secret = b64u(os.urandom(64)).encode()
             with open(base + ".key", "wb") as f:
                 f.write(secret)
             return cls(kind, secret=secret, secret_path=base + ".key")

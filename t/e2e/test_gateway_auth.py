@@ -80,7 +80,7 @@ class Keys:
         self.k = {name: jm.Key.make(kind, self.dir, name) for name, kind in kinds.items()}
         # an HMAC secret file ending in a newline: the newline is part of
         # the secret (the file's bytes)
-        nl = jm.Key("hmac", secret=self.k["hs"].secret[:20] + b"\n",
+        nl = jm.Key("hmac", secret=jm.b64u(os.urandom(48)).encode() + b"\n",
                     secret_path=os.path.join(self.dir, "hsnl.key"))
         with open(nl.secret_path, "wb") as f:
             f.write(nl.secret)
