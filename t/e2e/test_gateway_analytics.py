@@ -26,7 +26,7 @@ from test_metrics import Metrics, promtool_check  # noqa: E402
 from test_reverse_ops import page  # noqa: E402
 
 PENDING = {
-    "analytics": "apis in status.json, squidlike_api_* in /metrics",
+    "analytics": "apis in status.json, squidlike_api_* in /metrics, log names (NOT YET in gw-ready, main f279b29); the mix also needs consumer-keyed limits",
 }
 
 CLASSES = ("2xx", "3xx", "4xx", "5xx")
