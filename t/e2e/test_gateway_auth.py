@@ -598,18 +598,29 @@ def test_anonymous_and_open_routes():
         refused_401(r, "unknown API key", [challenge_bearer(), CHALLENGE_APIKEY])
         assert len(o.requests) == n0, o.requests[n0:]
 
-        # the open route: no auth; what the client sent goes on as it was,
-        # but for the consumer field, which is always the gateway's
+        # the open route: no auth; what the client sent goes on as it was
         n0 = len(o.requests)
         r = call(port, "/open/x?api_key=whatever&a=1", [
-            ("Authorization", "Bearer not-a-token"), ("X-Api-Key", "nope"),
-            ("X-Consumer-Id", "alice")])
+            ("Authorization", "Bearer not-a-token"), ("X-Api-Key", "nope")])
         assert r.status == 200, r.brief()
         q = served(o, n0, "/open/x?api_key=whatever&a=1")
         assert q.header("Authorization") == "Bearer not-a-token", q.headers
         assert q.header("X-Api-Key") == "nope", q.headers
-        assert not q.has_header("X-Consumer-Id"), q.headers
         assert not r.has_header("WWW-Authenticate"), r.headers
+
+
+def test_open_route_drops_client_consumer_fields():
+    """The spec: consumer_header is "always removed from what the client
+    sent" - also on a route without auth, so that a backend shared by an
+    open route and an authenticated one never trusts a client's claim."""
+    d, o, port, k = start_auth_daemon()
+    with d:
+        n0 = len(o.requests)
+        r = call(port, "/open/y", [("X-Consumer-Id", "alice"), ("X-Consumer-Groups", "partners")])
+        assert r.status == 200, r.brief()
+        q = served(o, n0, "/open/y")
+        assert not q.has_header("X-Consumer-Id"), q.headers
+        assert not q.has_header("X-Consumer-Groups"), q.headers
 
 
 # --- reload ----------------------------------------------------------------------------
@@ -640,16 +651,25 @@ def test_reload_takes_new_consumers():
             assert r.status == 200, "%s: %s" % (path, r.brief())
             assert served(o, n0, path).header("X-Consumer-Id") == who
 
-        # a name in both places: the reload fails, naming the file; the
-        # running config goes on
-        write_consumers_file(cpath, [consumer("alice", api_keys=["other-alice-key"])])
+
+def test_reload_refuses_a_consumer_named_twice():
+    """A consumer in both the config and consumers_file: the reload fails,
+    its message naming the file and the consumer; the running consumers
+    go on."""
+    d, o, port, k = start_auth_daemon()
+    cpath = os.path.join(d.dir, "consumers.conf")
+    with d:
+        write_consumers_file(cpath, [
+            consumer("dave", api_keys=["dave-new-key-0123"], subject="dave-sub"),
+            consumer("alice", api_keys=["other-alice-key"])])
         before = len(d.error_log())
         assert d.reload() == "reload failed", d.last_reload_line
         said = d.error_log()[before:]
         assert "consumers.conf" in said and "alice" in said, said
-        assert call(port, "/key/d3", [("X-Api-Key", "dave-new-key-0123")]).status == 200
-        refused_401(call(port, "/key/x", [("X-Api-Key", "other-alice-key")]),
-                    "unknown API key", [CHALLENGE_APIKEY])
+        assert call(port, "/key/d3", [("X-Api-Key", KEYS["dave"])]).status == 200
+        for key in ("other-alice-key", "dave-new-key-0123"):
+            refused_401(call(port, "/key/x", [("X-Api-Key", key)]), "unknown API key",
+                        [CHALLENGE_APIKEY])
 
 
 def test_reload_takes_new_keys_and_jwks():
@@ -700,6 +720,30 @@ def test_reload_takes_new_keys_and_jwks():
 
 # --- config errors ------------------------------------------------------------------
 
+def test_config_error_consumer_named_twice():
+    """Two consumers of one name in the config: -k parse names FILE:LINE
+    (of the second) and the name."""
+    d = h.tmpdir()
+    path = os.path.join(d, "twice.conf")
+    with open(path, "w") as f:
+        f.write("""reverse: {
+  listen = [ "127.0.0.1:1" ];
+  pools = ( { name = "api"; backends = [ "127.0.0.1:8080" ]; } );
+  gateway: {
+    consumers = ( { name = "alice"; },
+                  { name = "alice"; } );
+  };
+  vhosts = ( { names = [ "a.example" ]; routes = (
+    { prefix = "/"; pool = "api"; auth = { methods = [ "api_key" ]; }; } ); } );
+};
+""")
+    p = subprocess.run([h.daemon_binary(), "-k", "parse", "-f", path],
+                       capture_output=True, text=True, timeout=30)
+    err = p.stderr + p.stdout
+    assert p.returncode != 0, err
+    assert "%s:6:" % path in err and "alice" in err, err
+
+
 def test_config_errors_named():
     """-k parse names FILE:LINE and what is wrong. The jwt and
     consumer-limit lines are blanked (same line numbers) while those pieces
@@ -730,8 +774,6 @@ def test_config_errors_named():
         (good.replace(good_key, "sha256:abcd"), 6, "sha256"),
         (good.replace('rate_limits = [ "gold" ]', 'rate_limits = [ "nope" ]'), 6, "nope"),
         (good.replace('name = "alice"', 'name = "al ice"'), 6, "name"),
-        (good.replace('{ name = "alice"; api_keys', '{ name = "alice"; }, { name = "alice"; '
-                      'api_keys'), 6, "alice"),
         (good.replace(k.k["rs"].pub_pem, "/nonexistent/key.pem"), 7, "/nonexistent/key.pem"),
         (good.replace(k.k["rs"].pub_pem, k.k["hs"].secret_path), 7, k.k["hs"].secret_path),
         (good.replace('methods = [ "api_key"', 'methods = [ "basic"'), 10, "basic"),
