@@ -541,6 +541,30 @@ def test_api_key_header_and_query():
         assert len(o.requests) == n0, o.requests[n0:]
 
 
+def test_field_and_parameter_names_configured():
+    """api_key_header, api_key_query = "" (keys not read from the query) and
+    consumer_header: the names the gateway reads and writes."""
+    o = recorder()
+    port = h.free_port()
+    gw = {"consumers": base_consumers(), "api_key_header": "X-Key", "api_key_query": "",
+          "consumer_header": "X-User"}
+    with Daemon(gw_site(port, o, [route("/key/", "key-only", ["api_key"])], gw)):
+        n0 = len(o.requests)
+        r = call(port, "/key/a?api_key=x", [("X-Key", KEYS["alice"]), ("X-User", "bob"),
+                                             ("X-Consumer-Id", "carol")])
+        assert r.status == 200, r.brief()
+        # the query is not the gateway's any more: it reaches the backend
+        q = served(o, n0, "/key/a?api_key=x")
+        assert q.header_all("X-User") == ["alice"], q.headers
+        assert q.header_all("X-Consumer-Groups") == ["partners"], q.headers
+        n0 = len(o.requests)
+        refused_401(call(port, "/key/b", [("X-Api-Key", KEYS["alice"])]), "no credentials",
+                    [CHALLENGE_APIKEY])
+        refused_401(call(port, "/key/c?api_key=%s" % KEYS["alice"]), "no credentials",
+                    [CHALLENGE_APIKEY])
+        assert len(o.requests) == n0, o.requests[n0:]
+
+
 def test_route_consumers_and_groups_403():
     d, o, port, k = start_auth_daemon()
     with d:
