@@ -22,10 +22,7 @@ from harness import Daemon  # noqa: E402
 from test_gateway_auth import (call, conns_on_each_worker, consumer, gw_site,  # noqa: E402
                                recorder, route)
 
-PENDING = {
-    "consumer-limits": "rate limits with key = \"consumer\" (NOT YET in gw-ready, main f279b29)",
-    "quotas": "quotas counted and enforced (NOT YET in gw-ready, main f279b29)",
-}
+PENDING = {}
 
 
 def pending(piece):
