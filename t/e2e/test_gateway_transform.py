@@ -22,9 +22,7 @@ import harness as h  # noqa: E402
 from harness import Daemon, Response, ScriptedOrigin  # noqa: E402
 from test_gateway_auth import call, consumer, gw_site, route  # noqa: E402
 
-PENDING = {
-    "log-names": "the JSON access log's consumer and route name (analytics piece)",
-}
+PENDING = {}
 
 APP = "https://app.example.com"
 EVIL = "https://evil.example.net"
