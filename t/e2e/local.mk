@@ -37,6 +37,11 @@ sl_e2e_tests += \
 	t/e2e/test_reverse_compress.py \
 	t/e2e/test_gateway_json.py \
 	t/e2e/test_reverse_tls_backend.py \
+	t/e2e/jwtmint.py \
+	t/e2e/test_gateway_auth.py \
+	t/e2e/test_gateway_limits.py \
+	t/e2e/test_gateway_transform.py \
+	t/e2e/test_gateway_analytics.py \
 	t/e2e/test_cache_full.py \
 	t/e2e/test_policy.py \
 	t/e2e/test_auth_sni.py \
