@@ -198,28 +198,6 @@ void sl_api_metrics(struct sl_bufw *w, const struct sl_api_view *v)
 
 /* --- status.json --------------------------------------------------------- */
 
-/* s as a JSON string: control bytes and bytes that are not UTF-8 as
- * \u00XX, so the document always parses. */
-static void json_str(struct sl_bufw *w, const char *s)
-{
-    sl_bufw_printf(w, "\"");
-    while (*s) {
-        unsigned char ch = (unsigned char)*s;
-        size_t u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)s) : 0;
-
-        if (u > 0)
-            sl_bufw_printf(w, "%.*s", (int)u, s);
-        else if (ch == '"' || ch == '\\')
-            sl_bufw_printf(w, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            sl_bufw_printf(w, "\\u%04x", ch);
-        else
-            sl_bufw_printf(w, "%c", ch);
-        s += u > 0 ? u : 1;
-    }
-    sl_bufw_printf(w, "\"");
-}
-
 /* A quantile of h in ms, or null. */
 static void json_ms(struct sl_bufw *w, const char *key, const struct sl_hist *h, double q)
 {
@@ -241,7 +219,7 @@ static void json_kind(struct sl_bufw *w, const struct sl_api_view *v, size_t k)
         if ((c = row(v, k, i, &name)) == NULL)
             continue;
         sl_bufw_printf(w, "%s\n      { \"name\": ", n++ ? "," : "");
-        json_str(w, name);
+        sl_bufw_json(w, name);
         sl_bufw_printf(w, ", \"requests\": %llu, \"2xx\": %llu, \"3xx\": %llu, "
                        "\"4xx\": %llu, \"5xx\": %llu, \"none\": %llu, \"limited\": %llu, "
                        "\"auth_refused\": %llu, \"bytes_in\": %llu, \"bytes_out\": %llu, ",

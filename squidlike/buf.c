@@ -151,6 +151,26 @@ void sl_bufw_html(struct sl_bufw *w, const char *s)
         w->rc = sl_buf_append_html(w->out, s);
 }
 
+void sl_bufw_json(struct sl_bufw *w, const char *s)
+{
+    sl_bufw_printf(w, "\"");
+    while (s != NULL && *s) {
+        unsigned char ch = (unsigned char)*s;
+        size_t u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)s) : 0;
+
+        if (u > 0)
+            sl_bufw_printf(w, "%.*s", (int)u, s);
+        else if (ch == '"' || ch == '\\')
+            sl_bufw_printf(w, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            sl_bufw_printf(w, "\\u%04x", ch);
+        else
+            sl_bufw_printf(w, "%c", ch);
+        s += u > 0 ? u : 1;
+    }
+    sl_bufw_printf(w, "\"");
+}
+
 size_t sl_utf8_len(const unsigned char *p)
 {
     unsigned cp;

@@ -63,6 +63,10 @@ void sl_bufw_printf(struct sl_bufw *w, const char *fmt, ...)
 int sl_buf_append_html(struct sl_buf *b, const char *s);
 /* The same through a sticky writer. */
 void sl_bufw_html(struct sl_bufw *w, const char *s);
+/* s as a JSON string, quotes included (NULL: ""): '"' and '\\' escaped,
+ * control bytes, DEL and bytes that are not UTF-8 as \u00XX, so the
+ * document always parses. */
+void sl_bufw_json(struct sl_bufw *w, const char *s);
 
 /* Length of the valid UTF-8 sequence (2 to 4 bytes, no overlong form, no
  * surrogate) at p, or 0: what a JSON writer may pass as it is. */

@@ -319,33 +319,11 @@ void sl_status_collect(struct sl_server *srv, struct sl_status_view *v)
 
 /* --- the JSON page ------------------------------------------------------ */
 
-/* s escaped as JSON wants, in quotes: control bytes and bytes that are
- * not UTF-8 (a path in a reload error can hold any) as \u00XX, so the
- * document always parses. */
-static void put_json(struct sl_bufw *w, const char *s)
-{
-    sl_bufw_printf(w, "\"");
-    while (s && *s) {
-        unsigned char ch = (unsigned char)*s;
-        size_t u = ch >= 0x80 ? sl_utf8_len((const unsigned char *)s) : 0;
-
-        if (u > 0)
-            sl_bufw_printf(w, "%.*s", (int)u, s);
-        else if (ch == '"' || ch == '\\')
-            sl_bufw_printf(w, "\\%c", ch);
-        else if (ch < 0x20 || ch >= 0x7f)
-            sl_bufw_printf(w, "\\u%04x", ch);
-        else
-            sl_bufw_printf(w, "%c", ch);
-        s += u > 0 ? u : 1;
-    }
-    sl_bufw_printf(w, "\"");
-}
-
+/* (a path in a reload error can hold any byte: sl_bufw_json) */
 static void put_str(struct sl_bufw *w, const char *key, const char *s)
 {
     sl_bufw_printf(w, "\"%s\": ", key);
-    put_json(w, s);
+    sl_bufw_json(w, s);
 }
 
 /* A ratio or rate, or null when there is nothing to divide by. */
@@ -705,7 +683,7 @@ static void limits_json(struct sl_bufw *w, const struct sl_server *srv)
                    "\"evictions\": %llu, \"refused\": {", used, cap, evicted);
     for (i = 0; i < n; i++) {
         sl_bufw_printf(w, "%s ", i ? "," : "");
-        put_json(w, rc[i].name);
+        sl_bufw_json(w, rc[i].name);
         sl_bufw_printf(w, ": %llu", rc[i].limited);
     }
     sl_bufw_printf(w, " } }");
@@ -725,7 +703,7 @@ static void quotas_json(struct sl_bufw *w, const struct sl_server *srv)
                    "\"uncounted\": %llu, \"refused\": {", st.entries, st.capacity, st.full);
     for (i = 0; i < n; i++) {
         sl_bufw_printf(w, "%s ", i ? "," : "");
-        put_json(w, qc[i].name);
+        sl_bufw_json(w, qc[i].name);
         sl_bufw_printf(w, ": %llu", qc[i].refused);
     }
     sl_bufw_printf(w, " } }");
@@ -830,7 +808,7 @@ int sl_status_write(struct sl_buf *out, struct sl_server *srv)
     sl_bufw_printf(&w, "  \"blocked_by_category\": {");
     for (i = 0; i < m->ncats; i++) {
         sl_bufw_printf(&w, "%s ", i ? "," : "");
-        put_json(&w, m->cats[i].name);
+        sl_bufw_json(&w, m->cats[i].name);
         sl_bufw_printf(&w, ": %llu", m->cats[i].n);
     }
     if (m->cat_other)
