@@ -225,20 +225,18 @@ static ssize_t find_key(const struct sl_conf_gateway *gw, const struct sl_http_m
     return n > 0 ? n : -1;
 }
 
-/* A bearer token in Authorization: its view (len 0: none). */
-static struct sl_view find_bearer(const struct sl_http_msg *m, int *other)
+/* A bearer token in Authorization: its view (len 0: none; Basic and
+ * kin are the backend's business, not credentials of ours). */
+static struct sl_view find_bearer(const struct sl_http_msg *m)
 {
     const struct sl_http_hdr *h = sl_http_find(m, "Authorization");
     struct sl_view v;
 
-    *other = 0;
     if (h == NULL)
         return (struct sl_view){ NULL, 0 };
     v = sl_view_trim(h->value);
-    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) {
-        *other = 1;             /* Basic and kin: not ours to judge */
+    if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0)
         return (struct sl_view){ NULL, 0 };
-    }
     v.base += 7;
     v.len -= 7;
     return sl_view_trim(v);
@@ -253,7 +251,6 @@ enum cl_verdict gw_begin(struct sl_client *c, const struct sl_http_msg *m)
     char key[GW_KEY_MAX + 1], body[256];
     struct sl_view tok = { NULL, 0 };
     ssize_t klen = 0;
-    int other;
 
     if (route == NULL || c->internal)
         return CL_NEXT;
@@ -276,7 +273,7 @@ enum cl_verdict gw_begin(struct sl_client *c, const struct sl_http_msg *m)
         if ((cs = sl_gw_by_key(gw->index, d)) == NULL)
             return unauthorized(c, route, "unknown API key", 0);
     } else if (route->auth.methods & SL_GW_AUTH_JWT) {
-        tok = find_bearer(m, &other);
+        tok = find_bearer(m);
         if (tok.len > 0) {
             const char *why = NULL;
             if (gw_jwt_consumer(c, tok, &cs, &why) < 0)
