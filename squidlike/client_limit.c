@@ -504,16 +504,6 @@ static enum cl_verdict rev_rate(struct sl_client *c, const struct sl_http_msg *m
     return refuse_limit(c, l, retry_ms);
 }
 
-/* A quota's policy for acl/quota.h (conf.h's enum is the config's). */
-static void quota_policy(const struct sl_conf_quota *q, struct acl_quota_policy *p)
-{
-    p->id = q->id;
-    p->requests = q->requests;
-    p->period = q->period == SL_GW_PERIOD_DAY ? ACL_QUOTA_DAY :
-                q->period == SL_GW_PERIOD_MONTH ? ACL_QUOTA_MONTH : ACL_QUOTA_FIXED;
-    p->period_s = q->period_s;
-}
-
 /* "day", "month", or a fixed window in its largest whole unit ("10s",
  * "5m", "2h", "7d"). */
 static void period_str(const struct sl_conf_quota *q, char *out, size_t len)
@@ -522,18 +512,18 @@ static void period_str(const struct sl_conf_quota *q, char *out, size_t len)
         { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
     size_t i;
 
-    if (q->period == SL_GW_PERIOD_DAY) {
+    if (q->policy.period == ACL_QUOTA_DAY) {
         snprintf(out, len, "day");
         return;
     }
-    if (q->period == SL_GW_PERIOD_MONTH) {
+    if (q->policy.period == ACL_QUOTA_MONTH) {
         snprintf(out, len, "month");
         return;
     }
     for (i = 0; i < sizeof(units) / sizeof(units[0]) - 1; i++)
-        if (q->period_s % units[i].s == 0)
+        if (q->policy.period_s % units[i].s == 0)
             break;
-    snprintf(out, len, "%lld%c", (long long)(q->period_s / units[i].s), units[i].u);
+    snprintf(out, len, "%lld%c", (long long)(q->policy.period_s / units[i].s), units[i].u);
 }
 
 /* For log lines that could come with every request: the 1st, 2nd, 4th... */
@@ -555,7 +545,6 @@ static enum cl_verdict rev_quota(struct sl_client *c)
     const struct sl_conf_gateway *gw = &c->conf->reverse.gw;
     struct sl_qstore *q = c->srv->quota;
     struct acl_quota_verdict v = { 0 };
-    struct acl_quota_policy p;
     const struct sl_conf_quota *qc = NULL;
     int64_t now;
     size_t i, nlen;
@@ -581,8 +570,8 @@ static enum cl_verdict rev_quota(struct sl_client *c)
                "recovered");
     for (commit = cs->n_quotas > 1 ? 0 : 1; commit <= 1 && qc == NULL; commit++) {
         for (i = 0; i < cs->n_quotas; i++) {
-            quota_policy(&gw->quotas[cs->quotas[i]], &p);
-            acl_quota_take(sl_qstore_table(q), &p, cs->name, nlen, now, commit, &v);
+            acl_quota_take(sl_qstore_table(q), &gw->quotas[cs->quotas[i]].policy,
+                           cs->name, nlen, now, commit, &v);
             uncounted |= v.uncounted;
             if (!v.allowed) {
                 qc = &gw->quotas[cs->quotas[i]];
@@ -604,7 +593,7 @@ static enum cl_verdict rev_quota(struct sl_client *c)
     period_str(qc, per, sizeof(per));
     blen = snprintf(body, sizeof(body), "429 Too Many Requests: quota %s of %s used "
                     "(%llu per %s)\n", qc->name, cs->name,
-                    (unsigned long long)qc->requests, per);
+                    (unsigned long long)qc->policy.requests, per);
     SL_LOG(SL_LOG_DEBUG, c->id, 0, "quota %s: %s refused until %lld", qc->name, cs->name,
            (long long)v.window_end);
     return refuse(c, body, blen, (long long)(v.window_end - now));

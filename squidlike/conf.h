@@ -23,6 +23,7 @@
 #include "acl/acl.h"
 #include "acl/auth.h"
 #include "acl/negotiate.h"
+#include "acl/quota.h"
 #include "acl/ratelimit.h"
 #include "acl/route.h"
 #include "acl/rules.h"
@@ -249,16 +250,11 @@ enum sl_rev_hash {
 #define SL_GW_MAX_QUOTAS 64
 #define SL_GW_QUOTAS_PER 4          /* quotas per consumer */
 
-/* A quota's window: a UTC calendar day or month, or a fixed length
- * aligned to multiples of it since the Unix epoch. */
-enum sl_gw_period { SL_GW_PERIOD_FIXED = 0, SL_GW_PERIOD_DAY, SL_GW_PERIOD_MONTH };
-
+/* One of gateway.quotas: requests per window (acl/quota.h), a UTC
+ * calendar day or month, or a fixed window aligned to the epoch. */
 struct sl_conf_quota {
     char name[SL_GW_NAME_MAX];
-    uint32_t id;                /* a hash of the name: stable across reloads */
-    uint64_t requests;          /* per window */
-    enum sl_gw_period period;
-    int64_t period_s;           /* SL_GW_PERIOD_FIXED: the window, seconds */
+    struct acl_quota_policy policy;     /* id: a hash of the name */
 };
 
 struct sl_conf_consumer {

@@ -364,7 +364,7 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
     if (!config_setting_is_group(g))
         return cf_fail(x, g, "each quotas entry must be a group ({ name = \"daily\"; "
                        "requests = 1000; period = \"day\"; })");
-    q->period = SL_GW_PERIOD_DAY;
+    q->policy.period = ACL_QUOTA_DAY;
     n = config_setting_length(g);
     for (i = 0; i < n; i++) {
         s = config_setting_get_elem(g, (unsigned)i);
@@ -377,15 +377,15 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
             if (!cf_is_int(s) || config_setting_get_int64(s) < 1 ||
                 config_setting_get_int64(s) > 1000000000000LL)
                 return cf_fail(x, s, "'requests' must be 1 to 1000000000000");
-            q->requests = (uint64_t)config_setting_get_int64(s);
+            q->policy.requests = (uint64_t)config_setting_get_int64(s);
             req = s;
         } else if (strcmp(k, "period") == 0) {
             if ((v = cf_get_string(x, s)) == NULL)
                 return -1;
             if (strcmp(v, "day") == 0) {
-                q->period = SL_GW_PERIOD_DAY;
+                q->policy.period = ACL_QUOTA_DAY;
             } else if (strcmp(v, "month") == 0) {
-                q->period = SL_GW_PERIOD_MONTH;
+                q->policy.period = ACL_QUOTA_MONTH;
             } else {
                 if (cf_get_scaled(x, s, cf_ms_units, 1000, "\"day\", \"month\" or "
                                   DURATION_MSG, &ms) < 0)
@@ -393,8 +393,8 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
                 if (ms < 1000 || ms > 31 * MS_D || ms % 1000 != 0)
                     return cf_fail(x, s, "'period' must be \"day\", \"month\" or whole "
                                    "seconds from 1s to 31d");
-                q->period = SL_GW_PERIOD_FIXED;
-                q->period_s = ms / 1000;
+                q->policy.period = ACL_QUOTA_FIXED;
+                q->policy.period_s = ms / 1000;
             }
         } else {
             return cf_fail(x, s, "unknown setting '%s' in a quotas entry (expected one "
@@ -403,7 +403,7 @@ static int one_quota(struct ctx *x, const config_setting_t *g, struct sl_conf_qu
     }
     if (name == NULL || req == NULL)
         return cf_fail(x, g, "quotas entry without '%s'", name ? "requests" : "name");
-    q->id = sl_fnv32_str(q->name);
+    q->policy.id = sl_fnv32_str(q->name);
     return 0;
 }
 

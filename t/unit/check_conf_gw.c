@@ -100,8 +100,8 @@ START_TEST(consumers_and_index)
     cs = sl_gw_by_name(c->reverse.gw.index, "bob");
     ck_assert_uint_eq(cs->n_quotas, 1);
     ck_assert_int_eq(cs->quotas[0], 0);
-    ck_assert_int_eq((int)c->reverse.gw.quotas[0].period, SL_GW_PERIOD_FIXED);
-    ck_assert_int_eq(c->reverse.gw.quotas[0].period_s, 10);
+    ck_assert_int_eq((int)c->reverse.gw.quotas[0].policy.period, ACL_QUOTA_FIXED);
+    ck_assert_int_eq(c->reverse.gw.quotas[0].policy.period_s, 10);
     r = &c->reverse.vhosts[0].routes[0];
     ck_assert_str_eq(r->name, "users");
     ck_assert_uint_eq(r->auth.methods, SL_GW_AUTH_KEY | SL_GW_AUTH_JWT);
@@ -200,7 +200,7 @@ START_TEST(quota_file_default)
     ck_assert_ptr_nonnull(c->cache.dir);
     snprintf(want, sizeof(want), "%s/quota", c->cache.dir);
     ck_assert_str_eq(c->reverse.gw.quota_file, want);
-    ck_assert_int_eq((int)c->reverse.gw.quotas[0].period, SL_GW_PERIOD_DAY);
+    ck_assert_int_eq((int)c->reverse.gw.quotas[0].policy.period, ACL_QUOTA_DAY);
     sl_conf_unref(c);
 }
 END_TEST
