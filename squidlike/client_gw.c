@@ -37,6 +37,13 @@
 
 static void note_origin(struct sl_client *c, const struct sl_http_msg *m);
 
+/* (appends, not printf: this runs for every identified request, and the
+ * request id on every reverse response) */
+static int put(struct sl_buf *out, const char *s)
+{
+    return sl_buf_append(out, s, strlen(s));
+}
+
 const char *gw_route_name(const struct sl_client *c)
 {
     const struct sl_conf_rroute *r = rev_route(c);
@@ -314,12 +321,13 @@ int gw_req_fields(const struct sl_client *c, struct sl_buf *out)
 
     if (cs == NULL)
         return 0;
-    if (sl_buf_printf(out, "%s: %s\r\n", c->conf->reverse.gw.consumer_header, cs->name) < 0)
+    if (put(out, c->conf->reverse.gw.consumer_header) < 0 || put(out, ": ") < 0 ||
+        put(out, cs->name) < 0 || put(out, "\r\n") < 0)
         return -ENOSPC;
     for (i = 0; i < cs->n_groups; i++)
-        if (sl_buf_printf(out, "%s%s", i ? "," : "X-Consumer-Groups: ", cs->groups[i]) < 0)
+        if (put(out, i ? "," : "X-Consumer-Groups: ") < 0 || put(out, cs->groups[i]) < 0)
             return -ENOSPC;
-    if (cs->n_groups > 0 && sl_buf_append(out, "\r\n", 2) < 0)
+    if (cs->n_groups > 0 && put(out, "\r\n") < 0)
         return -ENOSPC;
     return 0;
 }
@@ -354,7 +362,8 @@ int gw_resp_fields(const struct sl_client *c, struct sl_buf *out)
     const struct sl_conf_cors *cors = route ? route->cors : NULL;
 
     if (t->rev.reqid[0] != '\0' && c->conf->reverse.request_id &&
-        sl_buf_printf(out, "X-Request-Id: %s\r\n", t->rev.reqid) < 0)
+        (put(out, "X-Request-Id: ") < 0 || put(out, t->rev.reqid) < 0 ||
+         put(out, "\r\n") < 0))
         return -ENOSPC;
     if (cors == NULL)
         return 0;
