@@ -134,16 +134,15 @@ static void txnlog_fill(const struct sl_client *c, struct sl_log_access *a,
 /* Reverse mode's analytics (apistats.h): a request that took a route
  * counts under the route's name, and under its consumer's when the route
  * has auth ("anonymous" when it let nobody in). A request no route took
- * (an unknown Host, a bad request) has no API to count under. Limited: a
- * 429 the proxy made itself (TCP_DENIED) - only a rate limit or a quota
- * makes one - also when the step that refused it did not say so. */
+ * (an unknown Host, a bad request) has no API to count under. Limited:
+ * what client_limit.c refused (a rate limit or a quota). */
 static void count_api(struct sl_client *c, int64_t elapsed_us, unsigned long long bytes)
 {
     const struct cl_txn *t = &c->txn;
     const char *route = gw_route_name(c);
     struct sl_api_txn x = {
         .status = t->status,
-        .limited = t->rev.limited || (t->status == 429 && t->code == CL_CODE_TCP_DENIED),
+        .limited = t->rev.limited,
         .auth_refused = t->rev.auth_refused,
         .bytes_in = t->body_in > 0 ? (unsigned long long)t->body_in : 0,
         .bytes_out = bytes, .elapsed_us = elapsed_us
